@@ -1,0 +1,30 @@
+"""Adapter Studio's adapter engine, with the names PEFT users know.
+
+Imports are lazy (PEP 562): ``import core.protocol`` from the GUI process must not pull in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PeftType": "core.config",
+    "TaskType": "core.config",
+    "PeftConfig": "core.config",
+    "ConfigError": "core.config",
+    "LoraConfig": "core.methods.lora",
+    "PeftModel": "core.peft_model",
+    "PeftModelForCausalLM": "core.peft_model",
+    "get_peft_model": "core.peft_model",
+    "AdapterLoadError": "core.peft_model",
+    "TargetError": "core.targeting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -1,0 +1,176 @@
+"""Adapter types, task types, the shared config base, and `adapter_config.json` in and out.
+
+Each method's config is a dataclass in its own file under ``core/methods``; this module holds what
+they share: the JSON round trip in PEFT's format (``indent=2, sort_keys=True``, ``inference_mode``
+always written as ``true``) and the rules for reading a file written by another PEFT version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "adapter_config.json"
+WEIGHTS_NAME = "adapter_model.safetensors"
+PICKLED_WEIGHTS_NAME = "adapter_model.bin"
+# Written into adapter_config.json; PEFT reads it only to warn about files from a newer PEFT.
+PEFT_FORMAT_VERSION = "0.21.2"
+
+
+class PeftType(str, enum.Enum):
+    """The adapter methods, with PEFT's names (value == name)."""
+
+    PROMPT_TUNING = "PROMPT_TUNING"
+    P_TUNING = "P_TUNING"
+    PREFIX_TUNING = "PREFIX_TUNING"
+    LORA = "LORA"
+    ADALORA = "ADALORA"
+    ADAPTION_PROMPT = "ADAPTION_PROMPT"
+    IA3 = "IA3"
+
+
+class TaskType(str, enum.Enum):
+    """What the adapted model is for; decides the model wrapper and default heads, as in PEFT."""
+
+    SEQ_CLS = "SEQ_CLS"
+    SEQ_2_SEQ_LM = "SEQ_2_SEQ_LM"
+    CAUSAL_LM = "CAUSAL_LM"
+    TOKEN_CLS = "TOKEN_CLS"
+    QUESTION_ANS = "QUESTION_ANS"
+    FEATURE_EXTRACTION = "FEATURE_EXTRACTION"
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field and what is allowed."""
+
+
+@dataclass
+class PeftConfig:
+    """Fields every adapter config has. Subclasses add their method's fields.
+
+    Subclasses set ``peft_type`` as a class variable and may list PEFT fields they do not implement in
+    ``UNSUPPORTED_DEFAULTS`` (field -> the value meaning "feature off"): a file that sets such a field to
+    anything else is refused instead of being silently mis-read.
+    """
+
+    peft_type: ClassVar[PeftType]
+    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    task_type: TaskType | str | None = field(default=None, metadata={"help": "What the model is for, e.g. CAUSAL_LM."})
+    base_model_name_or_path: str | None = field(default=None, metadata={"help": "The base model this adapter belongs to."})
+    revision: str | None = field(default=None, metadata={"help": "Revision of the base model."})
+    inference_mode: bool = field(default=False, metadata={"help": "Loaded for inference only (adapter frozen)."})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.task_type, str):
+            try:
+                self.task_type = TaskType(self.task_type)
+            except ValueError:
+                allowed = ", ".join(t.value for t in TaskType)
+                raise ConfigError(f"task_type {self.task_type!r} is not one of: {allowed}.") from None
+
+    @property
+    def is_prompt_learning(self) -> bool:
+        """True for methods that add virtual tokens instead of changing layers."""
+        return self.peft_type in (PeftType.PROMPT_TUNING, PeftType.P_TUNING, PeftType.PREFIX_TUNING)
+
+    # ---- JSON in and out -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as PEFT writes it: enums as strings, sets as sorted lists, plus ``peft_type``."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        out["peft_type"] = self.peft_type.value
+        return out
+
+    def to_json(self) -> str:
+        """The text of ``adapter_config.json`` as PEFT writes it."""
+        data = self.to_dict()
+        data["inference_mode"] = True  # PEFT always writes true; loading decides trainability
+        data["peft_version"] = PEFT_FORMAT_VERSION
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``adapter_config.json`` into ``directory`` (created if needed); returns the file path."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / CONFIG_NAME
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "PeftConfig":
+        """Build a config from a dict (PEFT's key names). Unknown keys are ignored with a warning."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        ignored: list[str] = []
+        for key, value in data.items():
+            if key in ("peft_type", "peft_version"):
+                continue
+            if key in names:
+                kwargs[key] = value
+            elif key in cls.UNSUPPORTED_DEFAULTS:
+                if value != cls.UNSUPPORTED_DEFAULTS[key] and value not in (None, {}, []):
+                    raise ConfigError(
+                        f"{source}: '{key}' is set to {value!r}; Adapter Studio does not support this "
+                        f"{cls.peft_type.value} feature, so the adapter cannot be loaded faithfully."
+                    )
+            else:
+                ignored.append(key)
+        if ignored:
+            log.warning("%s: ignoring unknown keys (written by a newer PEFT?): %s", source, ", ".join(sorted(ignored)))
+        return cls(**kwargs)
+
+    @staticmethod
+    def from_pretrained(directory: str | os.PathLike) -> "PeftConfig":
+        """Read ``adapter_config.json`` from ``directory`` into the right method's config class."""
+        return load_config(directory)
+
+
+def load_config(directory: str | os.PathLike) -> PeftConfig:
+    """Read ``directory/adapter_config.json`` and dispatch on its ``peft_type``."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"No {CONFIG_NAME} in {directory}: is this a PEFT adapter folder?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> PeftConfig:
+    """Build the right config class for ``data['peft_type']``."""
+    from core.methods import REGISTRY  # late: the method files import this module
+
+    if "peft_type" not in data:
+        raise ConfigError(f"{source}: 'peft_type' is missing, so the adapter method is unknown.")
+    try:
+        ptype = PeftType(data["peft_type"])
+    except ValueError:
+        allowed = ", ".join(t.value for t in PeftType)
+        raise ConfigError(f"{source}: peft_type {data['peft_type']!r} is not one of: {allowed}.") from None
+    if ptype not in REGISTRY:
+        raise ConfigError(f"{source}: {ptype.value} adapters are not supported by this version of Adapter Studio yet.")
+    return REGISTRY[ptype].Config.from_dict(data, source=source)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

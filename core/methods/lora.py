@@ -1,0 +1,461 @@
+"""LoRA — Low-Rank Adaptation (Hu et al., 2021, https://arxiv.org/abs/2106.09685).
+
+A frozen weight ``W (out, in)`` gets a trainable low-rank update: ``y = W x + b + s · B A dropout(x)`` with
+``A (r, in)``, ``B (out, r)`` and ``s = alpha / r``. Also here:
+
+- rsLoRA (Kalajdzievski, 2023, https://arxiv.org/abs/2312.03732): ``s = alpha / sqrt(r)``;
+- DoRA (Liu et al., 2024, https://arxiv.org/abs/2402.09353): a learned per-output magnitude ``m`` and
+  ``W' = m · (W + s·BA) / ||W + s·BA||`` with the norm treated as a constant in backward (paper §4.3);
+- PiSSA init (Meng et al., 2024, https://arxiv.org/abs/2404.02948): ``A, B`` from the top-r singular triplets
+  of ``W``, which keeps only the residual ``W - s·BA`` in the base layer.
+
+Layers: ``nn.Linear``, transformers' ``Conv1D`` (weight stored ``(in, out)``: ``fan_in_fan_out``) and
+``nn.Embedding`` (``A (r, vocab)``, ``B (dim, r)``, looked up instead of multiplied).
+
+Parameter names equal PEFT's (``lora_A.<adapter>.weight``, ``lora_embedding_A.<adapter>``,
+``lora_magnitude_vector.<adapter>.weight``) so saved files are interchangeable.
+
+Dropout semantics: as PEFT, dropout applies to the input of ``A`` only, never to the base path. When several
+adapted layers read the very same input tensor (q/k/v projections, gate/up projections), they share one
+dropout mask per forward pass instead of drawing one each — the same distribution per layer, less time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core import targeting
+from core.config import ConfigError, PeftConfig, PeftType
+
+INIT_CHOICES = (True, False, "gaussian", "pissa")
+BIAS_CHOICES = ("none", "all", "lora_only")
+
+
+@dataclass
+class LoraConfig(PeftConfig):
+    """Settings of a LoRA adapter (PEFT's ``LoraConfig`` fields and defaults)."""
+
+    peft_type: ClassVar[PeftType] = PeftType.LORA
+    # PEFT features we do not implement, with the value that means "off" (a file using one is refused).
+    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "lora_bias": False, "layer_replication": None, "use_qalora": False, "loftq_config": {},
+        "eva_config": None, "corda_config": None, "megatron_config": None, "target_parameters": None,
+        "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
+        "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
+        "monteclora_config": None, "ensure_weight_tying": False, "auto_mapping": None,
+        "megatron_core": "megatron.core", "qalora_group_size": 16,
+    }
+
+    r: int = field(default=8, metadata={"help": "Rank of the update matrices; more rank, more capacity and parameters."})
+    lora_alpha: float = field(default=8, metadata={"help": "Scale numerator: the update is multiplied by alpha / r."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the adapter's input during training, in [0, 1)."})
+    target_modules: list[str] | str | None = field(
+        default=None,
+        metadata={"help": "Modules to adapt: a list of names or name suffixes, a full-match regex, or 'all-linear'."},
+    )
+    exclude_modules: list[str] | str | None = field(default=None, metadata={"help": "Modules never adapted (wins over targets)."})
+    layers_to_transform: list[int] | int | None = field(default=None, metadata={"help": "Only these block indices."})
+    layers_pattern: list[str] | str | None = field(
+        default=None, metadata={"help": "Name of the block list (e.g. 'layers', 'h') that layers_to_transform indexes."}
+    )
+    bias: str = field(default="none", metadata={"help": "Also train biases: 'none', 'all', or 'lora_only'."})
+    modules_to_save: list[str] | None = field(
+        default=None, metadata={"help": "Modules trained in full and saved with the adapter (e.g. a new head)."}
+    )
+    fan_in_fan_out: bool = field(default=False, metadata={"help": "The layer stores its weight as (in, out), like GPT-2's Conv1D."})
+    use_rslora: bool = field(default=False, metadata={"help": "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."})
+    use_dora: bool = field(default=False, metadata={"help": "Weight-decomposed LoRA: also learn a per-output magnitude."})
+    init_lora_weights: bool | str = field(
+        default=True,
+        metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."},
+    )
+    rank_pattern: dict[str, int] = field(default_factory=dict, metadata={"help": "Per-module rank overrides, name/regex -> r."})
+    alpha_pattern: dict[str, float] = field(default_factory=dict, metadata={"help": "Per-module alpha overrides."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1:
+            raise ConfigError(f"r must be a whole number ≥ 1, got {self.r!r}.")
+        if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool):
+            raise ConfigError(f"lora_alpha must be a number, got {self.lora_alpha!r}.")
+        if not 0.0 <= float(self.lora_dropout) < 1.0:
+            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
+        if self.bias not in BIAS_CHOICES:
+            raise ConfigError(f"bias must be one of {', '.join(BIAS_CHOICES)}; got {self.bias!r}.")
+        init = self.init_lora_weights
+        if not (init in INIT_CHOICES or (isinstance(init, str) and re.fullmatch(r"pissa_niter_\d+", init))):
+            raise ConfigError(
+                f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa' or 'pissa_niter_N'."
+            )
+        self.target_modules = _normalise_names(self.target_modules, "target_modules")
+        self.exclude_modules = _normalise_names(self.exclude_modules, "exclude_modules")
+        if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
+            raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
+        if self.layers_pattern and self.layers_to_transform is None:
+            raise ConfigError("layers_pattern only has an effect together with layers_to_transform.")
+        if self.modules_to_save is not None:
+            self.modules_to_save = list(self.modules_to_save)
+        for name, rank in (self.rank_pattern or {}).items():
+            if not isinstance(rank, int) or rank < 1:
+                raise ConfigError(f"rank_pattern['{name}'] must be a whole number ≥ 1, got {rank!r}.")
+        self.rank_pattern = dict(self.rank_pattern or {})
+        self.alpha_pattern = dict(self.alpha_pattern or {})
+
+
+Config = LoraConfig
+
+
+def _normalise_names(value: Any, what: str) -> list[str] | str | None:
+    """PEFT keeps name lists as sets (written sorted); a string stays a regex."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        names = sorted({str(v) for v in value})
+    except TypeError:
+        raise ConfigError(f"{what} must be a list of names or a regex string, got {value!r}.") from None
+    return names
+
+
+def can_target(module: nn.Module) -> str | None:
+    """None if LoRA can adapt ``module``; otherwise why not."""
+    if isinstance(module, (nn.Linear, nn.Embedding)) or type(module).__name__ == "Conv1D":
+        return None
+    return f"LoRA adapts Linear, Conv1D and Embedding layers, not {type(module).__name__}."
+
+
+def _pattern_value(patterns: dict[str, Any], name: str, default: Any) -> Any:
+    """PEFT's rank/alpha pattern rule: the first key that matches the end of the module name (as a regex)."""
+    for key, value in patterns.items():
+        if re.match(rf"(.*\.)?({key})$", name):
+            return value
+    return default
+
+
+class DoraMagnitude(nn.Module):
+    """DoRA's learned magnitude, one value per output feature: ``weight (out,)`` (a module so the key is PEFT's)."""
+
+    def __init__(self, magnitude: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(magnitude)
+
+
+class _SharedDropout(threading.local):
+    """One dropout mask per input tensor and forward pass, shared by the layers that read that tensor.
+
+    q/k/v (or gate/up) run one after another on the same tensor, so a one-entry cache catches them all.
+    The cache holds the input itself, so its identity cannot be reused by another tensor while cached;
+    the version counter catches in-place changes.
+    """
+
+    def __init__(self) -> None:
+        self.x: torch.Tensor | None = None
+        self.key: tuple[int, float] | None = None
+        self.value: torch.Tensor | None = None
+
+    def __call__(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        if self.x is not x or self.key != (x._version, p):
+            self.x, self.key = x, (x._version, p)
+            self.value = F.dropout(x, p, training=True)  # (..., in)
+        return self.value
+
+    def clear(self) -> None:
+        self.x = self.key = self.value = None
+
+
+_shared_dropout = _SharedDropout()
+
+
+class LoraLayer(nn.Module):
+    """Wraps one Linear / Conv1D / Embedding layer and holds any number of named LoRA adapters for it."""
+
+    def __init__(self, base_layer: nn.Module) -> None:
+        super().__init__()
+        reason = can_target(base_layer)
+        if reason:
+            raise TypeError(reason)
+        self.base_layer = base_layer
+        if isinstance(base_layer, nn.Embedding):
+            self.kind = "embedding"
+            self.in_features, self.out_features = base_layer.num_embeddings, base_layer.embedding_dim
+        elif isinstance(base_layer, nn.Linear):
+            self.kind = "linear"
+            self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        else:  # transformers Conv1D: weight (in, out), y = x @ W + b
+            self.kind = "conv1d"
+            self.in_features, self.out_features = base_layer.weight.shape
+        self.lora_A = nn.ModuleDict()
+        self.lora_B = nn.ModuleDict()
+        self.lora_embedding_A = nn.ParameterDict()
+        self.lora_embedding_B = nn.ParameterDict()
+        self.lora_magnitude_vector = nn.ModuleDict()
+        self.r: dict[str, int] = {}
+        self.lora_alpha: dict[str, float] = {}
+        self.scaling: dict[str, float] = {}
+        self.dropout_p: dict[str, float] = {}
+        self.active_adapters: list[str] = []
+        self.merged_adapters: list[str] = []
+        self.disabled = False
+        self._merged_norms: dict[str, torch.Tensor] = {}  # DoRA: ||W + sBA|| at merge time, to unmerge exactly
+
+    # ---- adapters ---------------------------------------------------------------------------------
+
+    def add_adapter(self, name: str, config: LoraConfig, module_name: str, *, initialise: bool = True) -> None:
+        """Create adapter ``name`` with this module's rank/alpha; ``initialise=False`` skips init (weights follow)."""
+        r = _pattern_value(config.rank_pattern, module_name, config.r)
+        alpha = _pattern_value(config.alpha_pattern, module_name, config.lora_alpha)
+        self.r[name] = r
+        self.lora_alpha[name] = alpha
+        self.scaling[name] = alpha / math.sqrt(r) if config.use_rslora else alpha / r
+        self.dropout_p[name] = float(config.lora_dropout)
+        weight = self.base_layer.weight
+        factory = {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
+        if self.kind == "embedding":
+            if config.use_dora:
+                raise ConfigError(f"{module_name}: DoRA is supported on Linear and Conv1D layers, not on embeddings.")
+            # A (r, vocab) is looked up like an embedding table; B (dim, r) projects up.
+            self.lora_embedding_A[name] = nn.Parameter(torch.zeros(r, self.in_features, **factory))
+            self.lora_embedding_B[name] = nn.Parameter(torch.zeros(self.out_features, r, **factory))
+        else:
+            self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
+            self.lora_B[name] = nn.Linear(r, self.out_features, bias=False, **factory)
+        if initialise:
+            self._initialise(name, config.init_lora_weights, module_name)
+        if config.use_dora:
+            self.lora_magnitude_vector[name] = DoraMagnitude(self._weight_norm(name).detach())
+        if name not in self.active_adapters and not self.active_adapters:
+            self.active_adapters = [name]
+
+    def _initialise(self, name: str, init: bool | str, module_name: str) -> None:
+        with torch.no_grad():
+            if self.kind == "embedding":
+                if init is False:  # both random, as PEFT
+                    nn.init.normal_(self.lora_embedding_A[name])
+                    nn.init.normal_(self.lora_embedding_B[name])
+                elif init in (True, "gaussian"):
+                    # A zero, B like nn.Embedding's own init: the update starts at exactly zero
+                    nn.init.zeros_(self.lora_embedding_A[name])
+                    nn.init.normal_(self.lora_embedding_B[name])
+                else:
+                    raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not an embedding.")
+                return
+            A, B = self.lora_A[name].weight, self.lora_B[name].weight
+            if init is False:
+                return  # nn.Linear's default init for both: the adapter changes the output from the start
+            if init is True:
+                nn.init.kaiming_uniform_(A, a=math.sqrt(5))
+                nn.init.zeros_(B)
+            elif init == "gaussian":
+                nn.init.normal_(A, std=1 / self.r[name])
+                nn.init.zeros_(B)
+            else:
+                self._pissa_init(name, init)
+
+    def _pissa_init(self, name: str, init: str) -> None:
+        """A, B from the top-r singular triplets of W; the base keeps W - s·BA so the output is unchanged."""
+        base = self.base_layer.weight
+        weight = self._oriented(base.detach().float())  # (out, in)
+        r, s = self.r[name], self.scaling[name]
+        if init == "pissa":
+            U, S, Vh = torch.linalg.svd(weight, full_matrices=False)
+            U, S, Vh = U[:, :r], S[:r], Vh[:r]
+        else:
+            U, S, V = torch.svd_lowrank(weight, q=r, niter=int(init.rsplit("_", 1)[1]))
+            Vh = V.T
+        S = S / s
+        A = torch.diag(S.sqrt()) @ Vh  # (r, in)
+        B = U @ torch.diag(S.sqrt())  # (out, r)
+        self.lora_A[name].weight.data = A.to(base.dtype)
+        self.lora_B[name].weight.data = B.to(base.dtype)
+        base.data = self._oriented(weight - s * (B @ A)).to(base.dtype)
+
+    def delete_adapter(self, name: str) -> None:
+        """Remove adapter ``name`` (unmerging it first if merged)."""
+        if name in self.merged_adapters:
+            self.unmerge()
+        for container in (self.lora_A, self.lora_B, self.lora_embedding_A, self.lora_embedding_B, self.lora_magnitude_vector):
+            if name in container:
+                del container[name]
+        for table in (self.r, self.lora_alpha, self.scaling, self.dropout_p):
+            table.pop(name, None)
+        self.active_adapters = [a for a in self.active_adapters if a != name]
+
+    def adapter_names(self) -> list[str]:
+        """Names of the adapters this layer holds."""
+        return list(self.r)
+
+    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+        """Make ``names`` the active adapters; only they train (if ``trainable``)."""
+        self.active_adapters = [n for n in names if n in self.r]
+        for name in self.r:
+            for p in self._params(name):
+                p.requires_grad_(trainable and name in self.active_adapters)
+
+    def _params(self, name: str) -> list[nn.Parameter]:
+        params: list[nn.Parameter] = []
+        for container in (self.lora_A, self.lora_B, self.lora_magnitude_vector):
+            if name in container:
+                params.extend(container[name].parameters())
+        for container in (self.lora_embedding_A, self.lora_embedding_B):
+            if name in container:
+                params.append(container[name])
+        return params
+
+    # ---- state in PEFT's file layout --------------------------------------------------------------
+
+    def adapter_state(self, name: str) -> dict[str, torch.Tensor]:
+        """This layer's tensors of adapter ``name``, keyed as in PEFT's files (adapter name removed)."""
+        out: dict[str, torch.Tensor] = {}
+        if name in self.lora_A:
+            out["lora_A.weight"] = self.lora_A[name].weight
+            out["lora_B.weight"] = self.lora_B[name].weight
+        if name in self.lora_embedding_A:
+            out["lora_embedding_A"] = self.lora_embedding_A[name]
+            out["lora_embedding_B"] = self.lora_embedding_B[name]
+        if name in self.lora_magnitude_vector:
+            out["lora_magnitude_vector"] = self.lora_magnitude_vector[name].weight
+        return out
+
+    # ---- the math ---------------------------------------------------------------------------------
+
+    def _oriented(self, w: torch.Tensor) -> torch.Tensor:
+        """A weight in (out, in) orientation, whichever way the base layer stores it (Conv1D: (in, out))."""
+        return w.T if self.kind == "conv1d" else w
+
+    def delta_weight(self, name: str) -> torch.Tensor:
+        """``s · B A`` in the base weight's own layout and dtype, computed in fp32 (exact enough to merge)."""
+        if self.kind == "embedding":
+            A, B = self.lora_embedding_A[name].float(), self.lora_embedding_B[name].float()
+            delta = (B @ A).T * self.scaling[name]  # (vocab, dim)
+        else:
+            A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
+            delta = self._oriented(B @ A) * self.scaling[name]
+        return delta.to(self.base_layer.weight.dtype)
+
+    def _weight_norm(self, name: str) -> torch.Tensor:
+        """DoRA's ``||W + s·BA||`` per output row, (out,), fp32."""
+        W = self._oriented(self.base_layer.weight.float())
+        delta = self.lora_B[name].weight.float() @ self.lora_A[name].weight.float() * self.scaling[name]
+        return torch.linalg.norm(W + delta, dim=1)
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self.disabled:
+            if self.merged_adapters:
+                self.unmerge()
+            return self.base_layer(x, *args, **kwargs)
+        result = self.base_layer(x, *args, **kwargs)
+        for name in self.active_adapters:
+            if name in self.merged_adapters:
+                continue
+            if self.kind == "embedding":
+                A, B = self.lora_embedding_A[name], self.lora_embedding_B[name]
+                base = self.base_layer
+                # (..., r): row lookups of A^T, with the base embedding's lookup options
+                hidden = F.embedding(x, A.T, base.padding_idx, base.max_norm, base.norm_type, base.scale_grad_by_freq, base.sparse)
+                result = result + (hidden @ B.T) * self.scaling[name]
+                continue
+            A = self.lora_A[name]
+            x_in = x.to(A.weight.dtype)
+            p = self.dropout_p[name]
+            if self.training and p > 0:
+                x_in = _shared_dropout(x_in, p)
+            if name in self.lora_magnitude_vector:
+                result = result + self._dora_extra(name, x_in, result, dropped=self.training and p > 0).to(result.dtype)
+            else:
+                # (..., out) += s · B(A(x)); alpha folds the scale into the add
+                result = torch.add(result, self.lora_B[name](A(x_in)).to(result.dtype), alpha=self.scaling[name])
+        return result
+
+    def _dora_extra(self, name: str, x: torch.Tensor, result: torch.Tensor, dropped: bool) -> torch.Tensor:
+        """What DoRA adds to the base output: ``(m/‖W'‖ − 1)·Wx + (m/‖W'‖)·s·BAx`` (norm detached, §4.3)."""
+        scale = (self.lora_magnitude_vector[name].weight / self._weight_norm(name).detach()).to(x.dtype)  # (out,)
+        lora = self.lora_B[name](self.lora_A[name](x))
+        if dropped:  # the base output was computed on the un-dropped input: redo W x on the dropped one
+            base_out = F.linear(x, self._oriented(self.base_layer.weight).to(x.dtype))
+        else:
+            bias = getattr(self.base_layer, "bias", None)
+            base_out = result - bias if bias is not None else result
+        return (scale - 1) * base_out + scale * lora * self.scaling[name]
+
+    # ---- merging ----------------------------------------------------------------------------------
+
+    def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
+        """Add the adapters' updates into the base weight (``names`` default: the active ones)."""
+        weight = self.base_layer.weight
+        for name in names if names is not None else self.active_adapters:
+            if name in self.merged_adapters or name not in self.r:
+                continue
+            with torch.no_grad():
+                if name in self.lora_magnitude_vector:
+                    norm = self._weight_norm(name)  # (out,)
+                    scale = self.lora_magnitude_vector[name].weight.float() / norm
+                    W = self._oriented(weight.float()) + self._oriented(self.delta_weight(name).float())
+                    new = self._oriented(W * scale[:, None])
+                    self._merged_norms[name] = norm
+                else:
+                    new = weight.float() + self.delta_weight(name).float()
+                if safe_merge and not torch.isfinite(new).all():
+                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                weight.data.copy_(new.to(weight.dtype))
+            self.merged_adapters.append(name)
+
+    def unmerge(self) -> None:
+        """Subtract merged updates again, newest first."""
+        weight = self.base_layer.weight
+        while self.merged_adapters:
+            name = self.merged_adapters.pop()
+            with torch.no_grad():
+                if name in self.lora_magnitude_vector:
+                    scale = self.lora_magnitude_vector[name].weight.float() / self._merged_norms.pop(name)
+                    W = self._oriented(weight.float()) / scale[:, None] - self._oriented(self.delta_weight(name).float())
+                    weight.data.copy_(self._oriented(W).to(weight.dtype))
+                else:
+                    weight.data.copy_((weight.float() - self.delta_weight(name).float()).to(weight.dtype))
+
+    def unwrap(self, merge: bool, names: list[str] | None = None) -> nn.Module:
+        """The base layer to put back into the model: with the updates merged in, or restored to the original."""
+        if merge:
+            self.merge(names)
+        else:
+            self.unmerge()
+        return self.base_layer
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind}, adapters={self.adapter_names()}"
+
+
+def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialise: bool = True) -> list[str]:
+    """Wrap every module ``config`` selects in a :class:`LoraLayer` and add adapter ``adapter_name`` to it.
+
+    Resolves the config's targets in place (defaults and ``all-linear`` become the list of names, as PEFT
+    writes them). Returns the adapted module names.
+    """
+    selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
+    config.target_modules = selection.target_modules
+    for module_name in selection.selected:
+        module = model.get_submodule(module_name)
+        if not isinstance(module, LoraLayer):
+            base = module
+            is_conv1d = type(base).__name__ == "Conv1D"
+            if is_conv1d != bool(config.fan_in_fan_out) and not isinstance(base, nn.Embedding):
+                # The layer's own class decides the orientation; record it in the config as PEFT does.
+                warnings.warn(f"{module_name} is a {type(base).__name__}: setting fan_in_fan_out={is_conv1d}.", stacklevel=2)
+                config.fan_in_fan_out = is_conv1d
+            module = LoraLayer(base)
+            parent_name, _, child = module_name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        if adapter_name in module.r:
+            raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
+        module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+    return selection.selected
+
+
+LAYER_CLASS = LoraLayer

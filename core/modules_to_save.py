@@ -1,0 +1,82 @@
+"""``modules_to_save``: whole modules (a new head, a norm) trained in full beside an adapter.
+
+The original module stays frozen; each adapter gets its own trainable copy. Names follow PEFT
+(``original_module``, ``modules_to_save.<adapter>``), and in the saved file the copy's tensors appear
+under the module's own path (``…ln_f.weight``), as PEFT writes them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class ModulesToSaveWrapper(nn.Module):
+    """Routes calls to the active adapter's trainable copy of a module, or to the frozen original."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.original_module = module
+        self.modules_to_save = nn.ModuleDict()
+        self.active_adapters: list[str] = []
+        self.disabled = False
+
+    def add_adapter(self, name: str) -> None:
+        """Give adapter ``name`` its own copy of the original module."""
+        self.modules_to_save[name] = copy.deepcopy(self.original_module)
+        if not self.active_adapters:
+            self.active_adapters = [name]
+
+    def adapter_names(self) -> list[str]:
+        """Names of the adapters that have a copy here."""
+        return list(self.modules_to_save.keys())
+
+    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+        """Route to the first of ``names`` that has a copy; only that copy trains."""
+        self.active_adapters = [n for n in names if n in self.modules_to_save][:1]
+        self.original_module.requires_grad_(False)
+        for name, module in self.modules_to_save.items():
+            module.requires_grad_(trainable and name in self.active_adapters)
+
+    def delete_adapter(self, name: str) -> None:
+        """Drop adapter ``name``'s copy."""
+        if name in self.modules_to_save:
+            del self.modules_to_save[name]
+        self.active_adapters = [a for a in self.active_adapters if a != name]
+
+    def adapter_state(self, name: str) -> dict[str, torch.Tensor]:
+        """The copy's tensors, keyed relative to the module (PEFT drops ``modules_to_save.<adapter>.``)."""
+        if name not in self.modules_to_save:
+            return {}
+        return dict(self.modules_to_save[name].state_dict(keep_vars=True))
+
+    def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
+        """Nothing to merge: the copy replaces the original only when unloading."""
+
+    def unmerge(self) -> None:
+        """Nothing to unmerge."""
+
+    @property
+    def merged_adapters(self) -> list[str]:
+        return []
+
+    def unwrap(self, merge: bool) -> nn.Module:
+        """The module to put back: the active copy when merging, the original otherwise."""
+        if merge and self.active_adapters:
+            return self.modules_to_save[self.active_adapters[0]]
+        return self.original_module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.disabled or not self.active_adapters:
+            return self.original_module(*args, **kwargs)
+        return self.modules_to_save[self.active_adapters[0]](*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Callers (e.g. transformers' tie_weights) read attributes such as `.weight` of the wrapped module.
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.original_module, name)

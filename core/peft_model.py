@@ -1,0 +1,455 @@
+"""``PeftModel``: a transformers model with named adapters injected, PEFT's API and file format.
+
+The object layout mirrors PEFT's so that state-dict keys are PEFT's keys: ``PeftModel.base_model`` is an
+:class:`AdapterModel` whose ``.model`` is the Hugging Face model with adapter layers swapped in. A saved
+key is the in-memory key with the adapter name removed, e.g.
+``base_model.model.transformer.h.0.self_attention.query_key_value.lora_A.weight``.
+
+Method-specific behaviour lives in the adapter layers (``core/methods/<method>.py``); this file only
+finds them, routes verbs to them, and reads and writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType, load_config
+from core.modules_to_save import ModulesToSaveWrapper
+
+PREFIX = "base_model.model."
+# Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
+RESERVED_PREFIXES = ("lora_", "ia3_", "adaption_", "prompt_", "ranknum", "base_layer", "original_module", "modules_to_save")
+SEQ_CLS_HEADS = ("classifier", "score")
+
+
+class AdapterLoadError(ValueError):
+    """An adapter file does not fit this model or is unreadable; the message says which file/module."""
+
+
+@runtime_checkable
+class AdapterLayer(Protocol):
+    """What every injected layer offers (LoRA, IA3, AdaLoRA layers and the modules_to_save wrapper)."""
+
+    active_adapters: list[str]
+    disabled: bool
+
+    def adapter_names(self) -> list[str]: ...
+    def set_adapter(self, names: list[str], trainable: bool = True) -> None: ...
+    def delete_adapter(self, name: str) -> None: ...
+    def adapter_state(self, name: str) -> dict[str, torch.Tensor]: ...
+    def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None: ...
+    def unmerge(self) -> None: ...
+    def unwrap(self, merge: bool) -> nn.Module: ...
+
+
+class AdapterModel(nn.Module):
+    """PEFT's "tuner" (``PeftModel.base_model``): holds the adapted model as ``.model``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+    def adapter_layers(self) -> Iterator[tuple[str, AdapterLayer]]:
+        """(qualified name inside ``.model``, layer) for every injected layer."""
+        for name, module in self.model.named_modules():
+            if isinstance(module, AdapterLayer):
+                yield name, module
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "model":
+                raise
+            return getattr(self.model, name)
+
+
+class PeftModel(nn.Module):
+    """A base model plus named adapters of one method. Build with :func:`get_peft_model` or ``from_pretrained``."""
+
+    def __init__(self, model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default", *, initialise: bool = True) -> None:
+        super().__init__()
+        self.base_model = AdapterModel(model)
+        self.peft_config: dict[str, PeftConfig] = {}
+        self.active_adapter = adapter_name
+        self.add_adapter(adapter_name, peft_config, initialise=initialise)
+        self.set_adapter(adapter_name)
+
+    # ---- adapters ---------------------------------------------------------------------------------
+
+    @property
+    def active_peft_config(self) -> PeftConfig:
+        """The config of the active adapter."""
+        return self.peft_config[self.active_adapter]
+
+    @property
+    def active_adapters(self) -> list[str]:
+        """The active adapter names (one, as in PEFT's ``PeftModel``)."""
+        return [self.active_adapter]
+
+    @property
+    def peft_type(self) -> PeftType:
+        """The method of every adapter in this model."""
+        return next(iter(self.peft_config.values())).peft_type
+
+    def add_adapter(self, adapter_name: str, peft_config: PeftConfig, *, initialise: bool = True) -> None:
+        """Inject a new adapter; it stays inactive (and frozen) until :meth:`set_adapter` selects it."""
+        from core.methods import REGISTRY
+
+        _check_adapter_name(adapter_name)
+        if adapter_name in self.peft_config:
+            raise ValueError(f"An adapter named '{adapter_name}' already exists; pick another name or delete it first.")
+        if self.peft_config and peft_config.peft_type != self.peft_type:
+            raise ValueError(
+                f"This model holds {self.peft_type.value} adapters; a {peft_config.peft_type.value} adapter cannot be "
+                f"added beside them. Merge and unload first, or start from the base model."
+            )
+        if peft_config.peft_type not in REGISTRY:
+            raise ValueError(f"{peft_config.peft_type.value} is not available in this version of Adapter Studio yet.")
+        model = self.base_model.model
+        if peft_config.base_model_name_or_path is None:
+            peft_config.base_model_name_or_path = getattr(model, "name_or_path", None) or None
+        self._add_modules_to_save(adapter_name, peft_config)
+        try:
+            REGISTRY[peft_config.peft_type].inject(model, peft_config, adapter_name, initialise=initialise)
+        except Exception:
+            self._drop_adapter_layers(adapter_name)
+            raise
+        self.peft_config[adapter_name] = peft_config
+        self._refresh_trainable()
+
+    def _add_modules_to_save(self, adapter_name: str, config: PeftConfig) -> None:
+        names = list(getattr(config, "modules_to_save", None) or [])
+        model = self.base_model.model
+        if getattr(config, "task_type", None) == TaskType.SEQ_CLS:
+            names += [h for h in SEQ_CLS_HEADS if h not in names and any(n.split(".")[-1] == h for n, _ in model.named_modules())]
+            if names:
+                config.modules_to_save = names
+        for entry in names:
+            found = [n for n, m in model.named_modules() if n and (n == entry or n.endswith("." + entry))]
+            found = [n for n in found if ".modules_to_save." not in n and ".original_module" not in n]
+            if not found:
+                raise ValueError(f"modules_to_save entry '{entry}' matches no module of this model.")
+            for path in found:
+                module = model.get_submodule(path)
+                if not isinstance(module, ModulesToSaveWrapper):
+                    module = ModulesToSaveWrapper(module)
+                    parent, _, child = path.rpartition(".")
+                    setattr(model.get_submodule(parent) if parent else model, child, module)
+                module.add_adapter(adapter_name)
+
+    def set_adapter(self, adapter_name: str) -> None:
+        """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen)."""
+        if adapter_name not in self.peft_config:
+            raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
+        self.active_adapter = adapter_name
+        self._refresh_trainable()
+
+    def delete_adapter(self, adapter_name: str) -> None:
+        """Remove an adapter; if it was active, the first remaining one becomes active."""
+        if adapter_name not in self.peft_config:
+            raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
+        if len(self.peft_config) == 1:
+            raise ValueError("This is the model's only adapter; use unload() to get the base model back instead.")
+        self._drop_adapter_layers(adapter_name)
+        del self.peft_config[adapter_name]
+        if self.active_adapter == adapter_name:
+            self.active_adapter = next(iter(self.peft_config))
+        self._refresh_trainable()
+
+    def _drop_adapter_layers(self, adapter_name: str) -> None:
+        """Delete ``adapter_name`` from every layer; layers left with no adapter go back to their base module."""
+        model = self.base_model.model
+        for path, layer in list(self.base_model.adapter_layers()):
+            if adapter_name in layer.adapter_names():
+                layer.delete_adapter(adapter_name)
+            if not layer.adapter_names():
+                _replace(model, path, layer.unwrap(merge=False))
+
+    def _refresh_trainable(self) -> None:
+        """Freeze everything, then unfreeze the active adapter (unless loaded for inference) and chosen biases."""
+        config = self.peft_config.get(self.active_adapter)
+        trainable = config is not None and not config.inference_mode
+        for p in self.base_model.model.parameters():
+            p.requires_grad_(False)
+        for _, layer in self.base_model.adapter_layers():
+            layer.set_adapter([self.active_adapter], trainable=trainable)
+        bias = getattr(config, "bias", "none") if trainable else "none"
+        if bias == "all":
+            for name, p in self.base_model.model.named_parameters():
+                if name.endswith(".bias") and ".original_module." not in name:
+                    p.requires_grad_(True)
+        elif bias == "lora_only":
+            for _, layer in self.base_model.adapter_layers():
+                b = getattr(getattr(layer, "base_layer", None), "bias", None)
+                if b is not None:
+                    b.requires_grad_(True)
+
+    # ---- forward and generation -------------------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.base_model(*args, **kwargs)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        """transformers' ``generate`` through the adapted model."""
+        return self.base_model.model.generate(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def disable_adapter(self) -> Iterator[None]:
+        """Within the block the model computes exactly the base model (merged adapters are unmerged)."""
+        layers = [layer for _, layer in self.base_model.adapter_layers()]
+        previous = [layer.disabled for layer in layers]
+        for layer in layers:
+            if layer.disabled is False:
+                layer.unmerge()
+            layer.disabled = True
+        try:
+            yield
+        finally:
+            for layer, was in zip(layers, previous):
+                layer.disabled = was
+
+    def get_base_model(self) -> nn.Module:
+        """The underlying transformers model (with adapter layers inside)."""
+        return self.base_model.model
+
+    # ---- merging ----------------------------------------------------------------------------------
+
+    def merge_adapter(self, adapter_names: list[str] | None = None, safe_merge: bool = False) -> None:
+        """Add the adapters' updates into the base weights (kept separable: :meth:`unmerge_adapter`)."""
+        names = adapter_names if adapter_names is not None else [self.active_adapter]
+        for _, layer in self.base_model.adapter_layers():
+            layer.merge(names, safe_merge=safe_merge)
+
+    def unmerge_adapter(self) -> None:
+        """Take merged updates out of the base weights again."""
+        for _, layer in self.base_model.adapter_layers():
+            layer.unmerge()
+
+    def merge_and_unload(self, progressbar: bool = False, safe_merge: bool = False, adapter_names: list[str] | None = None) -> nn.Module:
+        """Merge the active adapter into the weights and return the plain transformers model."""
+        names = adapter_names if adapter_names is not None else [self.active_adapter]
+        model = self.base_model.model
+        for path, layer in list(self.base_model.adapter_layers()):
+            if not isinstance(layer, ModulesToSaveWrapper):
+                layer.merge(names, safe_merge=safe_merge)
+            _replace(model, path, layer.unwrap(merge=True))
+        return model
+
+    def unload(self) -> nn.Module:
+        """Remove every adapter without merging and return the original transformers model."""
+        model = self.base_model.model
+        for path, layer in list(self.base_model.adapter_layers()):
+            _replace(model, path, layer.unwrap(merge=False))
+        return model
+
+    # ---- counting ---------------------------------------------------------------------------------
+
+    def get_nb_trainable_parameters(self) -> tuple[int, int]:
+        """(trainable, all) parameter counts; tied parameters counted once, as PEFT does."""
+        trainable = total = 0
+        for _, p in self.named_parameters():
+            total += p.numel()
+            if p.requires_grad:
+                trainable += p.numel()
+        return trainable, total
+
+    def print_trainable_parameters(self) -> None:
+        """Print PEFT's line: ``trainable params: … || all params: … || trainable%: …``."""
+        print(format_trainable(*self.get_nb_trainable_parameters()))
+
+    # ---- files ------------------------------------------------------------------------------------
+
+    def _adapter_entries(self, name: str) -> Iterator[tuple[str, str, torch.Tensor]]:
+        """(module path, key suffix, live tensor) for every tensor adapter ``name`` saves."""
+        for path, layer in self.base_model.adapter_layers():
+            for key, tensor in layer.adapter_state(name).items():
+                yield path, key, tensor
+        bias = getattr(self.peft_config[name], "bias", "none")
+        if bias == "all":
+            for pname, p in self.base_model.model.named_parameters():
+                if pname.endswith(".bias") and ".original_module." not in pname and ".modules_to_save." not in pname:
+                    yield pname.rpartition(".")[0], "bias", p
+        elif bias == "lora_only":
+            for path, layer in self.base_model.adapter_layers():
+                b = getattr(getattr(layer, "base_layer", None), "bias", None)
+                if b is not None:
+                    yield path, "base_layer.bias", b
+
+    def adapter_state_dict(self, adapter_name: str | None = None) -> dict[str, torch.Tensor]:
+        """The adapter's tensors keyed as in PEFT's ``adapter_model.safetensors`` (live tensors, not copies)."""
+        return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
+        """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``.
+
+        Each file is written to a temporary name and renamed into place, so an interrupted save never
+        leaves a half-written adapter behind.
+        """
+        from safetensors.torch import save_file
+
+        root = Path(save_directory)
+        if root.exists() and not root.is_dir():
+            raise ValueError(f"Cannot save the adapter into {root}: it is a file, not a folder.")
+        for name in selected_adapters or list(self.peft_config):
+            if name not in self.peft_config:
+                raise ValueError(f"No adapter named '{name}'. Adapters: {', '.join(self.peft_config)}.")
+            folder = root if name == "default" else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().to("cpu").clone().contiguous() for k, v in self.adapter_state_dict(name).items()}
+            if safe_serialization:
+                _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+            else:
+                _atomic_write(folder / PICKLED_WEIGHTS_NAME, lambda tmp: torch.save(state, tmp))
+            text = self.peft_config[name].to_json()
+            _atomic_write(folder / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def load_adapter(self, model_id: str | os.PathLike, adapter_name: str, is_trainable: bool = False, *, allow_pickle: bool = False) -> None:
+        """Load a saved adapter (ours or PEFT's) as ``adapter_name`` beside the existing ones."""
+        config = load_config(model_id)
+        config.inference_mode = not is_trainable
+        self.add_adapter(adapter_name, config, initialise=False)
+        try:
+            self._load_weights(adapter_name, read_adapter_weights(model_id, allow_pickle=allow_pickle), str(model_id))
+        except Exception:
+            self._drop_adapter_layers(adapter_name)
+            del self.peft_config[adapter_name]
+            self._refresh_trainable()
+            raise
+
+    def _load_weights(self, adapter_name: str, state: dict[str, torch.Tensor], source: str) -> None:
+        """Copy ``state`` (file keys) into adapter ``adapter_name``; every key must fit exactly."""
+        expected = {f"{PREFIX}{path}.{key}": (path, key, t) for path, key, t in self._adapter_entries(adapter_name)}
+        given: dict[str, torch.Tensor] = {}
+        for key, tensor in state.items():
+            if not key.startswith(PREFIX):  # accept keys without PEFT's prefix
+                key = PREFIX + key
+            for name in (adapter_name, "default"):  # and keys that kept the adapter name
+                if key not in expected:
+                    key = key.replace(f".{name}.", ".").removesuffix(f".{name}")
+            given[key] = tensor
+        missing = sorted(set(expected) - set(given))
+        unexpected = sorted(set(given) - set(expected))
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} tensor(s) this model needs are missing, e.g. {missing[0]}")
+            if unexpected:
+                parts.append(f"{len(unexpected)} tensor(s) fit no module of this model, e.g. {unexpected[0]}")
+            raise AdapterLoadError(f"{source}: the adapter does not fit this model: {'; '.join(parts)}. Was it made for a different base model?")
+        for key, (path, leaf, target) in expected.items():
+            tensor = given[key]
+            if tuple(tensor.shape) != tuple(target.shape):
+                raise AdapterLoadError(
+                    f"{source}: module '{path}': {leaf} has shape {tuple(tensor.shape)} in the adapter but "
+                    f"{tuple(target.shape)} in this model. The adapter was made for a different base model."
+                )
+        with torch.no_grad():
+            for key, (_, _, target) in expected.items():
+                target.data.copy_(given[key].to(dtype=target.dtype, device=target.device))
+
+    @classmethod
+    def from_pretrained(
+        cls, model: nn.Module, model_id: str | os.PathLike, adapter_name: str = "default", is_trainable: bool = False,
+        config: PeftConfig | None = None, *, allow_pickle: bool = False,
+    ) -> "PeftModel":
+        """Wrap ``model`` with the adapter saved in folder ``model_id`` (ours or PEFT's)."""
+        config = config or load_config(model_id)
+        config.inference_mode = not is_trainable
+        klass = cls
+        if cls is PeftModel and config.task_type == TaskType.CAUSAL_LM:
+            klass = PeftModelForCausalLM
+        state = read_adapter_weights(model_id, allow_pickle=allow_pickle)
+        peft = klass(model, config, adapter_name, initialise=False)
+        try:
+            peft._load_weights(adapter_name, state, str(model_id))
+        except Exception:
+            peft.unload()  # give the caller their model back unchanged
+            raise
+        if not is_trainable:
+            peft.eval()
+        return peft
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "base_model":
+                raise
+            return getattr(self.base_model, name)
+
+
+class PeftModelForCausalLM(PeftModel):
+    """A :class:`PeftModel` for causal language models (``task_type=CAUSAL_LM``)."""
+
+
+def get_peft_model(model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default") -> PeftModel:
+    """Inject a fresh adapter into ``model`` (in place) and return the wrapping :class:`PeftModel`."""
+    klass = PeftModelForCausalLM if peft_config.task_type == TaskType.CAUSAL_LM else PeftModel
+    return klass(model, peft_config, adapter_name)
+
+
+def format_trainable(trainable: int, total: int) -> str:
+    """PEFT's exact line for ``print_trainable_parameters``."""
+    return f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
+
+
+def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of ``folder/adapter_model.safetensors`` (or ``.bin`` when pickles are allowed)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    safe, pickled = folder / WEIGHTS_NAME, folder / PICKLED_WEIGHTS_NAME
+    if safe.is_file():
+        try:
+            return load_file(str(safe))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise AdapterLoadError(f"{safe}: the adapter weights are corrupt or truncated ({exc}).") from None
+    if pickled.is_file():
+        if not allow_pickle:
+            raise AdapterLoadError(
+                f"{pickled}: pickled weights can run arbitrary code when loaded, so they are refused. "
+                f"If you trust the file, load it with allow_pickle=True (or convert it to safetensors)."
+            )
+        try:
+            return torch.load(pickled, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+            raise AdapterLoadError(f"{pickled}: cannot read the adapter weights ({exc}).") from None
+    raise AdapterLoadError(f"{folder}: no {WEIGHTS_NAME} (or {PICKLED_WEIGHTS_NAME}) found.")
+
+
+def _check_adapter_name(name: str) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise ValueError(f"Adapter name {name!r} is not allowed: use a non-empty name without dots.")
+    if any(name.startswith(p) for p in RESERVED_PREFIXES):
+        raise ValueError(f"Adapter name {name!r} is not allowed: it starts like an internal parameter name.")
+
+
+def _replace(model: nn.Module, path: str, new: nn.Module) -> None:
+    parent, _, child = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, new)
+
+
+def _atomic_write(target: Path, write) -> None:
+    """Run ``write(tmp_path)`` on a temporary file next to ``target``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
