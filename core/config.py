@@ -114,7 +114,8 @@ class PeftConfig:
         kwargs: dict[str, Any] = {}
         ignored: list[str] = []
         for key, value in data.items():
-            if key in ("peft_type", "peft_version"):
+            # auto_mapping: PEFT writes the base model's class here when task_type is None; informational only
+            if key in ("peft_type", "peft_version", "auto_mapping"):
                 continue
             if key in names:
                 kwargs[key] = value

@@ -51,7 +51,7 @@ class LoraConfig(PeftConfig):
         "eva_config": None, "corda_config": None, "megatron_config": None, "target_parameters": None,
         "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
-        "monteclora_config": None, "ensure_weight_tying": False, "auto_mapping": None,
+        "monteclora_config": None, "ensure_weight_tying": False,
         "megatron_core": "megatron.core", "qalora_group_size": 16,
     }
 
