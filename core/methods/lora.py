@@ -227,8 +227,11 @@ class LoraLayer(nn.Module):
         else:
             self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
             self.lora_B[name] = nn.Linear(r, self.out_features, bias=False, **factory)
-        if initialise:
-            self._initialise(name, config.init_lora_weights, module_name)
+        init = config.init_lora_weights
+        # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
+        # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
+        if initialise or (isinstance(init, str) and init.startswith("pissa")):
+            self._initialise(name, init, module_name)
         if config.use_dora:
             self.lora_magnitude_vector[name] = DoraMagnitude(self._weight_norm(name).detach())
         if name not in self.active_adapters and not self.active_adapters:
