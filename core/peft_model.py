@@ -339,6 +339,12 @@ class PeftModel(nn.Module):
                 if key not in expected:
                     key = key.replace(f".{name}.", ".").removesuffix(f".{name}")
             given[key] = tensor
+        # PEFT also saves the full input/output embedding weight when one is a target or was resized
+        # (`save_embedding_layers`, e.g. `…embed_tokens.base_layer.weight`) and loads it into the model: do the same.
+        embeddings = self._embedding_weights()
+        for key in given:
+            if key not in expected and key in embeddings:
+                expected[key] = embeddings[key]
         missing = sorted(set(expected) - set(given))
         unexpected = sorted(set(given) - set(expected))
         if missing or unexpected:
@@ -358,6 +364,21 @@ class PeftModel(nn.Module):
         with torch.no_grad():
             for key, (_, _, target) in expected.items():
                 target.data.copy_(given[key].to(dtype=target.dtype, device=target.device))
+
+    def _embedding_weights(self) -> dict[str, tuple[str, str, torch.Tensor]]:
+        """File key -> (module path, leaf, live parameter) for the base weights of the input/output embeddings."""
+        model = self.base_model.model
+        modules = {getattr(model, getter)() for getter in ("get_input_embeddings", "get_output_embeddings") if hasattr(model, getter)}
+        modules |= {getattr(m, "base_layer", None) for m in modules}
+        modules.discard(None)
+        out: dict[str, tuple[str, str, torch.Tensor]] = {}
+        for pname, p in model.named_parameters(remove_duplicate=False):
+            path, _, leaf = pname.rpartition(".")
+            if ".original_module." in f".{pname}" or ".modules_to_save." in f".{pname}":
+                continue
+            if model.get_submodule(path) in modules:
+                out[f"{PREFIX}{pname}"] = (path, leaf, p)
+        return out
 
     @classmethod
     def from_pretrained(
