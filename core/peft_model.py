@@ -137,7 +137,9 @@ class PeftModel(nn.Module):
             if names:
                 config.modules_to_save = names
         for entry in names:
-            found = [n for n, m in model.named_modules() if n and (n == entry or n.endswith("." + entry))]
+            # PEFT's rule (`_set_trainable`): a plain suffix, so "norm" also selects "input_layernorm". Kept so that
+            # trainable counts and saved files match PEFT's for the same config.
+            found = [n for n, m in model.named_modules() if n and n.endswith(entry)]
             found = [n for n in found if ".modules_to_save." not in n and ".original_module" not in n]
             if not found:
                 raise ValueError(f"modules_to_save entry '{entry}' matches no module of this model.")
