@@ -385,11 +385,9 @@ def _read_config(path: Path, trust_remote_code: bool) -> PretrainedConfig:
                 "not know. Update transformers, or use a model of a supported architecture."
             )
     try:
-        if is_file:
-            config_class = CONFIG_MAPPING.get(model_type)
-            if config_class is not None:
-                return config_class.from_json_file(str(path))
-            path = path.parent
+        if is_file and model_type in CONFIG_MAPPING:
+            # Any file name works this way (AutoConfig on a folder wants exactly "config.json").
+            return CONFIG_MAPPING[model_type].from_json_file(str(path))
         return AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many types; the person needs the file
         raise ModelLoadError(f"Cannot build a config from {config_file}: {exc}") from exc
@@ -406,8 +404,9 @@ def _load_folder(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where = f"{hub_id} (cached in {folder})" if hub_id else str(folder)
-    _check_folder(folder, allow_pickle)
+    _require_config(folder)
     _read_config(folder, trust_remote_code)  # explains remote-code and unknown-architecture refusals
+    _check_folder(folder, allow_pickle)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             str(folder),
@@ -774,12 +773,16 @@ def _fill_deterministic(model: PreTrainedModel, model_name: str) -> None:
     import torch
 
     bound = 0.02 * 3.0**0.5  # uniform(-a, a) has std a / sqrt(3)
+    done: set[int] = set()  # a tied weight is filled once, under its first name (as named_parameters)
     with torch.no_grad():
         for module_name, module in model.named_modules():
             is_norm = type(module).__name__.endswith("Norm") or isinstance(
                 module, (torch.nn.LayerNorm, torch.nn.RMSNorm, torch.nn.GroupNorm)
             )
             for attr, param in module.named_parameters(recurse=False):
+                if id(param) in done:
+                    continue
+                done.add(id(param))
                 name = f"{module_name}.{attr}" if module_name else attr
                 if is_norm:
                     param.fill_(1.0 if attr == "weight" else 0.0)
@@ -797,8 +800,10 @@ def _load_tiny(name: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrain
     from transformers import AutoModelForCausalLM
 
     config = _tiny_config(name)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    # named_modules() visits a tied weight once per owner; filling twice is harmless (same name order).
+    # transformers' random init draws from the global generator; fork it so loading a model does not
+    # change the random numbers a caller's seeded code sees next. Every value is overwritten below.
+    with torch.random.fork_rng(devices=[]):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     _fill_deterministic(model, name)
     model.tie_weights()
     model.generation_config.bos_token_id = config.bos_token_id
