@@ -15,9 +15,10 @@ Layers: ``nn.Linear``, transformers' ``Conv1D`` (weight stored ``(in, out)``: ``
 Parameter names equal PEFT's (``lora_A.<adapter>.weight``, ``lora_embedding_A.<adapter>``,
 ``lora_magnitude_vector.<adapter>.weight``) so saved files are interchangeable.
 
-Dropout semantics: as PEFT, dropout applies to the input of ``A`` only, never to the base path. When several
-adapted layers read the very same input tensor (q/k/v projections, gate/up projections), they share one
-dropout mask per forward pass instead of drawing one each — the same distribution per layer, less time.
+Dropout semantics: as PEFT, dropout applies to the input of ``A`` only, never to the base path. Two
+differences, both keeping each layer's dropout distribution: when several adapted layers read the very same
+input tensor (q/k/v projections, gate/up projections) they share one mask per forward pass instead of drawing
+one each, and the mask comes from 16-bit integer draws (``p`` rounded to a multiple of 1/65536).
 """
 
 from __future__ import annotations
@@ -148,6 +149,18 @@ class DoraMagnitude(nn.Module):
         self.weight = nn.Parameter(magnitude)
 
 
+def bernoulli_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted dropout with the keep test done on 16-bit random integers.
+
+    Same distribution as ``F.dropout`` up to rounding ``p`` to a multiple of 1/65536, but about twice as
+    fast on CPU (integer draws are cheaper than float Bernoulli draws) and its backward is a single
+    multiply with the saved mask.
+    """
+    threshold = round(p * 65536) - 32768
+    keep = torch.randint(-32768, 32768, x.shape, dtype=torch.int16, device=x.device) >= threshold
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+
+
 class _SharedDropout(threading.local):
     """One dropout mask per input tensor and forward pass, shared by the layers that read that tensor.
 
@@ -164,7 +177,7 @@ class _SharedDropout(threading.local):
     def __call__(self, x: torch.Tensor, p: float) -> torch.Tensor:
         if self.x is not x or self.key != (x._version, p):
             self.x, self.key = x, (x._version, p)
-            self.value = F.dropout(x, p, training=True)  # (..., in)
+            self.value = bernoulli_dropout(x, p)  # (..., in)
         return self.value
 
     def clear(self) -> None:
