@@ -23,13 +23,13 @@ import difflib
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,8 @@ BUILTINS: dict[str, str] = {
     "tiny-llama": "Tiny random Llama with grouped-query attention (2 layers, hidden 64, 4 heads, 2 KV heads)",
     "tiny-gpt2": "Tiny random GPT-2 with Conv1D projections (2 layers, hidden 64)",
 }
+
+_log = logging.getLogger(__name__)
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _TOKENIZER_DIR = _ASSETS / "tokenizer"
@@ -617,9 +619,7 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _convert_gguf_to_cache(
-    gguf: Path, dest: Path, stamp: dict[str, Any], progress: Callable[[str], None] | None = None
-) -> None:
+def _convert_gguf_to_cache(gguf: Path, dest: Path, stamp: dict[str, Any]) -> None:
     """De-quantize ``gguf`` once into a safetensors folder at ``dest``, verified, atomically.
 
     Written to a temporary sibling folder and renamed into place at the end, so a crash never
@@ -629,10 +629,9 @@ def _convert_gguf_to_cache(
     import torch
     from transformers import AutoModelForCausalLM
 
-    say = progress or (lambda _msg: None)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(dest)
-    say(f"Converting {gguf.name} once into {dest} (about half a minute)...")
+    _log.info("Converting %s once into %s (about half a minute)...", gguf.name, dest)
     model, tokenizer = _load_gguf_plain(gguf)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
     try:
@@ -673,13 +672,13 @@ def _remove_stale_temps(dest: Path, max_age_s: float = 3600.0) -> None:
             pass
 
 
-def _smollm2_folder(progress: Callable[[str], None] | None = None) -> Path:
+def _smollm2_folder() -> Path:
     """The converted SmolLM2 folder, converting it first if there is no complete cache."""
     gguf = _smollm2_gguf()
     dest = _smollm2_dir()
     stamp = _source_stamp(gguf)
     if not _cache_complete(dest, stamp):
-        _convert_gguf_to_cache(gguf, dest, stamp, progress)
+        _convert_gguf_to_cache(gguf, dest, stamp)
     return dest
 
 
