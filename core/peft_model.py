@@ -12,6 +12,7 @@ finds them, routes verbs to them, and reads and writes files.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -200,11 +201,26 @@ class PeftModel(nn.Module):
 
     # ---- forward and generation -------------------------------------------------------------------
 
+    # A method file may take over a verb by defining a module-level function of the same name that
+    # receives this PeftModel first (``forward``, ``generate``), or add verbs through ``MODEL_VERBS``
+    # (e.g. AdaLoRA's ``update_and_allocate``). Methods that define neither get the plain behaviour.
+
+    def _method_hook(self, verb: str) -> Any:
+        from core.methods import REGISTRY
+
+        return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        hook = self._method_hook("forward")
+        if hook is not None:
+            return hook(self, *args, **kwargs)
         return self.base_model(*args, **kwargs)
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """transformers' ``generate`` through the adapted model."""
+        hook = self._method_hook("generate")
+        if hook is not None:
+            return hook(self, *args, **kwargs)
         return self.base_model.model.generate(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -408,8 +424,13 @@ class PeftModel(nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            if name == "base_model":
+            if name in ("base_model", "peft_config"):
                 raise
+            from core.methods import REGISTRY
+
+            verbs = getattr(REGISTRY[self.peft_type], "MODEL_VERBS", {}) if self.peft_config else {}
+            if name in verbs:
+                return functools.partial(verbs[name], self)
             return getattr(self.base_model, name)
 
 
