@@ -1,0 +1,109 @@
+"""One LoRA training step on SmolLM2-135M's architecture: ours against PEFT, and the floor.
+
+    .venv/bin/python tests/benchmarks/bench_lora_step.py [--pairs 12] [--dropout 0.05]
+
+Setting (issue #2): r=16, lora_dropout 0.05, every linear layer but the head, AdamW, batch 4 x 128 tokens,
+all 30 layers, random weights. Ours and PEFT run alternately in one process (A B A B ...) so that machine
+noise hits both alike; the figure is the median of the per-pair ratios ours/PEFT.
+
+The floor is the same step with the base frozen and no adapter: backward still runs through every layer
+down to the input embeddings (they require grad) but computes no weight gradient. It is what any adapter
+method must pay at least; each method's step is also reported as a multiple of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import core  # noqa: E402
+import peft  # noqa: E402  (benchmark only: the oracle we compare against)
+
+SMOLLM2 = dict(
+    vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+    num_key_value_heads=3, head_dim=64, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+    tie_word_embeddings=True,
+)
+
+
+def make_model(seed: int = 0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(**SMOLLM2))
+
+
+def lora_step_fn(model, batch):
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4)
+
+    def step() -> None:
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def floor_step_fn(model, batch):
+    model.requires_grad_(False)
+    embed = model.get_input_embeddings()
+
+    def step() -> None:
+        inputs = embed(batch).detach().requires_grad_(True)  # (B, T, d): backward reaches the inputs
+        loss = model(inputs_embeds=inputs, labels=batch).loss
+        loss.backward()
+
+    return step
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--dropout", type=float, default=0.05)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    torch.manual_seed(1)
+    batch = torch.randint(0, SMOLLM2["vocab_size"], (args.batch, args.tokens))
+    settings = dict(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=args.dropout, target_modules="all-linear")
+    ours = core.get_peft_model(make_model(), core.LoraConfig(task_type="CAUSAL_LM", **settings))
+    theirs = peft.get_peft_model(make_model(), peft.LoraConfig(task_type="CAUSAL_LM", **settings))
+    base = make_model()
+    for m in (ours, theirs, base):
+        m.train()
+    steps = {"ours": lora_step_fn(ours, batch), "peft": lora_step_fn(theirs, batch), "floor": floor_step_fn(base, batch)}
+    for fn in steps.values():
+        for _ in range(args.warmup):
+            fn()
+
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(args.pairs):
+        for name, fn in steps.items():
+            times[name].append(timed(fn))
+    ratio = statistics.median(o / p for o, p in zip(times["ours"], times["peft"]))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.pairs} alternating rounds, "
+          f"r={args.rank}, dropout={args.dropout}, batch {args.batch}x{args.tokens}")
+    for name in steps:
+        print(f"  {name:6s} median step {med[name]:.3f} s  = {med[name] / med['floor']:.2f} x floor")
+    print(f"  ours/PEFT median of per-round ratios: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
