@@ -225,4 +225,6 @@ def closest_names(entry: str, names: list[str], n: int = 5) -> list[str]:
     """Real module names closest to ``entry``: compared on the last components, distinct suffixes first."""
     depth = entry.count(".") + 1
     suffixes = sorted({".".join(name.split(".")[-depth:]) for name in names})
-    return difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.4)
+    close = difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.4)
+    # Nothing similar (another architecture's names, e.g. 'query_key_value' on Llama): still name real modules.
+    return close or difflib.get_close_matches(entry, [s for s in suffixes if not s.isdigit()], n=n, cutoff=0.0)
