@@ -203,9 +203,11 @@ def select(
         selection.selected.append(name)
 
     names = [n for n, _ in modules]
+    # Modules inside a modules_to_save wrapper exist (under their own path) but are never targets, like excluded ones.
+    wrapped = [n.replace(".original_module.", ".") for n, _ in model.named_modules() if ".original_module." in n]
     if isinstance(targets, list):
         for entry in targets:
-            if not any(n == entry or n.endswith("." + entry) for n in names):
+            if not any(n == entry or n.endswith("." + entry) for n in names + wrapped):
                 raise TargetError(
                     f"target_modules entry '{entry}' matches no module of this model. "
                     f"Closest real names: {', '.join(closest_names(entry, names)) or '(none)'}."
