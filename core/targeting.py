@@ -217,7 +217,7 @@ def select(
         hint = ""
         if isinstance(targets, str):
             hint = f" Closest real names: {', '.join(closest_names(targets, names))}."
-        elif config.layers_to_transform is not None:
+        elif getattr(config, "layers_to_transform", None) is not None:
             hint = f" (layers_to_transform={config.layers_to_transform} removed every match.)"
         raise TargetError(f"{method}: {what} selected no module of this model.{hint}")
     return selection
