@@ -14,6 +14,7 @@ _EXPORTS = {
     "PeftConfig": "core.config",
     "ConfigError": "core.config",
     "LoraConfig": "core.methods.lora",
+    "AdaLoraConfig": "core.methods.adalora",
     "IA3Config": "core.methods.ia3",
     "PeftModel": "core.peft_model",
     "PeftModelForCausalLM": "core.peft_model",

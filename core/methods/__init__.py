@@ -12,11 +12,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from core.config import PeftType
-from core.methods import ia3, lora
+from core.methods import adalora, ia3, lora
 
 # PeftType -> method module. Filled as methods land; the GUI and `tree.describe` read it.
 REGISTRY: dict[PeftType, ModuleType] = {
     PeftType.LORA: lora,
+    PeftType.ADALORA: adalora,
     PeftType.IA3: ia3,
 }
 
