@@ -89,11 +89,14 @@ def test_encode_rejects_non_messages():
         p.encode({"type": "stop"})
 
 
-def test_protocol_is_stdlib_only():
+def test_protocol_is_stdlib_only_and_store_torch_free():
     code = (
-        "import sys, core.protocol; "
-        "bad = [m for m in ('torch', 'transformers', 'PySide6', 'numpy') if m in sys.modules]; "
-        "print(bad); sys.exit(1 if bad else 0)"
+        "import sys; before = set(sys.modules); import core.protocol; "
+        "extra = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names) - {'core'}; "
+        "assert not extra, extra; "
+        "import core.store; "
+        "bad = [m for m in ('torch', 'transformers', 'PySide6') if m in sys.modules]; "
+        "assert not bad, bad"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
