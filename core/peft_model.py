@@ -359,10 +359,12 @@ class PeftModel(nn.Module):
             given[key] = tensor
         # PEFT also saves the full input/output embedding weight when one is a target or was resized
         # (`save_embedding_layers`, e.g. `…embed_tokens.base_layer.weight`) and loads it into the model: do the same.
-        embeddings = self._embedding_weights()
+        # With bias="all" its file also holds the biases inside modules_to_save wrappers under their in-memory
+        # names (`…ln_f.modules_to_save.bias`, `…ln_f.original_module.bias`): accepted and loaded as PEFT does.
+        extra = self._embedding_weights() | self._wrapped_biases(adapter_name)
         for key in given:
-            if key not in expected and key in embeddings:
-                expected[key] = embeddings[key]
+            if key not in expected and key in extra:
+                expected[key] = extra[key]
         missing = sorted(set(expected) - set(given))
         unexpected = sorted(set(given) - set(expected))
         if missing or unexpected:
@@ -396,6 +398,17 @@ class PeftModel(nn.Module):
                 continue
             if model.get_submodule(path) in modules:
                 out[f"{PREFIX}{pname}"] = (path, leaf, p)
+        return out
+
+    def _wrapped_biases(self, adapter_name: str) -> dict[str, tuple[str, str, torch.Tensor]]:
+        """File key -> (module path, leaf, live parameter) for biases in modules_to_save wrappers (bias='all' only)."""
+        if getattr(self.peft_config[adapter_name], "bias", "none") != "all":
+            return {}
+        out: dict[str, tuple[str, str, torch.Tensor]] = {}
+        for pname, p in self.base_model.model.named_parameters():
+            if pname.endswith(".bias") and (".original_module." in pname or f".modules_to_save.{adapter_name}." in pname):
+                key = PREFIX + pname.replace(f".modules_to_save.{adapter_name}.", ".modules_to_save.")
+                out[key] = (pname.rpartition(".")[0], "bias", p)
         return out
 
     @classmethod
