@@ -1,0 +1,370 @@
+"""The training worker: ``python -m core.worker PROJECT_FILE --run RUN_ID``.
+
+Runs one run recorded in a project file (`core.store`): loads the model, builds the adapter from the
+run's method config, prepares the data, runs `core.train.train` and
+
+- prints every event as one protocol line (`core.protocol`, JSON Lines) on stdout, flushed per line;
+  anything else a library prints goes to stderr, so stdout carries protocol lines only;
+- records every event in the project file from a writer thread (batched, at least twice a second,
+  at once for checkpoints and the end) and refreshes the run's heartbeat every
+  `core.store.HEARTBEAT_INTERVAL_S`, so any reader can tell a live run from a dead one.
+
+A run with a checkpoint (stopped, interrupted, failed) is resumed from its newest checkpoint.
+
+Stop: a ``stop`` line (or an encoded `core.protocol.Stop`) on stdin, SIGTERM or SIGINT -> the loop
+finishes its step, writes a checkpoint, emits ``Finished("stopped")`` and the worker exits 0.
+End of stdin is *not* a stop: the parent may simply have gone away. SIGHUP is ignored.
+
+Exit status: 0 completed or stopped, 1 failed (the reason is in the `Failed` event and in the
+project file), 2 the run could not be started at all (bad arguments, project file unusable, run busy).
+
+How a GUI (or any parent) should start it, so that the run outlives the window::
+
+    QProcess: program = sys.executable, arguments = ["-u", "-m", "core.worker", path, "--run", str(id)],
+              and start it in its own session — on POSIX pass
+              ``setChildProcessModifier(os.setsid)`` (Qt >= 6.6); with subprocess:
+              ``subprocess.Popen([...], stdin=PIPE, stdout=PIPE, start_new_session=True)``.
+              On Windows use ``CREATE_NEW_PROCESS_GROUP | DETACHED_PROCESS``.
+
+A new session means Ctrl-C in the parent's terminal and the terminal closing do not reach the
+worker; closing the pipes does not stop it either. To stop: write ``stop\\n`` to its stdin (or send
+SIGTERM); if it has not exited after a grace period, SIGKILL — the run then shows as interrupted
+and resumes from its last checkpoint. To re-attach after a restart, read the project file: the run's
+status, heartbeat and metrics are all there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from core import protocol
+from core.protocol import Event, Failed, Finished, Heartbeat, Log
+from core.store import HEARTBEAT_INTERVAL_S, Project, ProjectFileError, ProjectSettings
+
+__all__ = ["Job", "Trainer", "main", "run_job", "train_job", "worker_command", "EXIT_OK", "EXIT_FAILED", "EXIT_NOT_STARTED"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NOT_STARTED = 2
+FLUSH_INTERVAL_S = 0.5
+"""The writer thread records pending events at least this often."""
+HEARTBEAT_LINE_S = 5.0
+"""How often a `Heartbeat` line goes to stdout (a parent can tell a slow step from a hung pipe)."""
+
+
+@dataclass
+class Job:
+    """What the worker hands the trainer: one run of one project."""
+
+    project_path: Path
+    run_id: int
+    settings: ProjectSettings
+    """The run's config snapshot (not the project's current settings)."""
+    checkpoint_dir: Path
+    """Where checkpoints go (``<artifacts>/run-<id>``)."""
+    resume_from: Path | None
+    """The newest checkpoint of the run, or None for a fresh start."""
+
+
+Trainer = Callable[[Job, threading.Event], Iterator[Event]]
+"""Turns a job into events; must end with `Finished` or `Failed` and honour the stop flag."""
+
+
+def worker_command(project_path: str | os.PathLike[str], run_id: int, python: str | None = None) -> list[str]:
+    """The argv that starts a worker on a run (start it with ``start_new_session=True``)."""
+    return [python or sys.executable, "-u", "-m", "core.worker", str(project_path), "--run", str(run_id)]
+
+
+# --------------------------------------------------------------------------------------------------
+# The real trainer: model + adapter + data + core.train.train
+
+
+def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
+    """Load everything the run's config names and run `core.train.train` on it, yielding its events.
+    Errors while setting up end as a `Failed` event with a reason a person can act on."""
+    step = 0
+    try:
+        import torch
+
+        from core.config import config_from_dict
+        from core.data import DataConfig, prepare
+        from core.models import load_model
+        from core.peft_model import get_peft_model
+        from core.train import TrainingArguments, train
+
+        settings = job.settings
+        # Configs first: a typo in a setting fails in a second, not after a model load.
+        args = TrainingArguments.from_dict(settings.training)
+        data_settings = dict(settings.data)
+        path = data_settings.get("path")
+        if path and not Path(path).is_absolute() and (job.project_path.parent / path).exists():
+            data_settings["path"] = str(job.project_path.parent / path)  # relative to the project folder
+        data_config = DataConfig(**data_settings)
+        peft_config = config_from_dict(settings.method_config, source=f"run {job.run_id}'s adapter settings")
+
+        yield Log("info", f"Loading model {settings.model} ...")
+        model, tokenizer = load_model(settings.model)
+        if stop.is_set():
+            yield Finished("stopped", step=step, checkpoint=_str(job.resume_from))
+            return
+        yield Log("info", f"Preparing data from {data_config.path} ...")
+        data = prepare(data_config, tokenizer)
+        if stop.is_set():
+            yield Finished("stopped", step=step, checkpoint=_str(job.resume_from))
+            return
+        torch.manual_seed(args.seed)  # the adapter's initial weights follow the run's seed
+        peft = get_peft_model(model, peft_config)
+        if job.resume_from is not None:
+            yield Log("info", f"Resuming from {job.resume_from}")
+        yield from train(
+            peft, tokenizer, data, args, job.checkpoint_dir,
+            should_stop=stop, resume_from=job.resume_from, run_id=job.run_id,
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an event, never a bare traceback
+        yield _setup_failure(exc, job)
+
+
+def _setup_failure(exc: BaseException, job: Job) -> Failed:
+    detail = "".join(traceback.format_exception(exc))
+    name = type(exc).__name__
+    kind = {
+        "ModelLoadError": "model", "DataError": "data", "ConfigError": "config", "TargetError": "config",
+        "TrainingConfigError": "config", "AdapterLoadError": "config",
+    }.get(name, "error")
+    if "out of memory" in str(exc).lower():
+        kind = "oom"
+    where = {"model": "The model could not be loaded", "data": "The dataset cannot be used",
+             "config": "The run's settings are not valid"}.get(kind, "Training could not start")
+    return Failed(reason=f"{where}: {exc}", step=None, detail=detail, kind=kind, checkpoint=_str(job.resume_from))
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output and recording
+
+
+class _Emitter:
+    """Writes protocol lines; survives the reader going away (the run goes on, recorded in the file)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out: TextIO | None = out
+        self._lock = threading.Lock()
+
+    def __call__(self, msg: protocol.Message) -> None:
+        line = protocol.encode(msg) + "\n"
+        with self._lock:
+            if self._out is None:
+                return
+            try:
+                self._out.write(line)
+                self._out.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self._out = None  # the parent closed the pipe: keep training, stop printing
+
+
+class _Recorder(threading.Thread):
+    """The only writer of the project file in the worker: records batches of events and heartbeats.
+
+    A failed write (disk full, lock held too long) is reported on stderr and retried with the next
+    batch; training is never stopped by the bookkeeping."""
+
+    def __init__(self, project_path: Path, run_id: int, emit: _Emitter) -> None:
+        super().__init__(name="project-recorder", daemon=True)
+        self.project_path, self.run_id, self.emit = project_path, run_id, emit
+        self.pid = os.getpid()
+        self._cond = threading.Condition()
+        self._pending: list[Event] = []
+        self._queued = 0  # events ever put
+        self._recorded = 0  # events ever recorded
+        self._closing = False
+        self._urgent = False
+
+    def put(self, event: Event, *, urgent: bool = False) -> None:
+        with self._cond:
+            self._pending.append(event)
+            self._queued += 1
+            if urgent:
+                self._urgent = True
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until everything put so far is recorded; False on timeout."""
+        with self._cond:
+            target = self._queued
+            self._urgent = True
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._recorded >= target or not self.is_alive(), timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self.join(timeout)
+
+    def run(self) -> None:
+        project = Project.open(self.project_path)
+        last_beat = last_line = time.monotonic()
+        try:
+            while True:
+                with self._cond:
+                    if not self._urgent and not self._closing:
+                        self._cond.wait(FLUSH_INTERVAL_S)
+                    batch, self._pending = self._pending, []
+                    n, self._urgent, closing = self._queued, False, self._closing
+                now = time.monotonic()
+                try:
+                    if batch:
+                        project.record(self.run_id, batch, pid=self.pid)  # also refreshes the heartbeat
+                        last_beat = now
+                    elif now - last_beat >= HEARTBEAT_INTERVAL_S:
+                        project.heartbeat(self.run_id, pid=self.pid)
+                        last_beat = now
+                except Exception as exc:  # noqa: BLE001
+                    print(f"adapter-studio worker: could not write to {self.project_path.name} ({exc}); retrying", file=sys.stderr)
+                    with self._cond:
+                        self._pending = batch + self._pending
+                    time.sleep(FLUSH_INTERVAL_S)
+                    continue
+                with self._cond:
+                    self._recorded = n
+                    self._cond.notify_all()
+                if now - last_line >= HEARTBEAT_LINE_S:
+                    self.emit(Heartbeat())
+                    last_line = now
+                if closing:
+                    return
+        finally:
+            project.close()
+            with self._cond:
+                self._cond.notify_all()
+
+
+def _read_commands(stream: TextIO, stop: threading.Event, emit: _Emitter) -> None:
+    """stdin reader: a stop command sets the flag; other lines are reported and ignored; EOF is not a stop."""
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            command = protocol.decode_command(line)
+        except protocol.ProtocolError as exc:
+            emit(Log("warning", f"ignored input line: {exc}"))
+            continue
+        if isinstance(command, protocol.Stop) and not stop.is_set():
+            stop.set()
+            emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
+
+
+# --------------------------------------------------------------------------------------------------
+# Running a job
+
+
+def run_job(
+    project_path: str | os.PathLike[str],
+    run_id: int,
+    *,
+    out: TextIO,
+    stop: threading.Event | None = None,
+    trainer: Trainer | None = None,
+    commands: TextIO | None = None,
+) -> int:
+    """Claim the run, train it with `trainer` (default `train_job`), print protocol lines to `out`
+    and record every event in the project file. `commands`: a stream of command lines (stdin) read
+    by a background thread; a stop there sets `stop`.
+    Returns the exit status (`EXIT_OK`, `EXIT_FAILED`, `EXIT_NOT_STARTED`)."""
+    emit = _Emitter(out)
+    stop = stop or threading.Event()
+    if commands is not None:
+        threading.Thread(target=_read_commands, args=(commands, stop, emit), name="commands", daemon=True).start()
+    trainer = trainer or train_job
+    project_path = Path(project_path).absolute()
+    try:
+        with contextlib.closing(Project.open(project_path)) as project:
+            if project.readonly:
+                raise ProjectFileError(project.readonly_reason or "read-only")
+            run = project.claim_run(run_id)
+            job = Job(project_path, run_id, run.config, run.checkpoint_dir, project.last_checkpoint(run_id))
+    except (ProjectFileError, KeyError) as exc:
+        reason = str(exc).strip("'\"")
+        emit(Failed(reason=f"The run cannot start: {reason}", kind="config", detail="".join(traceback.format_exception(exc))))
+        return EXIT_NOT_STARTED
+
+    recorder = _Recorder(project_path, run_id, emit)
+    recorder.start()
+    final: Event | None = None
+    try:
+        for event in trainer(job, stop):
+            if isinstance(event, protocol.Started) and event.run_id is None:
+                event = dataclasses.replace(event, run_id=run_id)
+            emit(event)
+            terminal = isinstance(event, (Finished, Failed))
+            recorder.put(event, urgent=terminal or isinstance(event, protocol.Checkpoint))
+            if terminal:
+                final = event
+                break
+        if final is None:  # the trainer ended without saying how: never leave the run "running"
+            final = (
+                Finished("stopped") if stop.is_set()
+                else Failed(reason="Training ended without a result (an internal error); see the log.", kind="error")
+            )
+            emit(final)
+            recorder.put(final, urgent=True)
+    except BaseException as exc:  # noqa: BLE001 - a trainer bug or KeyboardInterrupt: record it, then exit
+        final = Failed(
+            reason=f"The worker failed: {type(exc).__name__}: {exc}", detail="".join(traceback.format_exception(exc)),
+            kind="error", checkpoint=_str(job.resume_from),
+        )
+        emit(final)
+        recorder.put(final, urgent=True)
+    finally:
+        recorder.close()
+    return EXIT_OK if isinstance(final, Finished) else EXIT_FAILED
+
+
+def _protocol_stdout() -> TextIO:
+    """A private copy of stdout for protocol lines; fd 1 (print, C libraries) then goes to stderr."""
+    sys.stdout.flush()
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0, closefd=False), write_through=True)
+    return io.TextIOWrapper(os.fdopen(fd, "wb", buffering=0), encoding="utf-8", line_buffering=True, write_through=True)
+
+
+def main(argv: list[str] | None = None, *, trainer: Trainer | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m core.worker", description="Train one run of a project file.")
+    parser.add_argument("project", metavar="PROJECT_FILE")
+    parser.add_argument("--run", type=int, required=True, metavar="RUN_ID")
+    args = parser.parse_args(argv)
+
+    out = _protocol_stdout()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    return run_job(args.project, args.run, out=out, stop=stop, trainer=trainer, commands=sys.stdin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""core.worker: protocol on stdout, everything recorded, stop (stdin / SIGTERM), death -> interrupted,
+outliving the parent — first against a fake trainer (fast, deterministic), then the real loop on tiny-llama."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from core import protocol as p
+from core import worker
+from core.store import Project, ProjectSettings
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+# A fake trainer that behaves like core.train.train: honours stop with a checkpoint, resumes from one,
+# and prints noise to stdout (which must not reach the protocol stream).
+FAKE = textwrap.dedent(
+    """
+    import sys, time
+    from core import protocol as p
+    from core import worker
+
+    def fake(job, stop):
+        print("noise from a library on stdout")
+        n = int(job.settings.training["max_steps"])
+        delay = float(job.settings.training.get("delay", 0.0))
+        start = int(job.resume_from.name.split("-")[1]) if job.resume_from else 0
+        yield p.Started(None, n, start_step=start)
+        for s in range(start + 1, n + 1):
+            time.sleep(delay)
+            yield p.Step(s, s / n, 1.0 / s, 1e-3)
+            if stop.is_set() or s == n:
+                ck = job.checkpoint_dir / f"checkpoint-{s}"
+                ck.mkdir(parents=True, exist_ok=True)
+                yield p.Checkpoint(s, str(ck))
+                if s < n:
+                    yield p.Finished("stopped", step=s, checkpoint=str(ck))
+                    return
+        yield p.Finished("completed", step=n)
+
+    sys.exit(worker.main(sys.argv[1:], trainer=fake))
+    """
+)
+
+
+def make_project(tmp_path: Path, **training) -> Path:
+    path = tmp_path / "w.adapterstudio"
+    Project.create(
+        path,
+        ProjectSettings(model="tiny-llama", method_config={"peft_type": "LORA", "target_modules": ["q_proj"]},
+                        data={"path": "d.jsonl"}, training={"max_steps": 5, **training}),
+    ).close()
+    return path
+
+
+def new_run(path: Path, **overrides) -> int:
+    with Project.open(path) as proj:
+        return proj.create_run(training_overrides=overrides)
+
+
+def start_fake(path: Path, run_id: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", FAKE, str(path), "--run", str(run_id)], env=ENV, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def read_until(proc: subprocess.Popen, kind: type, timeout: float = 30.0) -> list:
+    events, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        events.append(p.decode(line))
+        if isinstance(events[-1], kind):
+            return events
+    raise AssertionError(f"no {kind.__name__} in {events}; stderr: {proc.stderr.read() if proc.poll() is not None else ''}")
+
+
+def test_in_process_records_everything(tmp_path):
+    path = make_project(tmp_path)
+    run_id = new_run(path)
+
+    def fake(job, stop):
+        assert job.resume_from is None and job.checkpoint_dir.name == f"run-{run_id}"
+        yield p.Started(None, 3)
+        for s in (1, 2, 3):
+            yield p.Step(s, s / 3, 1.0 / s, 1e-3)
+        yield p.Eval(3, 0.9)
+        yield p.Finished("completed", step=3, loss=1 / 3)
+
+    out = io.StringIO()
+    assert worker.run_job(path, run_id, out=out, trainer=fake) == worker.EXIT_OK
+    events = [p.decode(line) for line in out.getvalue().splitlines()]
+    assert events[0] == p.Started(run_id, 3)  # the worker fills in the run id
+    assert isinstance(events[-1], p.Finished)
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "completed" and run.step == 3 and run.eval_loss == 0.9
+        assert len(proj.metrics(run_id)) == 4
+
+
+def test_trainer_exception_becomes_failed(tmp_path):
+    path = make_project(tmp_path)
+    run_id = new_run(path)
+
+    def broken(job, stop):
+        yield p.Started(None, 3)
+        raise RuntimeError("kaput")
+
+    out = io.StringIO()
+    assert worker.run_job(path, run_id, out=out, trainer=broken) == worker.EXIT_FAILED
+    last = p.decode(out.getvalue().splitlines()[-1])
+    assert isinstance(last, p.Failed) and "kaput" in last.reason
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "failed" and "kaput" in run.error and "Traceback" in run.error_detail
+
+
+def test_unknown_run_or_busy_run(tmp_path):
+    path = make_project(tmp_path)
+    out = io.StringIO()
+    assert worker.run_job(path, 99, out=out, trainer=lambda j, s: iter(())) == worker.EXIT_NOT_STARTED
+    assert "no run 99" in p.decode(out.getvalue()).reason
+
+
+def test_bad_settings_fail_fast_with_reason(tmp_path):
+    path = make_project(tmp_path)
+    run_id = new_run(path, learning_rat=0.1)  # a typo
+    out = io.StringIO()
+    assert worker.run_job(path, run_id, out=out) == worker.EXIT_FAILED
+    failed = p.decode(out.getvalue().splitlines()[-1])
+    assert failed.kind == "config" and "learning_rat" in failed.reason
+    with Project.open(path) as proj:
+        assert "learning_rat" in proj.run(run_id).error
+
+
+@pytest.mark.parametrize("how", ["stdin", "sigterm"])
+def test_stop_checkpoints_and_exits_zero_then_resume(tmp_path, how):
+    path = make_project(tmp_path, max_steps=200, delay=0.05)
+    run_id = new_run(path)
+    proc = start_fake(path, run_id)
+    read_until(proc, p.Step)
+    with Project.open(path) as proj:
+        assert proj.run(run_id).status == "running"
+    if how == "stdin":
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+    else:
+        proc.send_signal(signal.SIGTERM)
+    events = read_until(proc, p.Finished)
+    assert proc.wait(30) == 0
+    assert events[-1].status == "stopped" and isinstance(events[-2], p.Checkpoint)
+    assert "noise" in proc.stderr.read()  # library prints went to stderr, not into the protocol
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "stopped" and run.resumable
+        stopped_at = run.step
+        assert proj.last_checkpoint(run_id).name == f"checkpoint-{stopped_at}"
+    # resume: the same run continues from its checkpoint
+    proc = start_fake(path, run_id)
+    started = read_until(proc, p.Started)[-1]
+    assert started.start_step == stopped_at
+    proc.stdin.write(p.encode(p.Stop()) + "\n")
+    proc.stdin.flush()
+    read_until(proc, p.Finished)
+    assert proc.wait(30) == 0
+
+
+def test_killed_worker_shows_as_interrupted(tmp_path):
+    path = make_project(tmp_path, max_steps=1000, delay=0.05)
+    run_id = new_run(path)
+    proc = start_fake(path, run_id)
+    read_until(proc, p.Step)
+    time.sleep(1.5)  # the worker records at least twice a second
+    proc.kill()
+    proc.wait()
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.recorded_status == "running" and run.status == "interrupted"
+        assert run.step >= 1  # what was recorded before the kill stays
+
+
+PARENT = textwrap.dedent(
+    """
+    import subprocess, sys
+    from core.worker import worker_command
+    cmd = worker_command(sys.argv[1], int(sys.argv[2]))
+    cmd[2:4] = ["-c", sys.argv[3]]  # run the fake trainer instead of `-m core.worker`
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    proc.stdout.readline()  # the worker is up; now the parent leaves, closing both pipes
+    print(proc.pid)
+    """
+)
+
+
+def test_worker_outlives_its_parent(tmp_path):
+    path = make_project(tmp_path, max_steps=30, delay=0.05)
+    run_id = new_run(path)
+    parent = subprocess.run([sys.executable, "-c", PARENT, str(path), str(run_id), FAKE], env=ENV,
+                            capture_output=True, text=True, timeout=60)
+    assert parent.returncode == 0, parent.stderr
+    deadline = time.time() + 30
+    with Project.open(path) as proj:
+        while proj.run(run_id).status == "running" and time.time() < deadline:
+            time.sleep(0.1)
+        run = proj.run(run_id)
+        assert run.status == "completed", (run.status, run.error)
+        assert run.step == 30 and len(proj.metrics(run_id)) == 30
+
+
+def test_worker_command_shape(tmp_path):
+    assert worker.worker_command(tmp_path / "x", 3)[1:] == ["-u", "-m", "core.worker", str(tmp_path / "x"), "--run", "3"]
