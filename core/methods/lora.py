@@ -230,7 +230,10 @@ class LoraLayer(nn.Module):
         self.scaling[name] = alpha / math.sqrt(r) if config.use_rslora else alpha / r
         self.dropout_p[name] = float(config.lora_dropout)
         weight = self.base_layer.weight
-        factory = {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
+        # Adapter weights stay fp32 on a half-precision base (PEFT's autocast_adapter_dtype default): small updates
+        # to B survive, and files match PEFT's. The forward casts the input to this dtype and the result back.
+        half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
+        factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         if self.kind == "embedding":
             if config.use_dora:
                 raise ConfigError(f"{module_name}: DoRA is supported on Linear and Conv1D layers, not on embeddings.")
@@ -289,8 +292,8 @@ class LoraLayer(nn.Module):
         S = S / s
         A = torch.diag(S.sqrt()) @ Vh  # (r, in)
         B = U @ torch.diag(S.sqrt())  # (out, r)
-        self.lora_A[name].weight.data = A.to(base.dtype)
-        self.lora_B[name].weight.data = B.to(base.dtype)
+        self.lora_A[name].weight.data = A.to(self.lora_A[name].weight.dtype)
+        self.lora_B[name].weight.data = B.to(self.lora_B[name].weight.dtype)
         base.data = self._oriented(weight - s * (B @ A)).to(base.dtype)
 
     def delete_adapter(self, name: str) -> None:
@@ -376,7 +379,7 @@ class LoraLayer(nn.Module):
                 base = self.base_layer
                 # (..., r): row lookups of A^T, with the base embedding's lookup options
                 hidden = F.embedding(x, A.T, base.padding_idx, base.max_norm, base.norm_type, base.scale_grad_by_freq, base.sparse)
-                result = result + (hidden @ B.T) * self.scaling[name]
+                result = result + ((hidden @ B.T) * self.scaling[name]).to(result.dtype)
                 continue
             A = self.lora_A[name]
             x_in = x.to(A.weight.dtype)
