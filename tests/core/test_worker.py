@@ -221,3 +221,66 @@ def test_worker_outlives_its_parent(tmp_path):
 
 def test_worker_command_shape(tmp_path):
     assert worker.worker_command(tmp_path / "x", 3)[1:] == ["-u", "-m", "core.worker", str(tmp_path / "x"), "--run", "3"]
+
+
+# ---- the real loop ---------------------------------------------------------------------------------
+
+
+def real_project(tmp_path: Path, **training) -> Path:
+    data = tmp_path / "facts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(24)))
+    path = tmp_path / "real.adapterstudio"
+    args = {"max_steps": 4, "batch_size": 4, "warmup_steps": 0, "eval_steps": 2, "save_steps": 2, "logging_steps": 1, **training}
+    Project.create(
+        path,
+        ProjectSettings(model="tiny-llama", method_config={"peft_type": "LORA", "r": 4, "target_modules": ["q_proj", "v_proj"]},
+                        data={"path": str(data), "max_length": 128, "validation_split": 0.25}, training=args),
+    ).close()
+    return path
+
+
+@pytest.mark.slow
+def test_real_training_on_tiny_llama(tmp_path):
+    path = real_project(tmp_path)
+    run_id = new_run(path)
+    proc = subprocess.run(worker.worker_command(path, run_id), env=ENV, capture_output=True, text=True, timeout=240,
+                          stdin=subprocess.DEVNULL, cwd=REPO)
+    events = [p.decode(line) for line in proc.stdout.splitlines()]  # every stdout line is a protocol line
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    kinds = [type(e).__name__ for e in events]
+    assert "Started" in kinds and kinds.count("Step") == 4 and "Eval" in kinds and "Checkpoint" in kinds
+    assert events[-1] == p.Finished("completed", **{k: getattr(events[-1], k) for k in ("step", "loss", "eval_loss", "elapsed_s", "checkpoint")})
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "completed" and run.step == 4 and run.total_steps == 4
+        assert [m["step"] for m in proj.metrics(run_id) if m["loss"] is not None] == [1, 2, 3, 4]
+        ck = proj.last_checkpoint(run_id)
+        assert ck is not None and ck.parent == run.checkpoint_dir and (ck / "adapter" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_real_stop_and_resume_on_tiny_llama(tmp_path):
+    path = real_project(tmp_path, max_steps=400, save_steps=0, eval_steps=0)
+    run_id = new_run(path)
+    proc = subprocess.Popen(worker.worker_command(path, run_id), env=ENV, text=True, cwd=REPO, start_new_session=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    read_until(proc, p.Step, timeout=120)
+    proc.stdin.write("stop\n")
+    proc.stdin.flush()
+    events = read_until(proc, p.Finished, timeout=60)
+    assert proc.wait(30) == 0 and events[-1].status == "stopped" and events[-1].step < 400
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "stopped" and proj.last_checkpoint(run_id).name == f"checkpoint-{run.step}"
+        proj.update_run_config(run_id, {"max_steps": run.step + 2})
+        stopped_at = run.step
+    proc = subprocess.run(worker.worker_command(path, run_id), env=ENV, capture_output=True, text=True, timeout=240,
+                          stdin=subprocess.DEVNULL, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [p.decode(line) for line in proc.stdout.splitlines()]
+    started = next(e for e in events if isinstance(e, p.Started))
+    assert started.start_step == stopped_at and started.resumed_from
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "completed" and run.step == stopped_at + 2
+        assert [m["step"] for m in proj.metrics(run_id) if m["loss"] is not None] == list(range(1, stopped_at + 3))
