@@ -335,3 +335,28 @@ def test_allocation_matches_peft_step_by_step(family):
                 ours_p[name].grad = theirs_p[name].grad = None
     final = ours.rank_pattern()
     assert sum(final.values()) == 2 * len(final)
+
+
+def test_multi_adapter_switch_save_load(input_ids, tmp_path):
+    model = _build("gpt2", True, dict(total_step=10, init_r=4, target_r=2))
+    _perturb(model, seed=1)
+    first = logits(model, input_ids)
+    model.add_adapter("second", core.AdaLoraConfig(total_step=10, init_r=3, target_r=1, target_modules=["c_attn", "c_fc"]))
+    assert logits(model, input_ids).equal(first)  # a new adapter starts inactive
+    model.set_adapter("second")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith(".second") for n in trainable)
+    assert set(model.rank_pattern().values()) == {3} and len(model.rank_pattern()) == 4
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith(".second") and "lora_" in n:
+                p.normal_(0, 0.5)
+    second = logits(model, input_ids)
+    model.save_pretrained(tmp_path)
+    again = core.PeftModel.from_pretrained(make_model("gpt2"), tmp_path)
+    again.load_adapter(tmp_path / "second", "second")
+    torch.testing.assert_close(logits(again, input_ids), first, atol=0, rtol=0)
+    again.set_adapter("second")
+    torch.testing.assert_close(logits(again, input_ids), second, atol=0, rtol=0)
+    again.delete_adapter("default")
+    torch.testing.assert_close(logits(again, input_ids), second, atol=0, rtol=0)
