@@ -137,20 +137,24 @@ class PeftModel(nn.Module):
             names += [h for h in SEQ_CLS_HEADS if h not in names and any(n.split(".")[-1] == h for n, _ in model.named_modules())]
             if names:
                 config.modules_to_save = names
+        paths: list[str] = []  # every entry is checked before any module is wrapped: an error leaves the model as it was
         for entry in names:
             # PEFT's rule (`_set_trainable`): a plain suffix, so "norm" also selects "input_layernorm". Kept so that
             # trainable counts and saved files match PEFT's for the same config.
             found = [n for n, m in model.named_modules() if n and n.endswith(entry)]
             found = [n for n in found if ".modules_to_save." not in n and ".original_module" not in n]
             if not found:
+                if getattr(config, "task_type", None) == TaskType.SEQ_CLS and entry in SEQ_CLS_HEADS:
+                    continue  # PEFT writes both head names into every SEQ_CLS config; a model has one of them
                 raise ValueError(f"modules_to_save entry '{entry}' matches no module of this model.")
-            for path in found:
-                module = model.get_submodule(path)
-                if not isinstance(module, ModulesToSaveWrapper):
-                    module = ModulesToSaveWrapper(module)
-                    parent, _, child = path.rpartition(".")
-                    setattr(model.get_submodule(parent) if parent else model, child, module)
-                module.add_adapter(adapter_name)
+            paths += [path for path in found if path not in paths]
+        for path in paths:
+            module = model.get_submodule(path)
+            if not isinstance(module, ModulesToSaveWrapper):
+                module = ModulesToSaveWrapper(module)
+                parent, _, child = path.rpartition(".")
+                setattr(model.get_submodule(parent) if parent else model, child, module)
+            module.add_adapter(adapter_name)
 
     def set_adapter(self, adapter_name: str) -> None:
         """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen)."""
