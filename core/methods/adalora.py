@@ -383,14 +383,23 @@ def peft_forward(peft_model, *args: Any, **kwargs: Any) -> Any:
 
 # ---- training: the rank allocator --------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class AllocationEvent:
-    """One re-allocation: at optimizer ``step`` the budget was ``budget`` and each module kept ``ranks[module]``."""
+    """One re-allocation: at optimizer ``step`` the budget was ``budget`` and module ``modules[i]`` kept ``kept[i]``.
+
+    Compact on purpose (one shared ``modules`` tuple): a long run with ``deltaT=1`` records thousands of events.
+    """
 
     step: int
     budget: int
-    ranks: dict[str, int]
+    modules: tuple[str, ...]
+    kept: tuple[int, ...]
     final: bool = False  # the fixed pattern of the final phase
+
+    @property
+    def ranks(self) -> dict[str, int]:
+        """Module path -> kept rank at this event."""
+        return dict(zip(self.modules, self.kept))
 
 
 class RankAllocator:
@@ -401,6 +410,7 @@ class RankAllocator:
         self.init_bgt = sum(layer.lora_E[name].shape[0] for layer in layers.values())
         self.target_bgt = config.target_r * len(layers)
         self.history: list[AllocationEvent] = []
+        self.modules = tuple(layers)  # shared by every event
         self.reset_ipt()
 
     def reset_ipt(self) -> None:
@@ -471,7 +481,8 @@ class RankAllocator:
                 E.masked_fill_(~keep.view(-1, 1), 0.0)
 
     def record(self, step: int, budget: int, pattern: dict[str, list[bool]], final: bool) -> AllocationEvent:
-        event = AllocationEvent(step, budget, {k.removesuffix(".lora_E"): sum(v) for k, v in pattern.items()}, final)
+        kept = tuple(sum(pattern[f"{path}.lora_E"]) for path in self.modules)
+        event = AllocationEvent(step, budget, self.modules, kept, final)
         self.history.append(event)
         return event
 
