@@ -141,7 +141,7 @@ def _train(model, input_ids, steps):
         opt.step()
         model.update_and_allocate(step)
         opt.zero_grad()
-        losses.append(float(loss))
+        losses.append(loss.item())
     model.eval()
     return losses
 
