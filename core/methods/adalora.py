@@ -25,6 +25,7 @@ cut to the kept triplets; loading rebuilds each layer at ``sum(mask)`` rank (0 a
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -550,9 +551,49 @@ def allocation_history(peft_model, adapter_name: str | None = None) -> list[Allo
     return list(allocators[name].history) if name in allocators else []
 
 
+def allocation_state_dict(peft_model) -> dict[str, Any]:
+    """Everything a checkpoint needs to resume allocation mid-run (``torch.save``-able).
+
+    ``save_pretrained`` cuts the tensors to the kept triplets, which ends allocation; a training checkpoint
+    keeps the full-size A, E, B, the rank pattern and the allocator's moving averages instead.
+    """
+    name = peft_model.active_adapter
+    layers = _layers(peft_model, name)
+    allocator = peft_model.__dict__.get("_adalora_allocators", {}).get(name)
+    return {
+        "adapter": name,
+        "tensors": {f"{p}.{part}": getattr(l, part)[name].detach().clone() for p, l in layers.items() for part in ("lora_A", "lora_E", "lora_B")},
+        "rank_pattern": copy.deepcopy(peft_model.peft_config[name].rank_pattern),
+        "exp_avg_ipt": {"|".join(k): v.clone() for k, v in allocator.exp_avg_ipt.items()} if allocator else {},
+        "exp_avg_unc": {"|".join(k): v.clone() for k, v in allocator.exp_avg_unc.items()} if allocator else {},
+        "history": [(e.step, e.budget, e.kept, e.final) for e in allocator.history] if allocator else [],
+    }
+
+
+def load_allocation_state_dict(peft_model, state: dict[str, Any]) -> None:
+    """Restore :func:`allocation_state_dict` into the active adapter of a model built with the same config."""
+    name = peft_model.active_adapter
+    layers = _layers(peft_model, name)
+    with torch.no_grad():
+        for path, layer in layers.items():
+            for part in ("lora_A", "lora_E", "lora_B"):
+                target, value = getattr(layer, part)[name], state["tensors"][f"{path}.{part}"]
+                if target.shape != value.shape:
+                    raise ValueError(f"{path}.{part}: shape {tuple(value.shape)} in the state, {tuple(target.shape)} here.")
+                target.copy_(value)
+    peft_model.peft_config[name].rank_pattern = copy.deepcopy(state["rank_pattern"])
+    peft_model.__dict__.setdefault("_adalora_allocators", {}).pop(name, None)
+    allocator = _allocator(peft_model, name)
+    allocator.exp_avg_ipt = {tuple(k.split("|")): v.clone() for k, v in state["exp_avg_ipt"].items()}
+    allocator.exp_avg_unc = {tuple(k.split("|")): v.clone() for k, v in state["exp_avg_unc"].items()}
+    allocator.history = [AllocationEvent(s, b, allocator.modules, tuple(k), f) for s, b, k, f in state["history"]]
+
+
 MODEL_VERBS = {
     "update_and_allocate": update_and_allocate,
     "rank_pattern": rank_pattern,
     "allocation_history": allocation_history,
     "orthogonality_penalty": orthogonality_penalty,
+    "allocation_state_dict": allocation_state_dict,
+    "load_allocation_state_dict": load_allocation_state_dict,
 }

@@ -360,3 +360,27 @@ def test_multi_adapter_switch_save_load(input_ids, tmp_path):
     torch.testing.assert_close(logits(again, input_ids), second, atol=0, rtol=0)
     again.delete_adapter("default")
     torch.testing.assert_close(logits(again, input_ids), second, atol=0, rtol=0)
+
+
+def test_resume_mid_allocation_from_a_training_checkpoint(input_ids, tmp_path):
+    """Stop at step 9 of 24, save the allocation state, resume in a fresh model: same end as one run (plain SGD)."""
+    def run(model, steps, state=None):
+        if state is not None:
+            model.load_allocation_state_dict(torch.load(state, weights_only=False))
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+        model.train()
+        for step in steps:
+            model(input_ids=input_ids, labels=input_ids).loss.backward()
+            opt.step()
+            model.update_and_allocate(step)
+            opt.zero_grad()
+        return model
+
+    whole = run(_build("bloom", True, TRAIN), range(24))
+    first = run(_build("bloom", True, TRAIN), range(10))
+    torch.save(first.allocation_state_dict(), tmp_path / "alloc.pt")
+    resumed = run(_build("bloom", True, TRAIN), range(10, 24), tmp_path / "alloc.pt")
+    assert resumed.rank_pattern() == whole.rank_pattern()
+    assert [e.kept for e in resumed.allocation_history()] == [e.kept for e in whole.allocation_history()]
+    for (n, a), (_, b) in zip(whole.named_parameters(), resumed.named_parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=n)
