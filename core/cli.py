@@ -2,10 +2,20 @@
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that declares its arguments and sets
 ``handler``; `COMMANDS` lists them, so adding a command is one function and one line.
-Errors a person can fix (`ModelLoadError`) print one paragraph to stderr and exit with status 2,
-without a traceback.
 
-Commands: ``inspect MODEL [--json] [--no-counts]``.
+Errors a person can fix (a bad model reference, setting, dataset or project file) print one paragraph
+to stderr and exit with status 2, without a traceback; a training run that fails exits with 1 after
+printing its reason. ``--debug`` (before or after the command) shows tracebacks and the worker's log.
+
+Commands: ``new``, ``train``, ``runs``, ``export``, ``inspect``, ``demo``.
+
+``train`` runs the training worker (`core.worker`) as a child process in its own session and draws
+its protocol lines as a progress bar. A child, not an in-process loop, because it is exactly what the
+GUI runs (one code path, one set of tests), a crash or an out-of-memory kill takes the worker down
+but not the CLI (which then reports the run as failed or interrupted), and the run can outlive the
+terminal: the first Ctrl-C asks the worker to stop (checkpoint, then exit), the second leaves it
+training in the background (``adapter-studio runs`` shows it; its stderr goes to
+``<artifacts>/run-<id>/worker.log``).
 """
 
 from __future__ import annotations
@@ -13,13 +23,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from core.models import BUILTINS, ModelLoadError
 
 EXIT_USAGE = 2  # like argparse: the person must change something in what they asked for
+EXIT_FAILED = 1  # a run failed (its reason was printed)
+EXIT_INTERRUPTED = 130
+
+DEMO_MODEL = "smollm2-135m-instruct"
+DEMO_PROJECT = "adapter-studio-demo.adapterstudio"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# Errors whose message is written for a person: printed as one paragraph, no traceback. Matched by
+# class name so that this module does not import torch to name them.
+PERSON_ERRORS = {
+    "ModelLoadError", "ConfigError", "TargetError", "DataError", "TrainingConfigError", "ProjectFileError",
+    "ReadOnlyProjectError", "CliError", "AdapterLoadError", "ExportError",
+}
+
+
+class CliError(Exception):
+    """A mistake in what was asked; the message says what to do."""
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -59,8 +92,495 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_cmd_inspect)
 
 
+# --------------------------------------------------------------------------------------------------
+# new
+
+
+def _method_type(name: str) -> str:
+    from core.config import PeftType
+
+    key = name.strip().upper().replace("-", "_")
+    try:
+        return PeftType(key).value
+    except ValueError:
+        known = ", ".join(t.value.lower() for t in PeftType)
+        raise CliError(f"unknown method {name!r}; choose one of: {known}.") from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _apply_sets(pairs: list[str], method: dict[str, Any], data: dict[str, Any], training: dict[str, Any]) -> None:
+    """``key=value`` settings into the three config dicts. A key may be prefixed with ``method.``,
+    ``data.`` or ``train.``; unprefixed, it goes to the one config that has a field of that name."""
+    import dataclasses
+
+    from core.config import PeftType
+    from core.data import DataConfig
+    from core.methods import REGISTRY
+    from core.train import TrainingArguments
+
+    method_fields = {f.name for f in dataclasses.fields(REGISTRY[PeftType(method["peft_type"])].Config)}
+    targets = {
+        "method": (method, method_fields),
+        "data": (data, {f.name for f in dataclasses.fields(DataConfig)}),
+        "train": (training, {f.name for f in dataclasses.fields(TrainingArguments)}),
+    }
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--set expects key=value, not {pair!r}.")
+        key = key.strip()
+        prefix, dot, name = key.partition(".")
+        if dot and prefix in targets:
+            where = [prefix] if name in targets[prefix][1] else []
+        else:
+            name = key
+            where = [w for w, (_, names) in targets.items() if name in names]
+        if not where:
+            raise CliError(f"--set {key}: no setting of that name (see the method, data and training settings in docs/project-file.md).")
+        if len(where) > 1:
+            raise CliError(f"--set {key}: ambiguous; write {' or '.join(f'{w}.{name}' for w in where)}.")
+        targets[where[0]][0][name] = _parse_value(value)
+
+
+def _project_path(text: str) -> Path:
+    path = Path(text)
+    return path if path.suffix else path.with_name(path.name + __import__("core.store").store.PROJECT_SUFFIX)
+
+
+def create_project(
+    path: str | os.PathLike[str], *, model: str, method: str, dataset: str, targets: str | None = None,
+    data_format: str | None = None, sets: Sequence[str] = (), check_targets: bool = True,
+) -> tuple[Path, str]:
+    """Create a project file with the method's defaults (`core.train.defaults_for`) and the given
+    overrides; returns (path, a one-line summary). Raises person-readable errors."""
+    import dataclasses
+
+    from core.config import config_from_dict
+    from core.data import DataConfig
+    from core.store import Project, ProjectSettings
+    from core.train import TrainingArguments, defaults_for
+
+    ptype = _method_type(method)
+    method_kwargs, train_args = defaults_for(ptype)
+    method_config: dict[str, Any] = {"peft_type": ptype, "task_type": "CAUSAL_LM", **method_kwargs}
+    if targets:
+        names = [t.strip() for t in targets.split(",") if t.strip()]
+        method_config["target_modules"] = names[0] if len(names) == 1 and names[0] == "all-linear" else names
+    data_file = Path(dataset).expanduser()
+    if not data_file.exists():
+        raise CliError(f"dataset {dataset} does not exist.")
+    data: dict[str, Any] = {"path": str(data_file.resolve())}
+    if data_format:
+        data["format"] = data_format
+    training = dataclasses.asdict(train_args)
+    _apply_sets(list(sets), method_config, data, training)
+
+    # Validate everything before writing anything: the configs, then the targets against the model.
+    peft_config = config_from_dict(method_config, source="the method settings")
+    data_config = DataConfig(**data)
+    train_args = TrainingArguments.from_dict(training)
+    method_config = peft_config.to_dict()
+    summary = f"{ptype} on {model}"
+    if check_targets:
+        from core.models import skeleton
+        from core.peft_model import get_peft_model
+
+        adapted = get_peft_model(skeleton(model), peft_config)  # meta device: no weights, ~1 s
+        trainable, total = adapted.get_nb_trainable_parameters()
+        summary += f", {trainable:,d} trainable parameters ({100 * trainable / total:.2f} %)"
+    settings = ProjectSettings(model=model, method_config=method_config, data=dataclasses.asdict(data_config),
+                               training=dataclasses.asdict(train_args))
+    path = Path(path)
+    Project.create(path, settings).close()
+    return path, summary
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    path, summary = create_project(
+        _project_path(args.project), model=args.model, method=args.method, dataset=args.dataset,
+        targets=args.targets, data_format=args.format, sets=args.set or [],
+    )
+    print(f"Created {path}: {summary}.")
+    print(f"Train it with: adapter-studio train {path}")
+    return 0
+
+
+def _add_new(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "new", help="create a project file", parents=[_debug_parent()],
+        description="Create a project file (settings in SQLite, artifacts in a folder beside it) with the "
+        "method's tested defaults; --set changes any setting.",
+        epilog="examples:\n  adapter-studio new facts --model smollm2-135m-instruct --method lora "
+        "--targets q_proj,v_proj --dataset facts.jsonl --set r=8 --set max_steps=100",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file to create (.adapterstudio is added if there is no suffix)")
+    parser.add_argument("--model", required=True, help="model reference (see `adapter-studio inspect --help`)")
+    parser.add_argument("--method", default="lora", help="adapter method: lora, adalora, ia3, prompt_tuning, ... (default lora)")
+    parser.add_argument("--targets", help="comma-separated modules to adapt, or all-linear (default: the method's)")
+    parser.add_argument("--dataset", required=True, help="a .jsonl/.json/.csv/.parquet file or a save_to_disk folder")
+    parser.add_argument("--format", help="dataset format: prompt_completion, chat, text (default: detected)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="any method, data or training setting, e.g. r=8, max_length=256, train.max_steps=100 (repeatable)")
+    parser.set_defaults(handler=_cmd_new)
+
+
+# --------------------------------------------------------------------------------------------------
+# train
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; on anything else, a line every ~5 % of the run."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total, self.start, self.last_printed = 0, 0, -1
+        self.eval_loss: float | None = None
+        self.width = 28
+
+    def started(self, ev: Any) -> None:
+        self.total, self.start = ev.total_steps, ev.start_step
+        where = f" from step {ev.start_step}" if ev.start_step else ""
+        params = f", {ev.trainable_params:,d} trainable parameters" if ev.trainable_params else ""
+        self.line(f"training {ev.total_steps} steps{where} on {ev.device or 'cpu'}{params}", final=True)
+
+    def step(self, ev: Any) -> None:
+        total = max(self.total, 1)
+        done = min(ev.step / total, 1.0)
+        bar = "#" * int(done * self.width) + "-" * (self.width - int(done * self.width))
+        eval_part = f"  eval {self.eval_loss:.4f}" if self.eval_loss is not None else ""
+        eta = _clock(ev.eta_s) if ev.eta_s is not None else "?"
+        text = f"[{bar}] {ev.step}/{self.total}  loss {ev.loss:.4f}{eval_part}  ETA {eta}"
+        every = max(1, self.total // 20)
+        if self.tty or ev.step % every == 0 or ev.step == self.total:
+            self.line(text)
+
+    def log(self, text: str) -> None:
+        self.line(text, final=True)
+
+    def line(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress: _Progress | None = None) -> int:
+    """Run the worker on a run as a child process and show its progress; returns the exit status."""
+    from core import protocol
+    from core.store import Project
+    from core.worker import worker_command
+
+    progress = progress or _Progress()
+    with Project.open(project_path) as project:
+        log_dir = project.run(run_id).checkpoint_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "worker.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = str(Path(__file__).resolve().parent.parent)  # so `-m core.worker` resolves without an install
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            worker_command(project_path, run_id), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=None if debug else log, env=env, text=True, encoding="utf-8", start_new_session=True,
+        )
+    final: Any = None
+    interrupts = 0
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            progress.log("Stopping after this step (a checkpoint is written). Press Ctrl-C again to leave it running in the background.")
+            try:
+                proc.stdin.write("stop\n")
+                proc.stdin.flush()
+            except OSError:
+                pass
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        for line in proc.stdout:
+            try:
+                ev = protocol.decode(line)
+            except protocol.ProtocolError:
+                continue
+            if isinstance(ev, protocol.Started):
+                progress.started(ev)
+            elif isinstance(ev, protocol.Step):
+                progress.step(ev)
+            elif isinstance(ev, protocol.Eval):
+                progress.eval_loss = ev.eval_loss
+            elif isinstance(ev, protocol.Log) and ev.level in ("warning", "error"):
+                progress.log(f"{ev.level}: {ev.message}")
+            elif isinstance(ev, protocol.Log) and debug:
+                progress.log(ev.message)
+            elif isinstance(ev, (protocol.Finished, protocol.Failed)):
+                final = ev
+        proc.wait()
+    except KeyboardInterrupt:
+        progress.end()
+        print(f"Run {run_id} goes on in the background (process {proc.pid}); `adapter-studio runs {project_path}` "
+              f"shows it, `kill {proc.pid}` stops it with a checkpoint.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    progress.end()
+    if isinstance(final, protocol.Finished):
+        parts = [f"run {run_id} {final.status} at step {final.step}"]
+        if final.loss is not None:
+            parts.append(f"loss {final.loss:.4f}")
+        if final.eval_loss is not None:
+            parts.append(f"eval loss {final.eval_loss:.4f}")
+        print(", ".join(parts) + (f"; checkpoint {final.checkpoint}" if final.checkpoint else ""))
+        return 0
+    if isinstance(final, protocol.Failed):
+        print(_wrap(f"adapter-studio: run {run_id} failed: {final.reason}"), file=sys.stderr)
+        if debug and final.detail:
+            print(final.detail, file=sys.stderr)
+        elif final.detail:
+            print(f"(details: adapter-studio runs {project_path} --run {run_id}, or rerun with --debug)", file=sys.stderr)
+        return EXIT_FAILED
+    print(_wrap(f"adapter-studio: the worker for run {run_id} ended unexpectedly (exit status {proc.returncode}); "
+                f"its log is {log_path}."), file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    path = Path(args.project)
+    overrides = {"max_steps": args.steps, "num_epochs": 0.0} if args.steps else {}
+    with Project.open(path) as project:
+        if project.readonly:
+            raise CliError(project.readonly_reason or "the project is read-only")
+        if args.resume is not None:
+            run = _get_run(project, args.resume)
+            if run.alive:
+                raise CliError(f"run {run.id} is already training (process {run.pid}); stop it first or watch it with `runs`.")
+            if not run.resumable and not overrides:
+                raise CliError(f"run {run.id} has {run.status}; give --steps N (more than {run.step}) to continue it.")
+            if overrides:
+                project.update_run_config(run.id, overrides)
+            if run.status == "completed":
+                project.set_run_status(run.id, "stopped")  # continuing with more steps
+            run_id = run.id
+        else:
+            run_id = project.create_run(training_overrides=overrides)
+    return train_run(path, run_id, debug=args.debug)
+
+
+def _get_run(project: Any, run_id: int) -> Any:
+    try:
+        return project.run(run_id)
+    except KeyError:
+        ids = ", ".join(str(r.id) for r in project.runs()) or "none yet"
+        raise CliError(f"{project.path.name} has no run {run_id} (runs: {ids}).") from None
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a project (a new run, or resume one)", parents=[_debug_parent()],
+        description="Start a training run of PROJECT in a worker process and show its progress. Ctrl-C stops "
+        "it with a checkpoint; a second Ctrl-C leaves it running in the background.",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file")
+    parser.add_argument("--steps", type=int, help="optimizer steps to train (default: the project's max_steps)")
+    parser.add_argument("--resume", type=int, metavar="RUN", help="continue run RUN from its last checkpoint")
+    parser.set_defaults(handler=_cmd_train)
+
+
+# --------------------------------------------------------------------------------------------------
+# runs
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    with Project.open(args.project, readonly=True) as project:
+        if args.run is not None:
+            run = _get_run(project, args.run)
+            _print_run_detail(project, run)
+            return 0
+        runs = project.runs()
+        if args.json:
+            out = []
+            for run in runs:
+                row = {k: getattr(run, k) for k in ("id", "name", "status", "step", "total_steps", "loss", "eval_loss",
+                                                    "started", "ended", "error", "pid")}
+                row["checkpoint"] = str(project.last_checkpoint(run.id) or "") or None
+                out.append(row)
+            json.dump(out, sys.stdout, indent=1)
+            print()
+            return 0
+        if not runs:
+            print(f"{project.path.name}: no runs yet (start one with `adapter-studio train {args.project}`).")
+            return 0
+        print(f"{'run':>4}  {'status':<11} {'steps':>11}  {'loss':>8}  {'eval':>8}  {'started':<16}  {'time':>8}")
+        for run in runs:
+            steps = f"{run.step}/{run.total_steps or '?'}"
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if run.started else "-"
+            end = run.ended or (time.time() if run.alive else run.heartbeat)
+            took = _clock(end - run.started) if run.started and end else "-"
+            loss = f"{run.loss:.4f}" if run.loss is not None else "-"
+            ev = f"{run.eval_loss:.4f}" if run.eval_loss is not None else "-"
+            print(f"{run.id:>4}  {run.status:<11} {steps:>11}  {loss:>8}  {ev:>8}  {started:<16}  {took:>8}")
+            if run.status == "failed" and run.error:
+                print(textwrap.indent(_wrap(run.error, width=94), "      "))
+            if run.status == "interrupted":
+                print(f"      the worker died; continue with: adapter-studio train {args.project} --resume {run.id}")
+        if project.readonly and "newer" in (project.readonly_reason or ""):
+            print(_wrap(project.readonly_reason or ""), file=sys.stderr)
+    return 0
+
+
+def _print_run_detail(project: Any, run: Any) -> None:
+    print(f"run {run.id} ({run.name}): {run.status}, step {run.step}/{run.total_steps or '?'}")
+    print(f"  model {run.config.model}, method {run.config.method}, checkpoints in {run.checkpoint_dir}")
+    last = project.last_checkpoint(run.id)
+    if last:
+        print(f"  last checkpoint: {last}")
+    if run.error:
+        print(f"  error: {run.error}")
+        if run.error_detail:
+            print(textwrap.indent(run.error_detail.rstrip(), "    "))
+    for log in project.logs(run.id)[-10:]:
+        print(f"  [{log['level']}] {log['message']}")
+
+
+def _add_runs(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "runs", help="list a project's runs", parents=[_debug_parent()],
+        description="List the runs of PROJECT with their status; a run whose worker died shows as interrupted.",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file")
+    parser.add_argument("--run", type=int, metavar="ID", help="details of one run (error, traceback, log)")
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON (for tools)")
+    parser.set_defaults(handler=_cmd_runs)
+
+
+# --------------------------------------------------------------------------------------------------
+# export
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    with Project.open(args.project) as project:
+        if args.run is not None:
+            run = _get_run(project, args.run)
+        else:
+            done = [r for r in project.runs() if project.last_checkpoint(r.id)]
+            if not done:
+                raise CliError(f"{project.path.name} has no run with a checkpoint yet; train first.")
+            run = done[-1]
+        checkpoint = project.last_checkpoint(run.id)
+        if checkpoint is None:
+            raise CliError(f"run {run.id} has no checkpoint to export.")
+        kind = "merged" if args.merged else "adapter"
+        dest = Path(args.merged or args.adapter)
+        if dest.exists() and any(dest.iterdir() if dest.is_dir() else [dest]):
+            raise CliError(f"{dest} already exists and is not empty; choose a new folder.")
+        from core import export as exporter
+
+        print(f"Exporting run {run.id} ({checkpoint.name}) as {'a merged model' if kind == 'merged' else 'an adapter'} to {dest} ...",
+              file=sys.stderr)
+        result = exporter.export_checkpoint(run.config.model, checkpoint, dest, merged=(kind == "merged"))
+        detail = result if isinstance(result, dict) else getattr(result, "__dict__", {})
+        detail = {k: v for k, v in detail.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        if not project.readonly:
+            project.add_export(run.id, kind, dest, checkpoint=checkpoint, verified=True, detail=detail)
+    print(f"Exported run {run.id} to {dest} (verified against the adapter model).")
+    return 0
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a run as a merged model or a PEFT adapter", parents=[_debug_parent()],
+        description="Export the last checkpoint of a run (default: the latest run that has one). The result is "
+        "written to a temporary folder, reloaded and compared with the adapter model, then moved into place.",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file")
+    parser.add_argument("--run", type=int, metavar="ID", help="the run to export (default: the latest with a checkpoint)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--merged", metavar="DIR", help="write a merged Hugging Face model folder")
+    where.add_argument("--adapter", metavar="DIR", help="write the adapter only, in PEFT's layout")
+    parser.set_defaults(handler=_cmd_export)
+
+
+# --------------------------------------------------------------------------------------------------
+# demo
+
+
+def demo_dataset() -> Path:
+    """The small dataset shipped for the demo (assets/datasets/)."""
+    folder = ASSETS / "datasets"
+    found = sorted(p for p in folder.glob("*") if p.suffix in (".jsonl", ".json", ".csv", ".parquet")) if folder.is_dir() else []
+    if not found:
+        raise CliError(f"the demo dataset is missing from {folder}; reinstall Adapter Studio.")
+    train = [p for p in found if "eval" not in p.stem and "heldout" not in p.stem and "test" not in p.stem]
+    return (train or found)[0]
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    path = Path(args.dir) / DEMO_PROJECT
+    if path.exists():
+        print(f"Using the existing demo project {path}.", file=sys.stderr)
+    else:
+        _, summary = create_project(path, model=DEMO_MODEL, method="lora", dataset=str(demo_dataset()))
+        print(f"Created {path}: {summary}.")
+    overrides = {"max_steps": args.steps, "num_epochs": 0.0} if args.steps else {}
+    with Project.open(path) as project:
+        run_id = project.create_run(name="demo", training_overrides=overrides)
+    return train_run(path, run_id, debug=args.debug)
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="create and train the demo project (SmolLM2-135M-Instruct, LoRA)", parents=[_debug_parent()],
+        description=f"Create {DEMO_PROJECT} (SmolLM2-135M-Instruct, LoRA with the tested defaults, the small "
+        "dataset shipped in assets/datasets/) and train it. Run it again for another run.",
+    )
+    parser.add_argument("--dir", default=".", help="where to put the demo project (default: here)")
+    parser.add_argument("--steps", type=int, help="optimizer steps (default: the LoRA defaults)")
+    parser.set_defaults(handler=_cmd_demo)
+
+
 # One entry per subcommand, in --help order.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_inspect]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_new, _add_train, _add_runs, _add_export, _add_inspect, _add_demo,
+]
+
+
+def _debug_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and the worker's log")
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,31 +588,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adapter-studio", description="Adapter Studio: parameter-efficient fine-tuning, headless."
     )
+    parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks and the worker's log")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(subparsers)
     return parser
 
 
-def _fail(message: str) -> int:
+def _wrap(text: str, width: int = 100) -> str:
     # Names such as tiny-llama must not be split at their hyphen when the paragraph is wrapped.
-    text = textwrap.fill(f"adapter-studio: {message}", width=100, break_on_hyphens=False, break_long_words=False)
-    print(text, file=sys.stderr)
+    return textwrap.fill(text, width=width, break_on_hyphens=False, break_long_words=False)
+
+
+def _fail(message: str) -> int:
+    print(_wrap(f"adapter-studio: {message}"), file=sys.stderr)
     return EXIT_USAGE
 
 
+def _is_person_error(exc: BaseException) -> bool:
+    return any(cls.__name__ in PERSON_ERRORS for cls in type(exc).__mro__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit status (0 on success, 2 on a problem the person can fix)."""
+    """Run one command; returns the exit status (0 on success, 2 on a problem the person can fix,
+    1 when a run failed or something unexpected broke)."""
     args = build_parser().parse_args(argv)
+    if not hasattr(args, "debug"):
+        args.debug = False
     try:
         return args.handler(args)
-    except ModelLoadError as exc:
-        return _fail(str(exc))
     except BrokenPipeError:
         # `adapter-studio inspect X | head`: the reader left; not an error worth a traceback.
         # Point stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place errors become messages
+        if args.debug:
+            traceback.print_exc()
+        if _is_person_error(exc) or isinstance(exc, ModelLoadError):
+            return _fail(str(exc))
+        _fail(f"unexpected error: {type(exc).__name__}: {exc}" + ("" if args.debug else " (rerun with --debug for the traceback)"))
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

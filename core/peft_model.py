@@ -345,10 +345,17 @@ class PeftModel(nn.Module):
         try:
             self._load_weights(adapter_name, read_adapter_weights(model_id, allow_pickle=allow_pickle), str(model_id))
         except Exception:
+            self._undo_init(adapter_name)
             self._drop_adapter_layers(adapter_name)
             del self.peft_config[adapter_name]
             self._refresh_trainable()
             raise
+
+    def _undo_init(self, adapter_name: str) -> None:
+        """After a failed load: undo what the adapter's init did to base weights (PiSSA), before removing it."""
+        for _, layer in self.base_model.adapter_layers():
+            if hasattr(layer, "undo_init") and adapter_name in layer.adapter_names():
+                layer.undo_init(adapter_name)
 
     def _load_weights(self, adapter_name: str, state: dict[str, torch.Tensor], source: str) -> None:
         """Copy ``state`` (file keys) into adapter ``adapter_name``; every key must fit exactly."""
@@ -431,6 +438,7 @@ class PeftModel(nn.Module):
         try:
             peft._load_weights(adapter_name, state, str(model_id))
         except Exception:
+            peft._undo_init(adapter_name)
             peft.unload()  # give the caller their model back unchanged
             raise
         if not is_trainable:

@@ -214,6 +214,7 @@ class LoraLayer(nn.Module):
         self.lora_alpha: dict[str, float] = {}
         self.scaling: dict[str, float] = {}
         self.dropout_p: dict[str, float] = {}
+        self.pissa: dict[str, bool] = {}  # adapters whose init moved part of the base weight into A, B
         self.active_adapters: list[str] = []
         self.merged_adapters: list[str] = []
         self.disabled = False
@@ -246,7 +247,8 @@ class LoraLayer(nn.Module):
         init = config.init_lora_weights
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
-        if initialise or (isinstance(init, str) and init.startswith("pissa")):
+        self.pissa[name] = isinstance(init, str) and init.startswith("pissa")
+        if initialise or self.pissa[name]:
             self._initialise(name, init, module_name)
         if config.use_dora:
             self.lora_magnitude_vector[name] = DoraMagnitude(self._weight_norm(name).detach())
@@ -296,6 +298,14 @@ class LoraLayer(nn.Module):
         self.lora_B[name].weight.data = B.to(self.lora_B[name].weight.dtype)
         base.data = self._oriented(weight - s * (B @ A)).to(base.dtype)
 
+    def undo_init(self, name: str) -> None:
+        """Give the base weight back what a PiSSA init moved into ``A, B`` (for a load that failed before
+        overwriting them): ``W = (W - s·B0A0) + s·B0A0``, up to float rounding. No-op for other inits."""
+        if self.pissa.get(name) and name not in self.merged_adapters:
+            with torch.no_grad():
+                base = self.base_layer.weight
+                base.data = (base.float() + self.delta_weight(name).float()).to(base.dtype)
+
     def delete_adapter(self, name: str) -> None:
         """Remove adapter ``name`` (unmerging it first if merged)."""
         if name in self.merged_adapters:
@@ -303,7 +313,7 @@ class LoraLayer(nn.Module):
         for container in (self.lora_A, self.lora_B, self.lora_embedding_A, self.lora_embedding_B, self.lora_magnitude_vector):
             if name in container:
                 del container[name]
-        for table in (self.r, self.lora_alpha, self.scaling, self.dropout_p):
+        for table in (self.r, self.lora_alpha, self.scaling, self.dropout_p, self.pissa):
             table.pop(name, None)
         self.active_adapters = [a for a in self.active_adapters if a != name]
 
