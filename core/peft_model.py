@@ -122,8 +122,14 @@ class PeftModel(nn.Module):
         if peft_config.base_model_name_or_path is None:
             peft_config.base_model_name_or_path = getattr(model, "name_or_path", None) or None
         self._add_modules_to_save(adapter_name, peft_config)
+        method = REGISTRY[peft_config.peft_type]
         try:
-            REGISTRY[peft_config.peft_type].inject(model, peft_config, adapter_name, initialise=initialise)
+            # A method whose state lives beside the model (prompt learning: ``self.prompt_encoder[name]``)
+            # injects through ``peft_inject(peft_model, ...)``; the others change the model's layers.
+            if hasattr(method, "peft_inject"):
+                method.peft_inject(self, peft_config, adapter_name, initialise=initialise)
+            else:
+                method.inject(model, peft_config, adapter_name, initialise=initialise)
         except Exception:
             self._drop_adapter_layers(adapter_name)
             raise
@@ -183,6 +189,9 @@ class PeftModel(nn.Module):
                 layer.delete_adapter(adapter_name)
             if not layer.adapter_names():
                 _replace(model, path, layer.unwrap(merge=False))
+        encoders = self._modules.get("prompt_encoder")  # prompt learning keeps its encoders here, as PEFT
+        if encoders is not None and adapter_name in encoders:
+            del encoders[adapter_name]
 
     def _refresh_trainable(self) -> None:
         """Freeze everything, then unfreeze the active adapter (unless loaded for inference) and chosen biases."""
@@ -192,6 +201,8 @@ class PeftModel(nn.Module):
             p.requires_grad_(False)
         for _, layer in self.base_model.adapter_layers():
             layer.set_adapter([self.active_adapter], trainable=trainable)
+        for name, encoder in (self._modules.get("prompt_encoder") or {}).items():
+            encoder.requires_grad_(trainable and name == self.active_adapter)
         bias = getattr(config, "bias", "none") if trainable else "none"
         if bias == "all":
             for name, p in self.base_model.model.named_parameters():
@@ -227,18 +238,24 @@ class PeftModel(nn.Module):
             return hook(self, *args, **kwargs)
         return self.base_model.model.generate(*args, **kwargs)
 
+    # True inside ``disable_adapter()``: methods without layers (prompt learning) read it in their hooks.
+    adapters_disabled: bool = False
+
     @contextlib.contextmanager
     def disable_adapter(self) -> Iterator[None]:
         """Within the block the model computes exactly the base model (merged adapters are unmerged)."""
         layers = [layer for _, layer in self.base_model.adapter_layers()]
         previous = [layer.disabled for layer in layers]
+        previous_flag = self.adapters_disabled
         for layer in layers:
             if layer.disabled is False:
                 layer.unmerge()
             layer.disabled = True
+        self.adapters_disabled = True
         try:
             yield
         finally:
+            self.adapters_disabled = previous_flag
             for layer, was in zip(layers, previous):
                 layer.disabled = was
 
@@ -250,6 +267,9 @@ class PeftModel(nn.Module):
 
     def merge_adapter(self, adapter_names: list[str] | None = None, safe_merge: bool = False) -> None:
         """Add the adapters' updates into the base weights (kept separable: :meth:`unmerge_adapter`)."""
+        hook = self._method_hook("merge_adapter")
+        if hook is not None:  # e.g. prompt learning: nothing to merge, the hook says so
+            return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else [self.active_adapter]
         for _, layer in self.base_model.adapter_layers():
             layer.merge(names, safe_merge=safe_merge)
@@ -261,6 +281,9 @@ class PeftModel(nn.Module):
 
     def merge_and_unload(self, progressbar: bool = False, safe_merge: bool = False, adapter_names: list[str] | None = None) -> nn.Module:
         """Merge the active adapter into the weights and return the plain transformers model."""
+        hook = self._method_hook("merge_and_unload")
+        if hook is not None:
+            return hook(self, progressbar=progressbar, safe_merge=safe_merge, adapter_names=adapter_names)
         names = adapter_names if adapter_names is not None else [self.active_adapter]
         model = self.base_model.model
         for path, layer in list(self.base_model.adapter_layers()):
@@ -311,6 +334,9 @@ class PeftModel(nn.Module):
 
     def adapter_state_dict(self, adapter_name: str | None = None) -> dict[str, torch.Tensor]:
         """The adapter's tensors keyed as in PEFT's ``adapter_model.safetensors`` (live tensors, not copies)."""
+        hook = self._method_hook("adapter_state_dict")
+        if hook is not None:  # prompt learning: ``prompt_embeddings`` (+ what resuming training needs)
+            return hook(self, adapter_name or self.active_adapter)
         return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
 
     def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
@@ -359,6 +385,9 @@ class PeftModel(nn.Module):
 
     def _load_weights(self, adapter_name: str, state: dict[str, torch.Tensor], source: str) -> None:
         """Copy ``state`` (file keys) into adapter ``adapter_name``; every key must fit exactly."""
+        hook = self._method_hook("load_weights")
+        if hook is not None:
+            return hook(self, adapter_name, state, source)
         expected = {f"{PREFIX}{path}.{key}": (path, key, t) for path, key, t in self._adapter_entries(adapter_name)}
         given: dict[str, torch.Tensor] = {}
         for key, tensor in state.items():

@@ -13,10 +13,14 @@ from types import ModuleType
 
 from core.config import PeftType
 from core.methods import adalora, ia3, lora
+from core.methods import p_tuning, prefix_tuning, prompt_tuning
 
 # PeftType -> method module. Filled as methods land; the GUI and `tree.describe` read it.
 REGISTRY: dict[PeftType, ModuleType] = {
     PeftType.LORA: lora,
+    PeftType.PROMPT_TUNING: prompt_tuning,
+    PeftType.P_TUNING: p_tuning,
+    PeftType.PREFIX_TUNING: prefix_tuning,
     PeftType.ADALORA: adalora,
     PeftType.IA3: ia3,
 }
