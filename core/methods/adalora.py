@@ -205,7 +205,9 @@ class SVDLayer(nn.Module):
             r = sum(mask)  # 0 allowed (PEFT #1539): the module keeps no triplet
             self.loaded_pruned.add(name)
         weight = self.base_layer.weight
-        factory = {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
+        # fp32 on a half-precision base, as PEFT's autocast_adapter_dtype default: small updates survive, files match
+        half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
+        factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         A = torch.zeros(r, self.in_features, **factory)
         E = torch.zeros(r, 1, **factory)
         B = torch.zeros(self.out_features, r, **factory)

@@ -151,7 +151,9 @@ class IA3Layer(nn.Module):
     def add_adapter(self, name: str, config: IA3Config, *, initialise: bool = True) -> None:
         """Create vector ``name``: (1, in) for a feed-forward target, else (out, 1)."""
         weight = self.base_layer.weight
-        factory = {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
+        # fp32 on a half-precision base, as PEFT's autocast_adapter_dtype default: small updates survive, files match
+        half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
+        factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         shape = (1, self.in_features) if self.is_feedforward else (self.out_features, 1)
         vector = torch.empty(shape, **factory)
         with torch.no_grad():

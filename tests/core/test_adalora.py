@@ -384,3 +384,16 @@ def test_resume_mid_allocation_from_a_training_checkpoint(input_ids, tmp_path):
     assert [e.kept for e in resumed.allocation_history()] == [e.kept for e in whole.allocation_history()]
     for (n, a), (_, b) in zip(whole.named_parameters(), resumed.named_parameters()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=n)
+
+
+def test_half_precision_base_keeps_fp32_adapter(input_ids):
+    model = core.get_peft_model(make_model("llama").to(torch.bfloat16), core.AdaLoraConfig(total_step=10))
+    assert {p.dtype for n, p in model.named_parameters() if "lora_" in n or "ranknum" in n} == {torch.float32}  # as PEFT
+    _perturb(model)
+    model.train()
+    loss = model(input_ids=input_ids, labels=input_ids).loss
+    loss.backward()
+    model.update_and_allocate(0)
+    model.eval()
+    out = logits(model, input_ids)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()

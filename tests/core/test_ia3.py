@@ -235,3 +235,15 @@ def test_parity_with_peft(family, tied, kwargs, input_ids, attention_mask, tmp_p
         assert same, key  # PEFT writes sets in hash order
     # merged models agree too
     torch.testing.assert_close(logits(loaded.merge_and_unload(), input_ids, attention_mask), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_half_precision_base_keeps_fp32_vectors(family, input_ids):
+    model = core.get_peft_model(make_model(family).to(torch.bfloat16), core.IA3Config())
+    assert {p.dtype for n, p in model.named_parameters() if "ia3_l" in n} == {torch.float32}  # as PEFT
+    _perturb(model)
+    out = logits(model, input_ids)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+    model.merge_adapter()
+    assert model.base_model.model.lm_head.weight.dtype == torch.bfloat16
+    torch.testing.assert_close(logits(model, input_ids), out, atol=0.1, rtol=0.05)
