@@ -269,11 +269,12 @@ class SVDLayer(nn.Module):
 
     # ---- the math ---------------------------------------------------------------------------------
 
-    def delta_weight(self, name: str) -> torch.Tensor:
-        """``B (A ⊙ E) · α / (ranknum + 1e-5)`` in the base weight's layout and dtype (computed in fp32)."""
+    def delta_weight(self, name: str, fp32: bool = False) -> torch.Tensor:
+        """``B (A ⊙ E) · α / (ranknum + 1e-5)`` in the base weight's layout, computed in fp32 (and kept so if asked)."""
         A, E, B = self.lora_A[name].float(), self.lora_E[name].float(), self.lora_B[name].float()
         delta = (B @ (A * E)) * self.scaling[name] / (self.ranknum[name].float() + 1e-5)  # (out, in)
-        return (delta.T if self.kind == "conv1d" else delta).to(self.base_layer.weight.dtype)
+        delta = delta.T if self.kind == "conv1d" else delta
+        return delta if fp32 else delta.to(self.base_layer.weight.dtype)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         if self.disabled:
@@ -300,7 +301,7 @@ class SVDLayer(nn.Module):
             if name in self.merged_adapters or name not in self.lora_A:
                 continue
             with torch.no_grad():
-                new = weight.float() + self.delta_weight(name).float()
+                new = weight.float() + self.delta_weight(name, fp32=True)  # one rounding to the base dtype
                 if safe_merge and not torch.isfinite(new).all():
                     raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
                 weight.data.copy_(new.to(weight.dtype))
@@ -312,7 +313,7 @@ class SVDLayer(nn.Module):
         while self.merged_adapters:
             name = self.merged_adapters.pop()
             with torch.no_grad():
-                weight.data.copy_((weight.float() - self.delta_weight(name).float()).to(weight.dtype))
+                weight.data.copy_((weight.float() - self.delta_weight(name, fp32=True)).to(weight.dtype))
 
     def unwrap(self, merge: bool, names: list[str] | None = None) -> nn.Module:
         """The base layer to put back into the model, with the updates merged in or taken out."""
