@@ -1,0 +1,161 @@
+"""The project commands of the CLI: new, train, runs, export, demo (inspect has tests/core/test_cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import protocol as p
+from core.cli import main
+from core.store import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_file(tmp_path) -> Path:
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(24)))
+    return path
+
+
+def new(tmp_path, data_file, *extra, name="p") -> list[str]:
+    return ["new", str(tmp_path / name), "--model", "tiny-llama", "--targets", "q_proj,v_proj",
+            "--dataset", str(data_file), "--set", "max_length=64", *extra]
+
+
+def test_new_uses_defaults_and_sets(tmp_path, data_file, capsys):
+    assert main(new(tmp_path, data_file, "--set", "r=4", "--set", "max_steps=7", "--set", "train.seed=3",
+                    "--set", "lora_dropout=0.1")) == 0
+    out = capsys.readouterr().out
+    assert "trainable parameters" in out and "p.adapterstudio" in out
+    with Project.open(tmp_path / "p.adapterstudio") as proj:
+        s = proj.settings()
+    assert s.model == "tiny-llama" and s.method == "LORA" and s.targets == ["q_proj", "v_proj"]
+    assert s.method_config["r"] == 4 and s.method_config["lora_alpha"] == 32  # LoRA defaults kept
+    assert s.method_config["lora_dropout"] == 0.1 and s.method_config["task_type"] == "CAUSAL_LM"
+    assert s.training["max_steps"] == 7 and s.training["seed"] == 3 and s.training["learning_rate"] == 2e-3
+    assert s.data["max_length"] == 64 and s.data["path"] == str(data_file.resolve())
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--set", "rr=3"], "--set rr: no setting of that name"),
+        (["--set", "seed=3"], "ambiguous; write data.seed or train.seed"),
+        (["--set", "nonsense"], "expects key=value"),
+        (["--set", "learning_rate=-1"], "learning_rate must be positive"),
+        (["--method", "lorax"], "unknown method 'lorax'"),
+        (["--targets", "q_prj"], "Closest real names: q_proj"),
+    ],
+)
+def test_new_errors_are_short_and_write_nothing(tmp_path, data_file, capsys, extra, words):
+    assert main(new(tmp_path, data_file, *extra)) == 2
+    err = capsys.readouterr().err
+    assert words in err.replace("\n", " ") and "Traceback" not in err and err.count("\n") <= 3
+    assert not (tmp_path / "p.adapterstudio").exists()
+
+
+def test_new_refuses_existing_and_missing_dataset(tmp_path, data_file, capsys):
+    (tmp_path / "p.adapterstudio").write_text("mine")
+    assert main(new(tmp_path, data_file)) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "p.adapterstudio").read_text() == "mine"
+    assert main(["new", str(tmp_path / "q"), "--model", "tiny-llama", "--dataset", str(tmp_path / "none.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_runs_shows_dead_worker_as_interrupted(tmp_path, data_file, capsys):
+    assert main(new(tmp_path, data_file)) == 0
+    path = tmp_path / "p.adapterstudio"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+        proj.claim_run(run_id, pid=dead.pid)
+        proj.record(run_id, [p.Started(run_id, 10), p.Step(1, 0.1, 2.5, 1e-3)], pid=dead.pid)
+    capsys.readouterr()
+    assert main(["runs", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted" in out and "running" not in out and f"--resume {run_id}" in out and "1/10" in out
+    assert main(["runs", str(path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["status"] == "interrupted" and rows[0]["loss"] == 2.5
+
+
+def test_bad_project_files(tmp_path, capsys):
+    bad = tmp_path / "bad.adapterstudio"
+    bad.write_bytes(b"\x00" * 100)
+    assert main(["runs", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not an Adapter Studio project file" in err.replace("\n", " ") and "Traceback" not in err
+    assert main(["runs", str(tmp_path / "missing.adapterstudio")]) == 2
+    assert main(["--debug", "runs", str(bad)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["runs", str(bad), "--debug"]) == 2  # --debug after the command too
+    assert "Traceback" in capsys.readouterr().err
+    assert bad.read_bytes() == b"\x00" * 100
+
+
+def test_train_failure_is_reported_and_recorded(tmp_path, data_file, capsys):
+    assert main(new(tmp_path, data_file)) == 0
+    path = tmp_path / "p.adapterstudio"
+    data_file.write_text('{"prompt": "a", "completion": "b"}\n{broken\n')  # the data went bad after `new`
+    assert main(["train", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "run 1 failed" in err and "line 2" in err and "Traceback" not in err
+    assert main(["runs", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "line 2" in out
+    assert main(["runs", str(path), "--run", "1"]) == 0
+    assert "Traceback" in capsys.readouterr().out  # the details are kept with the run
+
+
+@pytest.mark.slow
+def test_train_then_resume_with_more_steps(tmp_path, data_file, capsys):
+    assert main(new(tmp_path, data_file, "--set", "r=4", "--set", "save_steps=0", "--set", "eval_steps=0")) == 0
+    path = tmp_path / "p.adapterstudio"
+    assert main(["train", str(path), "--steps", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "run 1 completed at step 3" in captured.out and "3/3" in captured.err and "ETA" in captured.err
+    assert main(["train", str(path), "--resume", "1"]) == 2  # completed: needs --steps
+    assert "--steps" in capsys.readouterr().err
+    assert main(["train", str(path), "--resume", "1", "--steps", "5"]) == 0
+    assert "run 1 completed at step 5" in capsys.readouterr().out
+    with Project.open(path) as proj:
+        assert [m["step"] for m in proj.metrics(1) if m["loss"] is not None] == [1, 2, 3, 4, 5]
+        assert len(proj.runs()) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_a_checkpoint(tmp_path, data_file):
+    assert main(new(tmp_path, data_file, "--set", "save_steps=0", "--set", "max_steps=1000")) == 0
+    path = tmp_path / "p.adapterstudio"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "train", str(path)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    with Project.open(path) as proj:
+        while time.time() < deadline and not (proj.runs() and proj.runs()[0].step >= 1):
+            time.sleep(0.2)
+        proc.send_signal(__import__("signal").SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        run = proj.run(1)
+        assert run.status == "stopped" and proj.last_checkpoint(1) is not None
+    assert "stopped at step" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (ROOT / "assets" / "datasets").is_dir(), reason="the demo dataset is not there yet")
+def test_demo_trains_the_default_project(tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path), "--steps", "2"]) == 0
+    assert "completed at step 2" in capsys.readouterr().out
+    with Project.open(tmp_path / "adapter-studio-demo.adapterstudio") as proj:
+        assert proj.settings().model == "smollm2-135m-instruct" and proj.runs()[0].status == "completed"
