@@ -401,6 +401,8 @@ class Project:
     def _migrate(self, from_version: int) -> None:
         for version in range(from_version, SCHEMA_VERSION):
             with self._write():  # each step in one transaction: a failed migration leaves the old version
+                if self.schema_version > version:
+                    continue  # another process (GUI or worker) migrated it while we waited for the lock
                 MIGRATIONS[version](self.db)
                 self.conn.execute(f"PRAGMA user_version = {version + 1}")
 
@@ -620,7 +622,9 @@ class Project:
                 elif isinstance(ev, protocol.Log):
                     logs.append({"run_id": run_id, "time": now, "level": ev.level, "message": ev.message})
                 elif isinstance(ev, protocol.Finished):
-                    run_update.update(status=ev.status, ended=now, step=ev.step)
+                    run_update.update(status=ev.status, ended=now)
+                    if ev.step:
+                        run_update["step"] = ev.step
                     if ev.loss is not None:
                         run_update["loss"] = ev.loss
                     if ev.eval_loss is not None:
