@@ -20,6 +20,7 @@ _EXPORTS = {
     "PromptEncoderConfig": "core.methods.p_tuning",
     "PromptEncoderReparameterizationType": "core.methods.p_tuning",
     "PrefixTuningConfig": "core.methods.prefix_tuning",
+    "AdaptionPromptConfig": "core.methods.adaption_prompt",
     "IA3Config": "core.methods.ia3",
     "PeftModel": "core.peft_model",
     "PeftModelForCausalLM": "core.peft_model",

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from core.config import PeftType
 from core.methods import adalora, ia3, lora
-from core.methods import p_tuning, prefix_tuning, prompt_tuning
+from core.methods import adaption_prompt, p_tuning, prefix_tuning, prompt_tuning
 
 # PeftType -> method module. Filled as methods land; the GUI and `tree.describe` read it.
 REGISTRY: dict[PeftType, ModuleType] = {
@@ -21,6 +21,7 @@ REGISTRY: dict[PeftType, ModuleType] = {
     PeftType.PROMPT_TUNING: prompt_tuning,
     PeftType.P_TUNING: p_tuning,
     PeftType.PREFIX_TUNING: prefix_tuning,
+    PeftType.ADAPTION_PROMPT: adaption_prompt,
     PeftType.ADALORA: adalora,
     PeftType.IA3: ia3,
 }

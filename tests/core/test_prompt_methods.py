@@ -164,7 +164,7 @@ def test_step_freezes_base_and_disable_equals_base(method, family):
 def _unwrapped(model, key):
     """A base tensor whose module was wrapped (adaption prompt): look it up in the wrapper's base module."""
     for name, value in model.get_base_model().state_dict().items():
-        if name.replace(".base_module.", ".") == key:
+        if name.replace(".base_layer.", ".") == key:
             return value
     raise KeyError(key)
 
@@ -282,4 +282,46 @@ def test_print_trainable_parameters_matches_peft(ref, config, line, capsys):
     from core.models import skeleton
 
     core.get_peft_model(skeleton(ref), config()).print_trainable_parameters()
+    assert capsys.readouterr().out.strip() == line
+
+
+# ---- adaption prompt specifics ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_adaption_prompt_at_init_equals_base(family):
+    model = core.get_peft_model(tiny(family), core.AdaptionPromptConfig(adapter_len=3, adapter_layers=2, task_type="CAUSAL_LM"))
+    assert model.peft_config["default"].target_modules == {"bloom": "self_attention", "llama": "self_attn", "gpt2": "attn"}[family]
+    torch.testing.assert_close(full_logits(model, IDS, MASK, family), full_logits(tiny(family), IDS, MASK, family), atol=0, rtol=0)
+    keys = sorted(model.adapter_state_dict())
+    block = {"bloom": "transformer.h", "llama": "model.layers", "gpt2": "transformer.h"}[family]
+    attn = model.peft_config["default"].target_modules
+    assert keys == [f"base_model.model.{block}.{i}.{attn}.adaption_{w}" for i in (1, 2) for w in ("gate", "prompt")]
+
+
+def test_adaption_prompt_errors():
+    with pytest.raises(core.ConfigError, match="adapter_layers=4 but this model has only 3 layers"):
+        core.get_peft_model(tiny("bloom"), core.AdaptionPromptConfig(adapter_len=2, adapter_layers=4))
+    with pytest.raises(core.ConfigError, match="adapter_len must be a whole number"):
+        core.AdaptionPromptConfig(adapter_len=0, adapter_layers=1)
+    opt = transformers.OPTForCausalLM(transformers.OPTConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=1,
+                                                              ffn_dim=32, num_attention_heads=2, word_embed_proj_dim=16))
+    with pytest.raises(core.ConfigError, match="cannot serve a 'opt' model: it must recompute each attention layer's queries"):
+        core.get_peft_model(opt, core.AdaptionPromptConfig(adapter_len=2, adapter_layers=1))
+
+
+ADAPTION_LINES = [
+    ("bloomz-560m", 10, 8, "trainable params: 81,928 || all params: 559,296,520 || trainable%: 0.0146"),  # 8·(10·1024+1)
+    ("smollm2-135m-instruct", 10, 30, "trainable params: 172,830 || all params: 134,687,838 || trainable%: 0.1283"),
+    ("smollm2-135m-instruct", 10, 8, "trainable params: 46,088 || all params: 134,561,096 || trainable%: 0.0343"),
+    ("smollm2-135m-instruct", 10, 1, "trainable params: 5,761 || all params: 134,520,769 || trainable%: 0.0043"),
+]
+
+
+@pytest.mark.parametrize("ref, length, layers, line", ADAPTION_LINES)
+def test_adaption_prompt_counts_match_peft(ref, length, layers, line, capsys):
+    from core.models import skeleton
+
+    model = core.get_peft_model(skeleton(ref), core.AdaptionPromptConfig(adapter_len=length, adapter_layers=layers))
+    model.print_trainable_parameters()
     assert capsys.readouterr().out.strip() == line
