@@ -112,8 +112,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 if [ "$mode" = test ]; then
     exec "$VPY" -m pytest "$@"
 fi
-# Until the GUI exists, "the app" is the headless CLI: with no arguments it prints the default
-# model's module tree; arguments go to the CLI as they are (./run.sh inspect bloomz-560m).
-# TODO(gui): start the GUI here once studio.app lands (the console script will point at it).
-if [ $# -eq 0 ]; then set -- inspect smollm2-135m-instruct; fi
-exec "$VENV/bin/adapter-studio" "$@"
+# No arguments: the window on the default project. A project file opens it; a headless command
+# (./run.sh inspect bloomz-560m) goes to the command line. Run through the module, so an older
+# console-script wrapper in .venv cannot point elsewhere.
+exec "$VPY" -m studio.app "$@"

@@ -1,5 +1,5 @@
-"""Adapter Studio's desktop app (PySide6).
+"""Adapter Studio's desktop app (PySide6): ``studio.app.main`` is the ``adapter-studio`` console script.
 
-It imports only core's light modules; torch loads in the worker process (or lazily, off the GUI
-thread). The window lands in a later change; until then ``./run.sh`` runs the headless CLI.
+It imports only core's light modules at module level; torch loads lazily on worker threads
+(skeletons, the method registry, counting) after the window has painted. See docs/studio.md.
 """

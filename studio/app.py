@@ -1,0 +1,116 @@
+"""``adapter-studio``: the console script.
+
+- ``adapter-studio`` opens the main window on the default project (created on the first launch:
+  SmolLM2-135M-Instruct, LoRA on q_proj and v_proj, the sample dataset when there is one);
+- ``adapter-studio PROJECT_FILE`` opens that project (created with the defaults if it does not exist);
+- ``adapter-studio PROJECT --screenshot OUT.png`` renders the window once its tree, methods and
+  cost are in, saves it and exits;
+- ``adapter-studio inspect|new|train|... ARGS`` runs the headless command line (`core.cli`): every
+  subcommand that `core.cli.build_parser` knows goes there unchanged.
+
+Nothing here imports torch: the window paints first; skeletons and the method registry load on a
+worker thread afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+_T0 = time.perf_counter()
+
+
+def cli_commands() -> set[str]:
+    """The subcommands of the headless CLI (`core.cli`)."""
+    from core.cli import build_parser
+
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adapter-studio",
+        description="Adapter Studio: parameter-efficient fine-tuning on the desktop. "
+        "With no PROJECT_FILE, opens (creating it on the first launch) the default project.",
+        epilog="headless commands: adapter-studio {" + ",".join(sorted(cli_commands())) + "} ... "
+        "(adapter-studio COMMAND --help for each)",
+    )
+    parser.add_argument("project", nargs="?", metavar="PROJECT_FILE", help="an .adapterstudio project file")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window into OUT.png and exit")
+    parser.add_argument("--startup-check", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script: the GUI, or a headless command passed on to `core.cli.main`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in cli_commands():
+        from core import cli
+
+        return cli.main(argv)
+    args = _gui_parser().parse_args(argv)
+    return run_gui(args)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    import os
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        # Without this, Qt aborts (exit 134) with a message that does not say what to do.
+        print(
+            "adapter-studio: no display (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a desktop session, "
+            "or headless with QT_QPA_PLATFORM=offscreen (e.g. for --screenshot), or use a command: "
+            "adapter-studio inspect MODEL.",
+            file=sys.stderr,
+        )
+        return 2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName("AdapterStudio")
+    app.setApplicationName("Adapter Studio")
+    from studio.main_window import MainWindow
+
+    window = MainWindow(args.project)
+    if args.startup_check:
+        # For the cold-start test: report the first paint and whether torch was loaded by then.
+        def report() -> None:
+            print(json.dumps({"paint_s": time.perf_counter() - _T0, "torch_loaded": "torch" in sys.modules}), flush=True)
+            QTimer.singleShot(0, app.quit)
+
+        window.first_paint.connect(report)
+    if args.screenshot:
+        out = args.screenshot
+        waiting = {"model", "methods", "cost"}
+
+        def ready(what: str) -> None:
+            waiting.discard(what)
+            if not waiting:
+                QTimer.singleShot(200, shoot)
+
+        def shoot() -> None:
+            window.grab().save(out)
+            print(out, flush=True)
+            window.close()
+            app.quit()
+
+        window.model_ready.connect(lambda: ready("model"))
+        window.methods_ready.connect(lambda: ready("methods"))
+        window.cost_ready.connect(lambda: ready("cost"))
+        QTimer.singleShot(60_000, shoot)  # never hang: a screenshot of whatever is there
+    window.show()
+    code = app.exec()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Work that must not run on the GUI thread, and the runner that runs it.
+
+Everything here that needs torch imports it inside the function, on a pool thread: the GUI process
+paints its window before torch is ever loaded (DESIGN.md: "the GUI never imports torch at module
+level"). Results come back to the GUI thread as queued Qt signals.
+
+- `load_methods`: the method registry (imports core.methods, hence torch) and the training/data config classes;
+- `load_tree`: a model's meta skeleton (cached per reference), its `core.tree` Node and the plain
+  facts the tree widget needs (every module name, which methods can target each);
+- `count_cost`: PEFT-exact trainable/all counts and the memory estimate (`core.estimate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+
+@dataclasses.dataclass
+class ModelInfo:
+    """A model's tree and names, handed from the skeleton job to the GUI thread (plain data)."""
+
+    ref: str
+    node: Any  # core.tree.Node
+    names: list[str]
+    """Every qualified module name (folded blocks expanded), as ``model.named_modules()``."""
+    support: dict[str, dict[str, str | None]]
+    """Module name -> {method: None if it can target it, else why not}."""
+    linear: list[str]
+    """Linear/Conv1D modules except the output head (what ``all-linear`` selects)."""
+    model_type: str
+    num_layers: int
+    """Length of the longest block list (0 if none), for the layer-range control."""
+    layers_name: str = ""
+
+
+_lock = threading.Lock()
+_skeletons: dict[str, Any] = {}
+
+
+def _skeleton(ref: str):
+    """The cached meta skeleton of ``ref`` (never modified: callers deep-copy it)."""
+    with _lock:
+        model = _skeletons.get(ref)
+        if model is None:
+            from core.models import skeleton
+
+            model = _skeletons[ref] = skeleton(ref)
+        return model
+
+
+def load_methods() -> dict[str, Any]:
+    """{"methods": {PeftType value: method module}, "training": TrainingArguments | None, "data": DataConfig}."""
+    from core.methods import REGISTRY
+
+    out: dict[str, Any] = {"methods": {ptype.value: module for ptype, module in REGISTRY.items()}}
+    try:
+        from core.train import TrainingArguments
+
+        out["training"] = TrainingArguments
+    except Exception:  # the loop's module may be mid-change; the form just stays empty
+        out["training"] = None
+    from core.data import DataConfig
+
+    out["data"] = DataConfig
+    return out
+
+
+def load_tree(ref: str) -> ModelInfo:
+    """Build (or reuse) the skeleton of ``ref`` and describe it for the tree widget."""
+    from torch import nn
+
+    from core.methods import target_support
+    from core.tree import describe
+
+    model = _skeleton(ref)
+    node = describe(model)
+    names, support, linear = [], {}, []
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    num_layers, layers_name = 0, ""
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        names.append(name)
+        support[name] = target_support(module)
+        if (isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D") and module is not head:
+            linear.append(name)
+        if isinstance(module, nn.ModuleList) and len(module) > num_layers:
+            num_layers, layers_name = len(module), name.rsplit(".", 1)[-1]
+    model_type = getattr(getattr(model, "config", None), "model_type", "") or ""
+    return ModelInfo(ref, node, names, support, sorted(linear), model_type, num_layers, layers_name)
+
+
+def count_cost(ref: str, method_module: Any, config: dict[str, Any], memory: dict[str, Any]) -> dict[str, Any]:
+    """Trainable/all counts of ``config`` on a fresh copy of the skeleton, and the memory estimate."""
+    from core import estimate
+
+    model = _skeleton(ref)
+    trainable, total = estimate.count_parameters(model, method_module, config)
+    mem = estimate.training_memory(model, trainable=trainable, **memory)
+    return {"trainable": trainable, "total": total, "memory": mem}
+
+
+class Runner(QObject):
+    """Runs callables on a pool thread; ``on_done(result)`` / ``on_error(message)`` run on the GUI thread.
+
+    `busy_changed` tells the window when to show its busy indicator."""
+
+    _finished = Signal(int, bool, object)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, *, threads: int = 1) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self._finished.connect(self._deliver)
+
+    def submit(self, fn: Callable, *args: Any, on_done: Callable | None = None, on_error: Callable | None = None) -> int:
+        job_id = next(self._ids)
+        self._pending[job_id] = (on_done, on_error)
+        if len(self._pending) == 1:
+            self.busy_changed.emit(True)
+        finished = self._finished
+
+        class _Job(QRunnable):
+            def run(self_job) -> None:  # noqa: N805 - pool thread
+                try:
+                    result = fn(*args)
+                except Exception as exc:  # a job's failure is a message for the person, not a crash
+                    detail = traceback.format_exc(limit=-4)
+                    finished.emit(job_id, False, (f"{exc}", detail))
+                else:
+                    finished.emit(job_id, True, result)
+
+        self.pool.start(_Job())
+        return job_id
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    @Slot(int, bool, object)
+    def _deliver(self, job_id: int, ok: bool, payload: object) -> None:
+        on_done, on_error = self._pending.pop(job_id, (None, None))
+        if not self._pending:
+            self.busy_changed.emit(False)
+        if ok and on_done is not None:
+            on_done(payload)
+        elif not ok and on_error is not None:
+            on_error(payload[0])
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)

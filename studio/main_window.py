@@ -1,0 +1,487 @@
+"""The main window: model tree | method, training and data tabs | cost, over one project file.
+
+The window owns the state (the project's `ProjectSettings`) and the undo stack; the widgets show it
+and report edits. Every accepted edit is saved into the project file at once (no "unsaved changes").
+Heavy work (skeletons, registry import, counting) goes through `studio.jobs.Runner`; the first
+paint happens before any of it starts, and before torch is imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.widgets.cost_panel import CostPanel
+from studio.widgets.dataclass_form import DataclassForm
+from studio.widgets.method_form import MethodForm, label
+from studio.widgets.module_tree import ModuleTree
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+DEFAULT_TARGETS = ["q_proj", "v_proj"]
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+NO_TARGETS = {
+    "PROMPT_TUNING": "Prompt tuning learns virtual tokens in front of the input; it adapts no module.",
+    "P_TUNING": "P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.",
+    "PREFIX_TUNING": "Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
+    "ADAPTION_PROMPT": "Adaption prompt adds gated prompts to the top attention layers; it adapts no module.",
+}
+
+
+def default_settings_dict() -> dict[str, Any]:
+    """The first project: SmolLM2-135M-Instruct, LoRA on q_proj and v_proj, the sample dataset."""
+    data: dict[str, Any] = {}
+    samples = sorted((ASSETS / "datasets").glob("*.jsonl")) if (ASSETS / "datasets").is_dir() else []
+    if samples:
+        data = {"path": str(samples[0]), "format": "auto"}
+    return {
+        "model": DEFAULT_MODEL,
+        "method_config": {
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "r": 8,
+            "lora_alpha": 16,
+            "lora_dropout": 0.05,
+            "target_modules": list(DEFAULT_TARGETS),
+        },
+        "data": data,
+        "training": {},
+    }
+
+
+def default_project_path() -> Path:
+    folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    return folder / "My first project.adapterstudio"
+
+
+class TargetsCommand(QUndoCommand):
+    """One change of target_modules / layers_to_transform (undoable)."""
+
+    def __init__(self, window: "MainWindow", old: tuple, new: tuple) -> None:
+        super().__init__(f"targets: {new[0]}")
+        self.window, self.old, self.new = window, old, new
+
+    def redo(self) -> None:
+        self.window.apply_targets(*self.new)
+
+    def undo(self) -> None:
+        self.window.apply_targets(*self.old)
+
+
+class MainWindow(QMainWindow):
+    """The studio's window over one project file."""
+
+    model_ready = Signal()
+    methods_ready = Signal()
+    cost_ready = Signal()
+    first_paint = Signal()
+
+    def __init__(self, project_path: str | Path | None = None, *, qsettings: QSettings | None = None) -> None:
+        super().__init__()
+        from studio.jobs import Runner
+
+        self.qsettings = qsettings or QSettings()
+        self.runner = Runner(self)
+        self.project = None
+        self.settings = None  # core.store.ProjectSettings
+        self.registry: dict[str, Any] = {}
+        self.model_info = None
+        self.targets: Any = None
+        self.layers: Any = None
+        self._painted = False
+        self.started = time.perf_counter()
+        self._cost_running = False
+        self._cost_dirty = False
+        self._pending_path = Path(project_path) if project_path else None
+
+        self.undo = QUndoStack(self)
+        self.setWindowTitle("Adapter Studio")
+
+        # top bar: the model choice
+        self.model_box = QComboBox()
+        self.model_box.setEditable(True)
+        self.model_box.setMinimumWidth(260)
+        from core.models import BUILTINS
+
+        for name, text in BUILTINS.items():
+            self.model_box.addItem(name)
+            self.model_box.setItemData(self.model_box.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        self.model_box.setToolTip(self.tr("A built-in name, a model folder, a .gguf file or a cached hub id"))
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel(self.tr("Model:")))
+        bar.addWidget(self.model_box)
+        self.project_label = QLabel()
+        bar.addStretch(1)
+        bar.addWidget(self.project_label)
+
+        self.tree = ModuleTree()
+        self.method_form = MethodForm()
+        self.training_form = DataclassForm()
+        self.data_form = DataclassForm()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.method_form, self.tr("Method"))
+        self.tabs.addTab(_scroll(self.training_form), self.tr("Training"))
+        self.tabs.addTab(_scroll(self.data_form), self.tr("Data"))
+        self.cost = CostPanel()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.tree)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.cost)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([560, 380, 300])
+
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.addLayout(bar)
+        box.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self._menus()
+        self.statusBar().showMessage(self.tr("Starting…"))
+
+        self.tree.targets_edited.connect(self.edit_targets)
+        self.method_form.config_changed.connect(self._on_config)
+        self.method_form.method_changed.connect(self._on_method)
+        self.method_form.form.error_changed.connect(self._on_form_error)
+        self.training_form.values_changed.connect(self._on_training)
+        self.data_form.values_changed.connect(self._on_data)
+        self.cost.memory_inputs_changed.connect(self.request_cost)
+        self.model_box.activated.connect(self._on_model_box)
+        self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
+        self.runner.busy_changed.connect(self.cost.set_busy)
+        self._cost_timer = QTimer(self, singleShot=True, interval=60)
+        self._cost_timer.timeout.connect(self._start_cost)
+        self._restore_geometry()
+
+    # ---- menus -----------------------------------------------------------------------------------
+
+    def _menus(self) -> None:
+        file = self.menuBar().addMenu(self.tr("&File"))
+        self.act_new = file.addAction(self.tr("&New…"), QKeySequence.StandardKey.New, self.new_project)
+        self.act_open = file.addAction(self.tr("&Open…"), QKeySequence.StandardKey.Open, self.open_dialog)
+        self.act_save_as = file.addAction(self.tr("Save &As…"), QKeySequence.StandardKey.SaveAs, self.save_as)
+        self.recent_menu = file.addMenu(self.tr("Recent projects"))
+        file.addSeparator()
+        file.addAction(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close)
+        edit = self.menuBar().addMenu(self.tr("&Edit"))
+        self.act_undo = self.undo.createUndoAction(self, self.tr("&Undo"))
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.undo.createRedoAction(self, self.tr("&Redo"))
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence.StandardKey.Redo])
+        edit.addAction(self.act_undo)
+        edit.addAction(self.act_redo)
+        view = self.menuBar().addMenu(self.tr("&View"))
+        focus = QAction(self.tr("Focus the tree filter"), self)
+        focus.setShortcut(QKeySequence("F"))
+        focus.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        focus.triggered.connect(lambda: self.tree.filter.setFocus())
+        view.addAction(focus)
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent():
+            self.recent_menu.addAction(path, lambda p=path: self.open_project(p))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def recent(self) -> list[str]:
+        value = self.qsettings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if Path(v).exists()]
+
+    def _remember(self, path: Path) -> None:
+        items = [str(path)] + [p for p in self.recent() if p != str(path)]
+        self.qsettings.setValue("recent", items[:10])
+        self._fill_recent()
+
+    # ---- geometry --------------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry = self.qsettings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 780)
+        state = self.qsettings.value("splitter")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.splitter.restoreState(state)
+
+    def save_geometry(self) -> None:
+        self.qsettings.setValue("geometry", self.saveGeometry())
+        self.qsettings.setValue("splitter", self.splitter.saveState())
+        self.qsettings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_geometry()
+        self.runner.wait(30000)
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        super().closeEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_paint_s = time.perf_counter() - self.started
+            self.first_paint.emit()
+            # Start the work only after the window is on screen.
+            QTimer.singleShot(0, self._start)
+
+    def _start(self) -> None:
+        self.runner.submit(_load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
+        path = self._pending_path or default_project_path()
+        self._pending_path = None
+        self.open_project(path, create=True)
+
+    # ---- project ---------------------------------------------------------------------------------
+
+    def open_project(self, path: str | Path, *, create: bool = False) -> bool:
+        """Open (or with ``create``, create with the default settings) a project file."""
+        from core.store import Project, ProjectFileError, ProjectSettings
+
+        path = Path(path)
+        try:
+            if not path.exists() and create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                project = Project.create(path, ProjectSettings.from_dict(default_settings_dict()))
+            else:
+                project = Project.open(path)
+        except ProjectFileError as exc:
+            QMessageBox.warning(self, self.tr("Cannot open project"), str(exc))
+            return False
+        if self.project is not None:
+            self.project.close()
+        self.project = project
+        self.settings = project.settings()
+        self.undo.clear()
+        self._remember(project.path)
+        self.setWindowTitle(f"{self.settings.name or project.path.stem} — Adapter Studio")
+        ro = f" (read-only: {project.readonly_reason})" if project.readonly else ""
+        self.project_label.setText(str(project.path) + ro)
+        cfg = self.settings.method_config
+        self.targets = cfg.get("target_modules")
+        self.layers = cfg.get("layers_to_transform")
+        if isinstance(self.layers, int):
+            self.layers = [self.layers]
+        self.model_box.setCurrentText(self.settings.model)
+        self._show_settings()
+        self.load_model(self.settings.model)
+        return True
+
+    def _show_settings(self) -> None:
+        if self.registry and self.settings is not None:
+            self.method_form.set_config(self.settings.method_config)
+            self._on_method(self.method_form.method, save=False)
+            if self.registry.get("training") is not None:
+                self.training_form.set_class(self.registry["training"], self.settings.training)
+            self.data_form.set_class(self.registry["data"], self.settings.data)
+            t = self.settings.training
+            self.cost.set_memory_inputs(t.get("batch_size") or 8, (self.settings.data or {}).get("max_length") or 512)
+        self.tree.set_targets(self.targets, self.layers)
+
+    def save(self) -> None:
+        """Write the settings into the project file (every accepted edit calls this)."""
+        if self.project is None or self.settings is None or self.project.readonly:
+            return
+        self.project.save_settings(self.settings)
+
+    def new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("New project"), str(Path.home()), "Adapter Studio (*.adapterstudio)")
+        if path:
+            if not path.endswith(".adapterstudio"):
+                path += ".adapterstudio"
+            self.open_project(path, create=True)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open project"), str(Path.home()), "Adapter Studio (*.adapterstudio)")
+        if path:
+            self.open_project(path)
+
+    def save_as(self, path: str | None = None) -> bool:
+        """Copy the project's settings into a new project file and continue there (runs stay behind)."""
+        from core.store import Project
+
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, self.tr("Save project as"), str(Path.home()), "Adapter Studio (*.adapterstudio)")
+            if not path:
+                return False
+        settings = copy.deepcopy(self.settings)
+        settings.name = ""
+        Project.create(path, settings).close()
+        return self.open_project(path)
+
+    # ---- model -----------------------------------------------------------------------------------
+
+    def _on_model_box(self, *_: Any) -> None:
+        ref = self.model_box.currentText().strip()
+        if ref and self.settings is not None and ref != self.settings.model:
+            self.settings.model = ref
+            self.save()
+            self.load_model(ref)
+
+    def load_model(self, ref: str) -> None:
+        self.tree.set_loading(True, self.tr("Building the skeleton of {0}…").format(ref))
+        self.statusBar().showMessage(self.tr("Loading {0}…").format(ref))
+        self.model_info = None
+
+        def done(info: Any) -> None:
+            if self.settings is None or info.ref != self.settings.model:
+                return  # a newer choice is on its way
+            self.model_info = info
+            self.tree.set_loading(False)
+            self.tree.set_model(info)
+            self.tree.set_targets(self.targets, self.layers)
+            self.statusBar().showMessage(self.tr("{0}: {1:,} parameters").format(ref, info.node.total_params), 5000)
+            self.model_ready.emit()
+            self.request_cost()
+
+        def failed(message: str) -> None:
+            self.tree.set_error(message)
+            self.statusBar().showMessage(message)
+            self.model_ready.emit()
+
+        self.runner.submit(_load_tree, ref, on_done=done, on_error=failed)
+
+    # ---- methods and targets ---------------------------------------------------------------------
+
+    def _on_methods(self, registry: dict[str, Any]) -> None:
+        self.registry = registry
+        self.method_form.set_registry(registry["methods"])
+        self._show_settings()
+        self.methods_ready.emit()
+        self.request_cost()
+
+    def _on_methods_error(self, message: str) -> None:
+        self.method_form.about.setText(self.tr("The methods could not be loaded: {0}").format(message))
+        self.methods_ready.emit()
+
+    def _on_method(self, method: str, save: bool = True) -> None:
+        reason = None if self.method_form.uses_targets(method) else NO_TARGETS.get(
+            method, f"{label(method)} does not adapt individual modules."
+        )
+        self.tree.set_method(method, label(method), no_targets_reason=reason, has_layers=self.method_form.uses_layers(method))
+        if reason is None:
+            self.method_form.set_targets(self.targets, self.layers)
+
+    def edit_targets(self, targets: Any, layers: Any) -> None:
+        """A target change from the tree or its text field: undoable."""
+        old = (self.targets, self.layers)
+        if (targets, layers) != old:
+            self.undo.push(TargetsCommand(self, old, (targets, layers)))
+
+    def apply_targets(self, targets: Any, layers: Any) -> None:
+        self.targets, self.layers = targets, layers
+        self.tree.set_targets(targets, layers)
+        if self.registry and self.method_form.method and self.method_form.uses_targets():
+            self.method_form.set_targets(targets, layers)
+        elif self.settings is not None:
+            self.settings.method_config["target_modules"] = targets
+            self.settings.method_config["layers_to_transform"] = layers
+            self.save()
+
+    def _on_config(self, config: dict[str, Any]) -> None:
+        if self.settings is None:
+            return
+        self.settings.method_config = config
+        self.save()
+        self.request_cost()
+
+    def _on_form_error(self, message: str) -> None:
+        if message:
+            self.cost.set_error(message)
+
+    def _on_training(self, values: dict[str, Any]) -> None:
+        if self.settings is not None:
+            self.settings.training = values
+            self.save()
+            self.cost.set_memory_inputs(batch_size=values.get("batch_size"))
+            self.request_cost()
+
+    def _on_data(self, values: dict[str, Any]) -> None:
+        if self.settings is not None:
+            self.settings.data = values
+            self.save()
+            self.cost.set_memory_inputs(seq_len=values.get("max_length"))
+            self.request_cost()
+
+    # ---- cost ------------------------------------------------------------------------------------
+
+    def request_cost(self) -> None:
+        self._cost_timer.start()
+
+    def _start_cost(self) -> None:
+        if self.model_info is None or not self.registry or self.settings is None:
+            return
+        if self._cost_running:
+            self._cost_dirty = True
+            return
+        config = self.method_form.current_config()
+        if config is None:
+            self.cost.set_error(self.method_form.form.error)
+            return
+        method = self.registry["methods"][config["peft_type"]]
+        self._cost_running, self._cost_dirty = True, False
+
+        def finish() -> None:
+            self._cost_running = False
+            if self._cost_dirty:
+                self._start_cost()
+            else:
+                self.cost_ready.emit()
+
+        def done(result: dict[str, Any]) -> None:
+            self.cost.set_result(result)
+            finish()
+
+        def failed(message: str) -> None:
+            self.cost.set_error(message)
+            finish()
+
+        self.runner.submit(_count_cost, self.model_info.ref, method, config, self.cost.memory_inputs(), on_done=done, on_error=failed)
+
+
+def _scroll(widget: QWidget) -> QWidget:
+    from PySide6.QtWidgets import QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    return area
+
+
+# Pool-thread entry points (imported lazily so this module stays free of torch).
+def _load_methods() -> dict[str, Any]:
+    from studio.jobs import load_methods
+
+    return load_methods()
+
+
+def _load_tree(ref: str) -> Any:
+    from studio.jobs import load_tree
+
+    return load_tree(ref)
+
+
+def _count_cost(*args: Any) -> Any:
+    from studio.jobs import count_cost
+
+    return count_cost(*args)

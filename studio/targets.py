@@ -1,0 +1,169 @@
+"""Target matching for the GUI thread: PEFT's rules on plain module names (no torch).
+
+`core.targeting` decides for real (it needs torch, so the GUI thread cannot import it before the
+window paints); this module mirrors its name rules on the list of qualified module names that the
+skeleton job hands over, so that every click re-ticks the tree instantly. A test checks that both
+agree (`tests/studio/test_targets.py`).
+
+Targets as text: ``q_proj, v_proj`` is a name list (exact names or dotted suffixes); anything with a
+regex character (``* + ? [ ] ( ) { } | ^ $ \\``) is one full-match regular expression;
+``all-linear`` is PEFT's keyword.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+ALL_LINEAR = "all-linear"
+_REGEX_CHARS = set("*+?[](){}|^$\\")
+
+
+def parse_text(text: str) -> list[str] | str | None:
+    """The targets a person typed: None (empty), a regex string, or a list of names."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.lower() == ALL_LINEAR:
+        return ALL_LINEAR
+    if any(ch in _REGEX_CHARS for ch in text):
+        return text
+    return [part for part in re.split(r"[,\s]+", text) if part]
+
+
+def format_targets(targets: list[str] | str | None) -> str:
+    """The text field's form of ``target_modules``."""
+    if targets is None:
+        return ""
+    if isinstance(targets, str):
+        return targets
+    return ", ".join(targets)
+
+
+def regex_error(targets: list[str] | str | None) -> str | None:
+    """Why a regex string does not compile (None if it does or is not a regex)."""
+    if isinstance(targets, str) and targets != ALL_LINEAR:
+        try:
+            re.compile(targets)
+        except re.error as exc:
+            return f"not a valid regular expression: {exc}"
+    return None
+
+
+def layer_index(key: str, layers_pattern: str | list[str] | None) -> int | None:
+    """The block index of a qualified name (as `core.targeting.layer_index`)."""
+    if not layers_pattern:
+        match = re.match(r".*?\.[^.]*\.(?P<idx>\d+)\.", key)
+    else:
+        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
+        match = None
+        for pattern in patterns:
+            match = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)
+            if match:
+                break
+    return int(match.group("idx")) if match else None
+
+
+def entry_matches(entry: str, names: Iterable[str]) -> list[str]:
+    """The names one list entry selects: the exact name or a dotted suffix."""
+    return [n for n in names if n == entry or n.endswith("." + entry)]
+
+
+def matched(
+    targets: list[str] | str | None,
+    names: Iterable[str],
+    *,
+    layers: list[int] | int | None = None,
+    layers_pattern: str | list[str] | None = None,
+    linear: Iterable[str] = (),
+) -> set[str]:
+    """The names ``targets`` selects among ``names`` (PEFT's rules; exclusions are not applied here).
+    ``linear`` lists the Linear/Conv1D modules other than the output head, for ``all-linear``."""
+    if not targets:
+        return set()
+    if targets == ALL_LINEAR:
+        targets = sorted(linear)
+    out: set[str] = set()
+    if isinstance(targets, str):
+        try:
+            rx = re.compile(targets)
+        except re.error:
+            return set()
+        return {n for n in names if rx.fullmatch(n)}
+    wanted = targets
+    for name in names:
+        if name in wanted:
+            out.add(name)
+            continue
+        if not any(name.endswith("." + e) for e in wanted):
+            continue
+        if layers is None or (isinstance(layers, list) and not layers):
+            out.add(name)
+            continue
+        index = layer_index(name, layers_pattern)
+        if index is not None and (index == layers if isinstance(layers, int) else index in layers):
+            out.add(name)
+    return out
+
+
+def unmatched_entries(targets: list[str] | str | None, names: list[str]) -> list[tuple[str, list[str]]]:
+    """List entries (or a regex) that match no module, each with the closest real names."""
+    if not targets or targets == ALL_LINEAR:
+        return []
+    if isinstance(targets, str):
+        if regex_error(targets) or matched(targets, names):
+            return []
+        return [(targets, closest_names(targets, names))]
+    return [(e, closest_names(e, names)) for e in targets if not entry_matches(e, names)]
+
+
+def closest_names(entry: str, names: list[str], n: int = 3) -> list[str]:
+    """Real module names closest to ``entry``, compared on their last components."""
+    depth = entry.count(".") + 1
+    suffixes = sorted({".".join(name.split(".")[-depth:]) for name in names} - {""})
+    suffixes = [s for s in suffixes if not s.split(".")[-1].isdigit()]
+    return difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.4)
+
+
+def suffix_for(paths: list[str], names: list[str]) -> str | None:
+    """The shortest dotted suffix that selects exactly ``paths`` among ``names`` (PEFT's list rule),
+    or None when no suffix does (then the full names must be listed)."""
+    want = set(paths)
+    parts = paths[0].split(".")
+    for k in range(1, len(parts) + 1):
+        suffix = ".".join(parts[-k:])
+        if set(entry_matches(suffix, names)) == want:
+            return suffix
+    return None
+
+
+def compress(selected: set[str], groups: list[list[str]], names: list[str]) -> list[str]:
+    """A short ``target_modules`` list that selects exactly ``selected``.
+
+    ``groups`` are the tree's rows (each the real names one row stands for, e.g. q_proj of every
+    block): a fully selected group becomes its suffix when one selects exactly that group; any
+    other selected name is listed in full. Entries sharing a suffix merge (``q_proj`` once)."""
+    entries: list[str] = []
+    covered: set[str] = set()
+    for paths in groups:
+        if not paths or not set(paths) <= selected or set(paths) <= covered:
+            continue
+        suffix = suffix_for(paths, names)
+        if suffix is None:
+            continue
+        if suffix not in entries:
+            entries.append(suffix)
+        covered |= set(paths)
+    # Rows whose name is shared by several groups (q_proj in two block lists): try a common suffix.
+    rest = sorted(selected - covered)
+    if rest:
+        by_leaf: dict[str, list[str]] = {}
+        for name in rest:
+            by_leaf.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+        for leaf, paths in by_leaf.items():
+            if set(entry_matches(leaf, names)) == set(paths):
+                entries.append(leaf)
+            else:
+                entries.extend(paths)
+    return sorted(entries)

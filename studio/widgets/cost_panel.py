@@ -1,0 +1,177 @@
+"""The cost panel: what the configuration will cost, at every click.
+
+Trainable / all parameters and the percentage exactly as ``print_trainable_parameters()`` prints
+them (computed on a worker thread by `core.estimate`), and the training-memory estimate for the
+chosen batch size, sequence length and dtype as a stacked bar (weights, adapter, gradients,
+optimizer state, activations) with the total.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QProgressBar,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+PARTS = ("weights", "adapter", "gradients", "optimizer", "activations")
+COLORS = {
+    "weights": QColor(120, 144, 156),
+    "adapter": QColor(46, 125, 220),
+    "gradients": QColor(255, 167, 38),
+    "optimizer": QColor(171, 71, 188),
+    "activations": QColor(102, 187, 106),
+}
+
+
+def gib(n: int) -> str:
+    if n >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**20:.1f} MiB"
+
+
+class MemoryBar(QWidget):
+    """A horizontal stacked bar of the memory parts."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.parts: dict[str, int] = {}
+        self.setMinimumHeight(22)
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, 22)
+
+    def set_parts(self, parts: dict[str, int]) -> None:
+        self.parts = dict(parts)
+        self.setToolTip("\n".join(f"{k}: {gib(self.parts.get(k, 0))}" for k in PARTS))
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        p.setPen(self.palette().mid().color())
+        p.drawRect(rect)
+        total = sum(self.parts.get(k, 0) for k in PARTS)
+        if total <= 0:
+            return
+        x = rect.left()
+        for key in PARTS:
+            w = rect.width() * self.parts.get(key, 0) / total
+            p.fillRect(QRectF(x, rect.top(), w, rect.height()), COLORS[key])
+            x += w
+
+
+class CostPanel(QWidget):
+    """Parameter counts and memory. `memory_inputs_changed` asks the window to recompute."""
+
+    memory_inputs_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(6)
+        self.busy.hide()
+        self.trainable = QLabel("–")
+        self.total = QLabel("–")
+        self.percent = QLabel("–")
+        for lab in (self.trainable, self.total, self.percent):
+            lab.setFont(mono)
+            lab.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.line = QLabel()  # PEFT's exact line, for copying
+        self.line.setFont(mono)
+        self.line.setWordWrap(True)
+        self.line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828;")
+        self.error.hide()
+
+        params = QGroupBox(self.tr("Parameters"))
+        form = QFormLayout(params)
+        form.addRow(self.tr("trainable"), self.trainable)
+        form.addRow(self.tr("all"), self.total)
+        form.addRow(self.tr("trainable %"), self.percent)
+
+        self.batch = QSpinBox(minimum=1, maximum=4096, value=8)
+        self.seq = QSpinBox(minimum=8, maximum=1_048_576, value=512, singleStep=128)
+        self.dtype = QComboBox()
+        self.dtype.addItems(["float32", "bfloat16", "float16"])
+        self.bar = MemoryBar()
+        self.mem_total = QLabel("–")
+        self.mem_total.setFont(mono)
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        memory = QGroupBox(self.tr("Training memory (estimate)"))
+        mform = QFormLayout(memory)
+        mform.addRow(self.tr("batch size"), self.batch)
+        mform.addRow(self.tr("sequence length"), self.seq)
+        mform.addRow(self.tr("dtype"), self.dtype)
+        mform.addRow(self.bar)
+        mform.addRow(self.tr("total"), self.mem_total)
+        mform.addRow(self.legend)
+
+        box = QVBoxLayout(self)
+        box.addWidget(self.busy)
+        box.addWidget(params)
+        box.addWidget(self.line)
+        box.addWidget(self.error)
+        box.addWidget(memory)
+        box.addStretch(1)
+        for spin in (self.batch, self.seq):
+            spin.valueChanged.connect(self.memory_inputs_changed)
+        self.dtype.currentTextChanged.connect(self.memory_inputs_changed)
+        self.result: dict[str, Any] | None = None
+
+    def memory_inputs(self) -> dict[str, Any]:
+        return {"batch_size": self.batch.value(), "seq_len": self.seq.value(), "dtype": self.dtype.currentText()}
+
+    def set_memory_inputs(self, batch_size: int | None = None, seq_len: int | None = None) -> None:
+        for spin, value in ((self.batch, batch_size), (self.seq, seq_len)):
+            if value:
+                spin.blockSignals(True)
+                spin.setValue(int(value))
+                spin.blockSignals(False)
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+
+    def set_result(self, result: dict[str, Any]) -> None:
+        """Show ``{"trainable", "total", "memory"}`` from `studio.jobs.count_cost`."""
+        self.result = result
+        self.error.hide()
+        t, n = result["trainable"], result["total"]
+        pct = 100 * t / n if n else 0.0
+        self.trainable.setText(f"{t:,}")
+        self.total.setText(f"{n:,}")
+        self.percent.setText(f"{pct:.4f} %")
+        self.line.setText(f"trainable params: {t:,d} || all params: {n:,d} || trainable%: {pct:.4f}")
+        mem = result["memory"]
+        self.bar.set_parts(mem)
+        self.mem_total.setText(gib(mem["total"]))
+        self.legend.setText(
+            " ".join(
+                f"<span style='color:{COLORS[k].name()}'>■</span> {k} {gib(mem[k])}" for k in PARTS
+            )
+        )
+        for lab in (self.trainable, self.total, self.percent):
+            lab.setEnabled(True)
+
+    def set_error(self, message: str) -> None:
+        """The configuration cannot be counted (bad targets, invalid value): say why, grey the figures."""
+        self.error.setText(message)
+        self.error.show()
+        for lab in (self.trainable, self.total, self.percent):
+            lab.setEnabled(False)

@@ -1,0 +1,149 @@
+"""The method picker and its generated form.
+
+The picker lists every method of ``core.methods.REGISTRY`` (so methods appear as they land); the
+form is a `DataclassForm` over the method's ``Config``. Targets are not in the form: the module
+tree owns ``target_modules`` / ``layers_to_transform`` and hands them in (`set_targets`) so that the
+config is validated as a whole. Switching method keeps the values of fields both methods have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from studio.widgets.dataclass_form import DataclassForm
+
+LABELS = {
+    "LORA": "LoRA",
+    "ADALORA": "AdaLoRA",
+    "IA3": "IA³",
+    "PROMPT_TUNING": "Prompt tuning",
+    "P_TUNING": "P-tuning",
+    "PREFIX_TUNING": "Prefix tuning",
+    "ADAPTION_PROMPT": "Adaption prompt",
+}
+TARGET_FIELDS = ("target_modules", "layers_to_transform", "layers_pattern")
+HIDDEN = ("task_type", "base_model_name_or_path", "revision", "inference_mode", *TARGET_FIELDS)
+
+
+def label(method: str) -> str:
+    return LABELS.get(method, method.replace("_", " ").capitalize())
+
+
+class MethodForm(QWidget):
+    """Method picker + form. `config_changed` carries a complete, valid config dict (with targets)."""
+
+    method_changed = Signal(str)
+    config_changed = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.methods: dict[str, Any] = {}
+        self.method = ""
+        self.targets: dict[str, Any] = {}
+        self.picker = QComboBox()
+        self.picker.setEnabled(False)
+        self.picker.addItem(self.tr("loading methods…"))
+        self.about = QLabel()
+        self.about.setWordWrap(True)
+        self.form = DataclassForm(skip=HIDDEN)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.form)
+        head = QFormLayout()
+        head.addRow(self.tr("Method"), self.picker)
+        box = QVBoxLayout(self)
+        box.addLayout(head)
+        box.addWidget(self.about)
+        box.addWidget(scroll, 1)
+        self.picker.currentIndexChanged.connect(self._on_pick)
+        self.form.values_changed.connect(self._emit)
+
+    def set_registry(self, methods: dict[str, Any]) -> None:
+        """Fill the picker from the registry ({PeftType value: method module})."""
+        self.methods = dict(methods)
+        self.picker.blockSignals(True)
+        self.picker.clear()
+        for name in self.methods:
+            self.picker.addItem(label(name), name)
+        self.picker.setEnabled(True)
+        self.picker.blockSignals(False)
+
+    def config_class(self, method: str | None = None) -> Any:
+        return self.methods[method or self.method].Config
+
+    def uses_targets(self, method: str | None = None) -> bool:
+        names = {f.name for f in dataclasses.fields(self.config_class(method))}
+        return "target_modules" in names
+
+    def uses_layers(self, method: str | None = None) -> bool:
+        names = {f.name for f in dataclasses.fields(self.config_class(method))}
+        return "layers_to_transform" in names
+
+    def set_config(self, config: dict[str, Any]) -> None:
+        """Show ``config`` (a ``to_dict()`` form with ``peft_type``); no signal."""
+        method = str(config.get("peft_type") or "LORA")
+        if method not in self.methods:
+            method = next(iter(self.methods))
+        self.method = method
+        self.picker.blockSignals(True)
+        self.picker.setCurrentIndex(self.picker.findData(method))
+        self.picker.blockSignals(False)
+        self._set_targets_extra(config)
+        self.form.blockSignals(True)
+        self.form.set_class(self.config_class(), config)
+        self.form.blockSignals(False)
+        self.about.setText((self.methods[method].__doc__ or "").strip().split("\n")[0])
+
+    def _set_targets_extra(self, config: dict[str, Any]) -> None:
+        names = {f.name for f in dataclasses.fields(self.config_class())}
+        self.form.extra = {k: config.get(k) for k in TARGET_FIELDS if k in names and k in config}
+        self.form.extra.setdefault("task_type", "CAUSAL_LM")
+
+    def set_targets(self, targets: Any, layers: Any) -> None:
+        """New targets from the tree: re-validate the whole config (emits when valid)."""
+        names = {f.name for f in dataclasses.fields(self.config_class())} if self.method else set()
+        if "target_modules" in names:
+            self.form.extra["target_modules"] = targets
+        if "layers_to_transform" in names:
+            self.form.extra["layers_to_transform"] = layers
+        values = self.form.validate()
+        if values is not None:
+            self._emit(values)
+
+    def current_config(self) -> dict[str, Any] | None:
+        """The config dict (``to_dict()`` form) if valid, else None."""
+        values = self.form.validate()
+        if values is None:
+            return None
+        return self._config_dict(values)
+
+    def _config_dict(self, values: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.config_class()(**{**values, **self.form.extra})
+        return cfg.to_dict()
+
+    def _on_pick(self, index: int) -> None:
+        method = self.picker.itemData(index)
+        if not method or method == self.method:
+            return
+        try:
+            carried = {**self.form.values(), **self.form.extra}
+        except ValueError:
+            carried = dict(self.form.extra)
+        carried["peft_type"] = method
+        self.set_config(carried)
+        self.method_changed.emit(method)
+        values = self.form.validate()
+        if values is not None:
+            self._emit(values)
+
+    def _emit(self, values: dict[str, Any]) -> None:
+        try:
+            self.config_changed.emit(self._config_dict(values))
+        except Exception as exc:  # validated a moment ago; report instead of crashing the slot
+            self.form.error_label.setText(str(exc))
+            self.form.error_label.show()

@@ -1,0 +1,522 @@
+"""The module tree: the model as ``print(model)`` shows it, with a check box on every module the
+chosen method can adapt.
+
+The widget never decides alone: a click computes the new ``target_modules`` /
+``layers_to_transform`` and emits `targets_edited`; the window records it (undo stack, project
+file) and calls `set_targets`, which re-ticks every row from PEFT's matching rules
+(`studio.targets`). So the tree, the text field and the saved config always agree.
+
+Rows: attribute name, class, shape facts, parameter count (exact figure on hover). A block list
+whose blocks are identical folds into one row, ``h (0-23): 24 x BloomBlock``, that expands into one
+block; ticking a module there targets it in every block (PEFT's suffix rule); the bar that appears
+offers "only block N" instead. Unticking a parent unticks everything below it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPalette
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QTreeWidgetItemIterator,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio import targets as T
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+ACCENT = QColor(46, 125, 220)
+
+
+def _human(n: int) -> str:
+    for div, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.1f} {unit}"
+    return str(n)
+
+
+def _shape(facts: dict[str, Any]) -> str:
+    if "in_features" in facts:
+        return f"{facts['in_features']}→{facts['out_features']}"
+    if "nx" in facts:
+        return f"{facts['nx']}→{facts['nf']}"
+    if "num_embeddings" in facts:
+        return f"{facts['num_embeddings']}×{facts['embedding_dim']}"
+    if "normalized_shape" in facts:
+        return "×".join(str(d) for d in facts["normalized_shape"])
+    if "p" in facts:
+        return f"p={facts['p']}"
+    return ""
+
+
+@dataclass
+class _Row:
+    item: QTreeWidgetItem
+    path: str
+    real: list[str]
+    """The real module names this row stands for (one per block when folded)."""
+    targetable: bool = False
+    leaves: list[str] = field(default_factory=list)
+    """Real names of the targetable modules at or below this row."""
+    repeat: tuple[int, int, int] | None = None
+    parent: "_Row | None" = None
+
+
+class ModuleTree(QWidget):
+    """The tree, its filter, the layer-range control and the editable targets text."""
+
+    targets_edited = Signal(object, object)
+    """(target_modules, layers_to_transform) the person asked for."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info = None  # studio.jobs.ModelInfo
+        self.method = "LORA"
+        self.method_label = "LoRA"
+        self._no_targets_reason: str | None = None
+        self._has_layers = True
+        self.targets: list[str] | str | None = None
+        self.layers: list[int] | None = None
+        self._rows: dict[str, _Row] = {}
+        self._updating = False
+        self._offer_path: str | None = None
+
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.filter = QLineEdit(placeholderText=self.tr("Filter: name or regex (F)"))
+        self.filter.setClearButtonEnabled(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate: a moving bar while the skeleton builds
+        self.busy.setMaximumWidth(90)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.status = QLabel()
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.busy)
+
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(4)
+        self.tree.setHeaderLabels([self.tr("Module"), self.tr("Class"), self.tr("Shape"), self.tr("Params")])
+        self.tree.setFont(mono)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 310)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+
+        # The offer after ticking a module of a folded block: all blocks (default) or only one.
+        self.offer = QFrame()
+        self.offer.setFrameShape(QFrame.Shape.StyledPanel)
+        self.offer_label = QLabel()
+        self.offer_block = QSpinBox()
+        self.offer_only = QPushButton(self.tr("Only this block"))
+        self.offer_close = QPushButton("×")
+        self.offer_close.setFlat(True)
+        self.offer_close.setMaximumWidth(24)
+        lay = QHBoxLayout(self.offer)
+        lay.setContentsMargins(6, 2, 6, 2)
+        lay.addWidget(self.offer_label, 1)
+        lay.addWidget(QLabel(self.tr("block")))
+        lay.addWidget(self.offer_block)
+        lay.addWidget(self.offer_only)
+        lay.addWidget(self.offer_close)
+        self.offer.hide()
+
+        self.layers_all = QCheckBox(self.tr("all layers"))
+        self.layers_all.setChecked(True)
+        self.layer_from = QSpinBox()
+        self.layer_to = QSpinBox()
+        for spin in (self.layer_from, self.layer_to):
+            spin.setEnabled(False)
+        layers = QHBoxLayout()
+        layers.addWidget(QLabel(self.tr("Layers:")))
+        layers.addWidget(self.layers_all)
+        layers.addWidget(QLabel(self.tr("from")))
+        layers.addWidget(self.layer_from)
+        layers.addWidget(QLabel(self.tr("to")))
+        layers.addWidget(self.layer_to)
+        layers.addStretch(1)
+
+        self.targets_edit = QLineEdit(placeholderText=self.tr("target_modules: names (q_proj, v_proj) or a regex"))
+        self.targets_edit.setFont(mono)
+        self.flags = QLabel()
+        self.flags.setWordWrap(True)
+        self.flags.setStyleSheet("color: #c62828;")
+        row = QHBoxLayout()
+        row.addWidget(QLabel(self.tr("Targets:")))
+        row.addWidget(self.targets_edit, 1)
+
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(top)
+        box.addWidget(self.status)
+        box.addWidget(self.tree, 1)
+        box.addWidget(self.offer)
+        box.addLayout(layers)
+        box.addLayout(row)
+        box.addWidget(self.flags)
+
+        self._filter_timer = QTimer(self, singleShot=True, interval=150)
+        self._filter_timer.timeout.connect(self.apply_filter)
+        self.filter.textChanged.connect(self._filter_timer.start)
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.targets_edit.editingFinished.connect(self._on_text)
+        self.layers_all.toggled.connect(self._on_layers)
+        self.layer_from.valueChanged.connect(self._on_layers)
+        self.layer_to.valueChanged.connect(self._on_layers)
+        self.offer_only.clicked.connect(self._on_only_block)
+        self.offer_close.clicked.connect(self.offer.hide)
+
+    # ---- state from the window -------------------------------------------------------------------
+
+    def set_loading(self, loading: bool, text: str = "") -> None:
+        self.busy.setVisible(loading)
+        self.status.setText(text)
+
+    def set_error(self, message: str) -> None:
+        self.busy.hide()
+        self.status.setText(message)
+        self.status.setStyleSheet("color: #c62828;")
+
+    def set_model(self, info: Any) -> None:
+        """Show the tree of a `studio.jobs.ModelInfo`."""
+        self.info = info
+        self.status.setStyleSheet("")
+        self.status.setText(f"{info.ref} · {info.node.cls} · {info.node.total_params:,} parameters")
+        self._updating = True
+        try:
+            self.tree.clear()
+            self._rows.clear()
+            self._build(info.node, None, [""])
+            root = self._rows[""].item
+            self.tree.addTopLevelItem(root)
+            self._expand_default(root)
+            n = max(info.num_layers - 1, 0)
+            for spin in (self.layer_from, self.layer_to):
+                spin.setRange(0, n)
+            self.layer_to.setValue(n)
+        finally:
+            self._updating = False
+        self._refresh()
+        self.apply_filter()
+
+    def set_method(self, method: str, label: str, *, no_targets_reason: str | None, has_layers: bool) -> None:
+        """The chosen method: which rows it can target (from each module's support), or why none."""
+        self.method, self.method_label = method, label
+        self._no_targets_reason = no_targets_reason
+        self._has_layers = has_layers
+        self.targets_edit.setEnabled(no_targets_reason is None)
+        for w in (self.layers_all, self.layer_from, self.layer_to):
+            w.setEnabled(no_targets_reason is None and has_layers and (w is self.layers_all or not self.layers_all.isChecked()))
+        self._refresh()
+
+    def set_targets(self, targets: list[str] | str | None, layers: list[int] | None) -> None:
+        """Re-tick the rows for these targets (no signal)."""
+        self.targets = targets
+        self.layers = list(layers) if layers else None
+        self._refresh()
+
+    # ---- building --------------------------------------------------------------------------------
+
+    def _build(self, node: Any, parent: _Row | None, real: list[str]) -> _Row:
+        children = list(node.children)
+        label = node.name or node.cls
+        cls = node.cls
+        params = node.total_params
+        repeat = None
+        # A block list of identical blocks: one row "h (0-23): 24 x BloomBlock" standing for all.
+        if node.style == "list" and len(children) == 1 and children[0].repeat:
+            block = children[0]
+            first, last, count = block.repeat
+            repeat = block.repeat
+            label = f"{node.name} ({first}-{last}): {count} x {block.cls}"
+            cls = "ModuleList"
+            real = [f"{r}.{i}" if r else str(i) for r in real for i in range(first, last + 1)]
+            params = block.repeat_params or params
+            children = list(block.children)
+        item = QTreeWidgetItem([label, cls, _shape(node.facts), ""])
+        item.setData(0, PATH_ROLE, node.path)
+        if params:
+            item.setText(3, f"{count} x {_human(block.total_params)}" if repeat else _human(params))
+            item.setToolTip(3, f"{params:,} parameters")
+        item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setToolTip(1, node.extra_repr or node.cls)
+        row = _Row(item, node.path, real, repeat=repeat, parent=parent)
+        self._rows[node.path] = row
+        for child in children:
+            if child.repeat and node.style == "list":
+                first, last, _ = child.repeat
+                child_real = [f"{r}.{i}" if r else str(i) for r in real for i in range(first, last + 1)]
+            else:
+                child_real = [f"{r}.{child.name}" if r else child.name for r in real]
+            child_row = self._build(child, row, child_real)
+            if child.repeat and node.style == "list":
+                first, last, count = child.repeat
+                child_row.item.setText(0, f"({first}-{last}): {count} x {child.cls}")
+            item.addChild(child_row.item)
+        return row
+
+    def _expand_default(self, root: QTreeWidgetItem) -> None:
+        # Open the way down to the first block's modules, as the UI sketch shows.
+        item = root
+        while item is not None:
+            item.setExpanded(True)
+            nxt = None
+            for i in range(item.childCount()):
+                if item.child(i).childCount():
+                    nxt = item.child(i)
+                    break
+            item = nxt
+
+    # ---- ticking ---------------------------------------------------------------------------------
+
+    def _support(self, name: str) -> str | None:
+        if self.info is None:
+            return "no model"
+        if self._no_targets_reason:
+            return self._no_targets_reason
+        reasons = self.info.support.get(name, {})
+        if self.method not in reasons:
+            return f"{self.method_label} does not target modules of the tree."
+        return reasons[self.method]
+
+    def unrestricted(self) -> set[str]:
+        """Modules the targets select, ignoring layers_to_transform."""
+        if self.info is None:
+            return set()
+        return T.matched(self.targets, self.info.names, linear=self.info.linear)
+
+    def selected(self) -> set[str]:
+        """Modules the current targets select (layers_to_transform applied), as PEFT would."""
+        if self.info is None or self._no_targets_reason:
+            return set()
+        return T.matched(self.targets, self.info.names, layers=self.layers, layers_pattern=None, linear=self.info.linear)
+
+    def _refresh(self) -> None:
+        if self.info is None:
+            return
+        selected = self.selected()
+        self._updating = True
+        try:
+            grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            tint = QColor(ACCENT)
+            tint.setAlpha(40)
+            # leaves first (bottom-up), so containers can aggregate
+            for row in reversed(list(self._rows.values())):
+                reason = self._support(row.real[0]) if row.real[0] else "the model itself"
+                row.targetable = reason is None and not row.item.childCount()
+                row.leaves = list(row.real) if row.targetable else []
+                for i in range(row.item.childCount()):
+                    child = self._rows[row.item.child(i).data(0, PATH_ROLE)]
+                    row.leaves += child.leaves
+                item = row.item
+                flags = item.flags() | Qt.ItemFlag.ItemIsEnabled
+                if row.leaves:
+                    flags |= Qt.ItemFlag.ItemIsUserCheckable
+                    hit = [p for p in row.leaves if p in selected]
+                    state = (
+                        Qt.CheckState.Checked if len(hit) == len(row.leaves)
+                        else Qt.CheckState.PartiallyChecked if hit else Qt.CheckState.Unchecked
+                    )
+                    item.setCheckState(0, state)
+                    for col in range(4):
+                        item.setForeground(col, QBrush())
+                        item.setBackground(col, QBrush(tint) if row.targetable and hit else QBrush())
+                    item.setToolTip(0, self._row_tooltip(row, hit))
+                else:
+                    flags &= ~Qt.ItemFlag.ItemIsUserCheckable
+                    item.setData(0, Qt.ItemDataRole.CheckStateRole, None)
+                    if not item.childCount():
+                        flags &= ~Qt.ItemFlag.ItemIsEnabled  # a leaf the method cannot target: disabled
+                        for col in range(4):
+                            item.setForeground(col, QBrush(grey))
+                            item.setBackground(col, QBrush())
+                    item.setToolTip(0, f"{row.path or item.text(1)}: {reason}" if reason else row.path)
+                item.setFlags(flags)
+            self.targets_edit.setText(T.format_targets(self.targets))
+            self.layers_all.blockSignals(True)
+            self.layer_from.blockSignals(True)
+            self.layer_to.blockSignals(True)
+            self.layers_all.setChecked(not self.layers)
+            if self.layers:
+                self.layer_from.setValue(min(self.layers))
+                self.layer_to.setValue(max(self.layers))
+            for spin in (self.layer_from, self.layer_to):
+                spin.setEnabled(bool(self.layers) and self._has_layers and not self._no_targets_reason)
+            self.layers_all.blockSignals(False)
+            self.layer_from.blockSignals(False)
+            self.layer_to.blockSignals(False)
+            self._show_flags(selected)
+        finally:
+            self._updating = False
+
+    def _row_tooltip(self, row: _Row, hit: list[str]) -> str:
+        if row.repeat or len(row.real) > 1:
+            return f"{row.path}: selected in {len(set(hit) & set(row.real)) or len(hit)} of {len(row.real)} blocks"
+        return row.path
+
+    def _show_flags(self, selected: set[str]) -> None:
+        problems = []
+        if self._no_targets_reason:
+            self.flags.setStyleSheet("color: palette(mid);")
+            self.flags.setText(self._no_targets_reason)
+            return
+        self.flags.setStyleSheet("color: #c62828;")
+        error = T.regex_error(self.targets)
+        if error:
+            problems.append(error)
+        for entry, close in T.unmatched_entries(self.targets, self.info.names):
+            hint = f" (closest: {', '.join(close)})" if close else ""
+            problems.append(f"'{entry}' matches no module{hint}")
+        bad = sorted(n for n in selected if self._support(n) is not None)
+        if bad:
+            problems.append(f"{self.method_label} cannot adapt {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}: {self._support(bad[0])}")
+        if isinstance(self.targets, str) and self.layers and self.targets != T.ALL_LINEAR:
+            problems.append("layers_to_transform only works with a name list, not a regex")
+        if self.targets and not problems and not selected:
+            problems.append("these targets select no module")
+        self.flags.setText("\n".join(problems))
+
+    def row(self, path: str) -> QTreeWidgetItem:
+        """The tree item of a module path (the representative path inside folded blocks)."""
+        return self._rows[path].item
+
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != 0:
+            return
+        path = item.data(0, PATH_ROLE)
+        self.toggle(path)
+
+    def toggle(self, path: str) -> None:
+        """What a click on a row's check box does: untick if anything below is ticked, else tick
+        (in every block, when the row stands for several)."""
+        row = self._rows[path]
+        current = self.unrestricted()
+        shown = self.selected()
+        if any(p in shown for p in row.leaves):
+            new = current - set(row.leaves)
+            self.offer.hide()
+        else:
+            new = current | set(row.leaves)
+            if len(row.real) > 1 and row.targetable:
+                self._offer(row)
+        self._emit(new)
+
+    def tick_only_block(self, path: str, block: int) -> None:
+        """Target the module of row ``path`` in block ``block`` only (PEFT: its full name)."""
+        row = self._rows[path]
+        keep = [p for p in row.leaves if self._block_of(row, p) == block]
+        new = (self.unrestricted() - set(row.leaves)) | set(keep)
+        self._emit(new)
+
+    def _block_of(self, row: _Row, name: str) -> int | None:
+        # The index segment that differs between the row's real names.
+        rep = row.path.split(".")
+        parts = name.split(".")
+        for a, b in zip(rep, parts):
+            if a.isdigit() and b.isdigit():
+                return int(b)
+        return None
+
+    def _offer(self, row: _Row) -> None:
+        blocks = sorted({self._block_of(row, p) for p in row.leaves if self._block_of(row, p) is not None})
+        if not blocks:
+            return
+        self._offer_path = row.path
+        leaf = row.path.rsplit(".", 1)[-1]
+        self.offer_label.setText(self.tr("{0}: ticked in all {1} blocks.").format(leaf, len(blocks)))
+        self.offer_block.setRange(blocks[0], blocks[-1])
+        self.offer_block.setValue(self._block_of(row, row.path) or blocks[0])
+        self.offer.show()
+
+    def _on_only_block(self) -> None:
+        if self._offer_path is not None:
+            self.tick_only_block(self._offer_path, self.offer_block.value())
+        self.offer.hide()
+
+    def _groups(self) -> list[list[str]]:
+        return [row.real for row in self._rows.values() if row.targetable]
+
+    def _emit(self, new: set[str]) -> None:
+        entries = T.compress(new, self._groups(), self.info.names) if new else None
+        if isinstance(self.targets, str) and new == self.unrestricted():
+            entries = self.targets
+        self.targets_edited.emit(entries, self.layers)
+
+    def _on_text(self) -> None:
+        if self._no_targets_reason:
+            return
+        parsed = T.parse_text(self.targets_edit.text())
+        if parsed != self.targets:
+            self.targets_edited.emit(parsed, self.layers)
+
+    def _on_layers(self) -> None:
+        if self._updating:
+            return
+        if self.layers_all.isChecked():
+            layers = None
+        else:
+            a, b = sorted((self.layer_from.value(), self.layer_to.value()))
+            layers = list(range(a, b + 1))
+        for spin in (self.layer_from, self.layer_to):
+            spin.setEnabled(layers is not None)
+        if layers != self.layers:
+            self.targets_edited.emit(self.targets, layers)
+
+    # ---- filter ----------------------------------------------------------------------------------
+
+    def apply_filter(self) -> None:
+        """Show rows whose name or path matches the filter (a regex, else plain text), with their parents."""
+        text = self.filter.text().strip()
+        if not text:
+            it = QTreeWidgetItemIterator(self.tree)
+            while it.value():
+                it.value().setHidden(False)
+                it += 1
+            return
+        try:
+            rx = re.compile(text, re.IGNORECASE)
+            test = lambda s: rx.search(s) is not None  # noqa: E731
+        except re.error:
+            low = text.lower()
+            test = lambda s: low in s.lower()  # noqa: E731
+
+        def visit(item: QTreeWidgetItem) -> bool:
+            own = test(item.text(0)) or test(item.data(0, PATH_ROLE) or "") or test(item.text(1))
+            any_child = False
+            for i in range(item.childCount()):
+                any_child |= visit(item.child(i))
+            show = own or any_child
+            item.setHidden(not show)
+            if any_child:
+                item.setExpanded(True)
+            return show
+
+        for i in range(self.tree.topLevelItemCount()):
+            visit(self.tree.topLevelItem(i))
+
+    def visible_paths(self) -> list[str]:
+        out = []
+        it = QTreeWidgetItemIterator(self.tree)
+        while it.value():
+            if not it.value().isHidden():
+                out.append(it.value().data(0, PATH_ROLE))
+            it += 1
+        return out
