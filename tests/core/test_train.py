@@ -1,0 +1,207 @@
+"""core.train: events, schedule, resume equals an uninterrupted run, stop, NaN / OOM failures,
+AdaLoRA's update_and_allocate, and two processes under torchrun."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from core import LoraConfig, get_peft_model
+from core.data import DataConfig, prepare
+from core.models import load_model
+from core.protocol import Checkpoint, Eval, Failed, Finished, Started, Step, encode
+from core.train import METHOD_DEFAULTS, TrainingArguments, TrainingConfigError, _schedule, defaults_for, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "d.jsonl"
+    recs = [{"prompt": f"Code {i}?", "completion": f"It is {i * 7 % 13}."} for i in range(24)]
+    path.write_text("\n".join(json.dumps(r) for r in recs))
+    return path
+
+
+def setup(dataset, dropout=0.1, seed=0, **data_kwargs):
+    model, tok = load_model("tiny-llama")
+    torch.manual_seed(seed)
+    peft = get_peft_model(model, LoraConfig(r=4, lora_dropout=dropout, target_modules="all-linear"))
+    return peft, tok, prepare(DataConfig(path=str(dataset), validation_split=0.25, **data_kwargs), tok)
+
+
+ARGS = dict(max_steps=6, batch_size=4, warmup_steps=2, eval_steps=3, save_steps=3, learning_rate=5e-3)
+
+
+def test_arguments_round_trip_and_validate():
+    args = TrainingArguments(max_steps=7, lr_scheduler="linear", loraplus_lr_ratio=16)
+    assert TrainingArguments.from_dict(json.loads(json.dumps(dataclasses.asdict(args)))) == args
+    assert all(f.metadata.get("help") for f in dataclasses.fields(TrainingArguments))
+    with pytest.raises(TrainingConfigError, match="lr_scheduler"):
+        TrainingArguments(lr_scheduler="step")
+    with pytest.raises(TrainingConfigError, match="nope"):
+        TrainingArguments.from_dict({"nope": 1})
+    method, targs = defaults_for("LORA")
+    assert method["r"] == 16 and method["target_modules"] == "all-linear" and targs.learning_rate == 2e-3
+    assert set(METHOD_DEFAULTS) == {"LORA", "ADALORA", "IA3", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "ADAPTION_PROMPT"}
+
+
+def test_schedule_warms_up_then_decays():
+    cos = _schedule(TrainingArguments(warmup_steps=4, lr_scheduler="cosine"), 20)
+    lin = _schedule(TrainingArguments(warmup_steps=4, lr_scheduler="linear"), 20)
+    assert [cos(s) for s in range(4)] == [0.2, 0.4, 0.6, 0.8]
+    assert cos(4) == lin(4) == 1.0
+    assert lin(12) == pytest.approx(0.5) and cos(12) == pytest.approx(0.5)
+    assert cos(19) < 0.02 and _schedule(TrainingArguments(lr_scheduler="constant", warmup_steps=0), 20)(15) == 1.0
+
+
+def test_a_run_yields_the_protocol_events_and_learns(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    before = {k: v.clone() for k, v in peft.get_base_model().state_dict().items() if "lora" not in k}
+    events = list(train(peft, tok, data, TrainingArguments(**{**ARGS, "max_steps": 9}), tmp_path))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "Started" and kinds[-1] == "Finished" and events[-1].status == "completed"
+    steps = [e for e in events if isinstance(e, Step)]
+    evals = [e for e in events if isinstance(e, Eval)]
+    assert [s.step for s in steps] == list(range(1, 10))
+    assert all(s.tokens_per_s > 0 and s.grad_norm > 0 and s.eta_s is not None for s in steps)
+    assert steps[0].lr < steps[2].lr  # warm-up
+    assert [e.step for e in evals] == [3, 6, 9] and evals[-1].eval_loss < evals[0].eval_loss
+    assert steps[-1].loss < steps[0].loss
+    ckpts = [e for e in events if isinstance(e, Checkpoint)]
+    assert [c.step for c in ckpts] == [3, 6, 9]
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-6", "checkpoint-9"]  # save_total_limit=2
+    assert {p.name for p in Path(ckpts[-1].path).iterdir()} >= {"adapter", "optimizer.pt", "scheduler.pt", "rng_state_0.pt", "trainer_state.json"}
+    for e in events:
+        encode(e)  # every event goes over the wire
+    after = {k: v for k, v in peft.get_base_model().state_dict().items() if "lora" not in k}
+    assert all(torch.equal(before[k], after[k]) for k in before)  # only the adapter trained
+
+
+def test_stop_then_resume_equals_an_uninterrupted_run(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    full = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path / "a"))
+    full_losses = {e.step: e.loss for e in full if isinstance(e, Step)}
+    full_evals = {e.step: e.eval_loss for e in full if isinstance(e, Eval)}
+
+    peft, tok, data = setup(dataset)
+    stop = threading.Event()
+    first = []
+    for e in train(peft, tok, data, TrainingArguments(**{**ARGS, "save_steps": 0}), tmp_path / "b", should_stop=stop):
+        first.append(e)
+        if isinstance(e, Step) and e.step == 2:
+            stop.set()
+    assert isinstance(first[-1], Finished) and first[-1].status == "stopped" and first[-1].step == 2
+    assert isinstance(first[-2], Checkpoint) and first[-2].step == 2
+    ckpt = first[-1].checkpoint
+
+    peft, tok, data = setup(dataset, seed=123)  # a different init: everything must come from the checkpoint
+    second = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path / "b", resume_from=ckpt))
+    assert isinstance(second[0], Started) and second[0].start_step == 2 and second[0].resumed_from == ckpt
+    losses = {e.step: e.loss for e in first + second if isinstance(e, Step)}
+    evals = {e.step: e.eval_loss for e in second if isinstance(e, Eval)}
+    assert sorted(losses) == list(range(1, 7))
+    for s in losses:
+        assert losses[s] == pytest.approx(full_losses[s], abs=1e-5), s
+    for s in evals:
+        assert evals[s] == pytest.approx(full_evals[s], abs=1e-5)
+
+
+def test_stop_accepts_a_callable(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    events = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path, should_stop=lambda: True))
+    assert [type(e).__name__ for e in events][-2:] == ["Checkpoint", "Finished"] and events[-1].step == 1
+
+
+def test_nan_loss_fails_naming_the_step_and_keeps_the_checkpoint(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    events = []
+    for e in train(peft, tok, data, TrainingArguments(**{**ARGS, "save_steps": 2}), tmp_path):
+        events.append(e)
+        if isinstance(e, Checkpoint) and e.step == 2:
+            with torch.no_grad():
+                next(p for n, p in peft.named_parameters() if "lora_B" in n).fill_(float("nan"))
+    fail = events[-1]
+    assert isinstance(fail, Failed) and fail.kind == "nan" and fail.step == 3
+    assert "step 3" in fail.reason and "learning rate" in fail.reason
+    assert fail.checkpoint and Path(fail.checkpoint).name == "checkpoint-2" and Path(fail.checkpoint).is_dir()
+
+
+def test_out_of_memory_says_what_to_lower(dataset, tmp_path, monkeypatch):
+    import core.train as train_mod
+
+    def boom(model, batch):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train_mod, "_loss_sum", boom)
+    peft, tok, data = setup(dataset)
+    fail = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path))[-1]
+    assert isinstance(fail, Failed) and fail.kind == "oom" and fail.step == 1
+    assert "batch_size" in fail.reason and "gradient_checkpointing" in fail.reason and fail.detail
+
+
+def test_errors_become_failed_events(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    for p in peft.parameters():
+        p.requires_grad_(False)
+    fail = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path))[-1]
+    assert isinstance(fail, Failed) and fail.kind == "config" and "no trainable parameters" in fail.reason
+
+
+def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, tmp_path):
+    # One step with batch 4 equals one step of 2 micro-batches of 2 (the loss is normalised over
+    # the whole optimizer step's tokens), with gradient checkpointing on or off.
+    peft, tok, data = setup(dataset, dropout=0.0)
+    a = [e for e in train(peft, tok, data, TrainingArguments(max_steps=2, batch_size=4, warmup_steps=0, eval_steps=0), tmp_path / "a") if isinstance(e, Step)]
+    peft2, tok, data = setup(dataset, dropout=0.0)
+    b = [e for e in train(peft2, tok, data, TrainingArguments(max_steps=2, batch_size=2, gradient_accumulation_steps=2, warmup_steps=0, eval_steps=0, gradient_checkpointing=True), tmp_path / "b") if isinstance(e, Step)]
+    assert [s.loss for s in a] == pytest.approx([s.loss for s in b], abs=1e-5)
+    sa, sb = peft.adapter_state_dict(), peft2.adapter_state_dict()
+    assert all(torch.allclose(sa[k], sb[k], atol=1e-6) for k in sa)
+
+    peft, tok, data = setup(dataset, dropout=0.0, packing=True, max_length=64)
+    events = list(train(peft, tok, data, TrainingArguments(max_steps=2, batch_size=2, loraplus_lr_ratio=16, eval_steps=0), tmp_path / "c"))
+    assert isinstance(events[-1], Finished)
+
+
+def test_adalora_update_and_allocate_is_called_every_step(dataset, tmp_path, monkeypatch):
+    import core.train as train_mod
+
+    calls = []
+    peft, tok, data = setup(dataset)
+    monkeypatch.setattr(train_mod, "_is_adalora", lambda m: True)
+    peft.update_and_allocate = lambda step: calls.append((step, any(p.grad is not None for p in peft.parameters() if p.requires_grad)))
+    list(train(peft, tok, data, TrainingArguments(max_steps=3, batch_size=4, eval_steps=0), tmp_path))
+    assert calls == [(0, True), (1, True), (2, True)]  # 0-based step, gradients still there
+
+
+@pytest.mark.slow
+def test_two_processes_under_torchrun_match_one(tmp_path):
+    script = ROOT / "tests/core/ddp_train_script.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    two, one = tmp_path / "two", tmp_path / "one"
+    two.mkdir(), one.mkdir()
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"]
+    proc = subprocess.run([*torchrun, str(script), str(two), "2"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.run([sys.executable, str(script), str(one), "4"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1, single = (torch.load(p, weights_only=False) for p in (two / "rank0.pt", two / "rank1.pt", one / "rank0.pt"))
+    # Ranks read different shards, which together are the one-process batches.
+    for s in range(3):
+        assert not set(r0["seen"][s]) & set(r1["seen"][s])
+        assert sorted(r0["seen"][s] + r1["seen"][s]) == sorted(single["seen"][s])
+    for k in r0["state"]:
+        assert torch.equal(r0["state"][k], r1["state"][k]), k  # identical across ranks
+        assert torch.allclose(r0["state"][k], single["state"][k], atol=1e-5), k  # equal to one process
+    assert r0["losses"] == pytest.approx(single["losses"], abs=1e-5)
+    assert r0["losses"] == r1["losses"]
