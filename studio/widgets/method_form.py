@@ -43,7 +43,8 @@ class MethodForm(QWidget):
         super().__init__(parent)
         self.methods: dict[str, Any] = {}
         self.method = ""
-        self.targets: dict[str, Any] = {}
+        self.remembered: dict[str, Any] = {}
+        """Values of every method shown so far: switching back and forth keeps them."""
         self.picker = QComboBox()
         self.picker.setEnabled(False)
         self.picker.addItem(self.tr("loading methods…"))
@@ -131,10 +132,10 @@ class MethodForm(QWidget):
         if not method or method == self.method:
             return
         try:
-            carried = {**self.form.values(), **self.form.extra}
+            self.remembered.update(self.form.values())
         except ValueError:
-            carried = dict(self.form.extra)
-        carried["peft_type"] = method
+            pass
+        carried = {**self.remembered, **self.form.extra, "peft_type": method}
         self.set_config(carried)
         self.method_changed.emit(method)
         values = self.form.validate()

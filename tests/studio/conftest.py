@@ -1,0 +1,65 @@
+"""Fixtures for the studio's tests: offscreen Qt, an isolated QSettings, a window on a fresh project."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+LOAD_TIMEOUT_MS = 60_000  # the first skeleton imports torch + transformers (seconds on a busy CPU)
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, qsettings):
+    """make_window(model=None) -> a shown MainWindow on a new project, tree + methods + cost loaded."""
+    from studio.main_window import MainWindow
+
+    def make(model: str | None = None, name: str = "p.adapterstudio", settings: dict | None = None):
+        path = tmp_path / name
+        if model or settings:
+            from core.store import Project, ProjectSettings
+            from studio.main_window import default_settings_dict
+
+            data = default_settings_dict()
+            if model:
+                data["model"] = model
+            data.update(settings or {})
+            Project.create(path, ProjectSettings.from_dict(data)).close()
+        window = MainWindow(path, qsettings=qsettings)
+        qtbot.addWidget(window)
+        with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=LOAD_TIMEOUT_MS):
+            window.show()
+        wait_cost(qtbot, window)
+        return window
+
+    return make
+
+
+def wait_cost(qtbot, window):
+    """Wait until no cost computation is pending or running."""
+    qtbot.waitUntil(
+        lambda: not window._cost_timer.isActive() and not window._cost_running and not window.runner.busy,
+        timeout=LOAD_TIMEOUT_MS,
+    )
+
+
+def engine_count(model: str, config: dict) -> tuple[int, int]:
+    """The engine's own figures for the same config: get_peft_model(...).get_nb_trainable_parameters()."""
+    from core.methods import REGISTRY
+    from core.config import PeftType
+    from core.models import skeleton
+    from core.peft_model import get_peft_model
+
+    method = REGISTRY[PeftType(config["peft_type"])]
+    data = dict(config)
+    data["task_type"] = "CAUSAL_LM"
+    return get_peft_model(skeleton(model), method.Config.from_dict(data)).get_nb_trainable_parameters()

@@ -1,0 +1,190 @@
+"""The window on real widgets (offscreen): projects, the tree, targets, methods, the live cost, undo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.studio.conftest import engine_count, wait_cost
+
+CHECKED, PARTIAL, UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.PartiallyChecked, Qt.CheckState.Unchecked
+
+
+def state(window, path):
+    return window.tree.row(path).checkState(0)
+
+
+def test_new_project_opens_with_the_defaults(make_window, tmp_path):
+    window = make_window()
+    from core.store import Project
+
+    assert (tmp_path / "p.adapterstudio").is_file()
+    tree = window.tree
+    assert tree.info.ref == "smollm2-135m-instruct"
+    assert state(window, "model.layers.0.self_attn.q_proj") == CHECKED
+    assert state(window, "model.layers.0.self_attn.v_proj") == CHECKED
+    assert state(window, "model.layers.0.self_attn.k_proj") == UNCHECKED
+    assert state(window, "model.layers.0.self_attn") == PARTIAL
+    assert tree.targets_edit.text() == "q_proj, v_proj"
+    # the cost, as PEFT's print_trainable_parameters() prints it
+    assert window.cost.line.text() == "trainable params: 460,800 || all params: 134,975,808 || trainable%: 0.3414"
+    # the full LoRA config was written back into the project file
+    with Project.open(tmp_path / "p.adapterstudio") as project:
+        saved = project.settings().method_config
+    assert saved["peft_type"] == "LORA" and saved["target_modules"] == ["q_proj", "v_proj"] and saved["r"] == 8
+
+
+def test_folded_blocks_and_disabled_rows(make_window):
+    window = make_window("bloomz-560m")
+    tree = window.tree
+    h = tree.row("transformer.h")
+    assert h.text(0) == "h (0-23): 24 x BloomBlock"
+    assert h.toolTip(3).replace(",", "").split()[0].isdigit()
+    norm = tree.row("transformer.h.0.input_layernorm")
+    assert not norm.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert "LoRA adapts Linear" in norm.toolTip(0)
+
+
+def test_ticking_bloomz_matches_the_engine(make_window, qtbot):
+    window = make_window("bloomz-560m", settings={"method_config": {"peft_type": "LORA", "r": 8, "target_modules": ["dense"]}})
+    tree = window.tree
+    assert state(window, "transformer.h.0.self_attention.dense") == CHECKED
+    tree.toggle("transformer.h.0.self_attention.dense")  # untick
+    tree.toggle("transformer.h.0.self_attention.query_key_value")  # tick: all 24 blocks
+    assert window.targets == ["query_key_value"]
+    assert tree.offer.isVisibleTo(tree) and "24 blocks" in tree.offer_label.text()
+    wait_cost(qtbot, window)
+    assert window.cost.line.text() == "trainable params: 786,432 || all params: 560,001,024 || trainable%: 0.1404"
+    assert window.settings.method_config["target_modules"] == ["query_key_value"]
+    got = (window.cost.result["trainable"], window.cost.result["total"])
+    assert got == engine_count("bloomz-560m", window.settings.method_config)
+
+
+def test_only_this_block_and_layer_range(make_window, qtbot):
+    window = make_window("tiny-bloom", settings={"method_config": {"peft_type": "LORA", "target_modules": ["query_key_value"]}})
+    tree = window.tree
+    tree.toggle("transformer.h.0.mlp.dense_4h_to_h")
+    assert window.targets == ["dense_4h_to_h", "query_key_value"]
+    tree.offer_block.setValue(1)
+    tree.offer_only.click()
+    assert window.targets == ["query_key_value", "transformer.h.1.mlp.dense_4h_to_h"]
+    assert state(window, "transformer.h.0.mlp.dense_4h_to_h") == PARTIAL
+    # layer range -> layers_to_transform
+    tree.layers_all.setChecked(False)
+    tree.layer_from.setValue(1)
+    assert window.layers == [1]
+    assert state(window, "transformer.h.0.self_attention.query_key_value") == PARTIAL
+    wait_cost(qtbot, window)
+    cfg = window.settings.method_config
+    assert cfg["layers_to_transform"] == [1]
+    assert (window.cost.result["trainable"], window.cost.result["total"]) == engine_count("tiny-bloom", cfg)
+
+
+def test_unticking_a_parent_unticks_its_children(make_window):
+    window = make_window("tiny-llama", settings={"method_config": {"peft_type": "LORA", "target_modules": ["q_proj", "v_proj", "up_proj"]}})
+    window.tree.toggle("model.layers.0.self_attn")
+    assert window.targets == ["up_proj"]
+    assert state(window, "model.layers.0.self_attn.q_proj") == UNCHECKED
+    window.tree.toggle("model.layers.0.self_attn")  # ticking a parent ticks what it can
+    assert set(window.targets) == {"self_attn.k_proj", "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj", "up_proj"} or set(window.targets) == {"k_proj", "o_proj", "q_proj", "v_proj", "up_proj"}
+
+
+def test_typed_regex_and_names_tick_rows_and_flag_misses(make_window, qtbot):
+    window = make_window("tiny-bloom")
+    tree = window.tree
+    tree.targets_edit.setText(r"transformer\.h\.0\..*(query_key_value|dense_h_to_4h)")
+    tree.targets_edit.editingFinished.emit()
+    assert isinstance(window.targets, str)
+    assert state(window, "transformer.h.0.self_attention.query_key_value") == PARTIAL  # block 0 of 2
+    assert state(window, "transformer.h.0.mlp.dense_h_to_4h") == PARTIAL
+    assert state(window, "transformer.h.0.self_attention.dense") == UNCHECKED
+    assert tree.selected() == {"transformer.h.0.self_attention.query_key_value", "transformer.h.0.mlp.dense_h_to_4h"}
+    wait_cost(qtbot, window)
+    assert (window.cost.result["trainable"], window.cost.result["total"]) == engine_count("tiny-bloom", window.settings.method_config)
+    tree.targets_edit.setText("query_key_value, quert_key_value")
+    tree.targets_edit.editingFinished.emit()
+    assert window.targets == ["query_key_value", "quert_key_value"]
+    assert "'quert_key_value' matches no module" in tree.flags.text() and "query_key_value" in tree.flags.text()
+    assert state(window, "transformer.h.0.self_attention.query_key_value") == CHECKED
+
+
+def test_undo_redo_targets(make_window):
+    window = make_window("tiny-llama")
+    assert window.targets == ["q_proj", "v_proj"]
+    window.tree.toggle("model.layers.0.self_attn.k_proj")
+    assert window.targets == ["k_proj", "q_proj", "v_proj"]
+    window.act_undo.trigger()
+    assert window.targets == ["q_proj", "v_proj"]
+    assert state(window, "model.layers.0.self_attn.k_proj") == UNCHECKED
+    assert window.settings.method_config["target_modules"] == ["q_proj", "v_proj"]
+    window.act_redo.trigger()
+    assert window.targets == ["k_proj", "q_proj", "v_proj"]
+
+
+def test_switching_methods_builds_the_form(make_window, qtbot):
+    window = make_window("tiny-llama")
+    form = window.method_form
+    names = [form.picker.itemData(i) for i in range(form.picker.count())]
+    assert {"LORA", "IA3", "ADALORA", "PROMPT_TUNING"} <= set(names)
+    assert form.form.fields["r"].widget.value() == 8
+    assert "Rank" in form.form.fields["r"].widget.toolTip()
+    assert form.form.fields["use_dora"].kind == "bool"
+    assert form.form.fields["bias"].kind == "choice"
+    form.form.fields["r"].widget.setValue(4)
+    wait_cost(qtbot, window)
+    assert window.settings.method_config["r"] == 4
+    assert (window.cost.result["trainable"], window.cost.result["total"]) == engine_count("tiny-llama", window.settings.method_config)
+
+    form.picker.setCurrentIndex(names.index("IA3"))
+    assert form.method == "IA3" and "feedforward_modules" in form.form.fields
+    assert window.tree.targets_edit.isEnabled()
+    form.picker.setCurrentIndex(names.index("PROMPT_TUNING"))
+    assert "num_virtual_tokens" in form.form.fields
+    assert not window.tree.targets_edit.isEnabled()
+    assert "virtual tokens" in window.tree.flags.text()
+    assert not window.tree.row("model.layers.0.self_attn.q_proj").flags() & Qt.ItemFlag.ItemIsUserCheckable
+    form.picker.setCurrentIndex(names.index("LORA"))
+    assert form.form.fields["r"].widget.value() == 4  # carried over
+    assert state(window, "model.layers.0.self_attn.q_proj") == CHECKED
+
+
+def test_invalid_value_is_flagged_inline(make_window, qtbot):
+    window = make_window("tiny-llama")
+    field = window.method_form.form.fields["lora_dropout"]
+    field.widget.setText("1.5")
+    field.widget.editingFinished.emit()
+    assert "lora_dropout" in window.method_form.form.error
+    assert "c62828" in field.widget.styleSheet()
+    assert window.cost.error.isVisibleTo(window.cost)
+    assert window.settings.method_config["lora_dropout"] == 0.05  # the bad value was not saved
+    field.widget.setText("0.1")
+    field.widget.editingFinished.emit()
+    assert not window.method_form.form.error and window.settings.method_config["lora_dropout"] == 0.1
+
+
+def test_filter_box(make_window):
+    window = make_window("tiny-llama")
+    window.tree.filter.setText("q_proj|down")
+    window.tree.apply_filter()
+    visible = set(window.tree.visible_paths())
+    assert "model.layers.0.self_attn.q_proj" in visible and "model.layers.0.mlp.down_proj" in visible
+    assert "model.layers.0.self_attn.k_proj" not in visible and "model.embed_tokens" not in visible
+
+
+def test_settings_persist_and_recent_and_geometry(make_window, qsettings, tmp_path):
+    window = make_window("tiny-gpt2")
+    window.tree.toggle("transformer.h.0.attn.c_attn")
+    window.resize(1111, 700)
+    window.close()
+    from core.store import Project
+
+    with Project.open(tmp_path / "p.adapterstudio") as project:
+        assert project.settings().method_config["target_modules"] == ["c_attn"] or "c_attn" in project.settings().method_config["target_modules"]
+    assert str(tmp_path / "p.adapterstudio") in qsettings.value("recent")
+    assert qsettings.value("geometry") is not None
+
+
+def test_save_as_continues_in_the_new_file(make_window, tmp_path):
+    window = make_window("tiny-llama")
+    assert window.save_as(str(tmp_path / "copy.adapterstudio"))
+    assert window.project.path == tmp_path / "copy.adapterstudio"
+    assert window.settings.model == "tiny-llama"
