@@ -1,0 +1,105 @@
+"""The console script, the cold start, the screenshot under a real X server, and the target rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_headless_commands_go_to_the_cli(capsys):
+    from studio.app import cli_commands, main
+
+    assert "inspect" in cli_commands()
+    assert main(["inspect", "tiny-bloom", "--no-counts"]) == 0
+    assert "BloomForCausalLM(" in capsys.readouterr().out
+
+
+def test_console_script_points_at_the_app():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["adapter-studio"] == "studio.app:main"
+
+
+def _run(args, env_extra=None, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "studio.app", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_cold_start_paints_before_torch(tmp_path):
+    proc = _run([str(tmp_path / "cold.adapterstudio"), "--startup-check"], {"QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("first paint after", round(report["paint_s"], 3), "s")
+    assert report["torch_loaded"] is False
+    # DESIGN target is 1.5 s; the test machine is shared, so the bound here is looser.
+    assert report["paint_s"] < 5.0
+
+
+def _not_blank(png: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(png))
+    assert not image.isNull() and image.width() > 600 and image.height() > 400
+    colors = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colors) > 20, f"only {len(colors)} colours: blank window?"
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
+def test_screenshot_in_a_real_x_server(tmp_path):
+    out = tmp_path / "shot.png"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", sys.executable, "-m", "studio.app",
+         str(tmp_path / "x.adapterstudio"), "--screenshot", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    _not_blank(out)
+
+
+def test_no_display_is_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-m", "studio.app", str(tmp_path / "n.adapterstudio")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "QT_QPA_PLATFORM=offscreen" in proc.stderr
+
+
+@pytest.mark.parametrize("model", ["tiny-bloom", "tiny-llama", "tiny-gpt2"])
+def test_gui_target_rules_agree_with_the_engine(model):
+    """studio.targets (GUI thread, no torch) selects what core.targeting.select selects."""
+    from core.methods import lora
+    from core.models import skeleton
+    from core.targeting import select
+    from studio import targets as T
+    from studio.jobs import load_tree
+
+    info = load_tree(model)
+    names = info.names
+    leaves = sorted({n.rsplit(".", 1)[-1] for n in info.linear})
+    cases = [([leaves[0]], None), (leaves[:2], [1]), (r".*\.1\..*(_proj|query_key_value|c_attn)", None), ("all-linear", None),
+             ([info.linear[0]], [1])]
+    for targets, layers in cases:
+        cfg = lora.Config(target_modules=targets, layers_to_transform=layers)
+        try:
+            want = set(select(skeleton(model), cfg, lora.can_target, "LoRA").selected)
+        except Exception:
+            want = set()
+        got = {n for n in T.matched(cfg.target_modules, names, layers=layers, linear=info.linear)
+               if info.support[n]["LORA"] is None}
+        assert got == want, (targets, layers)
+    # compress() round-trips a selection
+    sel = set(T.matched(["q_proj", "v_proj"] if "llama" in model else leaves[:1], names))
+    groups = [[n for n in names if n.endswith("." + leaf)] for leaf in leaves]
+    assert T.matched(T.compress(sel, groups, names), names) == sel
