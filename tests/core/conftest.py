@@ -167,6 +167,7 @@ CASES: list[tuple[str, str, bool, dict]] = [
     ("llama-pissa", "llama", True, dict(r=4, init_lora_weights="pissa")),
     ("gpt2-pissa", "gpt2", True, dict(r=4, init_lora_weights="pissa", target_modules=["c_attn", "c_proj"])),
     ("bloom-pissa-niter", "bloom", True, dict(r=4, init_lora_weights="pissa_niter_4")),
+    ("gpt2-pissa-dora-dropout", "gpt2", True, dict(r=2, init_lora_weights="pissa", use_dora=True, lora_dropout=0.1, target_modules=["c_fc"])),
     # bias
     ("bloom-bias-all", "bloom", True, dict(r=4, bias="all")),
     ("gpt2-bias-lora_only", "gpt2", True, dict(r=4, bias="lora_only", target_modules=["c_attn", "c_fc"])),

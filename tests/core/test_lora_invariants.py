@@ -68,6 +68,7 @@ def _plain_state(model: nn.Module) -> dict[str, torch.Tensor]:
 def test_output_at_init_equals_base(family, tied, kwargs, input_ids, attention_mask):
     expected = logits(make_model(family, tied), input_ids, attention_mask)
     model = _build(family, tied, kwargs)
+    model.eval()  # new adapter layers start in training mode (as PEFT's): LoRA dropout would act on PiSSA's B·A
     actual = logits(model, input_ids, attention_mask)
     if kwargs.get("init_lora_weights") is False:
         assert (actual - expected).abs().max() > 1e-3  # both matrices random: the adapter acts from the start
@@ -241,6 +242,8 @@ DROPOUT_CASES = [p for p in CASE_PARAMS if p.values[2].get("lora_dropout", 0) > 
 @pytest.mark.parametrize("family,tied,kwargs", DROPOUT_CASES)
 def test_dropout_only_in_training_and_only_on_the_adapter_path(family, tied, kwargs, tmp_path, input_ids):
     model = _build(family, tied, kwargs)
+    base = make_model(family, tied)
+    base.load_state_dict(_base_weights(model))  # (PiSSA: the residual)
     perturb_adapter(model)
     model.eval()
     evaluated = logits(model, input_ids)
@@ -257,7 +260,7 @@ def test_dropout_only_in_training_and_only_on_the_adapter_path(family, tied, kwa
     first = logits(model, input_ids)
     assert (first - evaluated).abs().max() > 1e-4  # dropout acts in training
     with model.disable_adapter():  # ... and never on the base path
-        torch.testing.assert_close(logits(model, input_ids), logits(make_model(family, tied), input_ids), atol=0, rtol=0)
+        torch.testing.assert_close(logits(model, input_ids), logits(base, input_ids), atol=0, rtol=0)
 
 
 def test_layers_reading_the_same_input_share_one_dropout_mask():
