@@ -80,7 +80,12 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setApplicationName("Adapter Studio")
     from studio.main_window import MainWindow
 
-    window = MainWindow(args.project)
+    qsettings = None
+    if os.environ.get("ADAPTER_STUDIO_SETTINGS"):  # an ini file instead of the user's settings (tests)
+        from PySide6.QtCore import QSettings
+
+        qsettings = QSettings(os.environ["ADAPTER_STUDIO_SETTINGS"], QSettings.Format.IniFormat)
+    window = MainWindow(args.project, qsettings=qsettings)
     if args.startup_check:
         # For the cold-start test: report the first paint and whether torch was loaded by then.
         def report() -> None:
@@ -90,6 +95,8 @@ def run_gui(args: argparse.Namespace) -> int:
         window.first_paint.connect(report)
     if args.screenshot:
         out = args.screenshot
+        window.persist_geometry = False  # a fixed size for docs and tests; the person's layout is untouched
+        window.resize(1360, 820)
         waiting = {"model", "methods", "cost"}
 
         def ready(what: str) -> None:

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.targets: Any = None
         self.layers: Any = None
         self._painted = False
+        self.persist_geometry = True
         self.started = time.perf_counter()
         self._cost_running = False
         self._cost_dirty = False
@@ -225,6 +226,8 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(state)
 
     def save_geometry(self) -> None:
+        if not self.persist_geometry:
+            return
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("splitter", self.splitter.saveState())
         self.qsettings.sync()

@@ -208,6 +208,8 @@ class ModuleTree(QWidget):
             root = self._rows[""].item
             self.tree.addTopLevelItem(root)
             self._expand_default(root)
+            self.tree.resizeColumnToContents(0)
+            self.tree.resizeColumnToContents(1)
             n = max(info.num_layers - 1, 0)
             for spin in (self.layer_from, self.layer_to):
                 spin.setRange(0, n)

@@ -31,6 +31,7 @@ def test_console_script_points_at_the_app():
 
 def _run(args, env_extra=None, timeout=120):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    env["ADAPTER_STUDIO_SETTINGS"] = str(Path(args[0]).with_suffix(".ini"))
     return subprocess.run([sys.executable, "-m", "studio.app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -59,6 +60,7 @@ def test_screenshot_in_a_real_x_server(tmp_path):
     out = tmp_path / "shot.png"
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env["PYTHONPATH"] = str(ROOT)
+    env["ADAPTER_STUDIO_SETTINGS"] = str(tmp_path / "studio.ini")
     proc = subprocess.run(
         ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", sys.executable, "-m", "studio.app",
          str(tmp_path / "x.adapterstudio"), "--screenshot", str(out)],
@@ -71,6 +73,7 @@ def test_screenshot_in_a_real_x_server(tmp_path):
 def test_no_display_is_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     env["PYTHONPATH"] = str(ROOT)
+    env["ADAPTER_STUDIO_SETTINGS"] = str(tmp_path / "studio.ini")
     proc = subprocess.run([sys.executable, "-m", "studio.app", str(tmp_path / "n.adapterstudio")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "QT_QPA_PLATFORM=offscreen" in proc.stderr
