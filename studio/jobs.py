@@ -159,3 +159,33 @@ class Runner(QObject):
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
+
+
+def load_tokenizer(ref: str) -> tuple[Any, str]:
+    """A tokenizer for previews, without loading weights: the model folder's own, else the
+    bundled SmolLM2 tokenizer (which the built-in models share). Returns (tokenizer, note)."""
+    import os
+
+    from transformers import AutoTokenizer
+
+    if os.path.isdir(ref):
+        try:
+            return AutoTokenizer.from_pretrained(ref), ""
+        except Exception as exc:  # a folder without tokenizer files: fall back, and say so
+            note = f"{ref} has no usable tokenizer ({exc}); the preview uses the bundled SmolLM2 tokenizer."
+    else:
+        note = "" if ref.startswith(("smollm2", "tiny-")) else (
+            f"The preview uses the bundled SmolLM2 tokenizer ({ref}'s own is not available offline)."
+        )
+    from core.models import _tiny_tokenizer  # the bundled tokenizer (assets/tokenizer)
+
+    return _tiny_tokenizer(), note
+
+
+def preview_data(ref: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``core.data.preview`` of the data settings, tokenized as for ``ref``."""
+    from core.data import DataConfig, preview
+
+    config = DataConfig(**data)
+    tokenizer, note = load_tokenizer(ref)
+    return {"preview": preview(config, tokenizer, n=5), "max_length": config.max_length, "tokenizer_note": note}

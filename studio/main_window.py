@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.widgets.cost_panel import CostPanel
+from studio.widgets.data_panel import DataPanel
 from studio.widgets.dataclass_form import DataclassForm
 from studio.widgets.method_form import MethodForm, label
 from studio.widgets.module_tree import ModuleTree
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
     model_ready = Signal()
     methods_ready = Signal()
     cost_ready = Signal()
+    preview_ready = Signal()
     first_paint = Signal()
 
     def __init__(self, project_path: str | Path | None = None, *, qsettings: QSettings | None = None) -> None:
@@ -134,11 +136,12 @@ class MainWindow(QMainWindow):
         self.tree = ModuleTree()
         self.method_form = MethodForm()
         self.training_form = DataclassForm()
-        self.data_form = DataclassForm()
+        self.data_panel = DataPanel()
+        self.data_form = self.data_panel.form
         self.tabs = QTabWidget()
         self.tabs.addTab(self.method_form, self.tr("Method"))
         self.tabs.addTab(_scroll(self.training_form), self.tr("Training"))
-        self.tabs.addTab(_scroll(self.data_form), self.tr("Data"))
+        self.tabs.addTab(self.data_panel, self.tr("Data"))
         self.cost = CostPanel()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.tree)
@@ -163,6 +166,7 @@ class MainWindow(QMainWindow):
         self.method_form.form.error_changed.connect(self._on_form_error)
         self.training_form.values_changed.connect(self._on_training)
         self.data_form.values_changed.connect(self._on_data)
+        self.data_panel.preview_requested.connect(self.preview_data)
         self.cost.memory_inputs_changed.connect(self.request_cost)
         self.model_box.activated.connect(self._on_model_box)
         self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
@@ -426,6 +430,29 @@ class MainWindow(QMainWindow):
             self.cost.set_memory_inputs(seq_len=values.get("max_length"))
             self.request_cost()
 
+    def preview_data(self) -> None:
+        """Preview the dataset on a worker thread; errors appear in the data tab."""
+        if self.settings is None:
+            return
+        data = self.data_form.validate()
+        if data is None:
+            self.data_panel.show_error(self.data_form.error)
+            self.preview_ready.emit()
+            return
+        self.data_panel.set_busy(True)
+
+        def done(result: dict[str, Any]) -> None:
+            self.data_panel.set_busy(False)
+            self.data_panel.show_preview(result)
+            self.preview_ready.emit()
+
+        def failed(message: str) -> None:
+            self.data_panel.set_busy(False)
+            self.data_panel.show_error(message)
+            self.preview_ready.emit()
+
+        self.runner.submit(_preview_data, self.settings.model, data, on_done=done, on_error=failed)
+
     # ---- cost ------------------------------------------------------------------------------------
 
     def request_cost(self) -> None:
@@ -482,6 +509,12 @@ def _load_tree(ref: str) -> Any:
     from studio.jobs import load_tree
 
     return load_tree(ref)
+
+
+def _preview_data(*args: Any) -> Any:
+    from studio.jobs import preview_data
+
+    return preview_data(*args)
 
 
 def _count_cost(*args: Any) -> Any:
