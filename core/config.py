@@ -12,6 +12,7 @@ import enum
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -128,7 +129,9 @@ class PeftConfig:
             else:
                 ignored.append(key)
         if ignored:
-            log.warning("%s: ignoring unknown keys (written by a newer PEFT?): %s", source, ", ".join(sorted(ignored)))
+            message = f"{source}: ignoring unknown keys (written by a newer PEFT?): {', '.join(sorted(ignored))}"
+            log.warning(message)
+            warnings.warn(message, stacklevel=2)
         return cls(**kwargs)
 
     @staticmethod

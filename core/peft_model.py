@@ -271,8 +271,38 @@ class PeftModel(nn.Module):
         if hook is not None:  # e.g. prompt learning: nothing to merge, the hook says so
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else [self.active_adapter]
+        self._untie_adapted_weights()
         for _, layer in self.base_model.adapter_layers():
             layer.merge(names, safe_merge=safe_merge)
+
+    def _untie_adapted_weights(self) -> None:
+        """Before merging, give a module that shares its weight with an adapted layer its own copy.
+
+        With tied embeddings (Bloom, SmolLM2) the input embedding and the output head are one tensor. The
+        adapter changes only the layer it wraps, so merging into the shared tensor would change the other
+        module too (PEFT only warns). Untying keeps merged outputs equal to the adapter model's; the config
+        then says ``tie_word_embeddings=False`` so a saved merged model keeps both matrices.
+        """
+        model = self.base_model.model
+        adapted: dict[int, str] = {}
+        for path, layer in self.base_model.adapter_layers():
+            weight = getattr(getattr(layer, "base_layer", None), "weight", None)
+            if isinstance(weight, nn.Parameter):
+                adapted[id(weight)] = path
+        untied = False
+        for name, module in model.named_modules(remove_duplicate=False):
+            weight = module._parameters.get("weight")
+            owner = adapted.get(id(weight)) if weight is not None else None
+            if owner is None or name == owner or name.startswith(owner + "."):
+                continue
+            module.weight = nn.Parameter(weight.detach().clone(), requires_grad=weight.requires_grad)
+            untied = True
+        config = getattr(model, "config", None)
+        if untied and config is not None:
+            config.tie_word_embeddings = False
+            text_config = getattr(config, "get_text_config", lambda: None)()
+            if text_config is not None:
+                text_config.tie_word_embeddings = False
 
     def unmerge_adapter(self) -> None:
         """Take merged updates out of the base weights again."""
@@ -286,6 +316,7 @@ class PeftModel(nn.Module):
             return hook(self, progressbar=progressbar, safe_merge=safe_merge, adapter_names=adapter_names)
         names = adapter_names if adapter_names is not None else [self.active_adapter]
         model = self.base_model.model
+        self._untie_adapted_weights()
         for path, layer in list(self.base_model.adapter_layers()):
             if not isinstance(layer, ModulesToSaveWrapper):
                 layer.merge(names, safe_merge=safe_merge)

@@ -133,7 +133,13 @@ def test_files_and_logits_match_peft_both_ways(family, tied, kwargs, tmp_path, i
     peft_again = peft.PeftModel.from_pretrained(make_model(family, tied), peft_dir)
     merged_theirs = peft_again.merge_and_unload().eval()
     merged_ours = in_ours.merge_and_unload().eval()
-    torch.testing.assert_close(logits(merged_ours, input_ids), logits(merged_theirs, input_ids), atol=1e-4, rtol=0)
+    targets = kwargs.get("target_modules") or []
+    if tied and isinstance(targets, list) and {EMBEDDING[family], "lm_head"} & set(targets):
+        # PEFT merges into the shared embedding/head tensor and so changes the other module too; we untie
+        # first, so our merged model equals the adapter model and PEFT's does not.
+        torch.testing.assert_close(logits(merged_ours, input_ids, attention_mask), their_logits, atol=1e-4, rtol=0)
+    else:
+        torch.testing.assert_close(logits(merged_ours, input_ids), logits(merged_theirs, input_ids), atol=1e-4, rtol=0)
 
 
 # ---- several adapters: which parameters train ------------------------------------------------------
