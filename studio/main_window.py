@@ -357,6 +357,8 @@ class MainWindow(QMainWindow):
             self.tree.set_loading(False)
             self.tree.set_model(info)
             self.tree.set_targets(self.targets, self.layers)
+            if self.method_form.method:
+                self._on_method(self.method_form.method)
             self.statusBar().showMessage(self.tr("{0}: {1:,} parameters").format(ref, info.node.total_params), 5000)
             self.model_ready.emit()
             self.request_cost()
@@ -388,6 +390,25 @@ class MainWindow(QMainWindow):
         self.tree.set_method(method, label(method), no_targets_reason=reason, has_layers=self.method_form.uses_layers(method))
         if reason is None:
             self.method_form.set_targets(self.targets, self.layers)
+        self._update_highlight()
+
+    def _update_highlight(self) -> None:
+        """Adaption prompt: tint the attention modules of the top ``adapter_layers`` blocks."""
+        info = self.model_info
+        method = self.method_form.method
+        if info is None or method != "ADAPTION_PROMPT" or self.settings is None:
+            self.tree.set_highlight(set())
+            return
+        from studio.targets import layer_index
+
+        count = self.settings.method_config.get("adapter_layers") or 0
+        if self.settings.method_config.get("peft_type") != method:
+            count = self.method_form.suggested(method).get("adapter_layers", 0)
+        attn = [n for n in info.names if info.support.get(n, {}).get(method) is None]
+        indices = sorted({i for n in attn if (i := layer_index(n, None)) is not None})
+        top = set(indices[-count:]) if count else set()
+        lit = {n for n in attn if layer_index(n, None) in top}
+        self.tree.set_highlight(lit, self.tr("adaption prompt adapts this attention module"))
 
     def edit_targets(self, targets: Any, layers: Any) -> None:
         """A target change from the tree or its text field: undoable."""
@@ -410,6 +431,8 @@ class MainWindow(QMainWindow):
             return
         self.settings.method_config = config
         self.save()
+        if config.get("peft_type") == "ADAPTION_PROMPT":
+            self._update_highlight()
         self.request_cost()
 
     def _on_form_error(self, message: str) -> None:
@@ -419,6 +442,7 @@ class MainWindow(QMainWindow):
     def _on_training(self, values: dict[str, Any]) -> None:
         if self.settings is not None:
             self.settings.training = values
+            self.method_form.overrides["ADALORA"] = {"total_step": values.get("max_steps") or 60}
             self.save()
             self.cost.set_memory_inputs(batch_size=values.get("batch_size"))
             self.request_cost()

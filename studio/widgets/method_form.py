@@ -29,6 +29,22 @@ TARGET_FIELDS = ("target_modules", "layers_to_transform", "layers_pattern")
 HIDDEN = ("task_type", "base_model_name_or_path", "revision", "inference_mode", *TARGET_FIELDS)
 
 
+# First values for fields a method requires but has no default for (from the configs' own "e.g."
+# hints), so a freshly picked method is valid at once; the person changes them as they like.
+SUGGESTED: dict[str, dict[str, Any]] = {
+    "PROMPT_TUNING": {"num_virtual_tokens": 20},
+    "P_TUNING": {"num_virtual_tokens": 20},
+    "PREFIX_TUNING": {"num_virtual_tokens": 20},
+    "ADAPTION_PROMPT": {"adapter_len": 10, "adapter_layers": 8},
+    "ADALORA": {"total_step": 60},
+}
+
+
+# Methods whose target_modules is not the tree's choice (adaption prompt: one attention submodule
+# name, filled in from the architecture); the form shows it as a plain field.
+OWN_TARGETS = {"ADAPTION_PROMPT"}
+
+
 def label(method: str) -> str:
     return LABELS.get(method, method.replace("_", " ").capitalize())
 
@@ -43,6 +59,7 @@ class MethodForm(QWidget):
         super().__init__(parent)
         self.methods: dict[str, Any] = {}
         self.method = ""
+        self.overrides: dict[str, dict[str, Any]] = {}
         self.remembered: dict[str, Any] = {}
         """Values of every method shown so far: switching back and forth keeps them."""
         self.picker = QComboBox()
@@ -74,10 +91,17 @@ class MethodForm(QWidget):
         self.picker.setEnabled(True)
         self.picker.blockSignals(False)
 
+    def suggested(self, method: str) -> dict[str, Any]:
+        """First values for ``method``'s required fields (the window may refine them, e.g. AdaLoRA's
+        total_step from the training settings)."""
+        return dict(SUGGESTED.get(method, {}), **self.overrides.get(method, {}))
+
     def config_class(self, method: str | None = None) -> Any:
         return self.methods[method or self.method].Config
 
     def uses_targets(self, method: str | None = None) -> bool:
+        if (method or self.method) in OWN_TARGETS:
+            return False
         names = {f.name for f in dataclasses.fields(self.config_class(method))}
         return "target_modules" in names
 
@@ -100,14 +124,20 @@ class MethodForm(QWidget):
         self.form.blockSignals(False)
         self.about.setText((self.methods[method].__doc__ or "").strip().split("\n")[0])
 
+    def _tree_fields(self) -> set[str]:
+        if not self.method or self.method in OWN_TARGETS:
+            return set()
+        return {f.name for f in dataclasses.fields(self.config_class())} & set(TARGET_FIELDS)
+
     def _set_targets_extra(self, config: dict[str, Any]) -> None:
-        names = {f.name for f in dataclasses.fields(self.config_class())}
+        names = self._tree_fields()
+        self.form.skip = set(HIDDEN) - ({"target_modules"} if self.method in OWN_TARGETS else set())
         self.form.extra = {k: config.get(k) for k in TARGET_FIELDS if k in names and k in config}
         self.form.extra.setdefault("task_type", "CAUSAL_LM")
 
     def set_targets(self, targets: Any, layers: Any) -> None:
         """New targets from the tree: re-validate the whole config (emits when valid)."""
-        names = {f.name for f in dataclasses.fields(self.config_class())} if self.method else set()
+        names = self._tree_fields()
         if "target_modules" in names:
             self.form.extra["target_modules"] = targets
         if "layers_to_transform" in names:
@@ -135,7 +165,15 @@ class MethodForm(QWidget):
             self.remembered.update(self.form.values())
         except ValueError:
             pass
+        for name in TARGET_FIELDS:
+            self.remembered.pop(name, None)
         carried = {**self.remembered, **self.form.extra, "peft_type": method}
+        if method in OWN_TARGETS:
+            for name in TARGET_FIELDS:
+                carried.pop(name, None)
+        for name, value in self.suggested(method).items():
+            if carried.get(name) is None:
+                carried[name] = value
         self.set_config(carried)
         self.method_changed.emit(method)
         values = self.form.validate()

@@ -95,6 +95,8 @@ class ModuleTree(QWidget):
         self._rows: dict[str, _Row] = {}
         self._updating = False
         self._offer_path: str | None = None
+        self.highlight: set[str] = set()
+        self.highlight_note = ""
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.filter = QLineEdit(placeholderText=self.tr("Filter: name or regex (F)"))
@@ -229,6 +231,11 @@ class ModuleTree(QWidget):
             w.setEnabled(no_targets_reason is None and has_layers and (w is self.layers_all or not self.layers_all.isChecked()))
         self._refresh()
 
+    def set_highlight(self, names: set[str], note: str = "") -> None:
+        """Tint the rows of ``names`` (modules a method adapts without ticks, e.g. adaption prompt's layers)."""
+        self.highlight, self.highlight_note = set(names), note
+        self._refresh()
+
     def set_targets(self, targets: list[str] | str | None, layers: list[int] | None) -> None:
         """Re-tick the rows for these targets (no signal)."""
         self.targets = targets
@@ -345,12 +352,17 @@ class ModuleTree(QWidget):
                 else:
                     flags &= ~Qt.ItemFlag.ItemIsUserCheckable
                     item.setData(0, Qt.ItemDataRole.CheckStateRole, None)
+                    lit = [p for p in row.real if p in self.highlight]
                     if not item.childCount():
                         flags &= ~Qt.ItemFlag.ItemIsEnabled  # a leaf the method cannot target: disabled
                         for col in range(4):
                             item.setForeground(col, QBrush(grey))
-                            item.setBackground(col, QBrush())
-                    item.setToolTip(0, f"{row.path or item.text(1)}: {reason}" if reason else row.path)
+                    for col in range(4):
+                        item.setBackground(col, QBrush(tint) if lit else QBrush())
+                    if lit:
+                        item.setToolTip(0, f"{row.path}: {self.highlight_note} ({len(lit)} of {len(row.real)} blocks)")
+                    else:
+                        item.setToolTip(0, f"{row.path or item.text(1)}: {reason}" if reason else row.path)
                 item.setFlags(flags)
             self.targets_edit.setText(T.format_targets(self.targets))
             self.layers_all.blockSignals(True)

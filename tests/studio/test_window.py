@@ -188,3 +188,21 @@ def test_save_as_continues_in_the_new_file(make_window, tmp_path):
     assert window.save_as(str(tmp_path / "copy.adapterstudio"))
     assert window.project.path == tmp_path / "copy.adapterstudio"
     assert window.settings.model == "tiny-llama"
+
+
+def test_prompt_methods_get_working_first_values_and_adaption_prompt_lights_layers(make_window, qtbot):
+    window = make_window("tiny-llama")
+    form = window.method_form
+    names = [form.picker.itemData(i) for i in range(form.picker.count())]
+    form.picker.setCurrentIndex(names.index("PROMPT_TUNING"))
+    assert not form.form.error, form.form.error
+    wait_cost(qtbot, window)
+    assert window.settings.method_config["peft_type"] == "PROMPT_TUNING"
+    assert (window.cost.result["trainable"], window.cost.result["total"]) == engine_count("tiny-llama", window.settings.method_config)
+    if "ADAPTION_PROMPT" in names:
+        form.picker.setCurrentIndex(names.index("ADAPTION_PROMPT"))
+        field = form.form.fields["adapter_layers"]
+        field.widget.setText("1")
+        field.widget.editingFinished.emit()
+        assert window.tree.highlight == {"model.layers.1.self_attn"}
+        assert "adaption prompt" in window.tree.row("model.layers.0.self_attn").toolTip(0)
