@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -129,6 +130,12 @@ class MainWindow(QMainWindow):
         bar = QHBoxLayout()
         bar.addWidget(QLabel(self.tr("Model:")))
         bar.addWidget(self.model_box)
+        self.browse_folder = QPushButton(self.tr("Folder…"))
+        self.browse_folder.setToolTip(self.tr("Open a Hugging Face model folder (config.json + *.safetensors)"))
+        self.browse_gguf = QPushButton(self.tr(".gguf…"))
+        self.browse_gguf.setToolTip(self.tr("Open a .gguf model file"))
+        bar.addWidget(self.browse_folder)
+        bar.addWidget(self.browse_gguf)
         self.project_label = QLabel()
         bar.addStretch(1)
         bar.addWidget(self.project_label)
@@ -169,6 +176,8 @@ class MainWindow(QMainWindow):
         self.data_panel.preview_requested.connect(self.preview_data)
         self.cost.memory_inputs_changed.connect(self.request_cost)
         self.model_box.activated.connect(self._on_model_box)
+        self.browse_folder.clicked.connect(self._browse_folder)
+        self.browse_gguf.clicked.connect(self._browse_gguf)
         self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
         self.runner.busy_changed.connect(self.cost.set_busy)
         self._cost_timer = QTimer(self, singleShot=True, interval=60)
@@ -344,6 +353,21 @@ class MainWindow(QMainWindow):
             self.settings.model = ref
             self.save()
             self.load_model(ref)
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, self.tr("Model folder"))
+        if path:
+            self.choose_model(path)
+
+    def _browse_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Model file"), "", "GGUF (*.gguf)")
+        if path:
+            self.choose_model(path)
+
+    def choose_model(self, ref: str) -> None:
+        """Switch the project to another model (saved) and load its tree."""
+        self.model_box.setCurrentText(ref)
+        self._on_model_box()
 
     def load_model(self, ref: str) -> None:
         self.tree.set_loading(True, self.tr("Building the skeleton of {0}…").format(ref))

@@ -206,3 +206,25 @@ def test_prompt_methods_get_working_first_values_and_adaption_prompt_lights_laye
         field.widget.editingFinished.emit()
         assert window.tree.highlight == {"model.layers.1.self_attn"}
         assert "adaption prompt" in window.tree.row("model.layers.0.self_attn").toolTip(0)
+
+
+def test_training_form_and_switching_models(make_window, qtbot):
+    window = make_window("tiny-llama")
+    fields = window.training_form.fields
+    assert {"max_steps", "batch_size", "learning_rate", "lr_scheduler", "warmup_steps", "seed"} <= set(fields)
+    fields["batch_size"].widget.setValue(2)
+    assert window.settings.training["batch_size"] == 2
+    assert window.cost.batch.value() == 2
+    fields["learning_rate"].widget.setText("-1")
+    fields["learning_rate"].widget.editingFinished.emit()
+    assert "learning_rate" in window.training_form.error
+    with qtbot.waitSignal(window.model_ready, timeout=60_000):
+        window.choose_model("tiny-gpt2")
+    assert window.settings.model == "tiny-gpt2"
+    assert window.tree.info.ref == "tiny-gpt2"
+    assert "'q_proj' matches no module" in window.tree.flags.text()
+    wait_cost(qtbot, window)
+    assert window.cost.error.isVisibleTo(window.cost)
+    with qtbot.waitSignal(window.model_ready, timeout=60_000):
+        window.choose_model("no-such-model-xyz")
+    assert "no-such-model-xyz" in window.tree.status.text()
