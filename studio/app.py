@@ -58,6 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_gui(args)
 
 
+def install_translator(app, language: str = ""):
+    """Load assets/translations/studio_<lang>.qm for ``language`` ("" = the system locale); English
+    needs none. Returns the translator, or None."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QLocale, QTranslator
+
+    folder = Path(__file__).resolve().parent.parent / "assets" / "translations"
+    locale = QLocale(language) if language else QLocale.system()
+    translator = QTranslator(app)
+    if translator.load(locale, "studio", "_", str(folder)):
+        app.installTranslator(translator)
+        return translator
+    return None
+
+
 def run_gui(args: argparse.Namespace) -> int:
     import os
 
@@ -80,11 +96,12 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setApplicationName("Adapter Studio")
     from studio.main_window import MainWindow
 
+    from PySide6.QtCore import QSettings
+
     qsettings = None
     if os.environ.get("ADAPTER_STUDIO_SETTINGS"):  # an ini file instead of the user's settings (tests)
-        from PySide6.QtCore import QSettings
-
         qsettings = QSettings(os.environ["ADAPTER_STUDIO_SETTINGS"], QSettings.Format.IniFormat)
+    install_translator(app, (qsettings or QSettings()).value("language", "") or "")
     window = MainWindow(args.project, qsettings=qsettings)
     if args.startup_check:
         # For the cold-start test: report the first paint and whether torch was loaded by then.

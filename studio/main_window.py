@@ -207,7 +207,17 @@ class MainWindow(QMainWindow):
         focus.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         focus.triggered.connect(lambda: self.tree.filter.setFocus())
         view.addAction(focus)
+        language = view.addMenu(self.tr("Language"))
+        current = self.qsettings.value("language", "") or ""
+        for code, name in (("", self.tr("System")), ("en", "English"), ("zh_CN", "简体中文")):
+            act = language.addAction(name, lambda c=code: self._set_language(c))
+            act.setCheckable(True)
+            act.setChecked(code == current)
         self._fill_recent()
+
+    def _set_language(self, code: str) -> None:
+        self.qsettings.setValue("language", code)
+        self.statusBar().showMessage(self.tr("The language changes the next time Adapter Studio starts."), 8000)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -106,3 +106,21 @@ def test_gui_target_rules_agree_with_the_engine(model):
     sel = set(T.matched(["q_proj", "v_proj"] if "llama" in model else leaves[:1], names))
     groups = [[n for n in names if n.endswith("." + leaf)] for leaf in leaves]
     assert T.matched(T.compress(sel, groups, names), names) == sel
+
+
+def test_simplified_chinese_translation(qapp, make_window):
+    from PySide6.QtCore import QCoreApplication
+
+    from studio.app import install_translator
+
+    translator = install_translator(qapp, "zh_CN")
+    assert translator is not None
+    try:
+        assert QCoreApplication.translate("MainWindow", "&File") == "文件(&F)"
+        window = make_window("tiny-llama")
+        titles = [a.text() for a in window.menuBar().actions()]
+        assert "文件(&F)" in titles
+        assert window.tabs.tabText(0) == "方法"
+    finally:
+        qapp.removeTranslator(translator)
+    assert install_translator(qapp, "en") is None
