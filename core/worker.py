@@ -194,11 +194,14 @@ class _Recorder(threading.Thread):
         self._recorded = 0  # events ever recorded
         self._closing = False
         self._urgent = False
+        self.last_step: int | None = None
 
     def put(self, event: Event, *, urgent: bool = False) -> None:
         with self._cond:
             self._pending.append(event)
             self._queued += 1
+            if isinstance(event, protocol.Step):
+                self.last_step = event.step
             if urgent:
                 self._urgent = True
                 self._cond.notify_all()
@@ -246,7 +249,7 @@ class _Recorder(threading.Thread):
                     self._recorded = n
                     self._cond.notify_all()
                 if now - last_line >= HEARTBEAT_LINE_S:
-                    self.emit(Heartbeat())
+                    self.emit(Heartbeat(step=self.last_step))
                     last_line = now
                 if closing:
                     return
