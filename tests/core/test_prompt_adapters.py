@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import core
-from tests.core.test_prompt_methods import IDS, MASK, METHODS, build, full_logits, positions, tiny
+from tests.core.test_prompt_methods import IDS, MASK, METHODS, build, full_logits, one_thread, positions, tiny  # noqa: F401 (autouse fixture)
 
 pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")]
 

@@ -22,6 +22,15 @@ FAMILIES = ("bloom", "llama", "gpt2")
 VOCAB, HIDDEN = 300, 32
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on these tiny tensors more threads only spin when the shared cores are busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny(family: str, seed: int = 0) -> torch.nn.Module:
     """A tiny causal LM in eval mode, deterministic for (family, seed); Llama with GQA (4 heads, 2 KV heads)."""
     if family == "bloom":

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 import core
-from tests.core.test_prompt_methods import IDS, MASK, METHODS, build, tiny
+from tests.core.test_prompt_methods import IDS, MASK, METHODS, build, one_thread, tiny  # noqa: F401 (autouse fixture)
 
 peft = pytest.importorskip("peft")
 
