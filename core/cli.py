@@ -500,20 +500,37 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if checkpoint is None:
             raise CliError(f"run {run.id} has no checkpoint to export.")
         kind = "merged" if args.merged else "adapter"
-        dest = Path(args.merged or args.adapter)
-        if dest.exists() and any(dest.iterdir() if dest.is_dir() else [dest]):
+        dest = Path(args.merged or args.adapter).expanduser().absolute()
+        if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
             raise CliError(f"{dest} already exists and is not empty; choose a new folder.")
-        from core import export as exporter
-
-        print(f"Exporting run {run.id} ({checkpoint.name}) as {'a merged model' if kind == 'merged' else 'an adapter'} to {dest} ...",
-              file=sys.stderr)
-        result = exporter.export_checkpoint(run.config.model, checkpoint, dest, merged=(kind == "merged"))
-        detail = result if isinstance(result, dict) else getattr(result, "__dict__", {})
-        detail = {k: v for k, v in detail.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        print(f"Exporting run {run.id} ({checkpoint.name}) as {'a merged model' if kind == 'merged' else 'an adapter'} "
+              f"to {dest} ...", file=sys.stderr)
+        result = export_run(run.config.model, checkpoint, dest, merged=(kind == "merged"))
+        detail = {"max_abs_diff": result.max_abs_diff, "bytes": result.bytes, "files": len(result.files)}
         if not project.readonly:
-            project.add_export(run.id, kind, dest, checkpoint=checkpoint, verified=True, detail=detail)
-    print(f"Exported run {run.id} to {dest} (verified against the adapter model).")
+            project.add_export(run.id, kind, result.path, checkpoint=checkpoint, verified=True, detail=detail)
+    print(f"Exported run {run.id} to {result.path} ({result.bytes / 2**20:.1f} MiB); reloaded and checked against "
+          f"the adapter model: largest logit difference {result.max_abs_diff:.2e}.")
     return 0
+
+
+def adapter_folder(checkpoint: Path) -> Path:
+    """The adapter inside a checkpoint folder (``checkpoint-N/adapter``), or the folder itself if it is one."""
+    inner = checkpoint / "adapter"
+    return inner if (inner / "adapter_config.json").is_file() else checkpoint
+
+
+def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool) -> Any:
+    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified)."""
+    from core.export import export_adapter, export_merged
+    from core.models import load_model
+    from core.peft_model import PeftModel
+
+    model, tokenizer = load_model(model_ref)
+    peft = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
+    if merged:
+        return export_merged(peft, tokenizer, dest)
+    return export_adapter(peft, dest, tokenizer=tokenizer)
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:

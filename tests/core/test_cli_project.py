@@ -159,3 +159,27 @@ def test_demo_trains_the_default_project(tmp_path, capsys):
     assert "completed at step 2" in capsys.readouterr().out
     with Project.open(tmp_path / "adapter-studio-demo.adapterstudio") as proj:
         assert proj.settings().model == "smollm2-135m-instruct" and proj.runs()[0].status == "completed"
+
+
+def test_export_adapter_and_merged(tmp_path, data_file, capsys):
+    import io
+
+    from core import worker
+
+    assert main(new(tmp_path, data_file, "--set", "r=4", "--set", "max_steps=2", "--set", "eval_steps=0")) == 0
+    path = tmp_path / "p.adapterstudio"
+    assert main(["export", str(path), "--adapter", str(tmp_path / "a")]) == 2
+    assert "no run with a checkpoint yet" in capsys.readouterr().err
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK  # the real loop, in-process
+    assert main(["export", str(path), "--adapter", str(tmp_path / "a")]) == 0
+    assert main(["export", str(path), "--run", str(run_id), "--merged", str(tmp_path / "m")]) == 0
+    assert "largest logit difference" in capsys.readouterr().out
+    assert (tmp_path / "a" / "adapter_config.json").is_file() and (tmp_path / "m" / "config.json").is_file()
+    assert main(["export", str(path), "--merged", str(tmp_path / "m")]) == 2  # never overwrites
+    assert "not empty" in capsys.readouterr().err
+    with Project.open(path) as proj:
+        exports = proj.exports()
+    assert [(e["kind"], e["path"].name, e["verified"]) for e in exports] == [("adapter", "a", True), ("merged", "m", True)]
+    assert exports[0]["checkpoint"].name == "checkpoint-2"
