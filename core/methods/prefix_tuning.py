@@ -186,8 +186,12 @@ def peft_generate(peft_model: nn.Module, *args: Any, **kwargs: Any) -> Any:
     if inputs_embeds is not None:
         # transformers prefills the last (length - cached) embeddings: put n placeholders in front of the real ones
         kwargs["inputs_embeds"] = torch.cat([inputs_embeds.new_zeros(B, n, inputs_embeds.shape[-1]), inputs_embeds], dim=1)
+    # transformers repeats each row for beams / several returned sequences, but not a cache it was given:
+    # the prefix is the same for every row, so build it for the expanded batch directly.
+    config = kwargs.get("generation_config") or model.generation_config
+    expand = max(kwargs.get("num_beams") or config.num_beams or 1, kwargs.get("num_return_sequences") or config.num_return_sequences or 1)
     with torch.no_grad():
-        kwargs["cache"] = prefix_cache(peft_model, B)
+        kwargs["cache"] = prefix_cache(peft_model, B * expand)
     return model.generate(**kwargs)
 
 

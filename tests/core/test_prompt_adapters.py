@@ -85,3 +85,20 @@ def test_real_smollm2_generation_equals_full_passes(tmp_path):
                 full = peft_model(input_ids=cur, attention_mask=m, position_ids=positions(m)).logits[:, -1]
             torch.testing.assert_close(out.logits[t], full, atol=1e-4, rtol=1e-4)
         model = peft_model.unload()
+
+
+@pytest.mark.parametrize("method", ["prompt", "ptuning-mlp", "prefix", "adaption"])
+@pytest.mark.parametrize("family", ["bloom", "llama"])
+def test_beam_search_scores_equal_full_passes(method, family):
+    """Beams and several returned sequences: each sequence's score is its log-probability under full passes."""
+    model = build(method, family)
+    new = 3
+    out = model.generate(input_ids=IDS, attention_mask=MASK, max_new_tokens=new, num_beams=3, num_return_sequences=2,
+                         do_sample=False, length_penalty=0.0, output_scores=True, return_dict_in_generate=True,
+                         pad_token_id=3, eos_token_id=None)
+    seq = out.sequences  # (B·2, L + new), rows grouped per input
+    mask = torch.cat([MASK.repeat_interleave(2, dim=0), torch.ones(seq.shape[0], new, dtype=MASK.dtype)], dim=1)
+    logp = full_logits(model, seq, mask, family).log_softmax(-1)  # (B·2, L + new, V)
+    L = IDS.shape[1]
+    chosen = logp[:, L - 1 : -1].gather(-1, seq[:, L:, None])[..., 0]  # (B·2, new)
+    torch.testing.assert_close(out.sequences_scores, chosen.sum(-1), atol=1e-4, rtol=1e-4)
