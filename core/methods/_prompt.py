@@ -184,18 +184,29 @@ def load_state(
             f"The adapter was made for a different base model or number of virtual tokens."
         )
     factory = same_device_dtype(peft_model.base_model.model)
+    # Load into the existing encoder when its form fits, so a live optimizer keeps pointing at its
+    # parameters (resuming a training checkpoint); otherwise build the form the file allows.
+    current = encoders(peft_model)[name] if name in encoders(peft_model) else None
     encoder: nn.Module | None = None
     if not config.inference_mode and train_state and build_full is not None:
-        encoder = build_full()
+        fits = current is not None and getattr(current, "reparameterised", False) and set(current.state_dict()) == set(train_state)
+        encoder = current if fits else build_full()
         try:
             encoder.load_state_dict({k: v.to(factory["dtype"]) for k, v in train_state.items()}, strict=True)
         except RuntimeError as exc:
             raise AdapterLoadError(f"{source}: the saved encoder weights do not fit this config ({exc}).") from None
+        was_training = encoder.training
         encoder.eval()  # dropout off for the consistency check
         with torch.no_grad():
             out = encoder()
+        encoder.train(was_training)
         if not torch.allclose(out.float(), table.to(out.device).float(), rtol=1e-4, atol=1e-5):
             raise AdapterLoadError(f"{source}: the saved encoder weights do not reproduce {EMBEDDINGS_KEY}; the file is inconsistent.")
+    elif (current is not None and not getattr(current, "reparameterised", False)
+          and tuple(current.embedding.weight.shape) == tuple(table.shape)):
+        with torch.no_grad():  # a plain table: the file holds all of it
+            current.embedding.weight.copy_(table.to(current.embedding.weight.dtype))
+        encoder = current
     if encoder is None:
         if not config.inference_mode and getattr(build_full, "reparameterises", False):
             log.warning(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import core
 from tests.core.test_prompt_methods import IDS, MASK, METHODS, build, full_logits, one_thread, positions, tiny  # noqa: F401 (autouse fixture)
@@ -102,3 +103,18 @@ def test_beam_search_scores_equal_full_passes(method, family):
     L = IDS.shape[1]
     chosen = logp[:, L - 1 : -1].gather(-1, seq[:, L:, None])[..., 0]  # (B·2, new)
     torch.testing.assert_close(out.sequences_scores, chosen.sum(-1), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["prompt", "ptuning-lstm", "prefix", "prefix-proj"])
+def test_loading_into_a_live_adapter_keeps_its_parameters(method, tmp_path):
+    """Resuming a checkpoint loads into the running model: the optimizer's parameters must stay the live ones."""
+    model = build(method, "gpt2")
+    model.save_pretrained(tmp_path)
+    expected = full_logits(model, IDS, MASK, "gpt2")
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.no_grad():
+        for p in params:
+            p.add_(1.0)
+    model._load_weights("default", load_file(tmp_path / "adapter_model.safetensors"), str(tmp_path))
+    assert [id(p) for p in model.parameters() if p.requires_grad] == [id(p) for p in params]  # the very same tensors
+    torch.testing.assert_close(full_logits(model, IDS, MASK, "gpt2"), expected, atol=1e-6, rtol=1e-6)
