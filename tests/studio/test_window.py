@@ -228,3 +228,28 @@ def test_training_form_and_switching_models(make_window, qtbot):
     with qtbot.waitSignal(window.model_ready, timeout=60_000):
         window.choose_model("no-such-model-xyz")
     assert "no-such-model-xyz" in window.tree.status.text()
+
+
+def test_clicks_and_typing_as_a_person_does(make_window, qtbot):
+    window = make_window("tiny-llama")
+    tree = window.tree
+    item = tree.row("model.layers.0.mlp.gate_proj")
+    tree.tree.scrollToItem(item)
+    rect = tree.tree.visualItemRect(item)
+    # the check box sits left of the text; click its centre (indentation + indicator)
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    option = QStyleOptionViewItem()
+    option.initFrom(tree.tree)
+    option.rect = rect
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+    check = tree.tree.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, option, tree.tree)
+    qtbot.mouseClick(tree.tree.viewport(), Qt.MouseButton.LeftButton, pos=check.center())
+    assert "gate_proj" in window.targets
+    tree.targets_edit.clear()
+    qtbot.keyClicks(tree.targets_edit, "o_proj")
+    qtbot.keyClick(tree.targets_edit, Qt.Key.Key_Return)
+    assert window.targets == ["o_proj"]
+    assert state(window, "model.layers.0.self_attn.o_proj") == CHECKED
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "gate_proj" in window.targets
