@@ -239,7 +239,6 @@ def real_project(tmp_path: Path, **training) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_real_training_on_tiny_llama(tmp_path):
     path = real_project(tmp_path)
     run_id = new_run(path)
