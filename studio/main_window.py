@@ -86,6 +86,34 @@ class TargetsCommand(QUndoCommand):
         self.window.apply_targets(*self.old)
 
 
+class SettingsCommand(QUndoCommand):
+    """One change of the method, training or data settings (undoable). Pushed after the change
+    is already shown, so the first redo does nothing; consecutive edits of the same fields merge."""
+
+    def __init__(self, window: "MainWindow", section: str, old: dict, new: dict, keys: set[str]) -> None:
+        super().__init__(f"{section}: {', '.join(sorted(keys))}")
+        self.window, self.section, self.old, self.new, self.keys = window, section, old, new, keys
+        self.first = True
+
+    def id(self) -> int:
+        return 6
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if isinstance(other, SettingsCommand) and other.section == self.section and other.keys == self.keys:
+            self.new = other.new
+            return True
+        return False
+
+    def redo(self) -> None:
+        if self.first:
+            self.first = False
+            return
+        self.window.apply_section(self.section, self.new)
+
+    def undo(self) -> None:
+        self.window.apply_section(self.section, self.old)
+
+
 class MainWindow(QMainWindow):
     """The studio's window over one project file."""
 
@@ -115,6 +143,7 @@ class MainWindow(QMainWindow):
         self._pending_path = Path(project_path) if project_path else None
 
         self.undo = QUndoStack(self)
+        self._undoable = False  # set once a project's settings are on screen; off while undo applies
         self.setWindowTitle("Adapter Studio")
 
         # top bar: the model choice
@@ -298,6 +327,7 @@ class MainWindow(QMainWindow):
             self.project.close()
         self.project = project
         self.settings = project.settings()
+        self._undoable = False
         self.undo.clear()
         self._remember(project.path)
         self.setWindowTitle(f"{self.settings.name or project.path.stem} — Adapter Studio")
@@ -310,6 +340,7 @@ class MainWindow(QMainWindow):
             self.layers = [self.layers]
         self.model_box.setCurrentText(self.settings.model)
         self._show_settings()
+        self._undoable = bool(self.registry)
         self.load_model(self.settings.model)
         return True
 
@@ -319,7 +350,11 @@ class MainWindow(QMainWindow):
             self._on_method(self.method_form.method, save=False)
             if self.registry.get("training") is not None:
                 self.training_form.set_class(self.registry["training"], self.settings.training)
+                # Saved with every field (defaults filled), so later edits record only what changed.
+                self.settings.training = self.training_form.validate() or self.settings.training
             self.data_form.set_class(self.registry["data"], self.settings.data)
+            self.settings.data = self.data_form.validate() or self.settings.data
+            self.save()
             t = self.settings.training
             self.cost.set_memory_inputs(t.get("batch_size") or 8, (self.settings.data or {}).get("max_length") or 512)
         self.tree.set_targets(self.targets, self.layers)
@@ -410,6 +445,7 @@ class MainWindow(QMainWindow):
         self.registry = registry
         self.method_form.set_registry(registry["methods"])
         self._show_settings()
+        self._undoable = True
         self.methods_ready.emit()
         self.request_cost()
 
@@ -460,9 +496,39 @@ class MainWindow(QMainWindow):
             self.settings.method_config["layers_to_transform"] = layers
             self.save()
 
+    def _record(self, section: str, old: dict, new: dict) -> None:
+        keys = {k for k in set(old) | set(new) if old.get(k) != new.get(k)} - {"target_modules", "layers_to_transform", "layers_pattern"}
+        if self._undoable and keys:
+            self.undo.push(SettingsCommand(self, section, copy.deepcopy(old), copy.deepcopy(new), keys))
+
+    def apply_section(self, section: str, values: dict[str, Any]) -> None:
+        """Show and save ``values`` for "method", "training" or "data" (undo / redo)."""
+        if self.settings is None:
+            return
+        self._undoable = False
+        try:
+            values = copy.deepcopy(values)
+            if section == "method":
+                if self.method_form.uses_targets(values.get("peft_type")):
+                    values["target_modules"], values["layers_to_transform"] = self.targets, self.layers
+                self.settings.method_config = values
+                self.method_form.set_config(values)
+                self._on_method(self.method_form.method)
+            elif section == "training":
+                self.settings.training = values
+                self.training_form.set_class(self.training_form.cls, values)
+            else:
+                self.settings.data = values
+                self.data_form.set_class(self.data_form.cls, values)
+            self.save()
+            self.request_cost()
+        finally:
+            self._undoable = True
+
     def _on_config(self, config: dict[str, Any]) -> None:
         if self.settings is None:
             return
+        self._record("method", self.settings.method_config, config)
         self.settings.method_config = config
         self.save()
         if config.get("peft_type") == "ADAPTION_PROMPT":
@@ -475,6 +541,7 @@ class MainWindow(QMainWindow):
 
     def _on_training(self, values: dict[str, Any]) -> None:
         if self.settings is not None:
+            self._record("training", self.settings.training, values)
             self.settings.training = values
             self.method_form.overrides["ADALORA"] = {"total_step": values.get("max_steps") or 60}
             self.save()
@@ -483,6 +550,7 @@ class MainWindow(QMainWindow):
 
     def _on_data(self, values: dict[str, Any]) -> None:
         if self.settings is not None:
+            self._record("data", self.settings.data, values)
             self.settings.data = values
             self.save()
             self.cost.set_memory_inputs(seq_len=values.get("max_length"))

@@ -253,3 +253,32 @@ def test_clicks_and_typing_as_a_person_does(make_window, qtbot):
     assert state(window, "model.layers.0.self_attn.o_proj") == CHECKED
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert "gate_proj" in window.targets
+
+
+def test_undo_covers_setting_changes(make_window, qtbot):
+    window = make_window("tiny-llama")
+    assert window.undo.count() == 0  # opening a project records nothing
+    r = window.method_form.form.fields["r"].widget
+    r.setValue(5)
+    r.setValue(6)  # merges with the previous edit of r
+    assert window.settings.method_config["r"] == 6 and window.undo.count() == 1
+    window.training_form.fields["batch_size"].widget.setValue(3)
+    window.tree.toggle("model.layers.0.self_attn.k_proj")
+    assert window.undo.count() == 3
+    window.act_undo.trigger()  # targets
+    window.act_undo.trigger()  # batch size
+    assert window.settings.training["batch_size"] == 8
+    assert window.training_form.fields["batch_size"].widget.value() == 8
+    window.act_undo.trigger()  # r
+    assert window.settings.method_config["r"] == 8
+    assert window.method_form.form.fields["r"].widget.value() == 8
+    assert window.settings.method_config["target_modules"] == ["q_proj", "v_proj"]
+    names = [window.method_form.picker.itemData(i) for i in range(window.method_form.picker.count())]
+    window.method_form.picker.setCurrentIndex(names.index("IA3"))
+    assert window.settings.method_config["peft_type"] == "IA3"
+    window.act_undo.trigger()
+    assert window.settings.method_config["peft_type"] == "LORA" and window.method_form.method == "LORA"
+    assert state(window, "model.layers.0.self_attn.q_proj") == CHECKED
+    window.act_redo.trigger()
+    assert window.settings.method_config["peft_type"] == "IA3"
+    wait_cost(qtbot, window)
