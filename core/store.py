@@ -125,6 +125,7 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
             "error_detail": str,  # Failed.detail (traceback)
             "error_kind": str,  # Failed.kind
             "checkpoint_dir": str,  # folder holding this run's checkpoints (relative to the project folder)
+            "stop_requested": float,  # unix time someone asked the run to stop through the file (or null)
         },
         pk="id",
         not_null={"status", "config", "created"},
@@ -579,10 +580,21 @@ class Project:
                 {
                     "status": "running", "pid": pid, "host": socket.gethostname(), "heartbeat": now,
                     "started": run.started or now, "ended": None,
-                    "error": None, "error_detail": None, "error_kind": None,
+                    "error": None, "error_detail": None, "error_kind": None, "stop_requested": None,
                 },
             )
         return self.run(run_id)
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask the run's worker to stop (checkpoint, then ``stopped``) through the file: works from any
+        process, e.g. a GUI that re-attached to a run it did not start. The worker polls it twice a second."""
+        with self._write():
+            self.conn.execute("UPDATE runs SET stop_requested = ? WHERE id = ?", (_now(), run_id))
+
+    def stop_requested(self, run_id: int) -> bool:
+        """True when `request_stop` was called since the run was last claimed."""
+        row = self.conn.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
 
     def heartbeat(self, run_id: int, *, pid: int | None = None) -> None:
         """The worker is alive (call every `HEARTBEAT_INTERVAL_S`)."""
@@ -743,18 +755,3 @@ def _connect(path: Path, *, readonly: bool, create: bool = False) -> sqlite3.Con
             raise ProjectFileError(f"{path} cannot be opened for writing ({exc}).") from None
     return conn
 
-
-def iter_new_metrics(project: Project, run_id: int, *, poll_s: float = 0.5) -> Iterator[dict[str, Any]]:
-    """Follow a run's metrics as another process writes them, until the run is no longer running.
-    (For readers that attach to a running run, e.g. ``adapter-studio train`` re-attaching.)"""
-    last = 0
-    while True:
-        rows = project.metrics(run_id, after_id=last)
-        for row in rows:
-            last = max(last, row["id"])
-            yield row
-        if not project.run(run_id).alive:
-            for row in project.metrics(run_id, after_id=last):
-                yield row
-            return
-        time.sleep(poll_s)

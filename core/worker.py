@@ -11,7 +11,8 @@ run's method config, prepares the data, runs `core.train.train` and
 
 A run with a checkpoint (stopped, interrupted, failed) is resumed from its newest checkpoint.
 
-Stop: a ``stop`` line (or an encoded `core.protocol.Stop`) on stdin, SIGTERM or SIGINT -> the loop
+Stop: a ``stop`` line (or an encoded `core.protocol.Stop`) on stdin, SIGTERM, SIGINT, or
+`core.store.Project.request_stop` from any process (polled twice a second) -> the loop
 finishes its step, writes a checkpoint, emits ``Finished("stopped")`` and the worker exits 0.
 End of stdin is *not* a stop: the parent may simply have gone away. SIGHUP is ignored.
 
@@ -27,9 +28,10 @@ How a GUI (or any parent) should start it, so that the run outlives the window::
               On Windows use ``CREATE_NEW_PROCESS_GROUP | DETACHED_PROCESS``.
 
 A new session means Ctrl-C in the parent's terminal and the terminal closing do not reach the
-worker; closing the pipes does not stop it either. To stop: write ``stop\\n`` to its stdin (or send
-SIGTERM); if it has not exited after a grace period, SIGKILL — the run then shows as interrupted
-and resumes from its last checkpoint. To re-attach after a restart, read the project file: the run's
+worker; closing the pipes does not stop it either. To stop: write ``stop\\n`` to its stdin, or send
+SIGTERM, or — from a window that re-attached and has no pipe — call ``Project.request_stop(run_id)``.
+If it has not exited after a grace period, SIGKILL: the run then shows as interrupted and resumes
+from its last checkpoint. To re-attach after a restart, read the project file: the run's
 status, heartbeat and metrics are all there.
 """
 
@@ -184,9 +186,9 @@ class _Recorder(threading.Thread):
     A failed write (disk full, lock held too long) is reported on stderr and retried with the next
     batch; training is never stopped by the bookkeeping."""
 
-    def __init__(self, project_path: Path, run_id: int, emit: _Emitter) -> None:
+    def __init__(self, project_path: Path, run_id: int, emit: _Emitter, stop: threading.Event) -> None:
         super().__init__(name="project-recorder", daemon=True)
-        self.project_path, self.run_id, self.emit = project_path, run_id, emit
+        self.project_path, self.run_id, self.emit, self.stop = project_path, run_id, emit, stop
         self.pid = os.getpid()
         self._cond = threading.Condition()
         self._pending: list[Event] = []
@@ -239,6 +241,9 @@ class _Recorder(threading.Thread):
                     elif now - last_beat >= HEARTBEAT_INTERVAL_S:
                         project.heartbeat(self.run_id, pid=self.pid)
                         last_beat = now
+                    if not self.stop.is_set() and project.stop_requested(self.run_id):
+                        self.stop.set()  # Project.request_stop from another process (a re-attached GUI)
+                        self.emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
                 except Exception as exc:  # noqa: BLE001
                     print(f"adapter-studio worker: could not write to {self.project_path.name} ({exc}); retrying", file=sys.stderr)
                     with self._cond:
@@ -308,7 +313,7 @@ def run_job(
         emit(Failed(reason=f"The run cannot start: {reason}", kind="config", detail="".join(traceback.format_exception(exc))))
         return EXIT_NOT_STARTED
 
-    recorder = _Recorder(project_path, run_id, emit)
+    recorder = _Recorder(project_path, run_id, emit, stop)
     recorder.start()
     final: Event | None = None
     try:

@@ -262,3 +262,14 @@ def test_two_writer_processes_and_a_reader(tmp_path):
         for run_id in ids:
             assert len(proj.metrics(run_id)) == 150 and proj.run(run_id).status == "completed"
         assert reads > 0
+
+
+def test_stop_request_through_the_file(project):
+    run_id = project.create_run()
+    project.claim_run(run_id)
+    assert not project.stop_requested(run_id)
+    project.request_stop(run_id)
+    assert project.stop_requested(run_id)
+    project.record(run_id, [p.Finished("stopped", step=1)])
+    project.claim_run(run_id)  # a new claim (resume) starts without the old request
+    assert not project.stop_requested(run_id)

@@ -145,7 +145,7 @@ def test_bad_settings_fail_fast_with_reason(tmp_path):
         assert "learning_rat" in proj.run(run_id).error
 
 
-@pytest.mark.parametrize("how", ["stdin", "sigterm"])
+@pytest.mark.parametrize("how", ["stdin", "sigterm", "project-file"])
 def test_stop_checkpoints_and_exits_zero_then_resume(tmp_path, how):
     path = make_project(tmp_path, max_steps=200, delay=0.05)
     run_id = new_run(path)
@@ -156,8 +156,11 @@ def test_stop_checkpoints_and_exits_zero_then_resume(tmp_path, how):
     if how == "stdin":
         proc.stdin.write("stop\n")
         proc.stdin.flush()
-    else:
+    elif how == "sigterm":
         proc.send_signal(signal.SIGTERM)
+    else:  # a GUI that re-attached to the run has no pipe to the worker
+        with Project.open(path) as proj:
+            proj.request_stop(run_id)
     events = read_until(proc, p.Finished)
     assert proc.wait(30) == 0
     assert events[-1].status == "stopped" and isinstance(events[-2], p.Checkpoint)
