@@ -289,6 +289,7 @@ def train(
 def _loss_sum(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy summed over the trained tokens of ``batch`` (next-token prediction)."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+    logits = logits[:, -batch["input_ids"].shape[1]:]  # prompt / P-tuning put n virtual positions first: (B, n+T, V)
     labels = batch["labels"][:, 1:]  # (B, T-1): token t+1 is predicted at position t
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="sum")
 

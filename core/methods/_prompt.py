@@ -150,8 +150,13 @@ def refuse_merge(peft_model: nn.Module, **_: Any) -> None:
 def adapter_state(encoder: nn.Module) -> dict[str, torch.Tensor]:
     """File tensors of one encoder: PEFT's ``prompt_embeddings`` plus, for a reparameterised encoder, its own
     weights under ``prompt_encoder_state.`` so that training can continue from the file."""
-    with torch.no_grad():
-        out = {EMBEDDINGS_KEY: encoder().detach()}  # (n, D), the reparameterised output
+    was_training = encoder.training
+    encoder.eval()  # the inference output: no encoder dropout, even when saved mid-training
+    try:
+        with torch.no_grad():
+            out = {EMBEDDINGS_KEY: encoder().detach()}  # (n, D), the reparameterised output
+    finally:
+        encoder.train(was_training)
     if getattr(encoder, "reparameterised", False):
         out.update({TRAIN_PREFIX + k: v for k, v in encoder.state_dict().items()})
     return out
