@@ -58,6 +58,7 @@ class DataConfig:
         default=True,
         metadata={"help": "prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation)."},
     )
+    separator: str = field(default="\n", metadata={"help": "prompt_completion without the chat template: text put between prompt and completion."})
     train_on: str = field(default="completion", metadata={"help": "'completion': loss on answers / assistant turns only; 'all': on every token."})
     max_length: int = field(default=512, metadata={"help": "Longer examples are cut to this many tokens (and counted)."})
     packing: bool = field(default=False, metadata={"help": "Pack several short examples into one row of max_length tokens (fewer pad tokens)."})
@@ -354,7 +355,7 @@ def record_segments(record: dict[str, Any], fmt: str, config: DataConfig, tokeni
             msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
             return chat_segments(tokenizer, msgs, config.train_on)
         eos = tokenizer.eos_token or ""
-        return [(prompt, all_), (completion + eos, True)]
+        return [(prompt + config.separator, all_), (completion + eos, True)]
     if fmt == "chat":
         msgs = record.get(config.messages_column)
         if not isinstance(msgs, list) or not all(isinstance(m, dict) and "role" in m and "content" in m for m in msgs):

@@ -75,7 +75,7 @@ def test_prompt_completion_trains_on_the_answer_only(tmp_path, tok):
 
 def test_plain_prompt_completion_without_chat_template(tmp_path, tok):
     data = prepare(DataConfig(path=str(write_jsonl(tmp_path / "d.jsonl", RECORDS)), validation_split=0.0, use_chat_template=False), tok)
-    assert tok.decode(data.train[2].input_ids) == "What is 2 squared?4" + tok.eos_token
+    assert tok.decode(data.train[2].input_ids) == "What is 2 squared?\n4" + tok.eos_token
     assert trained_text(tok, data.train[2]) == "4" + tok.eos_token
 
 
