@@ -87,6 +87,17 @@ class PrefixEncoder(nn.Module):
         return self.embedding.weight  # (n, 2LD)
 
 
+CHECKPOINTING = (
+    "Prefix tuning does not work with gradient checkpointing: transformers drops the cache (the prefix) in "
+    "checkpointed layers. Turn gradient checkpointing off for this adapter."
+)
+
+
+def _checkpointing(model: nn.Module) -> bool:
+    """True if any block of ``model`` re-runs in backward (gradient / activation checkpointing)."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
 def _build(peft_model: nn.Module, config: PrefixTuningConfig, initialise: bool) -> PrefixEncoder:
     encoder = PrefixEncoder(config, **_prompt.same_device_dtype(peft_model.base_model.model))
     if initialise and config.init_weights == "zero":
@@ -100,8 +111,8 @@ def _build(peft_model: nn.Module, config: PrefixTuningConfig, initialise: bool) 
 def peft_inject(peft_model: nn.Module, config: PrefixTuningConfig, adapter_name: str, *, initialise: bool = True) -> None:
     """Fill the model-shape fields (K/V width for grouped-query attention) and create the prefix encoder."""
     model = peft_model.base_model.model
-    if getattr(model, "is_activation_checkpointing", getattr(type(model), "is_gradient_checkpointing", False)) is True:
-        raise ConfigError("Prefix tuning does not work with gradient checkpointing (layers re-run without the prefix); turn it off.")
+    if _checkpointing(model):
+        raise ConfigError(CHECKPOINTING)
     _prompt.fill_from_model(config, model, kv_width=True)
     if config.token_dim % config.num_attention_heads:
         raise ConfigError(f"token_dim {config.token_dim} is not a multiple of num_attention_heads {config.num_attention_heads}.")
@@ -151,6 +162,8 @@ def peft_forward(peft_model: nn.Module, *args: Any, **kwargs: Any) -> Any:
     if ref is None:
         raise ValueError("Pass input_ids or inputs_embeds.")
     B = ref.shape[0]
+    if model.training and _checkpointing(model):  # switched on after the adapter was added
+        raise ConfigError(CHECKPOINTING)
     mask = kwargs.get("attention_mask")
     if mask is not None:
         kwargs["attention_mask"] = torch.cat([mask.new_ones(B, n), mask], dim=1)  # (B, n+L)

@@ -64,3 +64,14 @@ def test_stop_then_resume_equals_an_uninterrupted_run(method, dataset, tmp_path)
     assert sorted(losses) == list(range(1, 7))
     for step, loss in losses.items():
         assert loss == pytest.approx(full_losses[step], abs=1e-5), step
+
+
+def test_prefix_tuning_refuses_gradient_checkpointing(dataset, tmp_path):
+    peft_model, tok, data = _setup("prefix-proj", dataset)
+    args = TrainingArguments(max_steps=1, batch_size=4, warmup_steps=0, eval_steps=0, save_steps=0, gradient_checkpointing=True)
+    last = list(train(peft_model, tok, data, args, tmp_path))[-1]
+    assert "Prefix tuning does not work with gradient checkpointing" in last.reason
+    model, _ = load_model("tiny-llama")
+    model.gradient_checkpointing_enable()
+    with pytest.raises(core.ConfigError, match="gradient checkpointing"):
+        core.get_peft_model(model, CONFIGS["prefix-proj"]())
