@@ -102,6 +102,20 @@ def fill_from_model(config: VirtualTokenConfig, model: nn.Module, *, kv_width: b
         raise ConfigError("num_transformer_submodules must be 1: Adapter Studio adapts decoder-only (causal) models.")
 
 
+def check_model(model: nn.Module, method: str, argument: str, why: str) -> None:
+    """Refuse, with the reason, a model this prompt-learning method cannot serve: encoder-decoder models, and
+    models whose forward lacks ``argument`` (``inputs_embeds`` for virtual tokens, ``cache`` for a prefix)."""
+    import inspect
+
+    name = type(model).__name__
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        raise ConfigError(f"{method} cannot serve {name}: Adapter Studio's prompt learning is for decoder-only (causal) models.")
+    params = inspect.signature(model.forward).parameters
+    names = {argument, "past_key_values"} if argument == "cache" else {argument}
+    if not names & set(params):
+        raise ConfigError(f"{method} cannot serve {name}: {why}, and its forward() takes no '{argument}'.")
+
+
 def encoders(peft_model: nn.Module) -> nn.ModuleDict:
     """``peft_model.prompt_encoder``: adapter name -> encoder (created on first use), PEFT's attribute."""
     if "prompt_encoder" not in peft_model._modules:

@@ -112,6 +112,7 @@ def _build(peft_model: nn.Module, config: PromptEncoderConfig) -> PromptEncoder:
 
 def peft_inject(peft_model: nn.Module, config: PromptEncoderConfig, adapter_name: str, *, initialise: bool = True) -> None:
     """Fill the model-shape fields and create adapter ``adapter_name``'s encoder (PyTorch's default init, as PEFT)."""
+    _prompt.check_model(peft_model.base_model.model, "P-tuning", "inputs_embeds", "it feeds learned vectors in place of token ids")
     _prompt.fill_from_model(config, peft_model.base_model.model)
     if config.encoder_hidden_size is None:
         config.encoder_hidden_size = config.token_dim

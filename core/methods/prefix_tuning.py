@@ -113,6 +113,7 @@ def peft_inject(peft_model: nn.Module, config: PrefixTuningConfig, adapter_name:
     model = peft_model.base_model.model
     if _checkpointing(model):
         raise ConfigError(CHECKPOINTING)
+    _prompt.check_model(model, "Prefix tuning", "cache", "it hands the prefix to the model as a pre-filled KV cache")
     _prompt.fill_from_model(config, model, kv_width=True)
     if config.token_dim % config.num_attention_heads:
         raise ConfigError(f"token_dim {config.token_dim} is not a multiple of num_attention_heads {config.num_attention_heads}.")

@@ -111,6 +111,7 @@ def _init_token_ids(config: PromptTuningConfig, n: int, vocab: int) -> torch.Ten
 def peft_inject(peft_model: nn.Module, config: PromptTuningConfig, adapter_name: str, *, initialise: bool = True) -> None:
     """Fill the model-shape fields and create adapter ``adapter_name``'s virtual tokens."""
     model = peft_model.base_model.model
+    _prompt.check_model(model, "Prompt tuning", "inputs_embeds", "it feeds learned vectors in place of token ids")
     _prompt.fill_from_model(config, model)
     n, d = config.num_virtual_tokens * config.num_transformer_submodules, config.token_dim
     word_embeddings = model.get_input_embeddings()

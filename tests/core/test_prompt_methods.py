@@ -251,6 +251,23 @@ def test_clear_errors(tmp_path):
         core.PeftModel.from_pretrained(bigger, tmp_path)
 
 
+def test_architectures_a_method_cannot_serve():
+    class NoEmbeds(torch.nn.Module):  # a causal LM whose forward takes token ids only
+        config = transformers.PretrainedConfig()
+
+        def forward(self, input_ids=None, attention_mask=None):
+            raise AssertionError
+
+    with pytest.raises(core.ConfigError, match="Prompt tuning cannot serve NoEmbeds: it feeds learned vectors.*'inputs_embeds'"):
+        core.get_peft_model(NoEmbeds(), core.PromptTuningConfig(num_virtual_tokens=2))
+    with pytest.raises(core.ConfigError, match="Prefix tuning cannot serve NoEmbeds: it hands the prefix.*KV cache"):
+        core.get_peft_model(NoEmbeds(), core.PrefixTuningConfig(num_virtual_tokens=2))
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(vocab_size=VOCAB, d_model=16, d_kv=4, d_ff=32,
+                                                                       num_layers=1, num_heads=2))
+    with pytest.raises(core.ConfigError, match="P-tuning cannot serve T5ForConditionalGeneration: .*decoder-only"):
+        core.get_peft_model(t5, core.PromptEncoderConfig(num_virtual_tokens=2))
+
+
 def test_text_init_uses_the_token_embeddings(tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
