@@ -125,7 +125,11 @@ class DataPanel(QWidget):
         import pyqtgraph as pg
 
         if self.plot is None:
-            self.plot = pg.PlotWidget()
+            # Follow the window's light or dark palette (pyqtgraph defaults to black).
+            self.plot = pg.PlotWidget(background=self.palette().base().color())
+            for axis in ("left", "bottom"):
+                self.plot.getAxis(axis).setTextPen(self.palette().text().color())
+                self.plot.getAxis(axis).setPen(self.palette().mid().color())
             self.plot.setMinimumHeight(140)
             self.plot.setLabel("bottom", self.tr("tokens per example"))
             self.plot.setLabel("left", self.tr("examples"))

@@ -122,7 +122,8 @@ class MethodForm(QWidget):
         self.form.blockSignals(True)
         self.form.set_class(self.config_class(), config)
         self.form.blockSignals(False)
-        self.about.setText((self.methods[method].__doc__ or "").strip().split("\n")[0])
+        # The method file's first paragraph: its name and the paper it follows.
+        self.about.setText(" ".join((self.methods[method].__doc__ or "").strip().split("\n\n")[0].split()))
 
     def _tree_fields(self) -> set[str]:
         if not self.method or self.method in OWN_TARGETS:

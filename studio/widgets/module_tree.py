@@ -223,6 +223,8 @@ class ModuleTree(QWidget):
 
     def set_method(self, method: str, label: str, *, no_targets_reason: str | None, has_layers: bool) -> None:
         """The chosen method: which rows it can target (from each module's support), or why none."""
+        if method != self.method:
+            self.offer.hide()
         self.method, self.method_label = method, label
         self._no_targets_reason = no_targets_reason
         self._has_layers = has_layers
