@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         file = self.menuBar().addMenu(self.tr("&File"))
         self.act_new = file.addAction(self.tr("&New…"), QKeySequence.StandardKey.New, self.new_project)
         self.act_open = file.addAction(self.tr("&Open…"), QKeySequence.StandardKey.Open, self.open_dialog)
-        self.act_save_as = file.addAction(self.tr("Save &As…"), QKeySequence.StandardKey.SaveAs, self.save_as)
+        self.act_save = file.addAction(self.tr("&Save"), QKeySequence.StandardKey.Save, self._save_now)
+        self.act_save_as = file.addAction(self.tr("Save &As…"), QKeySequence.StandardKey.SaveAs, lambda: self.save_as())
         self.recent_menu = file.addMenu(self.tr("Recent projects"))
         file.addSeparator()
         file.addAction(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close)
@@ -333,6 +334,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.settings.name or project.path.stem} — Adapter Studio")
         ro = f" (read-only: {project.readonly_reason})" if project.readonly else ""
         self.project_label.setText(str(project.path) + ro)
+        if ro:
+            self.statusBar().showMessage(self.tr("Read-only: {0}").format(project.readonly_reason))
         cfg = self.settings.method_config
         self.targets = cfg.get("target_modules")
         self.layers = cfg.get("layers_to_transform")
@@ -364,6 +367,14 @@ class MainWindow(QMainWindow):
         if self.project is None or self.settings is None or self.project.readonly:
             return
         self.project.save_settings(self.settings)
+
+    def _save_now(self) -> None:
+        # The project saves itself on every edit; Ctrl+S only says so (and writes once more).
+        if self.project is not None and self.project.readonly:
+            self.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
+            return
+        self.save()
+        self.statusBar().showMessage(self.tr("Saved — the project saves itself as you edit."), 5000)
 
     def new_project(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, self.tr("New project"), str(Path.home()), "Adapter Studio (*.adapterstudio)")

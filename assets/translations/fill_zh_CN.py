@@ -31,6 +31,10 @@ ZH = {
     "trainable %": "可训练 %", "{0}: ticked in all {1} blocks.": "{0}：已在全部 {1} 个块中勾选。",
     "{0}: {1:,} parameters": "{0}：{1:,} 个参数", "Language": "语言", "System": "跟随系统",
     "The language changes the next time Adapter Studio starts.": "语言将在下次启动 Adapter Studio 时更改。",
+    "&Save": "保存(&S)", "Read-only: {0}": "只读：{0}",
+    "Saved — the project saves itself as you edit.": "已保存——项目会在编辑时自动保存。",
+    "Untick {0}": "取消勾选 {0}", "Tick in all {0} blocks": "在全部 {0} 个块中勾选",
+    "Tick only in block {0}": "仅在第 {0} 块中勾选", "Tick only in block": "仅在某一块中勾选", "Tick {0}": "勾选 {0}",
 }
 
 path = Path(__file__).with_name("studio_zh_CN.ts")

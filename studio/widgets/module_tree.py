@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
+    QMenu,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -179,6 +180,8 @@ class ModuleTree(QWidget):
         self._filter_timer.timeout.connect(self.apply_filter)
         self.filter.textChanged.connect(self._filter_timer.start)
         self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         self.targets_edit.editingFinished.connect(self._on_text)
         self.layers_all.toggled.connect(self._on_layers)
         self.layer_from.valueChanged.connect(self._on_layers)
@@ -434,6 +437,43 @@ class ModuleTree(QWidget):
             if len(row.real) > 1 and row.targetable:
                 self._offer(row)
         self._emit(new)
+
+    def context_actions(self, path: str) -> list[tuple[str, Any]]:
+        """(label, callable) pairs of a row's menu: tick in all blocks / only one block / untick."""
+        row = self._rows.get(path)
+        if row is None or not row.leaves:
+            return []
+        actions: list[tuple[str, Any]] = []
+        shown = self.selected()
+        leaf = path.rsplit(".", 1)[-1]
+        if any(p in shown for p in row.leaves):
+            actions.append((self.tr("Untick {0}").format(leaf), lambda: self._emit(self.unrestricted() - set(row.leaves))))
+        if len(row.real) > 1:
+            blocks = sorted({b for p in row.leaves if (b := self._block_of(row, p)) is not None})
+            actions.append((self.tr("Tick in all {0} blocks").format(len(blocks) or len(row.real)),
+                            lambda: self._emit(self.unrestricted() | set(row.leaves))))
+            for b in blocks[:64]:
+                actions.append((self.tr("Tick only in block {0}").format(b), lambda b=b: self.tick_only_block(path, b)))
+        elif not any(p in shown for p in row.leaves):
+            actions.append((self.tr("Tick {0}").format(leaf), lambda: self._emit(self.unrestricted() | set(row.leaves))))
+        return actions
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        actions = self.context_actions(item.data(0, PATH_ROLE))
+        if not actions:
+            return
+        menu = QMenu(self)
+        only = None
+        for text, fn in actions:
+            if text.startswith(self.tr("Tick only in block {0}").split("{")[0]) and len(actions) > 4:
+                only = only or menu.addMenu(self.tr("Tick only in block"))
+                only.addAction(text, fn)
+            else:
+                menu.addAction(text, fn)
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def tick_only_block(self, path: str, block: int) -> None:
         """Target the module of row ``path`` in block ``block`` only (PEFT: its full name)."""

@@ -282,3 +282,39 @@ def test_undo_covers_setting_changes(make_window, qtbot):
     window.act_redo.trigger()
     assert window.settings.method_config["peft_type"] == "IA3"
     wait_cost(qtbot, window)
+
+
+def test_row_menu_offers_all_blocks_or_one(make_window):
+    window = make_window("tiny-bloom", settings={"method_config": {"peft_type": "LORA", "target_modules": ["query_key_value"]}})
+    actions = dict(window.tree.context_actions("transformer.h.0.self_attention.dense"))
+    assert set(actions) == {"Tick in all 2 blocks", "Tick only in block 0", "Tick only in block 1"}
+    actions["Tick only in block 0"]()
+    assert window.targets == ["query_key_value", "transformer.h.0.self_attention.dense"]
+    actions = dict(window.tree.context_actions("transformer.h.0.self_attention.query_key_value"))
+    actions["Untick query_key_value"]()
+    assert window.targets == ["transformer.h.0.self_attention.dense"]
+    assert window.tree.context_actions("transformer.h.0.input_layernorm") == []
+
+
+def test_new_and_open_through_the_file_menu(make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window("tiny-llama")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "fresh"), ""))
+    window.act_new.trigger()
+    assert window.project.path == tmp_path / "fresh.adapterstudio"
+    assert window.settings.model == "smollm2-135m-instruct"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "p.adapterstudio"), ""))
+    window.act_open.trigger()
+    assert window.project.path == tmp_path / "p.adapterstudio" and window.settings.model == "tiny-llama"
+    assert window.recent()[:2] == [str(tmp_path / "p.adapterstudio"), str(tmp_path / "fresh.adapterstudio")]
+    window.act_save.trigger()
+    assert "saves itself" in window.statusBar().currentMessage()
+    (tmp_path / "junk.adapterstudio").write_text("not a project")
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    assert not window.open_project(tmp_path / "junk.adapterstudio")
+    assert "not an Adapter Studio project" in shown[0]
+    assert window.project.path == tmp_path / "p.adapterstudio"
