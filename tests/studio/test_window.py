@@ -318,3 +318,21 @@ def test_new_and_open_through_the_file_menu(make_window, tmp_path, monkeypatch):
     assert not window.open_project(tmp_path / "junk.adapterstudio")
     assert "not an Adapter Studio project" in shown[0]
     assert window.project.path == tmp_path / "p.adapterstudio"
+
+
+def test_first_launch_creates_the_default_project(qtbot, tmp_path, qsettings, monkeypatch):
+    import studio.main_window as mw
+
+    target = tmp_path / "data" / "My first project.adapterstudio"
+    monkeypatch.setattr(mw, "default_project_path", lambda: target)
+    window = mw.MainWindow(None, qsettings=qsettings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=60_000):
+        window.show()
+    wait_cost(qtbot, window)
+    assert window.project.path == target and target.is_file()
+    assert window.settings.model == "smollm2-135m-instruct"
+    assert window.settings.method_config["target_modules"] == ["q_proj", "v_proj"]
+    samples = sorted((mw.ASSETS / "datasets").glob("*.jsonl"))
+    if samples:
+        assert window.settings.data["path"] == str(samples[0])
