@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QPalette
+from PySide6.QtGui import QBrush, QColor, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QMenu,
