@@ -86,7 +86,13 @@ Trainer = Callable[[Job, threading.Event], Iterator[Event]]
 
 
 def worker_command(project_path: str | os.PathLike[str], run_id: int, python: str | None = None) -> list[str]:
-    """The argv that starts a worker on a run (start it with ``start_new_session=True``)."""
+    """The argv that starts a worker on a run (start it with ``start_new_session=True``).
+
+    In a frozen app (the PyInstaller bundle, ``sys.frozen``) there is no ``python -m``: the bundle's
+    executable starts the worker through its hidden entry, ``adapter-studio --worker PROJECT --run ID``
+    (`studio.app.main`)."""
+    if python is None and getattr(sys, "frozen", False):
+        return [sys.executable, "--worker", str(project_path), "--run", str(run_id)]
     return [python or sys.executable, "-u", "-m", "core.worker", str(project_path), "--run", str(run_id)]
 
 

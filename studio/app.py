@@ -50,6 +50,10 @@ def _gui_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: the GUI, or a headless command passed on to `core.cli.main`."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--worker":  # hidden: the training worker, for bundles (core.worker.worker_command)
+        from core import worker
+
+        return worker.main(argv[1:])
     if argv and argv[0] in cli_commands():
         from core import cli
 
@@ -74,6 +78,19 @@ def install_translator(app, language: str = ""):
     return None
 
 
+def _set_desktop_identity(app) -> None:
+    """The window icon, and the desktop entry the window belongs to (packaging/, `make install-desktop`)."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for png in sorted((Path(__file__).resolve().parent.parent / "assets" / "icons").glob("adapter-studio-*.png")):
+        icon.addFile(str(png))
+    app.setWindowIcon(icon)
+    app.setDesktopFileName("io.github.adapterstudio.AdapterStudio")
+
+
 def run_gui(args: argparse.Namespace) -> int:
     import os
 
@@ -94,6 +111,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("AdapterStudio")
     app.setApplicationName("Adapter Studio")
+    _set_desktop_identity(app)
     from studio.main_window import MainWindow
 
     from PySide6.QtCore import QSettings

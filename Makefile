@@ -1,0 +1,55 @@
+# Adapter Studio: desktop integration and the standalone bundle (docs/packaging.md).
+#
+#   make install-desktop      menu entry, icons, project-file type and metainfo for the current user
+#   make uninstall-desktop    removes them again
+#   make package              the one-folder bundle: dist/adapter-studio/adapter-studio
+#
+# install-desktop points the menu entry at EXEC: by default the `adapter-studio` on PATH (pipx/uv),
+# else the bundle in dist/ when it has been built; or name one:
+#   make install-desktop EXEC=/opt/adapter-studio/adapter-studio
+
+APP_ID    := io.github.adapterstudio.AdapterStudio
+PYTHON    ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+XDG_DATA_HOME ?= $(HOME)/.local/share
+DATA      := $(XDG_DATA_HOME)
+BUNDLE    := $(CURDIR)/dist/adapter-studio/adapter-studio
+EXEC      ?= $(or $(shell command -v adapter-studio 2>/dev/null),$(wildcard $(BUNDLE)),adapter-studio)
+PNG_SIZES := 16 24 32 48 64 128 256 512
+
+.PHONY: install-desktop uninstall-desktop package icons
+
+install-desktop:
+	install -d "$(DATA)/applications" "$(DATA)/mime/packages" "$(DATA)/metainfo" \
+		"$(DATA)/icons/hicolor/scalable/apps" "$(DATA)/icons/hicolor/scalable/mimetypes"
+	sed 's|^Exec=adapter-studio |Exec="$(EXEC)" |' packaging/$(APP_ID).desktop > "$(DATA)/applications/$(APP_ID).desktop"
+	install -m 644 packaging/$(APP_ID).mime.xml "$(DATA)/mime/packages/$(APP_ID).xml"
+	install -m 644 packaging/$(APP_ID).metainfo.xml "$(DATA)/metainfo/$(APP_ID).metainfo.xml"
+	install -m 644 assets/icons/adapter-studio.svg "$(DATA)/icons/hicolor/scalable/apps/$(APP_ID).svg"
+	install -m 644 assets/icons/adapter-studio.svg "$(DATA)/icons/hicolor/scalable/mimetypes/application-x-adapter-studio-project.svg"
+	for s in $(PNG_SIZES); do \
+		install -d "$(DATA)/icons/hicolor/$${s}x$${s}/apps"; \
+		install -m 644 assets/icons/adapter-studio-$$s.png "$(DATA)/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png"; \
+	done
+	-command -v update-mime-database >/dev/null && update-mime-database "$(DATA)/mime"
+	-command -v update-desktop-database >/dev/null && update-desktop-database "$(DATA)/applications"
+	-command -v gtk-update-icon-cache >/dev/null && gtk-update-icon-cache -q -t -f "$(DATA)/icons/hicolor"
+	@echo "Installed $(APP_ID) for $$(id -un) (Exec: $(EXEC))"
+
+uninstall-desktop:
+	rm -f "$(DATA)/applications/$(APP_ID).desktop" "$(DATA)/mime/packages/$(APP_ID).xml" \
+		"$(DATA)/metainfo/$(APP_ID).metainfo.xml" "$(DATA)/icons/hicolor/scalable/apps/$(APP_ID).svg" \
+		"$(DATA)/icons/hicolor/scalable/mimetypes/application-x-adapter-studio-project.svg"
+	for s in $(PNG_SIZES); do rm -f "$(DATA)/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png"; done
+	-command -v update-mime-database >/dev/null && update-mime-database "$(DATA)/mime"
+	-command -v update-desktop-database >/dev/null && update-desktop-database "$(DATA)/applications"
+	-command -v gtk-update-icon-cache >/dev/null && gtk-update-icon-cache -q -t -f "$(DATA)/icons/hicolor"
+	@echo "Removed $(APP_ID)"
+
+# PyInstaller comes with the test extra (pip install -e '.[test]', or ./run.sh test once).
+package:
+	$(PYTHON) -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/adapter-studio.spec
+	@du -sh dist/adapter-studio
+
+# The PNGs are rendered from the SVG (Debian: apt-get install librsvg2-bin).
+icons:
+	for s in $(PNG_SIZES); do rsvg-convert -w $$s -h $$s assets/icons/adapter-studio.svg -o assets/icons/adapter-studio-$$s.png; done
