@@ -296,9 +296,7 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
         log_dir = project.run(run_id).checkpoint_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "worker.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    root = str(Path(__file__).resolve().parent.parent)  # so `-m core.worker` resolves without an install
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env = worker_env()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             worker_command(project_path, run_id), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -368,27 +366,40 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
     return EXIT_FAILED
 
 
+def worker_env() -> dict[str, str]:
+    """The environment a worker child process needs: unbuffered, and `-m core.worker` importable without an install."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def prepare_run(project: Any, *, steps: int | None = None, resume: int | None = None) -> int:
+    """The run a worker should train: a new one (snapshot of the settings, `steps` overriding max_steps),
+    or run `resume` made ready to continue. Raises `CliError` when it cannot. Shared by `train` and the studio."""
+    overrides = {"max_steps": steps, "num_epochs": 0.0} if steps else {}
+    if project.readonly:
+        raise CliError(project.readonly_reason or "the project is read-only")
+    if resume is None:
+        return project.create_run(training_overrides=overrides)
+    run = _get_run(project, resume)
+    if run.alive:
+        raise CliError(f"run {run.id} is already training (process {run.pid}); stop it first or watch it with `runs`.")
+    if not run.resumable and not overrides:
+        raise CliError(f"run {run.id} has {run.status}; give --steps N (more than {run.step}) to continue it.")
+    if overrides:
+        project.update_run_config(run.id, overrides)
+    if run.status == "completed":
+        project.set_run_status(run.id, "stopped")  # continuing with more steps
+    return run.id
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from core.store import Project
 
     path = Path(args.project)
-    overrides = {"max_steps": args.steps, "num_epochs": 0.0} if args.steps else {}
     with Project.open(path) as project:
-        if project.readonly:
-            raise CliError(project.readonly_reason or "the project is read-only")
-        if args.resume is not None:
-            run = _get_run(project, args.resume)
-            if run.alive:
-                raise CliError(f"run {run.id} is already training (process {run.pid}); stop it first or watch it with `runs`.")
-            if not run.resumable and not overrides:
-                raise CliError(f"run {run.id} has {run.status}; give --steps N (more than {run.step}) to continue it.")
-            if overrides:
-                project.update_run_config(run.id, overrides)
-            if run.status == "completed":
-                project.set_run_status(run.id, "stopped")  # continuing with more steps
-            run_id = run.id
-        else:
-            run_id = project.create_run(training_overrides=overrides)
+        run_id = prepare_run(project, steps=args.steps, resume=args.resume)
     return train_run(path, run_id, debug=args.debug)
 
 

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self.project_label = QLabel()
         bar.addStretch(1)
         bar.addWidget(self.project_label)
+        self.top_bar = bar  # part 2 adds Train / Stop here
 
         self.tree = ModuleTree()
         self.method_form = MethodForm()
@@ -194,6 +195,9 @@ class MainWindow(QMainWindow):
         box.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self._menus()
+        from studio.training import TrainingController
+
+        self.training = TrainingController(self)  # part 2: runs dock, Train / Stop, re-attach
         self.statusBar().showMessage(self.tr("Starting…"))
 
         self.tree.targets_edited.connect(self.edit_targets)
@@ -286,6 +290,9 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.training.can_close():  # a live run: stop it, or keep it running in the background
+            event.ignore()
+            return
         self.save_geometry()
         self.runner.wait(30000)
         if self.project is not None:
@@ -345,6 +352,7 @@ class MainWindow(QMainWindow):
         self._show_settings()
         self._undoable = bool(self.registry)
         self.load_model(self.settings.model)
+        self.training.project_opened()
         return True
 
     def _show_settings(self) -> None:

@@ -1,0 +1,173 @@
+"""The project's runs: status, method, final and best eval loss, duration; select several to overlay
+their curves (the run view draws them), select two to diff their configurations; the exports below."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListWidget,
+    QMenu,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.widgets.run_view import STATUS_TEXT, colour_for
+from studio.worker_client import clock
+
+COLUMNS = ("run", "status", "method", "steps", "loss", "eval loss", "best eval", "duration")
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flat(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def config_diff(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(dotted key, value in a, value in b) for every setting that differs between two run configs."""
+    fa, fb = _flat("", a, {}), _flat("", b, {})
+    missing = object()
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, missing), fb.get(key, missing)
+        if va != vb:
+            rows.append((key, None if va is missing else va, None if vb is missing else vb))
+    return rows
+
+
+class RunsList(QWidget):
+    """A table of runs (multi-select), a config diff of two, and the project's exports."""
+
+    selection_changed = Signal(list)
+    resume_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTreeWidget()
+        self.table.setRootIsDecorated(False)
+        self.table.setHeaderLabels([self.tr(c) for c in COLUMNS])
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
+        for i in range(3, len(COLUMNS)):
+            self.table.headerItem().setTextAlignment(i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.diff = QTextBrowser()
+        self.diff.setPlaceholderText(self.tr("Select two runs to compare their settings; several to overlay their curves."))
+        self.exports = QListWidget()
+        self.exports.setToolTip(self.tr("Exports of this project (verified against the adapter model)"))
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.diff)
+        lower = QWidget()
+        lbox = QVBoxLayout(lower)
+        lbox.setContentsMargins(0, 0, 0, 0)
+        lbox.addWidget(QLabel(self.tr("Exports")))
+        lbox.addWidget(self.exports)
+        split.addWidget(lower)
+        split.setSizes([220, 120, 60])
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(split)
+        self._ids: list[int] = []
+        self._filling = False
+        self.table.itemSelectionChanged.connect(self._on_selection)
+
+    def set_runs(self, project: Any) -> None:
+        """Fill from the project file (keeps the selection)."""
+        selected = set(self.selected_ids())
+        best = dict(project.conn.execute(
+            "SELECT run_id, MIN(eval_loss) FROM metrics WHERE eval_loss IS NOT NULL GROUP BY run_id").fetchall())
+        self._filling = True
+        self.table.clear()
+        self._ids = []
+        now = time.time()
+        for run in project.runs():
+            end = run.ended or (run.heartbeat if run.status != "running" else now)
+            duration = (end - run.started) if run.started and end else None
+            values = [
+                run.name or f"run {run.id}", STATUS_TEXT.get(run.status, run.status), run.config.method,
+                f"{run.step:,}/{run.total_steps:,}" if run.total_steps else f"{run.step:,}",
+                _num(run.loss), _num(run.eval_loss), _num(best.get(run.id)), clock(duration) if duration else "",
+            ]
+            item = QTreeWidgetItem(values)
+            item.setData(0, Qt.ItemDataRole.UserRole, run.id)
+            item.setForeground(1, QBrush(colour_for(run.status)))
+            if run.error:
+                item.setToolTip(1, run.error)
+            for i in range(3, len(COLUMNS)):
+                item.setTextAlignment(i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.addTopLevelItem(item)
+            self._ids.append(run.id)
+            if run.id in selected:
+                item.setSelected(True)
+        for i in range(len(COLUMNS)):
+            self.table.resizeColumnToContents(i)
+        self._filling = False
+        self.exports.clear()
+        for row in project.exports():
+            mark = "✓ verified" if row["verified"] else "not verified"
+            diff = (row.get("detail") or {}).get("max_abs_diff")
+            extra = f" (max |Δlogit| {diff:.1e})" if isinstance(diff, (int, float)) else ""
+            self.exports.addItem(f"run {row['run_id']} · {row['kind']} · {row['path']} · {mark}{extra}")
+
+    def select(self, run_id: int) -> None:
+        self._filling = True
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            item.setSelected(item.data(0, Qt.ItemDataRole.UserRole) == run_id)
+        self._filling = False
+
+    def selected_ids(self) -> list[int]:
+        items = sorted(self.table.selectedItems(), key=lambda it: self.table.indexOfTopLevelItem(it))
+        return [int(it.data(0, Qt.ItemDataRole.UserRole)) for it in items]
+
+    def _on_selection(self) -> None:
+        if not self._filling:
+            self.selection_changed.emit(self.selected_ids())
+
+    def show_diff(self, project: Any, ids: list[int]) -> None:
+        if len(ids) != 2:
+            self.diff.clear()
+            return
+        a, b = (project.run(i) for i in ids)
+        rows = config_diff(a.config.to_dict(), b.config.to_dict())
+        head = f"<tr><th align=left>setting</th><th align=left>{a.name}</th><th align=left>{b.name}</th></tr>"
+        body = "".join(
+            f"<tr><td><code>{k}</code></td><td>{_show(va)}</td><td>{_show(vb)}</td></tr>" for k, va, vb in rows
+        ) or "<tr><td colspan=3>The two runs have the same settings.</td></tr>"
+        self.diff.setHtml(f"<table cellspacing=4>{head}{body}</table>")
+        self.diff_rows = rows
+
+    def _menu(self, pos: Any) -> None:
+        item = self.table.itemAt(pos)
+        if item is None:
+            return
+        run_id = int(item.data(0, Qt.ItemDataRole.UserRole))
+        menu = QMenu(self)
+        menu.addAction(self.tr("Resume from last checkpoint"), lambda: self.resume_requested.emit(run_id))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "<i>—</i>"
+    return json.dumps(value) if not isinstance(value, str) else value

@@ -1,0 +1,311 @@
+"""The GUI's side of a training worker (`core.worker`): start, read, stop, re-attach.
+
+`WorkerClient` runs ``python -u -m core.worker PROJECT --run ID`` as a `QProcess` in its own session
+(so the run outlives the window), parses its stdout as protocol lines (`core.protocol`), and hands
+the events to the GUI in batches on a ~10 Hz timer (`events`) — never one signal per line, so a
+worker that prints 10 000 steps a second costs the GUI ten repaints a second. A line that is not a
+protocol message is reported (`malformed`) and skipped; stderr goes to `stderr_text`.
+
+Stop is cooperative first: a ``stop`` line on stdin (or, for a re-attached run with no pipe,
+`Project.request_stop`), then SIGTERM after `STOP_GRACE_S`, then SIGKILL after `KILL_GRACE_S`.
+
+A run started by an earlier window has no pipe: `attach` polls the project file instead
+(`Project.metrics(run_id, after_id=...)`, the run's status and heartbeat) and turns new rows into the
+same events. Either way the client ends with `ended(status, reason)` where status is the run's
+effective status (``completed``, ``stopped``, ``failed``, ``interrupted``); a worker that dies
+without a `Finished` / `Failed` line (SIGKILL, a crash) ends as ``interrupted`` at once (QProcess
+sees the exit), which the window shows as "crashed" with Resume.
+
+No torch, no Qt widgets: `core.protocol` and `core.store` only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+from core import protocol
+
+FLUSH_MS = 100
+"""Buffered events go to the GUI this often (~10 Hz)."""
+POLL_MS = 500
+"""A re-attached run's project file is read this often."""
+STOP_GRACE_S = 8.0
+"""After a stop request, how long the worker may take to checkpoint before SIGTERM."""
+KILL_GRACE_S = 4.0
+"""After SIGTERM, how long before SIGKILL."""
+MALFORMED_KEEP = 50
+
+
+class WorkerClient(QObject):
+    """One training run seen from the GUI: a child worker (`start`) or a run found running (`attach`)."""
+
+    events = Signal(list)
+    """A batch of `core.protocol` events, in order (emitted at most every `FLUSH_MS`)."""
+    malformed = Signal(str)
+    """A stdout line that is not a protocol message, with the reason (the line is skipped)."""
+    stderr_text = Signal(str)
+    """The worker's stderr (library output, warnings), as it comes."""
+    ended = Signal(str, str)
+    """(effective status, reason): completed / stopped / failed / interrupted; reason for failed/interrupted."""
+
+    def __init__(self, project_path: str | os.PathLike[str], run_id: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project_path = Path(project_path).absolute()
+        self.run_id = run_id
+        self.process: QProcess | None = None
+        self.pid: int | None = None
+        self.attached = False
+        self.final: protocol.Event | None = None
+        self.status = "queued"
+        self.malformed_lines: list[str] = []
+        self.lines = 0
+        self._buffer: list[protocol.Event] = []
+        self._partial = b""
+        self._done = False
+        self._stop_at: float | None = None
+        self._project = None  # core.store.Project while attached
+        self._after_id = 0
+        self._flush = QTimer(self, interval=FLUSH_MS)
+        self._flush.timeout.connect(self.flush)
+        self._poll = QTimer(self, interval=POLL_MS)
+        self._poll.timeout.connect(self._poll_store)
+        self._escalate = QTimer(self, singleShot=True)
+        self._escalate.timeout.connect(self._on_escalate)
+
+    # ---- starting ---------------------------------------------------------------------------------
+
+    def start(self, program: list[str] | None = None) -> None:
+        """Start the worker (or ``program``, an argv — tests replay protocol lines with it)."""
+        from core.cli import worker_env
+        from core.worker import worker_command
+
+        argv = program or worker_command(self.project_path, self.run_id)
+        proc = QProcess(self)
+        env = proc.processEnvironment()
+        for key, value in worker_env().items():
+            env.insert(key, value)
+        proc.setProcessEnvironment(env)
+        proc.setProgram(argv[0])
+        proc.setArguments(argv[1:])
+        proc.setWorkingDirectory(str(self.project_path.parent))
+        if hasattr(os, "setsid") and hasattr(proc, "setChildProcessModifier"):
+            proc.setChildProcessModifier(os.setsid)  # own session: closing the window does not reach it
+        proc.readyReadStandardOutput.connect(self._read_stdout)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(self._on_finished)
+        proc.errorOccurred.connect(self._on_error)
+        self.process = proc
+        self.status = "running"
+        proc.start()
+        self._flush.start()
+        if proc.waitForStarted(10000):
+            self.pid = int(proc.processId())
+
+    def attach(self) -> None:
+        """Follow a run that a worker started elsewhere trains: replay its metrics, then poll the file."""
+        from core.store import Project
+
+        self.attached = True
+        self._project = Project.open(self.project_path)
+        run = self._project.run(self.run_id)
+        self.pid = run.pid
+        self.status = run.status
+        self._flush.start()
+        self._poll_store()
+        if not self._done:
+            self._poll.start()
+
+    @property
+    def running(self) -> bool:
+        return not self._done
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def _read_stdout(self) -> None:
+        if self.process is None:
+            return
+        data = self._partial + bytes(self.process.readAllStandardOutput())
+        *lines, self._partial = data.split(b"\n")
+        for raw in lines:
+            self.feed_line(raw)
+
+    def feed_line(self, raw: bytes | str) -> None:
+        """Parse one stdout line into the buffer; a malformed one is reported, never raised."""
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if not raw.strip():
+            return
+        self.lines += 1
+        try:
+            msg = protocol.decode(raw)
+        except protocol.ProtocolError as exc:
+            text = f"{exc}"
+            if len(self.malformed_lines) < MALFORMED_KEEP:
+                self.malformed_lines.append(text)
+            self.malformed.emit(text)
+            return
+        if isinstance(msg, protocol.Stop):
+            return
+        if isinstance(msg, (protocol.Finished, protocol.Failed)):
+            self.final = msg
+        self._buffer.append(msg)
+
+    def _read_stderr(self) -> None:
+        if self.process is not None:
+            text = bytes(self.process.readAllStandardError()).decode("utf-8", errors="replace")
+            if text:
+                self.stderr_text.emit(text)
+
+    def flush(self) -> None:
+        """Hand the buffered events to the GUI (the ~10 Hz timer calls this)."""
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self.events.emit(batch)
+
+    # ---- polling (re-attached runs) -------------------------------------------------------------
+
+    def _poll_store(self) -> None:
+        if self._project is None or self._done:
+            return
+        rows = self._project.metrics(self.run_id, after_id=self._after_id)
+        for row in rows:
+            self._after_id = max(self._after_id, row["id"])
+            if row.get("loss") is not None:
+                self._buffer.append(protocol.Step(
+                    step=row["step"], epoch=row.get("epoch") or 0.0, loss=row["loss"], lr=row.get("lr") or 0.0,
+                    grad_norm=row.get("grad_norm"), tokens_per_s=row.get("tokens_per_s"),
+                    elapsed_s=row.get("elapsed_s") or 0.0, eta_s=row.get("eta_s"),
+                ))
+            elif row.get("eval_loss") is not None:
+                self._buffer.append(protocol.Eval(step=row["step"], eval_loss=row["eval_loss"]))
+        run = self._project.run(self.run_id)
+        if run.status != "running":
+            self.flush()
+            reason = run.error or ("" if run.status != "interrupted" else "The worker is gone (no heartbeat).")
+            self._end(run.status, reason)
+
+    # ---- stopping --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to checkpoint and exit; SIGTERM after `STOP_GRACE_S`, SIGKILL after `KILL_GRACE_S` more."""
+        if self._done or self._stop_at is not None:
+            return
+        self._stop_at = time.monotonic()
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.write(b"stop\n")
+        else:
+            from core.store import Project
+
+            with Project.open(self.project_path) as project:
+                project.request_stop(self.run_id)
+        self._escalate.start(int(STOP_GRACE_S * 1000))
+
+    def _on_escalate(self) -> None:
+        if self._done or self.pid is None:
+            return
+        elapsed = time.monotonic() - (self._stop_at or time.monotonic())
+        sig = signal.SIGTERM if elapsed < STOP_GRACE_S + KILL_GRACE_S / 2 else signal.SIGKILL
+        try:
+            os.kill(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        if sig == signal.SIGTERM:
+            self._escalate.start(int(KILL_GRACE_S * 1000))
+
+    def detach(self) -> None:
+        """Stop following the run (the window closes; the worker goes on in its own session)."""
+        self._flush.stop()
+        self._poll.stop()
+        self._escalate.stop()
+        if self.process is not None:
+            for sig in (self.process.readyReadStandardOutput, self.process.readyReadStandardError,
+                        self.process.finished, self.process.errorOccurred):
+                try:
+                    sig.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+            # Close our ends of the pipes: the worker keeps training (a broken pipe only stops its printing).
+            self.process.closeWriteChannel()
+            self.process.setParent(None)
+            self._orphan = self.process
+        self._close_project()
+        self._done = True
+
+    # ---- the end ---------------------------------------------------------------------------------
+
+    def _on_finished(self, code: int, exit_status: QProcess.ExitStatus) -> None:
+        self._read_stdout()
+        if self._partial.strip():
+            self.feed_line(self._partial)
+            self._partial = b""
+        self._read_stderr()
+        self.flush()
+        final = self.final
+        if isinstance(final, protocol.Finished):
+            self._end(final.status, "")
+        elif isinstance(final, protocol.Failed):
+            self._end("failed", final.reason)
+        else:
+            how = "was killed" if exit_status == QProcess.ExitStatus.CrashExit else f"exited with status {code}"
+            reason = f"The worker {how} without finishing the run (crashed). Resume continues from the last checkpoint."
+            self._record_crash(reason)
+            self._end("interrupted", reason)
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            reason = f"The worker could not start: {self.process.errorString() if self.process else error}"
+            self._end("failed", reason)
+
+    def _record_crash(self, reason: str) -> None:
+        """Write the crash into the project file at once (the file would say so only after the pid check)."""
+        try:
+            from core.store import Project
+
+            with Project.open(self.project_path) as project:
+                run = project.run(self.run_id)
+                if run.recorded_status == "running" and run.status == "interrupted":  # its pid is gone
+                    project.set_run_status(self.run_id, "interrupted", error=reason, error_kind="crashed")
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never break the window
+            print(f"adapter-studio: could not record the crash of run {self.run_id}: {exc}", file=sys.stderr)
+
+    def _end(self, status: str, reason: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.status = status
+        self._flush.stop()
+        self._poll.stop()
+        self._escalate.stop()
+        self._close_project()
+        self.ended.emit(status, reason)
+
+    def _close_project(self) -> None:
+        if self._project is not None:
+            self._project.close()
+            self._project = None
+
+
+def describe_failure(kind: str | None) -> str:
+    """What to do about a failure of this kind (`core.protocol.Failed.kind`), for people."""
+    return {
+        "oom": "Lower the batch size or max_length, or turn on gradient checkpointing, then Resume or train again.",
+        "nan": "Lower the learning rate (or use more warm-up steps), then train again.",
+        "data": "Fix the dataset (the Data tab's Preview shows the problem), then train again.",
+        "config": "Change the setting named above, then train again.",
+        "model": "Check the model reference (folder, .gguf file, built-in name), then train again.",
+    }.get(kind or "", "See the log below for details; Resume continues from the last checkpoint if there is one.")
+
+
+def clock(seconds: Any) -> str:
+    """``h:mm:ss`` (or ``?``)."""
+    if seconds is None:
+        return "?"
+    seconds = int(max(0, float(seconds)))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,112 @@
+"""Training from the window. Fast UI cases against a scripted fake worker (tests/studio/fake_worker.py,
+replaying protocol lines); the real worker on tiny-llama: start, curves, stop, resume, finish;
+SIGKILL -> crashed + Resume; close mid-run and reopen -> re-attached."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+FAKE = str(Path(__file__).with_name("fake_worker.py"))
+RUN_TIMEOUT_MS = 90_000
+
+
+def fake(*extra):
+    return lambda project, run_id: [sys.executable, FAKE, project, "--run", str(run_id), *extra]
+
+
+@pytest.fixture
+def data_file(tmp_path) -> Path:
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(24)))
+    return path
+
+
+@pytest.fixture
+def tiny_window(make_window, data_file):
+    """A window on a tiny-llama LoRA project (fast skeleton, fast real training)."""
+
+    def make(name="p.adapterstudio", **training):
+        return make_window(settings={
+            "model": "tiny-llama",
+            "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+                              "target_modules": ["q_proj", "v_proj"]},
+            "data": {"path": str(data_file), "format": "auto", "max_length": 64},
+            "training": {"max_steps": 30, "batch_size": 4, "eval_steps": 10, "save_steps": 5, "warmup_steps": 2,
+                         "learning_rate": 1e-2, **training},
+        }, name=name)
+
+    return make
+
+
+def test_fake_worker_curves_and_malformed_lines(tiny_window, qtbot):
+    window = tiny_window()
+    tc = window.training
+    tc.worker_program = fake("--steps", "50", "--malformed")
+    with qtbot.waitSignal(tc.run_ended, timeout=30_000) as ended:
+        run_id = tc.train()
+    assert ended.args == [run_id, "completed"]
+    assert tc.view.points == 50 and tc.view.eval.n == 5
+    assert len(tc.client.malformed_lines) == 2
+    assert "not a JSON line" in tc.client.malformed_lines[0] and "telepathy" in tc.client.malformed_lines[1]
+    log = tc.view.log.toPlainText()
+    assert "malformed worker line skipped" in log
+    assert "completed" in tc.view.status.text()
+    qtbot.waitUntil(lambda: not tc.view._dirty)
+    assert len(tc.view.raw_curve.xData) == 50 and len(tc.view.eval_curve.xData) == 5
+    assert tc.train_button.isEnabled() and not tc.stop_button.isEnabled()
+
+
+def test_fake_worker_failure_is_shown_with_reason(tiny_window, qtbot):
+    window = tiny_window()
+    tc = window.training
+    tc.worker_program = fake("--steps", "5", "--fail", "The loss became NaN at step 5: lower the learning rate.")
+    with qtbot.waitSignal(tc.run_ended, timeout=30_000) as ended:
+        tc.train()
+    assert ended.args[1] == "failed"
+    assert "NaN at step 5" in tc.view.status.text()
+    assert tc.view.resume.isVisible()
+
+
+def test_100k_points_stay_responsive(tiny_window, qtbot):
+    """100 000 step lines as fast as a process can print them: the event loop never stalls long, the
+    plot redraws at ~10 Hz (not per message), and every point arrives."""
+    window = tiny_window()
+    tc = window.training
+    tc.worker_program = fake("--steps", "100000", "--wait-stop")
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick():
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    probe = QTimer(interval=5)
+    probe.timeout.connect(tick)
+    probe.start()
+    start = time.perf_counter()
+    tc.train()
+    qtbot.waitUntil(lambda: tc.view.points == 100_000, timeout=60_000)
+    qtbot.waitUntil(lambda: not tc.view._dirty, timeout=5_000)
+    elapsed = time.perf_counter() - start
+    probe.stop()
+    stall = max(gaps)
+    print(f"100k points in {elapsed:.2f} s, {tc.view.redraws} redraws, longest event-loop stall {stall} ms")
+    assert stall < 400, f"the event loop stalled for {stall} ms"
+    assert tc.view.redraws <= elapsed * 10 + 5  # ~10 Hz, never per message
+    with qtbot.waitSignal(tc.run_ended, timeout=20_000):
+        tc.stop(confirm=False)
+    # the view over 100k points still scrolls/zooms without a long stall
+    t = time.perf_counter()
+    tc.view.loss_plot.setXRange(40_000, 60_000)
+    tc.view.layout_widget.grab()
+    assert time.perf_counter() - t < 1.0
