@@ -50,6 +50,10 @@ package:
 	$(PYTHON) -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/adapter-studio.spec
 	@du -sh dist/adapter-studio
 
-# The PNGs are rendered from the SVG (Debian: apt-get install librsvg2-bin).
+# The PNGs are rendered from the SVG (Debian: apt-get install librsvg2-bin); the Windows .ico and the
+# macOS .icns from the 512 px PNG with Pillow (pip install pillow; any Python).
 icons:
 	for s in $(PNG_SIZES); do rsvg-convert -w $$s -h $$s assets/icons/adapter-studio.svg -o assets/icons/adapter-studio-$$s.png; done
+	$(PYTHON) -c 'from PIL import Image; i = Image.open("assets/icons/adapter-studio-512.png").convert("RGBA"); \
+		i.save("assets/icons/adapter-studio.ico", sizes=[(s, s) for s in (16, 24, 32, 48, 64, 128, 256)]); \
+		i.save("assets/icons/adapter-studio.icns")'
