@@ -20,8 +20,10 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # torch loads lazily: the GUI thread uses the name rules below before torch is imported
+    from torch import nn
 
 ALL_LINEAR = "all-linear"
 # Block containers transformers models commonly use; for messages only (matching follows PEFT's regex).
@@ -82,6 +84,8 @@ def default_targets(model: nn.Module, table: dict[str, list[str]], method: str) 
 
 
 def _is_linear(module: nn.Module) -> bool:
+    from torch import nn
+
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
@@ -224,9 +228,13 @@ def select(
 
 
 def closest_names(entry: str, names: list[str], n: int = 5) -> list[str]:
-    """Real module names closest to ``entry``: compared on the last components, distinct suffixes first."""
+    """Real module names closest to ``entry``: compared on the last components, distinct suffixes first.
+
+    Bare block indices ("0", "h.0") are left out: they are never what a person meant.
+    """
     depth = entry.count(".") + 1
-    suffixes = sorted({".".join(name.split(".")[-depth:]) for name in names})
+    suffixes = sorted({".".join(name.split(".")[-depth:]) for name in names} - {""})
+    suffixes = [s for s in suffixes if not s.split(".")[-1].isdigit()]
     close = difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.4)
     # Nothing similar (another architecture's names, e.g. 'query_key_value' on Llama): still name real modules.
-    return close or difflib.get_close_matches(entry, [s for s in suffixes if not s.isdigit()], n=n, cutoff=0.0)
+    return close or difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.0)

@@ -1,9 +1,8 @@
 """Target matching for the GUI thread: PEFT's rules on plain module names (no torch).
 
-`core.targeting` decides for real (it needs torch, so the GUI thread cannot import it before the
-window paints); this module mirrors its name rules on the list of qualified module names that the
-skeleton job hands over, so that every click re-ticks the tree instantly. A test checks that both
-agree (`tests/studio/test_targets.py`).
+`core.targeting` decides for real on the model; this module applies its name rules to the list of
+qualified module names that the skeleton job hands over, so that every click re-ticks the tree
+instantly. A test checks that both agree (`tests/studio/test_targets.py`).
 
 Targets as text: ``q_proj, v_proj`` is a name list (exact names or dotted suffixes); anything with a
 regex character (``* + ? [ ] ( ) { } | ^ $ \\``) is one full-match regular expression;
@@ -12,9 +11,12 @@ regex character (``* + ? [ ] ( ) { } | ^ $ \\``) is one full-match regular expre
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
+
+# The name rules themselves are core's (torch-free at import); this module adds what the GUI needs on top.
+from core.targeting import closest_names as _closest_names
+from core.targeting import layer_index
 
 ALL_LINEAR = "all-linear"
 _REGEX_CHARS = set("*+?[](){}|^$\\")
@@ -49,20 +51,6 @@ def regex_error(targets: list[str] | str | None) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression: {exc}"
     return None
-
-
-def layer_index(key: str, layers_pattern: str | list[str] | None) -> int | None:
-    """The block index of a qualified name (as `core.targeting.layer_index`)."""
-    if not layers_pattern:
-        match = re.match(r".*?\.[^.]*\.(?P<idx>\d+)\.", key)
-    else:
-        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
-        match = None
-        for pattern in patterns:
-            match = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)
-            if match:
-                break
-    return int(match.group("idx")) if match else None
 
 
 def entry_matches(entry: str, names: Iterable[str]) -> list[str]:
@@ -118,14 +106,6 @@ def unmatched_entries(targets: list[str] | str | None, names: list[str]) -> list
     return [(e, closest_names(e, names)) for e in targets if not entry_matches(e, names)]
 
 
-def closest_names(entry: str, names: list[str], n: int = 3) -> list[str]:
-    """Real module names closest to ``entry``, compared on their last components."""
-    depth = entry.count(".") + 1
-    suffixes = sorted({".".join(name.split(".")[-depth:]) for name in names} - {""})
-    suffixes = [s for s in suffixes if not s.split(".")[-1].isdigit()]
-    return difflib.get_close_matches(entry, suffixes, n=n, cutoff=0.4)
-
-
 def suffix_for(paths: list[str], names: list[str]) -> str | None:
     """The shortest dotted suffix that selects exactly ``paths`` among ``names`` (PEFT's list rule),
     or None when no suffix does (then the full names must be listed)."""
@@ -167,3 +147,8 @@ def compress(selected: set[str], groups: list[list[str]], names: list[str]) -> l
             else:
                 entries.extend(paths)
     return sorted(entries)
+
+
+def closest_names(entry: str, names: list[str], n: int = 3) -> list[str]:
+    """Real module names closest to ``entry`` (core's rule; the GUI shows three)."""
+    return _closest_names(entry, names, n=n)
