@@ -190,7 +190,12 @@ def test_two_processes_under_torchrun_match_one(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     two, one = tmp_path / "two", tmp_path / "one"
     two.mkdir(), one.mkdir()
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"]
+    import socket
+
+    with socket.socket() as sock:  # a free port: other test sessions may run torchrun at the same time
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port)]
     proc = subprocess.run([*torchrun, str(script), str(two), "2"], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = subprocess.run([sys.executable, str(script), str(one), "4"], env=env, capture_output=True, text=True, timeout=300)
