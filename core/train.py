@@ -115,7 +115,9 @@ class TrainingArguments:
 # methods train far fewer parameters and want a much larger learning rate.
 METHOD_DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "LORA": ({"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"}, {"learning_rate": 2e-3}),
-    "ADALORA": ({"init_r": 16, "target_r": 8, "lora_alpha": 32, "target_modules": "all-linear"}, {"learning_rate": 2e-3}),
+    # AdaLoRA's schedule needs the run's length: total_step must equal the run's max_steps (60 here).
+    "ADALORA": ({"init_r": 16, "target_r": 8, "lora_alpha": 32, "target_modules": "all-linear", "total_step": 60, "tinit": 6, "tfinal": 12},
+                {"learning_rate": 2e-3}),
     "IA3": ({"target_modules": None}, {"learning_rate": 1e-2}),
     "PROMPT_TUNING": ({"num_virtual_tokens": 20}, {"learning_rate": 3e-2, "lr_scheduler": "linear"}),
     "P_TUNING": ({"num_virtual_tokens": 20, "encoder_hidden_size": 128}, {"learning_rate": 1e-2, "lr_scheduler": "linear"}),
@@ -203,6 +205,9 @@ def train(
         )
         for warning in getattr(data, "warnings", []):
             yield Log("warning", warning)
+        if adalora and getattr(peft.active_peft_config, "total_step", total_steps) != total_steps:
+            yield Log("warning", f"AdaLoRA's total_step is {peft.active_peft_config.total_step} but this run takes {total_steps} "
+                      "steps: its rank schedule will not line up with the run. Set total_step to the number of steps.")
 
         # ---- the loop ---------------------------------------------------------------------------
         t0 = time.perf_counter()

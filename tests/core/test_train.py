@@ -210,3 +210,18 @@ def test_two_processes_under_torchrun_match_one(tmp_path):
         assert torch.allclose(r0["state"][k], single["state"][k], atol=1e-5), k  # equal to one process
     assert r0["losses"] == pytest.approx(single["losses"], abs=1e-5)
     assert r0["losses"] == r1["losses"]
+
+
+def test_adalora_trains_through_the_loop(dataset, tmp_path):
+    from core.methods.adalora import AdaLoraConfig
+
+    model, tok = load_model("tiny-llama")
+    torch.manual_seed(0)
+    method, _ = defaults_for("ADALORA")
+    peft = get_peft_model(model, AdaLoraConfig(**{**method, "total_step": 8, "tinit": 2, "tfinal": 2}))
+    data = prepare(DataConfig(path=str(dataset), validation_split=0.25), tok)
+    events = list(train(peft, tok, data, TrainingArguments(max_steps=8, batch_size=4, eval_steps=0), tmp_path))
+    assert isinstance(events[-1], Finished), events[-1]
+    assert peft.active_peft_config.rank_pattern  # ranks were re-allocated
+    kept = sum(sum(v) for v in peft.active_peft_config.rank_pattern.values())
+    assert kept < 16 * len(peft.active_peft_config.rank_pattern)
