@@ -225,3 +225,25 @@ def test_adalora_trains_through_the_loop(dataset, tmp_path):
     assert peft.active_peft_config.rank_pattern  # ranks were re-allocated
     kept = sum(sum(v) for v in peft.active_peft_config.rank_pattern.values())
     assert kept < 16 * len(peft.active_peft_config.rank_pattern)
+
+
+def _registered():
+    from core.methods import REGISTRY
+
+    return sorted(p.value for p in REGISTRY)
+
+
+@pytest.mark.parametrize("method", _registered())
+def test_every_methods_defaults_build_and_train(dataset, tmp_path, method):
+    from core.config import PeftType
+    from core.methods import REGISTRY
+
+    model, tok = load_model("tiny-llama")
+    torch.manual_seed(0)
+    method_kwargs, args = defaults_for(method)
+    peft = get_peft_model(model, REGISTRY[PeftType(method)].Config(**method_kwargs, task_type="CAUSAL_LM"))
+    data = prepare(DataConfig(path=str(dataset), validation_split=0.0), tok)
+    args = dataclasses.replace(args, max_steps=3, batch_size=4, eval_steps=0)
+    events = list(train(peft, tok, data, args, tmp_path))
+    assert isinstance(events[-1], Finished), events[-1]
+    assert all(torch.isfinite(torch.tensor(e.loss)) for e in events if isinstance(e, Step))
