@@ -85,6 +85,8 @@ class Example:
 
     input_ids: list[int]
     labels: list[int]
+    truncated: bool = False
+    """Cut to max_length."""
 
 
 @dataclass
@@ -426,7 +428,7 @@ def _tokenize_all(records, fmt, config, tokenizer, where, stats: DataStats) -> l
         stats.lengths.append(len(ex.input_ids))
         if len(ex.input_ids) > config.max_length:
             stats.truncated += 1
-            ex = Example(ex.input_ids[: config.max_length], ex.labels[: config.max_length])
+            ex = Example(ex.input_ids[: config.max_length], ex.labels[: config.max_length], truncated=True)
         if all(label == IGNORE for label in ex.labels[1:]):  # the first label is never predicted
             stats.dropped_no_target += 1
             continue
@@ -562,5 +564,5 @@ def preview(config: DataConfig, tokenizer: Any, n: int = 5) -> Preview:
         if run:
             spans.append((tokenizer.decode(run), bool(flag)))
         n_trained = sum(label != IGNORE for label in ex.labels)
-        shown.append(PreviewExample(spans, len(ex.input_ids), n_trained, len(ex.input_ids) >= config.max_length))
+        shown.append(PreviewExample(spans, len(ex.input_ids), n_trained, ex.truncated))
     return Preview(fmt, shown, stats, stats.summary(), stats.warnings(config.max_length))

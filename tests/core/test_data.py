@@ -119,6 +119,9 @@ def test_truncation_is_counted_and_answerless_examples_are_reported(tmp_path, to
     data = prepare(DataConfig(path=str(write_jsonl(tmp_path / "d.jsonl", recs)), max_length=40, validation_split=0.0), tok)
     assert data.stats.records == 3 and data.stats.truncated == 2 and data.stats.dropped_no_target == 1
     assert len(data.train) == 2 and all(len(e.input_ids) <= 40 for e in data.train)
+    assert [e.truncated for e in data.train] == [True, False]
+    p = preview(DataConfig(path=str(tmp_path / "d.jsonl"), max_length=40), tok)
+    assert [e.truncated for e in p.examples] == [True, False] and p.warnings == data.warnings
     assert any("cut" in w for w in data.warnings) and any("left out" in w for w in data.warnings)
 
 
