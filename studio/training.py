@@ -105,11 +105,11 @@ class TrainingController(QObject):
             return
         live = [r for r in runs if r.alive]
         run = live[-1] if live else runs[-1]
-        self.show_run(run.id)
+        shown = self.show_run(run.id)
         if live:
             self.client = WorkerClient(project.path, run.id, self)
             self._connect(self.client)
-            self.client._after_id = max((m["id"] for m in project.metrics(run.id)), default=0)
+            self.client._after_id = shown  # the rows on screen; polling continues after them
             self.client.attach()
             self._set_running(True)
             self.view.append_log(f"re-attached to run {run.id} (process {run.pid})")
@@ -117,17 +117,32 @@ class TrainingController(QObject):
         else:
             self._set_running(False)
 
-    def show_run(self, run_id: int) -> None:
-        project = self.project
-        run = project.run(run_id)
-        self.view.show_run(run, project.metrics(run_id))
-        for row in project.logs(run_id)[-200:]:
-            self.view.append_log(row["message"], row["level"])
+    def reader(self) -> Any:
+        """A short-lived read-only view of the project file, for figures that must be current.
+
+        (The window's long-lived connection was seen to keep reading an old snapshot while a worker
+        wrote — some statement on it is left un-reset; a fresh connection always sees the last commit.)"""
+        from contextlib import closing
+
+        from core.store import Project
+
+        return closing(Project.open(self.project.path, readonly=True))
+
+    def show_run(self, run_id: int) -> int:
+        """Show a run's recorded curves and log; returns the last metric row id shown."""
+        with self.reader() as project:
+            run = project.run(run_id)
+            rows = project.metrics(run_id)
+            self.view.show_run(run, rows)
+            for row in project.logs(run_id)[-200:]:
+                self.view.append_log(row["message"], row["level"])
         self.runs.select(run_id)
+        return max((r["id"] for r in rows), default=0)
 
     def refresh_runs(self) -> None:
         if self.project is not None:
-            self.runs.set_runs(self.project)
+            with self.reader() as project:
+                self.runs.set_runs(project)
 
     # ---- train / stop ----------------------------------------------------------------------------
 
@@ -172,7 +187,8 @@ class TrainingController(QObject):
         kind = None
         if self.project is not None:
             try:
-                run = self.project.run(client.run_id)
+                with self.reader() as project:
+                    run = project.run(client.run_id)
                 kind = run.error_kind
                 if status == "failed" and not reason:
                     reason = run.error or ""
@@ -252,9 +268,10 @@ class TrainingController(QObject):
         current = ids[-1] if self.view.run_id not in ids else self.view.run_id
         if current != self.view.run_id and not (self.client is not None and self.client.running and self.client.run_id == self.view.run_id):
             self.show_run(current)
-        others = [(i, self.project.run(i).name or f"run {i}", self.project.metrics(i)) for i in ids if i != self.view.run_id]
-        self.view.set_overlays(others)
-        self.runs.show_diff(self.project, ids)
+        with self.reader() as project:
+            others = [(i, project.run(i).name or f"run {i}", project.metrics(i)) for i in ids if i != self.view.run_id]
+            self.view.set_overlays(others)
+            self.runs.show_diff(project, ids)
 
     # ---- export ----------------------------------------------------------------------------------
 
@@ -265,6 +282,6 @@ class TrainingController(QObject):
         if run_id is None or self.project is None:
             return
         dialog = ExportDialog(self.project, run_id, self.window)
-        dialog.exported.connect(lambda *_: self.runs.set_runs(self.project))
+        dialog.exported.connect(lambda *_: self.refresh_runs())
         dialog.show()
         self.export = dialog

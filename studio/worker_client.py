@@ -1,6 +1,6 @@
 """The GUI's side of a training worker (`core.worker`): start, read, stop, re-attach.
 
-`WorkerClient` runs ``python -u -m core.worker PROJECT --run ID`` as a `QProcess` in its own session
+`WorkerClient` runs ``python -u -m core.worker PROJECT --run ID`` in its own session
 (so the run outlives the window), parses its stdout as protocol lines (`core.protocol`), and hands
 the events to the GUI in batches on a ~10 Hz timer (`events`) — never one signal per line, so a
 worker that prints 10 000 steps a second costs the GUI ten repaints a second. A line that is not a
@@ -13,7 +13,7 @@ A run started by an earlier window has no pipe: `attach` polls the project file 
 (`Project.metrics(run_id, after_id=...)`, the run's status and heartbeat) and turns new rows into the
 same events. Either way the client ends with `ended(status, reason)` where status is the run's
 effective status (``completed``, ``stopped``, ``failed``, ``interrupted``); a worker that dies
-without a `Finished` / `Failed` line (SIGKILL, a crash) ends as ``interrupted`` at once (QProcess
+without a `Finished` / `Failed` line (SIGKILL, a crash) ends as ``interrupted`` at once (the pipe
 sees the exit), which the window shows as "crashed" with Resume.
 
 No torch, no Qt widgets: `core.protocol` and `core.store` only.
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from core import protocol
 
@@ -59,7 +60,8 @@ class WorkerClient(QObject):
         super().__init__(parent)
         self.project_path = Path(project_path).absolute()
         self.run_id = run_id
-        self.process: QProcess | None = None
+        self.process: subprocess.Popen | None = None
+        self._notifiers: list[QSocketNotifier] = []
         self.pid: int | None = None
         self.attached = False
         self.final: protocol.Event | None = None
@@ -82,39 +84,60 @@ class WorkerClient(QObject):
     # ---- starting ---------------------------------------------------------------------------------
 
     def start(self, program: list[str] | None = None) -> None:
-        """Start the worker (or ``program``, an argv — tests replay protocol lines with it)."""
+        """Start the worker (or ``program``, an argv — tests replay protocol lines with it).
+
+        A `subprocess.Popen` in its own session with non-blocking pipes read through
+        `QSocketNotifier`s, rather than a `QProcess`: a QProcess kills its child when it is destroyed,
+        and a run kept "running in the background" must outlive the window and the app."""
         from core.cli import worker_env
         from core.worker import worker_command
 
         argv = program or worker_command(self.project_path, self.run_id)
-        proc = QProcess(self)
-        env = proc.processEnvironment()
-        for key, value in worker_env().items():
-            env.insert(key, value)
-        proc.setProcessEnvironment(env)
-        proc.setProgram(argv[0])
-        proc.setArguments(argv[1:])
-        proc.setWorkingDirectory(str(self.project_path.parent))
-        if hasattr(os, "setsid") and hasattr(proc, "setChildProcessModifier"):
-            proc.setChildProcessModifier(os.setsid)  # own session: closing the window does not reach it
-        proc.readyReadStandardOutput.connect(self._read_stdout)
-        proc.readyReadStandardError.connect(self._read_stderr)
-        proc.finished.connect(self._on_finished)
-        proc.errorOccurred.connect(self._on_error)
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=worker_env(),
+                cwd=str(self.project_path.parent), start_new_session=True, bufsize=0,
+            )
+        except OSError as exc:
+            self.status = "failed"
+            QTimer.singleShot(0, lambda: self._end("failed", f"The worker could not start: {exc}"))
+            return
         self.process = proc
+        self.pid = proc.pid
         self.status = "running"
-        proc.start()
+        self._notifiers = []
+        for stream, handler in ((proc.stdout, self._read_stdout), (proc.stderr, self._read_stderr)):
+            os.set_blocking(stream.fileno(), False)
+            notifier = QSocketNotifier(stream.fileno(), QSocketNotifier.Type.Read, self)
+            notifier.activated.connect(handler)
+            self._notifiers.append(notifier)
+        self._open_streams = 2
         self._flush.start()
-        if proc.waitForStarted(10000):
-            self.pid = int(proc.processId())
+
+    @staticmethod
+    def _drain(stream: Any) -> tuple[bytes, bool]:
+        """Everything readable now from a non-blocking pipe, and whether it reached EOF."""
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(stream.fileno(), 1 << 16)
+            except BlockingIOError:
+                return b"".join(chunks), False
+            except (OSError, ValueError):
+                return b"".join(chunks), True
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
 
     def attach(self) -> None:
         """Follow a run that a worker started elsewhere trains: replay its metrics, then poll the file."""
+        from contextlib import closing
+
         from core.store import Project
 
         self.attached = True
-        self._project = Project.open(self.project_path)
-        run = self._project.run(self.run_id)
+        with closing(Project.open(self.project_path, readonly=True)) as project:
+            run = project.run(self.run_id)
         self.pid = run.pid
         self.status = run.status
         self._flush.start()
@@ -128,13 +151,16 @@ class WorkerClient(QObject):
 
     # ---- reading ---------------------------------------------------------------------------------
 
-    def _read_stdout(self) -> None:
-        if self.process is None:
+    def _read_stdout(self, *_: Any) -> None:
+        if self.process is None or self._done:
             return
-        data = self._partial + bytes(self.process.readAllStandardOutput())
+        data, eof = self._drain(self.process.stdout)
+        data = self._partial + data
         *lines, self._partial = data.split(b"\n")
         for raw in lines:
             self.feed_line(raw)
+        if eof:
+            self._stream_closed(0)
 
     def feed_line(self, raw: bytes | str) -> None:
         """Parse one stdout line into the buffer; a malformed one is reported, never raised."""
@@ -157,11 +183,31 @@ class WorkerClient(QObject):
             self.final = msg
         self._buffer.append(msg)
 
-    def _read_stderr(self) -> None:
-        if self.process is not None:
-            text = bytes(self.process.readAllStandardError()).decode("utf-8", errors="replace")
-            if text:
-                self.stderr_text.emit(text)
+    def _read_stderr(self, *_: Any) -> None:
+        if self.process is None or self._done:
+            return
+        data, eof = self._drain(self.process.stderr)
+        if data:
+            self.stderr_text.emit(data.decode("utf-8", errors="replace"))
+        if eof:
+            self._stream_closed(1)
+
+    def _stream_closed(self, index: int) -> None:
+        notifier = self._notifiers[index]
+        if notifier.isEnabled():
+            notifier.setEnabled(False)
+            self._open_streams -= 1
+        if index == 0:  # stdout closed: the worker exits (or died); reap it
+            self._wait_exit()
+
+    def _wait_exit(self) -> None:
+        if self._done or self.process is None:
+            return
+        code = self.process.poll()
+        if code is None:
+            QTimer.singleShot(20, self._wait_exit)  # closed its stdout, exiting now
+            return
+        self._on_finished(code)
 
     def flush(self) -> None:
         """Hand the buffered events to the GUI (the ~10 Hz timer calls this)."""
@@ -172,9 +218,17 @@ class WorkerClient(QObject):
     # ---- polling (re-attached runs) -------------------------------------------------------------
 
     def _poll_store(self) -> None:
-        if self._project is None or self._done:
+        if not self.attached or self._done:
             return
-        rows = self._project.metrics(self.run_id, after_id=self._after_id)
+        from contextlib import closing
+
+        from core.store import Project
+
+        # A fresh read-only connection per poll: always the last commit. The status is read before the
+        # metrics, so a run seen ended has all its rows in this same read.
+        with closing(Project.open(self.project_path, readonly=True)) as project:
+            run = project.run(self.run_id)
+            rows = project.metrics(self.run_id, after_id=self._after_id)
         for row in rows:
             self._after_id = max(self._after_id, row["id"])
             if row.get("loss") is not None:
@@ -185,7 +239,6 @@ class WorkerClient(QObject):
                 ))
             elif row.get("eval_loss") is not None:
                 self._buffer.append(protocol.Eval(step=row["step"], eval_loss=row["eval_loss"]))
-        run = self._project.run(self.run_id)
         if run.status != "running":
             self.flush()
             reason = run.error or ("" if run.status != "interrupted" else "The worker is gone (no heartbeat).")
@@ -198,8 +251,12 @@ class WorkerClient(QObject):
         if self._done or self._stop_at is not None:
             return
         self._stop_at = time.monotonic()
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
-            self.process.write(b"stop\n")
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.process.stdin.write(b"stop\n")
+                self.process.stdin.flush()
+            except OSError:
+                pass
         else:
             from core.store import Project
 
@@ -225,27 +282,24 @@ class WorkerClient(QObject):
         self._poll.stop()
         self._escalate.stop()
         if self.process is not None:
-            for sig in (self.process.readyReadStandardOutput, self.process.readyReadStandardError,
-                        self.process.finished, self.process.errorOccurred):
-                try:
-                    sig.disconnect()
-                except (RuntimeError, TypeError):
-                    pass
+            for notifier in self._notifiers:
+                notifier.setEnabled(False)
             # Close our ends of the pipes: the worker keeps training (a broken pipe only stops its printing).
-            self.process.closeWriteChannel()
-            self.process.setParent(None)
-            self._orphan = self.process
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self._close_project()
         self._done = True
 
     # ---- the end ---------------------------------------------------------------------------------
 
-    def _on_finished(self, code: int, exit_status: QProcess.ExitStatus) -> None:
-        self._read_stdout()
+    def _on_finished(self, code: int) -> None:
+        self._read_stderr()
         if self._partial.strip():
             self.feed_line(self._partial)
             self._partial = b""
-        self._read_stderr()
         self.flush()
         final = self.final
         if isinstance(final, protocol.Finished):
@@ -253,15 +307,10 @@ class WorkerClient(QObject):
         elif isinstance(final, protocol.Failed):
             self._end("failed", final.reason)
         else:
-            how = "was killed" if exit_status == QProcess.ExitStatus.CrashExit else f"exited with status {code}"
+            how = f"was killed ({signal.Signals(-code).name})" if code < 0 else f"exited with status {code}"
             reason = f"The worker {how} without finishing the run (crashed). Resume continues from the last checkpoint."
             self._record_crash(reason)
             self._end("interrupted", reason)
-
-    def _on_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            reason = f"The worker could not start: {self.process.errorString() if self.process else error}"
-            self._end("failed", reason)
 
     def _record_crash(self, reason: str) -> None:
         """Write the crash into the project file at once (the file would say so only after the pid check)."""

@@ -34,7 +34,7 @@ def tiny_window(make_window, data_file):
     """A window on a tiny-llama LoRA project (fast skeleton, fast real training)."""
 
     def make(name="p.adapterstudio", **training):
-        return make_window(settings={
+        window = make_window(settings={
             "model": "tiny-llama",
             "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
                               "target_modules": ["q_proj", "v_proj"]},
@@ -42,8 +42,29 @@ def tiny_window(make_window, data_file):
             "training": {"max_steps": 30, "batch_size": 4, "eval_steps": 10, "save_steps": 5, "warmup_steps": 2,
                          "learning_rate": 1e-2, **training},
         }, name=name)
+        window.training.confirm = ANSWERS
+        return window
 
-    return make
+    yield make
+    for pid in STARTED:  # never leave a worker behind
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+STARTED: list[int] = []
+
+
+def ANSWERS(question, text):  # noqa: N802 - stands in for the message boxes
+    return {"close": "stop", "stop": "yes"}[question]
+
+
+def start(tc, **kw):
+    run_id = tc.train(**kw)
+    if tc.client is not None and tc.client.pid:
+        STARTED.append(tc.client.pid)
+    return run_id
 
 
 def test_fake_worker_curves_and_malformed_lines(tiny_window, qtbot):
@@ -110,3 +131,76 @@ def test_100k_points_stay_responsive(tiny_window, qtbot):
     tc.view.loss_plot.setXRange(40_000, 60_000)
     tc.view.layout_widget.grab()
     assert time.perf_counter() - t < 1.0
+
+
+# ---- the real worker on tiny-llama ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
+    from core.store import Project
+
+    window = tiny_window(max_steps=80)
+    tc = window.training
+    run_id = start(tc)
+    qtbot.waitUntil(lambda: tc.view.points >= 3, timeout=RUN_TIMEOUT_MS)  # curve points arrive
+    qtbot.waitUntil(lambda: tc.view.redraws > 0 and not tc.view._dirty, timeout=5_000)
+    assert "step" in tc.view.progress.format() and "ETA" in tc.view.progress.format()
+    with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        assert tc.stop(confirm=True)  # answered "yes" by ANSWERS
+    assert ended.args == [run_id, "stopped"]
+    stopped_at = tc.view.points
+    assert 3 <= stopped_at < 80 and tc.view.resume.isVisible()
+    with Project.open(window.project.path) as project:
+        assert project.run(run_id).status == "stopped" and project.last_checkpoint(run_id) is not None
+    # Resume: the same run continues its curve from the checkpoint and finishes
+    with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        tc.view.resume.click()
+        STARTED.append(tc.client.pid)
+    assert ended.args == [run_id, "completed"]
+    assert tc.view.points == 80 and list(tc.view.loss.view()[0]) == list(range(1, 81))
+    assert tc.view.eval.n >= 1 and "completed" in tc.view.status.text()
+    assert "from step" in tc.view.log.toPlainText()
+    assert tc.runs.table.topLevelItemCount() == 1 and "completed" in tc.runs.table.topLevelItem(0).text(1)
+
+
+@pytest.mark.slow
+def test_sigkill_shows_crashed_with_resume(tiny_window, qtbot):
+    from core.store import Project
+
+    window = tiny_window(max_steps=400)
+    tc = window.training
+    run_id = start(tc)
+    qtbot.waitUntil(lambda: tc.view.points >= 2, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(tc.run_ended, timeout=5_000) as ended:
+        t0 = time.perf_counter()
+        os.kill(tc.client.pid, signal.SIGKILL)
+    took = time.perf_counter() - t0
+    assert ended.args == [run_id, "interrupted"] and took < 1.0, took
+    assert "crashed" in tc.view.status.text() and "SIGKILL" in tc.view.status.text()
+    assert tc.view.resume.isVisibleTo(window) and tc.train_button.isEnabled()
+    with Project.open(window.project.path) as project:
+        run = project.run(run_id)
+    assert run.status == "interrupted" and run.recorded_status == "interrupted" and run.resumable
+    assert "crashed" in run.error
+
+
+@pytest.mark.slow
+def test_close_keeps_running_and_reopen_reattaches(tiny_window, make_window, qtbot):
+    window = tiny_window(max_steps=60)
+    tc = window.training
+    run_id = start(tc)
+    pid = tc.client.pid
+    qtbot.waitUntil(lambda: tc.view.points >= 2, timeout=RUN_TIMEOUT_MS)
+    tc.confirm = lambda q, t: "keep"
+    assert window.close()
+    os.kill(pid, 0)  # the worker outlives the window
+    again = make_window(name="p.adapterstudio")  # the same project file
+    tc2 = again.training
+    assert tc2.client is not None and tc2.client.attached and tc2.client.run_id == run_id
+    assert tc2.view.points >= 2  # curves from the project file...
+    seen = tc2.view.points
+    with qtbot.waitSignal(tc2.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        pass
+    assert ended.args == [run_id, "completed"]
+    assert tc2.view.points == 60 > seen  # ...then live (polled from the file)
