@@ -9,6 +9,7 @@ training when a project opens (curves from the project file, then live by pollin
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
@@ -46,6 +47,10 @@ class TrainingController(QObject):
         self.split.setSizes([380, 900])
         self.tabs = QTabWidget()
         self.tabs.addTab(self.split, self.tr("Runs"))
+        from studio.widgets.playground import Playground
+
+        self.playground = Playground()
+        self.tabs.addTab(self.playground, self.tr("Playground"))
         self.dock = QDockWidget(self.tr("Runs"), window)
         self.dock.setObjectName("runs_dock")
         self.dock.setWidget(self.tabs)
@@ -143,6 +148,14 @@ class TrainingController(QObject):
         if self.project is not None:
             with self.reader() as project:
                 self.runs.set_runs(project)
+                items, models = [], {}
+                for run in reversed(project.runs()):
+                    for row in reversed(project.checkpoints(run.id)):
+                        if Path(row["path"]).is_dir():
+                            items.append((f"{run.name or f'run {run.id}'} · step {row['step']} · {run.config.method}", str(row["path"])))
+                            models[str(row["path"])] = run.config.model
+            self.playground.checkpoint_model = models
+            self.playground.set_checkpoints(self.project.settings().model, items)
 
     # ---- train / stop ----------------------------------------------------------------------------
 

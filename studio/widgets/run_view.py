@@ -356,11 +356,24 @@ class RunView(QWidget):
         self.ensure_plots()
         self._dirty = True
         self.redraw()
-        from pyqtgraph.exporters import ImageExporter, SVGExporter
+        from pyqtgraph.exporters import ImageExporter
 
         item = self.layout_widget.scene()
         if str(path).lower().endswith(".svg"):
-            SVGExporter(item).export(str(path))
+            # Qt's own SVG writer: pyqtgraph 0.14's SVGExporter fails on PySide6 6.11's path data.
+            from PySide6.QtCore import QRect, QSize
+            from PySide6.QtGui import QPainter
+            from PySide6.QtSvg import QSvgGenerator
+
+            size = self.layout_widget.size()
+            gen = QSvgGenerator()
+            gen.setFileName(str(path))
+            gen.setSize(QSize(size.width(), size.height()))
+            gen.setViewBox(QRect(0, 0, size.width(), size.height()))
+            gen.setTitle(f"run {self.run_id}")
+            painter = QPainter(gen)
+            self.layout_widget.render(painter)
+            painter.end()
         else:
             exporter = ImageExporter(item)
             exporter.parameters()["width"] = max(800, self.layout_widget.width() * 2)
