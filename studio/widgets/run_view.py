@@ -138,8 +138,9 @@ class RunView(QWidget):
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.plots)
         self.split.addWidget(self.log)
-        self.split.setStretchFactor(0, 4)
+        self.split.setStretchFactor(0, 5)
         self.split.setStretchFactor(1, 1)
+        self.split.setSizes([400, 70])
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
         box.addLayout(head)
@@ -168,10 +169,9 @@ class RunView(QWidget):
         self.layout_widget.setMinimumHeight(160)
         self.loss_plot = self.layout_widget.addPlot(row=0, col=0)
         self.lr_plot = self.layout_widget.addPlot(row=1, col=0)
-        self.layout_widget.ci.layout.setRowStretchFactor(0, 3)
-        self.layout_widget.ci.layout.setRowStretchFactor(1, 1)
+        self.lr_plot.setMaximumHeight(110)  # the loss plot gets the room
         self.lr_plot.setXLink(self.loss_plot)
-        for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "learning rate")):
+        for plot, label in ((self.loss_plot, "loss"), (self.lr_plot, "lr")):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("left", label, color=fg)
             for axis in ("left", "bottom"):
