@@ -209,6 +209,8 @@ def train(
             yield Log("warning", f"AdaLoRA's total_step is {peft.active_peft_config.total_step} but this run takes {total_steps} "
                       "steps: its rank schedule will not line up with the run. Set total_step to the number of steps.")
 
+        orth_weight = float(getattr(peft.active_peft_config, "orth_reg_weight", 0.0)) if adalora else 0.0
+
         # ---- the loop ---------------------------------------------------------------------------
         t0 = time.perf_counter()
         start_step = step
@@ -233,7 +235,12 @@ def train(
                 with contextlib.nullcontext() if sync else accelerator.no_sync(model):
                     with accelerator.autocast():
                         micro_sum = _loss_sum(model, batch)  # () summed over the micro-batch's trained tokens
-                    accelerator.backward(micro_sum * world / n_target)
+                    objective = micro_sum * world / n_target
+                    if orth_weight:
+                        # AdaLoRA's orthogonality penalty (the same on every rank, so DDP's average keeps it),
+                        # split over the micro-batches so that each optimizer step adds it once.
+                        objective = objective + orth_weight * peft.orthogonality_penalty() / args.gradient_accumulation_steps
+                    accelerator.backward(objective)
                 loss_sum += micro_sum.detach()
             loss_t = accelerator.reduce(loss_sum, reduction="sum") if world > 1 else loss_sum
             loss_value = float(loss_t) / n_target
@@ -428,6 +435,17 @@ def _save_checkpoint(output_dir: Path, step: int, peft: Any, optimizer: Any, sch
             torch.save(accelerator.scaler.state_dict(), tmp / "scaler.pt")
         state = {"step": step, "num_processes": accelerator.num_processes, "args": asdict(args)}
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1))
+        if _is_adalora(peft):
+            # save_pretrained above cut the tensors to the kept ranks, which ends allocation; resuming needs the
+            # full-size tensors, the rank pattern and the allocator's moving averages.
+            torch.save(peft.allocation_state_dict(), tmp / "allocation_state.pt")
+        if _is_adalora(peft):  # how the rank budget moved (the studio's rank slider); this process's steps
+            history = peft.allocation_history()
+            if history:
+                (tmp / "allocation_history.json").write_text(json.dumps({
+                    "modules": list(history[0].modules),
+                    "events": [{"step": e.step, "budget": e.budget, "kept": list(e.kept), "final": e.final} for e in history],
+                }))
     accelerator.wait_for_everyone()
     torch.save(_rng_state(), tmp / f"rng_state_{accelerator.process_index}.pt")
     accelerator.wait_for_everyone()
@@ -457,7 +475,10 @@ def _load_checkpoint(folder: Path, peft: Any, optimizer: Any, scheduler: Any, ac
             f"The checkpoint was written by {state['num_processes']} process(es) but this run has "
             f"{accelerator.num_processes}; resume with the same number of processes."
         )
-    peft._load_weights(peft.active_adapter, read_adapter_weights(folder / "adapter"), str(folder))
+    if (folder / "allocation_state.pt").is_file():  # AdaLoRA mid-run: full-size tensors and allocator state
+        peft.load_allocation_state_dict(torch.load(folder / "allocation_state.pt", map_location="cpu", weights_only=True))
+    else:
+        peft._load_weights(peft.active_adapter, read_adapter_weights(folder / "adapter"), str(folder))
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", map_location="cpu", weights_only=True))
     if accelerator.scaler is not None and (folder / "scaler.pt").is_file():

@@ -247,3 +247,51 @@ def test_every_methods_defaults_build_and_train(dataset, tmp_path, method):
     events = list(train(peft, tok, data, args, tmp_path))
     assert isinstance(events[-1], Finished), events[-1]
     assert all(torch.isfinite(torch.tensor(e.loss)) for e in events if isinstance(e, Step))
+
+
+def _adalora_setup(dataset, seed=0):
+    from core.methods.adalora import AdaLoraConfig
+
+    model, tok = load_model("tiny-llama")
+    torch.manual_seed(seed)
+    method, _ = defaults_for("ADALORA")
+    peft = get_peft_model(model, AdaLoraConfig(**{**method, "total_step": 8, "tinit": 1, "tfinal": 2, "deltaT": 1}))
+    return peft, tok, prepare(DataConfig(path=str(dataset), validation_split=0.25), tok)
+
+
+def test_adalora_stop_then_resume_equals_an_uninterrupted_run(dataset, tmp_path):
+    args = dict(max_steps=8, batch_size=4, eval_steps=0, save_steps=0, learning_rate=5e-3)
+    peft, tok, data = _adalora_setup(dataset)
+    full = list(train(peft, tok, data, TrainingArguments(**args), tmp_path / "a"))
+    full_losses = {e.step: e.loss for e in full if isinstance(e, Step)}
+    full_pattern = peft.active_peft_config.rank_pattern
+
+    peft, tok, data = _adalora_setup(dataset)
+    stop = threading.Event()
+    first = []
+    for e in train(peft, tok, data, TrainingArguments(**args), tmp_path / "b", should_stop=stop):
+        first.append(e)
+        if isinstance(e, Step) and e.step == 4:  # mid-schedule: ranks already re-allocated, not yet final
+            stop.set()
+    assert isinstance(first[-1], Finished) and first[-1].status == "stopped"
+    assert peft.active_peft_config.rank_pattern  # allocation had started before the stop
+
+    peft, tok, data = _adalora_setup(dataset, seed=123)  # everything must come from the checkpoint
+    second = list(train(peft, tok, data, TrainingArguments(**args), tmp_path / "b", resume_from=first[-1].checkpoint))
+    assert isinstance(second[-1], Finished) and second[-1].status == "completed", second[-1]
+    losses = {e.step: e.loss for e in first + second if isinstance(e, Step)}
+    assert sorted(losses) == list(range(1, 9))
+    for s in losses:
+        assert losses[s] == pytest.approx(full_losses[s], abs=1e-5), s
+    assert peft.active_peft_config.rank_pattern == full_pattern
+
+
+def test_adalora_orthogonality_penalty_reaches_the_gradients(dataset, tmp_path):
+    """With orth_reg_weight > 0 the first step's update differs from the same step without the penalty."""
+    results = []
+    for weight in (0.0, 0.5):
+        peft, tok, data = _adalora_setup(dataset)
+        peft.active_peft_config.orth_reg_weight = weight
+        list(train(peft, tok, data, TrainingArguments(max_steps=1, batch_size=4, eval_steps=0, save_steps=0), tmp_path / str(weight)))
+        results.append({k: v.detach().clone() for k, v in peft.named_parameters() if "lora_A" in k})
+    assert any(not torch.equal(results[0][k], results[1][k]) for k in results[0])
