@@ -205,9 +205,17 @@ def train(
         )
         for warning in getattr(data, "warnings", []):
             yield Log("warning", warning)
-        if adalora and getattr(peft.active_peft_config, "total_step", total_steps) != total_steps:
-            yield Log("warning", f"AdaLoRA's total_step is {peft.active_peft_config.total_step} but this run takes {total_steps} "
-                      "steps: its rank schedule will not line up with the run. Set total_step to the number of steps.")
+        config = peft.active_peft_config
+        if adalora and config.total_step != total_steps:
+            # The rank schedule must end with the run: follow the run's length (when the schedule still fits).
+            if total_steps > config.tinit + config.tfinal:
+                yield Log("info", f"AdaLoRA's total_step was {config.total_step}; this run takes {total_steps} steps, "
+                          f"so the rank schedule now spans {total_steps} steps.")
+                config.total_step = total_steps
+            else:
+                yield Log("warning", f"AdaLoRA's total_step is {config.total_step} but this run takes only {total_steps} "
+                          f"steps, fewer than tinit + tfinal = {config.tinit + config.tfinal}: the rank schedule will not "
+                          "line up with the run. Lower tinit/tfinal or train longer.")
 
         orth_weight = float(getattr(peft.active_peft_config, "orth_reg_weight", 0.0)) if adalora else 0.0
 

@@ -51,6 +51,11 @@ class TrainingController(QObject):
 
         self.playground = Playground()
         self.tabs.addTab(self.playground, self.tr("Playground"))
+        from studio.widgets.adaptation import AdaptationView
+
+        self.adaptation = AdaptationView()
+        self.tabs.addTab(self.adaptation, self.tr("Where it adapted"))
+        self.adaptation.show_button.clicked.connect(lambda: self.show_adaptation())
         self.dock = QDockWidget(self.tr("Runs"), window)
         self.dock.setObjectName("runs_dock")
         self.dock.setWidget(self.tabs)
@@ -156,6 +161,14 @@ class TrainingController(QObject):
                             models[str(row["path"])] = run.config.model
             self.playground.checkpoint_model = models
             self.playground.set_checkpoints(self.project.settings().model, items)
+            current = self.adaptation.checkpoint.currentData()
+            self.adaptation.checkpoint.clear()
+            for label, path in items:
+                if label.endswith(("· LORA", "· ADALORA")):
+                    self.adaptation.checkpoint.addItem(label, path)
+            i = self.adaptation.checkpoint.findData(current)
+            self.adaptation.checkpoint.setCurrentIndex(max(i, 0))
+            self.adaptation.show_button.setEnabled(self.adaptation.checkpoint.count() > 0)
 
     # ---- train / stop ----------------------------------------------------------------------------
 
@@ -214,7 +227,27 @@ class TrainingController(QObject):
             self.view.set_status(status, reason, kind)
         self.refresh_runs()
         self.window.statusBar().showMessage(f"run {client.run_id}: {status}" + (f" — {reason}" if reason else ""), 15000)
+        if status == "completed" and self.adaptation.checkpoint.count():
+            self.show_adaptation()  # after a LoRA-family run: colour the tree by where it adapted
         self.run_ended.emit(client.run_id, status)
+
+    def show_adaptation(self, checkpoint: str | None = None) -> None:
+        """Compute ‖ΔW‖ / AdaLoRA ranks of a checkpoint (worker thread), draw the heat map, colour the tree."""
+        from studio.widgets.adaptation import adaptation_map
+
+        checkpoint = checkpoint or self.adaptation.checkpoint.currentData()
+        if not checkpoint:
+            return
+
+        def done(data: dict) -> None:
+            self.adaptation.set_data(data)
+            n = self.adaptation.apply_to_tree(self.window.tree)
+            self.window.statusBar().showMessage(self.tr("Coloured {0} tree rows by where the adaptation went.").format(n), 8000)
+
+        def failed(message: str) -> None:
+            self.adaptation.caption.setText(message)
+
+        self.window.runner.submit(adaptation_map, checkpoint, on_done=done, on_error=failed)
 
     def stop(self, confirm: bool = True) -> bool:
         """Stop the running run (after a confirmation): cooperative, then SIGTERM, then SIGKILL."""

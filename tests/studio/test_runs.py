@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from core import protocol as p
 from core.store import Project, ProjectSettings
@@ -154,3 +155,35 @@ def test_playground_base_and_adapter_differ(trained_window, qtbot):
     assert texts.count("base") >= 2 and texts.count("adapter") >= 2  # streamed token by token
     assert pg.outputs["adapter"] != pg.outputs["base"]
     assert pg.base_out.toPlainText() == pg.outputs["base"]
+
+
+@pytest.mark.slow
+def test_tree_coloured_by_delta_w(trained_window, qtbot):
+    window = trained_window
+    ad = window.training.adaptation
+    assert ad.checkpoint.count() >= 1
+    with qtbot.waitSignal(ad.computed, timeout=RUN_TIMEOUT_MS):
+        ad.show_button.click()
+    names = set(ad.values)
+    assert "model.layers.0.self_attn.q_proj" in names and "model.layers.1.self_attn.v_proj" in names
+    assert all(v > 0 for v in ad.values.values())
+    item = window.tree.row("model.layers.0.self_attn.q_proj")
+    assert item.data(0, Qt.ItemDataRole.DecorationRole) is not None and "‖ΔW‖" in item.toolTip(3)
+    assert ad.image.image is not None
+
+
+def test_adalora_rank_slider_from_history(qtbot):
+    from studio.widgets.adaptation import AdaptationView
+
+    view = AdaptationView()
+    qtbot.addWidget(view)
+    mods = ["model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj"]
+    view.set_data({"method": "ADALORA", "metric": "rank",
+                   "modules": {mods[0]: {"norm": 1.0, "rank": 2}, mods[1]: {"norm": 2.0, "rank": 6}},
+                   "history": {"modules": mods, "events": [{"step": 10, "budget": 16, "kept": [8, 8], "final": False},
+                                                           {"step": 20, "budget": 8, "kept": [2, 6], "final": True}]}})
+    assert view.slider.isVisibleTo(view) and view.slider.maximum() == 2
+    view.slider.setValue(0)
+    assert view.shown == {mods[0]: 8.0, mods[1]: 8.0} and "budget 16" in view.step_label.text()
+    view.slider.setValue(2)
+    assert view.shown == {mods[0]: 2.0, mods[1]: 6.0}
