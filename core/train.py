@@ -206,7 +206,7 @@ def train(
         for warning in getattr(data, "warnings", []):
             yield Log("warning", warning)
         config = peft.active_peft_config
-        if adalora and config.total_step != total_steps:
+        if adalora and getattr(config, "total_step", total_steps) != total_steps:
             # The rank schedule must end with the run: follow the run's length (when the schedule still fits).
             if total_steps > config.tinit + config.tfinal:
                 yield Log("info", f"AdaLoRA's total_step was {config.total_step}; this run takes {total_steps} steps, "

@@ -295,3 +295,14 @@ def test_adalora_orthogonality_penalty_reaches_the_gradients(dataset, tmp_path):
         list(train(peft, tok, data, TrainingArguments(max_steps=1, batch_size=4, eval_steps=0, save_steps=0), tmp_path / str(weight)))
         results.append({k: v.detach().clone() for k, v in peft.named_parameters() if "lora_A" in k})
     assert any(not torch.equal(results[0][k], results[1][k]) for k in results[0])
+
+
+def test_adalora_schedule_follows_the_runs_length(dataset, tmp_path):
+    peft, tok, data = _adalora_setup(dataset)
+    peft.active_peft_config.total_step = 1000  # e.g. PEFT's usual placeholder
+    events = list(train(peft, tok, data, TrainingArguments(max_steps=8, batch_size=4, eval_steps=0, save_steps=0), tmp_path))
+    assert isinstance(events[-1], Finished), events[-1]
+    assert any(getattr(e, "message", "").startswith("AdaLoRA's total_step was 1000") for e in events)
+    assert peft.active_peft_config.total_step == 8
+    kept = sum(peft.rank_pattern().values())
+    assert kept == peft.active_peft_config.target_r * len(peft.rank_pattern())  # the final budget was reached
