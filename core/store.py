@@ -360,9 +360,11 @@ class Project:
         path = Path(path).absolute()
         if not path.is_file():
             raise ProjectFileError(f"{path}: no such project file.")
-        with open(path, "rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
-        if header != _SQLITE_HEADER:
+        # No plain open() of the file here: closing ANY descriptor of a database file drops every POSIX
+        # lock this process holds on it (fcntl semantics), so another Project open in the same process
+        # (the GUI's window) would lose its WAL read lock — seen as stale reads and "database disk
+        # image is malformed" while a worker wrote. SQLite itself says when a file is not a database.
+        if os.path.getsize(path) < len(_SQLITE_HEADER):  # stat, not open: see above
             raise ProjectFileError(f"{path} is not an Adapter Studio project file (it is not an SQLite database).")
         conn = _connect(path, readonly=True)
         try:
@@ -371,6 +373,8 @@ class Project:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 check = conn.execute("PRAGMA quick_check").fetchone()[0]
             except sqlite3.DatabaseError as exc:
+                if "not a database" in str(exc):
+                    raise ProjectFileError(f"{path} is not an Adapter Studio project file (it is not an SQLite database).") from None
                 raise ProjectFileError(f"{path} is damaged and cannot be read ({exc}). It was left as it is.") from None
             if app_id != APPLICATION_ID:
                 raise ProjectFileError(

@@ -128,15 +128,10 @@ class TrainingController(QObject):
             self._set_running(False)
 
     def reader(self) -> Any:
-        """A short-lived read-only view of the project file, for figures that must be current.
+        """A short-lived connection for figures that must be current (`studio.worker_client.fresh_reader`)."""
+        from studio.worker_client import fresh_reader
 
-        (The window's long-lived connection was seen to keep reading an old snapshot while a worker
-        wrote — some statement on it is left un-reset; a fresh connection always sees the last commit.)"""
-        from contextlib import closing
-
-        from core.store import Project
-
-        return closing(Project.open(self.project.path, readonly=True))
+        return fresh_reader(self.project.path)
 
     def show_run(self, run_id: int) -> int:
         """Show a run's recorded curves and log; returns the last metric row id shown."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,12 +132,8 @@ class WorkerClient(QObject):
 
     def attach(self) -> None:
         """Follow a run that a worker started elsewhere trains: replay its metrics, then poll the file."""
-        from contextlib import closing
-
-        from core.store import Project
-
         self.attached = True
-        with closing(Project.open(self.project_path, readonly=True)) as project:
+        with fresh_reader(self.project_path) as project:
             run = project.run(self.run_id)
         self.pid = run.pid
         self.status = run.status
@@ -220,15 +217,16 @@ class WorkerClient(QObject):
     def _poll_store(self) -> None:
         if not self.attached or self._done:
             return
-        from contextlib import closing
+        from core.store import ProjectFileError
 
-        from core.store import Project
-
-        # A fresh read-only connection per poll: always the last commit. The status is read before the
-        # metrics, so a run seen ended has all its rows in this same read.
-        with closing(Project.open(self.project_path, readonly=True)) as project:
-            run = project.run(self.run_id)
-            rows = project.metrics(self.run_id, after_id=self._after_id)
+        # The status is read before the metrics, so a run seen ended has all its rows in this read.
+        try:
+            with fresh_reader(self.project_path) as project:
+                run = project.run(self.run_id)
+                rows = project.metrics(self.run_id, after_id=self._after_id)
+        except (ProjectFileError, OSError, sqlite3.Error) as exc:  # busy or moved: try again at the next poll
+            self.malformed.emit(f"could not read the project file ({exc}); retrying")
+            return
         for row in rows:
             self._after_id = max(self._after_id, row["id"])
             if row.get("loss") is not None:
@@ -339,6 +337,22 @@ class WorkerClient(QObject):
         if self._project is not None:
             self._project.close()
             self._project = None
+
+
+def fresh_reader(path: str | os.PathLike[str]) -> Any:
+    """A new connection to an (already opened, already checked) project file, closed after the ``with``.
+
+    For figures that must be current while a worker writes; skips `Project.open`'s checks (the window
+    did them). Both symptoms that led here — a long-lived connection reading an old snapshot, and
+    "database disk image is malformed" on open — came from `Project.open` reading the file's header
+    with a plain ``open()``: closing it dropped this process's POSIX locks on the database (fixed in
+    `core.store`)."""
+    from contextlib import closing
+
+    from core.store import Project, _connect
+
+    path = Path(path).absolute()
+    return closing(Project(path, _connect(path, readonly=False), readonly_reason=None))
 
 
 def describe_failure(kind: str | None) -> str:

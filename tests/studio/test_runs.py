@@ -187,3 +187,14 @@ def test_adalora_rank_slider_from_history(qtbot):
     assert view.shown == {mods[0]: 8.0, mods[1]: 8.0} and "budget 16" in view.step_label.text()
     view.slider.setValue(2)
     assert view.shown == {mods[0]: 2.0, mods[1]: 6.0}
+
+
+def test_chat_mode_uses_the_tokenizer_template():
+    from core.models import _tiny_tokenizer
+    from studio.widgets.playground import encode_prompt
+
+    tok = _tiny_tokenizer()
+    ids, note = encode_prompt(tok, "What is 2+2?", chat=True)
+    assert "<|im_start|>assistant" in tok.decode(ids) and note == ""
+    plain, _ = encode_prompt(tok, "What is 2+2?", chat=False)
+    assert tok.decode(plain).strip() == "What is 2+2?"
