@@ -187,7 +187,7 @@ def test_sigkill_shows_crashed_with_resume(tiny_window, qtbot):
 
 @pytest.mark.slow
 def test_close_keeps_running_and_reopen_reattaches(tiny_window, make_window, qtbot):
-    window = tiny_window(max_steps=60)
+    window = tiny_window(max_steps=2000, eval_steps=0, save_steps=0)
     tc = window.training
     run_id = start(tc)
     pid = tc.client.pid
@@ -197,10 +197,14 @@ def test_close_keeps_running_and_reopen_reattaches(tiny_window, make_window, qtb
     os.kill(pid, 0)  # the worker outlives the window
     again = make_window(name="p.adapterstudio")  # the same project file
     tc2 = again.training
+    tc2.confirm = ANSWERS
     assert tc2.client is not None and tc2.client.attached and tc2.client.run_id == run_id
     assert tc2.view.points >= 2  # curves from the project file...
     seen = tc2.view.points
+    qtbot.waitUntil(lambda: tc2.view.points > seen + 3, timeout=RUN_TIMEOUT_MS)  # ...then live (polled)
+    steps = list(tc2.view.loss.view()[0])
+    assert steps == list(range(1, len(steps) + 1))  # no gap, no repeat between the file and the live part
+    # Stop works without a pipe too (through the project file): checkpoint, then "stopped"
     with qtbot.waitSignal(tc2.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
-        pass
-    assert ended.args == [run_id, "completed"]
-    assert tc2.view.points == 60 > seen  # ...then live (polled from the file)
+        tc2.stop(confirm=False)
+    assert ended.args == [run_id, "stopped"]
