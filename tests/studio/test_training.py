@@ -45,12 +45,14 @@ def tiny_window(make_window, data_file):
         window.training.confirm = ANSWERS
         return window
 
+    STARTED.clear()
     yield make
-    for pid in STARTED:  # never leave a worker behind
+    for pid in STARTED:  # never leave a worker of this test behind (our own children, by pid)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    STARTED.clear()
 
 
 STARTED: list[int] = []
@@ -191,7 +193,13 @@ def test_close_keeps_running_and_reopen_reattaches(tiny_window, make_window, qtb
     tc = window.training
     run_id = start(tc)
     pid = tc.client.pid
-    qtbot.waitUntil(lambda: tc.view.points >= 2, timeout=RUN_TIMEOUT_MS)
+    from studio.worker_client import fresh_reader
+
+    def recorded() -> int:
+        with fresh_reader(window.project.path) as project:
+            return len(project.metrics(run_id))
+
+    qtbot.waitUntil(lambda: recorded() >= 2, timeout=RUN_TIMEOUT_MS)  # in the file (batched twice a second)
     tc.confirm = lambda q, t: "keep"
     assert window.close()
     os.kill(pid, 0)  # the worker outlives the window
