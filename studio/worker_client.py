@@ -331,6 +331,14 @@ class WorkerClient(QObject):
         self._poll.stop()
         self._escalate.stop()
         self._close_project()
+        for notifier in self._notifiers:  # EOF stays "readable": a live notifier would fire forever
+            notifier.setEnabled(False)
+        if self.process is not None and self.process.poll() is not None:
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.ended.emit(status, reason)
 
     def _close_project(self) -> None:
