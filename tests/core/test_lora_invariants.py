@@ -261,23 +261,33 @@ def test_dropout_only_in_training_and_only_on_the_adapter_path(family, tied, kwa
         torch.testing.assert_close(logits(model, input_ids), logits(base, input_ids), atol=0, rtol=0)
 
 
-def test_layers_reading_the_same_input_share_one_dropout_mask():
+def test_layers_reading_the_same_input_share_one_dropout_mask(monkeypatch):
     """Documented in core/methods/lora.py: q/k/v read the same tensor and get the same mask (PEFT draws one each)."""
+    import core.methods.lora as lora
+
     model = _build("llama", True, dict(r=4, lora_dropout=0.5, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
-    seen: dict[str, torch.Tensor] = {}
-    attn = model.base_model.model.model.layers[0].self_attn
-    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-        getattr(attn, name).lora_A["default"].register_forward_pre_hook(lambda m, args, name=name: seen.__setitem__(name, args[0]))
-    raw: dict[str, torch.Tensor] = {}
-    attn.q_proj.register_forward_pre_hook(lambda m, args: raw.__setitem__("x", args[0]))
+    shared = lora._shared_dropout
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []  # (input, dropped input) per adapted layer, in call order
+
+    def recording(x, p):
+        out = shared(x, p)
+        calls.append((x, out))
+        return out
+
+    draws: list[int] = []
+    real_draw = lora.bernoulli_dropout
+    monkeypatch.setattr(lora, "_shared_dropout", recording)
+    monkeypatch.setattr(lora, "bernoulli_dropout", lambda x, p: draws.append(1) or real_draw(x, p))
     model.train()
     model(input_ids=torch.randint(4, 300, (2, 16)))
-    x, q = raw["x"], seen["q_proj"]
-    assert torch.equal(seen["k_proj"], q) and torch.equal(seen["v_proj"], q)
+    n_layers = len(model.base_model.model.model.layers)
+    assert len(calls) == 4 * n_layers and len(draws) == 2 * n_layers  # one mask for q/k/v, one for o_proj
+    (x, q), (_, k), (_, v), (o_in, o) = calls[:4]
+    assert k is q and v is q
     dropped = q == 0
     assert 0.3 < dropped.float().mean() < 0.7
     torch.testing.assert_close(q[~dropped], x[~dropped] * 2)  # kept values scaled by 1 / (1 - p)
-    assert seen["o_proj"].shape[-1] == q.shape[-1] and not torch.equal(seen["o_proj"], q)
+    assert o.shape[-1] == q.shape[-1] and not torch.equal(o, q) and o_in is not x
 
 
 # ---- several adapters, generation ----------------------------------------------------------------------------
