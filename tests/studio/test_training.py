@@ -142,7 +142,8 @@ def test_100k_points_stay_responsive(tiny_window, qtbot):
 def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
     from core.store import Project
 
-    window = tiny_window(max_steps=80)
+    # Long enough that the stop always lands mid-run: on an idle machine tiny-llama does ~100 steps/s.
+    window = tiny_window(max_steps=400, eval_steps=50, save_steps=50)
     tc = window.training
     run_id = start(tc)
     qtbot.waitUntil(lambda: tc.view.points >= 3, timeout=RUN_TIMEOUT_MS)  # curve points arrive
@@ -152,7 +153,7 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
         assert tc.stop(confirm=True)  # answered "yes" by ANSWERS
     assert ended.args == [run_id, "stopped"]
     stopped_at = tc.view.points
-    assert 3 <= stopped_at < 80 and tc.view.resume.isVisible()
+    assert 3 <= stopped_at < 400 and tc.view.resume.isVisible()
     with Project.open(window.project.path) as project:
         assert project.run(run_id).status == "stopped" and project.last_checkpoint(run_id) is not None
     # Resume: the same run continues its curve from the checkpoint and finishes
@@ -160,7 +161,7 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
         tc.view.resume.click()
         STARTED.append(tc.client.pid)
     assert ended.args == [run_id, "completed"]
-    assert tc.view.points == 80 and list(tc.view.loss.view()[0]) == list(range(1, 81))
+    assert tc.view.points == 400 and list(tc.view.loss.view()[0]) == list(range(1, 401))
     assert tc.view.eval.n >= 1 and "completed" in tc.view.status.text()
     assert "from step" in tc.view.log.toPlainText()
     assert tc.runs.table.topLevelItemCount() == 1 and "completed" in tc.runs.table.topLevelItem(0).text(1)
