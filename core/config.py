@@ -168,6 +168,16 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> PeftCon
     return REGISTRY[ptype].Config.from_dict(data, source=source)
 
 
+def normalise_names(value: Any, what: str) -> list[str] | str | None:
+    """A module-name field as PEFT keeps it: lists become sorted unique lists (PEFT's sets); a string stays a regex."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return sorted({str(v) for v in value})
+    except TypeError:
+        raise ConfigError(f"{what} must be a list of names or a regex string, got {value!r}.") from None
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value

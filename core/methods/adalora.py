@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import targeting
-from core.config import ConfigError, PeftConfig, PeftType
+from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.lora import LoraConfig
 
 # PEFT's AdaLoRA table is LoRA's except for a few encoder / encoder-decoder families (utils/constants.py).
@@ -128,8 +128,8 @@ class AdaLoraConfig(PeftConfig):
             raise ConfigError(f"bias must be one of none, all, lora_only; got {self.bias!r}.")
         if self.r != 8:
             warnings.warn("AdaLoRA ignores r; the starting rank is init_r.", stacklevel=3)
-        self.target_modules = _normalise_names(self.target_modules, "target_modules")
-        self.exclude_modules = _normalise_names(self.exclude_modules, "exclude_modules")
+        self.target_modules = normalise_names(self.target_modules, "target_modules")
+        self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
             raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
         if self.layers_pattern and self.layers_to_transform is None:
@@ -151,16 +151,6 @@ class AdaLoraConfig(PeftConfig):
 
 
 Config = AdaLoraConfig
-
-
-def _normalise_names(value: Any, what: str) -> list[str] | str | None:
-    """PEFT keeps name lists as sets (written sorted); a string stays a regex."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        return sorted({str(v) for v in value})
-    except TypeError:
-        raise ConfigError(f"{what} must be a list of names or a regex string, got {value!r}.") from None
 
 
 def can_target(module: nn.Module) -> str | None:

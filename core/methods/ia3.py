@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from core import targeting
-from core.config import ConfigError, PeftConfig, PeftType
+from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 
 # PEFT's default targets and feed-forward modules per `config.model_type` (utils/constants.py), as data.
 IA3_DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -80,9 +80,9 @@ class IA3Config(PeftConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.target_modules = _normalise_names(self.target_modules, "target_modules")
-        self.exclude_modules = _normalise_names(self.exclude_modules, "exclude_modules")
-        self.feedforward_modules = _normalise_names(self.feedforward_modules, "feedforward_modules")
+        self.target_modules = normalise_names(self.target_modules, "target_modules")
+        self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
+        self.feedforward_modules = normalise_names(self.feedforward_modules, "feedforward_modules")
         if not isinstance(self.init_ia3_weights, bool):
             raise ConfigError(f"init_ia3_weights must be true or false, got {self.init_ia3_weights!r}.")
         if self.modules_to_save is not None:
@@ -98,16 +98,6 @@ class IA3Config(PeftConfig):
 
 
 Config = IA3Config
-
-
-def _normalise_names(value: Any, what: str) -> list[str] | str | None:
-    """PEFT keeps name lists as sets (written sorted); a string stays a regex."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        return sorted({str(v) for v in value})
-    except TypeError:
-        raise ConfigError(f"{what} must be a list of names or a regex string, got {value!r}.") from None
 
 
 def can_target(module: nn.Module) -> str | None:

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import targeting
-from core.config import ConfigError, PeftConfig, PeftType
+from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 
 INIT_CHOICES = (True, False, "gaussian", "pissa")
 BIAS_CHOICES = ("none", "all", "lora_only")
@@ -97,8 +97,8 @@ class LoraConfig(PeftConfig):
             raise ConfigError(
                 f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa' or 'pissa_niter_N'."
             )
-        self.target_modules = _normalise_names(self.target_modules, "target_modules")
-        self.exclude_modules = _normalise_names(self.exclude_modules, "exclude_modules")
+        self.target_modules = normalise_names(self.target_modules, "target_modules")
+        self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
             raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
         if self.layers_pattern and self.layers_to_transform is None:
@@ -113,17 +113,6 @@ class LoraConfig(PeftConfig):
 
 
 Config = LoraConfig
-
-
-def _normalise_names(value: Any, what: str) -> list[str] | str | None:
-    """PEFT keeps name lists as sets (written sorted); a string stays a regex."""
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        names = sorted({str(v) for v in value})
-    except TypeError:
-        raise ConfigError(f"{what} must be a list of names or a regex string, got {value!r}.") from None
-    return names
 
 
 def can_target(module: nn.Module) -> str | None:
