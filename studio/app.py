@@ -121,6 +121,8 @@ def run_gui(args: argparse.Namespace) -> int:
         qsettings = QSettings(os.environ["ADAPTER_STUDIO_SETTINGS"], QSettings.Format.IniFormat)
     install_translator(app, (qsettings or QSettings()).value("language", "") or "")
     window = MainWindow(args.project, qsettings=qsettings)
+    opener = FileOpenHandler(window)
+    app.installEventFilter(opener)  # keep `opener` alive as long as the app
     if args.startup_check:
         # For the cold-start test: report the first paint and whether torch was loaded by then.
         def report() -> None:
@@ -152,6 +154,21 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     code = app.exec()
     return code
+
+
+def FileOpenHandler(window):  # noqa: N802 - builds a QObject subclass lazily (Qt loads after the CLI check)
+    """An event filter that opens the project of a macOS ``FileOpen`` event (a double-clicked
+    ``.adapterstudio`` file in Finder arrives this way, not as a command-line argument)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class _Handler(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.FileOpen and event.file():
+                window.open_project(event.file())
+                return True
+            return False
+
+    return _Handler(window)
 
 
 if __name__ == "__main__":

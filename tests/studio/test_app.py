@@ -124,3 +124,23 @@ def test_simplified_chinese_translation(qapp, make_window):
     finally:
         qapp.removeTranslator(translator)
     assert install_translator(qapp, "en") is None
+
+
+def test_a_finder_file_open_event_opens_that_project(qapp, make_window, tmp_path):
+    """macOS hands a double-clicked project to the running app as a FileOpen event, not as an argument."""
+    from PySide6.QtGui import QFileOpenEvent
+
+    from core.store import Project, ProjectSettings
+    from studio.app import FileOpenHandler
+    from studio.main_window import default_settings_dict
+
+    window = make_window("tiny-llama")
+    other = tmp_path / "other.adapterstudio"
+    Project.create(other, ProjectSettings.from_dict({**default_settings_dict(), "model": "tiny-gpt2"})).close()
+    handler = FileOpenHandler(window)
+    qapp.installEventFilter(handler)
+    try:
+        qapp.sendEvent(qapp, QFileOpenEvent(str(other)))
+        assert window.project.path.resolve() == other.resolve()
+    finally:
+        qapp.removeEventFilter(handler)
