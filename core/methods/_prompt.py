@@ -297,14 +297,8 @@ def virtual_token_generate(peft_model: nn.Module, prompts: Callable[[], torch.Te
     position ids from it. Returns the input ids followed by the new tokens (virtual tokens are not ids).
     """
     model = peft_model.base_model.model
-    if args:
-        kwargs["input_ids"] = args[0]
-    if peft_model.adapters_disabled:
+    if not generate_arguments(peft_model, args, kwargs, "virtual tokens"):
         return model.generate(**kwargs)
-    if kwargs.get("position_ids") is not None:
-        raise ValueError("generate() derives position ids from the attention mask; do not pass position_ids.")
-    if kwargs.get("cache", kwargs.get("past_key_values")) is not None:
-        raise ValueError("generate() with virtual tokens builds its own cache; do not pass one.")
     input_ids = kwargs.pop("input_ids", None)
     inputs_embeds = kwargs.pop("inputs_embeds", None)
     if inputs_embeds is None:
@@ -323,3 +317,19 @@ def virtual_token_generate(peft_model: nn.Module, prompts: Callable[[], torch.Te
     if input_ids is not None:
         kwargs["input_ids"] = input_ids
     return model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+
+def generate_arguments(peft_model: nn.Module, args: tuple, kwargs: dict[str, Any], what: str) -> bool:
+    """Move a positional ``input_ids`` into ``kwargs`` and refuse what prompt generation computes itself.
+
+    Returns False when the adapters are disabled (then the plain model's ``generate`` is the answer).
+    """
+    if args:
+        kwargs["input_ids"] = args[0]
+    if peft_model.adapters_disabled:
+        return False
+    if kwargs.get("position_ids") is not None:
+        raise ValueError("generate() derives position ids from the attention mask; do not pass position_ids.")
+    if kwargs.get("cache", kwargs.get("past_key_values")) is not None:
+        raise ValueError(f"generate() with {what} builds its own cache; do not pass one.")
+    return True

@@ -179,14 +179,8 @@ def peft_generate(peft_model: nn.Module, *args: Any, **kwargs: Any) -> Any:
     ones, position ids come from it (real tokens from ``n`` on), and only the real input is prefilled.
     """
     model = peft_model.base_model.model
-    if args:
-        kwargs["input_ids"] = args[0]
-    if peft_model.adapters_disabled:
+    if not _prompt.generate_arguments(peft_model, args, kwargs, "prefix tuning (the prefix)"):
         return model.generate(**kwargs)
-    if kwargs.get("position_ids") is not None:
-        raise ValueError("generate() derives position ids from the attention mask; do not pass position_ids.")
-    if kwargs.get("cache", kwargs.get("past_key_values")) is not None:
-        raise ValueError("generate() with prefix tuning builds its own cache (the prefix); do not pass one.")
     n = peft_model.active_peft_config.num_virtual_tokens
     input_ids, inputs_embeds = kwargs.get("input_ids"), kwargs.get("inputs_embeds")
     ref = input_ids if input_ids is not None else inputs_embeds
