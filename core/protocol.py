@@ -9,11 +9,12 @@ JSON object on one line (JSON Lines), with the protocol version under ``"v"`` an
     {"v": 1, "type": "step", "step": 12, "epoch": 0.4, "loss": 1.93, ...}
 
 Events (worker -> GUI, on the worker's stdout): `Started`, `Step`, `Eval`, `Checkpoint`,
-`Finished`, `Failed`, `Log`, `Heartbeat`. ``core.train.train()`` yields these objects; the worker
+`Finished`, `Failed`, `Log`, `Heartbeat`, `Paused`, `Continued`. ``core.train.train()`` yields these objects; the worker
 forwards them with `encode` and records them in the project file.
 
-Commands (GUI -> worker, on the worker's stdin): `Stop`. For people typing into a terminal the
-worker also accepts the bare line ``stop`` (see `decode_command`).
+Commands (GUI -> worker, on the worker's stdin): `Stop`, `Pause`, `Continue`. For people typing into
+a terminal the worker also accepts the bare lines ``stop``, ``pause`` and ``continue`` (see
+`decode_command`).
 
 Versioning: `PROTOCOL_VERSION` changes only when a message changes incompatibly (a field removed,
 renamed or its meaning changed). Adding an optional field does not change it; a reader ignores fields
@@ -46,7 +47,11 @@ __all__ = [
     "Failed",
     "Log",
     "Heartbeat",
+    "Paused",
+    "Continued",
     "Stop",
+    "Pause",
+    "Continue",
     "Event",
     "Command",
     "Message",
@@ -215,6 +220,31 @@ class Heartbeat:
     """The last optimizer step done, if any."""
 
 
+@dataclass(frozen=True)
+class Paused:
+    """The loop is paused after an optimizer step (on a `Pause` command): no step runs until `Continue`
+    (or `Stop`, which still checkpoints and finishes). Heartbeats go on while paused."""
+
+    type: ClassVar[str] = "paused"
+
+    step: int
+    """The last optimizer step done before pausing."""
+    time: float = field(default_factory=time.time)
+    """Unix time when the pause began."""
+
+
+@dataclass(frozen=True)
+class Continued:
+    """The loop runs again after a pause (on a `Continue` command)."""
+
+    type: ClassVar[str] = "continued"
+
+    step: int
+    """The last optimizer step done; the next step is ``step + 1``."""
+    paused_seconds: float = 0.0
+    """How long the pause lasted; elapsed time and ETA in later `Step` events leave it out."""
+
+
 # --------------------------------------------------------------------------------------------------
 # Commands: GUI -> worker
 # --------------------------------------------------------------------------------------------------
@@ -228,15 +258,30 @@ class Stop:
     type: ClassVar[str] = "stop"
 
 
-Event = Union[Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat]
-Command = Union[Stop]
+@dataclass(frozen=True)
+class Pause:
+    """Ask the worker to pause after the current optimizer step (it answers `Paused`). A paused run
+    keeps its memory and its place; nothing is written. Ignored when already paused."""
+
+    type: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Ask a paused worker to go on (it answers `Continued`). Ignored when not paused."""
+
+    type: ClassVar[str] = "continue"
+
+
+Event = Union[Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued]
+Command = Union[Stop, Pause, Continue]
 Message = Union[Event, Command]
 
 EVENT_TYPES: dict[str, type] = {
-    cls.type: cls for cls in (Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat)
+    cls.type: cls for cls in (Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued)
 }
 """Tag -> event class."""
-COMMAND_TYPES: dict[str, type] = {Stop.type: Stop}
+COMMAND_TYPES: dict[str, type] = {cls.type: cls for cls in (Stop, Pause, Continue)}
 """Tag -> command class."""
 _ALL_TYPES: dict[str, type] = {**EVENT_TYPES, **COMMAND_TYPES}
 
@@ -296,8 +341,8 @@ def decode(line: str | bytes) -> Message:
 
 
 def decode_command(line: str | bytes) -> Command:
-    """A command from the worker's stdin: an encoded command, or the bare word ``stop``
-    (case-insensitive) for people typing into a terminal. Raises `ProtocolError` otherwise."""
+    """A command from the worker's stdin: an encoded command, or a bare command word (``stop``,
+    ``pause``, ``continue``; case-insensitive) for people typing into a terminal. Raises `ProtocolError` otherwise."""
     if isinstance(line, bytes):
         line = line.decode("utf-8", errors="replace")
     text = line.strip()

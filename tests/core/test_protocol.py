@@ -21,7 +21,11 @@ SAMPLES = [
     p.Failed(reason="Loss became NaN at step 7.", step=7, detail="Traceback...", kind="nan"),
     p.Log(level="warning", message="3 examples were truncated\nsecond line ü"),
     p.Heartbeat(time=123.0, step=4),
+    p.Paused(step=5, time=124.0),
+    p.Continued(step=5, paused_seconds=3.5),
     p.Stop(),
+    p.Pause(),
+    p.Continue(),
 ]
 
 
@@ -82,6 +86,12 @@ def test_decode_command_accepts_bare_stop():
         p.decode_command(p.encode(p.Eval(1, 1.0)))
     with pytest.raises(p.ProtocolError):
         p.decode_command("halt")
+
+
+def test_decode_command_accepts_bare_pause_and_continue():
+    assert p.decode_command("pause\n") == p.Pause()
+    assert p.decode_command("Continue") == p.Continue()
+    assert p.decode_command(p.encode(p.Continue())) == p.Continue()
 
 
 def test_encode_rejects_non_messages():
