@@ -122,7 +122,7 @@ class ModuleTree(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 310)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
 
         # The offer after ticking a module of a folded block: all blocks (default) or only one.
         self.offer = QFrame()
@@ -213,8 +213,7 @@ class ModuleTree(QWidget):
             root = self._rows[""].item
             self.tree.addTopLevelItem(root)
             self._expand_default(root)
-            self.tree.resizeColumnToContents(0)
-            self.tree.resizeColumnToContents(1)
+            self._fit_columns()
             n = max(info.num_layers - 1, 0)
             for spin in (self.layer_from, self.layer_to):
                 spin.setRange(0, n)
@@ -286,6 +285,13 @@ class ModuleTree(QWidget):
                 child_row.item.setText(0, f"({first}-{last}): {count} x {child.cls}")
             item.addChild(child_row.item)
         return row
+
+    def _fit_columns(self) -> None:
+        # Fit the columns to what they show, but cap the name and class columns so that the
+        # parameter counts stay in view in a ~560 px pane (a folded row's long label is elided).
+        for column, cap in ((0, 270), (1, 150), (2, 110), (3, 80)):
+            self.tree.resizeColumnToContents(column)
+            self.tree.header().resizeSection(column, min(self.tree.header().sectionSize(column), cap))
 
     def _expand_default(self, root: QTreeWidgetItem) -> None:
         # Open the way down to the first block's modules, as the UI sketch shows.
