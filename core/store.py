@@ -56,7 +56,7 @@ __all__ = [
     "pid_alive",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema this module writes. Bump it and append a function to `MIGRATIONS` to change the schema."""
 APPLICATION_ID = 0x41445354  # "ADST": marks an SQLite file as an Adapter Studio project
 PROJECT_SUFFIX = ".adapterstudio"
@@ -178,7 +178,12 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
     db["logs"].create_index(["run_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_0_to_1]
+def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
+    """Pause/continue: ``runs.paused_since`` (unix time the worker paused the run; null while it trains)."""
+    db["runs"].add_column("paused_since", float)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 """``MIGRATIONS[i]`` takes a file from schema version i to i + 1. Append only; never edit a released one."""
 
 
@@ -261,11 +266,19 @@ class Run:
     error_detail: str | None
     error_kind: str | None
     checkpoint_dir: Path
+    paused_since: float | None = None
+    """Unix time the worker paused this run (a ``pause`` command), or None while it trains or when it is
+    not running. Only meaningful while the run is alive: use `paused`."""
 
     @property
     def alive(self) -> bool:
         """True while a live worker trains this run."""
         return self.status == "running"
+
+    @property
+    def paused(self) -> bool:
+        """True while a live worker holds this run paused (it keeps its heartbeat; ``continue`` resumes it)."""
+        return self.alive and self.paused_since is not None
 
     @property
     def resumable(self) -> bool:
@@ -550,6 +563,7 @@ class Project:
             step=r["step"] or 0, total_steps=r["total_steps"], loss=r["loss"], eval_loss=r["eval_loss"],
             error=r["error"], error_detail=r["error_detail"], error_kind=r["error_kind"],
             checkpoint_dir=self._abs(r["checkpoint_dir"]) or self.artifacts_dir / f"run-{r['id']}",
+            paused_since=r.get("paused_since"),
         )
 
     def mark_interrupted(self) -> list[int]:
@@ -560,7 +574,7 @@ class Project:
             with self._write():
                 for run_id in dead:
                     self.conn.execute(
-                        "UPDATE runs SET status = 'interrupted', ended = COALESCE(ended, heartbeat) "
+                        "UPDATE runs SET status = 'interrupted', ended = COALESCE(ended, heartbeat), paused_since = NULL "
                         "WHERE id = ? AND status = 'running'",
                         (run_id,),
                     )
@@ -585,6 +599,7 @@ class Project:
                     "status": "running", "pid": pid, "host": socket.gethostname(), "heartbeat": now,
                     "started": run.started or now, "ended": None,
                     "error": None, "error_detail": None, "error_kind": None, "stop_requested": None,
+                    "paused_since": None,
                 },
             )
         return self.run(run_id)
@@ -609,7 +624,8 @@ class Project:
 
     def record(self, run_id: int, events: Iterable[protocol.Event], *, pid: int | None = None) -> None:
         """Record a batch of protocol events of one run in one transaction: metrics, evals,
-        checkpoints, logs, and the status changes `Started` / `Finished` / `Failed` imply.
+        checkpoints, logs, and the status changes `Started` / `Finished` / `Failed` imply
+        (`Paused` sets ``paused_since``; `Continued`, `Finished` and `Failed` clear it).
         Also refreshes the heartbeat."""
         pid = pid or os.getpid()
         now = _now()
@@ -637,8 +653,12 @@ class Project:
                     checkpoints.append({"run_id": run_id, "step": ev.step, "path": self._rel(ev.path), "time": now})
                 elif isinstance(ev, protocol.Log):
                     logs.append({"run_id": run_id, "time": now, "level": ev.level, "message": ev.message})
+                elif isinstance(ev, protocol.Paused):
+                    run_update["paused_since"] = ev.time
+                elif isinstance(ev, protocol.Continued):
+                    run_update["paused_since"] = None
                 elif isinstance(ev, protocol.Finished):
-                    run_update.update(status=ev.status, ended=now)
+                    run_update.update(status=ev.status, ended=now, paused_since=None)
                     if ev.step:
                         run_update["step"] = ev.step
                     if ev.loss is not None:
@@ -647,7 +667,8 @@ class Project:
                         run_update["eval_loss"] = ev.eval_loss
                 elif isinstance(ev, protocol.Failed):
                     run_update.update(
-                        status="failed", ended=now, error=ev.reason, error_detail=ev.detail, error_kind=ev.kind
+                        status="failed", ended=now, error=ev.reason, error_detail=ev.detail, error_kind=ev.kind,
+                        paused_since=None,
                     )
                     if ev.step is not None:
                         run_update["step"] = ev.step

@@ -111,36 +111,61 @@ def test_forward_migration_keeps_a_backup(tmp_path, monkeypatch):
     path = tmp_path / "old.adapterstudio"
     with Project.create(path, settings()) as proj:
         proj.create_run()
+    current = store.SCHEMA_VERSION
 
     def add_notes(db):
         db["runs"].add_column("notes", str)
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", current + 1)
     monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS + [add_notes])
     with Project.open(path) as proj:
-        assert proj.schema_version == 2
+        assert proj.schema_version == current + 1
         assert "notes" in proj.db["runs"].columns_dict
         assert len(proj.runs()) == 1
-    backup = tmp_path / "old.adapterstudio.v1.bak"
+    backup = tmp_path / f"old.adapterstudio.v{current}.bak"
     assert backup.is_file()
-    assert sqlite3.connect(backup).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert sqlite3.connect(backup).execute("PRAGMA user_version").fetchone()[0] == current
 
 
 def test_failed_migration_leaves_old_version(tmp_path, monkeypatch):
     path = tmp_path / "old.adapterstudio"
     Project.create(path, settings()).close()
+    current = store.SCHEMA_VERSION
 
     def broken(db):
         db["runs"].add_column("half", str)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", current + 1)
     monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS + [broken])
     with pytest.raises(RuntimeError):
         Project.open(path)
     monkeypatch.undo()
     with Project.open(path) as proj:
-        assert proj.schema_version == 1 and "half" not in proj.db["runs"].columns_dict
+        assert proj.schema_version == current and "half" not in proj.db["runs"].columns_dict
+
+
+def test_a_version_1_file_migrates_to_paused_since(tmp_path, monkeypatch):
+    """A project file written before pause/continue (schema 1) opens, is migrated forward with a backup,
+    and keeps its runs; a schema-1 reader (an older Adapter Studio) opens the new file read-only."""
+    path = tmp_path / "v1.adapterstudio"
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)
+    with Project.create(path, settings()) as proj:
+        run_id = proj.create_run()
+        with proj._write():  # what a schema-1 worker left: a stopped run at step 1
+            proj.conn.execute("UPDATE runs SET status = 'stopped', step = 1 WHERE id = ?", (run_id,))
+        assert "paused_since" not in proj.db["runs"].columns_dict
+        assert proj.run(run_id).paused_since is None and not proj.run(run_id).paused
+    monkeypatch.undo()
+    with Project.open(path) as proj:
+        assert proj.schema_version == store.SCHEMA_VERSION >= 2
+        assert proj.db["runs"].columns_dict["paused_since"] is float
+        run = proj.run(run_id)
+        assert run.step == 1 and run.paused_since is None and not run.paused
+    assert sqlite3.connect(tmp_path / "v1.adapterstudio.v1.bak").execute("PRAGMA user_version").fetchone()[0] == 1
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 1)  # an older Adapter Studio: reads, never writes
+    with Project.open(path) as proj:
+        assert proj.readonly and proj.run(run_id).step == 1
 
 
 def test_run_lifecycle(project):
@@ -273,3 +298,31 @@ def test_stop_request_through_the_file(project):
     project.record(run_id, [p.Finished("stopped", step=1)])
     project.claim_run(run_id)  # a new claim (resume) starts without the old request
     assert not project.stop_requested(run_id)
+
+
+def test_paused_since_is_set_while_paused_and_cleared(project):
+    run_id = project.create_run()
+    project.claim_run(run_id)
+    project.record(run_id, [p.Started(run_id, 10), p.Step(1, 0.1, 2.0, 1e-3), p.Paused(step=1, time=1234.5)])
+    run = project.run(run_id)
+    assert run.paused_since == 1234.5 and run.paused and run.status == "running"
+    project.record(run_id, [p.Continued(step=1, paused_seconds=3.0), p.Step(2, 0.2, 1.5, 1e-3)])
+    assert project.run(run_id).paused_since is None and not project.run(run_id).paused
+    project.record(run_id, [p.Paused(step=2, time=2000.0)])
+    assert project.run(run_id).paused
+    project.record(run_id, [p.Finished("stopped", step=2)])  # stop while paused
+    run = project.run(run_id)
+    assert run.status == "stopped" and run.paused_since is None and not run.paused
+    project.claim_run(run_id)
+    project.record(run_id, [p.Paused(step=2, time=3000.0)])
+    project.record(run_id, [p.Failed("boom", step=3)])
+    assert project.run(run_id).paused_since is None
+    # a worker that died while paused: interrupted, not paused
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    project.claim_run(run_id, pid=dead.pid)
+    project.record(run_id, [p.Paused(step=2, time=4000.0)], pid=dead.pid)
+    run = project.run(run_id)
+    assert run.status == "interrupted" and not run.paused
+    project.mark_interrupted()
+    assert project.run(run_id).paused_since is None
