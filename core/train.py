@@ -24,6 +24,7 @@ position is its step, and a resumed run continues the very same curve.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -41,7 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from core.data import IGNORE, Example, PreparedData, collate, stream_indices
-from core.protocol import Checkpoint, Eval, Event, Failed, Finished, Log, Started, Step
+from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Started, Step
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
@@ -135,7 +136,13 @@ def defaults_for(method: str) -> tuple[dict[str, Any], TrainingArguments]:
     return dict(method_kwargs), TrainingArguments(**train_kwargs)
 
 
-StopFlag = threading.Event | Callable[[], bool] | None
+Flag = threading.Event | Callable[[], bool] | None
+StopFlag = Flag  # the name older callers import
+
+PAUSE_POLL_S = 0.2
+"""While paused, the loop looks at its flags this often (in multi-process runs: one tiny all-reduce each time)."""
+PEER_FAILURE_WAIT_S = 3.0
+"""How long process 0 waits for a failed peer's note (its reason) after losing the connection to it."""
 
 
 def train(
@@ -145,21 +152,34 @@ def train(
     args: TrainingArguments,
     output_dir: str | os.PathLike[str],
     *,
-    should_stop: StopFlag = None,
+    should_stop: Flag = None,
+    should_pause: Flag = None,
     resume_from: str | os.PathLike[str] | None = None,
     run_id: int | None = None,
+    accelerator: Any = None,
 ) -> Iterator[Event]:
     """Train the adapter of ``model`` (a `core.PeftModel`) on ``data`` and yield protocol events.
 
     ``should_stop`` (a ``threading.Event`` or a callable returning True) is checked after every
     optimizer step: when set, the loop writes a checkpoint and ends with ``Finished("stopped")``.
-    ``resume_from`` is a checkpoint folder written by an earlier run with the same data and
-    arguments; the run continues from its step as if it had never stopped. Checkpoints go to
-    ``output_dir/checkpoint-<step>``. Errors never escape: they end the loop as a `Failed` event.
+    ``should_pause`` (same kinds) is a level: while it is set the loop holds after the current
+    optimizer step — it yields `Paused`, then blocks (polling every `PAUSE_POLL_S`) until the flag is
+    cleared (`Continued`, and training goes on) or ``should_stop`` is set (checkpoint, then
+    ``Finished("stopped")``). Paused time is left out of elapsed time and ETA.
+    With several processes both flags are agreed at each step boundary (set on any process = set
+    for all), so every process stops or pauses after the same step.
+
+    ``resume_from`` is a checkpoint folder written by an earlier run with the same data, arguments
+    and number of processes; the run continues from its step as if it had never stopped.
+    Checkpoints go to ``output_dir/checkpoint-<step>``. ``accelerator``: an ``accelerate.Accelerator``
+    to use as it is (e.g. built with an FSDP or DeepSpeed plugin in code); by default one is built from
+    ``args`` and the launcher's environment (``accelerate launch`` config, ``torchrun``).
+    Errors never escape: they end the loop as a `Failed` event.
     """
-    stop_requested = _stop_check(should_stop)
+    stop_requested, pause_requested = _flag_check(should_stop), _flag_check(should_pause)
     output_dir = Path(output_dir)
     step, last_ckpt, failed_at = 0, None, None
+    world, rank, t_begin = 1, 0, time.time()
     try:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
@@ -169,8 +189,24 @@ def train(
         precision = args.mixed_precision
         if precision == "auto":
             precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
-        accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
+        if accelerator is None:
+            # Accelerate counts the micro-batches (accelerator.accumulate): under DeepSpeed its engine
+            # steps the optimizer inside backward() at the accumulation boundary, so the count must be
+            # Accelerate's, not only ours. The schedule is one scheduler step per optimizer step.
+            accelerator = Accelerator(
+                mixed_precision=precision, cpu=not cuda, gradient_accumulation_steps=args.gradient_accumulation_steps,
+                step_scheduler_with_optimizer=False,
+            )
+        elif accelerator.gradient_accumulation_steps != args.gradient_accumulation_steps:
+            raise TrainingConfigError(
+                f"The accelerator accumulates {accelerator.gradient_accumulation_steps} micro-batches but "
+                f"gradient_accumulation_steps is {args.gradient_accumulation_steps}; make them equal."
+            )
+        precision = accelerator.mixed_precision
         world, rank = accelerator.num_processes, accelerator.process_index
+        if world > 1:
+            _failure_note_path(output_dir, rank).unlink(missing_ok=True)  # a note from an earlier launch
+        sharding = _sharding(accelerator)
         set_seed(args.seed)
         peft = model
         if args.gradient_checkpointing:
@@ -181,23 +217,41 @@ def train(
                 base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             base.config.use_cache = False
         peft.train()
-        optimizer = torch.optim.AdamW(
-            _param_groups(peft, args), lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
-            eps=args.adam_epsilon, weight_decay=args.weight_decay,
-        )
+        adalora = _is_adalora(peft)
+        trainable, total = peft.get_nb_trainable_parameters()  # before sharding changes the shapes
+        adapter_names = _check_sharding(peft, accelerator, sharding, adalora, args)
+        if resume_from is not None:
+            # The adapter goes into the full, unsharded tensors, before FSDP/DeepSpeed shard them (and
+            # before DDP copies process 0's weights to the others); optimizer state and RNG come after.
+            _check_checkpoint(Path(resume_from), world)
+            _load_adapter(Path(resume_from), peft)
         n_train = len(data.train)
         G = args.batch_size * args.gradient_accumulation_steps * world  # examples per optimizer step
         total_steps = math.ceil(args.num_epochs * n_train / G) if args.num_epochs > 0 else args.max_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, total_steps))
-        model, optimizer = accelerator.prepare(model, optimizer)
+        if sharding == "fsdp1":
+            # FSDP1 exposes the parameters as views into its flat parameters only once it has wrapped the
+            # model, so the optimizer is built over the wrapped model's parameters.
+            model = accelerator.prepare(model)
+            optimizer = _adamw(model, args)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, total_steps))
+            optimizer, scheduler = accelerator.prepare(optimizer, scheduler)
+        else:  # DDP, FSDP2 and DeepSpeed take model and optimizer together (FSDP2 swaps the optimizer's parameters)
+            optimizer = _adamw(peft, args)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, total_steps))
+            model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
         device = accelerator.device
-        adalora = _is_adalora(peft)
+        # Evaluation: DDP's forward syncs buffers, which would hang when processes run different numbers of
+        # evaluation batches, so it uses the unwrapped model; FSDP and ZeRO-3 gather the weights inside each
+        # forward, so there the wrapped model runs the same number of batches on every process.
+        eval_model = model if sharding else peft
+        agree = _Agreement(stop_requested, pause_requested, accelerator)
 
         if resume_from is not None:
-            step = _load_checkpoint(Path(resume_from), peft, optimizer, scheduler, accelerator)
+            step = _load_training_state(Path(resume_from), model, optimizer, scheduler, accelerator, sharding)
             last_ckpt = str(Path(resume_from).resolve())
-        trainable, total = peft.get_nb_trainable_parameters()
         where = str(device) + (f" ({torch.cuda.get_device_name(device)})" if cuda else "") + (f" {precision}" if precision != "no" else "")
+        if sharding:
+            where += f", {sharding}"
         yield Started(
             run_id=run_id, total_steps=total_steps, start_step=step, epochs=total_steps * G / n_train,
             train_examples=n_train, eval_examples=len(data.validation), trainable_params=trainable,
@@ -219,9 +273,14 @@ def train(
 
         orth_weight = float(getattr(peft.active_peft_config, "orth_reg_weight", 0.0)) if adalora else 0.0
 
+        def checkpoint() -> Checkpoint:
+            return Checkpoint(step=step, path=str(_save_checkpoint(
+                output_dir, step, peft, model, optimizer, scheduler, accelerator, args, sharding, adapter_names)))
+
         # ---- the loop ---------------------------------------------------------------------------
         t0 = time.perf_counter()
-        start_step = step
+        paused_total = 0.0  # seconds spent paused: left out of elapsed time, ETA and throughput
+        start_step, ckpt_step = step, None
         loss_value = eval_loss = None
         while step < total_steps:
             failed_at = step + 1
@@ -237,17 +296,18 @@ def train(
                 chunk = m * world + rank
                 micro = batch_all[chunk * args.batch_size:(chunk + 1) * args.batch_size]
                 batch = {k: v.to(device) for k, v in collate(micro, data.pad_token_id).items()}
-                # DDP averages gradients over processes; ×world turns that into a sum, so the step's
-                # gradient is that of (sum of token losses) / (trained tokens of the global batch).
-                sync = m == args.gradient_accumulation_steps - 1
-                with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+                # accumulate(): no gradient sync before the last micro-batch (DDP/FSDP), DeepSpeed's boundary on it.
+                with accelerator.accumulate(model):
                     with accelerator.autocast():
                         micro_sum = _loss_sum(model, batch)  # () summed over the micro-batch's trained tokens
-                    objective = micro_sum * world / n_target
+                    # DDP averages gradients over processes (×world turns that into a sum) and backward()
+                    # divides by the accumulation steps (×accumulation steps undoes it), so the step's gradient is that of
+                    # (sum of token losses) / (trained tokens of the global batch).
+                    objective = micro_sum * (world * args.gradient_accumulation_steps) / n_target
                     if orth_weight:
-                        # AdaLoRA's orthogonality penalty (the same on every rank, so DDP's average keeps it),
-                        # split over the micro-batches so that each optimizer step adds it once.
-                        objective = objective + orth_weight * peft.orthogonality_penalty() / args.gradient_accumulation_steps
+                        # AdaLoRA's orthogonality penalty (the same on every rank, so DDP's average keeps it);
+                        # backward()'s division spreads it over the micro-batches: added once per optimizer step.
+                        objective = objective + orth_weight * peft.orthogonality_penalty()
                     accelerator.backward(objective)
                 loss_sum += micro_sum.detach()
             loss_t = accelerator.reduce(loss_sum, reduction="sum") if world > 1 else loss_sum
@@ -262,7 +322,10 @@ def train(
                 return
             grad_norm = None
             if args.max_grad_norm > 0:
-                grad_norm = float(accelerator.clip_grad_norm_(peft.parameters(), args.max_grad_norm))
+                # The prepared model's parameters: FSDP clips its own (sharded) ones; DeepSpeed clipped inside backward.
+                norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                if norm is not None:
+                    grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             if adalora:  # AdaLoRA re-allocates ranks from this step's gradients (before they are cleared)
@@ -272,7 +335,7 @@ def train(
             step += 1
 
             now = time.perf_counter()
-            elapsed = now - t0
+            elapsed = now - t0 - paused_total
             if step % args.logging_steps == 0 or step == total_steps:
                 per_step = elapsed / (step - start_step)
                 yield Step(
@@ -281,25 +344,43 @@ def train(
                     eta_s=per_step * (total_steps - step),
                 )
             if data.validation and (step == total_steps or (args.eval_steps and step % args.eval_steps == 0)):
-                # The unwrapped model: DDP's forward syncs buffers, which would hang when the
-                # processes run different numbers of evaluation batches.
-                eval_loss = evaluate(peft, data.validation, data.pad_token_id, args.eval_batch_size, accelerator)
+                eval_loss = evaluate(eval_model, data.validation, data.pad_token_id, args.eval_batch_size, accelerator,
+                                     even=bool(sharding))
                 yield Eval(step=step, eval_loss=eval_loss)
-            stop = stop_requested()
-            if world > 1:  # every process must agree to stop at the same step
-                flag = torch.tensor(float(stop), device=device)
-                stop = bool(accelerator.reduce(flag, reduction="sum") > 0)
+            stop, pause = agree()  # the same answer on every process
             if step == total_steps or stop or (args.save_steps and step % args.save_steps == 0):
-                last_ckpt = str(_save_checkpoint(output_dir, step, peft, optimizer, scheduler, accelerator, args))
-                yield Checkpoint(step=step, path=last_ckpt)
+                saved = checkpoint()
+                last_ckpt, ckpt_step = saved.path, step
+                yield saved
+            if pause and not stop and step < total_steps:
+                t_pause = time.perf_counter()
+                yield Paused(step=step, time=time.time())
+                while pause and not stop:  # heartbeats go on meanwhile: the worker sends them from its own thread
+                    time.sleep(PAUSE_POLL_S)
+                    stop, pause = agree()
+                paused_s = time.perf_counter() - t_pause
+                paused_total += paused_s
+                if not stop:
+                    yield Continued(step=step, paused_seconds=paused_s)
+                elif ckpt_step != step:  # a stop while paused: checkpoint, then finish as stopped
+                    saved = checkpoint()
+                    last_ckpt, ckpt_step = saved.path, step
+                    yield saved
             if stop and step < total_steps:
                 yield Finished("stopped", step=step, loss=loss_value, eval_loss=eval_loss,
-                               elapsed_s=time.perf_counter() - t0, checkpoint=last_ckpt)
+                               elapsed_s=time.perf_counter() - t0 - paused_total, checkpoint=last_ckpt)
                 return
         yield Finished("completed", step=step, loss=loss_value, eval_loss=eval_loss,
-                       elapsed_s=time.perf_counter() - t0, checkpoint=last_ckpt)
+                       elapsed_s=time.perf_counter() - t0 - paused_total, checkpoint=last_ckpt)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an event a person can act on
-        yield _failure(exc, failed_at, last_ckpt, args)
+        failure = _failure(exc, failed_at, last_ckpt, args)
+        if world > 1:
+            # The others learn of it by losing their connection to this process; process 0 then reads this
+            # note to say why (the shared checkpoint folder is the one place every process can reach).
+            note_failure(output_dir, rank, failure)
+            if rank == 0:
+                failure = _peer_failure(output_dir, world, exc, failure, since=t_begin)
+        yield failure
 
 
 # --------------------------------------------------------------------------------------------------
@@ -319,20 +400,29 @@ def _n_targets(e: Example) -> int:
 
 
 @torch.no_grad()
-def evaluate(model: Any, examples: list[Example], pad_token_id: int, batch_size: int = 16, accelerator: Any = None) -> float:
-    """Mean loss per trained token over ``examples`` (each process takes every world-th batch)."""
+def evaluate(model: Any, examples: list[Example], pad_token_id: int, batch_size: int = 16, accelerator: Any = None,
+             *, even: bool = False) -> float:
+    """Mean loss per trained token over ``examples`` (each process takes every world-th batch).
+
+    ``even``: every process runs the same number of forward passes (one repeats a batch it then
+    ignores) — needed where a forward is itself a collective (FSDP, DeepSpeed ZeRO-3 gather weights)."""
     world = accelerator.num_processes if accelerator else 1
     rank = accelerator.process_index if accelerator else 0
-    device = next(p for p in model.parameters()).device
+    device = accelerator.device if accelerator else next(p for p in model.parameters()).device
     was_training = model.training
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, trained tokens)
     chunks = [examples[i:i + batch_size] for i in range(0, len(examples), batch_size)]
-    for chunk in chunks[rank::world]:
+    mine = chunks[rank::world]
+    rounds = math.ceil(len(chunks) / world) if even else len(mine)
+    for i in range(rounds):
+        chunk = mine[i] if i < len(mine) else chunks[0]
         batch = {k: v.to(device) for k, v in collate(chunk, pad_token_id).items()}
         with accelerator.autocast() if accelerator else contextlib.nullcontext():
-            total[0] += _loss_sum(model, batch).double()
-        total[1] += sum(_n_targets(e) for e in chunk)
+            loss = _loss_sum(model, batch).double()
+        if i < len(mine):
+            total[0] += loss
+            total[1] += sum(_n_targets(e) for e in chunk)
     if world > 1:
         total = accelerator.reduce(total, reduction="sum")
     model.train(was_training)
@@ -352,6 +442,13 @@ def _param_groups(peft: Any, args: TrainingArguments) -> list[dict[str, Any]]:
     if fast:
         groups.append({"params": fast, "lr": args.learning_rate * args.loraplus_lr_ratio})
     return groups
+
+
+def _adamw(model: Any, args: TrainingArguments) -> torch.optim.AdamW:
+    return torch.optim.AdamW(
+        _param_groups(model, args), lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon, weight_decay=args.weight_decay,
+    )
 
 
 def _schedule(args: TrainingArguments, total_steps: int) -> Callable[[int], float]:
@@ -377,12 +474,80 @@ def _is_adalora(peft: Any) -> bool:
     return getattr(peft, "peft_type", None) == PeftType.ADALORA
 
 
-def _stop_check(flag: StopFlag) -> Callable[[], bool]:
+def _flag_check(flag: Flag) -> Callable[[], bool]:
     if flag is None:
         return lambda: False
     if isinstance(flag, threading.Event):
         return flag.is_set
     return flag
+
+
+_stop_check = _flag_check
+
+
+class _Agreement:
+    """Stop and pause, decided together at a step boundary: one tiny all-reduce of ``(stop, pause)``
+    (a flag set on any process is set for all), so that every process checkpoints, stops or pauses
+    after the same step. Commands reach process 0 only (its stdin, the project file), SIGTERM any."""
+
+    def __init__(self, stop: Callable[[], bool], pause: Callable[[], bool], accelerator: Any) -> None:
+        self.stop, self.pause, self.accelerator = stop, pause, accelerator
+
+    def __call__(self) -> tuple[bool, bool]:
+        stop, pause = bool(self.stop()), bool(self.pause())
+        if self.accelerator.num_processes == 1:
+            return stop, pause
+        flags = torch.tensor([float(stop), float(pause)], device=self.accelerator.device)
+        flags = self.accelerator.reduce(flags, reduction="sum")
+        return bool(flags[0] > 0), bool(flags[1] > 0)
+
+
+def _sharding(accelerator: Any) -> str | None:
+    """``"fsdp1"``, ``"fsdp2"``, ``"deepspeed"`` when the launcher's config shards the model; None for
+    one process or DDP (every process holds the whole model)."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        return "deepspeed"
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return "fsdp2" if accelerator.is_fsdp2 else "fsdp1"
+    return None
+
+
+def _check_sharding(peft: Any, accelerator: Any, sharding: str | None, adalora: bool, args: TrainingArguments) -> dict[str, str] | None:
+    """Refuse what the sharded modes cannot do; returns adapter file key -> the model's state-dict name
+    (to pick the adapter out of a gathered state dict), or None when not sharded."""
+    if sharding is None:
+        return None
+    if adalora:
+        raise TrainingConfigError(
+            f"AdaLoRA cannot train under {sharding}: its rank allocator reads and prunes whole matrices. "
+            "Use LoRA, or train AdaLoRA with DDP (no FSDP/DeepSpeed config).")
+    if sharding == "fsdp1" and not accelerator.state.fsdp_plugin.use_orig_params:
+        raise TrainingConfigError(
+            "FSDP (version 1) needs fsdp_use_orig_params: true to train an adapter (frozen base weights and "
+            "trainable adapter weights share FSDP's flat parameters otherwise); or use fsdp_version: 2.")
+    if sharding == "deepspeed":
+        # Our loop cuts the global batch itself (no prepared DataLoader for DeepSpeed to read sizes from):
+        # DeepSpeed's micro-batch, accumulation and clipping must be the run's.
+        config = accelerator.state.deepspeed_plugin.deepspeed_config
+        for key, value in (("train_micro_batch_size_per_gpu", args.batch_size),
+                           ("gradient_accumulation_steps", args.gradient_accumulation_steps),
+                           ("gradient_clipping", args.max_grad_norm)):
+            if config.get(key, "auto") == "auto":
+                config[key] = value
+            elif key != "gradient_clipping" and config[key] != value:
+                raise TrainingConfigError(f"The DeepSpeed config sets {key}={config[key]} but the run uses {value}; "
+                                          f"set it to \"auto\" in the DeepSpeed config.")
+    by_id = {id(t): n for n, t in peft.named_parameters(remove_duplicate=False)}
+    by_id.update({id(t): n for n, t in peft.named_buffers(remove_duplicate=False)})
+    names = {}
+    for key, tensor in peft.adapter_state_dict().items():
+        if id(tensor) not in by_id:
+            raise TrainingConfigError(f"{peft.peft_type.value} cannot train under {sharding}: its saved tensor {key} "
+                                      "is computed, not a parameter. Use LoRA or IA3, or DDP.")
+        names[key] = by_id[id(tensor)]
+    return names
 
 
 def _failure(exc: BaseException, step: int | None, checkpoint: str | None, args: TrainingArguments) -> Failed:
@@ -398,6 +563,59 @@ def _failure(exc: BaseException, step: int | None, checkpoint: str | None, args:
 
     kind = "data" if isinstance(exc, DataError) else "config" if isinstance(exc, TrainingConfigError) else "error"
     return Failed(reason=f"Training failed{at}: {exc}", step=step, detail=detail, kind=kind, checkpoint=checkpoint)
+
+
+def _failure_note_path(output_dir: Path, rank: int) -> Path:
+    return output_dir / f".process-{rank}-failed.json"
+
+
+def note_failure(output_dir: str | os.PathLike[str], rank: int, failed: Failed) -> None:
+    """Leave process ``rank``'s failure where process 0 looks for it (``output_dir``, shared by all
+    processes of a run), so that the run's record says why it failed. Never raises."""
+    try:
+        path = _failure_note_path(Path(output_dir), rank)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"reason": failed.reason, "step": failed.step, "kind": failed.kind, "detail": failed.detail}))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _looks_like_lost_peer(exc: BaseException) -> bool:
+    """A collective that failed because another process went away (crashed, killed, exited)."""
+    dist_error = getattr(torch.distributed, "DistError", ())
+    text = str(exc)
+    return isinstance(exc, dist_error) or any(s in text for s in (
+        "Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL", "ProcessGroup", "gloo"))
+
+
+def _peer_failure(output_dir: Path, world: int, exc: BaseException, own: Failed, *, since: float) -> Failed:
+    """Process 0's failure as the run should record it: the failing peer's reason when process 0 only
+    lost its connection to that peer (waits up to `PEER_FAILURE_WAIT_S` for the peer's note)."""
+    if not _looks_like_lost_peer(exc):
+        return own
+    deadline = time.monotonic() + PEER_FAILURE_WAIT_S
+    while True:
+        for r in range(1, world):
+            path = _failure_note_path(output_dir, r)
+            try:
+                if path.stat().st_mtime < since - 1:
+                    continue  # left by an earlier launch
+                note = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            return Failed(
+                reason=f"Process {r} failed: {note.get('reason')}", step=note.get("step") or own.step,
+                detail=f"{note.get('detail', '')}\n--- process 0 ---\n{own.detail}", kind=note.get("kind") or "error",
+                checkpoint=own.checkpoint,
+            )
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    at = f" at step {own.step}" if own.step else ""
+    return dataclasses.replace(own, reason=f"Training failed{at}: another process of this run stopped answering "
+                               f"(it crashed or was killed; its log says why): {exc}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -428,27 +646,48 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _save_checkpoint(output_dir: Path, step: int, peft: Any, optimizer: Any, scheduler: Any, accelerator: Any, args: TrainingArguments) -> Path:
-    """Write ``output_dir/checkpoint-<step>`` through a temporary folder (complete or absent)."""
+def _save_checkpoint(output_dir: Path, step: int, peft: Any, model: Any, optimizer: Any, scheduler: Any, accelerator: Any,
+                     args: TrainingArguments, sharding: str | None = None, adapter_names: dict[str, str] | None = None) -> Path:
+    """Write ``output_dir/checkpoint-<step>`` through a temporary folder (complete or absent).
+
+    Every process calls it: sharded tensors are gathered collectively, each process writes its RNG
+    state (and, under FSDP with sharded state dicts / DeepSpeed, its optimizer shard)."""
     final = output_dir / f"checkpoint-{step}"
     tmp = output_dir / f".tmp-checkpoint-{step}"
-    if accelerator.is_main_process:
+    main = accelerator.is_main_process
+    if main:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
-        peft.save_pretrained(tmp / "adapter")
+    accelerator.wait_for_everyone()
+    # The adapter, in PEFT's layout, as full tensors written by process 0.
+    if sharding is None:
+        if main:
+            peft.save_pretrained(tmp / "adapter")
+    else:
+        state = _gather_adapter(peft, model, accelerator, sharding, adapter_names or {})
+        if main:
+            _write_adapter(tmp / "adapter", peft, state)
+    # The optimizer: its state is sharded like the weights under FSDP / DeepSpeed.
+    if sharding in ("fsdp1", "fsdp2"):
+        from accelerate.utils import save_fsdp_optimizer
+
+        save_fsdp_optimizer(accelerator.state.fsdp_plugin, accelerator, optimizer, model, str(tmp))
+    elif sharding == "deepspeed":
+        model.save_checkpoint(str(tmp), tag="deepspeed", exclude_frozen_parameters=True)
+    elif main:
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    if main:
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         if accelerator.scaler is not None:
             torch.save(accelerator.scaler.state_dict(), tmp / "scaler.pt")
-        state = {"step": step, "num_processes": accelerator.num_processes, "args": asdict(args)}
+        state = {"step": step, "num_processes": accelerator.num_processes, "sharding": sharding, "args": asdict(args)}
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1))
         if _is_adalora(peft):
             # save_pretrained above cut the tensors to the kept ranks, which ends allocation; resuming needs the
             # full-size tensors, the rank pattern and the allocator's moving averages.
             torch.save(peft.allocation_state_dict(), tmp / "allocation_state.pt")
-        if _is_adalora(peft):  # how the rank budget moved (the studio's rank slider); this process's steps
-            history = peft.allocation_history()
+            history = peft.allocation_history()  # how the rank budget moved (the studio's rank slider)
             if history:
                 (tmp / "allocation_history.json").write_text(json.dumps({
                     "modules": list(history[0].modules),
@@ -457,7 +696,7 @@ def _save_checkpoint(output_dir: Path, step: int, peft: Any, optimizer: Any, sch
     accelerator.wait_for_everyone()
     torch.save(_rng_state(), tmp / f"rng_state_{accelerator.process_index}.pt")
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
+    if main:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -470,24 +709,77 @@ def _save_checkpoint(output_dir: Path, step: int, peft: Any, optimizer: Any, sch
     return final.resolve()
 
 
-def _load_checkpoint(folder: Path, peft: Any, optimizer: Any, scheduler: Any, accelerator: Any) -> int:
-    """Restore a checkpoint into the live objects; returns its step."""
-    from core.peft_model import read_adapter_weights
+def _gather_adapter(peft: Any, model: Any, accelerator: Any, sharding: str, names: dict[str, str]) -> dict[str, torch.Tensor]:
+    """The adapter's full tensors (PEFT's file keys) on process 0, {} on the others. Collective."""
+    out: dict[str, torch.Tensor] = {}
+    if sharding == "fsdp2":
+        # FSDP2 keeps each parameter as a DTensor shard: gather only the adapter's (not the base model's),
+        # one all-gather per tensor, in the same order on every process.
+        live = peft.adapter_state_dict()
+        for key in sorted(live):
+            tensor = live[key]
+            full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+            if accelerator.is_main_process:
+                out[key] = full.detach().to("cpu").clone().contiguous()
+        return out
+    # FSDP1 (a full state dict, gathered on process 0) and DeepSpeed (ZeRO-3 needs
+    # stage3_gather_16bit_weights_on_model_save: true): the whole model's state, names as the unwrapped model's.
+    state = accelerator.get_state_dict(model)
+    if accelerator.is_main_process:
+        out = {key: state[name].detach().to("cpu").clone().contiguous() for key, name in names.items()}
+    return out
 
+
+def _write_adapter(folder: Path, peft: Any, state: dict[str, torch.Tensor]) -> None:
+    """The active adapter in PEFT's layout from gathered tensors (what `save_pretrained` writes from live ones)."""
+    from safetensors.torch import save_file
+
+    from core.config import CONFIG_NAME, WEIGHTS_NAME
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
+    (folder / CONFIG_NAME).write_text(peft.peft_config[peft.active_adapter].to_json(), encoding="utf-8")
+
+
+def _check_checkpoint(folder: Path, world: int) -> dict[str, Any]:
     state_file = folder / "trainer_state.json"
     if not state_file.is_file():
         raise FileNotFoundError(f"{folder} is not a checkpoint (no trainer_state.json).")
     state = json.loads(state_file.read_text())
-    if state["num_processes"] != accelerator.num_processes:
+    if state["num_processes"] != world:
         raise TrainingConfigError(
             f"The checkpoint was written by {state['num_processes']} process(es) but this run has "
-            f"{accelerator.num_processes}; resume with the same number of processes."
+            f"{world}; resume with the same number of processes."
         )
+    return state
+
+
+def _load_adapter(folder: Path, peft: Any) -> None:
+    """The checkpoint's adapter into the live (not yet sharded) model."""
+    from core.peft_model import read_adapter_weights
+
     if (folder / "allocation_state.pt").is_file():  # AdaLoRA mid-run: full-size tensors and allocator state
         peft.load_allocation_state_dict(torch.load(folder / "allocation_state.pt", map_location="cpu", weights_only=True))
     else:
         peft._load_weights(peft.active_adapter, read_adapter_weights(folder / "adapter"), str(folder))
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
+
+
+def _load_training_state(folder: Path, model: Any, optimizer: Any, scheduler: Any, accelerator: Any, sharding: str | None) -> int:
+    """Optimizer, scheduler, scaler and this process's RNG state from a checkpoint; returns its step."""
+    state = _check_checkpoint(folder, accelerator.num_processes)
+    if state.get("sharding") != sharding:
+        raise TrainingConfigError(
+            f"The checkpoint was written {'under ' + state['sharding'] if state.get('sharding') else 'without FSDP/DeepSpeed'} "
+            f"but this run {'uses ' + sharding if sharding else 'does not'}; resume with the same launch configuration.")
+    if sharding in ("fsdp1", "fsdp2"):
+        from accelerate.utils import load_fsdp_optimizer
+
+        load_fsdp_optimizer(accelerator.state.fsdp_plugin, accelerator, optimizer, model, str(folder))
+    elif sharding == "deepspeed":
+        model.load_checkpoint(str(folder), tag="deepspeed", load_module_strict=False, load_optimizer_states=True,
+                              load_lr_scheduler_states=False)
+    else:
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
     scheduler.load_state_dict(torch.load(folder / "scheduler.pt", map_location="cpu", weights_only=True))
     if accelerator.scaler is not None and (folder / "scaler.pt").is_file():
         accelerator.scaler.load_state_dict(torch.load(folder / "scaler.pt", weights_only=True))

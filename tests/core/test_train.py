@@ -18,7 +18,7 @@ import torch
 from core import LoraConfig, get_peft_model
 from core.data import DataConfig, prepare
 from core.models import load_model
-from core.protocol import Checkpoint, Eval, Failed, Finished, Started, Step, encode
+from core.protocol import Checkpoint, Continued, Eval, Failed, Finished, Paused, Started, Step, encode
 from core.train import METHOD_DEFAULTS, TrainingArguments, TrainingConfigError, _schedule, defaults_for, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +120,39 @@ def test_stop_accepts_a_callable(dataset, tmp_path):
     peft, tok, data = setup(dataset)
     events = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path, should_stop=lambda: True))
     assert [type(e).__name__ for e in events][-2:] == ["Checkpoint", "Finished"] and events[-1].step == 1
+
+
+def test_pause_continue_and_stop_while_paused(dataset, tmp_path):
+    """Pause holds after the current step (Paused), continue goes on (Continued) with the paused time left
+    out of elapsed time; a stop while paused still writes a checkpoint and finishes as stopped."""
+    peft, tok, data = setup(dataset)
+    pause, stop = threading.Event(), threading.Event()
+    events = []
+    for e in train(peft, tok, data, TrainingArguments(**{**ARGS, "save_steps": 0, "eval_steps": 0, "max_steps": 8}), tmp_path,
+                   should_stop=stop, should_pause=pause):
+        events.append(e)
+        if isinstance(e, Step) and e.step == 2:
+            pause.set()
+        elif isinstance(e, Paused) and e.step == 2:
+            threading.Timer(1.0, pause.clear).start()  # the loop blocks while paused: continue from elsewhere
+        elif isinstance(e, Step) and e.step == 4:
+            pause.set()
+        elif isinstance(e, Paused) and e.step == 4:
+            threading.Timer(0.3, stop.set).start()
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[-4:] == ["Step", "Paused", "Checkpoint", "Finished"] and kinds.count("Paused") == 2
+    i = kinds.index("Paused")
+    assert kinds[i - 1: i + 3] == ["Step", "Paused", "Continued", "Step"]
+    paused, cont = events[i], events[i + 1]
+    assert isinstance(cont, Continued) and paused.step == cont.step == 2 and cont.paused_seconds >= 0.9
+    steps = {e.step: e for e in events if isinstance(e, Step)}
+    assert steps[3].elapsed_s - steps[2].elapsed_s < cont.paused_seconds - 0.5  # the pause is not training time
+    assert steps[3].eta_s < 5 * 5 and steps[3].tokens_per_s > 0
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.status == "stopped" and fin.step == 4
+    assert isinstance(events[-2], Checkpoint) and events[-2].step == 4 and fin.checkpoint == events[-2].path
+    assert fin.elapsed_s < steps[4].elapsed_s + 0.5  # the second pause is left out too
+    assert Path(fin.checkpoint, "optimizer.pt").is_file()
 
 
 def test_nan_loss_fails_naming_the_step_and_keeps_the_checkpoint(dataset, tmp_path):
