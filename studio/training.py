@@ -5,6 +5,14 @@ of it: it builds the bottom dock (runs list | run view, playground tab), the Run
 Train / Stop buttons, starts workers through `studio.worker_client.WorkerClient` (the same run
 creation as ``adapter-studio train``: `core.cli.prepare_run`), and follows a run that is already
 training when a project opens (curves from the project file, then live by polling it).
+
+Several GPUs: the controller asks ``nvidia-smi`` once per process, off the GUI thread
+(`core.launch.detect_gpus`); with two or more, Train opens `studio.widgets.launch_dialog.LaunchDialog`
+and Start launches the worker through ``accelerate launch`` with the config shown there, written
+into the run's folder and logged with the run. With one or none, Train starts the worker directly.
+
+Pause / Continue (Ctrl+P): `WorkerClient.pause` / `continue_`; the button follows the worker's
+`Paused` / `Continued` answers, and the run view and the runs list show the run as paused.
 """
 
 from __future__ import annotations
@@ -16,9 +24,14 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QSplitter, QTabWidget
 
-from studio.widgets.run_view import RunView
+from core import protocol
+from core.launch import CONFIG_NAME, SCRIPT_NAME, Gpu, LaunchSpec
+from studio.widgets.run_view import RunView, run_paused
 from studio.widgets.runs_list import RunsList
 from studio.worker_client import KILL_GRACE_S, STOP_GRACE_S, WorkerClient
+
+_GPUS: list[Gpu] | None = None
+"""The GPUs `core.launch.detect_gpus` found, asked once per process (nvidia-smi takes up to seconds)."""
 
 
 class TrainingController(QObject):
@@ -27,6 +40,12 @@ class TrainingController(QObject):
     run_started = Signal(int)
     run_ended = Signal(int, str)
     attached = Signal(int)
+    gpus_known = Signal(int)
+    """The GPU count, once detected."""
+    launch_dialog_shown = Signal(object)
+    """The `LaunchDialog` Train just opened (tests drive it)."""
+    pause_changed = Signal(bool)
+    """The live run paused (True) or went on (False), as the worker answered."""
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -36,6 +55,12 @@ class TrainingController(QObject):
         """Tests: (project path, run id) -> argv of a fake worker. None: the real `core.worker`."""
         self.confirm: Callable[[str, str], str] | None = None
         """Tests: (question id, text) -> answer, instead of a message box."""
+        self.gpus: list[Gpu] | None = _GPUS
+        """The GPUs a worker may use; None until detected (tests assign a list)."""
+        self.launch_on_cpu = False
+        """Tests: the launch dialog launches ``accelerate launch`` on the CPU (one process)."""
+        self.launch_dialog: Any = None
+        self._train_when_gpus_known: tuple[int | None] | None = None
 
         self.view = RunView()
         self.runs = RunsList()
@@ -66,10 +91,15 @@ class TrainingController(QObject):
         self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setToolTip(self.tr("Checkpoint and stop the run (Esc)"))
         self.stop_button.setEnabled(False)
+        self.pause_button = QPushButton(self.tr("⏸ Pause"))
+        self.pause_button.setObjectName("pause_button")
+        self.pause_button.setEnabled(False)
         self.train_button.clicked.connect(lambda: self.train())
         self.stop_button.clicked.connect(lambda: self.stop())
+        self.pause_button.clicked.connect(lambda: self.toggle_pause())
         if hasattr(window, "top_bar"):
             window.top_bar.addWidget(self.train_button)
+            window.top_bar.addWidget(self.pause_button)
             window.top_bar.addWidget(self.stop_button)
 
         menu = window.menuBar().addMenu(self.tr("&Run"))
@@ -78,18 +108,51 @@ class TrainingController(QObject):
         self.act_stop = menu.addAction(self.tr("&Stop"), lambda: self.stop())
         self.act_stop.setShortcut(QKeySequence("Esc"))
         self.act_stop.setEnabled(False)
+        self.act_pause = menu.addAction(self.tr("&Pause"), lambda: self.toggle_pause())
+        self.act_pause.setShortcut(QKeySequence("Ctrl+P"))
+        self.act_pause.setEnabled(False)
         self.act_resume = menu.addAction(self.tr("&Resume selected run"), self._resume_selected)
         menu.addSeparator()
         self.act_export = menu.addAction(self.tr("&Export…"), self.export_dialog)
         self.act_save_plot = menu.addAction(self.tr("Save &plot…"), self.view._save_dialog)
         window.addAction(self.act_train)
         window.addAction(self.act_stop)
+        window.addAction(self.act_pause)
+        self._update_pause()
 
         self.view.resume_requested.connect(lambda run_id: self.train(resume=run_id))
         self.runs.selection_changed.connect(self._on_selection)
         self.runs.resume_requested.connect(lambda run_id: self.train(resume=run_id))
         self._refresh_timer = QTimer(self, interval=2000)
         self._refresh_timer.timeout.connect(self.refresh_runs)
+        self.detect_gpus()
+
+    # ---- GPUs ------------------------------------------------------------------------------------
+
+    def detect_gpus(self) -> None:
+        """Find the GPUs (once per process): ``nvidia-smi`` on a pool thread; none at once without it."""
+        global _GPUS
+        if self.gpus is not None:
+            return
+        import shutil
+
+        if shutil.which("nvidia-smi") is None:  # no NVIDIA driver: nothing to ask, nothing to wait for
+            self.gpus = _GPUS = []
+            return
+        from core.launch import detect_gpus
+        from studio.jobs import Runner
+
+        self._gpu_runner = Runner(self)  # not the window's runner: its busy bar means "computing the cost"
+        self._gpu_runner.submit(detect_gpus, on_done=self._on_gpus, on_error=lambda _message: self._on_gpus([]))
+
+    def _on_gpus(self, gpus: list[Gpu]) -> None:
+        global _GPUS
+        if self.gpus is None:
+            self.gpus = _GPUS = list(gpus)
+        self.gpus_known.emit(len(self.gpus))
+        if self._train_when_gpus_known is not None:
+            (resume,), self._train_when_gpus_known = self._train_when_gpus_known, None
+            self.train(resume=resume)
 
     # ---- project ---------------------------------------------------------------------------------
 
@@ -167,8 +230,11 @@ class TrainingController(QObject):
 
     # ---- train / stop ----------------------------------------------------------------------------
 
-    def train(self, resume: int | None = None) -> int | None:
-        """Start a new run of the current settings (or resume run `resume`); returns its id."""
+    def train(self, resume: int | None = None, launch: LaunchSpec | None = None) -> int | None:
+        """Start a new run of the current settings (or resume run `resume`); returns its id.
+
+        With two or more GPUs (and no `launch` given) it opens the launch dialog instead and returns
+        None; the dialog's Start calls back with the chosen `launch` (``accelerate launch``)."""
         from core.cli import CliError, prepare_run
 
         if self.client is not None and self.client.running:
@@ -176,6 +242,14 @@ class TrainingController(QObject):
             return None
         if self.project is None:
             return None
+        if launch is None:
+            if self.gpus is None:  # nvidia-smi has not answered yet: train when it has
+                self._train_when_gpus_known = (resume,)
+                self.window.statusBar().showMessage(self.tr("Looking for GPUs…"), 5000)
+                return None
+            if len(self.gpus) >= 2:
+                self.open_launch_dialog(resume)
+                return None
         try:
             run_id = prepare_run(self.project, resume=resume)
         except (CliError, Exception) as exc:  # noqa: BLE001 - shown, never raised into Qt
@@ -188,14 +262,125 @@ class TrainingController(QObject):
         client = self.client = WorkerClient(self.project.path, run_id, self)
         self._connect(client)
         program = self.worker_program(str(self.project.path), run_id) if self.worker_program else None
+        if launch is not None:
+            argv = self._launch_argv(run_id, launch)  # config + script into the run's folder, logged
+            if program is None and argv is not None:
+                program, client.launched = argv, True
         client.start(program)
         self._set_running(True)
         self._refresh_timer.start()
         self.run_started.emit(run_id)
         return run_id
 
+    # ---- several GPUs ----------------------------------------------------------------------------
+
+    def open_launch_dialog(self, resume: int | None = None) -> Any:
+        """The multi-GPU launch dialog for a new run (or `resume`); Start trains with its launch."""
+        from studio.widgets.launch_dialog import LaunchDialog
+
+        precision = str((self.project.settings().training or {}).get("mixed_precision", "auto"))
+        if resume is not None:
+            try:
+                with self.reader() as project:
+                    precision = str(project.run(resume).config.training.get("mixed_precision", precision))
+            except KeyError:
+                pass
+        dialog = LaunchDialog(self.project.path, self.gpus or [], run_id=resume, precision=precision,
+                              cpu=self.launch_on_cpu, parent=self.window)
+        dialog.launch_requested.connect(lambda spec, r=resume: self.train(resume=r, launch=spec))
+        dialog.saved.connect(lambda what, path: self.window.statusBar().showMessage(
+            self.tr("Saved the {0}: {1}").format(self.tr("launch script") if what == "script" else self.tr("accelerate config"), path), 8000))
+        self.launch_dialog = dialog
+        dialog.open()  # window-modal, returns at once: the GUI thread never waits in a nested loop
+        self.launch_dialog_shown.emit(dialog)
+        return dialog
+
+    def _launch_argv(self, run_id: int, spec: LaunchSpec) -> list[str] | None:
+        """Write the launch's config and script into the run's folder, log it with the run, return the
+        ``accelerate launch`` argv (None where this program cannot launch it: the plain worker then)."""
+        from core.launch import accelerate_config, launch_available, launch_command, launch_script
+
+        ok, why = launch_available()
+        if not ok:
+            self.view.append_log(why, "warning")
+            return None
+        with self.reader() as project:
+            folder = project.run(run_id).checkpoint_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / CONFIG_NAME
+        text = accelerate_config(spec)
+        config.write_text(text, encoding="utf-8")
+        root = Path(__file__).resolve().parent.parent
+        script = folder / SCRIPT_NAME
+        script.write_text(launch_script(self.project.path, run_id, spec, source_root=root), encoding="utf-8")
+        script.chmod(0o755)
+        argv = launch_command(self.project.path, run_id, config)
+        n = spec.num_processes
+        message = (f"accelerate launch: {n} process{'es' if n != 1 else ''}"
+                   + (" on the CPU" if spec.use_cpu else f", gpu_ids {spec.gpu_ids}") + f", mixed precision {spec.mixed_precision}"
+                   + f"; config {config}; the same launch as a script: {script}\n{text}")
+        try:  # recorded with the run (its log in the project file), like the worker's own lines
+            self.project.record(run_id, [protocol.Log("info", message.rstrip())])
+        except Exception as exc:  # noqa: BLE001 - bookkeeping never stops a launch
+            self.view.append_log(f"could not record the launch in the project file: {exc}", "warning")
+        self.view.append_log(message.rstrip())
+        return argv
+
+    # ---- pause / continue ------------------------------------------------------------------------
+
+    def toggle_pause(self) -> bool:
+        """Pause the live run after its current step, or let a paused one go on."""
+        client = self.client
+        if client is None or not client.running or not client.can_pause:
+            return False
+        if client.paused:
+            sent = client.continue_()
+            if sent:
+                self.view.append_log("continue requested")
+        else:
+            sent = client.pause()
+            if sent:
+                self.view.append_log("pause requested: the worker pauses after its current step")
+        self._update_pause()
+        return sent
+
+    def _on_events(self, client: WorkerClient, batch: list) -> None:
+        """The buttons and the runs list follow the worker's Paused / Continued answers."""
+        if client is not self.client:
+            return
+        for ev in batch:
+            if isinstance(ev, (protocol.Paused, protocol.Continued)):
+                paused = isinstance(ev, protocol.Paused)
+                self.runs.set_paused(client.run_id, paused)
+                self._update_pause()
+                self.pause_changed.emit(paused)
+
+    def _update_pause(self) -> None:
+        """The Pause / Continue button's text, tooltip and state from the live client."""
+        client = self.client
+        live = client is not None and client.running
+        paused = live and client.paused
+        pending = live and client.pause_requested is not None
+        if paused:
+            text = self.tr("▶ Continuing…") if pending else self.tr("▶ Continue")
+            tip = self.tr("The run is paused (its memory and place are kept); go on training (Ctrl+P)")
+        else:
+            text = self.tr("⏸ Pausing…") if pending else self.tr("⏸ Pause")
+            tip = self.tr("Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)")
+        can = live and client.can_pause and not pending
+        if live and not client.can_pause:
+            tip = self.tr("This window re-attached to a run an earlier window started: pause and continue go through "
+                          "the pipe to its worker, which only that window had. Stop still works (a checkpoint is "
+                          "written); Resume then continues the run.")
+        self.pause_button.setText(text)
+        self.pause_button.setToolTip(tip)
+        self.pause_button.setEnabled(can)
+        self.act_pause.setText(self.tr("&Continue") if paused else self.tr("&Pause"))
+        self.act_pause.setEnabled(can)
+
     def _connect(self, client: WorkerClient) -> None:
         client.events.connect(self.view.add_events)
+        client.events.connect(lambda batch, c=client: self._on_events(c, batch))
         client.malformed.connect(lambda text: self.view.append_log(f"malformed worker line skipped: {text}", "warning"))
         client.stderr_text.connect(self._on_stderr)
         client.ended.connect(lambda status, reason, c=client: self._on_ended(c, status, reason))
@@ -215,6 +400,7 @@ class TrainingController(QObject):
                     reason = run.error or ""
             except KeyError:
                 pass
+        self.runs.set_paused(client.run_id, False)
         if client is self.client:
             self._set_running(False)
             self._refresh_timer.stop()
@@ -265,6 +451,7 @@ class TrainingController(QObject):
         self.act_train.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.act_stop.setEnabled(running)
+        self._update_pause()
 
     def _ask(self, question: str, text: str) -> str:
         if self.confirm is not None:

@@ -8,6 +8,15 @@ protocol message is reported (`malformed`) and skipped; stderr goes to `stderr_t
 
 Stop is cooperative first: a ``stop`` line on stdin (or, for a re-attached run with no pipe,
 `Project.request_stop`), then SIGTERM after `STOP_GRACE_S`, then SIGKILL after `KILL_GRACE_S`.
+Signals go to the child's process group (it leads its own session): the plain worker and, for a
+run started through ``accelerate launch`` (`core.launch`), the launcher with the single process it
+started; torchrun's ranks live in sessions of their own, so the launcher forwards SIGTERM to them,
+and SIGKILL is sent to every descendant's group as well (a killed launcher forwards nothing).
+
+Pause / Continue: `pause` and `continue_` write `core.protocol.Pause` / `Continue` on stdin; the
+worker answers `Paused` / `Continued` (`paused` follows those answers, not the requests). A
+re-attached run has no pipe: it cannot be paused from this window (`can_pause` is False) unless the
+project file offers a pause request; its paused state is read from the run's ``paused_since``.
 
 A run started by an earlier window has no pipe: `attach` polls the project file instead
 (`Project.metrics(run_id, after_id=...)`, the run's status and heartbeat) and turns new rows into the
@@ -74,6 +83,14 @@ class WorkerClient(QObject):
         self._done = False
         self._stop_at: float | None = None
         self._project = None  # core.store.Project while attached
+        self.paused = False
+        """True between the worker's `Paused` and `Continued` (or the end); a request alone does not set it."""
+        self.paused_since: float | None = None
+        self.pause_requested: bool | None = None
+        """The last request sent: True pause, False continue, None none pending (cleared by the answer)."""
+        self.launched = False
+        """True when the argv is an ``accelerate launch`` (set by the caller, for the log and the docs)."""
+        self._group = False  # signals go to the child's process group (we started it in its own session)
         self._after_id = 0
         self._flush = QTimer(self, interval=FLUSH_MS)
         self._flush.timeout.connect(self.flush)
@@ -105,6 +122,7 @@ class WorkerClient(QObject):
             return
         self.process = proc
         self.pid = proc.pid
+        self._group = True
         self.status = "running"
         self._notifiers = []
         for stream, handler in ((proc.stdout, self._read_stdout), (proc.stderr, self._read_stderr)):
@@ -178,6 +196,11 @@ class WorkerClient(QObject):
             return
         if isinstance(msg, (protocol.Finished, protocol.Failed)):
             self.final = msg
+            self.paused, self.pause_requested = False, None
+        elif isinstance(msg, protocol.Paused):
+            self.paused, self.paused_since, self.pause_requested = True, msg.time, None
+        elif isinstance(msg, protocol.Continued):
+            self.paused, self.paused_since, self.pause_requested = False, None, None
         self._buffer.append(msg)
 
     def _read_stderr(self, *_: Any) -> None:
@@ -237,10 +260,63 @@ class WorkerClient(QObject):
                 ))
             elif row.get("eval_loss") is not None:
                 self._buffer.append(protocol.Eval(step=row["step"], eval_loss=row["eval_loss"]))
+        # The pause as the file records it (`Run.paused_since`, None when running): turned into the same
+        # events a pipe would carry. getattr: a store without the column reads as never paused.
+        since = getattr(run, "paused_since", None)
+        if run.status == "running" and (since is not None) != self.paused:
+            if since is not None:
+                self._buffer.append(protocol.Paused(step=run.step, time=since))
+                self.paused, self.paused_since = True, since
+            else:
+                waited = time.time() - self.paused_since if self.paused_since else 0.0
+                self._buffer.append(protocol.Continued(step=run.step, paused_seconds=max(0.0, waited)))
+                self.paused, self.paused_since = False, None
+            self.pause_requested = None
         if run.status != "running":
+            self.paused = False
             self.flush()
             reason = run.error or ("" if run.status != "interrupted" else "The worker is gone (no heartbeat).")
             self._end(run.status, reason)
+
+    # ---- pause / continue ------------------------------------------------------------------------
+
+    @property
+    def can_pause(self) -> bool:
+        """Whether this window can pause / continue the run: a pipe to its worker (the window started it),
+        or a project file that takes pause requests (`Project.request_pause`, where the store has it)."""
+        if self._done:
+            return False
+        if self.process is not None:
+            return self.process.stdin is not None and not self.process.stdin.closed and self.process.poll() is None
+        return self.attached and _store_can_pause()
+
+    def pause(self) -> bool:
+        """Ask the worker to pause after its current step (it answers `core.protocol.Paused`). Returns
+        False when the request could not be sent (no pipe, the run ended)."""
+        return self._command(protocol.Pause(), True)
+
+    def continue_(self) -> bool:
+        """Ask a paused worker to go on (it answers `core.protocol.Continued`)."""
+        return self._command(protocol.Continue(), False)
+
+    resume_ = continue_  # the name the issue used
+
+    def _command(self, command: protocol.Command, pause: bool) -> bool:
+        if not self.can_pause:
+            return False
+        if self.process is not None:
+            try:
+                self.process.stdin.write((protocol.encode(command) + "\n").encode())
+                self.process.stdin.flush()
+            except (OSError, ValueError):
+                return False
+        else:  # re-attached: through the project file (only where the store offers it, see can_pause)
+            from core.store import Project
+
+            with Project.open(self.project_path) as project:
+                getattr(project, "request_pause" if pause else "request_continue")(self.run_id)
+        self.pause_requested = pause
+        return True
 
     # ---- stopping --------------------------------------------------------------------------------
 
@@ -267,12 +343,35 @@ class WorkerClient(QObject):
             return
         elapsed = time.monotonic() - (self._stop_at or time.monotonic())
         sig = signal.SIGTERM if elapsed < STOP_GRACE_S + KILL_GRACE_S / 2 else signal.SIGKILL
-        try:
-            os.kill(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        if not self.signal(sig):
             return
         if sig == signal.SIGTERM:
             self._escalate.start(int(KILL_GRACE_S * 1000))
+
+    def signal(self, sig: int) -> bool:
+        """Send `sig` to the worker: to its process group when this client started it (the plain worker,
+        or an accelerate launcher with what it started); SIGKILL also to every descendant's group,
+        because torchrun starts each rank in a session of its own and a killed launcher forwards
+        nothing. A re-attached run gets it at its recorded pid. False when there is no such process."""
+        if self.pid is None:
+            return False
+        if not self._group:
+            try:
+                os.kill(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return False
+            return True
+        others = _descendants(self.pid) if sig == signal.SIGKILL else []
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        for pid in others:
+            try:
+                os.killpg(os.getpgid(pid), sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return True
 
     def detach(self) -> None:
         """Stop following the run (the window closes; the worker goes on in its own session)."""
@@ -345,6 +444,38 @@ class WorkerClient(QObject):
         if self._project is not None:
             self._project.close()
             self._project = None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (Linux: read from /proc; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _store_can_pause() -> bool:
+    """True when `core.store.Project` takes pause requests through the file (`request_pause` and
+    `request_continue`), so a re-attached window can pause a worker it has no pipe to."""
+    from core.store import Project
+
+    return hasattr(Project, "request_pause") and hasattr(Project, "request_continue")
 
 
 def fresh_reader(path: str | os.PathLike[str]) -> Any:

@@ -34,12 +34,25 @@ REDRAW_MS = 100
 SMOOTHING = 0.9  # EMA weight of the past (TensorBoard's 0.9)
 ACCENT = "#2f7ed8"
 RUNNING = "#e69500"
+PAUSED = "#8c6d1f"  # the running colour, darker: alive, but not moving
 ERROR = "#d62728"
 OVERLAY_COLOURS = ("#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 STATUS_TEXT = {
-    "queued": "queued", "running": "● running", "completed": "✓ completed", "stopped": "■ stopped",
+    "queued": "queued", "running": "● running", "paused": "⏸ paused", "completed": "✓ completed", "stopped": "■ stopped",
     "failed": "✗ failed", "interrupted": "✗ crashed / interrupted",
 }
+"""Status -> its label; ``paused`` is a running run whose worker waits for Continue (not a stored status)."""
+
+
+def run_paused(run: Any) -> bool:
+    """Whether a `core.store.Run` is paused: ``Run.paused`` / ``Run.paused_since`` where the store has
+    them (read defensively: an older store has neither), and only while it runs."""
+    if getattr(run, "status", None) != "running":
+        return False
+    paused = getattr(run, "paused", None)
+    if isinstance(paused, bool):
+        return paused
+    return getattr(run, "paused_since", None) is not None
 
 
 class _Series:
@@ -99,6 +112,8 @@ class RunView(QWidget):
         self.smoothed = _Series()
         self.total_steps = 0
         self.start_step = 0
+        self.paused = False
+        self._last_progress: tuple[int, float | None, float | None, float | None] = (0, None, None, None)
         self.overlays: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
         self._dirty = False
         self.redraws = 0
@@ -209,7 +224,11 @@ class RunView(QWidget):
         method = run.config.method_config.get("peft_type", "")
         self.title.setText(f"<b>{run.name or f'run {run.id}'}</b> · {method} · {run.config.model}")
         self.add_rows(rows or [])
-        self.set_status(run.status, run.error or "", run.error_kind)
+        self.paused = run_paused(run)
+        if self.paused:
+            self.set_status("paused", self._paused_text(run.step))
+        else:
+            self.set_status(run.status, run.error or "", run.error_kind)
         self._progress(run.step, None, None, None)
         self._dirty = True
 
@@ -246,6 +265,7 @@ class RunView(QWidget):
                 for s in (self.loss, self.eval, self.lr):
                     s.truncate_after(ev.start_step)
                 self._resmooth()
+                self.paused = False
                 self.set_status("running", "")
                 params = f"{ev.trainable_params:,} trainable of {ev.all_params:,}" if ev.trainable_params and ev.all_params else ""
                 self.append_log(f"started on {ev.device or '?'}: {ev.total_steps} steps"
@@ -254,9 +274,21 @@ class RunView(QWidget):
                 self.append_log(ev.message, ev.level)
             elif isinstance(ev, protocol.Checkpoint):
                 self.append_log(f"checkpoint at step {ev.step}: {ev.path}")
+            elif isinstance(ev, protocol.Paused):
+                self.paused = True
+                self.set_status("paused", self._paused_text(ev.step))
+                self.append_log(f"paused after step {ev.step}")
+                self._progress(*self._last_progress)
+            elif isinstance(ev, protocol.Continued):
+                self.paused = False
+                self.set_status("running", "")
+                self.append_log(f"continued at step {ev.step + 1} after a pause of {clock(ev.paused_seconds)}")
+                self._progress(*self._last_progress)
             elif isinstance(ev, protocol.Finished):
+                self.paused = False
                 self.append_log(f"{ev.status} at step {ev.step}" + (f", loss {ev.loss:.4f}" if ev.loss is not None else ""))
             elif isinstance(ev, protocol.Failed):
+                self.paused = False
                 self.append_log(ev.reason, "error")
                 if ev.detail:
                     self.append_log(ev.detail.rstrip(), "debug")
@@ -276,11 +308,19 @@ class RunView(QWidget):
             self._ema_count = len(finite)
             self._ema_last = sm[-1] * (1 - SMOOTHING**self._ema_count) if self._ema_count else 0.0
 
+    def _paused_text(self, step: int) -> str:
+        return self.tr("after step {0}; Continue (Ctrl+P) goes on, Stop writes a checkpoint").format(step)
+
     def _progress(self, step: int, eta: float | None, tokens_per_s: float | None, elapsed: float | None) -> None:
+        self._last_progress = (step, eta, tokens_per_s, elapsed)
         total = max(self.total_steps, step, 1)
         self.progress.setRange(0, total)
         self.progress.setValue(step)
         parts = [f"step {step}/{self.total_steps or '?'}"]
+        if self.paused:  # no rate and no ETA while nothing moves: the worker's ETA leaves the pause out
+            parts.append(self.tr("paused"))
+            self.progress.setFormat(" · ".join(parts))
+            return
         if elapsed and step > self.start_step:
             parts.append(f"{(step - self.start_step) / elapsed:.2f} it/s")
         if tokens_per_s:
@@ -292,7 +332,7 @@ class RunView(QWidget):
     def set_status(self, status: str, reason: str = "", kind: str | None = None) -> None:
         """Show the run's status; failed / interrupted ones with the reason, what to do, and Resume."""
         text = self.tr(STATUS_TEXT.get(status, status))
-        colour = {"running": RUNNING, "failed": ERROR, "interrupted": ERROR, "completed": ACCENT}.get(status, "")
+        colour = {"running": RUNNING, "paused": PAUSED, "failed": ERROR, "interrupted": ERROR, "completed": ACCENT}.get(status, "")
         html = f"<b style='color:{colour}'>{text}</b>" if colour else f"<b>{text}</b>"
         if reason:
             html += f" — {reason}"
@@ -387,4 +427,4 @@ class RunView(QWidget):
 
 
 def colour_for(status: str) -> QColor:
-    return QColor({"running": RUNNING, "failed": ERROR, "interrupted": ERROR}.get(status, "#808080"))
+    return QColor({"running": RUNNING, "paused": PAUSED, "failed": ERROR, "interrupted": ERROR}.get(status, "#808080"))

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.widgets.run_view import STATUS_TEXT, colour_for
+from studio.widgets.run_view import STATUS_TEXT, colour_for, run_paused
 from studio.worker_client import clock
 
 COLUMNS = ("run", "status", "method", "steps", "loss", "eval loss", "best eval", "duration")
@@ -84,6 +84,9 @@ class RunsList(QWidget):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(split)
         self._ids: list[int] = []
+        self.paused_ids: set[int] = set()
+        """Runs the window knows are paused (from the worker's `Paused` event; the file may lag or,
+        in an older store, not record it)."""
         self._filling = False
         self.table.itemSelectionChanged.connect(self._on_selection)
 
@@ -99,14 +102,16 @@ class RunsList(QWidget):
         for run in project.runs():
             end = run.ended or (run.heartbeat if run.status != "running" else now)
             duration = (end - run.started) if run.started and end else None
+            # paused_ids: the live run's pause as its worker answered (cleared by the window when the run ends)
+            status = "paused" if run.id in self.paused_ids or run_paused(run) else run.status
             values = [
-                run.name or f"run {run.id}", STATUS_TEXT.get(run.status, run.status), run.config.method,
+                run.name or f"run {run.id}", self.tr(STATUS_TEXT.get(status, status)), run.config.method,
                 f"{run.step:,}/{run.total_steps:,}" if run.total_steps else f"{run.step:,}",
                 _num(run.loss), _num(run.eval_loss), _num(best.get(run.id)), clock(duration) if duration else "",
             ]
             item = QTreeWidgetItem(values)
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
-            item.setForeground(1, QBrush(colour_for(run.status)))
+            item.setForeground(1, QBrush(colour_for(status)))
             if run.error:
                 item.setToolTip(1, run.error)
             for i in range(3, len(COLUMNS)):
@@ -124,6 +129,18 @@ class RunsList(QWidget):
             diff = (row.get("detail") or {}).get("max_abs_diff")
             extra = f" (max |Δlogit| {diff:.1e})" if isinstance(diff, (int, float)) else ""
             self.exports.addItem(f"run {row['run_id']} · {row['kind']} · {row['path']} · {mark}{extra}")
+
+    def set_paused(self, run_id: int, paused: bool) -> None:
+        """Show a run as paused (or running again) at once, without waiting for the next refresh."""
+        (self.paused_ids.add if paused else self.paused_ids.discard)(run_id)
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) != run_id:
+                continue
+            if paused or item.text(1) == self.tr(STATUS_TEXT["paused"]):  # never overwrites an ended run's status
+                status = "paused" if paused else "running"
+                item.setText(1, self.tr(STATUS_TEXT[status]))
+                item.setForeground(1, QBrush(colour_for(status)))
 
     def select(self, run_id: int) -> None:
         self._filling = True

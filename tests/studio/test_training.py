@@ -43,6 +43,7 @@ def tiny_window(make_window, data_file):
                          "learning_rate": 1e-2, **training},
         }, name=name)
         window.training.confirm = ANSWERS
+        window.training.gpus = []  # the plain worker, no launch dialog, whatever GPUs this machine has
         return window
 
     STARTED.clear()

@@ -1,0 +1,274 @@
+"""Several GPUs: core.launch (GPU detection, the accelerate config, the command, the launch script) and
+the studio's launch dialog (GPU count given to the constructor / the controller, never patched in),
+down to a real ``accelerate launch`` of tiny-llama on the CPU that finishes in the window."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.launch import (
+    CONFIG_NAME,
+    SCRIPT_NAME,
+    Gpu,
+    LaunchSpec,
+    accelerate_config,
+    detect_gpus,
+    launch_command,
+    launch_script,
+    parse_nvidia_smi,
+    resolve_precision,
+)
+
+H200 = [Gpu(i, "NVIDIA H200", 143771, "9.0") for i in range(4)]
+V100 = [Gpu(0, "Tesla V100-SXM2-16GB", 16384, "7.0"), Gpu(1, "Tesla V100-SXM2-16GB", 16384, "7.0")]
+FAKE = str(Path(__file__).with_name("fake_worker.py"))
+RUN_TIMEOUT_MS = 90_000
+
+
+def load_accelerate(path: Path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    return load_config_from_file(str(path))
+
+
+# ---- core.launch ---------------------------------------------------------------------------------
+
+
+def test_config_parses_back_with_yaml_and_accelerate(tmp_path):
+    spec = LaunchSpec.for_gpus(2, H200, "auto", port=29511)
+    text = accelerate_config(spec)
+    data = yaml.safe_load(text)
+    assert data["distributed_type"] == "MULTI_GPU" and data["num_processes"] == 2
+    assert data["gpu_ids"] == "0,1" and data["main_process_port"] == 29511 and data["mixed_precision"] == "bf16"
+    assert data["use_cpu"] is False and data["downcast_bf16"] == "no"  # 'no' stays a string, not false
+    path = tmp_path / CONFIG_NAME
+    path.write_text(text)
+    config = load_accelerate(path)
+    assert config.distributed_type == "MULTI_GPU" and config.num_processes == 2 and config.mixed_precision == "bf16"
+    # all GPUs -> gpu_ids all; one process -> no distribution (a bare NO would be YAML's false)
+    assert yaml.safe_load(accelerate_config(LaunchSpec.for_gpus(4, H200)))["gpu_ids"] == "all"
+    one = yaml.safe_load(accelerate_config(LaunchSpec.for_gpus(1, H200, "no")))
+    assert one["distributed_type"] == "NO" and one["num_processes"] == 1 and one["mixed_precision"] == "no"
+    cpu = tmp_path / "cpu.yaml"
+    cpu.write_text(accelerate_config(LaunchSpec.for_gpus(1, [], "auto", use_cpu=True)))
+    assert load_accelerate(cpu).use_cpu is True
+
+
+def test_precision_and_spec_checks():
+    assert resolve_precision("auto", H200) == "bf16" and resolve_precision("auto", V100) == "fp16"
+    assert resolve_precision("auto", [Gpu(0, "old", None, None)]) == "fp16"  # unknown capability: the safe one
+    assert resolve_precision("fp16", H200) == "fp16" and resolve_precision("bf16", [], use_cpu=True) == "no"
+    with pytest.raises(ValueError, match="one process"):
+        LaunchSpec(num_processes=2, use_cpu=True)
+    with pytest.raises(ValueError, match="num_processes"):
+        LaunchSpec(num_processes=0)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        LaunchSpec(mixed_precision="fp8")
+
+
+def test_gpus_from_nvidia_smi(tmp_path):
+    text = ("0, NVIDIA H200, 143771, 9.0, GPU-aaaa\n1, NVIDIA H200, 143771, 9.0, GPU-bbbb\n"
+            "2, Tesla V100, 16384, 7.0, GPU-cccc\n")
+    assert [g.index for g in parse_nvidia_smi(text)] == [0, 1, 2]
+    # CUDA_VISIBLE_DEVICES: indices or UUID prefixes, renumbered from 0 in that order; "" = none
+    assert [(g.index, g.name) for g in parse_nvidia_smi(text, "2,0")] == [(0, "Tesla V100"), (1, "NVIDIA H200")]
+    assert [g.name for g in parse_nvidia_smi(text, "GPU-bbbb")] == ["NVIDIA H200"] and parse_nvidia_smi(text, "") == []
+    assert parse_nvidia_smi(text)[2].bf16 is False and parse_nvidia_smi(text)[0].bf16 is True
+    # detect_gpus runs the nvidia-smi it finds on PATH (here a stand-in script); none on PATH -> []
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\nprintf '0, NVIDIA H200, 143771, 9.0, GPU-aaaa\\n1, NVIDIA H200, 143771, 9.0, GPU-bbbb\\n'\n")
+    fake.chmod(0o755)
+    gpus = detect_gpus(env={"PATH": str(tmp_path)})
+    assert [g.describe() for g in gpus] == ["0: NVIDIA H200, 140 GiB", "1: NVIDIA H200, 140 GiB"]
+    assert len(detect_gpus(env={"PATH": str(tmp_path), "CUDA_VISIBLE_DEVICES": "1"})) == 1
+    assert detect_gpus(env={"PATH": str(tmp_path / "nowhere")}) == []
+
+
+def test_command_and_script(tmp_path):
+    project = tmp_path / "my project" / "p.adapterstudio"
+    argv = launch_command(project, 3, tmp_path / "c.yaml", python="/venv/bin/python")
+    assert argv == ["/venv/bin/python", "-m", "accelerate.commands.launch", "--config_file", str(tmp_path / "c.yaml"),
+                    "-m", "core.worker", str(project), "--run", "3"]
+    spec = LaunchSpec.for_gpus(2, H200, "auto")
+    script = launch_script(project, 3, spec, python="/opt/my env/bin/python", source_root="/src/adapter studio")
+    path = tmp_path / SCRIPT_NAME
+    path.write_text(script)
+    subprocess.run(["bash", "-n", str(path)], check=True)  # it parses
+    assert script.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in script
+    assert "DEFAULT_PROJECT='" + str(project) + "'" in script  # paths with spaces are quoted
+    assert "DEFAULT_PYTHON='/opt/my env/bin/python'" in script and 'RUN_ID="${RUN_ID:-3}"' in script
+    assert "srun --nodes=1 --ntasks=1 --gpus-per-node=2" in script
+    # the config inside the script (a here-document) is the dialog's config, byte for byte
+    inside = script.split("<<'ACCELERATE_CONFIG'\n", 1)[1].split("\nACCELERATE_CONFIG\n", 1)[0] + "\n"
+    assert inside == accelerate_config(spec)
+    assert 'RUN_ID="${RUN_ID:-new}"' in launch_script(project, None, spec)
+
+
+def test_script_creates_a_run_and_launches(tmp_path):
+    """The script's own logic under bash (new run -> prepare_run; the launch line), with a stand-in
+    Python that records the accelerate launch instead of training."""
+    from core.store import Project, ProjectSettings
+
+    project = tmp_path / "my project" / "p.adapterstudio"
+    project.parent.mkdir()
+    Project.create(project, ProjectSettings.from_dict({"model": "tiny-llama", "method_config": {"peft_type": "LORA"},
+                                                        "data": {}, "training": {}})).close()
+    shim = tmp_path / "python"
+    shim.write_text(f"""#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "accelerate.commands.launch" ]; then
+  printf '%s\\n' "$@" > {tmp_path}/argv.txt; cp "$4" {tmp_path}/config.yaml; pwd > {tmp_path}/cwd.txt; exit 0
+fi
+exec {sys.executable} "$@"
+""")
+    shim.chmod(0o755)
+    script = tmp_path / "launch.sh"
+    root = Path(__file__).resolve().parents[2]
+    script.write_text(launch_script(project, None, LaunchSpec.for_gpus(2, H200, "auto"), python=str(shim), source_root=root))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                          env={**os.environ, "MAIN_PROCESS_PORT": "29777"})
+    assert done.returncode == 0, done.stderr
+    assert "created run 1" in done.stderr
+    argv = (tmp_path / "argv.txt").read_text().split("\n")
+    assert argv[argv.index("--main_process_port") + 1] == "29777" and argv[-4:-1] == [str(project), "--run", "1"]
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["num_processes"] == 2
+    assert (tmp_path / "cwd.txt").read_text().strip() == str(project.parent)
+    with Project.open(project) as p:
+        assert p.run(1).status == "queued"
+
+
+# ---- the dialog ----------------------------------------------------------------------------------
+
+
+def test_dialog_choices_save_and_start(qtbot, tmp_path):
+    from studio.widgets.launch_dialog import LaunchDialog
+
+    dialog = LaunchDialog(tmp_path / "p.adapterstudio", H200, run_id=None, precision="auto")
+    qtbot.addWidget(dialog)
+    assert (dialog.processes.minimum(), dialog.processes.maximum(), dialog.processes.value()) == (1, 4, 4)
+    assert "NVIDIA H200" in dialog.gpu_label.text() and dialog.config_view.isReadOnly()
+    assert yaml.safe_load(dialog.config_view.toPlainText())["num_processes"] == 4
+    dialog.processes.setValue(2)
+    shown = yaml.safe_load(dialog.config_view.toPlainText())
+    assert shown["num_processes"] == 2 and shown["gpu_ids"] == "0,1" and shown["distributed_type"] == "MULTI_GPU"
+    assert dialog.precision_label.text() == "bf16" and "accelerate.commands.launch" in dialog.command_view.text()
+    # Save config… / Save launch script… (the file name given instead of the file dialog)
+    dialog.save_path = str(tmp_path / "cfg.yaml")
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog.save_config_button.click()
+    assert saved.args == ["config", str(tmp_path / "cfg.yaml")]
+    assert load_accelerate(tmp_path / "cfg.yaml").num_processes == 2
+    dialog.save_path = str(tmp_path / "go.sh")
+    dialog.save_script_button.click()
+    script = tmp_path / "go.sh"
+    assert script.stat().st_mode & stat.S_IXUSR and "--gpus-per-node=2" in script.read_text()
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    # Start hands the launch over
+    with qtbot.waitSignal(dialog.launch_requested) as started:
+        dialog.start_button.click()
+    assert started.args[0] == LaunchSpec.for_gpus(2, H200, "auto")
+    # older GPUs: auto precision is fp16
+    other = LaunchDialog(tmp_path / "p.adapterstudio", V100, run_id=7)
+    qtbot.addWidget(other)
+    assert other.processes.maximum() == 2 and other.precision_label.text() == "fp16"
+    assert "RUN_ID=\"${RUN_ID:-7}\"" in other.script_text()
+
+
+# ---- from the window -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def launch_window(make_window, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(16)))
+    window = make_window(settings={
+        "model": "tiny-llama",
+        "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+                          "target_modules": ["q_proj", "v_proj"]},
+        "data": {"path": str(data), "format": "auto", "max_length": 32},
+        "training": {"max_steps": 4, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
+    })
+    window.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
+    yield window
+    client = window.training.client
+    if client is not None and client.running and client.pid:  # never leave this test's launcher behind
+        try:
+            os.killpg(client.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_one_gpu_trains_without_dialog(launch_window, qtbot):
+    tc = launch_window.training
+    tc.gpus = [H200[0]]
+    tc.worker_program = lambda project, run_id: [sys.executable, FAKE, project, "--run", str(run_id), "--steps", "5"]
+    with qtbot.waitSignal(tc.run_ended, timeout=30_000):
+        assert tc.train() is not None  # started at once
+    assert tc.launch_dialog is None
+
+
+def test_two_gpus_open_the_dialog_and_start_records_the_launch(launch_window, qtbot):
+    """Train with two GPUs opens the dialog; Start creates the run, writes the config and the script into
+    its folder, logs the launch with the run, and starts (a fake worker here: no GPUs on this machine)."""
+    from core.store import Project
+
+    tc = launch_window.training
+    tc.gpus = V100
+    tc.worker_program = lambda project, run_id: [sys.executable, FAKE, project, "--run", str(run_id), "--steps", "5"]
+    with qtbot.waitSignal(tc.launch_dialog_shown) as shown:
+        assert tc.train() is None
+    dialog = shown.args[0]
+    assert dialog.isVisible() and dialog.processes.maximum() == 2 and dialog.precision_label.text() == "fp16"
+    with qtbot.waitSignal(tc.run_ended, timeout=30_000) as ended:
+        dialog.start_button.click()
+    run_id = ended.args[0]
+    assert ended.args[1] == "completed" and not dialog.isVisible()
+    with Project.open(launch_window.project.path) as project:
+        folder = project.run(run_id).checkpoint_dir
+        logged = "\n".join(row["message"] for row in project.logs(run_id))
+    assert load_accelerate(folder / CONFIG_NAME).num_processes == 2
+    subprocess.run(["bash", "-n", str(folder / SCRIPT_NAME)], check=True)
+    assert f'RUN_ID="${{RUN_ID:-{run_id}}}"' in (folder / SCRIPT_NAME).read_text()
+    assert "accelerate launch: 2 processes" in logged and str(folder / CONFIG_NAME) in logged
+    assert "distributed_type: 'MULTI_GPU'" in logged  # the config text itself, with the run
+    # Cancel starts nothing
+    with qtbot.waitSignal(tc.launch_dialog_shown) as shown:
+        tc.train()
+    shown.args[0].reject()
+    assert not tc.client.running and tc.client.run_id == run_id
+
+
+@pytest.mark.slow
+def test_accelerate_launch_on_the_cpu_finishes_in_the_window(launch_window, qtbot):
+    """Start with one process on the CPU really runs ``python -m accelerate.commands.launch --config_file
+    CFG -m core.worker PROJECT --run ID`` (use_cpu: true), and the run's curve and end arrive in the window."""
+    from core.store import Project
+
+    tc = launch_window.training
+    tc.gpus = V100  # two GPUs "found": Train opens the dialog...
+    tc.launch_on_cpu = True  # ...whose Start launches on this machine's CPU
+    with qtbot.waitSignal(tc.launch_dialog_shown) as shown:
+        tc.train()
+    dialog = shown.args[0]
+    assert dialog.processes.maximum() == 1 and yaml.safe_load(dialog.config_text())["use_cpu"] is True
+    with qtbot.waitSignal(tc.run_started, timeout=10_000) as started:
+        dialog.start_button.click()
+    run_id = started.args[0]
+    client = tc.client
+    assert client.launched and client.process.args[1:4] == ["-m", "accelerate.commands.launch", "--config_file"]
+    assert client.process.args[-4:] == ["core.worker", str(launch_window.project.path), "--run", str(run_id)]
+    with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        pass
+    assert ended.args == [run_id, "completed"], tc.view.log.toPlainText()[-2000:]
+    assert tc.view.points == 4 and "completed" in tc.view.status.text()
+    assert "started on cpu" in tc.view.log.toPlainText()
+    with Project.open(launch_window.project.path) as project:
+        assert project.run(run_id).status == "completed"

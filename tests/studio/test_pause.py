@@ -1,0 +1,149 @@
+"""Pause / Continue from the window: the button, the run view, the progress line and the runs list follow
+the worker's Paused / Continued answers (the scripted fake worker, tests/studio/fake_worker.py); a
+re-attached run (no pipe) says why it cannot be paused here and shows a recorded pause; the real worker
+on tiny-llama pauses (no new steps), continues and finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FAKE = str(Path(__file__).with_name("fake_worker.py"))
+RUN_TIMEOUT_MS = 90_000
+
+
+MAX_STEPS = 120
+
+
+@pytest.fixture
+def window(make_window, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(16)))
+    win = make_window(settings={
+        "model": "tiny-llama",
+        "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+                          "target_modules": ["q_proj", "v_proj"]},
+        "data": {"path": str(data), "format": "auto", "max_length": 32},
+        "training": {"max_steps": MAX_STEPS, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
+    })
+    win.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
+    win.training.gpus = []  # the plain worker
+    yield win
+    client = win.training.client
+    if client is not None and client.running and client.process is not None:  # only this test's worker
+        try:
+            os.killpg(client.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def status_cell(tc) -> str:
+    return tc.runs.table.topLevelItem(tc.runs.table.topLevelItemCount() - 1).text(1)
+
+
+def test_pause_continue_stop_with_the_fake_worker(window, qtbot):
+    tc = window.training
+    tc.worker_program = lambda project, run_id: [sys.executable, FAKE, project, "--run", str(run_id), "--steps", "100000",
+                                                 "--interactive", "--step-ms", "10"]
+    assert not tc.pause_button.isEnabled() and tc.pause_button.toolTip()  # nothing to pause yet
+    tc.train()
+    qtbot.waitUntil(lambda: tc.view.points >= 3 and tc.pause_button.isEnabled(), timeout=20_000)
+    assert "Ctrl+P" in tc.pause_button.toolTip() and tc.act_pause.shortcut().toString() == "Ctrl+P"
+    with qtbot.waitSignal(tc.pause_changed, timeout=10_000) as changed:
+        tc.pause_button.click()
+        assert "Pausing" in tc.pause_button.text() and not tc.pause_button.isEnabled()  # until the worker answers
+    assert changed.args == [True] and tc.client.paused
+    assert "paused" in tc.view.status.text() and tc.view.progress.format().endswith("paused")
+    assert "ETA" not in tc.view.progress.format()
+    assert "paused" in status_cell(tc)
+    assert "Continue" in tc.pause_button.text() and tc.pause_button.isEnabled() and tc.act_pause.text() == "&Continue"
+    held = tc.view.points
+    qtbot.wait(300)  # the worker would have taken ~30 steps by now
+    assert tc.view.points == held
+    with qtbot.waitSignal(tc.pause_changed, timeout=10_000) as changed:
+        tc.act_pause.trigger()  # the menu action / Ctrl+P does the same
+    assert changed.args == [False] and "running" in tc.view.status.text() and "paused" not in status_cell(tc)
+    assert "continued at step" in tc.view.log.toPlainText()
+    qtbot.waitUntil(lambda: tc.view.points > held + 3, timeout=10_000)
+    assert "ETA" in tc.view.progress.format()
+    # Stop while paused still ends the run properly
+    with qtbot.waitSignal(tc.pause_changed, timeout=10_000):
+        tc.toggle_pause()
+    with qtbot.waitSignal(tc.run_ended, timeout=20_000) as ended:
+        tc.stop(confirm=False)
+    assert ended.args[1] == "stopped" and not tc.pause_button.isEnabled() and "Pause" in tc.pause_button.text()
+    assert "paused" not in status_cell(tc)  # (the fake worker writes no file: the list shows what the file says)
+
+
+def test_reattached_run_cannot_be_paused_here_and_shows_a_recorded_pause(make_window, window, qtbot):
+    """A run trained by a process this window did not start (here: the test process itself claims it).
+    No pipe: Pause is disabled and says why. A run the file records as paused (`Run.paused_since`)
+    shows as paused on re-attach, and as running again when the file says so."""
+    from core.store import Project
+
+    path = window.project.path
+    with Project.open(path) as project:
+        run_id = project.create_run()
+        project.claim_run(run_id, pid=os.getpid())  # alive: this process
+        project.conn.execute("UPDATE runs SET paused_since = ? WHERE id = ?", (time.time() - 5, run_id))
+        project.conn.commit()
+    again = make_window(name=path.name)
+    tc = again.training
+    assert tc.client is not None and tc.client.attached and tc.client.run_id == run_id
+    qtbot.waitUntil(lambda: tc.stop_button.isEnabled(), timeout=5_000)
+    assert not tc.client.can_pause and not tc.pause_button.isEnabled()
+    assert "re-attached" in tc.pause_button.toolTip() and "Stop still works" in tc.pause_button.toolTip()
+    # paused from the first paint (the view reads the run), and the client's first poll says so too
+    assert "paused" in tc.view.status.text() and "paused" in tc.view.progress.format()
+    qtbot.waitUntil(lambda: tc.client.paused and "paused" in status_cell(tc), timeout=5_000)
+    with Project.open(path) as project:
+        project.conn.execute("UPDATE runs SET paused_since = NULL WHERE id = ?", (run_id,))
+        project.conn.commit()
+    with qtbot.waitSignal(tc.pause_changed, timeout=5_000) as changed:
+        pass
+    assert changed.args == [False] and "running" in tc.view.status.text() and "paused" not in status_cell(tc)
+    assert "continued at step" in tc.view.log.toPlainText()
+    with qtbot.waitSignal(tc.run_ended, timeout=5_000) as ended:
+        with Project.open(path) as project:
+            project.set_run_status(run_id, "stopped")
+    assert ended.args == [run_id, "stopped"]
+
+
+def _worker_pauses() -> bool:
+    source = Path(__file__).resolve().parents[2].joinpath("core", "worker.py").read_text()
+    return "Pause" in source
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _worker_pauses(), reason="core.worker does not handle Pause / Continue yet")
+def test_real_worker_pauses_and_continues(window, qtbot):
+    from core.store import Project
+
+    tc = window.training
+    run_id = tc.train()
+    qtbot.waitUntil(lambda: tc.view.points >= 2 and tc.pause_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(tc.pause_changed, timeout=20_000) as changed:
+        tc.toggle_pause()
+    assert changed.args == [True]
+    held = tc.view.points
+    assert held < MAX_STEPS, "the run ended before the pause landed"
+    qtbot.wait(1000)  # ~1 s with no new steps (tiny-llama does tens of steps a second here)
+    assert tc.view.points == held and "paused" in tc.view.status.text()
+    with Project.open(window.project.path) as project:
+        run = project.run(run_id)
+        assert run.status == "running"
+        assert getattr(run, "paused_since", 0) is not None  # recorded in the file, where the store has it
+    with qtbot.waitSignal(tc.pause_changed, timeout=20_000) as changed:
+        tc.toggle_pause()
+    assert changed.args == [False]
+    with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        pass
+    assert ended.args == [run_id, "completed"]
+    assert tc.view.points == MAX_STEPS and list(tc.view.loss.view()[0]) == list(range(1, MAX_STEPS + 1))
+    assert "continued at step" in tc.view.log.toPlainText()
