@@ -17,10 +17,15 @@ as ``sys.executable -m core.worker``, and the bundle's executable is no Python i
 writes the config and the script (run them where Adapter Studio is installed with Python);
 `launch_available` says so.
 
-Multi-GPU here is data parallel (accelerate's ``MULTI_GPU``, PyTorch DDP): every GPU holds the whole
-model and its own adapter replica; gradients are averaged. FSDP is not offered: the loop's
-checkpoints and exports save the adapter from one full replica, which FSDP's sharded parameters do
-not give without changes to the loop (untested without GPUs).
+Two ways to use several GPUs (`LaunchSpec.sharding`):
+
+- ``"ddp"``, data parallel (accelerate's ``MULTI_GPU``, PyTorch DDP): every GPU holds the whole model
+  and its own adapter replica; gradients are averaged. The default: the model fits on one GPU.
+- ``"fsdp"``, FSDP version 2 (``distributed_type: FSDP``): the model's weights are sharded across the
+  GPUs, block by block (``TRANSFORMER_BASED_WRAP`` over the model's ``_no_split_modules``), for a
+  model too big for one GPU. `core.train` puts the adapter in before sharding and gathers only the
+  adapter's weights for checkpoints. Optimizer state is saved as a full state dict: an adapter's is
+  small, and a full one resumes on any number of GPUs.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ SCRIPT_NAME = "launch.sh"
 DEFAULT_PORT = 29500
 """torchrun's (and accelerate's) default rendezvous port; two runs on one machine need two ports."""
 PRECISIONS = ("no", "fp16", "bf16")
+SHARDINGS = ("ddp", "fsdp")
 
 
 @dataclass(frozen=True)
@@ -164,8 +170,12 @@ class LaunchSpec:
     """Which GPUs: ``"all"`` or ``"0,1"`` (indices after ``CUDA_VISIBLE_DEVICES``)."""
     use_cpu: bool = False
     """Train on the CPU (one process): for tests and machines without GPUs."""
+    sharding: str = "ddp"
+    """``"ddp"`` (each GPU holds the whole model) or ``"fsdp"`` (FSDP2 shards it); one process: neither."""
 
     def __post_init__(self) -> None:
+        if self.sharding not in SHARDINGS:
+            raise ValueError(f"sharding must be one of {', '.join(SHARDINGS)}, not {self.sharding!r}")
         if self.num_processes < 1:
             raise ValueError(f"num_processes must be at least 1, not {self.num_processes}")
         if self.mixed_precision not in PRECISIONS:
@@ -178,15 +188,17 @@ class LaunchSpec:
 
     @classmethod
     def for_gpus(cls, n: int, gpus: list[Gpu], precision_setting: str = "auto", *,
-                 port: int = DEFAULT_PORT, use_cpu: bool = False) -> "LaunchSpec":
+                 port: int = DEFAULT_PORT, use_cpu: bool = False, sharding: str = "ddp") -> "LaunchSpec":
         """The launch on the first `n` of `gpus` with the run's ``mixed_precision`` setting."""
         ids = "all" if use_cpu or n >= len(gpus) else ",".join(str(g.index) for g in gpus[:n])
         return cls(num_processes=n, mixed_precision=resolve_precision(precision_setting, gpus[:n], use_cpu=use_cpu),
-                   main_process_port=port, gpu_ids=ids, use_cpu=use_cpu)
+                   main_process_port=port, gpu_ids=ids, use_cpu=use_cpu, sharding=sharding)
 
     @property
     def distributed_type(self) -> str:
-        return "MULTI_GPU" if self.num_processes > 1 else "NO"
+        if self.num_processes == 1:
+            return "NO"
+        return "FSDP" if self.sharding == "fsdp" else "MULTI_GPU"
 
 
 def resolve_precision(setting: str, gpus: list[Gpu], *, use_cpu: bool = False) -> str:
@@ -210,10 +222,11 @@ def accelerate_config(spec: LaunchSpec) -> str:
     def q(value: str) -> str:  # single-quoted YAML scalar: 'no' must stay a string, not false
         return "'" + value.replace("'", "''") + "'"
 
+    how = {"NO": "", "MULTI_GPU": ", data parallel (DDP)", "FSDP": ", the model sharded across them (FSDP2)"}[spec.distributed_type]
     lines = [
         "# accelerate launch config written by Adapter Studio (core/launch.py).",
         f"# {spec.num_processes} process{'es' if spec.num_processes != 1 else ''}"
-        + (" on the CPU." if spec.use_cpu else f", one per GPU, data parallel (DDP); gpu_ids {spec.gpu_ids}."),
+        + (" on the CPU." if spec.use_cpu else f", one per GPU{how}; gpu_ids {spec.gpu_ids}."),
         "# Use it: accelerate launch --config_file THIS_FILE -m core.worker PROJECT --run RUN_ID",
         "compute_environment: LOCAL_MACHINE",
         f"distributed_type: {q(spec.distributed_type)}",  # quoted: a bare NO is YAML 1.1's false
@@ -236,6 +249,20 @@ def accelerate_config(spec: LaunchSpec) -> str:
         "tpu_use_cluster: false",
         "tpu_use_sudo: false",
     ]
+    if spec.distributed_type == "FSDP":
+        lines += [
+            "fsdp_config:",
+            "  fsdp_version: 2",
+            "  # one FSDP unit per transformer block (the model's _no_split_modules)",
+            "  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP",
+            "  fsdp_reshard_after_forward: true",
+            "  fsdp_offload_params: false",
+            "  # the adapter's optimizer state is small: saved whole, it resumes on any number of GPUs",
+            "  fsdp_state_dict_type: FULL_STATE_DICT",
+            "  # every process loads the model, then it is sharded (the adapter goes in first)",
+            "  fsdp_cpu_ram_efficient_loading: false",
+            "  fsdp_activation_checkpointing: false",
+        ]
     return "\n".join(lines) + "\n"
 
 

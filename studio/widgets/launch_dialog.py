@@ -1,7 +1,8 @@
 """Train on several GPUs: how many, the ``accelerate launch`` config (seen, saved), a launch script.
 
 Shown by Train when the machine has two or more GPUs (`studio.training.TrainingController`). The
-person picks the number of processes (one per GPU) and the rendezvous port; the config text
+person picks the number of processes (one per GPU), data parallel (DDP) or sharded (FSDP2), and the
+rendezvous port; the config text
 (`core.launch.accelerate_config`) and the command follow at once. "Save config…" writes the YAML,
 "Save launch script…" a bash script with the same launch for a terminal or a Slurm job
 (`core.launch.launch_script`), Start hands the `core.launch.LaunchSpec` to the controller
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -65,6 +67,10 @@ class LaunchDialog(QDialog):
         self.processes.setValue(self.processes.maximum())
         self.processes.setToolTip(self.tr("Processes, one per GPU: each holds the whole model and trains on its "
                                           "share of every batch (data parallel); gradients are averaged."))
+        self.sharding = QComboBox()
+        self.sharding.addItem(self.tr("Data parallel (DDP): each GPU holds the whole model"), "ddp")
+        self.sharding.addItem(self.tr("Sharded (FSDP2): the model's weights are split across the GPUs"), "fsdp")
+        self.sharding.setToolTip(self.tr("DDP when the model fits on one GPU (fastest); FSDP for a model too big for one."))
         self.port = QSpinBox()
         self.port.setRange(1024, 65535)
         self.port.setValue(DEFAULT_PORT)
@@ -75,6 +81,7 @@ class LaunchDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("GPUs found:") if not cpu else self.tr("Device:"), self.gpu_label if not cpu else QLabel(self.tr("CPU (one process)")))
         form.addRow(self.tr("Processes (GPUs):"), self.processes)
+        form.addRow(self.tr("Parallelism:"), self.sharding)
         form.addRow(self.tr("Mixed precision:"), self.precision_label)
         form.addRow(self.tr("Port:"), self.port)
 
@@ -123,13 +130,15 @@ class LaunchDialog(QDialog):
 
         self.processes.valueChanged.connect(lambda *_: self.update_view())
         self.port.valueChanged.connect(lambda *_: self.update_view())
+        self.sharding.currentIndexChanged.connect(lambda *_: self.update_view())
         self.update_view()
 
     # ---- the launch --------------------------------------------------------------------------------
 
     def spec(self) -> LaunchSpec:
         """The launch the controls describe."""
-        return LaunchSpec.for_gpus(self.processes.value(), self.gpus, self.precision, port=self.port.value(), use_cpu=self.cpu)
+        return LaunchSpec.for_gpus(self.processes.value(), self.gpus, self.precision, port=self.port.value(),
+                                   use_cpu=self.cpu, sharding=self.sharding.currentData())
 
     def config_text(self) -> str:
         return accelerate_config(self.spec())
@@ -143,6 +152,7 @@ class LaunchDialog(QDialog):
 
     def update_view(self) -> None:
         spec = self.spec()
+        self.sharding.setEnabled(spec.num_processes > 1)  # one process: nothing to share or shard
         self.config_view.setPlainText(accelerate_config(spec))
         self.precision_label.setText(spec.mixed_precision if spec.mixed_precision != "no" else self.tr("none (fp32)"))
         run = str(self.run_id) if self.run_id is not None else "NEW"

@@ -58,6 +58,12 @@ def test_config_parses_back_with_yaml_and_accelerate(tmp_path):
     assert yaml.safe_load(accelerate_config(LaunchSpec.for_gpus(4, H200)))["gpu_ids"] == "all"
     one = yaml.safe_load(accelerate_config(LaunchSpec.for_gpus(1, H200, "no")))
     assert one["distributed_type"] == "NO" and one["num_processes"] == 1 and one["mixed_precision"] == "no"
+    fsdp = tmp_path / "fsdp.yaml"
+    fsdp.write_text(accelerate_config(LaunchSpec.for_gpus(4, H200, "bf16", sharding="fsdp")))
+    config = load_accelerate(fsdp)
+    assert config.distributed_type == "FSDP" and config.fsdp_config["fsdp_version"] == 2
+    assert config.fsdp_config["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert LaunchSpec.for_gpus(1, H200, sharding="fsdp").distributed_type == "NO"
     cpu = tmp_path / "cpu.yaml"
     cpu.write_text(accelerate_config(LaunchSpec.for_gpus(1, [], "auto", use_cpu=True)))
     assert load_accelerate(cpu).use_cpu is True
@@ -73,6 +79,8 @@ def test_precision_and_spec_checks():
         LaunchSpec(num_processes=0)
     with pytest.raises(ValueError, match="mixed_precision"):
         LaunchSpec(mixed_precision="fp8")
+    with pytest.raises(ValueError, match="sharding"):
+        LaunchSpec(sharding="zero3")
 
 
 def test_gpus_from_nvidia_smi(tmp_path):
@@ -160,6 +168,12 @@ def test_dialog_choices_save_and_start(qtbot, tmp_path):
     shown = yaml.safe_load(dialog.config_view.toPlainText())
     assert shown["num_processes"] == 2 and shown["gpu_ids"] == "0,1" and shown["distributed_type"] == "MULTI_GPU"
     assert dialog.precision_label.text() == "bf16" and "accelerate.commands.launch" in dialog.command_view.text()
+    dialog.sharding.setCurrentIndex(dialog.sharding.findData("fsdp"))
+    assert yaml.safe_load(dialog.config_view.toPlainText())["distributed_type"] == "FSDP"
+    dialog.processes.setValue(1)
+    assert not dialog.sharding.isEnabled() and yaml.safe_load(dialog.config_view.toPlainText())["distributed_type"] == "NO"
+    dialog.processes.setValue(2)
+    dialog.sharding.setCurrentIndex(dialog.sharding.findData("ddp"))
     # Save config… / Save launch script… (the file name given instead of the file dialog)
     dialog.save_path = str(tmp_path / "cfg.yaml")
     with qtbot.waitSignal(dialog.saved) as saved:
