@@ -16,6 +16,22 @@ Stop: a ``stop`` line (or an encoded `core.protocol.Stop`) on stdin, SIGTERM, SI
 finishes its step, writes a checkpoint, emits ``Finished("stopped")`` and the worker exits 0.
 End of stdin is *not* a stop: the parent may simply have gone away. SIGHUP is ignored.
 
+Pause: a ``pause`` line (or `core.protocol.Pause`) -> the loop holds after its current step and emits
+`Paused`; the run keeps its memory, its heartbeat and its place (``runs.paused_since`` is set in the
+project file). ``continue`` (`core.protocol.Continue`) -> `Continued`, training goes on. A stop while
+paused checkpoints and finishes as stopped.
+
+Several processes (``torchrun --nproc_per_node N -m core.worker PROJECT ID``, or
+``accelerate launch -m core.worker PROJECT ID``; the run id goes second there because torchrun takes
+``--run`` for an abbreviation of its own ``--run-path``): the N processes train one run. Process 0 claims the run,
+records it, prints the protocol on stdout and reads commands on stdin; the others read nothing from
+the project file (process 0 hands them the run's settings) and write nothing to it or to stdout —
+their warnings and errors go to stderr, prefixed ``[rank R]``. Stop and pause are agreed by all
+processes at a step boundary (SIGTERM, which launchers forward, may reach any of them). A process
+that fails leaves a note for process 0 and exits at once, so the others lose their connection to it
+within seconds (not the 30-minute collective timeout) and the launcher ends the job; the run is
+recorded as failed with "Process R failed: <its reason>", and the last good checkpoint stays.
+
 Exit status: 0 completed or stopped, 1 failed (the reason is in the `Failed` event and in the
 project file), 2 the run could not be started at all (bad arguments, project file unusable, run busy).
 
@@ -48,7 +64,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -56,7 +72,10 @@ from core import protocol
 from core.protocol import Event, Failed, Finished, Heartbeat, Log
 from core.store import HEARTBEAT_INTERVAL_S, Project, ProjectFileError, ProjectSettings
 
-__all__ = ["Job", "Trainer", "main", "run_job", "train_job", "worker_command", "EXIT_OK", "EXIT_FAILED", "EXIT_NOT_STARTED"]
+__all__ = [
+    "Job", "Trainer", "main", "run_job", "train_job", "worker_command", "launch_rank",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_NOT_STARTED",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,10 +98,32 @@ class Job:
     """Where checkpoints go (``<artifacts>/run-<id>``)."""
     resume_from: Path | None
     """The newest checkpoint of the run, or None for a fresh start."""
+    pause: threading.Event = field(default_factory=threading.Event)
+    """Set while the run should hold paused (a ``pause`` command); cleared by ``continue``."""
+    process_index: int = 0
+    """This process's rank when a launcher started several (``torchrun``, ``accelerate launch``)."""
+    num_processes: int = 1
+    """How many processes train this run together."""
 
 
 Trainer = Callable[[Job, threading.Event], Iterator[Event]]
-"""Turns a job into events; must end with `Finished` or `Failed` and honour the stop flag."""
+"""Turns a job into events; must end with `Finished` or `Failed`, honour the stop flag and ``job.pause``."""
+
+
+def launch_rank() -> tuple[int, int]:
+    """(this process's rank, number of processes) as the launcher set them: ``torchrun`` /
+    ``accelerate launch`` (``RANK``, ``WORLD_SIZE``), MPI (``PMI_*``, ``OMPI_COMM_WORLD_*``); (0, 1) alone."""
+
+    def first(names: tuple[str, ...], default: int) -> int:
+        for name in names:
+            value = os.environ.get(name, "")
+            if value.isdigit():
+                return int(value)
+        return default
+
+    rank = first(("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"), 0)
+    world = first(("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"), 1)
+    return rank, max(world, 1)
 
 
 def worker_command(project_path: str | os.PathLike[str], run_id: int, python: str | None = None) -> list[str]:
@@ -123,14 +164,17 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
         data_config = DataConfig(**data_settings)
         peft_config = config_from_dict(settings.method_config, source=f"run {job.run_id}'s adapter settings")
 
+        # Alone, a stop during the set-up ends the run at once; with several processes only the loop's
+        # agreed check may end it (one process leaving early would leave the others waiting).
+        alone = job.num_processes == 1
         yield Log("info", f"Loading model {settings.model} ...")
         model, tokenizer = load_model(settings.model)
-        if stop.is_set():
+        if alone and stop.is_set():
             yield Finished("stopped", step=step, checkpoint=_str(job.resume_from))
             return
         yield Log("info", f"Preparing data from {data_config.path} ...")
         data = prepare(data_config, tokenizer)
-        if stop.is_set():
+        if alone and stop.is_set():
             yield Finished("stopped", step=step, checkpoint=_str(job.resume_from))
             return
         torch.manual_seed(args.seed)  # the adapter's initial weights follow the run's seed
@@ -139,7 +183,7 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
             yield Log("info", f"Resuming from {job.resume_from}")
         yield from train(
             peft, tokenizer, data, args, job.checkpoint_dir,
-            should_stop=stop, resume_from=job.resume_from, run_id=job.run_id,
+            should_stop=stop, should_pause=job.pause, resume_from=job.resume_from, run_id=job.run_id,
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes an event, never a bare traceback
         yield _setup_failure(exc, job)
@@ -184,6 +228,27 @@ class _Emitter:
                 self._out.flush()
             except (BrokenPipeError, OSError, ValueError):
                 self._out = None  # the parent closed the pipe: keep training, stop printing
+
+
+class _ProcessLog:
+    """The emitter of a process other than 0: nothing on stdout (process 0 speaks for the run); its
+    warnings and errors on stderr, each line prefixed with its rank."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def __call__(self, msg: protocol.Message) -> None:
+        if isinstance(msg, Log) and msg.level in ("warning", "error"):
+            text = f"{msg.level}: {msg.message}"
+        elif isinstance(msg, Failed):
+            text = f"failed: {msg.reason}" + (f"\n{msg.detail.rstrip()}" if msg.detail else "")
+        else:
+            return
+        try:
+            sys.stderr.write("".join(f"[rank {self.rank}] {line}\n" for line in text.splitlines()))
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 class _Recorder(threading.Thread):
@@ -270,8 +335,9 @@ class _Recorder(threading.Thread):
                 self._cond.notify_all()
 
 
-def _read_commands(stream: TextIO, stop: threading.Event, emit: _Emitter) -> None:
-    """stdin reader: a stop command sets the flag; other lines are reported and ignored; EOF is not a stop."""
+def _read_commands(stream: TextIO, stop: threading.Event, pause: threading.Event, emit: _Emitter) -> None:
+    """stdin reader: ``stop`` sets the stop flag, ``pause`` / ``continue`` set / clear the pause flag;
+    other lines are reported and ignored; EOF is not a stop."""
     for line in stream:
         if not line.strip():
             continue
@@ -283,10 +349,59 @@ def _read_commands(stream: TextIO, stop: threading.Event, emit: _Emitter) -> Non
         if isinstance(command, protocol.Stop) and not stop.is_set():
             stop.set()
             emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
+        elif isinstance(command, protocol.Pause) and not pause.is_set():
+            pause.set()
+            emit(Log("info", "Pause requested: pausing after this step."))
+        elif isinstance(command, protocol.Continue) and pause.is_set():
+            pause.clear()
 
 
 # --------------------------------------------------------------------------------------------------
 # Running a job
+
+
+class _NotStarted(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+def _claim(project_path: Path, run_id: int, pause: threading.Event, rank: int, world: int) -> Job:
+    """Process 0 claims the run in the project file; with several processes it then hands the run's
+    settings to the others (which never open the file). Raises `_NotStarted` on every process."""
+    payload: dict | None = None
+    if rank == 0:
+        try:
+            with contextlib.closing(Project.open(project_path)) as project:
+                if project.readonly:
+                    raise ProjectFileError(project.readonly_reason or "read-only")
+                run = project.claim_run(run_id)
+                last = project.last_checkpoint(run_id)
+            payload = {"settings": run.config.to_dict(), "checkpoint_dir": str(run.checkpoint_dir),
+                       "resume_from": None if last is None else str(last)}
+        except Exception as exc:  # noqa: BLE001 - the others must hear of it too
+            payload = {"error": str(exc).strip("'\""), "detail": "".join(traceback.format_exception(exc))}
+    if world > 1:
+        payload = _from_process_0(payload)
+    assert payload is not None
+    if "error" in payload:
+        raise _NotStarted(payload["error"], payload["detail"])
+    resume = payload["resume_from"]
+    return Job(project_path, run_id, ProjectSettings.from_dict(payload["settings"]), Path(payload["checkpoint_dir"]),
+               None if resume is None else Path(resume), pause=pause, process_index=rank, num_processes=world)
+
+
+def _from_process_0(payload: dict | None) -> dict:
+    """Join the launcher's process group (the one `core.train`'s Accelerator then uses) and receive
+    process 0's payload. Joining first means the run is claimed only once every process is up."""
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    PartialState(cpu=not torch.cuda.is_available())
+    box = [payload]
+    broadcast_object_list(box, from_process=0)
+    return box[0]
 
 
 def run_job(
@@ -297,30 +412,39 @@ def run_job(
     stop: threading.Event | None = None,
     trainer: Trainer | None = None,
     commands: TextIO | None = None,
+    pause: threading.Event | None = None,
 ) -> int:
     """Claim the run, train it with `trainer` (default `train_job`), print protocol lines to `out`
     and record every event in the project file. `commands`: a stream of command lines (stdin) read
-    by a background thread; a stop there sets `stop`.
-    Returns the exit status (`EXIT_OK`, `EXIT_FAILED`, `EXIT_NOT_STARTED`)."""
-    emit = _Emitter(out)
+    by a background thread (stop sets `stop`, pause / continue set / clear `pause`).
+    Under a launcher's several processes (`launch_rank`) only process 0 claims, records, prints and
+    reads `commands`. Returns the exit status (`EXIT_OK`, `EXIT_FAILED`, `EXIT_NOT_STARTED`)."""
+    rank, world = launch_rank()
     stop = stop or threading.Event()
-    if commands is not None:
-        threading.Thread(target=_read_commands, args=(commands, stop, emit), name="commands", daemon=True).start()
+    pause = pause or threading.Event()
+    emit: Callable[[protocol.Message], None]
+    if rank == 0:
+        emit = _Emitter(out)
+        if commands is not None:
+            threading.Thread(target=_read_commands, args=(commands, stop, pause, emit), name="commands", daemon=True).start()
+    else:
+        emit = _ProcessLog(rank)
     trainer = trainer or train_job
     project_path = Path(project_path).absolute()
     try:
-        with contextlib.closing(Project.open(project_path)) as project:
-            if project.readonly:
-                raise ProjectFileError(project.readonly_reason or "read-only")
-            run = project.claim_run(run_id)
-            job = Job(project_path, run_id, run.config, run.checkpoint_dir, project.last_checkpoint(run_id))
-    except (ProjectFileError, KeyError) as exc:
-        reason = str(exc).strip("'\"")
-        emit(Failed(reason=f"The run cannot start: {reason}", kind="config", detail="".join(traceback.format_exception(exc))))
+        job = _claim(project_path, run_id, pause, rank, world)
+    except _NotStarted as exc:
+        emit(Failed(reason=f"The run cannot start: {exc.reason}", kind="config", detail=exc.detail))
         return EXIT_NOT_STARTED
 
-    recorder = _Recorder(project_path, run_id, emit, stop)
-    recorder.start()
+    recorder = _Recorder(project_path, run_id, emit, stop) if rank == 0 else None  # type: ignore[arg-type]
+    if recorder is not None:
+        recorder.start()
+
+    def record(event: Event, urgent: bool) -> None:
+        if recorder is not None:
+            recorder.put(event, urgent=urgent)
+
     final: Event | None = None
     try:
         for event in trainer(job, stop):
@@ -328,7 +452,8 @@ def run_job(
                 event = dataclasses.replace(event, run_id=run_id)
             emit(event)
             terminal = isinstance(event, (Finished, Failed))
-            recorder.put(event, urgent=terminal or isinstance(event, protocol.Checkpoint))
+            # At once: the end, checkpoints, and pause/continue (a window re-attached through the file shows them).
+            record(event, terminal or isinstance(event, (protocol.Checkpoint, protocol.Paused, protocol.Continued)))
             if terminal:
                 final = event
                 break
@@ -338,16 +463,21 @@ def run_job(
                 else Failed(reason="Training ended without a result (an internal error); see the log.", kind="error")
             )
             emit(final)
-            recorder.put(final, urgent=True)
+            record(final, True)
     except BaseException as exc:  # noqa: BLE001 - a trainer bug or KeyboardInterrupt: record it, then exit
         final = Failed(
             reason=f"The worker failed: {type(exc).__name__}: {exc}", detail="".join(traceback.format_exception(exc)),
             kind="error", checkpoint=_str(job.resume_from),
         )
         emit(final)
-        recorder.put(final, urgent=True)
+        record(final, True)
     finally:
-        recorder.close()
+        if recorder is not None:
+            recorder.close()
+    if rank != 0 and isinstance(final, Failed):
+        from core.train import note_failure
+
+        note_failure(job.checkpoint_dir, rank, final)  # process 0 records why the run failed
     return EXIT_OK if isinstance(final, Finished) else EXIT_FAILED
 
 
@@ -364,11 +494,17 @@ def main(argv: list[str] | None = None, *, trainer: Trainer | None = None) -> in
     """Command-line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m core.worker", description="Train one run of a project file.")
     parser.add_argument("project", metavar="PROJECT_FILE")
-    parser.add_argument("--run", type=int, required=True, metavar="RUN_ID")
+    parser.add_argument("--run", type=int, metavar="RUN_ID")
+    # The run id may also come second, for launchers whose own parser takes `--run` for an abbreviation
+    # of one of theirs (torchrun: "ambiguous option: --run could match --run-path").
+    parser.add_argument("run_id", type=int, nargs="?", metavar="RUN_ID", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if (args.run is None) == (args.run_id is None):
+        parser.error("give the run once: --run RUN_ID (or RUN_ID after the project file)")
+    args.run = args.run if args.run is not None else args.run_id
 
     out = _protocol_stdout()
-    stop = threading.Event()
+    stop, pause = threading.Event(), threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
@@ -377,7 +513,27 @@ def main(argv: list[str] | None = None, *, trainer: Trainer | None = None) -> in
     signal.signal(signal.SIGINT, on_signal)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    return run_job(args.project, args.run, out=out, stop=stop, trainer=trainer, commands=sys.stdin)
+    code = run_job(args.project, args.run, out=out, stop=stop, pause=pause, trainer=trainer, commands=sys.stdin)
+    if launch_rank()[1] > 1:
+        _leave_process_group(code, out)
+    return code
+
+
+def _leave_process_group(code: int, out: TextIO) -> None:
+    """End a process of a multi-process run. After a failure: exit at once — the interpreter's exit
+    (atexit handlers, process-group teardown) can wait on peers that are gone or stuck, and the
+    launcher needs this process to end to tear the others down. After success every process is at the
+    same point, so the process group is taken down in order."""
+    if code != EXIT_OK:
+        for stream in (out, sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    with contextlib.suppress(Exception):
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

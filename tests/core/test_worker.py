@@ -286,3 +286,144 @@ def test_real_stop_and_resume_on_tiny_llama(tmp_path):
         run = proj.run(run_id)
         assert run.status == "completed" and run.step == stopped_at + 2
         assert [m["step"] for m in proj.metrics(run_id) if m["loss"] is not None] == list(range(1, stopped_at + 3))
+
+
+def _send(proc: subprocess.Popen, line: str) -> None:
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+
+
+def test_real_pause_continue_then_stop_while_paused(tmp_path):
+    """A real worker (tiny-llama): pause holds after a step (Paused; runs.paused_since set; the heartbeat
+    goes on, no step is taken), continue goes on (Continued), and a stop while paused checkpoints and
+    finishes as stopped, clearing paused_since."""
+    path = real_project(tmp_path, max_steps=400, save_steps=0, eval_steps=0)
+    run_id = new_run(path)
+    proc = subprocess.Popen(worker.worker_command(path, run_id), env=ENV, text=True, cwd=REPO, start_new_session=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        read_until(proc, p.Step, timeout=120)
+        _send(proc, "pause")
+        paused = read_until(proc, p.Paused, timeout=60)[-1]
+        with Project.open(path) as proj:
+            time.sleep(0.3)  # Paused is recorded at once, but by another thread than the one that printed it
+            run = proj.run(run_id)
+            assert run.paused and run.paused_since == pytest.approx(paused.time) and run.status == "running"
+            beat, rows = run.heartbeat, len(proj.metrics(run_id))
+            time.sleep(2.6)  # > HEARTBEAT_INTERVAL_S
+            run = proj.run(run_id)
+            assert run.heartbeat > beat and run.paused and run.step == paused.step
+            assert len(proj.metrics(run_id)) == rows  # no step while paused
+        _send(proc, p.encode(p.Continue()))
+        events = read_until(proc, p.Continued, timeout=30)
+        assert events[-1].step == paused.step and events[-1].paused_seconds >= 2.5
+        assert not any(isinstance(e, p.Step) for e in events)
+        after = read_until(proc, p.Step, timeout=30)[-1]
+        assert after.step == paused.step + 1 and after.elapsed_s < events[-1].paused_seconds  # paused time left out
+        with Project.open(path) as proj:
+            assert not proj.run(run_id).paused
+        _send(proc, "pause")
+        second = read_until(proc, p.Paused, timeout=30)[-1]
+        _send(proc, "stop")
+        events = read_until(proc, p.Finished, timeout=60)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [type(e).__name__ for e in events[-2:]] == ["Checkpoint", "Finished"]
+    assert events[-1].status == "stopped" and events[-1].step == events[-2].step == second.step
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "stopped" and run.paused_since is None and run.step == second.step
+        assert proj.last_checkpoint(run_id).name == f"checkpoint-{second.step}"
+
+
+# ---- several processes (torchrun, 2 CPU processes) ----------------------------------------------------
+
+
+def _torchrun(script: list[str]) -> list[str]:
+    import socket
+
+    with socket.socket() as sock:  # a free port: other test sessions may run torchrun at the same time
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+            "--master_port", str(port), *script]
+
+
+def _start_torchrun(script: list[str], stderr_file) -> subprocess.Popen:
+    env = {**ENV, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(_torchrun(script), env=env, text=True, cwd=REPO, start_new_session=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file)
+
+
+@pytest.mark.slow
+def test_two_processes_are_one_run_pause_stop_resume_and_a_failing_process(tmp_path):
+    """`torchrun --nproc_per_node 2 -m core.worker`: process 0 alone claims, records and prints; pause,
+    continue and stop reach it on stdin and all processes act on them after the same step; the checkpoint
+    holds both processes' RNG states. Then resumed with 2 processes, process 1 fails at its second step:
+    the job ends within seconds, recorded as failed with process 1's reason, the last checkpoint kept."""
+    path = real_project(tmp_path, max_steps=400, save_steps=0, eval_steps=0, batch_size=2)
+    run_id = new_run(path)
+    log = open(tmp_path / "torchrun-a.log", "w")
+    proc = _start_torchrun(["-m", "core.worker", str(path), str(run_id)], log)
+    try:
+        started = read_until(proc, p.Started, timeout=180)[-1]
+        assert started.num_processes == 2 and started.start_step == 0
+        read_until(proc, p.Step, timeout=60)
+        _send(proc, "pause")
+        paused = read_until(proc, p.Paused, timeout=60)[-1]
+        with Project.open(path) as proj:
+            time.sleep(0.3)
+            assert proj.run(run_id).paused
+        _send(proc, "continue")
+        assert read_until(proc, p.Continued, timeout=30)[-1].step == paused.step
+        read_until(proc, p.Step, timeout=30)
+        _send(proc, "stop")
+        events = read_until(proc, p.Finished, timeout=60)
+        assert proc.wait(60) == 0, (tmp_path / "torchrun-a.log").read_text()[-3000:]
+        rest = [p.decode(line) for line in proc.stdout.read().splitlines()]  # every stdout line is a protocol line
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert not any(isinstance(e, p.Started) for e in events + rest)  # one Started: only process 0 prints
+    assert events[-1].status == "stopped"
+    stopped_at = events[-1].step
+    ckpt = Path(events[-1].checkpoint)
+    assert {"rng_state_0.pt", "rng_state_1.pt", "optimizer.pt", "adapter"} <= {q.name for q in ckpt.iterdir()}
+    assert json.loads((ckpt / "trainer_state.json").read_text())["num_processes"] == 2
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "stopped" and run.step == stopped_at and run.paused_since is None
+        # each step recorded once (process 1 writes nothing)
+        assert [m["step"] for m in proj.metrics(run_id) if m["loss"] is not None] == list(range(1, stopped_at + 1))
+        proj.update_run_config(run_id, {"save_steps": 1})
+
+    # Resume with 2 processes; process 1's second training forward (step stopped_at + 2) raises.
+    log = open(tmp_path / "torchrun-b.log", "w")
+    proc = _start_torchrun([str(REPO / "tests/core/ddp_worker_script.py"), "1", "2", str(path), str(run_id)], log)
+    try:
+        started = read_until(proc, p.Started, timeout=180)[-1]
+        assert started.start_step == stopped_at and started.resumed_from == str(ckpt) and started.num_processes == 2
+        events = read_until(proc, p.Failed, timeout=120)
+        failed_at = time.monotonic()
+        code = proc.wait(60)
+        ended_in = time.monotonic() - failed_at
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    stderr = (tmp_path / "torchrun-b.log").read_text()
+    failed = events[-1]
+    assert code != 0 and ended_in < 20, (ended_in, stderr[-3000:])
+    assert "Process 1 failed" in failed.reason and "injected fault on process 1" in failed.reason, failed
+    assert failed.step == stopped_at + 2
+    assert [e.step for e in events if isinstance(e, p.Step)] == [stopped_at + 1]
+    good = Path(failed.checkpoint)
+    assert good.name == f"checkpoint-{stopped_at + 1}" and (good / "adapter" / "adapter_model.safetensors").is_file()
+    assert "[rank 1] failed:" in stderr
+    with Project.open(path) as proj:
+        run = proj.run(run_id)
+        assert run.status == "failed" and "Process 1 failed" in run.error and "injected fault" in run.error
+        assert proj.last_checkpoint(run_id) == good
