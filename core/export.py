@@ -6,9 +6,20 @@ folder and raises `ExportError` saying what differed; the destination is never h
 
 Merging happens in place: the adapter's update is added into the base weights of the live model
 (``merge_adapter``), the merged weights are saved under their plain names, and the update is taken out
-again (``unmerge_adapter``), so the model is never copied. The check reloads the saved folder (on
-the CPU, memory-mapped safetensors) and compares its logits with logits of the adapter model computed
-before merging.
+again (``unmerge_adapter``), so the model is never copied. The check compares the written folder's
+logits on the CPU with logits of the adapter model computed before merging.
+
+The check never holds a second copy of the weights in memory either. The written ``config.json``
+rebuilds the model class with its parameters on the meta device (no memory; buffers that are not
+saved, such as rotary ``inv_freq``, are computed for real as in any construction); then every
+parameter is assigned a tensor that *is* the written safetensors file: we read each file's header
+(8-byte little-endian length, then JSON ``{name: {dtype, shape, data_offsets}}``), map the file
+(``mmap``) and view each tensor's byte range with ``torch.frombuffer``, zero copy. The weights the
+check runs on are therefore the bytes on disk, held as file-backed pages the kernel shares with its
+page cache and can drop, not as anonymous memory. (transformers' own ``from_pretrained`` maps on Linux
+and macOS but reads the whole file into memory on Windows.) Only when the written names are not the
+module's own (a model whose checkpoint layout transformers converts while loading) does the check fall
+back to ``AutoModelForCausalLM.from_pretrained``.
 
 Prompt-learning methods (prompt tuning, P-tuning, prefix tuning, adaption prompt) add virtual tokens or
 attention prefixes rather than weight updates: they cannot be merged and export as adapters only.
@@ -16,9 +27,18 @@ attention prefixes rather than weight updates: they cannot be merged and export 
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
+import logging
+import mmap
 import os
 import shutil
+import struct
 import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +47,8 @@ import torch
 
 MERGEABLE = {"LORA", "ADALORA", "IA3"}
 CHECK_TEXTS = ("The capital of France is", "def fibonacci(n):\n    return", "Once upon a time, in a small village,")
+
+_log = logging.getLogger(__name__)
 
 
 class ExportError(RuntimeError):
@@ -82,8 +104,9 @@ def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ma
                   overwrite: bool = False, tolerance: float | None = None) -> ExportResult:
     """Write the base model with the active adapter merged in as a Hugging Face folder (config,
     safetensors sharded at ``max_shard_size``, tokenizer, generation config) that
-    ``AutoModelForCausalLM.from_pretrained`` loads; verified by reloading it. The live adapter model
-    is unchanged afterwards (up to float rounding of merge + unmerge)."""
+    ``AutoModelForCausalLM.from_pretrained`` loads; verified by reloading it with its weights mapped
+    from the written files (no second copy, see the module docstring). The live adapter model is
+    unchanged afterwards (up to float rounding of merge + unmerge)."""
     if not is_mergeable(peft):
         name = str(getattr(peft.peft_type, "value", peft.peft_type))
         raise ExportError(
@@ -103,7 +126,7 @@ def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ma
         finally:
             peft.unmerge_adapter()
         tokenizer.save_pretrained(tmp)
-        got = _logits(_reload(tmp), inputs)
+        got = _written_logits(tmp, inputs)
         diff = _compare(reference, got, tolerance, "the reloaded merged model")
         return _finish(tmp, dest, "merged", diff)
     except BaseException:
@@ -177,13 +200,165 @@ def _plain_state_dict(base: torch.nn.Module, adapter: str) -> dict[str, torch.Te
     return out
 
 
+def _written_logits(folder: Path, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits ``(n, T, V)`` of the model written to ``folder``, which is unmapped again on return."""
+    model = _reload(folder)
+    try:
+        return _logits(model, inputs)
+    finally:
+        # The mapped tensors hold the mmaps; drop them before the folder is renamed or removed (Windows
+        # refuses either while a file is mapped). gc: a model's reference cycles would keep them longer.
+        del model
+        gc.collect()
+
+
 def _reload(folder: Path) -> torch.nn.Module:
+    """The written merged model, on the CPU, its weights mapped from the written files (see the module
+    docstring); transformers' loader when the written names need its conversions."""
+    model = _load_mapped(folder)
+    if model is not None:
+        return model
     from transformers import AutoModelForCausalLM
 
     try:
         return AutoModelForCausalLM.from_pretrained(folder, device_map="cpu")
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"Verification failed: the written model does not load ({exc}); nothing was written.") from None
+
+
+def _load_mapped(folder: Path) -> torch.nn.Module | None:
+    """Rebuild the model from ``folder/config.json`` with every weight a zero-copy view of the written
+    safetensors. None when the written names do not match the module's parameters one to one."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"Verification failed: the written config.json does not load ({exc}); nothing was written.") from None
+    state = _mapped_state_dict(folder)
+    dtype = getattr(config, "dtype", None) or next((t.dtype for t in state.values() if t.is_floating_point()), None)
+    try:
+        with _parameters_on_meta():
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        # assign=True: each parameter becomes the mapped tensor itself (its dtype too), not a copy into
+        # the module's own storage (which on meta has none).
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"Verification failed: the written model does not load ({exc}); nothing was written.") from None
+    if unexpected:
+        _log.info("export check: %d written names are not the module's (e.g. %s); loading through transformers",
+                  len(unexpected), unexpected[0])
+        return None
+    # Tied weights are written once (e.g. embed_tokens.weight, not lm_head.weight): point the missing
+    # side at the written one, as from_pretrained does.
+    try:
+        model.tie_weights(missing_keys=set(missing))
+    except TypeError:  # a transformers without the symmetric form
+        model.tie_weights()
+    left = [name for name, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if left:
+        _log.info("export check: %s was not written under the module's name; loading through transformers", left[0])
+        return None
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """While a model is built in this thread, every parameter it registers goes to the meta device
+    (shape and dtype, no storage); buffers stay real.
+
+    Building wholly on the meta device would leave non-persistent buffers (rotary ``inv_freq (head_dim/2,)``,
+    causal masks) without values: they are not in the file, so nothing could fill them. Moving only
+    parameters keeps every buffer computed by the module's own ``__init__``. A parameter is allocated
+    (``torch.empty``, mostly never touched) only for the moment its module registers it. Other
+    threads building modules meanwhile are left alone."""
+    builder = threading.get_ident()
+
+    def to_meta(module: torch.nn.Module, name: str, param: torch.nn.Parameter | None) -> torch.nn.Parameter | None:
+        if param is None or param.is_meta or threading.get_ident() != builder:
+            return None
+        return torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(to_meta)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U64": torch.uint64, "U32": torch.uint32, "U16": torch.uint16, "U8": torch.uint8, "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}  # fmt: skip
+# Private (copy-on-write) pages where possible: a stray in-place write changes our view, never the file,
+# and never faults. Windows reserves commit charge for a whole copy-on-write view, so map read-only there.
+_MAP_ACCESS = mmap.ACCESS_READ if os.name == "nt" else mmap.ACCESS_COPY
+
+
+def _mapped_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the written safetensors (one file, or the shards its index lists), mapped."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map: dict[str, str] = json.loads(index.read_text())["weight_map"]
+        files = sorted(set(weight_map.values()))
+    elif (folder / "model.safetensors").is_file():
+        weight_map, files = {}, ["model.safetensors"]
+    else:
+        raise ExportError("Verification failed: no model.safetensors was written; nothing was written.")
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        state.update(_map_safetensors(folder / file))
+    stray = next((k for k, f in weight_map.items() if k not in state), None)
+    if stray is not None:
+        raise ExportError(f"Verification failed: the index names {stray} in {weight_map[stray]}, which lacks it; "
+                          "nothing was written.")
+    return state
+
+
+def _map_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """One safetensors file as zero-copy tensors over an ``mmap`` of it.
+
+    Layout: ``u64 (little-endian) n``, then ``n`` bytes of JSON ``{name: {"dtype", "shape",
+    "data_offsets": [begin, end]}}`` (offsets relative to the byte after the header), then the data.
+    Each tensor keeps the mapping alive; it is unmapped when the last tensor over it is freed."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+            mapped = mmap.mmap(f.fileno(), 0, access=_MAP_ACCESS)
+    except (OSError, ValueError, struct.error) as exc:
+        raise ExportError(f"Verification failed: {path.name} is not a readable safetensors file ({exc}); "
+                          "nothing was written.") from None
+    start = 8 + n
+    out: dict[str, torch.Tensor] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+            shape = tuple(int(d) for d in info["shape"])
+            begin, end = (int(o) for o in info["data_offsets"])
+            numel = 1
+            for d in shape:
+                numel *= d
+            ok = dtype is not None and 0 <= begin and end - begin == numel * dtype.itemsize and start + end <= size
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ExportError(f"Verification failed: {name} in {path.name} is malformed ({info}); nothing was written.")
+        if numel == 0:
+            out[name] = torch.empty(shape, dtype=dtype)
+        elif (start + begin) % dtype.itemsize:  # the writer aligns tensors; should one not be, copy just it
+            out[name] = torch.frombuffer(bytearray(mapped[start + begin : start + end]), dtype=dtype).view(shape)
+        else:
+            with warnings.catch_warnings():  # a read-only map (Windows): nothing writes to the weights
+                warnings.filterwarnings("ignore", "The given buffer is not writable")
+                flat = torch.frombuffer(mapped, dtype=dtype, count=numel, offset=start + begin)
+            out[name] = flat.view(shape)
+    return out
 
 
 def _finish(tmp: Path, dest: Path, kind: str, diff: float) -> ExportResult:

@@ -110,3 +110,90 @@ def test_prompt_learning_cannot_be_merged(tmp_path):
     with pytest.raises(ExportError, match="cannot be merged.*Export the adapter instead"):
         export_merged(Fake(), None, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+# ---- the merged check reads the written files in place (no second copy of the weights) -------------
+
+
+def _file_mappings():
+    """(start, end, path) of every file-backed mapping of this process (Linux's /proc/self/maps)."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].startswith("/"):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi, parts[5].strip()))
+    return out
+
+
+def _written(tmp_path, name, dtype=None):
+    model, _ = load_model(name, dtype=dtype)
+    folder = tmp_path / name
+    model.save_pretrained(folder, max_shard_size="100KB")
+    return model, folder
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="reads /proc/self/maps")
+@pytest.mark.parametrize(("name", "dtype"), [("tiny-llama", None), ("tiny-gpt2", None), ("tiny-llama", torch.bfloat16)])
+def test_merged_check_maps_the_written_files_zero_copy(tmp_path, monkeypatch, name, dtype):
+    from transformers import AutoModelForCausalLM
+
+    import core.export as export_mod
+
+    _, folder = _written(tmp_path, name, dtype)
+    want = AutoModelForCausalLM.from_pretrained(folder)
+    with monkeypatch.context() as m:  # the product path must not go through transformers' loader
+        m.setattr(AutoModelForCausalLM, "from_pretrained", lambda *a, **k: pytest.fail("from_pretrained was used"))
+        got = export_mod._reload(folder)
+    maps = _file_mappings()
+
+    def backing(t):
+        return next((path for lo, hi, path in maps if lo <= t.data_ptr() < hi), None)
+
+    # Every written tensor is a view of its shard file: nothing was copied into anonymous memory.
+    for key, t in got.state_dict().items():
+        assert backing(t) is not None and backing(t).startswith(str(folder)), key
+    # Non-persistent buffers (rotary inv_freq (head_dim/2,)) were computed, not left on meta.
+    assert dict(got.named_buffers()).keys() == dict(want.named_buffers()).keys()
+    for key, b in got.named_buffers():
+        assert not b.is_meta and torch.equal(b, dict(want.named_buffers())[key]), key
+    assert got.dtype == want.dtype == (dtype or torch.float32)
+    if want.config.tie_word_embeddings:
+        assert got.get_output_embeddings().weight is got.get_input_embeddings().weight
+    assert torch.equal(logits(got, IDS), logits(want, IDS))
+
+
+def test_merged_check_works_with_a_read_only_map(tmp_path, monkeypatch, recwarn):
+    import mmap
+
+    import core.export as export_mod
+
+    model, folder = _written(tmp_path, "tiny-llama")
+    monkeypatch.setattr(export_mod, "_MAP_ACCESS", mmap.ACCESS_READ)  # what Windows uses
+    got = export_mod._load_mapped(folder)
+    assert got is not None and torch.equal(logits(got, IDS), logits(model, IDS))
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+
+
+def test_merged_check_falls_back_to_transformers_for_other_names(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    import core.export as export_mod
+
+    model, folder = _written(tmp_path, "tiny-bloom")
+    shard = next(folder.glob("*.safetensors"))
+    state = load_file(shard)
+    save_file({**state, "extra.weight": torch.zeros(2)}, shard, metadata={"format": "pt"})  # not a module name
+    assert export_mod._load_mapped(folder) is None
+    assert torch.allclose(logits(export_mod._reload(folder), IDS), logits(model, IDS))
+
+
+def test_unreadable_written_weights_are_an_export_error(tmp_path):
+    import core.export as export_mod
+
+    _, folder = _written(tmp_path, "tiny-llama")
+    shard = sorted(folder.glob("*.safetensors"))[-1]
+    shard.write_bytes(shard.read_bytes()[:100])  # truncated: the header promises more than is there
+    with pytest.raises(ExportError, match="Verification failed.*nothing was written"):
+        export_mod._reload(folder)
