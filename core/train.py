@@ -346,6 +346,8 @@ def train(
             if data.validation and (step == total_steps or (args.eval_steps and step % args.eval_steps == 0)):
                 eval_loss = evaluate(eval_model, data.validation, data.pad_token_id, args.eval_batch_size, accelerator,
                                      even=bool(sharding))
+                if sharding == "fsdp2":
+                    _reshard(model)
                 yield Eval(step=step, eval_loss=eval_loss)
             stop, pause = agree()  # the same answer on every process
             if step == total_steps or stop or (args.save_steps and step % args.save_steps == 0):
@@ -707,6 +709,17 @@ def _save_checkpoint(output_dir: Path, step: int, peft: Any, model: Any, optimiz
                     shutil.rmtree(p, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final.resolve()
+
+
+def _reshard(model: Any) -> None:
+    """FSDP2 leaves the root module (and those with reshard_after_forward=False) unsharded after a forward
+    that no backward follows (evaluation): its parameters are then plain tensors, not the DTensors the
+    optimizer holds, and the optimizer's state dict no longer maps to them. Shard them again."""
+    from torch.distributed.fsdp import FSDPModule
+
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.reshard()
 
 
 def _gather_adapter(peft: Any, model: Any, accelerator: Any, sharding: str, names: dict[str, str]) -> dict[str, torch.Tensor]:
