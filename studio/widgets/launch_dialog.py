@@ -92,7 +92,8 @@ class LaunchDialog(QDialog):
         font.setFamily("monospace")
         font.setStyleHint(font.StyleHint.Monospace)
         self.config_view.setFont(font)
-        self.config_view.setMinimumSize(520, 260)
+        self.config_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)  # YAML reads by its lines
+        self.config_view.setMinimumSize(620, 280)
         self.command_view = QLineEdit()
         self.command_view.setReadOnly(True)
         self.command_view.setFont(font)

@@ -147,6 +147,7 @@ exec {sys.executable} "$@"
     assert "created run 1" in done.stderr
     argv = (tmp_path / "argv.txt").read_text().split("\n")
     assert argv[argv.index("--main_process_port") + 1] == "29777" and argv[-4:-1] == [str(project), "--run", "1"]
+    assert argv[argv.index("--config_file") + 1] == str(project) + ".artifacts/run-1/" + CONFIG_NAME  # beside the run
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["num_processes"] == 2
     assert (tmp_path / "cwd.txt").read_text().strip() == str(project.parent)
     with Project.open(project) as p:
