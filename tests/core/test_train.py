@@ -341,40 +341,63 @@ def test_adalora_schedule_follows_the_runs_length(dataset, tmp_path):
     assert kept == peft.active_peft_config.target_r * len(peft.rank_pattern())  # the final budget was reached
 
 
-@pytest.mark.slow
-def test_fsdp2_two_processes_checkpoint_gathers_the_adapter_and_resumes(tmp_path):
-    """FSDP2 on 2 CPU processes (state forced by the test script; see fsdp_train_script.py): the adapter
-    saved in a checkpoint is the full tensors, loads in one process and equals what both processes hold;
-    a run resumed from the FSDP checkpoint (sharded optimizer state) continues the very same curve."""
+def _sharded_run(tmp_path, mode, *launches):
+    """Launch sharded_train_script.py under torchrun (2 CPU processes) once per item of `launches`."""
     import socket
 
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    for phases in launches:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(port), str(ROOT / "tests/core/sharded_train_script.py"), mode, str(tmp_path), phases]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+
+
+def _check_sharded_run(r0, r1, mode, optimizer_file):
+    """The checkpoint's adapter is the full tensors, loads in one process and equals what both processes
+    hold; a run resumed from the sharded checkpoint (a different init: everything comes from the
+    checkpoint) continues the very same curve."""
     from core import PeftModel
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(port), str(ROOT / "tests/core/fsdp_train_script.py"), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
     a, b = r0["a"], r0["b"]
-    assert "fsdp2" in a["device"] and a["sharded"] == "DTensor"  # it really ran sharded
+    assert ("fsdp2" if mode == "fsdp2" else "deepspeed") in a["device"]  # it ran under that mode
     assert sorted(a["losses"]) == [1, 2, 3, 4] and sorted(a["evals"]) == [2, 4]
     for k in a["state"]:
         assert torch.equal(a["state"][k], r1["a"]["state"][k]), k
     ckpt = Path(a["checkpoints"][-1])
-    assert ckpt.name == "checkpoint-4" and {"rng_state_0.pt", "rng_state_1.pt", "optimizer_0"} <= {q.name for q in ckpt.iterdir()}
+    assert ckpt.name == "checkpoint-4" and {"rng_state_0.pt", "rng_state_1.pt", optimizer_file} <= {q.name for q in ckpt.iterdir()}
     model, _ = load_model("tiny-llama")
     loaded = PeftModel.from_pretrained(model, ckpt / "adapter").adapter_state_dict()
     assert sorted(loaded) == sorted(a["state"])
     for k in loaded:
-        assert torch.equal(loaded[k], a["state"][k]), k  # the file holds the full tensors the processes hold
-    # resumed from checkpoint-2 (a different init, so everything came from the checkpoint): the same curve
+        assert torch.equal(loaded[k], a["state"][k]), k
     assert sorted(b["losses"]) == [3, 4]
     for s in (3, 4):
         assert b["losses"][s] == pytest.approx(a["losses"][s], abs=1e-5), s
     assert b["evals"][4] == pytest.approx(a["evals"][4], abs=1e-5)
     for k in a["state"]:
         assert torch.allclose(b["state"][k], a["state"][k], atol=1e-5), k
+
+
+@pytest.mark.slow
+def test_fsdp2_two_processes_checkpoint_gathers_the_adapter_and_resumes(tmp_path):
+    """FSDP2 on 2 CPU processes (accelerate's state forced by the test script; see sharded_train_script.py):
+    the optimizer checkpoint is FSDP's sharded one (DCP folder optimizer_0)."""
+    r0, r1 = _sharded_run(tmp_path, "fsdp2", "ab")
+    assert r0["a"]["sharded"] == "DTensor"  # it really ran sharded
+    _check_sharded_run(r0, r1, "fsdp2", "optimizer_0")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [2, 3])
+def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
+    """DeepSpeed ZeRO-2/3 on 2 CPU processes, where DeepSpeed is installed (it is not a dependency: the
+    CPU build of DeepSpeed installs from its sdist with DS_BUILD_OPS=0). The engine steps inside
+    backward(); checkpoints hold DeepSpeed's own optimizer state (folder deepspeed/)."""
+    pytest.importorskip("deepspeed")
+    r0, r1 = _sharded_run(tmp_path, f"zero{stage}", "a", "b")
+    _check_sharded_run(r0, r1, f"zero{stage}", "deepspeed")
