@@ -471,9 +471,16 @@ class TrainingController(QObject):
         client = self.client
         if client is None or not client.running:
             return True
-        answer = self._ask("close", self.tr(
+        # A paused run kept in the background could never be continued (a later window has no pipe to
+        # it, see WorkerClient.can_pause): it goes on training instead, and the question says so.
+        paused = (client.paused or client.pause_requested is True) and client.process is not None
+        text = self.tr(
             "Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? "
-            "Reopening the project shows it again.").format(client.run_id))
+            "Reopening the project shows it again.").format(client.run_id)
+        if paused:
+            text += " " + self.tr("It is paused: kept in the background it continues training, because a later "
+                                  "window cannot continue a paused run.")
+        answer = self._ask("close", text)
         if answer == "cancel":
             return False
         if answer == "stop":
@@ -484,6 +491,8 @@ class TrainingController(QObject):
             if client.running:
                 loop.exec()
         else:
+            if paused:
+                client.continue_()
             client.detach()
         self.client = None
         return True

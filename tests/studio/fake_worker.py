@@ -9,6 +9,7 @@ either waits for ``stop`` on stdin (--wait-stop) and finishes "stopped", fails, 
 --interactive obeys stdin commands as the real worker does (bare words or encoded `core.protocol`
 commands): one step every --step-ms; ``pause`` -> a Paused line and no steps until ``continue`` ->
 Continued (with the pause's length); ``stop`` -> Finished("stopped"); after N steps Finished("completed").
+--command-log FILE records the commands it read (what a window sent, even after it let go of the pipes).
 """
 
 import argparse
@@ -26,6 +27,7 @@ parser.add_argument("--wait-stop", action="store_true")
 parser.add_argument("--fail", default="")
 parser.add_argument("--interactive", action="store_true")
 parser.add_argument("--step-ms", type=float, default=20.0)
+parser.add_argument("--command-log", default="", help="--interactive: append each command received to this file")
 args = parser.parse_args()
 out = sys.stdout
 n = args.steps
@@ -53,6 +55,9 @@ def interactive():
             text = line.strip().lower()
             if text.startswith("{"):
                 text = json.loads(text).get("type", "")
+            if args.command_log:
+                with open(args.command_log, "a") as fh:
+                    fh.write(text + "\n")
             with wake:
                 if text == "pause":
                     state["pause"] = True

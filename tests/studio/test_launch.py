@@ -32,6 +32,7 @@ H200 = [Gpu(i, "NVIDIA H200", 143771, "9.0") for i in range(4)]
 V100 = [Gpu(0, "Tesla V100-SXM2-16GB", 16384, "7.0"), Gpu(1, "Tesla V100-SXM2-16GB", 16384, "7.0")]
 FAKE = str(Path(__file__).with_name("fake_worker.py"))
 RUN_TIMEOUT_MS = 90_000
+MAX_STEPS = 20
 
 
 def load_accelerate(path: Path):
@@ -209,7 +210,7 @@ def launch_window(make_window, tmp_path):
         "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
                           "target_modules": ["q_proj", "v_proj"]},
         "data": {"path": str(data), "format": "auto", "max_length": 32},
-        "training": {"max_steps": 4, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
+        "training": {"max_steps": MAX_STEPS, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
     })
     window.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
     yield window
@@ -262,9 +263,11 @@ def test_two_gpus_open_the_dialog_and_start_records_the_launch(launch_window, qt
 
 
 @pytest.mark.slow
-def test_accelerate_launch_on_the_cpu_finishes_in_the_window(launch_window, qtbot):
+def test_accelerate_launch_on_the_cpu_pauses_and_finishes_in_the_window(launch_window, qtbot):
     """Start with one process on the CPU really runs ``python -m accelerate.commands.launch --config_file
-    CFG -m core.worker PROJECT --run ID`` (use_cpu: true), and the run's curve and end arrive in the window."""
+    CFG -m core.worker PROJECT --run ID`` (use_cpu: true); Pause, asked at once, reaches the worker
+    through the launcher: it holds after its first step (no new steps for ~1 s, ``paused_since`` in the
+    file), Continue goes on, and the run's curve and end arrive in the window."""
     from core.store import Project
 
     tc = launch_window.training
@@ -280,10 +283,26 @@ def test_accelerate_launch_on_the_cpu_finishes_in_the_window(launch_window, qtbo
     client = tc.client
     assert client.launched and client.process.args[1:4] == ["-m", "accelerate.commands.launch", "--config_file"]
     assert client.process.args[-4:] == ["core.worker", str(launch_window.project.path), "--run", str(run_id)]
+    # Pause while the worker still loads: the command waits in the pipe, the loop holds after step 1.
+    with qtbot.waitSignal(tc.pause_changed, timeout=RUN_TIMEOUT_MS) as changed:
+        assert tc.toggle_pause() and "Pausing" in tc.pause_button.text()
+    assert changed.args == [True]
+    held = tc.view.points
+    assert 1 <= held < MAX_STEPS and "paused" in tc.view.status.text()
+    qtbot.wait(1000)  # ~1 s with no new steps (tiny-llama takes tens of steps a second here)
+    assert tc.view.points == held and tc.view.progress.format().endswith("paused")
+    with Project.open(launch_window.project.path) as project:
+        run = project.run(run_id)
+        assert run.status == "running" and run.paused
+    with qtbot.waitSignal(tc.pause_changed, timeout=20_000) as changed:
+        tc.toggle_pause()
+    assert changed.args == [False]
     with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
         pass
     assert ended.args == [run_id, "completed"], tc.view.log.toPlainText()[-2000:]
-    assert tc.view.points == 4 and "completed" in tc.view.status.text()
-    assert "started on cpu" in tc.view.log.toPlainText()
+    assert list(tc.view.loss.view()[0]) == list(range(1, MAX_STEPS + 1))  # every step exactly once
+    assert "completed" in tc.view.status.text() and "started on cpu" in tc.view.log.toPlainText()
+    assert "continued at step" in tc.view.log.toPlainText()
     with Project.open(launch_window.project.path) as project:
-        assert project.run(run_id).status == "completed"
+        run = project.run(run_id)
+        assert run.status == "completed" and not run.paused
