@@ -3,6 +3,7 @@ outliving the parent — first against a fake trainer (fast, deterministic), the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -357,11 +358,21 @@ def _start_torchrun(script: list[str], stderr_file) -> subprocess.Popen:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file)
 
 
+def _rank_pid(launcher: subprocess.Popen, rank: int) -> int:
+    import psutil
+
+    for child in psutil.Process(launcher.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.environ().get("RANK") == str(rank):
+                return child.pid
+    raise AssertionError(f"no process of rank {rank} under {launcher.pid}")
+
+
 @pytest.mark.slow
 def test_two_processes_are_one_run_pause_stop_resume_and_a_failing_process(tmp_path):
-    """`torchrun --nproc_per_node 2 -m core.worker`: process 0 alone claims, records and prints; pause,
-    continue and stop reach it on stdin and all processes act on them after the same step; the checkpoint
-    holds both processes' RNG states. Then resumed with 2 processes, process 1 fails at its second step:
+    """`torchrun --nproc_per_node 2 -m core.worker`: process 0 alone claims, records and prints; pause and
+    continue reach it on stdin, a SIGTERM reaches process 1 only, and both processes act on them after the
+    same step; the checkpoint holds both processes' RNG states. Then resumed with 2 processes, process 1 fails at its second step:
     the job ends within seconds, recorded as failed with process 1's reason, the last checkpoint kept."""
     path = real_project(tmp_path, max_steps=400, save_steps=0, eval_steps=0, batch_size=2)
     run_id = new_run(path)
@@ -379,7 +390,7 @@ def test_two_processes_are_one_run_pause_stop_resume_and_a_failing_process(tmp_p
         _send(proc, "continue")
         assert read_until(proc, p.Continued, timeout=30)[-1].step == paused.step
         read_until(proc, p.Step, timeout=30)
-        _send(proc, "stop")
+        os.kill(_rank_pid(proc, 1), signal.SIGTERM)  # a stop that reaches process 1 only: agreed by both
         events = read_until(proc, p.Finished, timeout=60)
         assert proc.wait(60) == 0, (tmp_path / "torchrun-a.log").read_text()[-3000:]
         rest = [p.decode(line) for line in proc.stdout.read().splitlines()]  # every stdout line is a protocol line
