@@ -12,8 +12,14 @@ a warm-up then linear/cosine schedule; per optimizer step ``gradient_accumulatio
 per process, the loss summed over the trained tokens and divided by the trained tokens of the *whole*
 global batch (so one process with batch 8 computes exactly what two processes with batch 4 compute);
 gradient clipping; AdaLoRA's ``update_and_allocate``; evaluation; checkpoints every ``save_steps`` and
-on stop. Failures (a non-finite loss, out of memory, anything else) end the loop with a `Failed` event
-that says what to do; the last good checkpoint stays.
+on stop; stop and pause decided together by all processes after each optimizer step (one all-reduce of
+two flags), a pause holding the loop between steps. Failures (a non-finite loss, out of memory, anything
+else) end the loop with a `Failed` event that says what to do; the last good checkpoint stays. With
+several processes a failing one leaves a note beside the checkpoints, and process 0 reports its reason.
+
+Sharded models (FSDP1/FSDP2/DeepSpeed from ``accelerate launch``'s config) change only the edges:
+how the optimizer is built and checkpointed, how the adapter is gathered for saving, and evaluation
+running the same number of forwards on every process (see docs/training.md, "Multi-process").
 
 Data order is a pure function of (seed, step): the examples form an endless stream of seeded shuffles
 (`core.data.stream_indices`), optimizer step ``s`` reads positions ``[s·G, (s+1)·G)`` with ``G`` the
