@@ -4,20 +4,38 @@
 meta-device skeleton (copying a meta model is cheap: no storage) and asks the engine's own
 ``get_nb_trainable_parameters()`` — the figures ``print_trainable_parameters()`` prints.
 
-`training_memory` is an estimate (bytes) of the peak while training with a frozen base:
+`training_memory` estimates the peak of the tensors alive during a training step with a frozen base
+(the quantity ``torch.cuda.max_memory_allocated`` reports on a GPU), by part:
 
 - weights: every base parameter in the training dtype;
 - adapter: the trainable parameters, kept in float32 (as the engine keeps LoRA weights);
 - gradients: one float32 gradient per trainable parameter;
 - optimizer: AdamW's two float32 moments per trainable parameter;
-- activations: what backward keeps per token and block (inputs of the norms, projections, MLP and
-  attention outputs) plus the logits and their float32 loss copies. Gradients flow back through the
-  frozen blocks to the earliest adapter, so every block's activations are kept (unless gradient
-  checkpointing keeps only block inputs).
+- activations: the tensors autograd saves for backward, the loss's float32 log-probabilities
+  included. With the adapted model at hand (`cost`, or ``adapted=``) they are *traced*, not guessed:
+  the adapted copy runs one forward pass and the loss (as ``core.train._loss_sum`` computes it) on
+  the meta device, with ``saved_tensors_hooks`` recording every tensor autograd keeps (counted once
+  per storage, parameters excluded). That is exact for any architecture and method (LoRA dropout
+  masks, DoRA norms, prompt tuning's virtual tokens, prefix key/values, eager attention's
+  (B, heads, T, T) probabilities), and it sees that a frozen Linear keeps nothing for backward while
+  an adapted one keeps its input. One correction: on the meta device
+  ``scaled_dot_product_attention`` takes the math path, which keeps the (B, heads, T, T)
+  probabilities; the fused kernels on the CPU and the GPU keep only q, k, v, the output and a
+  (B, heads, T) log-sum-exp, so the trace asks torch which kernel the real device would choose and
+  records what that one keeps. Without the adapted model, a per-token formula (what the trace
+  finds for Llama-style blocks) stands in;
+- workspace: the temporaries at the peak, two tensors the size of the largest saved one. The step
+  peaks at the end of forward / start of backward, when every saved activation is still alive: the
+  (B·(T-1), vocab) logits and the loss's float32 copy sit beside the saved log-probabilities, then
+  the gradient nll_loss returns and the one log_softmax returns do. With eager attention and a
+  small vocabulary the (B, heads, T, T) probabilities are the largest, and their backward (the
+  gradients of the probabilities and of the scores) is the same pattern.
 
-Measured against the CPU peak by ``tests/benchmarks/bench_memory_estimate.py`` (SmolLM2-135M, LoRA
-q/v, float32): within a few per cent at 4 x 256 and 8 x 512 tokens. Tiny models are dominated by
-a fixed ~30 MiB of allocator and autograd overhead that the estimate does not model.
+Measured against the allocator's exact peak on the CPU (``tests/benchmarks/bench_memory_estimate.py``,
+the real training loop; README, Performance): within a few per cent for tiny-llama, tiny-gpt2,
+tiny-bloom and SmolLM2-135M. A process's resident memory is higher than any tensor estimate by
+a fixed ~20 MiB (code pages, thread pools) and, with glibc's default malloc settings, by heap
+memory that freed activations leave behind; neither is a property of the model (docs/studio.md, Cost).
 
 Imports torch lazily (the GUI calls it on a worker thread only).
 """
@@ -27,9 +45,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["count_parameters", "training_memory", "DTYPE_BYTES"]
+__all__ = ["count_parameters", "cost", "training_memory", "trace_activations", "DTYPE_BYTES", "PARTS"]
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2}
+PARTS = ("weights", "adapter", "gradients", "optimizer", "activations", "workspace")
+"""The keys of `training_memory`'s answer besides ``total``, in the order the cost panel stacks them."""
 
 
 def count_parameters(model: Any, method: Any, config: dict[str, Any]) -> tuple[int, int]:
@@ -38,13 +58,50 @@ def count_parameters(model: Any, method: Any, config: dict[str, Any]) -> tuple[i
     ``model`` is left untouched (a deep copy is adapted); ``method`` is a module of
     ``core.methods.REGISTRY`` and ``config`` its config as a dict (``PeftConfig.to_dict()`` form).
     Raises the engine's errors (``ConfigError``, ``TargetError``) unchanged."""
+    return _adapt(model, method, config).get_nb_trainable_parameters()
+
+
+def _adapt(model: Any, method: Any, config: dict[str, Any], dtype: Any = None) -> Any:
     from core.peft_model import get_peft_model
 
     data = dict(config)
     data.setdefault("task_type", "CAUSAL_LM")
     cfg = method.Config.from_dict(data)
-    peft_model = get_peft_model(copy.deepcopy(model), cfg)
-    return peft_model.get_nb_trainable_parameters()
+    base = copy.deepcopy(model)
+    if dtype is not None:
+        base.to(dtype)  # meta tensors: no data is converted
+    return get_peft_model(base, cfg)
+
+
+def cost(
+    model: Any,
+    method: Any,
+    config: dict[str, Any],
+    *,
+    batch_size: int = 8,
+    seq_len: int = 512,
+    dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+) -> dict[str, Any]:
+    """``{"trainable", "total", "memory"}`` for ``config`` on the (meta) ``model``: the PEFT-exact counts
+    and `training_memory` with traced activations, from one adapted copy. ``model`` is left untouched."""
+    import torch
+
+    torch_dtype = getattr(torch, _dtype_name(dtype), None)
+    first = next(model.parameters(), None)
+    cast = torch_dtype if first is not None and torch_dtype is not None and first.dtype != torch_dtype else None
+    adapted = _adapt(model, method, config, cast)
+    trainable, total = adapted.get_nb_trainable_parameters()
+    memory = training_memory(
+        model, trainable=trainable, batch_size=batch_size, seq_len=seq_len, dtype=dtype,
+        gradient_checkpointing=gradient_checkpointing, adapted=adapted,
+    )
+    return {"trainable": trainable, "total": total, "memory": memory}
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = str(dtype).removeprefix("torch.")
+    return {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(name, name)
 
 
 def _cfg(config: Any, *names: str, default: int = 0) -> int:
@@ -63,38 +120,221 @@ def training_memory(
     seq_len: int = 512,
     dtype: str = "float32",
     gradient_checkpointing: bool = False,
+    adapted: Any = None,
 ) -> dict[str, int]:
-    """Estimated peak training memory in bytes, by part: weights, adapter, gradients, optimizer,
-    activations (and ``total``). ``model`` is the (meta) base model; ``trainable`` from `count_parameters`."""
+    """Estimated peak training memory in bytes, by part (`PARTS`) and ``total``.
+
+    ``model`` is the (meta) base model, ``trainable`` from `count_parameters`. ``adapted``, the
+    adapted copy (as `cost` makes it), lets the activations be traced; without it (or if the trace
+    fails) they come from a per-token formula."""
     width = DTYPE_BYTES.get(str(dtype).removeprefix("torch."), 4)
     total_base = sum(p.numel() for p in model.parameters())  # tied weights counted once
     config = getattr(model, "config", None)
-    hidden = _cfg(config, "hidden_size", "n_embd", "d_model", default=1)
-    layers = _cfg(config, "num_hidden_layers", "n_layer", "num_layers", default=1)
-    heads = _cfg(config, "num_attention_heads", "n_head", default=1)
-    inter = _cfg(config, "intermediate_size", "n_inner", "ffn_dim", default=4 * hidden)
-    vocab = _cfg(config, "vocab_size", default=0)
-    tokens = batch_size * seq_len
-    # Elements kept per token and block: norm inputs (2h), q/k/v (3h), attention output and its
-    # projection input (2h), MLP input (h), up/gate outputs and activation (3i), residual (2h).
-    per_token_block = 10 * hidden + 3 * inter
-    attn_impl = getattr(config, "_attn_implementation", None) or "sdpa"
-    if attn_impl == "eager":  # the (heads, s, s) scores and probabilities are kept too
-        per_token_block += 2 * heads * seq_len
+    trace = None
+    if adapted is not None:
+        try:
+            trace = trace_activations(adapted, batch_size, seq_len)
+        except Exception:  # noqa: BLE001 - an op without a meta kernel, a model that needs real data: the formula
+            trace = None
+    if trace is None:
+        trace = _formula_trace(config, batch_size, seq_len, width)
     if gradient_checkpointing:
-        block_elems = tokens * hidden * layers + tokens * per_token_block  # inputs + one block recomputed
+        # Each block keeps only its input; backward recomputes one block at a time, which then holds
+        # that block's activations again.
+        activations = trace["outside"] + sum(trace["block_inputs"]) + max(trace["blocks"], default=0)
     else:
-        block_elems = tokens * per_token_block * layers
-    # Logits in the model dtype, then float32 for the loss: the upcast / shifted copy, the saved
-    # log-softmax, and the gradients of both on the way back (measured on the CPU: ~20 bytes per
-    # token and vocabulary entry in float32).
-    logits_bytes = tokens * vocab * (width + 16)
+        activations = trace["outside"] + sum(trace["blocks"])
     parts = {
         "weights": total_base * width,
         "adapter": trainable * 4,
         "gradients": trainable * 4,
         "optimizer": trainable * 8,
-        "activations": block_elems * width + logits_bytes,
+        "activations": activations,
+        # The peak comes when everything is saved and the largest saved tensor has two more of its size
+        # beside it: at the end of forward the logits and the loss's float32 copy next to the saved
+        # log-probabilities; at the start of backward the gradient nll_loss hands to log_softmax and the
+        # one log_softmax returns. With eager attention and a small vocabulary the largest is the
+        # (B, heads, T, T) probabilities, whose backward (grad of the probabilities, grad of the scores)
+        # has the same pattern.
+        "workspace": 2 * trace["largest"],
     }
     parts["total"] = sum(parts.values())
     return parts
+
+
+def _formula_trace(config: Any, batch: int, seq: int, width: int) -> dict[str, Any]:
+    """`trace_activations`' answer from the config alone (no adapted model, or one the trace cannot
+    run): what the trace finds for a Llama block with LoRA on q/v, per token: the two norms' inputs
+    (2h), q and the attention output (2h), k and v (2·kv), the MLP's gate, up and activation (3i) and
+    the adapter's input (h); eager attention keeps its (heads, T) probabilities per token too.
+    Outside the blocks: the loss's float32 log-probabilities (B·(T-1), V)."""
+    hidden = _cfg(config, "hidden_size", "n_embd", "d_model", default=1)
+    layers = _cfg(config, "num_hidden_layers", "n_layer", "num_layers", default=1)
+    heads = _cfg(config, "num_attention_heads", "n_head", default=1)
+    kv_heads = _cfg(config, "num_key_value_heads", default=heads)
+    inter = _cfg(config, "intermediate_size", "n_inner", "ffn_dim", default=4 * hidden)
+    vocab = _cfg(config, "vocab_size", default=0)
+    tokens = batch * seq
+    per_token_block = 5 * hidden + 2 * hidden * kv_heads // heads + 3 * inter
+    probs = 0
+    if (getattr(config, "_attn_implementation", None) or "sdpa") == "eager":
+        per_token_block += heads * seq
+        probs = batch * heads * seq * seq * width  # (B, heads, T, T)
+    log_probs = batch * max(seq - 1, 1) * vocab * 4  # (B·(T-1), V) float32
+    return {
+        "blocks": [tokens * per_token_block * width] * layers,
+        "block_inputs": [tokens * hidden * width] * layers,
+        "outside": log_probs,
+        "largest": max(log_probs, probs),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The activation trace
+
+
+def trace_activations(adapted: Any, batch_size: int, seq_len: int) -> dict[str, Any]:
+    """Run the adapted (meta) model forward once, and the loss, counting what autograd saves for backward.
+
+    Returns ``{"blocks": [bytes per block], "block_inputs": [bytes of each block's input],
+    "outside": bytes saved outside the blocks (embeddings, final norm, the loss's float32
+    log-probabilities), "largest": the largest single saved tensor}``. The model's training mode is
+    switched on (dropout masks are saved only in training) and restored."""
+    import torch
+    from torch import nn
+
+    blocks = _block_list(adapted)
+    index = {id(block): i for i, block in enumerate(blocks)}
+    saved = [0] * len(blocks)
+    inputs = [0] * len(blocks)
+    outside = largest = 0
+    current: list[int | None] = [None]
+    seen: set[int] = set()
+    for t in list(adapted.parameters()) + list(adapted.buffers()):
+        seen.add(t.untyped_storage()._cdata)
+
+    def pack(t: torch.Tensor) -> Any:
+        nonlocal outside, largest
+        storage = t.untyped_storage()
+        key = storage._cdata  # the storage's identity: views of one tensor are counted once
+        if key not in seen:
+            seen.add(key)
+            largest = max(largest, storage.nbytes())
+            if current[0] is None:
+                outside += storage.nbytes()
+            else:
+                saved[current[0]] += storage.nbytes()
+        return (t, storage)  # holding the storage keeps its identity from being reused
+
+    def enter(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        i = index[id(module)]
+        current[0] = i
+        hidden = args[0] if args else kwargs.get("hidden_states")
+        if isinstance(hidden, torch.Tensor):
+            inputs[i] = hidden.numel() * hidden.element_size()
+
+    def leave(module: nn.Module, args: tuple, output: Any) -> None:
+        current[0] = None
+
+    handles = [b.register_forward_pre_hook(enter, with_kwargs=True) for b in blocks]
+    handles += [b.register_forward_hook(leave) for b in blocks]
+    was_training = adapted.training
+    adapted.train()
+    ids = torch.zeros((batch_size, seq_len), dtype=torch.long)  # on the CPU: models look at ids (padding checks)
+    try:
+        with _FusedAttention(), torch.autograd.graph.saved_tensors_hooks(pack, lambda packed: packed[0]):
+            out = adapted(input_ids=ids)
+            logits = out.logits if hasattr(out, "logits") else out[0]  # (B, T_out, V); T_out > T with virtual tokens
+            # The loss as core.train._loss_sum computes it: the shifted slice, in float32.
+            logits = logits[:, -seq_len:]
+            labels = torch.zeros((batch_size, seq_len - 1), dtype=torch.long, device=logits.device)  # (B, T-1)
+            torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels.flatten(), reduction="sum")
+    finally:
+        for h in handles:
+            h.remove()
+        adapted.train(was_training)
+    # A block whose activations are not needed (below the first adapter) keeps nothing, and neither
+    # does its checkpoint.
+    block_inputs = [n if s else 0 for n, s in zip(inputs, saved)]
+    return {"blocks": saved, "block_inputs": block_inputs, "outside": outside, "largest": largest}
+
+
+def _block_list(model: Any) -> list[Any]:
+    """The longest ModuleList (the transformer blocks), or [] if there is none."""
+    from torch import nn
+
+    best: list[Any] = []
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) > len(best):
+            best = list(module)
+    return best
+
+
+def _attention_saves_fused(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: bool, enable_gqa: bool) -> bool:
+    """Whether torch would run this attention with a fused kernel (flash / memory-efficient) on the
+    device training uses. With CUDA, yes (its fused kernels take dropout and masks; asking would
+    create a CUDA context in the studio's process). On the CPU torch is asked with 2-token stand-ins
+    of the same heads, head size and dtype: the choice depends on those and on the flags (the CPU's
+    flash kernel has no dropout), not on lengths."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+
+    def small(t: Any) -> Any:  # (1, heads, 2, head_dim)
+        return torch.zeros((1, t.shape[-3], 2, t.shape[-1]), dtype=t.dtype)
+
+    m = None if mask is None else torch.ones((1, 1, 2, 2), dtype=mask.dtype)
+    try:
+        choice = torch._fused_sdp_choice(small(q), small(k), small(v), attn_mask=m, dropout_p=dropout_p,
+                                         is_causal=is_causal, enable_gqa=enable_gqa)
+    except Exception:  # noqa: BLE001 - an older torch without the query: assume the fused kernels
+        return True
+    return int(choice) != 0  # SDPBackend.MATH == 0
+
+
+def _FusedAttention():  # noqa: N802 - builds the TorchFunctionMode subclass lazily (torch loads late)
+    """A (thread-local) torch-function mode that replaces ``scaled_dot_product_attention`` by a
+    shape-only stand-in that saves what the fused kernels save: q, k, v, the output (B, H, T, dv)
+    and the float32 log-sum-exp (B, H, T), plus the mask if one was given."""
+    import torch
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    class _Fused(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any) -> Any:
+            # (B, H, T, dv) laid out as (B, T, H, dv), as the fused kernels write it: the model's
+            # transpose(1, 2).reshape(B, T, H·dv) for the output projection is then a view, not a copy.
+            if q.dim() == 4:
+                b, h, t = q.shape[:-1]
+                out = q.new_empty((b, t, h, v.shape[-1])).transpose(1, 2)
+            else:
+                out = q.new_empty((*q.shape[:-1], v.shape[-1]))
+            lse = q.new_empty(q.shape[:-1], dtype=torch.float32)  # (B, H, T)
+            ctx.save_for_backward(q, k, v, out, lse, *([mask] if mask is not None else []))
+            return out
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:  # pragma: no cover - the trace never runs backward
+            raise RuntimeError("the memory trace runs forward only")
+
+    class _Mode(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+            kwargs = kwargs or {}
+            if func is F.scaled_dot_product_attention:
+                q, k, v = args[:3]
+                mask = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
+                dropout_p = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
+                is_causal = kwargs.get("is_causal", args[5] if len(args) > 5 else False)
+                needs_grad = q.requires_grad or k.requires_grad or v.requires_grad
+                mask = mask if isinstance(mask, torch.Tensor) else None
+                if mask is not None and mask.dtype == torch.bool:
+                    # torch turns a boolean mask into an additive one of q's dtype (a new tensor per
+                    # call), and that is the one the kernel keeps.
+                    mask = torch.zeros_like(mask, dtype=q.dtype)
+                if needs_grad and _attention_saves_fused(q, k, v, mask, dropout_p, is_causal, kwargs.get("enable_gqa", False)):
+                    return _Fused.apply(q, k, v, mask)
+            return func(*args, **kwargs)
+
+    return _Mode()

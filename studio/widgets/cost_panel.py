@@ -3,7 +3,7 @@
 Trainable / all parameters and the percentage exactly as ``print_trainable_parameters()`` prints
 them (computed on a worker thread by `core.estimate`), and the training-memory estimate for the
 chosen batch size, sequence length and dtype as a stacked bar (weights, adapter, gradients,
-optimizer state, activations) with the total.
+optimizer state, activations, workspace; `core.estimate.PARTS`) with the total.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-PARTS = ("weights", "adapter", "gradients", "optimizer", "activations")
+PARTS = ("weights", "adapter", "gradients", "optimizer", "activations", "workspace")  # = core.estimate.PARTS
 COLORS = {
     "weights": QColor(120, 144, 156),
     "adapter": QColor(46, 125, 220),
     "gradients": QColor(255, 167, 38),
     "optimizer": QColor(171, 71, 188),
     "activations": QColor(102, 187, 106),
+    "workspace": QColor(38, 166, 154),
 }
 
 
@@ -45,14 +46,16 @@ class MemoryBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.parts: dict[str, int] = {}
+        self.labels: dict[str, str] = {k: k for k in PARTS}
         self.setMinimumHeight(22)
 
     def sizeHint(self) -> QSize:
         return QSize(200, 22)
 
-    def set_parts(self, parts: dict[str, int]) -> None:
+    def set_parts(self, parts: dict[str, int], labels: dict[str, str] | None = None) -> None:
         self.parts = dict(parts)
-        self.setToolTip("\n".join(f"{k}: {gib(self.parts.get(k, 0))}" for k in PARTS))
+        self.labels = labels or self.labels
+        self.setToolTip("\n".join(f"{self.labels[k]}: {gib(self.parts.get(k, 0))}" for k in PARTS))
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802
@@ -114,6 +117,14 @@ class CostPanel(QWidget):
         self.mem_total.setFont(mono)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
+        self.legend.setToolTip(self.tr(
+            "The peak of the tensors alive in one training step (core.estimate):\n"
+            "weights: the base model in the chosen dtype\n"
+            "adapter, gradients, optimizer: the trainable parameters, their gradients and AdamW's two moments (float32)\n"
+            "activations: what autograd keeps for backward, traced through the adapted model\n"
+            "workspace: temporaries at the peak, the gradients of the largest kept tensor (usually the logits)\n"
+            "The training process itself needs more: Python and torch, and the allocator's slack."
+        ))
         memory = QGroupBox(self.tr("Training memory (estimate)"))
         mform = QFormLayout(memory)
         mform.addRow(self.tr("batch size"), self.batch)
@@ -159,15 +170,27 @@ class CostPanel(QWidget):
         self.percent.setText(f"{pct:.4f} %")
         self.line.setText(f"trainable params: {t:,d} || all params: {n:,d} || trainable%: {pct:.4f}")
         mem = result["memory"]
-        self.bar.set_parts(mem)
+        labels = self.part_labels()
+        self.bar.set_parts(mem, labels)
         self.mem_total.setText(gib(mem["total"]))
         self.legend.setText(
             " ".join(
-                f"<span style='color:{COLORS[k].name()}'>■</span> {k} {gib(mem[k])}" for k in PARTS
+                f"<span style='color:{COLORS[k].name()}'>■</span> {labels[k]} {gib(mem.get(k, 0))}" for k in PARTS
             )
         )
         for lab in (self.trainable, self.total, self.percent):
             lab.setEnabled(True)
+
+    def part_labels(self) -> dict[str, str]:
+        """The memory parts' names as the legend shows them."""
+        return {
+            "weights": self.tr("weights"),
+            "adapter": self.tr("adapter"),
+            "gradients": self.tr("gradients"),
+            "optimizer": self.tr("optimizer"),
+            "activations": self.tr("activations"),
+            "workspace": self.tr("workspace"),
+        }
 
     def set_error(self, message: str) -> None:
         """The configuration cannot be counted (bad targets, invalid value): say why, grey the figures."""

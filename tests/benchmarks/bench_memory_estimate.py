@@ -1,87 +1,156 @@
-"""The training-memory estimate (`core.estimate.training_memory`) against the measured peak on the CPU.
+"""The training-memory estimate (`core.estimate.cost`) against measured peaks of the real training loop on the CPU.
 
-    .venv/bin/python tests/benchmarks/bench_memory_estimate.py [--steps 2]
+    .venv/bin/python tests/benchmarks/bench_memory_estimate.py [--cases tiny-llama,smollm2-4x256] [--modes tensors,rss,rss-fixed,rss-cold]
 
-Each case runs in a fresh process: build the model (random weights, float32), note the resident
-set size (RSS), reset the kernel's peak-RSS counter (``/proc/self/clear_refs`` = 5), inject LoRA
-(r=8, q_proj + v_proj, the default project), run ``--steps`` AdamW steps on random tokens, and read
-the peak (``VmHWM``). Measured = peak - RSS before the model was built (so it includes the weights,
-like the estimate). Linux only. Not pass/fail: it prints a table; the target is within ±25 %.
+Each case and measurement runs in a fresh process, float32, LoRA (r=8, dropout 0.05, the default
+project's q_proj + v_proj unless the case says otherwise), ``core.train.train`` for ``--steps``
+optimizer steps on random tokens (every row full length, every token trained). Before measuring,
+the process runs one step of the built-in tiny model of the same architecture, so that code pages,
+thread pools and Accelerate's state are in (a fixed ~20 MiB per process that is not the model's;
+``rss-cold`` skips this). The model is built inside the measured span, so weights count, as in the estimate.
+
+What is measured (Linux):
+
+- ``tensors``: the exact peak of live tensor bytes from the CPU allocator's own count (the profiler's
+  allocation events, ``total_allocated``) — what the estimate models (``max_memory_allocated`` on a GPU);
+- ``rss``: peak resident set size (``VmHWM`` after resetting it via ``/proc/self/clear_refs``) minus
+  the resident size before, with glibc's default malloc settings;
+- ``rss-fixed``: the same with ``MALLOC_MMAP_THRESHOLD_=131072``: every allocation of 128 KiB or more
+  is its own mapping and goes back to the kernel when freed. By default glibc raises that threshold
+  to the size of the largest block freed so far (up to 32 MiB), so later activations come from the
+  heap, and freed activations stay resident in it;
+- ``rss-cold``: ``rss`` without the warm-up step.
+
+Not pass/fail: it prints a table of estimate / measured ratios (target: within ±25 %).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = [
-    # (name, config kwargs, batch, seq)
-    ("tiny-llama", dict(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                        num_attention_heads=4, num_key_value_heads=2), 8, 256),
-    ("SmolLM2-135M", dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                          num_attention_heads=9, num_key_value_heads=3, head_dim=64, tie_word_embeddings=True), 4, 256),
-    ("SmolLM2-135M", dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                          num_attention_heads=9, num_key_value_heads=3, head_dim=64, tie_word_embeddings=True), 8, 512),
-]
+QV = ["q_proj", "v_proj"]
+CASES = {
+    # name: (built-in model whose architecture is used, LoRA config changes, batch, seq)
+    "tiny-llama": ("tiny-llama", {"target_modules": QV}, 8, 256),
+    "tiny-gpt2": ("tiny-gpt2", {"target_modules": ["c_attn"]}, 8, 256),
+    "tiny-bloom": ("tiny-bloom", {"target_modules": ["query_key_value"]}, 8, 256),
+    "smollm2-4x256": ("smollm2-135m-instruct", {"target_modules": QV}, 4, 256),
+    "smollm2-2x1024": ("smollm2-135m-instruct", {"target_modules": QV}, 2, 1024),
+    "smollm2-all-linear": ("smollm2-135m-instruct", {"r": 16, "target_modules": "all-linear"}, 4, 256),
+}
+WARM_UP = {"llama": "tiny-llama", "gpt2": "tiny-gpt2", "bloom": "tiny-bloom"}
+MODES = ("tensors", "rss", "rss-fixed", "rss-cold")
 
 CHILD = r"""
-import copy, json, sys
+import gc, json, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 from core import estimate
+from core.data import DataStats, Example, PreparedData
 from core.methods import lora
+from core.models import skeleton
 from core.peft_model import get_peft_model
+from core.train import TrainingArguments, train
 
-kwargs, batch, seq, steps = json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+ref, warm_ref, lora_kw, batch, seq, steps, mode = json.loads(sys.argv[2])
+torch.set_num_threads(2)
+cfg = {"peft_type": "LORA", "r": 8, "lora_dropout": 0.05, **lora_kw}
+
 
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
-torch.set_num_threads(2)
-config = LlamaConfig(**kwargs)
-with torch.device("meta"):
-    meta = LlamaForCausalLM(config)
-cfg = {"peft_type": "LORA", "r": 8, "target_modules": ["q_proj", "v_proj"]}
-trainable, total = estimate.count_parameters(meta, lora, cfg)
-est = estimate.training_memory(meta, trainable=trainable, batch_size=batch, seq_len=seq, dtype="float32")
-ids = torch.randint(0, config.vocab_size, (batch, seq))
-before = status("VmRSS")
-open("/proc/self/clear_refs", "w").write("5")
-torch.manual_seed(0)
-model = LlamaForCausalLM(config)
-peft_model = get_peft_model(model, lora.Config.from_dict({**cfg, "task_type": "CAUSAL_LM"}))
-opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-3)
-for _ in range(steps):
-    loss = peft_model(input_ids=ids, labels=ids).loss
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-peak = status("VmHWM")
-print(json.dumps({"estimate": est, "measured": peak - before}))
+
+
+def run(config, batch, seq, steps):
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)  # random weights, float32
+    peft = get_peft_model(model, lora.Config.from_dict({**cfg, "task_type": "CAUSAL_LM"}))
+    g = torch.Generator().manual_seed(0)
+    rows = [torch.randint(0, config.vocab_size, (seq,), generator=g).tolist() for _ in range(batch)]
+    data = PreparedData([Example(r, list(r)) for r in rows], [], DataStats(), "text", 0)
+    args = TrainingArguments(max_steps=steps, batch_size=batch, warmup_steps=0, save_steps=0, eval_steps=0)
+    with tempfile.TemporaryDirectory() as out:
+        for event in train(peft, None, data, args, out):
+            if type(event).__name__ == "Failed":
+                raise SystemExit(event.reason)
+
+
+meta = skeleton(ref)
+est = estimate.cost(meta, lora, cfg, batch_size=batch, seq_len=seq, dtype="float32")["memory"]
+if mode != "rss-cold":
+    run(skeleton(warm_ref).config, 1, 16, 1)
+    gc.collect()
+if mode == "tensors":
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run(meta.config, batch, seq, steps)
+    events = []
+    stack = list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.tag == _EventType.Allocation:
+            events.append((node.start_time_ns, node.extra_fields.alloc_size, node.extra_fields.total_allocated))
+    events.sort()
+    base = events[0][2] - events[0][1]  # live bytes before the first allocation
+    measured = max(total for _, _, total in events) - base
+else:
+    before = status("VmRSS")
+    open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS
+    run(meta.config, batch, seq, steps)
+    measured = status("VmHWM") - before
+print(json.dumps({"estimate": est, "measured": measured}))
 """
+
+
+def measure(case: str, mode: str, steps: int) -> dict:
+    ref, lora_kw, batch, seq = CASES[case]
+    from core.models import skeleton  # light: the config only
+
+    warm = WARM_UP.get(skeleton(ref).config.model_type, "tiny-llama")
+    env = dict(os.environ)
+    if mode == "rss-fixed":
+        env["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), json.dumps([ref, warm, lora_kw, batch, seq, steps, mode])],
+        capture_output=True, text=True, env=env,
+    )
+    if out.returncode:
+        raise SystemExit(f"{case} {mode}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of {', '.join(CASES)}")
+    parser.add_argument("--modes", default="tensors,rss,rss-fixed", help=f"comma list of {', '.join(MODES)}")
     parser.add_argument("--steps", type=int, default=2)
     args = parser.parse_args()
-    print(f"{'model':<14} {'batch x seq':>11} {'estimate':>10} {'measured':>10} {'ratio':>6}   estimate parts (MiB)")
-    for name, kwargs, batch, seq in CASES:
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(ROOT), json.dumps(kwargs), str(batch), str(seq), str(args.steps)],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]
-        r = json.loads(out)
-        est, measured = r["estimate"], r["measured"]
-        parts = " ".join(f"{k[:3]} {v / 2**20:.0f}" for k, v in est.items() if k != "total")
-        print(f"{name:<14} {f'{batch} x {seq}':>11} {est['total'] / 2**20:>7.0f} MiB {measured / 2**20:>6.0f} MiB "
-              f"{est['total'] / measured:>6.2f}   {parts}")
+    sys.path.insert(0, str(ROOT))
+    modes = args.modes.split(",")
+    head = f"{'case':<20} {'batch x seq':>11} {'estimate':>10}" + "".join(f" {m:>18}" for m in modes) + "   estimate parts (MiB)"
+    print(head, flush=True)
+    for case in args.cases.split(","):
+        _, _, batch, seq = CASES[case]
+        cells, est = [], None
+        for mode in modes:
+            r = measure(case, mode, args.steps)
+            est = r["estimate"]
+            cells.append(f"{r['measured'] / 2**20:>8.1f} MiB ({est['total'] / r['measured']:.2f})")
+        parts = " ".join(f"{k[:4]} {v / 2**20:.1f}" for k, v in est.items() if k != "total")
+        print(f"{case:<20} {f'{batch} x {seq}':>11} {est['total'] / 2**20:>6.1f} MiB" + "".join(f" {c:>18}" for c in cells)
+              + f"   {parts}", flush=True)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,23 @@ def test_ticking_bloomz_matches_the_engine(make_window, qtbot):
     assert got == engine_count("bloomz-560m", window.settings.method_config)
 
 
+def test_memory_estimate_is_traced_and_shown_by_part(make_window, qtbot):
+    """The cost panel shows core.estimate.cost's parts (activations traced through the adapted model)."""
+    from core import estimate
+    from core.methods import lora
+    from core.models import skeleton
+
+    window = make_window("tiny-llama")
+    mem = window.cost.result["memory"]
+    inputs = window.cost.memory_inputs()
+    assert mem == estimate.cost(skeleton("tiny-llama"), lora, window.method_form.current_config(), **inputs)["memory"]
+    assert all(window.cost.bar.parts[k] == mem[k] for k in estimate.PARTS)
+    assert "workspace" in window.cost.legend.text() and "workspace" in window.cost.bar.toolTip()
+    window.cost.batch.setValue(inputs["batch_size"] * 2)
+    wait_cost(qtbot, window)
+    assert window.cost.result["memory"]["activations"] > 1.9 * mem["activations"]
+
+
 def test_only_this_block_and_layer_range(make_window, qtbot):
     window = make_window("tiny-bloom", settings={"method_config": {"peft_type": "LORA", "target_modules": ["query_key_value"]}})
     tree = window.tree
