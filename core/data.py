@@ -25,7 +25,7 @@ import math
 import os
 import random
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -566,3 +566,110 @@ def preview(config: DataConfig, tokenizer: Any, n: int = 5) -> Preview:
         n_trained = sum(label != IGNORE for label in ex.labels)
         shown.append(PreviewExample(spans, len(ex.input_ids), n_trained, ex.truncated))
     return Preview(fmt, shown, stats, stats.summary(), stats.warnings(config.max_length))
+
+
+# --------------------------------------------------------------------------------------------------
+# Columns and their roles (the studio's column picker)
+
+ROLE_FIELDS = {
+    "prompt_completion": ("prompt_column", "completion_column"),
+    "chat": ("messages_column",),
+    "text": ("text_column",),
+}
+"""The `DataConfig` column fields each format reads (alpaca reads fixed names: instruction, input, output)."""
+
+# Column names people give each role, most likely first (compared case-insensitively). "input" and
+# "output" are left to the alpaca layout, which `detect_format` recognises first.
+ROLE_NAMES = {
+    "prompt_column": ("prompt", "question", "query", "instruction", "source", "user", "context"),
+    "completion_column": ("completion", "answer", "response", "target", "reply", "assistant", "label"),
+    "messages_column": ("messages", "conversations", "conversation", "chat", "dialog", "dialogue", "turns"),
+    "text_column": ("text", "content", "document", "body", "passage", "sentence"),
+}
+
+
+@dataclass
+class ColumnMapping:
+    """A dataset's columns and the format and column mapping detected from them (`detect_columns`)."""
+
+    columns: list[str]
+    """Every column name, in the order the records first show them."""
+    format: str
+    """'prompt_completion', 'alpaca', 'chat' or 'text'; '' when no format fits."""
+    mapping: dict[str, str]
+    """`DataConfig` column fields -> the columns that make `format` work (empty for alpaca: fixed names)."""
+    error: str = ""
+    """Why no format fits (the message `detect_format` gives for the settings as they are), else ''."""
+
+
+def columns(path: str | os.PathLike[str], *, split: str = "train") -> list[str]:
+    """The column names of a data source, in the order the records first show them.
+    Raises `DataError` as `read_records` does (no file, bad line, empty dataset, ...)."""
+    return _column_names(read_records(path, split=split))
+
+
+def _column_names(records: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(name for record in records for name in record))
+
+
+def check_mapping(names: list[str], config: DataConfig) -> str:
+    """The format ``config`` reads from data with the columns ``names`` ('alpaca' for the alpaca
+    layout), or `DataError` saying which column is missing — `detect_format` on the names alone, so
+    the studio can flag a mapping at once without reading the file again."""
+    return detect_format([dict.fromkeys(names)], config)
+
+
+def detect_columns(config: DataConfig) -> ColumnMapping:
+    """Read the data of ``config`` and find a format and column mapping for it.
+
+    The settings as they are come first: if ``detect_format`` accepts them, their columns are the
+    mapping. Otherwise each role gets the first column whose name is a usual name for it
+    (`ROLE_NAMES`: question/answer, conversations, content, ...) or, for chat, whose values are
+    lists of {role, content} messages; for 'text', a lone column of strings will do. With an explicit
+    format only that format's roles are guessed. Raises `DataError` when the data cannot be read;
+    a dataset whose columns fit no format is answered with ``format=''`` and the reason in ``error``."""
+    records = read_records(config.path, split=config.split)
+    names = _column_names(records)
+    try:
+        fmt = detect_format(records, config)
+    except DataError as exc:
+        error = str(exc)
+    else:
+        fields = ROLE_FIELDS.get(fmt, ())
+        return ColumnMapping(names, fmt, {f: getattr(config, f) for f in fields})
+    first = records[0]
+    lowered = {name.lower(): name for name in reversed(names)}  # the first of equal spellings wins
+
+    def named(field_name: str, taken: tuple[str, ...] = ()) -> str | None:
+        for usual in ROLE_NAMES[field_name]:
+            name = lowered.get(usual)
+            if name is not None and name not in taken:
+                return name
+        return None
+
+    def is_messages(value: Any) -> bool:
+        return isinstance(value, list) and bool(value) and all(
+            isinstance(m, dict) and "role" in m and "content" in m for m in value)
+
+    guesses: list[tuple[str, dict[str, str]]] = []
+    chat = next((n for n in names if is_messages(first.get(n))), None) or named("messages_column")
+    if chat:
+        guesses.append(("chat", {"messages_column": chat}))
+    prompt = named("prompt_column")
+    completion = named("completion_column", (prompt,) if prompt else ())
+    if prompt and completion:
+        guesses.append(("prompt_completion", {"prompt_column": prompt, "completion_column": completion}))
+    strings = [n for n in names if isinstance(first.get(n), str)]
+    text = named("text_column") or (strings[0] if len(strings) == 1 else None)
+    if text:
+        guesses.append(("text", {"text_column": text}))
+    for fmt, mapping in guesses:
+        if config.format not in ("auto", fmt):
+            continue
+        candidate = replace(config, **mapping)
+        try:
+            found = detect_format(records, replace(candidate, format=fmt))
+        except DataError:
+            continue
+        return ColumnMapping(names, found, {} if found == "alpaca" else mapping)
+    return ColumnMapping(names, "", {}, error)

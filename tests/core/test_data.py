@@ -205,3 +205,54 @@ def test_unreadable_sources_say_why(tmp_path):
     (tmp_path / "r.csv").write_text("a,b\n1,2,3\n")
     with pytest.raises(DataError, match="line 2: 3 fields"):
         read_records(tmp_path / "r.csv")
+
+
+# --------------------------------------------------------------------------------------------------
+# Columns and their detected roles (the studio's column picker)
+
+
+def test_columns_and_detected_mapping_with_unusual_names(tmp_path, tok):
+    from core.data import check_mapping, columns, detect_columns
+
+    qa = tmp_path / "qa.csv"
+    qa.write_text("id,Question,Answer\n1,What is 2+2?,4\n2,Capital of France?,Paris\n", encoding="utf-8")
+    assert columns(qa) == ["id", "Question", "Answer"]
+    found = detect_columns(DataConfig(path=str(qa)))
+    assert (found.format, found.mapping, found.error) == (
+        "prompt_completion", {"prompt_column": "Question", "completion_column": "Answer"}, "")
+    # The detected mapping is one the pipeline reads.
+    shown = preview(DataConfig(path=str(qa), **found.mapping), tok)
+    assert shown.format == "prompt_completion" and "Paris" in shown.examples[1].marked()
+
+    chat = write_jsonl(tmp_path / "c.jsonl", [{"conversations": [{"role": "user", "content": "hi"},
+                                                                 {"role": "assistant", "content": "hello"}]}])
+    assert detect_columns(DataConfig(path=str(chat))).mapping == {"messages_column": "conversations"}
+    alpaca = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Add", "input": "2, 2", "output": "4"}])
+    assert (detect_columns(DataConfig(path=str(alpaca))).format, detect_columns(DataConfig(path=str(alpaca))).mapping) == ("alpaca", {})
+    body = write_jsonl(tmp_path / "t.jsonl", [{"body": "Once upon a time.", "n": 1}])
+    assert detect_columns(DataConfig(path=str(body))).mapping == {"text_column": "body"}
+    # Settings that already fit are kept as they are.
+    kept = detect_columns(DataConfig(path=str(qa), prompt_column="Answer", completion_column="Question"))
+    assert kept.mapping == {"prompt_column": "Answer", "completion_column": "Question"}
+
+    # No format fits: the answer says why (no exception: the columns are still useful to the picker).
+    odd = write_jsonl(tmp_path / "odd.jsonl", [{"foo": 1, "bar": 2}])
+    none = detect_columns(DataConfig(path=str(odd)))
+    assert none.format == "" and none.columns == ["foo", "bar"] and "cannot tell the format" in none.error
+
+    # A mapping checked against known columns, without reading the file again.
+    assert check_mapping(["Question", "Answer"], DataConfig(path="qa.csv", prompt_column="Question", completion_column="Answer")) == "prompt_completion"
+    with pytest.raises(DataError, match="needs the column.*Answr"):
+        check_mapping(["Question", "Answer"], DataConfig(path="qa.csv", format="prompt_completion",
+                                                         prompt_column="Question", completion_column="Answr"))
+
+
+def test_columns_errors_name_the_file(tmp_path):
+    from core.data import columns, detect_columns
+
+    with pytest.raises(DataError, match="no such file"):
+        columns(tmp_path / "missing.csv")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.jsonl, line 2"):
+        detect_columns(DataConfig(path=str(bad)))
