@@ -590,12 +590,14 @@ def note_failure(output_dir: str | os.PathLike[str], rank: int, failed: Failed) 
         pass
 
 
-def _looks_like_lost_peer(exc: BaseException) -> bool:
+_LOST_PEER_SIGNS = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL", "ProcessGroup", "gloo")
+
+
+def _looks_like_lost_peer(exc: BaseException | str) -> bool:
     """A collective that failed because another process went away (crashed, killed, exited)."""
-    dist_error = getattr(torch.distributed, "DistError", ())
-    text = str(exc)
-    return isinstance(exc, dist_error) or any(s in text for s in (
-        "Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL", "ProcessGroup", "gloo"))
+    if isinstance(exc, BaseException) and isinstance(exc, getattr(torch.distributed, "DistError", ())):
+        return True
+    return any(sign in str(exc) for sign in _LOST_PEER_SIGNS)
 
 
 def _peer_failure(output_dir: Path, world: int, exc: BaseException, own: Failed, *, since: float) -> Failed:
@@ -613,6 +615,8 @@ def _peer_failure(output_dir: Path, world: int, exc: BaseException, own: Failed,
                 note = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
+            if _looks_like_lost_peer(str(note.get("reason"))):
+                continue  # that process too only lost a peer: not the cause
             return Failed(
                 reason=f"Process {r} failed: {note.get('reason')}", step=note.get("step") or own.step,
                 detail=f"{note.get('detail', '')}\n--- process 0 ---\n{own.detail}", kind=note.get("kind") or "error",
