@@ -490,8 +490,6 @@ def _flag_check(flag: Flag) -> Callable[[], bool]:
     return flag
 
 
-_stop_check = _flag_check
-
 
 class _Agreement:
     """Stop and pause, decided together at a step boundary: one tiny all-reduce of ``(stop, pause)``
