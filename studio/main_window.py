@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         self.tree = ModuleTree()
         self.method_form = MethodForm()
         self.training_form = DataclassForm()
-        self.data_panel = DataPanel()
+        self.data_panel = DataPanel(runner=self.runner)
         self.data_form = self.data_panel.form
         self.tabs = QTabWidget()
         self.tabs.addTab(self.method_form, self.tr("Method"))
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
                 self.training_form.set_class(self.registry["training"], self.settings.training)
                 # Saved with every field (defaults filled), so later edits record only what changed.
                 self.settings.training = self.training_form.validate() or self.settings.training
-            self.data_form.set_class(self.registry["data"], self.settings.data)
+            self.data_panel.set_values(self.registry["data"], self.settings.data)
             self.settings.data = self.data_form.validate() or self.settings.data
             self.save()
             t = self.settings.training
@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
                 self.training_form.set_class(self.training_form.cls, values)
             else:
                 self.settings.data = values
-                self.data_form.set_class(self.data_form.cls, values)
+                self.data_panel.set_values(self.data_form.cls, values)
             self.save()
             self.request_cost()
         finally:
