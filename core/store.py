@@ -179,8 +179,10 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
-    """Pause/continue: ``runs.paused_since`` (unix time the worker paused the run; null while it trains)."""
+    """Pause/continue: ``runs.paused_since`` (unix time the worker paused the run; null while it trains)
+    and ``runs.pause_requested`` (a pending request through the file: 1 pause, 0 continue, null none)."""
     db["runs"].add_column("paused_since", float)
+    db["runs"].add_column("pause_requested", int)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_0_to_1, _migrate_1_to_2]
@@ -599,7 +601,7 @@ class Project:
                     "status": "running", "pid": pid, "host": socket.gethostname(), "heartbeat": now,
                     "started": run.started or now, "ended": None,
                     "error": None, "error_detail": None, "error_kind": None, "stop_requested": None,
-                    "paused_since": None,
+                    "paused_since": None, "pause_requested": None,
                 },
             )
         return self.run(run_id)
@@ -609,6 +611,34 @@ class Project:
         process, e.g. a GUI that re-attached to a run it did not start. The worker polls it twice a second."""
         with self._write():
             self.conn.execute("UPDATE runs SET stop_requested = ? WHERE id = ?", (_now(), run_id))
+
+    def request_pause(self, run_id: int) -> None:
+        """Ask the run's worker to pause after its current step, through the file (like `request_stop`):
+        for a window that re-attached and has no pipe to the worker. The worker polls it twice a second
+        and answers with `core.protocol.Paused` (``paused_since`` is set)."""
+        self._request_pause(run_id, 1)
+
+    def request_continue(self, run_id: int) -> None:
+        """Ask a paused run's worker to go on, through the file (see `request_pause`)."""
+        self._request_pause(run_id, 0)
+
+    def _request_pause(self, run_id: int, value: int) -> None:
+        with self._write():
+            self.conn.execute("UPDATE runs SET pause_requested = ? WHERE id = ?", (value, run_id))
+
+    def take_pause_request(self, run_id: int) -> bool | None:
+        """The worker's side of `request_pause` / `request_continue`: True (pause), False (continue) or None
+        (nothing pending). The request is consumed, so a later ``pause``/``continue`` on stdin is not undone."""
+        query = "SELECT pause_requested FROM runs WHERE id = ?"
+        row = self.conn.execute(query, (run_id,)).fetchone()
+        if not row or row[0] is None:  # the common case, polled twice a second: no write lock taken
+            return None
+        with self._write():  # read again under the lock: the request may have changed meanwhile
+            row = self.conn.execute(query, (run_id,)).fetchone()
+            if not row or row[0] is None:
+                return None
+            self.conn.execute("UPDATE runs SET pause_requested = NULL WHERE id = ?", (run_id,))
+            return bool(row[0])
 
     def stop_requested(self, run_id: int) -> bool:
         """True when `request_stop` was called since the run was last claimed."""

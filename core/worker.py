@@ -16,9 +16,10 @@ Stop: a ``stop`` line (or an encoded `core.protocol.Stop`) on stdin, SIGTERM, SI
 finishes its step, writes a checkpoint, emits ``Finished("stopped")`` and the worker exits 0.
 End of stdin is *not* a stop: the parent may simply have gone away. SIGHUP is ignored.
 
-Pause: a ``pause`` line (or `core.protocol.Pause`) -> the loop holds after its current step and emits
+Pause: a ``pause`` line (or `core.protocol.Pause`), or `core.store.Project.request_pause` from any
+process (polled with the stop request) -> the loop holds after its current step and emits
 `Paused`; the run keeps its memory, its heartbeat and its place (``runs.paused_since`` is set in the
-project file). ``continue`` (`core.protocol.Continue`) -> `Continued`, training goes on. A stop while
+project file). ``continue`` (`core.protocol.Continue`, `Project.request_continue`) -> `Continued`, training goes on. A stop while
 paused checkpoints and finishes as stopped.
 
 Several processes (``torchrun --nproc_per_node N -m core.worker PROJECT ID``, or
@@ -257,9 +258,10 @@ class _Recorder(threading.Thread):
     A failed write (disk full, lock held too long) is reported on stderr and retried with the next
     batch; training is never stopped by the bookkeeping."""
 
-    def __init__(self, project_path: Path, run_id: int, emit: _Emitter, stop: threading.Event) -> None:
+    def __init__(self, project_path: Path, run_id: int, emit: _Emitter, stop: threading.Event,
+                 pause: threading.Event) -> None:
         super().__init__(name="project-recorder", daemon=True)
-        self.project_path, self.run_id, self.emit, self.stop = project_path, run_id, emit, stop
+        self.project_path, self.run_id, self.emit, self.stop, self.pause = project_path, run_id, emit, stop, pause
         self.pid = os.getpid()
         self._cond = threading.Condition()
         self._pending: list[Event] = []
@@ -315,6 +317,9 @@ class _Recorder(threading.Thread):
                     if not self.stop.is_set() and project.stop_requested(self.run_id):
                         self.stop.set()  # Project.request_stop from another process (a re-attached GUI)
                         self.emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
+                    wanted = project.take_pause_request(self.run_id)  # Project.request_pause/_continue
+                    if wanted is not None:
+                        _apply(protocol.Pause() if wanted else protocol.Continue(), self.stop, self.pause, self.emit)
                 except Exception as exc:  # noqa: BLE001
                     print(f"adapter-studio worker: could not write to {self.project_path.name} ({exc}); retrying", file=sys.stderr)
                     with self._cond:
@@ -346,14 +351,19 @@ def _read_commands(stream: TextIO, stop: threading.Event, pause: threading.Event
         except protocol.ProtocolError as exc:
             emit(Log("warning", f"ignored input line: {exc}"))
             continue
-        if isinstance(command, protocol.Stop) and not stop.is_set():
-            stop.set()
-            emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
-        elif isinstance(command, protocol.Pause) and not pause.is_set():
-            pause.set()
-            emit(Log("info", "Pause requested: pausing after this step."))
-        elif isinstance(command, protocol.Continue) and pause.is_set():
-            pause.clear()
+        _apply(command, stop, pause, emit)
+
+
+def _apply(command: protocol.Command, stop: threading.Event, pause: threading.Event, emit: _Emitter) -> None:
+    """A command from stdin or from the project file sets or clears the loop's flags (repeats are no-ops)."""
+    if isinstance(command, protocol.Stop) and not stop.is_set():
+        stop.set()
+        emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
+    elif isinstance(command, protocol.Pause) and not pause.is_set():
+        pause.set()
+        emit(Log("info", "Pause requested: pausing after this step."))
+    elif isinstance(command, protocol.Continue) and pause.is_set():
+        pause.clear()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -437,7 +447,7 @@ def run_job(
         emit(Failed(reason=f"The run cannot start: {exc.reason}", kind="config", detail=exc.detail))
         return EXIT_NOT_STARTED
 
-    recorder = _Recorder(project_path, run_id, emit, stop) if rank == 0 else None  # type: ignore[arg-type]
+    recorder = _Recorder(project_path, run_id, emit, stop, pause) if rank == 0 else None  # type: ignore[arg-type]
     if recorder is not None:
         recorder.start()
 

@@ -368,10 +368,6 @@ class TrainingController(QObject):
             text = self.tr("⏸ Pausing…") if pending else self.tr("⏸ Pause")
             tip = self.tr("Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)")
         can = live and client.can_pause and not pending
-        if live and not client.can_pause:
-            tip = self.tr("This window re-attached to a run an earlier window started: pause and continue go through "
-                          "the pipe to its worker, which only that window had. Stop still works (a checkpoint is "
-                          "written); Resume then continues the run.")
         self.pause_button.setText(text)
         self.pause_button.setToolTip(tip)
         self.pause_button.setEnabled(can)
@@ -471,15 +467,13 @@ class TrainingController(QObject):
         client = self.client
         if client is None or not client.running:
             return True
-        # A paused run kept in the background could never be continued (a later window has no pipe to
-        # it, see WorkerClient.can_pause): it goes on training instead, and the question says so.
-        paused = (client.paused or client.pause_requested is True) and client.process is not None
+        paused = client.paused or client.pause_requested is True
         text = self.tr(
             "Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? "
             "Reopening the project shows it again.").format(client.run_id)
         if paused:
-            text += " " + self.tr("It is paused: kept in the background it continues training, because a later "
-                                  "window cannot continue a paused run.")
+            text += " " + self.tr("It is paused: kept in the background it stays paused until you reopen the "
+                                  "project and continue it.")
         answer = self._ask("close", text)
         if answer == "cancel":
             return False
@@ -491,8 +485,6 @@ class TrainingController(QObject):
             if client.running:
                 loop.exec()
         else:
-            if paused:
-                client.continue_()
             client.detach()
         self.client = None
         return True

@@ -15,8 +15,8 @@ and SIGKILL is sent to every descendant's group as well (a killed launcher forwa
 
 Pause / Continue: `pause` and `continue_` write `core.protocol.Pause` / `Continue` on stdin; the
 worker answers `Paused` / `Continued` (`paused` follows those answers, not the requests). A
-re-attached run has no pipe: it cannot be paused from this window (`can_pause` is False) unless the
-project file offers a pause request; its paused state is read from the run's ``paused_since``.
+re-attached run has no pipe: the requests go through the project file (`Project.request_pause` /
+`request_continue`, polled by the worker), and its paused state is read from the run's ``paused_since``.
 
 A run started by an earlier window has no pipe: `attach` polls the project file instead
 (`Project.metrics(run_id, after_id=...)`, the run's status and heartbeat) and turns new rows into the
@@ -282,13 +282,13 @@ class WorkerClient(QObject):
 
     @property
     def can_pause(self) -> bool:
-        """Whether this window can pause / continue the run: a pipe to its worker (the window started it),
-        or a project file that takes pause requests (`Project.request_pause`, where the store has it)."""
+        """Whether this window can pause / continue the run: through the pipe to its worker (the window
+        started it), or through the project file (`Project.request_pause`) for a re-attached run."""
         if self._done:
             return False
         if self.process is not None:
             return self.process.stdin is not None and not self.process.stdin.closed and self.process.poll() is None
-        return self.attached and _store_can_pause()
+        return self.attached
 
     def pause(self) -> bool:
         """Ask the worker to pause after its current step (it answers `core.protocol.Paused`). Returns
@@ -310,7 +310,7 @@ class WorkerClient(QObject):
                 self.process.stdin.flush()
             except (OSError, ValueError):
                 return False
-        else:  # re-attached: through the project file (only where the store offers it, see can_pause)
+        else:  # re-attached: through the project file (the worker polls it twice a second)
             from core.store import Project
 
             with Project.open(self.project_path) as project:
@@ -468,14 +468,6 @@ def _descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
-
-
-def _store_can_pause() -> bool:
-    """True when `core.store.Project` takes pause requests through the file (`request_pause` and
-    `request_continue`), so a re-attached window can pause a worker it has no pipe to."""
-    from core.store import Project
-
-    return hasattr(Project, "request_pause") and hasattr(Project, "request_continue")
 
 
 def fresh_reader(path: str | os.PathLike[str]) -> Any:

@@ -326,3 +326,20 @@ def test_paused_since_is_set_while_paused_and_cleared(project):
     assert run.status == "interrupted" and not run.paused
     project.mark_interrupted()
     assert project.run(run_id).paused_since is None
+
+
+def test_pause_requests_through_the_file_are_taken_once(project, tmp_path):
+    run_id = project.create_run()
+    project.claim_run(run_id)
+    assert project.take_pause_request(run_id) is None
+    with Project.open(project.path) as window:  # another connection: a re-attached window
+        window.request_pause(run_id)
+    assert project.take_pause_request(run_id) is True
+    assert project.take_pause_request(run_id) is None  # consumed: a later stdin command is not undone
+    project.request_pause(run_id)
+    project.request_continue(run_id)  # the newest request wins
+    assert project.take_pause_request(run_id) is False
+    project.request_pause(run_id)
+    project.record(run_id, [p.Finished("stopped", step=0)])
+    project.claim_run(run_id)  # a new claim (resume) starts without old requests
+    assert project.take_pause_request(run_id) is None

@@ -296,8 +296,8 @@ def _send(proc: subprocess.Popen, line: str) -> None:
 
 def test_real_pause_continue_then_stop_while_paused(tmp_path):
     """A real worker (tiny-llama): pause holds after a step (Paused; runs.paused_since set; the heartbeat
-    goes on, no step is taken), continue goes on (Continued), and a stop while paused checkpoints and
-    finishes as stopped, clearing paused_since."""
+    goes on, no step is taken), continue goes on (Continued), a pause through the project file works
+    too, and a stop while paused checkpoints and finishes as stopped, clearing paused_since."""
     path = real_project(tmp_path, max_steps=400, save_steps=0, eval_steps=0)
     run_id = new_run(path)
     proc = subprocess.Popen(worker.worker_command(path, run_id), env=ENV, text=True, cwd=REPO, start_new_session=True,
@@ -323,7 +323,7 @@ def test_real_pause_continue_then_stop_while_paused(tmp_path):
         assert after.step == paused.step + 1 and after.elapsed_s < events[-1].paused_seconds  # paused time left out
         with Project.open(path) as proj:
             assert not proj.run(run_id).paused
-        _send(proc, "pause")
+            proj.request_pause(run_id)  # the second pause through the file (a re-attached window has no pipe)
         second = read_until(proc, p.Paused, timeout=30)[-1]
         _send(proc, "stop")
         events = read_until(proc, p.Finished, timeout=60)

@@ -11,6 +11,39 @@ import pytest  # noqa: E402
 LOAD_TIMEOUT_MS = 60_000  # the first skeleton imports torch + transformers (seconds on a busy CPU)
 
 
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    """A modal dialog nobody answers would block the test forever (offscreen, nobody clicks): each one is
+    refused at once (Cancel / rejected) and reported as an error of the test that opened it. A test that
+    expects a dialog replaces it with its own answer (monkeypatch, or the controller's ``confirm`` hook)."""
+    from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+
+    opened: list[str] = []
+
+    def refuse(what):
+        def answer(*args, **kwargs):
+            texts = [a for a in args if isinstance(a, str)]
+            if args and isinstance(args[0], QDialog):
+                box = args[0]
+                texts = [box.windowTitle(), box.text() if isinstance(box, QMessageBox) else ""]
+            opened.append(f"{what}: {' | '.join(t for t in texts if t)[:300]}")
+            if what.startswith("QFileDialog"):
+                return "" if what.endswith("Directory") else ("", "")
+            if what.startswith("QMessageBox."):
+                return QMessageBox.StandardButton.Cancel
+            return QDialog.DialogCode.Rejected.value
+        return answer
+
+    for name in ("question", "warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, refuse(f"QMessageBox.{name}"))
+    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, refuse(f"QFileDialog.{name}"))
+    monkeypatch.setattr(QMessageBox, "exec", refuse("QMessageBox.exec"))
+    monkeypatch.setattr(QDialog, "exec", refuse("QDialog.exec"))
+    yield opened
+    assert not opened, f"a modal dialog opened that the test did not answer: {opened}"
+
+
 @pytest.fixture
 def qsettings(tmp_path):
     from PySide6.QtCore import QSettings

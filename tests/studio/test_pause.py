@@ -83,9 +83,9 @@ def test_pause_continue_stop_with_the_fake_worker(window, qtbot):
     assert "paused" not in status_cell(tc)  # (the fake worker writes no file: the list shows what the file says)
 
 
-def test_closing_on_a_paused_run_keeps_it_going(window, qtbot, tmp_path):
-    """Kept in the background, a paused run would stay paused for good (no later window has its pipe):
-    the question says so and the window sends Continue before letting go."""
+def test_closing_on_a_paused_run_keeps_it_paused(window, qtbot, tmp_path):
+    """Kept in the background, a paused run stays paused (a later window continues it through the
+    project file): the question says so, and the window sends nothing more to the worker."""
     tc = window.training
     log = tmp_path / "commands.txt"
     tc.worker_program = lambda project, run_id: [sys.executable, FAKE, project, "--run", str(run_id), "--steps", "100000",
@@ -98,16 +98,19 @@ def test_closing_on_a_paused_run_keeps_it_going(window, qtbot, tmp_path):
     tc.confirm = lambda question, text: asked.append(text) or "keep"
     assert window.close()
     assert "It is paused" in asked[0] and not client.running
-    qtbot.waitUntil(lambda: log.exists() and log.read_text().split() == ["pause", "continue"], timeout=5_000)
+    qtbot.waitUntil(lambda: log.exists() and log.read_text().split() == ["pause"], timeout=5_000)
+    qtbot.wait(300)
+    assert log.read_text().split() == ["pause"]  # no Continue sent on the way out
     try:
         os.killpg(client.pid, signal.SIGKILL)  # the fake worker is this test's own child
     except ProcessLookupError:
         pass
 
 
-def test_reattached_run_cannot_be_paused_here_and_shows_a_recorded_pause(make_window, window, qtbot):
-    """A run trained by a process this window did not start (here: the test process itself claims it).
-    No pipe: Pause is disabled and says why. A run the file records as paused (`Run.paused_since`)
+def test_reattached_run_pauses_through_the_file_and_shows_a_recorded_pause(make_window, window, qtbot):
+    """A run trained by a process this window did not start (here: the test process itself claims it and
+    plays the worker's part on the file). No pipe: Pause and Continue go through the project file
+    (`Project.request_pause` / `request_continue`); a run the file records as paused (`Run.paused_since`)
     shows as paused on re-attach, and as running again when the file says so."""
     from core.store import Project
 
@@ -121,18 +124,28 @@ def test_reattached_run_cannot_be_paused_here_and_shows_a_recorded_pause(make_wi
     tc = again.training
     assert tc.client is not None and tc.client.attached and tc.client.run_id == run_id
     qtbot.waitUntil(lambda: tc.stop_button.isEnabled(), timeout=5_000)
-    assert not tc.client.can_pause and not tc.pause_button.isEnabled()
-    assert "re-attached" in tc.pause_button.toolTip() and "Stop still works" in tc.pause_button.toolTip()
     # paused from the first paint (the view reads the run), and the client's first poll says so too
     assert "paused" in tc.view.status.text() and "paused" in tc.view.progress.format()
     qtbot.waitUntil(lambda: tc.client.paused and "paused" in status_cell(tc), timeout=5_000)
-    with Project.open(path) as project:
+    assert tc.client.can_pause and tc.pause_button.isEnabled() and "Continue" in tc.pause_button.text()
+    tc.toggle_pause()  # Continue, through the file
+    assert "Continuing" in tc.pause_button.text() and not tc.pause_button.isEnabled()
+    with Project.open(path) as project:  # the worker's side: take the request, go on
+        assert project.take_pause_request(run_id) is False
         project.conn.execute("UPDATE runs SET paused_since = NULL WHERE id = ?", (run_id,))
         project.conn.commit()
     with qtbot.waitSignal(tc.pause_changed, timeout=5_000) as changed:
         pass
     assert changed.args == [False] and "running" in tc.view.status.text() and "paused" not in status_cell(tc)
-    assert "continued at step" in tc.view.log.toPlainText()
+    assert "continued at step" in tc.view.log.toPlainText() and "Pause" in tc.pause_button.text()
+    tc.toggle_pause()  # Pause, through the file
+    with Project.open(path) as project:
+        assert project.take_pause_request(run_id) is True
+        project.conn.execute("UPDATE runs SET paused_since = ? WHERE id = ?", (time.time(), run_id))
+        project.conn.commit()
+    with qtbot.waitSignal(tc.pause_changed, timeout=5_000) as changed:
+        pass
+    assert changed.args == [True] and "paused" in status_cell(tc)
     with qtbot.waitSignal(tc.run_ended, timeout=5_000) as ended:
         with Project.open(path) as project:
             project.set_run_status(run_id, "stopped")
