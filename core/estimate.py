@@ -12,13 +12,13 @@ meta-device skeleton (copying a meta model is cheap: no storage) and asks the en
 - gradients: one float32 gradient per trainable parameter;
 - optimizer: AdamW's two float32 moments per trainable parameter;
 - activations: the tensors autograd saves for backward, the loss's float32 log-probabilities
-  included. With the adapted model at hand (`cost`, or ``adapted=``) they are *traced*, not guessed:
-  the adapted copy runs one forward pass and the loss (as ``core.train._loss_sum`` computes it) on
-  the meta device, with ``saved_tensors_hooks`` recording every tensor autograd keeps (counted once
-  per storage, parameters excluded). That is exact for any architecture and method (LoRA dropout
-  masks, DoRA norms, prompt tuning's virtual tokens, prefix key/values, eager attention's
-  (B, heads, T, T) probabilities), and it sees that a frozen Linear keeps nothing for backward while
-  an adapted one keeps its input. One correction: on the meta device
+  included. With the adapted model at hand (`cost`, or ``adapted=``) they are *traced*, not
+  guessed: the adapted copy runs one forward pass on the meta device, with ``saved_tensors_hooks``
+  recording every tensor autograd keeps (counted once per storage, parameters excluded); the
+  loss's share (``core.train._loss_sum``) is added by count. That is exact for any architecture
+  and method (LoRA dropout masks, DoRA norms, prompt tuning's virtual tokens, prefix key/values,
+  eager attention's (B, heads, T, T) probabilities), and it sees that a frozen Linear keeps nothing
+  for backward while an adapted one keeps its input. One correction: on the meta device
   ``scaled_dot_product_attention`` takes the math path, which keeps the (B, heads, T, T)
   probabilities; the fused kernels on the CPU and the GPU keep only q, k, v, the output and a
   (B, heads, T) log-sum-exp, so the trace asks torch which kernel the real device would choose and
@@ -194,7 +194,7 @@ def _formula_trace(config: Any, batch: int, seq: int, width: int) -> dict[str, A
 
 
 def trace_activations(adapted: Any, batch_size: int, seq_len: int) -> dict[str, Any]:
-    """Run the adapted (meta) model forward once, and the loss, counting what autograd saves for backward.
+    """Run the adapted (meta) model forward once, counting what autograd saves for backward (plus the loss's share).
 
     Returns ``{"blocks": [bytes per block], "block_inputs": [bytes of each block's input],
     "outside": bytes saved outside the blocks (embeddings, final norm, the loss's float32
@@ -245,14 +245,19 @@ def trace_activations(adapted: Any, batch_size: int, seq_len: int) -> dict[str, 
         with _FusedAttention(), torch.autograd.graph.saved_tensors_hooks(pack, lambda packed: packed[0]):
             out = adapted(input_ids=ids)
             logits = out.logits if hasattr(out, "logits") else out[0]  # (B, T_out, V); T_out > T with virtual tokens
-            # The loss as core.train._loss_sum computes it: the shifted slice, in float32.
-            logits = logits[:, -seq_len:]
-            labels = torch.zeros((batch_size, seq_len - 1), dtype=torch.long, device=logits.device)  # (B, T-1)
-            torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels.flatten(), reduction="sum")
     finally:
         for h in handles:
             h.remove()
         adapted.train(was_training)
+    # The loss (core.train._loss_sum: cross_entropy of the shifted (B·(T-1), V) logits in float32):
+    # log_softmax keeps its float32 output, nll_loss the flattened labels (int64) and a float32
+    # scalar (the total weight). Counted rather than run: on the meta device cross_entropy goes
+    # through torch's Python decompositions, whose first use imports sympy and the compiler stack
+    # (~1 s of imports, and a stall of the studio's window).
+    rows = batch_size * max(seq_len - 1, 1)
+    log_probs = rows * logits.shape[-1] * 4
+    outside += log_probs + rows * 8 + 4
+    largest = max(largest, log_probs)
     # A block whose activations are not needed (below the first adapter) keeps nothing, and neither
     # does its checkpoint.
     block_inputs = [n if s else 0 for n, s in zip(inputs, saved)]

@@ -44,6 +44,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("project", nargs="?", metavar="PROJECT_FILE", help="an .adapterstudio project file")
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window into OUT.png and exit")
     parser.add_argument("--startup-check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stall-check", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -130,16 +131,12 @@ def run_gui(args: argparse.Namespace) -> int:
             QTimer.singleShot(0, app.quit)
 
         window.first_paint.connect(report)
+    if args.stall_check:
+        _check_stalls(app, window)
     if args.screenshot:
         out = args.screenshot
         window.persist_geometry = False  # a fixed size for docs and tests; the person's layout is untouched
         window.resize(1360, 820)
-        waiting = {"model", "methods", "cost"}
-
-        def ready(what: str) -> None:
-            waiting.discard(what)
-            if not waiting:
-                QTimer.singleShot(200, shoot)
 
         def shoot() -> None:
             window.grab().save(out)
@@ -147,13 +144,66 @@ def run_gui(args: argparse.Namespace) -> int:
             window.close()
             app.quit()
 
-        window.model_ready.connect(lambda: ready("model"))
-        window.methods_ready.connect(lambda: ready("methods"))
-        window.cost_ready.connect(lambda: ready("cost"))
+        _when_ready(window, lambda: QTimer.singleShot(200, shoot))
         QTimer.singleShot(60_000, shoot)  # never hang: a screenshot of whatever is there
     window.show()
     code = app.exec()
     return code
+
+
+def _when_ready(window, callback) -> None:
+    """Call ``callback`` once the window's tree, method registry and first cost are in."""
+    waiting = {"model", "methods", "cost"}
+
+    def ready(what: str) -> None:
+        if what in waiting:
+            waiting.discard(what)
+            if not waiting:
+                callback()
+
+    window.model_ready.connect(lambda: ready("model"))
+    window.methods_ready.connect(lambda: ready("methods"))
+    window.cost_ready.connect(lambda: ready("cost"))
+
+
+def _check_stalls(app, window) -> None:
+    """For the responsiveness test (``--stall-check``): a timer ticks every 10 ms from the first paint
+    until the project, the method registry, the tree and the first cost are in; the longest gap
+    between ticks is how long the event loop stood still (a click or a repaint would have waited as
+    long). Prints ``{"paint_s", "ready_s", "max_stall_ms", "stalls"}`` as JSON and quits."""
+    from PySide6.QtCore import QTimer
+
+    state = {"last": 0.0, "gaps": [], "painted": 0.0}
+    ticker = QTimer(window)
+    ticker.setInterval(10)
+
+    def tick() -> None:
+        now = time.perf_counter()
+        state["gaps"].append((now - state["last"], now - _T0))
+        state["last"] = now
+
+    def painted() -> None:
+        state["last"] = state["painted"] = time.perf_counter()
+        ticker.start()
+
+    def report(ready: bool = True) -> None:
+        if not ticker.isActive():
+            return
+        tick()
+        ticker.stop()
+        top = sorted(state["gaps"], reverse=True)[:5]
+        print(json.dumps({
+            "paint_s": state["painted"] - _T0, "ready_s": (time.perf_counter() - _T0) if ready else None,
+            "max_stall_ms": top[0][0] * 1000 if top else 0.0,
+            "stalls": [{"ms": round(gap * 1000), "at_s": round(at, 2)} for gap, at in top],
+        }), flush=True)
+        window.close()
+        app.quit()
+
+    ticker.timeout.connect(tick)
+    window.first_paint.connect(painted)
+    _when_ready(window, report)
+    QTimer.singleShot(120_000, lambda: report(ready=False))  # never hang
 
 
 def FileOpenHandler(window):  # noqa: N802 - builds a QObject subclass lazily (Qt loads after the CLI check)

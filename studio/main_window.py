@@ -2,14 +2,18 @@
 
 The window owns the state (the project's `ProjectSettings`) and the undo stack; the widgets show it
 and report edits. Every accepted edit is saved into the project file at once (no "unsaved changes").
-Heavy work (skeletons, registry import, counting) goes through `studio.jobs.Runner`; the first
-paint happens before any of it starts, and before torch is imported.
+Heavy work (the project file's import, the registry import, skeletons, counting) goes through
+`studio.jobs.Runner`; the first paint happens before any of it starts, and before torch is imported,
+and the event loop keeps running while it does (see the pool-thread entry points at the end).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +140,7 @@ class MainWindow(QMainWindow):
         self.targets: Any = None
         self.layers: Any = None
         self._painted = False
+        self._closed = False
         self.persist_geometry = True
         self.started = time.perf_counter()
         self._cost_running = False
@@ -294,6 +299,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_geometry()
+        self._closed = True
         self.runner.wait(30000)
         if self.project is not None:
             self.project.close()
@@ -310,10 +316,17 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._start)
 
     def _start(self) -> None:
-        self.runner.submit(_load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
         path = self._pending_path or default_project_path()
         self._pending_path = None
-        self.open_project(path, create=True)
+        # core.store imports sqlite_utils, which imports pandas and numpy: ~0.7 s that froze the
+        # window just after it appeared. The import runs on the pool thread (first, before the method
+        # registry's torch import), and the project opens on the GUI thread once it is in.
+        self.runner.submit(_import_store, on_done=lambda _: self._open_first(path), on_error=lambda _: self._open_first(path))
+        self.runner.submit(_load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
+
+    def _open_first(self, path: Path) -> None:
+        if not self._closed:  # closed before the import finished: create nothing
+            self.open_project(path, create=True)
 
     # ---- project ---------------------------------------------------------------------------------
 
@@ -644,16 +657,84 @@ def _scroll(widget: QWidget) -> QWidget:
 
 
 # Pool-thread entry points (imported lazily so this module stays free of torch).
+#
+# The GUI thread runs Python only when it holds the GIL, so a pool thread that holds it long freezes
+# the window as surely as work on the GUI thread. Two such holds were measured while the window
+# opens: torch's libraries being dlopened inside `import torch` (~0.2 s, see
+# _preload_torch_libraries) and the garbage collector's full collections, which walk every object
+# alive: each import phase (pandas, torch, transformers, a skeleton) grows the heap by hundreds of
+# thousands of long-lived objects, and the collections it triggers took 35, 60, 90, 115, 170, 200 ms.
+# So the startup jobs run with the collector off and freeze what they built (gc.freeze: later
+# collections skip it; imported modules and cached skeletons live as long as the process anyway).
+
+
+@contextlib.contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """Run a job that builds long-lived objects (imports, cached skeletons) without garbage
+    collections, then move everything alive into the collector's permanent generation."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def _import_store() -> None:
+    with _long_lived_heap():
+        import sqlite_utils
+
+        import core.store  # noqa: F401 - sqlite_utils -> pandas, numpy: ~0.7 s
+
+        # The first Database() loads sqlite_utils' plugins (entry points, importlib.metadata): ~30 ms
+        # that would otherwise fall on the GUI thread's first Project.open.
+        sqlite_utils.Database(memory=True).close()
+
+
 def _load_methods() -> dict[str, Any]:
+    _preload_torch_libraries()
     from studio.jobs import load_methods
 
-    return load_methods()
+    with _long_lived_heap():
+        return load_methods()
+
+
+def _preload_torch_libraries() -> None:
+    """Load torch's largest shared libraries (libc10, libtorch_cpu) without holding the GIL.
+
+    ``import torch`` dlopens them while holding the GIL: ~0.2 s (more on a busy machine) in which
+    no Python code runs on any thread, so the window froze although the import runs on a pool
+    thread. A ctypes call of libc's ``dlopen`` releases the GIL; the later ``import torch`` finds
+    the libraries loaded (by soname) and only links to them. RTLD_LOCAL, as torch loads them itself.
+    Linux only; anything unexpected just leaves the work to ``import torch``."""
+    import sys
+
+    if not sys.platform.startswith("linux") or "torch" in sys.modules:
+        return
+    import ctypes
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec("torch")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "lib"  # type: ignore[union-attr]
+        dlopen = ctypes.CDLL(None).dlopen
+    except Exception:  # noqa: BLE001 - no torch, an unusual layout, no dlopen symbol: nothing to do
+        return
+    dlopen.restype = ctypes.c_void_p
+    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    for name in ("libc10.so", "libtorch_cpu.so"):
+        if (folder / name).is_file():
+            dlopen(os.fsencode(folder / name), os.RTLD_NOW | os.RTLD_LOCAL)
 
 
 def _load_tree(ref: str) -> Any:
     from studio.jobs import load_tree
 
-    return load_tree(ref)
+    with _long_lived_heap():  # the first imports transformers; the skeleton is cached for the process
+        return load_tree(ref)
 
 
 def _preview_data(*args: Any) -> Any:

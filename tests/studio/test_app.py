@@ -46,6 +46,22 @@ def test_cold_start_paints_before_torch(tmp_path):
     assert report["paint_s"] < 5.0
 
 
+def test_opening_a_project_never_stalls_the_event_loop(tmp_path):
+    """From the first paint until the project, methods, tree and cost are in (a fresh process: the
+    store's sqlite_utils/pandas import, torch, transformers and the skeleton all load), a 10 ms timer
+    on the event loop must never wait long. Measured ~0.1 s at worst on the shared 2-core machine
+    (it was ~1 s: the project file's import on the GUI thread, then torch's dlopen and full garbage
+    collections holding the GIL); the bound leaves room for a busy machine."""
+    proc = _run([str(tmp_path / "stall.adapterstudio"), "--stall-check"], {"QT_QPA_PLATFORM": "offscreen"}, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("first paint", round(report["paint_s"], 2), "s; ready", report["ready_s"] and round(report["ready_s"], 1),
+          "s; longest stalls", report["stalls"])
+    assert report["ready_s"] is not None, "the window never got its tree, methods and cost"
+    assert report["paint_s"] < 5.0
+    assert report["max_stall_ms"] < 350, report["stalls"]
+
+
 def _not_blank(png: Path) -> None:
     from PySide6.QtGui import QImage
 
