@@ -117,6 +117,9 @@ class CostPanel(QWidget):
         self.mem_total.setFont(mono)
         self.legend = QLabel()
         self.legend.setWordWrap(True)
+        # A wrapped label does not ask its layout for the height of its lines: reserve two, so the
+        # window (whose runs dock takes what the top row does not claim) never clips the legend.
+        self.legend.setMinimumHeight(2 * self.legend.fontMetrics().lineSpacing() + 2)
         self.legend.setToolTip(self.tr(
             "The peak of the tensors alive in one training step (core.estimate):\n"
             "weights: the base model in the chosen dtype\n"
@@ -173,11 +176,13 @@ class CostPanel(QWidget):
         labels = self.part_labels()
         self.bar.set_parts(mem, labels)
         self.mem_total.setText(gib(mem["total"]))
-        self.legend.setText(
-            " ".join(
-                f"<span style='color:{COLORS[k].name()}'>■</span> {labels[k]} {gib(mem.get(k, 0))}" for k in PARTS
-            )
-        )
+        # Parts under 1 % of the total (a LoRA's adapter, gradients and optimizer state) stay in the
+        # bar and its tooltip: the legend keeps to one or two lines in a short window.
+        shown = [k for k in PARTS if mem.get(k, 0) >= 0.01 * mem["total"]]
+        text = " ".join(f"<span style='color:{COLORS[k].name()}'>■</span> {labels[k]} {gib(mem.get(k, 0))}" for k in shown)
+        if len(shown) < len(PARTS):
+            text += " " + self.tr("(+{0} under 1 %)").format(len(PARTS) - len(shown))
+        self.legend.setText(text)
         for lab in (self.trainable, self.total, self.percent):
             lab.setEnabled(True)
 
