@@ -98,13 +98,12 @@ def load_tree(ref: str) -> ModelInfo:
 
 
 def count_cost(ref: str, method_module: Any, config: dict[str, Any], memory: dict[str, Any]) -> dict[str, Any]:
-    """Trainable/all counts of ``config`` on a fresh copy of the skeleton, and the memory estimate."""
+    """Trainable/all counts of ``config`` and the memory estimate (``{"trainable", "total", "memory"}``):
+    `core.estimate.cost` adapts one copy of the cached skeleton for both the counts and the traced
+    activations."""
     from core import estimate
 
-    model = _skeleton(ref)
-    trainable, total = estimate.count_parameters(model, method_module, config)
-    mem = estimate.training_memory(model, trainable=trainable, **memory)
-    return {"trainable": trainable, "total": total, "memory": mem}
+    return estimate.cost(_skeleton(ref), method_module, config, **memory)
 
 
 class Runner(QObject):

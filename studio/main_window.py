@@ -743,10 +743,7 @@ def _preview_data(*args: Any) -> Any:
     return preview_data(*args)
 
 
-def _count_cost(ref: str, method_module: Any, config: dict[str, Any], memory: dict[str, Any]) -> Any:
-    # core.estimate.cost adapts one copy of the cached skeleton for both the counts and the traced
-    # activations (studio.jobs.count_cost estimates activations from the config alone).
-    from core import estimate
-    from studio.jobs import _skeleton
+def _count_cost(*args: Any) -> Any:
+    from studio.jobs import count_cost
 
-    return estimate.cost(_skeleton(ref), method_module, config, **memory)
+    return count_cost(*args)
