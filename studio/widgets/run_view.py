@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -38,10 +38,18 @@ PAUSED = "#8c6d1f"  # the running colour, darker: alive, but not moving
 ERROR = "#d62728"
 OVERLAY_COLOURS = ("#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 STATUS_TEXT = {
-    "queued": "queued", "running": "● running", "paused": "⏸ paused", "completed": "✓ completed", "stopped": "■ stopped",
-    "failed": "✗ failed", "interrupted": "✗ crashed / interrupted",
+    "queued": QT_TRANSLATE_NOOP("RunStatus", "queued"), "running": QT_TRANSLATE_NOOP("RunStatus", "● running"),
+    "paused": QT_TRANSLATE_NOOP("RunStatus", "⏸ paused"), "completed": QT_TRANSLATE_NOOP("RunStatus", "✓ completed"),
+    "stopped": QT_TRANSLATE_NOOP("RunStatus", "■ stopped"), "failed": QT_TRANSLATE_NOOP("RunStatus", "✗ failed"),
+    "interrupted": QT_TRANSLATE_NOOP("RunStatus", "✗ crashed / interrupted"),
 }
-"""Status -> its label; ``paused`` is a running run whose worker waits for Continue (not a stored status)."""
+"""Status -> its label (English; `status_label` translates); ``paused`` is a running run whose worker waits
+for Continue (not a stored status)."""
+
+
+def status_label(status: str) -> str:
+    """The status's label in the user's language."""
+    return QCoreApplication.translate("RunStatus", STATUS_TEXT.get(status, status))
 
 
 def run_paused(run: Any) -> bool:
@@ -331,7 +339,7 @@ class RunView(QWidget):
 
     def set_status(self, status: str, reason: str = "", kind: str | None = None) -> None:
         """Show the run's status; failed / interrupted ones with the reason, what to do, and Resume."""
-        text = self.tr(STATUS_TEXT.get(status, status))
+        text = status_label(status)
         colour = {"running": RUNNING, "paused": PAUSED, "failed": ERROR, "interrupted": ERROR, "completed": ACCENT}.get(status, "")
         html = f"<b style='color:{colour}'>{text}</b>" if colour else f"<b>{text}</b>"
         if reason:

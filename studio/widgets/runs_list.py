@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,10 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.widgets.run_view import STATUS_TEXT, colour_for, run_paused
+from studio.widgets.run_view import colour_for, run_paused, status_label
 from studio.worker_client import clock
 
-COLUMNS = ("run", "status", "method", "steps", "loss", "eval loss", "best eval", "duration")
+COLUMNS = (  # header labels, translated in RunsList's context (self.tr)
+    QT_TRANSLATE_NOOP("RunsList", "run"), QT_TRANSLATE_NOOP("RunsList", "status"), QT_TRANSLATE_NOOP("RunsList", "method"),
+    QT_TRANSLATE_NOOP("RunsList", "steps"), QT_TRANSLATE_NOOP("RunsList", "loss"), QT_TRANSLATE_NOOP("RunsList", "eval loss"),
+    QT_TRANSLATE_NOOP("RunsList", "best eval"), QT_TRANSLATE_NOOP("RunsList", "duration"),
+)
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +109,7 @@ class RunsList(QWidget):
             # paused_ids: the live run's pause as its worker answered (cleared by the window when the run ends)
             status = "paused" if run.id in self.paused_ids or run_paused(run) else run.status
             values = [
-                run.name or f"run {run.id}", self.tr(STATUS_TEXT.get(status, status)), run.config.method,
+                run.name or f"run {run.id}", status_label(status), run.config.method,
                 f"{run.step:,}/{run.total_steps:,}" if run.total_steps else f"{run.step:,}",
                 _num(run.loss), _num(run.eval_loss), _num(best.get(run.id)), clock(duration) if duration else "",
             ]
@@ -137,9 +141,9 @@ class RunsList(QWidget):
             item = self.table.topLevelItem(i)
             if item.data(0, Qt.ItemDataRole.UserRole) != run_id:
                 continue
-            if paused or item.text(1) == self.tr(STATUS_TEXT["paused"]):  # never overwrites an ended run's status
+            if paused or item.text(1) == status_label("paused"):  # never overwrites an ended run's status
                 status = "paused" if paused else "running"
-                item.setText(1, self.tr(STATUS_TEXT[status]))
+                item.setText(1, status_label(status))
                 item.setForeground(1, QBrush(colour_for(status)))
 
     def select(self, run_id: int) -> None:
