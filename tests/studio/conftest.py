@@ -77,6 +77,41 @@ def make_window(qtbot, tmp_path, qsettings):
     return make
 
 
+@pytest.fixture
+def training_window(make_window, tmp_path):
+    """training_window(max_steps) -> a window on a tiny-llama LoRA project with 16 short examples, the close
+    and stop questions answered (stop, yes), the plain worker (no launch dialog, whatever GPUs are here).
+    Afterwards, a run still going in a window made here is killed with its process group."""
+    import json
+    import signal
+
+    made = []
+
+    def make(max_steps: int):
+        data = tmp_path / "d.jsonl"
+        data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(16)))
+        window = make_window(settings={
+            "model": "tiny-llama",
+            "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+                              "target_modules": ["q_proj", "v_proj"]},
+            "data": {"path": str(data), "format": "auto", "max_length": 32},
+            "training": {"max_steps": max_steps, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
+        })
+        window.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
+        window.training.gpus = []
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        client = window.training.client
+        if client is not None and client.running and client.process is not None:  # only this test's children
+            try:
+                os.killpg(client.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def wait_cost(qtbot, window):
     """Wait until no cost computation is pending or running."""
     qtbot.waitUntil(

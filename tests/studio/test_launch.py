@@ -4,9 +4,7 @@ down to a real ``accelerate launch`` of tiny-llama on the CPU that finishes in t
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -202,24 +200,8 @@ def test_dialog_choices_save_and_start(qtbot, tmp_path):
 
 
 @pytest.fixture
-def launch_window(make_window, tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(16)))
-    window = make_window(settings={
-        "model": "tiny-llama",
-        "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
-                          "target_modules": ["q_proj", "v_proj"]},
-        "data": {"path": str(data), "format": "auto", "max_length": 32},
-        "training": {"max_steps": MAX_STEPS, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
-    })
-    window.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
-    yield window
-    client = window.training.client
-    if client is not None and client.running and client.pid:  # never leave this test's launcher behind
-        try:
-            os.killpg(client.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def launch_window(training_window):
+    return training_window(MAX_STEPS)  # tests set .gpus to what they need
 
 
 def test_one_gpu_trains_without_dialog(launch_window, qtbot):

@@ -7,7 +7,6 @@ for both: the command passes through accelerate's launcher)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -24,25 +23,8 @@ MAX_STEPS = 400
 
 
 @pytest.fixture
-def window(make_window, tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(16)))
-    win = make_window(settings={
-        "model": "tiny-llama",
-        "method_config": {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
-                          "target_modules": ["q_proj", "v_proj"]},
-        "data": {"path": str(data), "format": "auto", "max_length": 32},
-        "training": {"max_steps": MAX_STEPS, "batch_size": 4, "eval_steps": 0, "save_steps": 0, "warmup_steps": 0},
-    })
-    win.training.confirm = lambda question, text: {"close": "stop", "stop": "yes"}[question]
-    win.training.gpus = []  # the plain worker
-    yield win
-    client = win.training.client
-    if client is not None and client.running and client.process is not None:  # only this test's worker
-        try:
-            os.killpg(client.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def window(training_window):
+    return training_window(MAX_STEPS)
 
 
 def status_cell(tc) -> str:

@@ -143,13 +143,16 @@ def test_100k_points_stay_responsive(tiny_window, qtbot):
 def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
     from core.store import Project
 
-    # Long enough that the stop always lands mid-run: on an idle machine tiny-llama does ~100 steps/s.
+    # tiny-llama does ~100 steps/s on an idle machine: the run is paused first, so that Stop lands
+    # mid-run however fast or loaded the machine is (a stop while paused checkpoints like any other).
     window = tiny_window(max_steps=400, eval_steps=50, save_steps=50)
     tc = window.training
     run_id = start(tc)
     qtbot.waitUntil(lambda: tc.view.points >= 3, timeout=RUN_TIMEOUT_MS)  # curve points arrive
-    qtbot.waitUntil(lambda: tc.view.redraws > 0 and not tc.view._dirty, timeout=5_000)
     assert "step" in tc.view.progress.format() and "ETA" in tc.view.progress.format()
+    with qtbot.waitSignal(tc.pause_changed, timeout=RUN_TIMEOUT_MS):
+        assert tc.toggle_pause()
+    qtbot.waitUntil(lambda: tc.view.redraws > 0 and not tc.view._dirty, timeout=5_000)
     with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
         assert tc.stop(confirm=True)  # answered "yes" by ANSWERS
     assert ended.args == [run_id, "stopped"]
