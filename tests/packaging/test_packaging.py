@@ -155,31 +155,18 @@ def _bundle_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def bundle(bundle_build, tmp_path_factory) -> Path:
+def bundle(bundle_build) -> Path:
     """The built bundle's executable: $ADAPTER_STUDIO_BUNDLE (already built), the build tests/conftest.py
-    started in the background when the tests were collected, or built here."""
+    runs in the background (started with the studio's tests, or now)."""
     if os.environ.get("ADAPTER_STUDIO_BUNDLE"):
         return Path(os.environ["ADAPTER_STUDIO_BUNDLE"])
     pytest.importorskip("PyInstaller", reason="PyInstaller comes with the test extra")
     t0 = time.perf_counter()
-    if bundle_build is not None:
-        proc, out, log = bundle_build
-        code = proc.wait(timeout=1500)
-        log.flush()
-        output = (out / "build.log").read_text(errors="replace")
-    else:
-        out = tmp_path_factory.mktemp("pyinstaller")
-        done = subprocess.run(
-            [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", str(out / "dist"),
-             "--workpath", str(out / "work"), str(PKG / "adapter-studio.spec")],
-            cwd=ROOT, capture_output=True, text=True, timeout=1500,
-        )
-        code, output = done.returncode, done.stderr
-    assert code == 0, output[-5000:]
-    folder = out / "dist" / "adapter-studio"
-    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+    assert bundle_build is not None  # tests/conftest.py plans the build whenever PyInstaller imports
+    exe = bundle_build.wait(timeout=1500)
+    size = sum(f.stat().st_size for f in exe.parent.rglob("*") if f.is_file() and not f.is_symlink())
     print(f"bundle ready {time.perf_counter() - t0:.0f} s after its test asked for it, {size / 2**20:.0f} MiB")
-    return folder / "adapter-studio"
+    return exe
 
 
 @pytest.mark.slow
