@@ -286,12 +286,17 @@ class MainWindow(QMainWindow):
         state = self.qsettings.value("splitter")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.splitter.restoreState(state)
+        docks = self.qsettings.value("window_state")  # the runs dock's height (and whether it floats)
+        if not (isinstance(docks, QByteArray) and not docks.isEmpty() and self.restoreState(docks)):
+            # First launch: the tree and the forms above get the larger share; the runs below ~40 %.
+            self.resizeDocks([self.training.dock], [int(self.height() * 0.4)], Qt.Orientation.Vertical)
 
     def save_geometry(self) -> None:
         if not self.persist_geometry:
             return
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("splitter", self.splitter.saveState())
+        self.qsettings.setValue("window_state", self.saveState())
         self.qsettings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802

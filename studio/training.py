@@ -91,7 +91,7 @@ class TrainingController(QObject):
         self.stop_button = QPushButton(self.tr("■ Stop"))
         self.stop_button.setToolTip(self.tr("Checkpoint and stop the run (Esc)"))
         self.stop_button.setEnabled(False)
-        self.pause_button = QPushButton(self.tr("⏸ Pause"))
+        self.pause_button = QPushButton(self.tr("‖ Pause"))
         self.pause_button.setObjectName("pause_button")
         self.pause_button.setEnabled(False)
         self.train_button.clicked.connect(lambda: self.train())
@@ -365,7 +365,7 @@ class TrainingController(QObject):
             text = self.tr("▶ Continuing…") if pending else self.tr("▶ Continue")
             tip = self.tr("The run is paused (its memory and place are kept); go on training (Ctrl+P)")
         else:
-            text = self.tr("⏸ Pausing…") if pending else self.tr("⏸ Pause")
+            text = self.tr("‖ Pausing…") if pending else self.tr("‖ Pause")
             tip = self.tr("Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)")
         can = live and client.can_pause and not pending
         self.pause_button.setText(text)

@@ -112,7 +112,7 @@ ZH.update({
     "none (fp32)": "无 (fp32)", "optimizer": "优化器", "paused": "已暂停", "prompt": "提示", "queued": "排队中",
     "resumes run {0}": "恢复运行 {0}", "starting the worker…": "正在启动工作进程…", "stopping…": "正在停止…", "text": "文本",
     "the adapter": "适配器", "weights": "权重", "workspace": "工作区", "{0} (not in the file)": "{0}（不在文件中）",
-    "⏸ Pause": "⏸ 暂停", "⏸ Pausing…": "⏸ 正在暂停…", "⏸ paused": "⏸ 已暂停", "■ Stop": "■ 停止", "■ stopped": "■ 已停止",
+    "‖ Pause": "‖ 暂停", "‖ Pausing…": "‖ 正在暂停…", "‖ paused": "‖ 已暂停", "■ Stop": "■ 停止", "■ stopped": "■ 已停止",
     "▶ Continue": "▶ 继续", "▶ Continuing…": "▶ 正在继续…", "▶ Train": "▶ 训练", "● running": "● 运行中",
     "✓ completed": "✓ 已完成", "✗ crashed / interrupted": "✗ 崩溃 / 中断", "✗ failed": "✗ 失败",
     "run": "运行", "status": "状态", "method": "方法", "steps": "步数", "loss": "损失", "eval loss": "评估损失",

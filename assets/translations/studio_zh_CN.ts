@@ -623,68 +623,68 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="345" />
+        <location filename="../../studio/main_window.py" line="350" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="358" />
-        <location filename="../../studio/main_window.py" line="395" />
+        <location filename="../../studio/main_window.py" line="363" />
+        <location filename="../../studio/main_window.py" line="400" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="398" />
+        <location filename="../../studio/main_window.py" line="403" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="401" />
+        <location filename="../../studio/main_window.py" line="406" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="408" />
+        <location filename="../../studio/main_window.py" line="413" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="417" />
+        <location filename="../../studio/main_window.py" line="422" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="435" />
+        <location filename="../../studio/main_window.py" line="440" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="440" />
+        <location filename="../../studio/main_window.py" line="445" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="450" />
+        <location filename="../../studio/main_window.py" line="455" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="451" />
+        <location filename="../../studio/main_window.py" line="456" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="463" />
+        <location filename="../../studio/main_window.py" line="468" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="485" />
+        <location filename="../../studio/main_window.py" line="490" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="513" />
+        <location filename="../../studio/main_window.py" line="518" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -888,13 +888,13 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/widgets/run_view.py" line="42" />
-        <source>⏸ paused</source>
-        <translation>⏸ 已暂停</translation>
+        <source>✓ completed</source>
+        <translation>✓ 已完成</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/run_view.py" line="42" />
-        <source>✓ completed</source>
-        <translation>✓ 已完成</translation>
+        <source>‖ paused</source>
+        <translation>‖ 已暂停</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/run_view.py" line="43" />
@@ -1064,8 +1064,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/training.py" line="94" />
         <location filename="../../studio/training.py" line="368" />
-        <source>⏸ Pause</source>
-        <translation>⏸ 暂停</translation>
+        <source>‖ Pause</source>
+        <translation>‖ 暂停</translation>
     </message>
     <message>
         <location filename="../../studio/training.py" line="105" />
@@ -1160,8 +1160,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="368" />
-        <source>⏸ Pausing…</source>
-        <translation>⏸ 正在暂停…</translation>
+        <source>‖ Pausing…</source>
+        <translation>‖ 正在暂停…</translation>
     </message>
     <message>
         <location filename="../../studio/training.py" line="369" />

@@ -179,7 +179,10 @@ class CostPanel(QWidget):
         # Parts under 1 % of the total (a LoRA's adapter, gradients and optimizer state) stay in the
         # bar and its tooltip: the legend keeps to one or two lines in a short window.
         shown = [k for k in PARTS if mem.get(k, 0) >= 0.01 * mem["total"]]
-        text = " ".join(f"<span style='color:{COLORS[k].name()}'>■</span> {labels[k]} {gib(mem.get(k, 0))}" for k in shown)
+        # Each swatch, name and size is kept on one line (non-breaking spaces); lines break between parts.
+        text = " &nbsp; ".join(
+            f"<span style='color:{COLORS[k].name()}'>■</span>&nbsp;{labels[k]}&nbsp;{gib(mem.get(k, 0)).replace(' ', '&nbsp;')}"
+            for k in shown)
         if len(shown) < len(PARTS):
             text += " " + self.tr("(+{0} under 1 %)").format(len(PARTS) - len(shown))
         self.legend.setText(text)

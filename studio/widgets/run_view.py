@@ -39,7 +39,7 @@ ERROR = "#d62728"
 OVERLAY_COLOURS = ("#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 STATUS_TEXT = {
     "queued": QT_TRANSLATE_NOOP("RunStatus", "queued"), "running": QT_TRANSLATE_NOOP("RunStatus", "● running"),
-    "paused": QT_TRANSLATE_NOOP("RunStatus", "⏸ paused"), "completed": QT_TRANSLATE_NOOP("RunStatus", "✓ completed"),
+    "paused": QT_TRANSLATE_NOOP("RunStatus", "‖ paused"), "completed": QT_TRANSLATE_NOOP("RunStatus", "✓ completed"),
     "stopped": QT_TRANSLATE_NOOP("RunStatus", "■ stopped"), "failed": QT_TRANSLATE_NOOP("RunStatus", "✗ failed"),
     "interrupted": QT_TRANSLATE_NOOP("RunStatus", "✗ crashed / interrupted"),
 }
