@@ -82,9 +82,12 @@ def cost(
     seq_len: int = 512,
     dtype: str = "float32",
     gradient_checkpointing: bool = False,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """``{"trainable", "total", "memory"}`` for ``config`` on the (meta) ``model``: the PEFT-exact counts
-    and `training_memory` with traced activations, from one adapted copy. ``model`` is left untouched."""
+    and `training_memory` with traced activations, from one adapted copy. ``model`` is left untouched.
+    ``device`` is the training's (``TrainingArguments.device``): it decides which attention kernel the
+    trace assumes."""
     import torch
 
     torch_dtype = getattr(torch, _dtype_name(dtype), None)
@@ -94,7 +97,7 @@ def cost(
     trainable, total = adapted.get_nb_trainable_parameters()
     memory = training_memory(
         model, trainable=trainable, batch_size=batch_size, seq_len=seq_len, dtype=dtype,
-        gradient_checkpointing=gradient_checkpointing, adapted=adapted,
+        gradient_checkpointing=gradient_checkpointing, adapted=adapted, device=device,
     )
     return {"trainable": trainable, "total": total, "memory": memory}
 
@@ -121,6 +124,7 @@ def training_memory(
     dtype: str = "float32",
     gradient_checkpointing: bool = False,
     adapted: Any = None,
+    device: str = "auto",
 ) -> dict[str, int]:
     """Estimated peak training memory in bytes, by part (`PARTS`) and ``total``.
 
@@ -133,7 +137,7 @@ def training_memory(
     trace = None
     if adapted is not None:
         try:
-            trace = trace_activations(adapted, batch_size, seq_len)
+            trace = trace_activations(adapted, batch_size, seq_len, device=device)
         except Exception:  # noqa: BLE001 - an op without a meta kernel, a model that needs real data: the formula
             trace = None
     if trace is None:
@@ -193,7 +197,7 @@ def _formula_trace(config: Any, batch: int, seq: int, width: int) -> dict[str, A
 # The activation trace
 
 
-def trace_activations(adapted: Any, batch_size: int, seq_len: int) -> dict[str, Any]:
+def trace_activations(adapted: Any, batch_size: int, seq_len: int, *, device: str = "auto") -> dict[str, Any]:
     """Run the adapted (meta) model forward once, counting what autograd saves for backward (plus the loss's share).
 
     Returns ``{"blocks": [bytes per block], "block_inputs": [bytes of each block's input],
@@ -242,7 +246,7 @@ def trace_activations(adapted: Any, batch_size: int, seq_len: int) -> dict[str, 
     adapted.train()
     ids = torch.zeros((batch_size, seq_len), dtype=torch.long)  # on the CPU: models look at ids (padding checks)
     try:
-        with _FusedAttention(), torch.autograd.graph.saved_tensors_hooks(pack, lambda packed: packed[0]):
+        with _FusedAttention(_trains_on_gpu(device)), torch.autograd.graph.saved_tensors_hooks(pack, lambda packed: packed[0]):
             out = adapted(input_ids=ids)
             logits = out.logits if hasattr(out, "logits") else out[0]  # (B, T_out, V); T_out > T with virtual tokens
     finally:
@@ -275,15 +279,16 @@ def _block_list(model: Any) -> list[Any]:
     return best
 
 
-def _attention_saves_fused(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: bool, enable_gqa: bool) -> bool:
+def _attention_saves_fused(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: bool, enable_gqa: bool,
+                           gpu: bool) -> bool:
     """Whether torch would run this attention with a fused kernel (flash / memory-efficient) on the
-    device training uses. With CUDA, yes (its fused kernels take dropout and masks; asking would
+    device training uses. On a GPU, yes (CUDA's fused kernels take dropout and masks; asking would
     create a CUDA context in the studio's process). On the CPU torch is asked with 2-token stand-ins
     of the same heads, head size and dtype: the choice depends on those and on the flags (the CPU's
     flash kernel has no dropout), not on lengths."""
     import torch
 
-    if torch.cuda.is_available():
+    if gpu:
         return True
 
     def small(t: Any) -> Any:  # (1, heads, 2, head_dim)
@@ -298,7 +303,16 @@ def _attention_saves_fused(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, 
     return int(choice) != 0  # SDPBackend.MATH == 0
 
 
-def _FusedAttention():  # noqa: N802 - builds the TorchFunctionMode subclass lazily (torch loads late)
+def _trains_on_gpu(device: str) -> bool:
+    """Whether ``TrainingArguments.device`` means a GPU (``auto``: when this machine has one)."""
+    import torch
+
+    if device == "auto":
+        return torch.cuda.is_available()
+    return device != "cpu"
+
+
+def _FusedAttention(gpu: bool):  # noqa: N802 - builds the TorchFunctionMode subclass lazily (torch loads late)
     """A (thread-local) torch-function mode that replaces ``scaled_dot_product_attention`` by a
     shape-only stand-in that saves what the fused kernels save: q, k, v, the output (B, H, T, dv)
     and the float32 log-sum-exp (B, H, T), plus the mask if one was given."""
@@ -338,7 +352,7 @@ def _FusedAttention():  # noqa: N802 - builds the TorchFunctionMode subclass laz
                     # torch turns a boolean mask into an additive one of q's dtype (a new tensor per
                     # call), and that is the one the kernel keeps.
                     mask = torch.zeros_like(mask, dtype=q.dtype)
-                if needs_grad and _attention_saves_fused(q, k, v, mask, dropout_p, is_causal, kwargs.get("enable_gqa", False)):
+                if needs_grad and _attention_saves_fused(q, k, v, mask, dropout_p, is_causal, kwargs.get("enable_gqa", False), gpu):
                     return _Fused.apply(q, k, v, mask)
             return func(*args, **kwargs)
 

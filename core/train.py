@@ -35,6 +35,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import threading
 import time
@@ -52,6 +53,8 @@ from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, 
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+"""``TrainingArguments.device`` values (``cuda:N``: a GPU's number, e.g. ``cuda:1``)."""
 
 
 class TrainingConfigError(ValueError):
@@ -79,6 +82,7 @@ class TrainingArguments:
     warmup_steps: int = field(default=5, metadata={"help": "Steps of linear warm-up from 0 to the learning rate."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Clip the gradient norm to this; 0 = no clipping."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward: less memory, ~30 % slower."})
+    device: str = field(default="auto", metadata={"help": "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU."})
     mixed_precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'."})
     seed: int = field(default=42, metadata={"help": "Seed of data order, dropout and adapter initialisation."})
     logging_steps: int = field(default=1, metadata={"help": "Report a step event every this many steps."})
@@ -99,6 +103,8 @@ class TrainingArguments:
             raise TrainingConfigError("Set max_steps ≥ 1 or num_epochs > 0.")
         if not self.learning_rate > 0:
             raise TrainingConfigError(f"learning_rate must be positive, not {self.learning_rate}.")
+        if not (self.device in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", str(self.device))):
+            raise TrainingConfigError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' (e.g. cuda:1) or 'mps', not {self.device!r}.")
         if self.lr_scheduler not in SCHEDULES:
             raise TrainingConfigError(f"lr_scheduler must be one of {', '.join(SCHEDULES)}, not {self.lr_scheduler!r}.")
         if self.mixed_precision not in PRECISIONS:
@@ -191,10 +197,10 @@ def train(
         from accelerate.utils import set_seed
 
         # ---- set-up: accelerator, model, optimizer, schedule ------------------------------------
-        cuda = torch.cuda.is_available()
+        cuda = _use_gpu(args.device)  # True: CUDA (or, for 'mps', Apple's GPU)
         precision = args.mixed_precision
         if precision == "auto":
-            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda and args.device != "mps" else "no"
         if accelerator is None:
             # Accelerate counts the micro-batches (accelerator.accumulate): under DeepSpeed its engine
             # steps the optimizer inside backward() at the accumulation boundary, so the count must be
@@ -480,6 +486,29 @@ def _is_adalora(peft: Any) -> bool:
     from core.config import PeftType
 
     return getattr(peft, "peft_type", None) == PeftType.ADALORA
+
+
+def _use_gpu(device: str) -> bool:
+    """Whether to train on a GPU for ``TrainingArguments.device``; ``cuda:N`` makes GPU N the current
+    one (one process; under a launcher each process takes the GPU of its local rank). A GPU asked for
+    but not there is a `TrainingConfigError` that says what this process sees."""
+    if device == "cpu":
+        return False
+    if device == "auto":
+        return torch.cuda.is_available()
+    if device == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise TrainingConfigError("device is 'mps' but this machine has no Apple GPU that torch can use; choose 'cpu' or 'auto'.")
+        return True
+    if not torch.cuda.is_available():
+        build = "a CPU-only build of torch" if torch.version.cuda is None else "no GPU visible (CUDA_VISIBLE_DEVICES, drivers?)"
+        raise TrainingConfigError(f"device is {device!r} but this process has {build}; choose 'cpu' or 'auto'.")
+    if ":" in device and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        index, count = int(device.split(":", 1)[1]), torch.cuda.device_count()
+        if index >= count:
+            raise TrainingConfigError(f"device is {device!r} but {count} GPU(s) are visible (cuda:0 to cuda:{count - 1}).")
+        torch.cuda.set_device(index)  # single process: Accelerate trains on the current GPU
+    return True
 
 
 def _flag_check(flag: Flag) -> Callable[[], bool]:

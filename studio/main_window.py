@@ -649,7 +649,10 @@ class MainWindow(QMainWindow):
             self.cost.set_error(message)
             finish()
 
-        self.runner.submit(_count_cost, self.model_info.ref, method, config, self.cost.memory_inputs(), on_done=done, on_error=failed)
+        training = (self.settings.training if self.settings is not None else None) or {}
+        memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
+                  "device": training.get("device") or "auto"}  # the Training tab's choices change the estimate too
+        self.runner.submit(_count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
 
 
 def _scroll(widget: QWidget) -> QWidget:

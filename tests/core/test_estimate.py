@@ -106,3 +106,23 @@ def test_cost_traces_and_scales_with_tokens():
     top = estimate.cost(model, lora, {**cfg, "layers_to_transform": [1]}, batch_size=2, seq_len=64)["memory"]
     assert top["activations"] < mem["activations"]
     assert not any("lora" in name for name, _ in model.named_modules())  # the skeleton itself is never adapted
+
+
+def test_device_decides_the_attention_kernel_the_trace_assumes():
+    """With attention dropout the CPU's fused (flash) kernel does not apply: torch runs the math kernel,
+    which keeps the (B, H, T, T) probabilities; on a GPU the fused kernels keep q, k, v, the output and a
+    (B, H, T) log-sum-exp. Without dropout both devices run a fused kernel."""
+    config = {"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "r": 4}
+
+    def activations(device, dropout):
+        model = skeleton("tiny-llama")
+        for module in model.modules():
+            if hasattr(module, "attention_dropout"):
+                module.attention_dropout = dropout
+        return estimate.cost(model, lora, config, batch_size=2, seq_len=128, device=device)["memory"]["activations"]
+
+    cpu, gpu = activations("cpu", 0.1), activations("cuda:1", 0.1)
+    heads, blocks = skeleton("tiny-llama").config.num_attention_heads, skeleton("tiny-llama").config.num_hidden_layers
+    assert cpu - gpu >= blocks * 2 * heads * 128 * 128 * 4  # at least the float32 probabilities per block
+    assert activations("cpu", 0.0) == activations("cuda", 0.0) == gpu
+    assert activations("auto", 0.1) == (gpu if estimate._trains_on_gpu("auto") else cpu)

@@ -50,6 +50,10 @@ def test_arguments_round_trip_and_validate():
         TrainingArguments(lr_scheduler="step")
     with pytest.raises(TrainingConfigError, match="nope"):
         TrainingArguments.from_dict({"nope": 1})
+    for device in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        assert TrainingArguments(device=device).device == device
+    with pytest.raises(TrainingConfigError, match="device must be"):
+        TrainingArguments(device="gpu1")
     method, targs = defaults_for("LORA")
     assert method["r"] == 16 and method["target_modules"] == "all-linear" and targs.learning_rate == 2e-3
     assert set(METHOD_DEFAULTS) == {"LORA", "ADALORA", "IA3", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "ADAPTION_PROMPT"}
@@ -215,6 +219,17 @@ def test_errors_become_failed_events(dataset, tmp_path):
         p.requires_grad_(False)
     fail = list(train(peft, tok, data, TrainingArguments(**ARGS), tmp_path))[-1]
     assert isinstance(fail, Failed) and fail.kind == "config" and "no trainable parameters" in fail.reason
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
+def test_a_gpu_asked_for_on_a_machine_without_one_fails_saying_so(dataset, tmp_path):
+    peft, tok, data = setup(dataset)
+    for device in ("cuda", "cuda:1"):
+        fail = list(train(peft, tok, data, TrainingArguments(**ARGS, device=device), tmp_path / device))[-1]
+        assert isinstance(fail, Failed) and fail.kind == "config", fail
+        assert repr(device) in fail.reason and "choose 'cpu' or 'auto'" in fail.reason
+    events = list(train(peft, tok, data, TrainingArguments(**{**ARGS, "max_steps": 1}, device="cpu"), tmp_path / "cpu"))
+    assert isinstance(events[0], Started) and events[0].device == "cpu" and isinstance(events[-1], Finished)
 
 
 def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, tmp_path):

@@ -73,7 +73,20 @@ def test_memory_estimate_is_traced_and_shown_by_part(make_window, qtbot):
     assert "workspace" in window.cost.legend.text() and "workspace" in window.cost.bar.toolTip()
     window.cost.batch.setValue(inputs["batch_size"] * 2)
     wait_cost(qtbot, window)
-    assert window.cost.result["memory"]["activations"] > 1.9 * mem["activations"]
+    doubled = window.cost.result["memory"]
+    assert doubled["activations"] > 1.9 * mem["activations"]
+    # The Training tab's gradient checkpointing and device reach the estimate too.
+    window.training_form.fields["gradient_checkpointing"].set(True)
+    window.training_form._changed()
+    wait_cost(qtbot, window)
+    assert window.cost.result["memory"]["activations"] < 0.8 * doubled["activations"]
+    window.training_form.fields["device"].set("cpu")
+    window.training_form._changed()
+    wait_cost(qtbot, window)
+    assert window.settings.training["device"] == "cpu" and window.project.settings().training["device"] == "cpu"
+    assert window.cost.result["memory"] == estimate.cost(
+        skeleton("tiny-llama"), lora, window.method_form.current_config(), **window.cost.memory_inputs(),
+        gradient_checkpointing=True, device="cpu")["memory"]
 
 
 def test_only_this_block_and_layer_range(make_window, qtbot):
