@@ -129,15 +129,20 @@ class Runner(QObject):
             self.busy_changed.emit(True)
         finished = self._finished
 
+        def deliver(ok: bool, payload: object) -> None:
+            try:
+                finished.emit(job_id, ok, payload)
+            except RuntimeError:  # the Runner (its window) was closed while the job ran: nobody to tell
+                pass
+
         class _Job(QRunnable):
             def run(self_job) -> None:  # noqa: N805 - pool thread
                 try:
                     result = fn(*args)
                 except Exception as exc:  # a job's failure is a message for the person, not a crash
-                    detail = traceback.format_exc(limit=-4)
-                    finished.emit(job_id, False, (f"{exc}", detail))
+                    deliver(False, (f"{exc}", traceback.format_exc(limit=-4)))
                 else:
-                    finished.emit(job_id, True, result)
+                    deliver(True, result)
 
         self.pool.start(_Job())
         return job_id
