@@ -145,7 +145,7 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
 
     # tiny-llama does ~100 steps/s on an idle machine: the run is paused first, so that Stop lands
     # mid-run however fast or loaded the machine is (a stop while paused checkpoints like any other).
-    window = tiny_window(max_steps=400, eval_steps=50, save_steps=50)
+    window = tiny_window(max_steps=150, eval_steps=50, save_steps=50)
     tc = window.training
     run_id = start(tc)
     qtbot.waitUntil(lambda: tc.view.points >= 3, timeout=RUN_TIMEOUT_MS)  # curve points arrive
@@ -157,7 +157,7 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
         assert tc.stop(confirm=True)  # answered "yes" by ANSWERS
     assert ended.args == [run_id, "stopped"]
     stopped_at = tc.view.points
-    assert 3 <= stopped_at < 400 and tc.view.resume.isVisible()
+    assert 3 <= stopped_at < 150 and tc.view.resume.isVisible()
     with Project.open(window.project.path) as project:
         assert project.run(run_id).status == "stopped" and project.last_checkpoint(run_id) is not None
     # Resume: the same run continues its curve from the checkpoint and finishes
@@ -165,7 +165,7 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
         tc.view.resume.click()
         STARTED.append(tc.client.pid)
     assert ended.args == [run_id, "completed"]
-    assert tc.view.points == 400 and list(tc.view.loss.view()[0]) == list(range(1, 401))
+    assert tc.view.points == 150 and list(tc.view.loss.view()[0]) == list(range(1, 151))
     assert tc.view.eval.n >= 1 and "completed" in tc.view.status.text()
     assert "from step" in tc.view.log.toPlainText()
     assert tc.runs.table.topLevelItemCount() == 1 and "completed" in tc.runs.table.topLevelItem(0).text(1)
