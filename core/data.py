@@ -258,7 +258,16 @@ def _read_hub(repo_id: str, split: str) -> list[dict[str, Any]]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(repo_id, split=split)
+        # Offline, `load_dataset(repo_id)` finds only what an earlier load_dataset prepared; files that
+        # `hf download` put in the hub cache are a snapshot folder, which loads like any local folder.
+        source = repo_id
+        try:
+            from huggingface_hub import snapshot_download
+
+            source = snapshot_download(repo_id, repo_type="dataset", local_files_only=True)
+        except Exception:  # noqa: BLE001 - not downloaded that way: try the datasets cache
+            pass
+        ds = datasets.load_dataset(source, split=split)
     except Exception as exc:  # noqa: BLE001
         raise DataError(
             f"{repo_id}: not a file, and not a dataset in the local Hugging Face cache ({type(exc).__name__}). "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -192,6 +194,26 @@ def test_undecodable_bytes_give_the_position(tmp_path):
     path.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
     with pytest.raises(DataError, match=r"byte 28 \(line 2\) is not valid UTF-8"):
         read_records(path)
+
+
+def test_a_hub_dataset_downloaded_into_the_cache_reads_offline(tmp_path):
+    """What `hf download --repo-type dataset someone/capitals` leaves (a snapshot in the hub cache) is read
+    by its id with no network (a fresh process: the cache location is read at import)."""
+    import subprocess
+    import sys
+
+    repo = tmp_path / "hf" / "hub" / "datasets--someone--capitals"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    write_jsonl(snapshot / "train.jsonl", RECORDS[:3])
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    code = "import json; from core.data import read_records; print(json.dumps(read_records('someone/capitals')))"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == RECORDS[:3]
 
 
 def test_unreadable_sources_say_why(tmp_path):
