@@ -42,19 +42,11 @@ def trained(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def trained_window(trained, tmp_path, qtbot, qsettings):
-    from studio.main_window import MainWindow
-    from tests.studio.conftest import LOAD_TIMEOUT_MS, wait_cost
-
+def trained_window(trained, tmp_path, make_window):
     path = tmp_path / "t.adapterstudio"
     shutil.copy(trained, path)
     shutil.copytree(str(trained) + ".artifacts", str(path) + ".artifacts")
-    window = MainWindow(path, qsettings=qsettings)
-    qtbot.addWidget(window)
-    with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=LOAD_TIMEOUT_MS):
-        window.show()
-    wait_cost(qtbot, window)
-    return window
+    return make_window(name=path.name)
 
 
 def fake_run(project: Project, losses: list[float], evals: list[float], **training) -> int:
