@@ -58,6 +58,16 @@ def _detect_columns(data: dict[str, Any]) -> Any:
     return detect_columns(DataConfig(**data))
 
 
+def _error_label() -> QLabel:
+    """A hidden, wrapping, selectable red label for a message about the data."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #c62828;")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
 class DataPanel(QWidget):
     """Dataset box (file, format, column picker) + DataConfig form + preview.
 
@@ -131,11 +141,7 @@ class DataPanel(QWidget):
                                           "Pick columns above to use others."))
         self.alpaca_note.setWordWrap(True)
         self.alpaca_note.hide()
-        self.map_error = QLabel()
-        self.map_error.setWordWrap(True)
-        self.map_error.setStyleSheet("color: #c62828;")
-        self.map_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.map_error.hide()
+        self.map_error = _error_label()
         self.reading = QProgressBar()
         self.reading.setRange(0, 0)
         self.reading.setTextVisible(False)
@@ -155,11 +161,7 @@ class DataPanel(QWidget):
         buttons.addWidget(self.preview_button)
         buttons.addWidget(self.busy)
         buttons.addStretch(1)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
+        self.error = _error_label()
         self.stats = QLabel()
         self.stats.setWordWrap(True)
         self.text = QTextEdit()
