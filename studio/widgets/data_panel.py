@@ -376,9 +376,7 @@ class DataPanel(QWidget):
                 missing = self.columns is not None and combo.currentData() not in self.columns and effective != "alpaca"
                 combo.setStyleSheet(ERROR_STYLE if visible and problem and missing else "")
             self.alpaca_note.setVisible(effective == "alpaca")
-            message = read_error or problem
-            if self.columns is not None and problem:
-                message = problem
+            message = problem or read_error  # a problem needs the columns, a read error means there are none
             self.map_error.setText(message)
             self.map_error.setVisible(bool(message))
         finally:
