@@ -149,7 +149,6 @@ def defaults_for(method: str) -> tuple[dict[str, Any], TrainingArguments]:
 
 
 Flag = threading.Event | Callable[[], bool] | None
-StopFlag = Flag  # the name older callers import
 
 PAUSE_POLL_S = 0.2
 """While paused, the loop looks at its flags this often (in multi-process runs: one tiny all-reduce each time)."""
@@ -283,11 +282,15 @@ def train(
                           f"steps, fewer than tinit + tfinal = {config.tinit + config.tfinal}: the rank schedule will not "
                           "line up with the run. Lower tinit/tfinal or train longer.")
 
-        orth_weight = float(getattr(peft.active_peft_config, "orth_reg_weight", 0.0)) if adalora else 0.0
+        orth_weight = float(getattr(config, "orth_reg_weight", 0.0)) if adalora else 0.0
 
         def checkpoint() -> Checkpoint:
-            return Checkpoint(step=step, path=str(_save_checkpoint(
-                output_dir, step, peft, model, optimizer, scheduler, accelerator, args, sharding, adapter_names)))
+            """Write the checkpoint of this step and remember it as the last good one."""
+            nonlocal last_ckpt, ckpt_step
+            last_ckpt = str(_save_checkpoint(
+                output_dir, step, peft, model, optimizer, scheduler, accelerator, args, sharding, adapter_names))
+            ckpt_step = step
+            return Checkpoint(step=step, path=last_ckpt)
 
         # ---- the loop ---------------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -363,9 +366,7 @@ def train(
                 yield Eval(step=step, eval_loss=eval_loss)
             stop, pause = agree()  # the same answer on every process
             if step == total_steps or stop or (args.save_steps and step % args.save_steps == 0):
-                saved = checkpoint()
-                last_ckpt, ckpt_step = saved.path, step
-                yield saved
+                yield checkpoint()
             if pause and not stop and step < total_steps:
                 t_pause = time.perf_counter()
                 yield Paused(step=step, time=time.time())
@@ -377,9 +378,7 @@ def train(
                 if not stop:
                     yield Continued(step=step, paused_seconds=paused_s)
                 elif ckpt_step != step:  # a stop while paused: checkpoint, then finish as stopped
-                    saved = checkpoint()
-                    last_ckpt, ckpt_step = saved.path, step
-                    yield saved
+                    yield checkpoint()
             if stop and step < total_steps:
                 yield Finished("stopped", step=step, loss=loss_value, eval_loss=eval_loss,
                                elapsed_s=time.perf_counter() - t0 - paused_total, checkpoint=last_ckpt)
