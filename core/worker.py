@@ -315,8 +315,8 @@ class _Recorder(threading.Thread):
                         project.heartbeat(self.run_id, pid=self.pid)
                         last_beat = now
                     if not self.stop.is_set() and project.stop_requested(self.run_id):
-                        self.stop.set()  # Project.request_stop from another process (a re-attached GUI)
-                        self.emit(Log("info", "Stop requested: finishing this step and writing a checkpoint."))
+                        # Project.request_stop from another process (a re-attached GUI)
+                        _apply(protocol.Stop(), self.stop, self.pause, self.emit)
                     wanted = project.take_pause_request(self.run_id)  # Project.request_pause/_continue
                     if wanted is not None:
                         _apply(protocol.Pause() if wanted else protocol.Continue(), self.stop, self.pause, self.emit)
