@@ -31,6 +31,7 @@ import contextlib
 import gc
 import json
 import logging
+import math
 import mmap
 import os
 import shutil
@@ -341,9 +342,7 @@ def _map_safetensors(path: Path) -> dict[str, torch.Tensor]:
             dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
             shape = tuple(int(d) for d in info["shape"])
             begin, end = (int(o) for o in info["data_offsets"])
-            numel = 1
-            for d in shape:
-                numel *= d
+            numel = math.prod(shape)
             ok = dtype is not None and 0 <= begin and end - begin == numel * dtype.itemsize and start + end <= size
         except (KeyError, TypeError, ValueError):
             ok = False
