@@ -53,8 +53,6 @@ from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, 
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-"""``TrainingArguments.device`` values (``cuda:N``: a GPU's number, e.g. ``cuda:1``)."""
 
 
 class TrainingConfigError(ValueError):
@@ -260,7 +258,7 @@ def train(
         if resume_from is not None:
             step = _load_training_state(Path(resume_from), model, optimizer, scheduler, accelerator, sharding)
             last_ckpt = str(Path(resume_from).resolve())
-        where = str(device) + (f" ({torch.cuda.get_device_name(device)})" if cuda else "") + (f" {precision}" if precision != "no" else "")
+        where = str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "") + (f" {precision}" if precision != "no" else "")
         if sharding:
             where += f", {sharding}"
         yield Started(
