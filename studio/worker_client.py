@@ -82,7 +82,6 @@ class WorkerClient(QObject):
         self._partial = b""
         self._done = False
         self._stop_at: float | None = None
-        self._project = None  # core.store.Project while attached
         self.paused = False
         """True between the worker's `Paused` and `Continued` (or the end); a request alone does not set it."""
         self.paused_since: float | None = None
@@ -130,7 +129,6 @@ class WorkerClient(QObject):
             notifier = QSocketNotifier(stream.fileno(), QSocketNotifier.Type.Read, self)
             notifier.activated.connect(handler)
             self._notifiers.append(notifier)
-        self._open_streams = 2
         self._flush.start()
 
     @staticmethod
@@ -214,9 +212,7 @@ class WorkerClient(QObject):
 
     def _stream_closed(self, index: int) -> None:
         notifier = self._notifiers[index]
-        if notifier.isEnabled():
-            notifier.setEnabled(False)
-            self._open_streams -= 1
+        notifier.setEnabled(False)
         if index == 0:  # stdout closed: the worker exits (or died); reap it
             self._wait_exit()
 
@@ -381,13 +377,7 @@ class WorkerClient(QObject):
         if self.process is not None:
             for notifier in self._notifiers:
                 notifier.setEnabled(False)
-            # Close our ends of the pipes: the worker keeps training (a broken pipe only stops its printing).
-            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        self._close_project()
+            self._close_pipes()  # the worker keeps training (a broken pipe only stops its printing)
         self._done = True
 
     # ---- the end ---------------------------------------------------------------------------------
@@ -429,21 +419,19 @@ class WorkerClient(QObject):
         self._flush.stop()
         self._poll.stop()
         self._escalate.stop()
-        self._close_project()
         for notifier in self._notifiers:  # EOF stays "readable": a live notifier would fire forever
             notifier.setEnabled(False)
         if self.process is not None and self.process.poll() is not None:
-            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+            self._close_pipes()
         self.ended.emit(status, reason)
 
-    def _close_project(self) -> None:
-        if self._project is not None:
-            self._project.close()
-            self._project = None
+    def _close_pipes(self) -> None:
+        """Close our ends of the worker's pipes."""
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 def _descendants(pid: int) -> list[int]:
