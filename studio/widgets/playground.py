@@ -151,6 +151,8 @@ class Playground(QWidget):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.model_ref = ""
+        self.checkpoint_model: dict[str, str] = {}
+        """Checkpoint folder -> the model its run trained (the window fills it); else `model_ref`."""
         self.outputs = {"base": "", "adapter": ""}
 
     def set_checkpoints(self, model_ref: str, checkpoints: list[tuple[str, str]]) -> None:
@@ -175,7 +177,7 @@ class Playground(QWidget):
         checkpoint = self.checkpoint.currentData()
         if not checkpoint or self.busy:
             return
-        model_ref = self.checkpoint_model.get(checkpoint, self.model_ref) if hasattr(self, "checkpoint_model") else self.model_ref
+        model_ref = self.checkpoint_model.get(checkpoint, self.model_ref)
         prompt, chat, n = self.prompt.toPlainText(), self.chat.isChecked(), self.max_tokens.value()
         self.base_out.clear()
         self.adapter_out.clear()
