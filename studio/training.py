@@ -235,7 +235,7 @@ class TrainingController(QObject):
 
         With two or more GPUs (and no `launch` given) it opens the launch dialog instead and returns
         None; the dialog's Start calls back with the chosen `launch` (``accelerate launch``)."""
-        from core.cli import CliError, prepare_run
+        from core.cli import prepare_run
 
         if self.client is not None and self.client.running:
             self.window.statusBar().showMessage(self.tr("A run is training; stop it first."), 5000)
@@ -252,8 +252,9 @@ class TrainingController(QObject):
                 return None
         try:
             run_id = prepare_run(self.project, resume=resume)
-        except (CliError, Exception) as exc:  # noqa: BLE001 - shown, never raised into Qt
-            QMessageBox.warning(self.window, self.tr("Cannot train"), str(exc)) if self.confirm is None else None
+        except Exception as exc:  # noqa: BLE001 - a CliError or anything else: shown, never raised into Qt
+            if self.confirm is None:
+                QMessageBox.warning(self.window, self.tr("Cannot train"), str(exc))
             self.window.statusBar().showMessage(str(exc), 10000)
             return None
         self.refresh_runs()
