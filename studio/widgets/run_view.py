@@ -347,7 +347,6 @@ class RunView(QWidget):
         if status == "failed":
             html += f"<br><i>{describe_failure(kind)}</i>"
         self.status.setText(html)
-        self.status_name = status
         self.resume.setVisible(status in ("stopped", "failed", "interrupted"))
 
     def append_log(self, text: str, level: str = "info") -> None:
