@@ -297,13 +297,20 @@ with Project.open(sys.argv[1]) as project:
 """
 
 
+def source_tree() -> Path | None:
+    """The source checkout this program runs from (to put on a launch script's PYTHONPATH), or None
+    when it is an installed package (site-packages / dist-packages: the interpreter finds it)."""
+    root = Path(__file__).resolve().parent.parent
+    return None if {"site-packages", "dist-packages"} & set(root.parts) else root
+
+
 def launch_script(project_path: str | os.PathLike[str], run_id: int | None, spec: LaunchSpec, *,
                   python: str | None = None, source_root: str | os.PathLike[str] | None = None) -> str:
     """A bash script that does the launch: the config inside it (a here-document written to a temporary
     file), paths quoted, comments on running it in a terminal or under Slurm. ``run_id=None``: each
     execution creates a new run from the project's current settings (as Train does); otherwise it
-    trains (resumes) that run. `source_root`: a source tree to put on PYTHONPATH (the studio passes
-    its own when it runs from a checkout; None for an installed package)."""
+    trains (resumes) that run. `source_root`: a source tree to put on PYTHONPATH (`source_tree()`:
+    this program's checkout, None for an installed package)."""
     project = Path(project_path).absolute()
     if python is None:
         python = "python3" if getattr(sys, "frozen", False) else sys.executable

@@ -299,7 +299,7 @@ class TrainingController(QObject):
     def _launch_argv(self, run_id: int, spec: LaunchSpec) -> list[str] | None:
         """Write the launch's config and script into the run's folder, log it with the run, return the
         ``accelerate launch`` argv (None where this program cannot launch it: the plain worker then)."""
-        from core.launch import accelerate_config, launch_available, launch_command, launch_script
+        from core.launch import accelerate_config, launch_available, launch_command, launch_script, source_tree
 
         ok, why = launch_available()
         if not ok:
@@ -311,9 +311,8 @@ class TrainingController(QObject):
         config = folder / CONFIG_NAME
         text = accelerate_config(spec)
         config.write_text(text, encoding="utf-8")
-        root = Path(__file__).resolve().parent.parent
         script = folder / SCRIPT_NAME
-        script.write_text(launch_script(self.project.path, run_id, spec, source_root=root), encoding="utf-8")
+        script.write_text(launch_script(self.project.path, run_id, spec, source_root=source_tree()), encoding="utf-8")
         script.chmod(0o755)
         argv = launch_command(self.project.path, run_id, config)
         n = spec.num_processes

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.launch import CONFIG_NAME, DEFAULT_PORT, SCRIPT_NAME, Gpu, LaunchSpec, accelerate_config, launch_available, launch_script
+from core.launch import CONFIG_NAME, DEFAULT_PORT, SCRIPT_NAME, Gpu, LaunchSpec, accelerate_config, launch_available, launch_script, source_tree
 
 
 class LaunchDialog(QDialog):
@@ -145,11 +145,7 @@ class LaunchDialog(QDialog):
         return accelerate_config(self.spec())
 
     def script_text(self) -> str:
-        from core import launch
-
-        root = Path(launch.__file__).resolve().parent.parent
-        installed = "site-packages" in root.parts or "dist-packages" in root.parts
-        return launch_script(self.project_path, self.run_id, self.spec(), source_root=None if installed else root)
+        return launch_script(self.project_path, self.run_id, self.spec(), source_root=source_tree())
 
     def update_view(self) -> None:
         spec = self.spec()
