@@ -146,6 +146,10 @@ class MainWindow(QMainWindow):
         self._cost_running = False
         self._cost_dirty = False
         self._pending_path = Path(project_path) if project_path else None
+        self.read_only = False  # the open project is read-only here (see _set_editable)
+        self.lock = None  # studio.project_lock.ProjectLock of the open project, when this window writes it
+        self._lock_timer = QTimer(self, interval=60_000)  # other hosts see the holder alive (project_lock)
+        self._lock_timer.timeout.connect(lambda: self.lock is not None and self.lock.touch())
 
         self.undo = QUndoStack(self)
         self._undoable = False  # set once a project's settings are on screen; off while undo applies
@@ -196,6 +200,8 @@ class MainWindow(QMainWindow):
 
         central = QWidget()
         box = QVBoxLayout(central)
+        self.readonly_banner = _ReadOnlyBanner(self)  # one project, one writer (studio/project_lock.py)
+        box.addWidget(self.readonly_banner)
         box.addLayout(bar)
         box.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -309,6 +315,7 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
             self.project = None
+        self._release_lock()
         super().closeEvent(event)
 
     def paintEvent(self, event) -> None:  # noqa: N802
@@ -339,19 +346,38 @@ class MainWindow(QMainWindow):
         """Open (or with ``create``, create with the default settings) a project file."""
         from core.store import Project, ProjectFileError, ProjectSettings
 
-        path = Path(path)
+        from studio.project_lock import ProjectLock
+
+        path = Path(path).absolute()
+        same = self.project is not None and self.project.path == path
+        lock = self.lock if same and self.lock is not None else ProjectLock(path, owner=self)
         try:
             if not path.exists() and create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                lock.acquire()
                 project = Project.create(path, ProjectSettings.from_dict(default_settings_dict()))
             else:
-                project = Project.open(path)
+                # One project, one writer: without the lock (another window holds it) read-only.
+                project = Project.open(path, readonly=not lock.acquire())
         except ProjectFileError as exc:
+            if lock is not self.lock:
+                lock.release()
             QMessageBox.warning(self, self.tr("Cannot open project"), str(exc))
             return False
         if self.project is not None:
             self.project.close()
+        if lock is not self.lock:
+            self._release_lock()
+            self.lock = lock if lock.held else None
+        if self.lock is not None:
+            self._lock_timer.start()
+        else:
+            self._lock_timer.stop()
         self.project = project
+        if project.readonly and not lock.held and project.readonly_reason == "opened read-only":
+            project.readonly_reason = self.readonly_banner.lock_reason(lock)  # said by the label and Ctrl+S too
+        self.readonly_banner.show_for(project, lock)
+        self._set_editable(not project.readonly)
         self.settings = project.settings()
         self._undoable = False
         self.undo.clear()
@@ -372,6 +398,29 @@ class MainWindow(QMainWindow):
         self.load_model(self.settings.model)
         self.training.project_opened()
         return True
+
+    def _release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        self._lock_timer.stop()
+
+    def _set_editable(self, editable: bool) -> None:
+        """A read-only project (another window writes it, or a newer format): nothing can be edited here."""
+        self.read_only = not editable
+        for widget in (self.model_box, self.browse_folder, self.browse_gguf, self.method_form, self.training_form,
+                       self.data_panel, self.tree.targets_edit, self.tree.layers_all, self.tree.layer_from,
+                       self.tree.layer_to):
+            widget.setEnabled(editable)
+        self.training.train_button.setEnabled(editable and not (self.training.client and self.training.client.running))
+        self.training.act_train.setEnabled(self.training.train_button.isEnabled())
+
+    def retry_lock(self) -> bool:
+        """The banner's "Try again": reopen the project writable when nobody else holds it now."""
+        if self.project is None:
+            return False
+        self.open_project(self.project.path)
+        return not self.project.readonly
 
     def _show_settings(self) -> None:
         if self.registry and self.settings is not None:
@@ -520,6 +569,10 @@ class MainWindow(QMainWindow):
     def edit_targets(self, targets: Any, layers: Any) -> None:
         """A target change from the tree or its text field: undoable."""
         old = (self.targets, self.layers)
+        if self.project is not None and self.project.readonly:  # a click on a check box: put it back
+            self.tree.set_targets(*old)
+            self.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
+            return
         if (targets, layers) != old:
             self.undo.push(TargetsCommand(self, old, (targets, layers)))
 
@@ -653,6 +706,58 @@ class MainWindow(QMainWindow):
         memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
                   "device": training.get("device") or "auto"}  # the Training tab's choices change the estimate too
         self.runner.submit(_count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
+
+
+class _ReadOnlyBanner(QWidget):
+    """The bar over a read-only project: who holds it, "Show that window" (same process), "Try again"."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__()
+        self.window = window
+        self.other = None  # the window of this process that holds the project
+        self.setObjectName("readonly_banner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet("#readonly_banner { background: #fff4ce; border: 1px solid #e0b400; }"
+                           " #readonly_banner QLabel { color: #4a3b00; }")
+        self.text = QLabel()
+        self.text.setWordWrap(True)  # a long path never widens the window
+        self.show_other = QPushButton(self.tr("Show that window"))
+        self.retry = QPushButton(self.tr("Try again"))
+        self.retry.setToolTip(self.tr("Open the project for editing if no other window has it open any more"))
+        self.show_other.clicked.connect(self._show_other)
+        self.retry.clicked.connect(window.retry_lock)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.show_other)
+        row.addWidget(self.retry)
+        self.hide()
+
+    def lock_reason(self, lock: Any) -> str:
+        holder = lock.holder or {}
+        if holder.get("owner") is not None:
+            return self.tr("another window of Adapter Studio has this project open; only that window can change it.")
+        if holder.get("error"):
+            return self.tr("the project's lock file cannot be written ({0}).").format(holder["error"])
+        since = time.strftime("%H:%M", time.localtime(holder["since"])) if holder.get("since") else "?"
+        return self.tr("Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can "
+                       "change it.").format(holder.get("pid", "?"), holder.get("host", "?"), since)
+
+    def show_for(self, project: Any, lock: Any) -> None:
+        self.other = (lock.holder or {}).get("owner") if not lock.held else None
+        if not project.readonly:
+            self.hide()
+            return
+        self.text.setText(self.tr("Read-only: {0}").format(project.readonly_reason))
+        self.show_other.setVisible(self.other is not None)
+        self.retry.setVisible(not lock.held)
+        self.show()
+
+    def _show_other(self) -> None:
+        if self.other is not None:
+            self.other.showNormal()
+            self.other.raise_()
+            self.other.activateWindow()
 
 
 def _scroll(widget: QWidget) -> QWidget:

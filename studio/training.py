@@ -170,10 +170,11 @@ class TrainingController(QObject):
             return
         if not project.readonly:
             project.mark_interrupted()  # dead "running" runs are written as interrupted (Resume offered)
+        self.view.reset()  # nothing of the previous project stays on screen (File ▸ New, Open)
+        self.adaptation.reset()
         self.refresh_runs()
         runs = project.runs()
         if not runs:
-            self.view.title.setText(self.tr("No run yet — press Train (Ctrl+Enter)."))
             self._set_running(False)
             return
         live = [r for r in runs if r.alive]
@@ -241,6 +242,9 @@ class TrainingController(QObject):
             self.window.statusBar().showMessage(self.tr("A run is training; stop it first."), 5000)
             return None
         if self.project is None:
+            return None
+        if self.project.readonly:
+            self.window.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
             return None
         if launch is None:
             if self.gpus is None:  # nvidia-smi has not answered yet: train when it has
@@ -443,8 +447,9 @@ class TrainingController(QObject):
             self.train(resume=ids[-1])
 
     def _set_running(self, running: bool) -> None:
-        self.train_button.setEnabled(not running)
-        self.act_train.setEnabled(not running)
+        writable = self.project is None or not self.project.readonly  # a read-only window trains nothing
+        self.train_button.setEnabled(not running and writable)
+        self.act_train.setEnabled(not running and writable)
         self.stop_button.setEnabled(running)
         self.act_stop.setEnabled(running)
         self._update_pause()

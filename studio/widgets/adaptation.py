@@ -151,6 +151,15 @@ class AdaptationView(QWidget):
         self.plot.setLabel("left", "block")
         self.box.addWidget(self.plot, 1)
 
+    def reset(self) -> None:
+        """Nothing computed (a new project): no heat map, slider or figures of another project's run."""
+        self.data, self.values = None, {}
+        self.slider.hide()
+        self.step_label.clear()
+        self.caption.setText(self.tr("After a LoRA-family run: the size of each module's learned update, per block."))
+        if self.plot is not None:
+            self.image.clear()
+
     def set_data(self, data: dict[str, Any]) -> None:
         """The result of `adaptation_map`."""
         self.data = data

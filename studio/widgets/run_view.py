@@ -240,6 +240,26 @@ class RunView(QWidget):
         self._progress(run.step, None, None, None)
         self._dirty = True
 
+    def reset(self) -> None:
+        """No run shown (a new project): no curve, overlay, progress, status or log of another project."""
+        self.run_id = None
+        for s in (self.loss, self.eval, self.lr, self.smoothed):
+            s.clear()
+        self._ema_last, self._ema_count = 0.0, 0
+        self.total_steps = self.start_step = 0
+        self.paused = False
+        self._last_progress = (0, None, None, None)
+        if self.pg is not None:
+            self.set_overlays([])
+        self.log.clear()
+        self.title.setText(self.tr("No run yet — press Train (Ctrl+Enter)."))
+        self.status.clear()
+        self.resume.hide()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat(self.tr("no run"))
+        self._dirty = True
+
     def add_rows(self, rows: list[dict[str, Any]]) -> None:
         """Metric rows as `core.store.Project.metrics` returns them."""
         for row in rows:
