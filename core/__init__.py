@@ -12,7 +12,7 @@ _EXPORTS = {
     "PeftType": "core.config",
     "TaskType": "core.config",
     "PeftConfig": "core.config",
-    "ConfigError": "core.config",
+    "ConfigError": "core.errors",
     "LoraConfig": "core.methods.lora",
     "AdaLoraConfig": "core.methods.adalora",
     "PromptTuningConfig": "core.methods.prompt_tuning",
@@ -25,8 +25,8 @@ _EXPORTS = {
     "PeftModel": "core.peft_model",
     "PeftModelForCausalLM": "core.peft_model",
     "get_peft_model": "core.peft_model",
-    "AdapterLoadError": "core.peft_model",
-    "TargetError": "core.targeting",
+    "AdapterLoadError": "core.errors",
+    "TargetError": "core.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "adapter_config.json"
@@ -47,10 +49,6 @@ class TaskType(str, enum.Enum):
     TOKEN_CLS = "TOKEN_CLS"
     QUESTION_ANS = "QUESTION_ANS"
     FEATURE_EXTRACTION = "FEATURE_EXTRACTION"
-
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message names the field and what is allowed."""
 
 
 @dataclass
@@ -137,35 +135,10 @@ class PeftConfig:
     @staticmethod
     def from_pretrained(directory: str | os.PathLike) -> "PeftConfig":
         """Read ``adapter_config.json`` from ``directory`` into the right method's config class."""
+        # Late: the factory (`core.methods`) sits above this module; the method files import this one.
+        from core.methods import load_config
+
         return load_config(directory)
-
-
-def load_config(directory: str | os.PathLike) -> PeftConfig:
-    """Read ``directory/adapter_config.json`` and dispatch on its ``peft_type``."""
-    path = Path(directory) / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"No {CONFIG_NAME} in {directory}: is this a PEFT adapter folder?")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
-    return config_from_dict(data, source=str(path))
-
-
-def config_from_dict(data: dict[str, Any], *, source: str = "config") -> PeftConfig:
-    """Build the right config class for ``data['peft_type']``."""
-    from core.methods import REGISTRY  # late: the method files import this module
-
-    if "peft_type" not in data:
-        raise ConfigError(f"{source}: 'peft_type' is missing, so the adapter method is unknown.")
-    try:
-        ptype = PeftType(data["peft_type"])
-    except ValueError:
-        allowed = ", ".join(t.value for t in PeftType)
-        raise ConfigError(f"{source}: peft_type {data['peft_type']!r} is not one of: {allowed}.") from None
-    if ptype not in REGISTRY:
-        raise ConfigError(f"{source}: {ptype.value} adapters are not supported by this version of Adapter Studio yet.")
-    return REGISTRY[ptype].Config.from_dict(data, source=source)
 
 
 def normalise_names(value: Any, what: str) -> list[str] | str | None:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.errors import DataError
+
 FORMATS = ("auto", "prompt_completion", "chat", "text")
 TRAIN_ON = ("completion", "all")
 IGNORE = -100  # label of tokens that carry no loss (PyTorch's cross_entropy ignore_index)
@@ -38,10 +40,6 @@ FALLBACK_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
     "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-
-
-class DataError(ValueError):
-    """The dataset cannot be used. The message names the file and says where and what is wrong."""
 
 
 @dataclass

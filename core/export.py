@@ -46,14 +46,12 @@ from typing import Any
 
 import torch
 
+from core.errors import ExportError
+
 MERGEABLE = {"LORA", "ADALORA", "IA3"}
 CHECK_TEXTS = ("The capital of France is", "def fibonacci(n):\n    return", "Once upon a time, in a small village,")
 
 _log = logging.getLogger(__name__)
-
-
-class ExportError(RuntimeError):
-    """The export could not be written or did not verify; nothing was left at the destination."""
 
 
 @dataclass

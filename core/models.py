@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import ModelLoadError
+
 if TYPE_CHECKING:  # torch and transformers load lazily: the GUI imports this module for BUILTINS only
     import torch
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -76,11 +78,6 @@ _FORMS = (
     "a hub id already in the local Hugging Face cache (e.g. bigscience/bloomz-560m), "
     "or a built-in name: " + ", ".join(BUILTINS)
 )
-
-
-class ModelLoadError(Exception):
-    """A model reference could not be resolved or loaded. The message is written for a person:
-    what was wrong, where (file or name), and what to do about it."""
 
 
 # --------------------------------------------------------------------------------------------------

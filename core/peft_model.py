@@ -22,17 +22,15 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType, load_config
+from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
+from core.errors import AdapterLoadError
+from core.methods import load_config
 from core.modules_to_save import ModulesToSaveWrapper
 
 PREFIX = "base_model.model."
 # Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
 RESERVED_PREFIXES = ("lora_", "ia3_", "adaption_", "prompt_", "ranknum", "base_layer", "original_module", "modules_to_save")
 SEQ_CLS_HEADS = ("classifier", "score")
-
-
-class AdapterLoadError(ValueError):
-    """An adapter file does not fit this model or is unreadable; the message says which file/module."""
 
 
 @runtime_checkable

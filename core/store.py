@@ -40,6 +40,7 @@ from typing import Any
 import sqlite_utils
 
 from core import protocol
+from core.errors import ProjectFileError, ReadOnlyProjectError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -73,13 +74,6 @@ died without reporting (killed, crashed, machine off); resume from the last chec
 _LIVE = ("running",)
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
-
-class ProjectFileError(Exception):
-    """The file is not a usable project file (missing, corrupt, not ours). The message is for a person."""
-
-
-class ReadOnlyProjectError(ProjectFileError):
-    """A write was attempted on a project opened read-only (e.g. written by a newer Adapter Studio)."""
 
 
 # --------------------------------------------------------------------------------------------------

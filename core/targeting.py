@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.errors import TargetError
+
 if TYPE_CHECKING:  # torch loads lazily: the GUI thread uses the name rules below before torch is imported
     from torch import nn
 
@@ -56,10 +58,6 @@ LORA_DEFAULT_TARGETS: dict[str, list[str]] = {
     "stablelm": ["q_proj", "v_proj"],
     "starcoder2": ["q_proj", "v_proj"],
 }
-
-
-class TargetError(ValueError):
-    """The targets in a config select nothing, select something unadaptable, or name unknown modules."""
 
 
 @dataclass

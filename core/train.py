@@ -39,7 +39,6 @@ import re
 import shutil
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -49,14 +48,11 @@ import torch
 import torch.nn.functional as F
 
 from core.data import IGNORE, Example, PreparedData, collate, stream_indices
+from core.errors import TrainingConfigError, explain
 from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Started, Step
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
-
-
-class TrainingConfigError(ValueError):
-    """A training setting is out of range; the message names the field."""
 
 
 @dataclass
@@ -583,18 +579,16 @@ def _check_sharding(peft: Any, accelerator: Any, sharding: str | None, adalora: 
 
 
 def _failure(exc: BaseException, step: int | None, checkpoint: str | None, args: TrainingArguments) -> Failed:
-    detail = "".join(traceback.format_exception(exc))
+    problem = explain(exc)
     at = f" at step {step}" if step else ""
-    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
+    if problem.kind == "oom":
         return Failed(
             reason=f"Out of GPU memory{at}. Lower batch_size (now {args.batch_size}; raise gradient_accumulation_steps "
             f"to keep the same effective batch) or max_length, or turn on gradient_checkpointing.",
-            step=step, detail=detail, kind="oom", checkpoint=checkpoint,
+            step=step, detail=problem.detail, kind="oom", checkpoint=checkpoint,
         )
-    from core.data import DataError
-
-    kind = "data" if isinstance(exc, DataError) else "config" if isinstance(exc, TrainingConfigError) else "error"
-    return Failed(reason=f"Training failed{at}: {exc}", step=step, detail=detail, kind=kind, checkpoint=checkpoint)
+    return Failed(reason=f"Training failed{at}: {problem.message}", step=step, detail=problem.detail, kind=problem.kind,
+                  checkpoint=checkpoint)
 
 
 def _failure_note_path(output_dir: Path, rank: int) -> Path:

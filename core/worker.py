@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core import protocol
+from core.errors import explain
 from core.protocol import Event, Failed, Finished, Heartbeat, Log
 from core.store import HEARTBEAT_INTERVAL_S, Project, ProjectFileError, ProjectSettings
 
@@ -149,9 +150,9 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
     try:
         import torch
 
-        from core.config import config_from_dict
         from core.data import DataConfig, prepare
         from core.models import load_model
+        from core.methods import config_from_dict
         from core.peft_model import get_peft_model
         from core.train import TrainingArguments, train
 
@@ -191,17 +192,11 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
 
 
 def _setup_failure(exc: BaseException, job: Job) -> Failed:
-    detail = "".join(traceback.format_exception(exc))
-    name = type(exc).__name__
-    kind = {
-        "ModelLoadError": "model", "DataError": "data", "ConfigError": "config", "TargetError": "config",
-        "TrainingConfigError": "config", "AdapterLoadError": "config",
-    }.get(name, "error")
-    if "out of memory" in str(exc).lower():
-        kind = "oom"
+    problem = explain(exc)
     where = {"model": "The model could not be loaded", "data": "The dataset cannot be used",
-             "config": "The run's settings are not valid"}.get(kind, "Training could not start")
-    return Failed(reason=f"{where}: {exc}", step=None, detail=detail, kind=kind, checkpoint=_str(job.resume_from))
+             "config": "The run's settings are not valid"}.get(problem.kind, "Training could not start")
+    return Failed(reason=f"{where}: {problem.message}", step=None, detail=problem.detail, kind=problem.kind,
+                  checkpoint=_str(job.resume_from))
 
 
 def _str(path: Path | None) -> str | None:

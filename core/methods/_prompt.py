@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from core.config import ConfigError, PeftConfig
+from core.errors import AdapterLoadError
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +187,6 @@ def load_state(
     encoder is rebuilt and checked to reproduce ``prompt_embeddings``. Otherwise the encoder becomes a
     :class:`PromptTable` holding ``prompt_embeddings`` (exactly what PEFT does), trainable if so loaded.
     """
-    from core.peft_model import AdapterLoadError
-
     config = peft_model.peft_config[name]
     given = {k.removeprefix("base_model.model."): v for k, v in state.items()}
     if EMBEDDINGS_KEY not in given:
