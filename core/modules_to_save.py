@@ -17,8 +17,11 @@ from torch import nn
 class ModulesToSaveWrapper(nn.Module):
     """Routes calls to the active adapter's trainable copy of a module, or to the frozen original."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, path: str = "") -> None:
         super().__init__()
+        reason = cannot_wrap(module, path)
+        if reason:
+            raise TypeError(reason)
         self.original_module = module
         self.modules_to_save = nn.ModuleDict()
         self.active_adapters: list[str] = []
@@ -75,8 +78,36 @@ class ModulesToSaveWrapper(nn.Module):
         return self.modules_to_save[self.active_adapters[0]](*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        # Callers (e.g. transformers' tie_weights) read attributes such as `.weight` of the wrapped module.
+        # Callers read attributes such as `.weight` / `.bias` of the wrapped module (a model that uses
+        # `self.lm_head.weight` directly, transformers' tie_weights): they get the copy that the forward
+        # pass would use, i.e. the active adapter's trained copy, or the original while disabled.
         try:
             return super().__getattr__(name)
         except AttributeError:
-            return getattr(self.original_module, name)
+            modules = self.__dict__["_modules"]
+            active = self.__dict__.get("active_adapters") or []
+            if not self.__dict__.get("disabled") and active and active[0] in modules["modules_to_save"]:
+                return getattr(modules["modules_to_save"][active[0]], name)
+            return getattr(modules["original_module"], name)
+
+
+# Containers have no forward of their own: a model indexes them (`self.heads[0]`, `self.scales["a"]`), which a
+# wrapper cannot pass through. Their members can be named instead.
+_CONTAINERS = (nn.ModuleDict, nn.ModuleList, nn.ParameterDict, nn.ParameterList)
+
+
+def cannot_wrap(module: nn.Module, path: str = "") -> str | None:
+    """None if ``module`` (at ``path``) can be trained in full beside an adapter; otherwise why not."""
+    if isinstance(module, _CONTAINERS):
+        member = next(iter(module._modules or module._parameters), "0")
+        return (
+            f"modules_to_save: '{path}' is a {type(module).__name__}, a container the model indexes rather than "
+            f"calls, so it cannot be swapped for a trainable copy. Name the modules inside it instead "
+            f"(e.g. '{path}.{member}')."
+        )
+    if hasattr(module, "adapter_names") and hasattr(module, "base_layer"):
+        return (
+            f"modules_to_save: '{path}' is already adapted ({type(module).__name__}); a module cannot be both a "
+            f"target and trained in full. Remove it from target_modules or from modules_to_save."
+        )
+    return None

@@ -25,7 +25,7 @@ from torch import nn
 from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
 from core.errors import AdapterLoadError
 from core.methods import load_config
-from core.modules_to_save import ModulesToSaveWrapper
+from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
 
 PREFIX = "base_model.model."
 # Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
@@ -116,6 +116,15 @@ class PeftModel(nn.Module):
             )
         if peft_config.peft_type not in REGISTRY:
             raise ValueError(f"{peft_config.peft_type.value} is not available in this version of Adapter Studio yet.")
+        with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
+        if with_bias and getattr(peft_config, "bias", "none") != "none":
+            # The base biases are one set of tensors: two adapters training them would train and save the same
+            # tensors, so saving one adapter would write what the other trained (PEFT refuses this too).
+            raise ValueError(
+                f"Adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter '{with_bias[0]}' already trains "
+                f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
+                f"train biases: use bias='none' for '{adapter_name}'."
+            )
         model = self.base_model.model
         if peft_config.base_model_name_or_path is None:
             peft_config.base_model_name_or_path = getattr(model, "name_or_path", None) or None
@@ -152,10 +161,15 @@ class PeftModel(nn.Module):
                     continue  # PEFT writes both head names into every SEQ_CLS config; a model has one of them
                 raise ValueError(f"modules_to_save entry '{entry}' matches no module of this model.")
             paths += [path for path in found if path not in paths]
+        for path in paths:  # containers (ModuleList, ...) are refused before anything is wrapped
+            module = model.get_submodule(path)
+            reason = None if isinstance(module, ModulesToSaveWrapper) else cannot_wrap(module, path)
+            if reason:
+                raise TypeError(reason)
         for path in paths:
             module = model.get_submodule(path)
             if not isinstance(module, ModulesToSaveWrapper):
-                module = ModulesToSaveWrapper(module)
+                module = ModulesToSaveWrapper(module, path)
                 parent, _, child = path.rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
             module.add_adapter(adapter_name)
@@ -245,17 +259,35 @@ class PeftModel(nn.Module):
         layers = [layer for _, layer in self.base_model.adapter_layers()]
         previous = [layer.disabled for layer in layers]
         previous_flag = self.adapters_disabled
+        # As in PEFT the adapter's own parameters stop requiring gradients inside the block (nothing can train
+        # what the forward pass does not use); each gets its own flag back afterwards.
+        frozen = [p for p in self._adapter_parameters() if p.requires_grad]
         for layer in layers:
             if layer.disabled is False:
                 layer.unmerge()
             layer.disabled = True
         self.adapters_disabled = True
+        for p in frozen:
+            p.requires_grad_(False)
         try:
             yield
         finally:
             self.adapters_disabled = previous_flag
             for layer, was in zip(layers, previous):
                 layer.disabled = was
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def _adapter_parameters(self) -> list[nn.Parameter]:
+        """Every parameter that belongs to an adapter (layers' adapter tensors, modules_to_save copies, encoders)."""
+        params: list[nn.Parameter] = []
+        for _, layer in self.base_model.adapter_layers():
+            for pname, p in layer.named_parameters():
+                if not pname.startswith(("base_layer.", "original_module.")):
+                    params.append(p)
+        for encoder in (self._modules.get("prompt_encoder") or {}).values():
+            params.extend(encoder.parameters())
+        return params
 
     def get_base_model(self) -> nn.Module:
         """The underlying transformers model (with adapter layers inside)."""

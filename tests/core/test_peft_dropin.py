@@ -1,0 +1,172 @@
+"""PEFT's public API on our engine: the drop-in cases of issue 14 (bugs, keyword arguments, helper functions).
+
+Where PEFT's behaviour is the reference, the test runs the same steps on peft 0.21.2 (the test-only oracle)
+and compares. Tiny seeded models from ``tests/core/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import core
+from tests.core.conftest import FINAL_NORM, logits, make_model, perturb_adapter
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+
+IDS = torch.tensor([[5, 17, 42, 8, 99, 3], [7, 7, 120, 250, 1, 2]])
+
+
+def lora(**kwargs) -> core.LoraConfig:
+    kwargs.setdefault("target_modules", ["q_proj", "v_proj"])
+    return core.LoraConfig(r=4, lora_alpha=8, **kwargs)
+
+
+# ---- bug 1: only one adapter may train the base biases -----------------------------------------------------
+
+
+@pytest.mark.parametrize("first", ["all", "lora_only"])
+@pytest.mark.parametrize("second", ["all", "lora_only"])
+def test_a_second_adapter_with_bias_is_refused(first, second):
+    model = make_model("llama")
+    peft_model = core.get_peft_model(model, lora(bias=first))
+    with pytest.raises(ValueError, match=r"bias='%s'.*adapter 'default' already trains" % second):
+        peft_model.add_adapter("other", lora(bias=second))
+    assert list(peft_model.peft_config) == ["default"]
+    # the refused adapter left nothing behind
+    assert not [n for n, _ in peft_model.named_parameters() if ".other." in n or n.endswith(".other")]
+
+
+def test_a_second_adapter_without_bias_is_accepted_as_in_peft():
+    peft = pytest.importorskip("peft")
+    for engine in (core, peft):
+        model = make_model("llama")
+        config = engine.LoraConfig(r=4, target_modules=["q_proj"], bias="all")
+        peft_model = engine.get_peft_model(model, config)
+        peft_model.add_adapter("other", engine.LoraConfig(r=4, target_modules=["q_proj"], bias="none"))
+        assert set(peft_model.peft_config) == {"default", "other"}
+        model = make_model("llama")
+        peft_model = engine.get_peft_model(model, engine.LoraConfig(r=4, target_modules=["q_proj"], bias="all"))
+        with pytest.raises(ValueError):
+            peft_model.add_adapter("other", engine.LoraConfig(r=4, target_modules=["q_proj"], bias="lora_only"))
+
+
+# ---- bug 2: .weight / .bias of a modules_to_save module are the active copy's --------------------------------
+
+
+class HeadByWeight(nn.Module):
+    """A model that reads its head's weight instead of calling the head (as weight-tied heads do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(6, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = self.lin(x)
+        return h @ self.head.weight.T + self.head.bias
+
+
+def test_modules_to_save_weight_and_bias_are_the_active_trained_copy():
+    model = HeadByWeight()
+    peft_model = core.get_peft_model(model, core.LoraConfig(r=2, target_modules=["lin"], modules_to_save=["head"]))
+    wrapper = peft_model.base_model.model.head
+    copy = wrapper.modules_to_save["default"]
+    with torch.no_grad():
+        copy.weight.add_(1.0)
+        copy.bias.add_(1.0)
+    assert wrapper.weight is copy.weight and wrapper.bias is copy.bias
+    x = torch.randn(2, 6)
+    assert torch.allclose(peft_model(x), wrapper(model.lin(x)))
+    # the gradient reaches the trained copy, not the frozen original
+    peft_model(x).sum().backward()
+    assert copy.weight.grad is not None and wrapper.original_module.weight.grad is None
+    with peft_model.disable_adapter():
+        assert wrapper.weight is wrapper.original_module.weight
+        assert wrapper.bias is wrapper.original_module.bias
+
+
+def test_modules_to_save_weight_follows_the_active_adapter():
+    model = make_model("llama")
+    norm = FINAL_NORM["llama"]
+    peft_model = core.get_peft_model(model, lora(modules_to_save=[norm]))
+    peft_model.add_adapter("other", lora(modules_to_save=[norm]))
+    wrapper = peft_model.base_model.model.model.norm
+    assert wrapper.weight is wrapper.modules_to_save["default"].weight
+    peft_model.set_adapter("other")
+    assert wrapper.weight is wrapper.modules_to_save["other"].weight
+
+
+# ---- bug 3: containers in modules_to_save are refused when the adapter is made -------------------------------
+
+
+class WithContainers(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.blocks = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+        self.heads = nn.ModuleDict({"a": nn.Linear(4, 2)})
+        self.scales = nn.ParameterList([nn.Parameter(torch.ones(4))])
+        self.shifts = nn.ParameterDict({"s": nn.Parameter(torch.zeros(4))})
+
+    def forward(self, x):
+        x = self.lin(x) * self.scales[0] + self.shifts["s"]
+        for block in self.blocks:
+            x = block(x)
+        return self.heads["a"](x)
+
+
+@pytest.mark.parametrize("entry, kind", [("blocks", "ModuleList"), ("heads", "ModuleDict"),
+                                         ("scales", "ParameterList"), ("shifts", "ParameterDict")])
+def test_a_container_in_modules_to_save_is_refused_at_wrap_time(entry, kind):
+    model = WithContainers()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(TypeError, match=rf"'{entry}' is a {kind}.*Name the modules inside it instead \(e\.g\. '{entry}\."):
+        core.get_peft_model(model, core.LoraConfig(r=2, target_modules=["lin"], modules_to_save=[entry]))
+    # nothing was wrapped: the model is as it was and still runs
+    assert type(model.lin) is nn.Linear and not any("modules_to_save" in k for k in model.state_dict())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model(torch.randn(1, 4))
+
+
+def test_a_member_of_a_container_can_be_saved():
+    model = WithContainers()
+    peft_model = core.get_peft_model(model, core.LoraConfig(r=2, target_modules=["lin"], modules_to_save=["blocks.1"]))
+    assert peft_model(torch.randn(1, 4)).shape == (1, 2)
+    assert "base_model.model.blocks.1.weight" in peft_model.adapter_state_dict()
+
+
+# ---- bug 4: inside disable_adapter() nothing of the adapter requires gradients --------------------------------
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3", "adalora", "prompt_tuning"])
+def test_disable_adapter_freezes_the_adapter_and_gives_the_flags_back(method):
+    model = make_model("llama")
+    config = {
+        "lora": lambda: lora(modules_to_save=["norm"], bias="lora_only"),
+        "ia3": lambda: core.IA3Config(target_modules=["k_proj", "down_proj"], feedforward_modules=["down_proj"]),
+        "adalora": lambda: core.AdaLoraConfig(init_r=4, target_r=2, total_step=10, target_modules=["q_proj"]),
+        "prompt_tuning": lambda: core.PromptTuningConfig(num_virtual_tokens=3, task_type="CAUSAL_LM"),
+    }[method]()
+    peft_model = core.get_peft_model(model, config)
+    before = {n: p.requires_grad for n, p in peft_model.named_parameters()}
+    adapter = [n for n, flag in before.items() if flag and "bias" not in n]
+    assert adapter
+    with peft_model.disable_adapter():
+        inside = {n: p.requires_grad for n, p in peft_model.named_parameters()}
+        assert not [n for n in adapter if inside[n]]
+    assert {n: p.requires_grad for n, p in peft_model.named_parameters()} == before
+
+
+def test_disable_adapter_requires_grad_as_peft():
+    peft = pytest.importorskip("peft")
+    flags = {}
+    for engine in (core, peft):
+        peft_model = engine.get_peft_model(make_model("llama"), engine.LoraConfig(r=4, target_modules=["q_proj"]))
+        with peft_model.disable_adapter():
+            flags[engine.__name__] = sorted(n for n, p in peft_model.named_parameters() if p.requires_grad)
+        flags[engine.__name__ + " after"] = sorted(n for n, p in peft_model.named_parameters() if p.requires_grad)
+    assert flags["core"] == flags["peft"] == []
+    assert flags["core after"] == flags["peft after"] != []
