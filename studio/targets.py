@@ -152,3 +152,87 @@ def compress(selected: set[str], groups: list[list[str]], names: list[str]) -> l
 def closest_names(entry: str, names: list[str], n: int = 3) -> list[str]:
     """Real module names closest to ``entry`` (core's rule; the GUI shows three)."""
     return _closest_names(entry, names, n=n)
+
+
+# ---- the same modules in another architecture ------------------------------------------------------
+#
+# A project's targets are names of one architecture (q_proj, v_proj: Llama); a person who switches
+# the model to Bloom or GPT-2 means the same *roles* there (query_key_value, c_attn). Roles come from a
+# module's own name and, where the name alone is ambiguous (GPT-2's c_proj, Bloom's dense), from its
+# parent's (attention or MLP). The order of ROLE_ORDER is the order the suggestion lists them in.
+
+ROLE_ORDER = ("q", "k", "v", "qkv", "o", "gate", "up", "down")
+_ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "q": ("q_proj", "query", "q_lin", "wq", "q"),
+    "k": ("k_proj", "key", "k_lin", "wk", "k"),
+    "v": ("v_proj", "value", "v_lin", "wv", "v"),
+    "qkv": ("query_key_value", "c_attn", "qkv_proj", "wqkv", "qkv", "w_pack", "in_proj"),
+    "o": ("o_proj", "out_proj", "out_lin", "wo", "o", "dense", "c_proj"),
+    "gate": ("gate_proj", "w1", "gate_up_proj"),
+    "up": ("up_proj", "dense_h_to_4h", "c_fc", "fc1", "fc_in", "w3", "lin1"),
+    "down": ("down_proj", "dense_4h_to_h", "fc2", "fc_out", "w2", "lin2", "c_proj"),
+}
+_ATTENTION = re.compile(r"att", re.IGNORECASE)
+_MLP = re.compile(r"mlp|feed_?forward|ffn", re.IGNORECASE)
+# Instead of a role the new architecture lacks: separate q, k, v in place of a fused qkv and back;
+# an MLP without a gate takes its up projection.
+_FALLBACK = {"q": ("qkv",), "k": ("qkv",), "v": ("qkv",), "qkv": ("q", "k", "v"), "gate": ("up",), "up": ("gate",)}
+
+
+def module_role(name: str) -> str | None:
+    """The role of a module (or a targets entry) by its name: q, k, v, qkv, o (attention output),
+    gate, up, down (MLP), or None. ``c_proj`` / ``dense`` are the attention output unless their
+    parent is an MLP (GPT-2's ``mlp.c_proj`` is its down projection)."""
+    parts = name.lower().split(".")
+    leaf, parent = parts[-1], ".".join(parts[:-1])
+    in_mlp = bool(_MLP.search(parent))
+    in_attention = bool(_ATTENTION.search(parent))
+    for role in ROLE_ORDER:
+        if leaf in _ROLE_NAMES[role]:
+            if role in ("q", "k", "v", "o") and len(leaf) <= 2 and not in_attention:
+                continue  # a bare "q" / "o" outside attention is not a projection
+            if role == "o" and leaf in ("dense", "c_proj") and in_mlp:
+                return "down"
+            if role == "down" and in_attention:
+                return "o"
+            return role
+    return None
+
+
+def equivalent_targets(targets: list[str] | str | None, names: list[str]) -> list[str] | None:
+    """For a name list with entries that match no module of ``names`` (another architecture's
+    names), the targets with each such entry replaced by the modules of the same role here
+    (``q_proj, v_proj`` on Bloom: ``query_key_value``; on GPT-2: ``c_attn``), as the shortest
+    suffixes that select them. None when every entry matches, or no role could be mapped."""
+    if not isinstance(targets, list) or not targets:
+        return None
+    missing = [e for e in targets if not entry_matches(e, names)]
+    if not missing:
+        return None
+    here: dict[str, dict[str, list[str]]] = {}  # role -> leaf name -> the module paths
+    for name in names:
+        role = module_role(name)
+        if role is not None:
+            leaf = name.rsplit(".", 1)[-1]
+            key = f"{name.rsplit('.', 2)[-2]}.{leaf}" if "." in name else leaf
+            here.setdefault(role, {}).setdefault(key, []).append(name)
+    wanted: list[str] = []
+    for entry in missing:
+        role = module_role(entry)
+        if role is None:
+            continue
+        for candidate in (role,) if role in here else _FALLBACK.get(role, ()):
+            if candidate in here and candidate not in wanted:
+                wanted.append(candidate)
+    if not wanted:
+        return None
+    kept = [e for e in targets if e not in missing]
+    out = list(kept)
+    for role in ROLE_ORDER:
+        if role not in wanted:
+            continue
+        for paths in here[role].values():
+            suffix = suffix_for(paths, names) or paths[0]
+            if suffix not in out:
+                out.append(suffix)
+    return out

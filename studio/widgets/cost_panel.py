@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.widgets.wrap import breakable, make_wrapping
+
 PARTS = ("weights", "adapter", "gradients", "optimizer", "activations", "workspace")  # = core.estimate.PARTS
 COLORS = {
     "weights": QColor(120, 144, 156),
@@ -97,8 +99,7 @@ class CostPanel(QWidget):
         self.line.setFont(mono)
         self.line.setWordWrap(True)
         self.line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
+        self.error = make_wrapping(QLabel())
         self.error.setStyleSheet("color: #c62828;")
         self.error.hide()
 
@@ -202,7 +203,13 @@ class CostPanel(QWidget):
 
     def set_error(self, message: str) -> None:
         """The configuration cannot be counted (bad targets, invalid value): say why, grey the figures."""
-        self.error.setText(message)
+        self.error.setText(breakable(message))
         self.error.show()
         for lab in (self.trainable, self.total, self.percent):
             lab.setEnabled(False)
+        # The memory of a configuration that cannot be built is unknown: no figure stays from the
+        # previous one (a model switch kept the old model's 6.62 GiB while its targets matched nothing).
+        self.result = None
+        self.bar.set_parts({}, self.part_labels())
+        self.mem_total.setText("–")
+        self.legend.setText("")

@@ -39,8 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio import targets as T
+from studio.widgets.wrap import breakable, make_wrapping
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+ARCHITECTURE_ONLY = frozenset({"bloomz-560m"})
+"""Built-in names that are only an architecture: `core.models.load_model` refuses them (no weights)."""
 ACCENT = QColor(46, 125, 220)
 
 
@@ -94,6 +97,8 @@ class ModuleTree(QWidget):
         self.targets: list[str] | str | None = None
         self.layers: list[int] | None = None
         self._rows: dict[str, _Row] = {}
+        self._shown_state: dict[str, Qt.CheckState] = {}
+        """The check state `_refresh` gave each row: only a change from it is the person's click."""
         self._updating = False
         self._offer_path: str | None = None
         self.highlight: set[str] = set()
@@ -107,7 +112,7 @@ class ModuleTree(QWidget):
         self.busy.setMaximumWidth(90)
         self.busy.setTextVisible(False)
         self.busy.hide()
-        self.status = QLabel()
+        self.status = make_wrapping(QLabel())  # a model error can be a long path: wrap, never widen the window
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
         top.addWidget(self.busy)
@@ -159,12 +164,18 @@ class ModuleTree(QWidget):
 
         self.targets_edit = QLineEdit(placeholderText=self.tr("target_modules: names (q_proj, v_proj) or a regex"))
         self.targets_edit.setFont(mono)
-        self.flags = QLabel()
-        self.flags.setWordWrap(True)
+        self.flags = make_wrapping(QLabel())
         self.flags.setStyleSheet("color: #c62828;")
         row = QHBoxLayout()
         row.addWidget(QLabel(self.tr("Targets:")))
         row.addWidget(self.targets_edit, 1)
+        # After a model switch the old targets may name another architecture's modules (q_proj on
+        # Bloom): one click takes the modules of the same role here (studio.targets.equivalent_targets).
+        self.suggest = QPushButton()
+        self.suggest.setObjectName("suggest_targets")
+        self.suggest.hide()
+        self.suggested: list[str] | None = None
+        self.suggest.clicked.connect(self._on_suggest)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -175,6 +186,7 @@ class ModuleTree(QWidget):
         box.addLayout(layers)
         box.addLayout(row)
         box.addWidget(self.flags)
+        box.addWidget(self.suggest, 0, Qt.AlignmentFlag.AlignLeft)
 
         self._filter_timer = QTimer(self, singleShot=True, interval=150)
         self._filter_timer.timeout.connect(self.apply_filter)
@@ -193,22 +205,28 @@ class ModuleTree(QWidget):
 
     def set_loading(self, loading: bool, text: str = "") -> None:
         self.busy.setVisible(loading)
-        self.status.setText(text)
+        self.status.setText(breakable(text))
 
     def set_error(self, message: str) -> None:
         self.busy.hide()
-        self.status.setText(message)
+        self.status.setText(breakable(message))
         self.status.setStyleSheet("color: #c62828;")
 
     def set_model(self, info: Any) -> None:
         """Show the tree of a `studio.jobs.ModelInfo`."""
         self.info = info
         self.status.setStyleSheet("")
-        self.status.setText(f"{info.ref} · {info.node.cls} · {info.node.total_params:,} parameters")
+        text = self.tr("{0} · {1} · {2} parameters").format(info.ref, info.node.cls, f"{info.node.total_params:,}")
+        if info.ref in ARCHITECTURE_ONLY:
+            text += " — " + self.tr("architecture only: no weights (inspect and estimate; it cannot be trained — "
+                                    "open a folder of the real model to train it)")
+            self.status.setStyleSheet("color: #b26a00;")
+        self.status.setText(breakable(text))
         self._updating = True
         try:
             self.tree.clear()
             self._rows.clear()
+            self._shown_state.clear()
             self._build(info.node, None, [""])
             root = self._rows[""].item
             self.tree.addTopLevelItem(root)
@@ -356,6 +374,7 @@ class ModuleTree(QWidget):
                         else Qt.CheckState.PartiallyChecked if hit else Qt.CheckState.Unchecked
                     )
                     item.setCheckState(0, state)
+                    self._shown_state[row.path] = state
                     for col in range(4):
                         item.setForeground(col, QBrush())
                         item.setBackground(col, QBrush(tint) if row.targetable and hit else QBrush())
@@ -363,6 +382,7 @@ class ModuleTree(QWidget):
                 else:
                     flags &= ~Qt.ItemFlag.ItemIsUserCheckable
                     item.setData(0, Qt.ItemDataRole.CheckStateRole, None)
+                    self._shown_state.pop(row.path, None)
                     lit = [p for p in row.real if p in self.highlight]
                     if not item.childCount():
                         flags &= ~Qt.ItemFlag.ItemIsEnabled  # a leaf the method cannot target: disabled
@@ -399,9 +419,10 @@ class ModuleTree(QWidget):
 
     def _show_flags(self, selected: set[str]) -> None:
         problems = []
+        self._show_suggestion()
         if self._no_targets_reason:
             self.flags.setStyleSheet("color: palette(mid);")
-            self.flags.setText(self._no_targets_reason)
+            self.flags.setText(breakable(self._no_targets_reason))
             return
         self.flags.setStyleSheet("color: #c62828;")
         error = T.regex_error(self.targets)
@@ -417,16 +438,46 @@ class ModuleTree(QWidget):
             problems.append("layers_to_transform only works with a name list, not a regex")
         if self.targets and not problems and not selected:
             problems.append("these targets select no module")
-        self.flags.setText("\n".join(problems))
+        self.flags.setText(breakable("\n".join(problems)))
+
+    def _show_suggestion(self) -> None:
+        """Offer the same roles in this architecture when list entries match no module here."""
+        suggestion = None
+        if self.info is not None and not self._no_targets_reason:
+            suggestion = T.equivalent_targets(self.targets, self.info.names)
+            if suggestion is not None:
+                hits = T.matched(suggestion, self.info.names)
+                if not hits or any(self._support(n) is not None for n in hits):
+                    suggestion = None  # the method cannot adapt them: no one-click offer
+        self.suggested = suggestion
+        if suggestion is None:
+            self.suggest.hide()
+            return
+        names = T.format_targets(suggestion)
+        short = names if len(names) <= 60 else names[:57] + "…"  # a button does not wrap: keep it narrow
+        self.suggest.setText(self.tr("Use {0} (the same modules in this model)").format(short))
+        self.suggest.setToolTip(names + "\n" + self.tr("The targets name modules of another architecture; these have "
+                                                        "the same roles (attention query/key/value/output, MLP) here."))
+        self.suggest.show()
+
+    def _on_suggest(self) -> None:
+        if self.suggested is not None:
+            self.targets_edited.emit(list(self.suggested), self.layers)
 
     def row(self, path: str) -> QTreeWidgetItem:
         """The tree item of a module path (the representative path inside folded blocks)."""
         return self._rows[path].item
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        # itemChanged fires for any data of the row (the "where it adapted" swatch, a tooltip, a
+        # tint): only a check state that differs from the one shown is the person's click. Settings
+        # are the person's data; nothing else may change them.
         if self._updating or column != 0:
             return
         path = item.data(0, PATH_ROLE)
+        shown = self._shown_state.get(path)
+        if shown is None or item.checkState(0) == shown:
+            return
         self.toggle(path)
 
     def toggle(self, path: str) -> None:
