@@ -38,6 +38,7 @@ from studio.widgets.data_panel import DataPanel
 from studio.widgets.dataclass_form import DataclassForm
 from studio.widgets.method_form import MethodForm, label
 from studio.widgets.module_tree import ModuleTree
+from studio.widgets.wrap import ElidedLabel
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_TARGETS = ["q_proj", "v_proj"]
@@ -174,7 +175,7 @@ class MainWindow(QMainWindow):
         self.browse_gguf.setToolTip(self.tr("Open a .gguf model file"))
         bar.addWidget(self.browse_folder)
         bar.addWidget(self.browse_gguf)
-        self.project_label = QLabel()
+        self.project_label = ElidedLabel()  # a long path elides in the middle instead of widening the window
         bar.addStretch(1)
         bar.addWidget(self.project_label)
         self.top_bar = bar  # part 2 adds Train / Stop here
