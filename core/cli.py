@@ -3,8 +3,9 @@
 Each subcommand is one ``_add_<name>(subparsers)`` function that declares its arguments and sets
 ``handler``; `COMMANDS` lists them, so adding a command is one function and one line.
 
-Errors a person can fix (a bad model reference, setting, dataset or project file) print one paragraph
-to stderr and exit with status 2, without a traceback; a training run that fails exits with 1 after
+Errors a person can fix (a bad model reference, setting, dataset or project file) print their message
+to stderr as written (not hard-wrapped, so a path in it stays whole and copyable; the terminal wraps)
+and exit with status 2, without a traceback; a training run that fails exits with 1 after
 printing its reason. ``--debug`` (before or after the command) shows tracebacks and the worker's log.
 
 Commands: ``new``, ``train``, ``runs``, ``export``, ``inspect``, ``demo``.
@@ -33,8 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import RequestError, explain
-from core.models import BUILTINS
+from core.models import BUILTINS, ModelLoadError
 
 EXIT_USAGE = 2  # like argparse: the person must change something in what they asked for
 EXIT_FAILED = 1  # a run failed (its reason was printed)
@@ -44,7 +44,16 @@ DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_PROJECT = "adapter-studio-demo.adapterstudio"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
-CliError = RequestError  # the name this module's callers know; `core.errors` holds the class
+# Errors whose message is written for a person: printed as one paragraph, no traceback. Matched by
+# class name so that this module does not import torch to name them.
+PERSON_ERRORS = {
+    "ModelLoadError", "ConfigError", "TargetError", "DataError", "TrainingConfigError", "ProjectFileError",
+    "ReadOnlyProjectError", "CliError", "AdapterLoadError", "ExportError",
+}
+
+
+class CliError(Exception):
+    """A mistake in what was asked; the message says what to do."""
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -153,9 +162,9 @@ def create_project(
     overrides; returns (path, a one-line summary). Raises person-readable errors."""
     import dataclasses
 
+    from core.config import config_from_dict
     from core.data import DataConfig
     from core.store import Project, ProjectSettings
-    from core.methods import config_from_dict
     from core.train import TrainingArguments, defaults_for
 
     ptype = _method_type(method)
@@ -347,14 +356,14 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
         print(", ".join(parts) + (f"; checkpoint {final.checkpoint}" if final.checkpoint else ""))
         return 0
     if isinstance(final, protocol.Failed):
-        print(_wrap(f"adapter-studio: run {run_id} failed: {final.reason}"), file=sys.stderr)
+        print(f"adapter-studio: run {run_id} failed: {final.reason}", file=sys.stderr)
         if debug and final.detail:
             print(final.detail, file=sys.stderr)
         elif final.detail:
             print(f"(details: adapter-studio runs {project_path} --run {run_id}, or rerun with --debug)", file=sys.stderr)
         return EXIT_FAILED
-    print(_wrap(f"adapter-studio: the worker for run {run_id} ended unexpectedly (exit status {proc.returncode}); "
-                f"its log is {log_path}."), file=sys.stderr)
+    print(f"adapter-studio: the worker for run {run_id} ended unexpectedly (exit status {proc.returncode}); "
+          f"its log is {log_path}.", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -451,11 +460,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             ev = f"{run.eval_loss:.4f}" if run.eval_loss is not None else "-"
             print(f"{run.id:>4}  {run.status:<11} {steps:>11}  {loss:>8}  {ev:>8}  {started:<16}  {took:>8}")
             if run.status == "failed" and run.error:
-                print(textwrap.indent(_wrap(run.error, width=94), "      "))
+                print(textwrap.indent(run.error, "      "))
             if run.status == "interrupted":
                 print(f"      the worker died; continue with: adapter-studio train {args.project} --resume {run.id}")
         if project.readonly and "newer" in (project.readonly_reason or ""):
-            print(_wrap(project.readonly_reason or ""), file=sys.stderr)
+            print(project.readonly_reason or "", file=sys.stderr)
     return 0
 
 
@@ -615,14 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _wrap(text: str, width: int = 100) -> str:
-    # Names such as tiny-llama must not be split at their hyphen when the paragraph is wrapped.
-    return textwrap.fill(text, width=width, break_on_hyphens=False, break_long_words=False)
-
-
 def _fail(message: str) -> int:
-    print(_wrap(f"adapter-studio: {message}"), file=sys.stderr)
+    # Never hard-wrapped: messages hold paths, commands and values a person copies, and a
+    # line break inside a path breaks the copy (and any test that reads the message). The terminal wraps.
+    print(f"adapter-studio: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _is_person_error(exc: BaseException) -> bool:
+    return any(cls.__name__ in PERSON_ERRORS for cls in type(exc).__mro__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -643,10 +653,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place errors become messages
         if args.debug:
             traceback.print_exc()
-        problem = explain(exc)
-        if problem.expected:
-            return _fail(problem.message)
-        _fail(f"unexpected error: {problem.message}" + ("" if args.debug else " (rerun with --debug for the traceback)"))
+        if _is_person_error(exc) or isinstance(exc, ModelLoadError):
+            return _fail(str(exc))
+        _fail(f"unexpected error: {type(exc).__name__}: {exc}" + ("" if args.debug else " (rerun with --debug for the traceback)"))
         return EXIT_FAILED
 
 

@@ -58,17 +58,32 @@ def test_new_uses_defaults_and_sets(tmp_path, data_file, capsys):
 def test_new_errors_are_short_and_write_nothing(tmp_path, data_file, capsys, extra, words):
     assert main(new(tmp_path, data_file, *extra)) == 2
     err = capsys.readouterr().err
-    assert words in err.replace("\n", " ") and "Traceback" not in err and err.count("\n") <= 3
+    assert words in err and "Traceback" not in err and err.count("\n") <= 3
     assert not (tmp_path / "p.adapterstudio").exists()
 
 
 def test_new_refuses_existing_and_missing_dataset(tmp_path, data_file, capsys):
     (tmp_path / "p.adapterstudio").write_text("mine")
     assert main(new(tmp_path, data_file)) == 2
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.adapterstudio'} already exists" in err.splitlines()[0]
     assert (tmp_path / "p.adapterstudio").read_text() == "mine"
-    assert main(["new", str(tmp_path / "q"), "--model", "tiny-llama", "--dataset", str(tmp_path / "none.jsonl")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    missing = tmp_path / "none.jsonl"
+    assert main(["new", str(tmp_path / "q"), "--model", "tiny-llama", "--dataset", str(missing)]) == 2
+    assert f"{missing} does not exist" in capsys.readouterr().err.splitlines()[0]
+
+
+def test_a_long_path_in_an_error_is_one_unbroken_line(tmp_path, data_file, capsys):
+    # Errors are not hard-wrapped: a path a person copies from the message must be whole, however
+    # long (issue 12: a wrapped temp path split "already\nexists" and a test failed on one machine).
+    deep = tmp_path / ("a-long-folder-name-" * 6) / ("another-long-one " * 6) / ("third " * 10).strip()
+    deep.mkdir(parents=True)
+    project = deep / "p.adapterstudio"
+    project.write_text("mine")
+    assert len(str(project)) > 250
+    assert main(["new", str(project), "--model", "tiny-llama", "--dataset", str(data_file)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and f"{project} already exists" in lines[0]
 
 
 def test_runs_shows_dead_worker_as_interrupted(tmp_path, data_file, capsys):
@@ -94,7 +109,7 @@ def test_bad_project_files(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 100)
     assert main(["runs", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "not an Adapter Studio project file" in err.replace("\n", " ") and "Traceback" not in err
+    assert "not an Adapter Studio project file" in err and "Traceback" not in err
     assert main(["runs", str(tmp_path / "missing.adapterstudio")]) == 2
     assert main(["--debug", "runs", str(bad)]) == 2
     assert "Traceback" in capsys.readouterr().err
