@@ -1,0 +1,159 @@
+"""Messages from the engine (`core`), in the window's language.
+
+`core` writes its errors in English for a person (what was wrong and where: file, line, module name)
+and gives each error class a ``kind`` (`core.errors`). The window translates them here: each
+`PATTERNS` entry matches one message that `core` writes and rebuilds it from a translatable template
+with the message's own names, paths and numbers; `person` applies them (also to the part after
+"Training failed: …" and the worker's "The dataset cannot be used: …"). In English the message is
+shown exactly as `core` wrote it. A message no pattern knows gets a translated headline for its kind
+(`HEADLINES`) in front of the engine's words, so the person at least reads what went wrong in their
+language; add a pattern when a new message turns up.
+
+`advice` is the "what to do" line for a failed run's kind (`core.protocol.Failed.kind`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP
+
+CONTEXT = "Messages"
+
+
+# (regular expression over core's English message, template with the expression's named groups).
+PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for rx, tpl in (
+    (r"^(?P<path>.+) is not a Hugging Face model folder: it has no config\.json\..*$",
+     QT_TRANSLATE_NOOP("Messages", "{path} is not a Hugging Face model folder: it has no config.json. Choose the folder that "
+                       "holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a "
+                       "built-in name.")),
+    (r"^The hub id '(?P<id>[^']+)' is not in the local Hugging Face cache.*$",
+     QT_TRANSLATE_NOOP("Messages", "The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never "
+                       "downloads models itself. On a machine with network, run `hf download {id}` and copy the cache "
+                       "over, or clone https://huggingface.co/{id} and choose that folder.")),
+    (r"^Unknown model reference '(?P<ref>[^']*)'\..*$",
+     QT_TRANSLATE_NOOP("Messages", "Unknown model reference '{ref}'. Choose a model folder, a .gguf file, a hub id in "
+                       "the local cache or a built-in name (smollm2-135m-instruct, bloomz-560m, tiny-bloom, tiny-llama, "
+                       "tiny-gpt2).")),
+    (r"^There is no file or folder at (?P<path>.+?)\. Check the path.*$",
+     QT_TRANSLATE_NOOP("Messages", "There is no file or folder at {path}. Check the path.")),
+    (r"^The model reference is empty\..*$",
+     QT_TRANSLATE_NOOP("Messages", "The model reference is empty: choose a model.")),
+    (r"^(?P<file>.+), line (?P<line>\d+): not valid JSON \(.*column (?P<col>\d+)\)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "{file}, line {line}, column {col}: not valid JSON.")),
+    (r"^(?P<file>.+), line (?P<line>\d+): not valid JSON.*$",
+     QT_TRANSLATE_NOOP("Messages", "{file}, line {line}: not valid JSON.")),
+    (r"^target_modules entry '(?P<name>[^']+)' matches no module of this model\. Closest real names: (?P<close>.+?)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "target_modules entry '{name}' matches no module of this model. Closest real names: "
+                       "{close}.")),
+    (r"^(?P<field>\w+) must be a whole number ≥ (?P<min>-?\d+), got (?P<got>.+?)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "{field} must be a whole number ≥ {min}, got {got}.")),
+    (r"^(?P<field>\w+) must be in (?P<range>[\[(].*?[\])]), not (?P<got>.+?)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "{field} must be in {range}, not {got}.")),
+    (r"^(?P<field>\w+) must be positive, not (?P<got>.+?)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "{field} must be positive, not {got}.")),
+    (r"^(?P<field>\w+) must be a number, not (?P<got>.+?)\.?$",
+     QT_TRANSLATE_NOOP("Messages", "{field} must be a number, not {got}.")),
+    (r"^(?P<field>\w+): not valid JSON.*$",
+     QT_TRANSLATE_NOOP("Messages", "{field}: not valid JSON.")),
+    (r"^Set max_steps ≥ 1 or num_epochs > 0\.$",
+     QT_TRANSLATE_NOOP("Messages", "Set max_steps ≥ 1 or num_epochs > 0.")),
+    (r"^not a valid regular expression: (?P<why>.*)$",
+     QT_TRANSLATE_NOOP("Messages", "not a valid regular expression: {why}")),
+    # the methods' can_target sentences (core/methods/*.py), shown on grey rows and under the tree
+    (r"^(?P<method>\S+) adapts (?P<kinds>[\w, ]+?) layers, not (?P<cls>\w+)\.$",
+     QT_TRANSLATE_NOOP("Messages", "{method} adapts {kinds} layers, not {cls}.")),
+    (r"^Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks\.$",
+     QT_TRANSLATE_NOOP("Messages", "Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks.")),
+    (r"^(?P<method>P-tuning|Prompt tuning) adds virtual tokens in front of the input; it does not adapt individual modules\.$",
+     QT_TRANSLATE_NOOP("Messages", "{method} adds virtual tokens in front of the input; it does not adapt individual modules.")),
+    (r"^Prefix tuning adds learned keys and values to every attention layer; it does not adapt individual modules\.$",
+     QT_TRANSLATE_NOOP("Messages", "Prefix tuning adds learned keys and values to every attention layer; it does not adapt "
+                       "individual modules.")),
+    # the window's own reasons for methods without module targets (studio/main_window.py NO_TARGETS)
+    (r"^Prompt tuning learns virtual tokens in front of the input; it adapts no module\.$",
+     QT_TRANSLATE_NOOP("Messages", "Prompt tuning learns virtual tokens in front of the input; it adapts no module.")),
+    (r"^P-tuning learns virtual tokens \(through a small prompt encoder\); it adapts no module\.$",
+     QT_TRANSLATE_NOOP("Messages", "P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.")),
+    (r"^Prefix tuning learns key/value prefixes for every attention layer; it adapts no module\.$",
+     QT_TRANSLATE_NOOP("Messages", "Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.")),
+    (r"^Adaption prompt adds gated prompts to the top attention layers; it adapts no module\.$",
+     QT_TRANSLATE_NOOP("Messages", "Adaption prompt adds gated prompts to the top attention layers; it adapts no module.")),
+    (r"^(?P<method>.+) does not adapt individual modules\.$",
+     QT_TRANSLATE_NOOP("Messages", "{method} does not adapt individual modules.")),
+)]
+
+# Prefixes core puts before another message: translated, and the rest translated on its own.
+PREFIXES: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for rx, tpl in (
+    (r"^Training failed at step (?P<step>\d+): (?P<rest>.*)$",
+     QT_TRANSLATE_NOOP("Messages", "Training failed at step {step}: {rest}")),
+    (r"^Training failed: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "Training failed: {rest}")),
+    (r"^The model could not be loaded: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "The model could not be loaded: {rest}")),
+    (r"^The dataset cannot be used: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "The dataset cannot be used: {rest}")),
+    (r"^The run's settings are not valid: (?P<rest>.*)$",
+     QT_TRANSLATE_NOOP("Messages", "The run's settings are not valid: {rest}")),
+    (r"^Training could not start: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "Training could not start: {rest}")),
+)]
+
+HEADLINES = {
+    "model": QT_TRANSLATE_NOOP("Messages", "The model could not be loaded."),
+    "data": QT_TRANSLATE_NOOP("Messages", "The dataset cannot be used."),
+    "config": QT_TRANSLATE_NOOP("Messages", "A setting is not valid."),
+    "project": QT_TRANSLATE_NOOP("Messages", "The project file cannot be used."),
+    "export": QT_TRANSLATE_NOOP("Messages", "The export failed."),
+    "oom": QT_TRANSLATE_NOOP("Messages", "Out of memory."),
+    "": QT_TRANSLATE_NOOP("Messages", "Something went wrong."),
+}
+
+ADVICE = {
+    "oom": QT_TRANSLATE_NOOP("Messages", "Lower the batch size or max_length, or turn on gradient checkpointing, then "
+                             "Resume or train again."),
+    "nan": QT_TRANSLATE_NOOP("Messages", "Lower the learning rate (or use more warm-up steps), then train again."),
+    "data": QT_TRANSLATE_NOOP("Messages", "Fix the dataset (the Data tab's Preview shows the problem), then train again."),
+    "config": QT_TRANSLATE_NOOP("Messages", "Change the setting named above, then train again."),
+    "model": QT_TRANSLATE_NOOP("Messages", "Check the model reference (folder, .gguf file, built-in name), then train again."),
+    "": QT_TRANSLATE_NOOP("Messages", "See the log below for details; Resume continues from the last checkpoint if there "
+                          "is one."),
+}
+
+
+def _t(text: str) -> str:
+    return QCoreApplication.translate(CONTEXT, text)
+
+
+def translated() -> bool:
+    """Whether the window speaks another language than English (a translator knows our strings)."""
+    return _t(HEADLINES[""]) != HEADLINES[""]
+
+
+def person(message: str, kind: str | None = None) -> str:
+    """``message`` (an engine error, as written by `core`) in the window's language."""
+    if not message or not translated():
+        return message
+    text = message.strip()
+    for rx, template in PREFIXES:
+        m = rx.match(text)
+        if m:
+            groups = m.groupdict()
+            groups["rest"] = person(groups["rest"], kind)
+            return _t(template).format(**groups)
+    for rx, template in PATTERNS:
+        m = rx.match(text)
+        if m:
+            groups = m.groupdict()
+            if "kinds" in groups:  # "Linear, Conv1D and Embedding": a list in the target language's way
+                groups["kinds"] = _t(QT_TRANSLATE_NOOP("Messages", ", ")).join(re.split(r", | and ", groups["kinds"]))
+            return _t(template).format(**groups)
+    if _has_chinese(text):
+        return message
+    headline = _t(HEADLINES.get(kind or "", HEADLINES[""]))
+    return f"{headline} {message}"
+
+
+def advice(kind: str | None) -> str:
+    """What to do about a failed run of this kind, in the window's language."""
+    return _t(ADVICE.get(kind or "", ADVICE[""]))
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
