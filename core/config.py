@@ -136,7 +136,7 @@ class PeftConfig:
     def from_pretrained(directory: str | os.PathLike) -> "PeftConfig":
         """Read ``adapter_config.json`` from ``directory`` into the right method's config class."""
         # Late: the factory (`core.methods`) sits above this module; the method files import this one.
-        from core.methods import load_config
+        from core.methods.registry import load_config
 
         return load_config(directory)
 

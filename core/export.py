@@ -47,8 +47,8 @@ from typing import Any
 import torch
 
 from core.errors import ExportError
+from core.methods import catalog
 
-MERGEABLE = {"LORA", "ADALORA", "IA3"}
 CHECK_TEXTS = ("The capital of France is", "def fibonacci(n):\n    return", "Once upon a time, in a small village,")
 
 _log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ExportResult:
 
 def is_mergeable(peft: Any) -> bool:
     """True when the adapter's method changes weights (and can therefore be merged into them)."""
-    return str(getattr(peft.peft_type, "value", peft.peft_type)) in MERGEABLE
+    return catalog.facts(peft.peft_type).mergeable
 
 
 def export_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = None, overwrite: bool = False,

@@ -24,7 +24,7 @@ from torch import nn
 
 from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
 from core.errors import AdapterLoadError
-from core.methods import load_config
+from core.methods.registry import load_config
 from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
 
 PREFIX = "base_model.model."

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from core.data import IGNORE, Example, PreparedData, collate, stream_indices
 from core.errors import TrainingConfigError, explain
+from core.methods import catalog
 from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Started, Step
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -116,30 +117,14 @@ class TrainingArguments:
         return cls(**d)
 
 
-# Per method: (adapter config settings, training settings) that make a short run on a small dataset
-# learn without tuning. LoRA measured here: r=16 on all linear layers, AdamW 2e-3, batch 8 taught
-# SmolLM2-135M-Instruct 40 made-up facts in 60 steps (tests/core/test_learning.py). Prompt-learning
-# methods train far fewer parameters and want a much larger learning rate.
-METHOD_DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "LORA": ({"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"}, {"learning_rate": 2e-3}),
-    # AdaLoRA's schedule needs the run's length: total_step must equal the run's max_steps (60 here).
-    "ADALORA": ({"init_r": 16, "target_r": 8, "lora_alpha": 32, "target_modules": "all-linear", "total_step": 60, "tinit": 6, "tfinal": 12},
-                {"learning_rate": 2e-3}),
-    "IA3": ({"target_modules": None}, {"learning_rate": 1e-2}),
-    "PROMPT_TUNING": ({"num_virtual_tokens": 20}, {"learning_rate": 3e-2, "lr_scheduler": "linear"}),
-    "P_TUNING": ({"num_virtual_tokens": 20, "encoder_hidden_size": 128}, {"learning_rate": 1e-2, "lr_scheduler": "linear"}),
-    "PREFIX_TUNING": ({"num_virtual_tokens": 20}, {"learning_rate": 1e-2, "lr_scheduler": "linear"}),
-    "ADAPTION_PROMPT": ({"adapter_len": 10, "adapter_layers": 2}, {"learning_rate": 1e-2}),
-}
-
-
 def defaults_for(method: str) -> tuple[dict[str, Any], TrainingArguments]:
-    """(adapter config keyword arguments, training arguments) recommended for ``method`` (a PeftType name)."""
-    key = str(getattr(method, "value", method)).upper()
-    if key not in METHOD_DEFAULTS:
-        raise TrainingConfigError(f"No defaults for method {method!r}; known: {', '.join(METHOD_DEFAULTS)}.")
-    method_kwargs, train_kwargs = METHOD_DEFAULTS[key]
-    return dict(method_kwargs), TrainingArguments(**train_kwargs)
+    """(adapter config keyword arguments, training arguments) recommended for ``method`` (a PeftType name):
+    the method file's ``FACTS`` (`core.methods.catalog`)."""
+    try:
+        facts = catalog.facts(method)
+    except catalog.UnknownMethod:
+        raise TrainingConfigError(f"No defaults for method {method!r}; known: {', '.join(catalog.names())}.") from None
+    return dict(facts.adapter_defaults), TrainingArguments(**facts.training_defaults)
 
 
 Flag = threading.Event | Callable[[], bool] | None

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.methods import target_support
+from core.methods.registry import target_support
 
 __all__ = ["Node", "describe", "render", "human_count"]
 

@@ -152,7 +152,7 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
 
         from core.data import DataConfig, prepare
         from core.models import load_model
-        from core.methods import config_from_dict
+        from core.methods.registry import config_from_dict
         from core.peft_model import get_peft_model
         from core.train import TrainingArguments, train
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.methods import catalog
 from studio.widgets.cost_panel import CostPanel
 from studio.widgets.data_panel import DataPanel
 from studio.widgets.dataclass_form import DataclassForm
@@ -43,12 +44,6 @@ from studio.widgets.wrap import ElidedLabel
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_TARGETS = ["q_proj", "v_proj"]
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-NO_TARGETS = {
-    "PROMPT_TUNING": "Prompt tuning learns virtual tokens in front of the input; it adapts no module.",
-    "P_TUNING": "P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.",
-    "PREFIX_TUNING": "Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
-    "ADAPTION_PROMPT": "Adaption prompt adds gated prompts to the top attention layers; it adapts no module.",
-}
 
 
 def default_settings_dict() -> dict[str, Any]:
@@ -541,9 +536,7 @@ class MainWindow(QMainWindow):
         self.methods_ready.emit()
 
     def _on_method(self, method: str, save: bool = True) -> None:
-        reason = None if self.method_form.uses_targets(method) else NO_TARGETS.get(
-            method, f"{label(method)} does not adapt individual modules."
-        )
+        reason = None if self.method_form.uses_targets(method) else catalog.no_targets_reason(method)
         self.tree.set_method(method, label(method), no_targets_reason=reason, has_layers=self.method_form.uses_layers(method))
         if reason is None:
             self.method_form.set_targets(self.targets, self.layers)

@@ -25,6 +25,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QSplitter, QTabWidget
 
 from core import protocol
+from core.methods import catalog
 from core.launch import CONFIG_NAME, SCRIPT_NAME, Gpu, LaunchSpec
 from studio.widgets.run_view import RunView, run_paused
 from studio.widgets.runs_list import RunsList
@@ -212,18 +213,20 @@ class TrainingController(QObject):
         if self.project is not None:
             with self.reader() as project:
                 self.runs.set_runs(project)
-                items, models = [], {}
+                items, models, low_rank = [], {}, set()
                 for run in reversed(project.runs()):
                     for row in reversed(project.checkpoints(run.id)):
                         if Path(row["path"]).is_dir():
                             items.append((f"{run.name or f'run {run.id}'} · step {row['step']} · {run.config.method}", str(row["path"])))
                             models[str(row["path"])] = run.config.model
+                            if (facts := catalog.get(run.config.method)) and facts.low_rank:
+                                low_rank.add(str(row["path"]))
             self.playground.checkpoint_model = models
             self.playground.set_checkpoints(self.project.settings().model, items)
             current = self.adaptation.checkpoint.currentData()
             self.adaptation.checkpoint.clear()
             for label, path in items:
-                if label.endswith(("· LORA", "· ADALORA")):
+                if path in low_rank:  # the Adaptation tab draws low-rank updates (B A) only
                     self.adaptation.checkpoint.addItem(label, path)
             i = self.adaptation.checkpoint.findData(current)
             self.adaptation.checkpoint.setCurrentIndex(max(i, 0))

@@ -38,6 +38,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.lora import LoraConfig
+from core.methods.contract import MethodFacts
 
 # PEFT's AdaLoRA table is LoRA's except for a few encoder / encoder-decoder families (utils/constants.py).
 ADALORA_DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -48,6 +49,18 @@ ADALORA_DEFAULT_TARGETS: dict[str, list[str]] = {
     "opt": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"],
     "roberta": ["query", "key", "value", "dense"],
 }
+
+
+# The schedule needs the run's length: total_step must equal the run's max_steps (60 by default).
+FACTS = MethodFacts(
+    label="AdaLoRA",
+    mergeable=True,
+    adapter_defaults={"init_r": 16, "target_r": 8, "lora_alpha": 32, "target_modules": "all-linear", "total_step": 60,
+                      "tinit": 6, "tfinal": 12},
+    training_defaults={"learning_rate": 2e-3},
+    form_first_values=("total_step",),
+    low_rank=True,
+)
 
 
 @dataclass

@@ -42,9 +42,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import ConfigError, PeftConfig, PeftType
+from core.methods.contract import MethodFacts
 
 # model_type -> the attention modules' name inside each block (written into adapter_config.json as PEFT does)
 ATTENTION_NAMES = {"llama": "self_attn", "mistral": "self_attn", "gpt2": "attn", "bloom": "self_attention"}
+
+
+# adapter_layers 2: the value every method's defaults are trained with (tests/core/test_train.py).
+# target_modules is the attention submodule's name, filled in from the architecture (own_targets).
+FACTS = MethodFacts(
+    label="Adaption prompt",
+    mergeable=False,
+    adapter_defaults={"adapter_len": 10, "adapter_layers": 2},
+    training_defaults={"learning_rate": 1e-2},
+    form_first_values=("adapter_len", "adapter_layers"),
+    no_targets="Adaption prompt adds gated prompts to the top attention layers; it adapts no module.",
+    own_targets=True,
+)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
+from core.methods.contract import MethodFacts
 
 # PEFT's default targets and feed-forward modules per `config.model_type` (utils/constants.py), as data.
 IA3_DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -51,6 +52,15 @@ IA3_DEFAULT_FEEDFORWARD: dict[str, list[str]] = {
     "falcon": ["dense_4h_to_h"], "phi": ["fc2"], "gemma": ["down_proj"], "gemma2": ["down_proj"],
     "gemma3_text": ["down_proj"], "qwen2": ["down_proj"], "qwen3": ["down_proj"],
 }
+
+
+# target_modules None: the architecture's default attention and feed-forward modules.
+FACTS = MethodFacts(
+    label="IA³",
+    mergeable=True,
+    adapter_defaults={"target_modules": None},
+    training_defaults={"learning_rate": 1e-2},
+)
 
 
 @dataclass

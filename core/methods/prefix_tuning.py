@@ -30,8 +30,20 @@ from torch import nn
 
 from core.config import ConfigError, PeftType
 from core.methods import _prompt
+from core.methods.contract import MethodFacts
 
 INIT_CHOICES = (None, "zero")
+
+
+# Prompt learning trains far fewer parameters than LoRA and wants a much larger learning rate.
+FACTS = MethodFacts(
+    label="Prefix tuning",
+    mergeable=False,
+    adapter_defaults={"num_virtual_tokens": 20},
+    training_defaults={"learning_rate": 1e-2, "lr_scheduler": "linear"},
+    form_first_values=("num_virtual_tokens",),
+    no_targets="Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
+)
 
 
 @dataclass

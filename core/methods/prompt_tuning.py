@@ -25,6 +25,18 @@ from torch import nn
 
 from core.config import ConfigError, PeftType
 from core.methods import _prompt
+from core.methods.contract import MethodFacts
+
+
+# Prompt learning trains far fewer parameters than LoRA and wants a much larger learning rate.
+FACTS = MethodFacts(
+    label="Prompt tuning",
+    mergeable=False,
+    adapter_defaults={"num_virtual_tokens": 20},
+    training_defaults={"learning_rate": 3e-2, "lr_scheduler": "linear"},
+    form_first_values=("num_virtual_tokens",),
+    no_targets="Prompt tuning learns virtual tokens in front of the input; it adapts no module.",
+)
 
 
 class PromptTuningInit(str, enum.Enum):

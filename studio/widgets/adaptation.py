@@ -24,6 +24,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from core.methods import catalog
+
 _BLOCK = re.compile(r"\.(\d+)\.")
 
 
@@ -37,7 +39,7 @@ def adaptation_map(checkpoint: str) -> dict[str, Any]:
     folder = adapter_folder(Path(checkpoint))
     config = json.loads((folder / "adapter_config.json").read_text())
     method = config.get("peft_type", "")
-    if method not in ("LORA", "ADALORA"):
+    if not ((facts := catalog.get(method)) and facts.low_rank):
         raise ValueError(f"{method} has no per-module weight update to show (LoRA and AdaLoRA do).")
     weights = read_adapter_weights(folder)
     parts: dict[str, dict[str, torch.Tensor]] = {}

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-MERGEABLE = {"LORA", "ADALORA", "IA3"}
-"""Methods whose adapter is a weight update (a torch-free copy of `core.export.MERGEABLE`; a test keeps them equal)."""
+from core.methods import catalog
+
 
 
 def why_not_mergeable(method: str) -> str:
@@ -71,7 +71,7 @@ class ExportDialog(QDialog):
         group.addButton(self.adapter)
         self.why = QLabel()
         self.why.setWordWrap(True)
-        if self.method in MERGEABLE:
+        if catalog.facts(self.method).mergeable:
             self.merged.setChecked(True)
             self.why.hide()
         else:

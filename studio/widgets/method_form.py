@@ -14,39 +14,22 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from core.methods import catalog
 from studio.widgets.dataclass_form import DataclassForm
 
-LABELS = {
-    "LORA": "LoRA",
-    "ADALORA": "AdaLoRA",
-    "IA3": "IA³",
-    "PROMPT_TUNING": "Prompt tuning",
-    "P_TUNING": "P-tuning",
-    "PREFIX_TUNING": "Prefix tuning",
-    "ADAPTION_PROMPT": "Adaption prompt",
-}
 TARGET_FIELDS = ("target_modules", "layers_to_transform", "layers_pattern")
 HIDDEN = ("task_type", "base_model_name_or_path", "revision", "inference_mode", *TARGET_FIELDS)
 
 
-# First values for fields a method requires but has no default for (from the configs' own "e.g."
-# hints), so a freshly picked method is valid at once; the person changes them as they like.
-SUGGESTED: dict[str, dict[str, Any]] = {
-    "PROMPT_TUNING": {"num_virtual_tokens": 20},
-    "P_TUNING": {"num_virtual_tokens": 20},
-    "PREFIX_TUNING": {"num_virtual_tokens": 20},
-    "ADAPTION_PROMPT": {"adapter_len": 10, "adapter_layers": 8},
-    "ADALORA": {"total_step": 60},
-}
-
-
-# Methods whose target_modules is not the tree's choice (adaption prompt: one attention submodule
-# name, filled in from the architecture); the form shows it as a plain field.
-OWN_TARGETS = {"ADAPTION_PROMPT"}
-
-
 def label(method: str) -> str:
-    return LABELS.get(method, method.replace("_", " ").capitalize())
+    return catalog.label(method)
+
+
+def own_targets(method: str) -> bool:
+    """The method's target_modules is not the tree's choice (adaption prompt: one attention submodule
+    name, filled in from the architecture); the form shows it as a plain field."""
+    facts = catalog.get(method)
+    return bool(facts and facts.own_targets)
 
 
 class MethodForm(QWidget):
@@ -94,13 +77,14 @@ class MethodForm(QWidget):
     def suggested(self, method: str) -> dict[str, Any]:
         """First values for ``method``'s required fields (the window may refine them, e.g. AdaLoRA's
         total_step from the training settings)."""
-        return dict(SUGGESTED.get(method, {}), **self.overrides.get(method, {}))
+        facts = catalog.get(method)
+        return dict(facts.suggested if facts else {}, **self.overrides.get(method, {}))
 
     def config_class(self, method: str | None = None) -> Any:
         return self.methods[method or self.method].Config
 
     def uses_targets(self, method: str | None = None) -> bool:
-        if (method or self.method) in OWN_TARGETS:
+        if own_targets(method or self.method):
             return False
         names = {f.name for f in dataclasses.fields(self.config_class(method))}
         return "target_modules" in names
@@ -126,13 +110,13 @@ class MethodForm(QWidget):
         self.about.setText(" ".join((self.methods[method].__doc__ or "").strip().split("\n\n")[0].split()))
 
     def _tree_fields(self) -> set[str]:
-        if not self.method or self.method in OWN_TARGETS:
+        if not self.method or own_targets(self.method):
             return set()
         return {f.name for f in dataclasses.fields(self.config_class())} & set(TARGET_FIELDS)
 
     def _set_targets_extra(self, config: dict[str, Any]) -> None:
         names = self._tree_fields()
-        self.form.skip = set(HIDDEN) - ({"target_modules"} if self.method in OWN_TARGETS else set())
+        self.form.skip = set(HIDDEN) - ({"target_modules"} if own_targets(self.method) else set())
         self.form.extra = {k: config.get(k) for k in TARGET_FIELDS if k in names and k in config}
         self.form.extra.setdefault("task_type", "CAUSAL_LM")
 
@@ -169,7 +153,7 @@ class MethodForm(QWidget):
         for name in TARGET_FIELDS:
             self.remembered.pop(name, None)
         carried = {**self.remembered, **self.form.extra, "peft_type": method}
-        if method in OWN_TARGETS:
+        if own_targets(method):
             for name in TARGET_FIELDS:
                 carried.pop(name, None)
         for name, value in self.suggested(method).items():

@@ -17,9 +17,10 @@ import torch
 
 from core import LoraConfig, get_peft_model
 from core.data import DataConfig, prepare
+from core.methods import catalog
 from core.models import load_model
 from core.protocol import Checkpoint, Continued, Eval, Failed, Finished, Paused, Started, Step, encode
-from core.train import METHOD_DEFAULTS, TrainingArguments, TrainingConfigError, _schedule, defaults_for, train
+from core.train import TrainingArguments, TrainingConfigError, _schedule, defaults_for, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,7 @@ def test_arguments_round_trip_and_validate():
         TrainingArguments(device="gpu1")
     method, targs = defaults_for("LORA")
     assert method["r"] == 16 and method["target_modules"] == "all-linear" and targs.learning_rate == 2e-3
-    assert set(METHOD_DEFAULTS) == {"LORA", "ADALORA", "IA3", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "ADAPTION_PROMPT"}
+    assert {m for m in catalog.names() if defaults_for(m)} == {"LORA", "ADALORA", "IA3", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "ADAPTION_PROMPT"}
 
 
 def test_schedule_warms_up_then_decays():

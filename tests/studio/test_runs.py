@@ -86,11 +86,11 @@ def test_runs_list_overlay_and_diff(make_window, qtbot, tmp_path):
     assert Path(png).stat().st_size > 2000 and "<svg" in Path(svg).read_text()[:2000]
 
 
-def test_mergeable_copy_matches_the_engine():
-    from core.export import MERGEABLE
-    from studio.widgets import export_dialog
+def test_mergeable_is_the_method_files_fact():
+    """The export dialog and core.export both ask the catalog, which reads each method file's FACTS."""
+    from core.methods import catalog
 
-    assert export_dialog.MERGEABLE == MERGEABLE
+    assert {m for m in catalog.names() if catalog.facts(m).mergeable} == {"LORA", "ADALORA", "IA3"}
 
 
 @pytest.mark.slow

@@ -1,0 +1,83 @@
+"""What one method file provides: its facts for people and tools (`MethodFacts`, torch-free) and its
+engine contract (`AdapterMethod`, with the optional hooks named in `HOOKS`).
+
+A method file ``core/methods/<method>.py`` defines, at module level:
+
+- ``FACTS = MethodFacts(...)`` with literal values only: `core.methods.catalog` reads them from the
+  file's text, so the window and the command line know every method without importing torch;
+- ``Config``: its dataclass config (a `core.config.PeftConfig` subclass, also under PEFT's name);
+- ``can_target(module)``: ``None`` if the method can adapt this module, else why not (one sentence);
+- ``inject(model, config, adapter_name, *, initialise=True)``: wrap the selected modules of ``model``
+  in place, returning their names — or the hook ``peft_inject`` for methods whose state lives beside
+  the model (prompt learning);
+- optionally ``LAYER_CLASS`` (the layer it injects), ``MODEL_VERBS`` (extra ``PeftModel`` methods, name
+  -> function receiving the PeftModel first, e.g. AdaLoRA's ``update_and_allocate``) and any of the
+  hooks in `HOOKS` as ``peft_<verb>(peft_model, ...)``, which take over that ``PeftModel`` verb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # torch loads lazily: the window reads the facts on its GUI thread
+    from torch import nn
+
+    from core.config import PeftConfig
+
+HOOKS = ("inject", "forward", "generate", "adapter_state_dict", "load_weights", "merge_adapter", "merge_and_unload")
+"""The ``PeftModel`` verbs a method may take over with a module-level ``peft_<verb>(peft_model, ...)``
+(`core.peft_model.PeftModel._method_hook`); a method that defines none gets the plain behaviour."""
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """A method's facts, declared once in its file and read by the GUI, the CLI, export and training."""
+
+    label: str
+    """Its name for people ("LoRA", "IA³")."""
+    mergeable: bool
+    """Its adapter is a weight update that can be merged into the base weights (exported as a merged model)."""
+    adapter_defaults: dict[str, Any]
+    """Config settings that make a short run on a small dataset learn without tuning (a new project's)."""
+    training_defaults: dict[str, Any]
+    """`core.args.TrainingArguments` settings that go with them (the rest keep their defaults)."""
+    form_first_values: tuple[str, ...] = ()
+    """Config fields without a default of their own: the form fills them from `adapter_defaults` when the
+    method is picked, so a freshly picked method is valid at once."""
+    no_targets: str | None = None
+    """Why the module tree offers no targets (the method adapts no module), for people; None if it does."""
+    own_targets: bool = False
+    """``target_modules`` is the method's own (filled from the architecture), not the module tree's choice:
+    the form shows it as a plain field."""
+    low_rank: bool = False
+    """Each adapted module holds a low-rank update ``B A`` (the Adaptation tab draws its size)."""
+
+    @property
+    def suggested(self) -> dict[str, Any]:
+        """The form's first values (`form_first_values` taken from `adapter_defaults`)."""
+        return {name: self.adapter_defaults[name] for name in self.form_first_values}
+
+
+class AdapterMethod(Protocol):
+    """The contract of a method module (a module satisfies it by its module-level names)."""
+
+    FACTS: MethodFacts
+    Config: type[PeftConfig]
+
+    def can_target(self, module: nn.Module) -> str | None: ...
+
+
+class LayerMethod(AdapterMethod, Protocol):
+    """A method that changes the model's layers (LoRA, AdaLoRA, IA³, adaption prompt)."""
+
+    LAYER_CLASS: type[nn.Module]
+
+    def inject(self, model: nn.Module, config: Any, adapter_name: str, *, initialise: bool = True) -> list[str]: ...
+
+
+class PromptMethod(AdapterMethod, Protocol):
+    """A method whose state lives beside the model (prompt tuning, P-tuning, prefix tuning)."""
+
+    def peft_inject(self, peft_model: nn.Module, config: Any, adapter_name: str, *, initialise: bool = True) -> None: ...
+
