@@ -34,7 +34,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.models import BUILTINS, ModelLoadError
+from core.errors import RequestError, explain
+from core.models import BUILTINS
 
 EXIT_USAGE = 2  # like argparse: the person must change something in what they asked for
 EXIT_FAILED = 1  # a run failed (its reason was printed)
@@ -44,16 +45,7 @@ DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_PROJECT = "adapter-studio-demo.adapterstudio"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
-# Errors whose message is written for a person: printed as one paragraph, no traceback. Matched by
-# class name so that this module does not import torch to name them.
-PERSON_ERRORS = {
-    "ModelLoadError", "ConfigError", "TargetError", "DataError", "TrainingConfigError", "ProjectFileError",
-    "ReadOnlyProjectError", "CliError", "AdapterLoadError", "ExportError",
-}
-
-
-class CliError(Exception):
-    """A mistake in what was asked; the message says what to do."""
+CliError = RequestError  # the name this module's callers know; `core.errors` holds the class
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -162,8 +154,8 @@ def create_project(
     overrides; returns (path, a one-line summary). Raises person-readable errors."""
     import dataclasses
 
-    from core.config import config_from_dict
     from core.data import DataConfig
+    from core.methods import config_from_dict
     from core.store import Project, ProjectSettings
     from core.train import TrainingArguments, defaults_for
 
@@ -631,10 +623,6 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _is_person_error(exc: BaseException) -> bool:
-    return any(cls.__name__ in PERSON_ERRORS for cls in type(exc).__mro__)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 on success, 2 on a problem the person can fix,
     1 when a run failed or something unexpected broke)."""
@@ -653,9 +641,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place errors become messages
         if args.debug:
             traceback.print_exc()
-        if _is_person_error(exc) or isinstance(exc, ModelLoadError):
-            return _fail(str(exc))
-        _fail(f"unexpected error: {type(exc).__name__}: {exc}" + ("" if args.debug else " (rerun with --debug for the traceback)"))
+        problem = explain(exc)
+        if problem.expected:
+            return _fail(problem.message)
+        _fail(f"unexpected error: {problem.message}" + ("" if args.debug else " (rerun with --debug for the traceback)"))
         return EXIT_FAILED
 
 
