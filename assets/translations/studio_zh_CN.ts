@@ -377,6 +377,464 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
 </context>
 <context>
+    <name>FieldHelp</name>
+    <message>
+        <location filename="../../studio/field_help.py" line="16" />
+        <source>What the model is for, e.g. CAUSAL_LM.</source>
+        <translation>模型的用途，例如 CAUSAL_LM。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="17" />
+        <source>The base model this adapter belongs to.</source>
+        <translation>此适配器所属的基础模型。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="18" />
+        <source>Revision of the base model.</source>
+        <translation>基础模型的版本（revision）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="19" />
+        <source>Loaded for inference only (adapter frozen).</source>
+        <translation>仅用于推理加载（适配器冻结）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="20" />
+        <source>Rank of the update matrices; more rank, more capacity and parameters.</source>
+        <translation>更新矩阵的秩；秩越大，容量和参数越多。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="21" />
+        <source>Scale numerator: the update is multiplied by alpha / r.</source>
+        <translation>缩放分子：更新乘以 alpha / r。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="22" />
+        <source>Dropout on the adapter's input during training, in [0, 1).</source>
+        <translation>训练时作用于适配器输入的 dropout，取值范围 [0, 1)。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="23" />
+        <source>Modules to adapt: a list of names or name suffixes, a full-match regex, or 'all-linear'.</source>
+        <translation>要适配的模块：名称或名称后缀的列表、完整匹配的正则表达式，或 'all-linear'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="24" />
+        <source>Modules never adapted (wins over targets).</source>
+        <translation>永不适配的模块（优先于目标）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="25" />
+        <source>Only these block indices.</source>
+        <translation>仅这些块的编号。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="26" />
+        <source>Name of the block list (e.g. 'layers', 'h') that layers_to_transform indexes.</source>
+        <translation>layers_to_transform 所索引的块列表名称（例如 'layers'、'h'）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="27" />
+        <source>Also train biases: 'none', 'all', or 'lora_only'.</source>
+        <translation>同时训练偏置：'none'、'all' 或 'lora_only'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="28" />
+        <source>Modules trained in full and saved with the adapter (e.g. a new head).</source>
+        <translation>完整训练并随适配器一起保存的模块（例如新的输出头）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="29" />
+        <source>The layer stores its weight as (in, out), like GPT-2's Conv1D.</source>
+        <translation>该层以 (in, out) 形式存储权重，如 GPT-2 的 Conv1D。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="30" />
+        <source>Scale by alpha / sqrt(r) (rank-stabilised LoRA).</source>
+        <translation>按 alpha / sqrt(r) 缩放（秩稳定的 LoRA）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="31" />
+        <source>Weight-decomposed LoRA: also learn a per-output magnitude.</source>
+        <translation>权重分解的 LoRA：额外学习每个输出的幅度。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="32" />
+        <source>True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random.</source>
+        <translation>True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="33" />
+        <source>Per-module rank overrides, name/regex -&gt; r.</source>
+        <translation>按模块覆盖秩，名称/正则表达式 -&gt; r。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="34" />
+        <source>Per-module alpha overrides.</source>
+        <translation>按模块覆盖 alpha。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="35" />
+        <source>How many virtual tokens to learn (≥ 1).</source>
+        <translation>要学习的虚拟 token 数量（≥ 1）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="36" />
+        <source>Width of one virtual token; filled in from the model (hidden size).</source>
+        <translation>单个虚拟 token 的宽度；根据模型填入（隐藏层大小）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="37" />
+        <source>1 for decoder-only models (PEFT: 2 for encoder-decoder); filled in.</source>
+        <translation>仅解码器模型为 1（PEFT：编码器-解码器为 2）；自动填入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="38" />
+        <source>Attention heads; filled in from the model.</source>
+        <translation>注意力头数；根据模型填入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="39" />
+        <source>Transformer blocks; filled in from the model.</source>
+        <translation>Transformer 块数；根据模型填入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="40" />
+        <source>RANDOM (normal noise), SAMPLE_VOCAB (embeddings of random tokens) or TEXT (of a given text).</source>
+        <translation>RANDOM（正态噪声）、SAMPLE_VOCAB（随机 token 的嵌入）或 TEXT（给定文本的嵌入）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="41" />
+        <source>The text whose token embeddings start the prompt (TEXT).</source>
+        <translation>用其 token 嵌入来初始化提示的文本（TEXT）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="42" />
+        <source>Tokenizer (folder or hub id) that splits prompt_tuning_init_text (TEXT).</source>
+        <translation>用于切分 prompt_tuning_init_text 的分词器（文件夹或 Hub ID）（TEXT）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="43" />
+        <source>Extra arguments for loading that tokenizer.</source>
+        <translation>加载该分词器的额外参数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="44" />
+        <source>The encoder that produces the virtual tokens: MLP (recommended) or LSTM.</source>
+        <translation>生成虚拟 token 的编码器：MLP（推荐）或 LSTM。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="45" />
+        <source>Hidden width h of the encoder; empty means the model's hidden size.</source>
+        <translation>编码器的隐藏宽度 h；留空表示使用模型的隐藏层大小。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="46" />
+        <source>LSTM layers (the MLP always has three Linear layers).</source>
+        <translation>LSTM 层数（MLP 总是包含三个 Linear 层）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="47" />
+        <source>Dropout between LSTM layers, in [0, 1).</source>
+        <translation>LSTM 层之间的 dropout，取值范围 [0, 1)。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="48" />
+        <source>Hidden width h of the projection MLP; empty means token_dim.</source>
+        <translation>投影 MLP 的隐藏宽度 h；留空表示 token_dim。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="49" />
+        <source>Produce the prefixes with a two-layer MLP (more parameters, steadier training).</source>
+        <translation>用两层 MLP 生成前缀（参数更多，训练更稳定）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="50" />
+        <source>None: random prefixes. 'zero': all-zero prefixes (or a zero last MLP layer).</source>
+        <translation>None：随机前缀。'zero'：全零前缀（或最后一层 MLP 为零）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="51" />
+        <source>Name of the attention modules in each block; filled in from the architecture.</source>
+        <translation>每个块中注意力模块的名称；根据架构填入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="52" />
+        <source>Learned prompt tokens per adapted layer (e.g. 10).</source>
+        <translation>每个被适配层学习的提示 token 数（例如 10）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="53" />
+        <source>How many of the top layers get a prompt (e.g. 8).</source>
+        <translation>顶部有多少层获得提示（例如 8）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="54" />
+        <source>Rank every adapted module starts with (r is ignored).</source>
+        <translation>每个被适配模块的初始秩（忽略 r）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="55" />
+        <source>Average rank per module at the end: the budget is target_r × modules.</source>
+        <translation>结束时每个模块的平均秩：预算为 target_r × 模块数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="56" />
+        <source>Warm-up optimizer steps before any rank is pruned.</source>
+        <translation>在剪枝任何秩之前的预热优化步数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="57" />
+        <source>Final optimizer steps trained with the rank pattern fixed.</source>
+        <translation>在秩模式固定后训练的最后优化步数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="58" />
+        <source>Re-allocate the ranks every deltaT steps during the budget phase.</source>
+        <translation>在预算阶段每 deltaT 步重新分配一次秩。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="59" />
+        <source>Moving-average factor of the sensitivity, in (0, 1).</source>
+        <translation>敏感度的滑动平均系数，取值范围 (0, 1)。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="60" />
+        <source>Moving-average factor of the uncertainty, in (0, 1).</source>
+        <translation>不确定度的滑动平均系数，取值范围 (0, 1)。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="61" />
+        <source>Weight of the orthogonality penalty added to the training loss (≥ 0).</source>
+        <translation>加到训练损失上的正交惩罚权重（≥ 0）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="62" />
+        <source>Number of optimizer steps of the whole run (required; &gt; tinit + tfinal).</source>
+        <translation>整个运行的优化步数（必填；&gt; tinit + tfinal）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="63" />
+        <source>Kept triplets per module ('&lt;path&gt;.lora_E' -&gt; init_r booleans); written by training.</source>
+        <translation>每个模块保留的三元组（'&lt;path&gt;.lora_E' -&gt; init_r 个布尔值）；由训练写入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="64" />
+        <source>Unused by AdaLoRA (init_r sets the rank); kept for PEFT's file format.</source>
+        <translation>AdaLoRA 不使用（秩由 init_r 决定）；为兼容 PEFT 的文件格式而保留。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="65" />
+        <source>Scale numerator: the update is multiplied by alpha / init_r.</source>
+        <translation>缩放分子：更新乘以 alpha / init_r。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="66" />
+        <source>True: E zero, A and B normal(0, 0.02) (starts equal to the base). False: all random.</source>
+        <translation>True：E 为零，A 和 B 服从 normal(0, 0.02)（开始时与基础模型相同）。False：全部随机。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="67" />
+        <source>Modules to rescale: a list of names or name suffixes, a full-match regex, or 'all-linear'. None: the architecture's usual ones (bloom: query_key_value + mlp.dense_4h_to_h).</source>
+        <translation>要重新缩放的模块：名称或名称后缀的列表、完整匹配的正则表达式，或 'all-linear'。None：该架构的常用模块（bloom：query_key_value + mlp.dense_4h_to_h）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="68" />
+        <source>Targets whose input (not output) is rescaled, as in the paper's MLP vector; must be among target_modules. None: the architecture's usual ones.</source>
+        <translation>缩放其输入（而非输出）的目标，对应论文中的 MLP 向量；必须属于 target_modules。None：该架构的常用模块。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="69" />
+        <source>Start the vectors at one (the model starts equal to the base). False: random.</source>
+        <translation>向量初始化为 1（开始时模型与基础模型相同）。False：随机。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="70" />
+        <source>Optimizer steps to take (ignored when num_epochs &gt; 0).</source>
+        <translation>要执行的优化步数（num_epochs &gt; 0 时忽略）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="71" />
+        <source>Passes over the training data; 0 = use max_steps.</source>
+        <translation>遍历训练数据的轮数；0 = 使用 max_steps。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="72" />
+        <source>Examples per micro-batch and process.</source>
+        <translation>每个微批次、每个进程的样本数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="73" />
+        <source>Micro-batches summed into one optimizer step (a bigger batch without more memory).</source>
+        <translation>累加为一个优化步的微批次数（不增加内存即可得到更大的批次）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="74" />
+        <source>Peak learning rate of AdamW.</source>
+        <translation>AdamW 的峰值学习率。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="75" />
+        <source>LoRA+: the B matrices learn this many times faster (e.g. 16); 0 = off.</source>
+        <translation>LoRA+：B 矩阵的学习速度是其他参数的这么多倍（例如 16）；0 = 关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="76" />
+        <source>AdamW weight decay.</source>
+        <translation>AdamW 权重衰减。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="77" />
+        <source>AdamW beta1.</source>
+        <translation>AdamW beta1。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="78" />
+        <source>AdamW beta2.</source>
+        <translation>AdamW beta2。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="79" />
+        <source>AdamW epsilon.</source>
+        <translation>AdamW epsilon。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="80" />
+        <source>After warm-up: 'linear' or 'cosine' decay to 0, or 'constant'.</source>
+        <translation>预热之后：'linear' 或 'cosine' 衰减到 0，或 'constant'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="81" />
+        <source>Steps of linear warm-up from 0 to the learning rate.</source>
+        <translation>从 0 线性预热到学习率的步数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="82" />
+        <source>Clip the gradient norm to this; 0 = no clipping.</source>
+        <translation>将梯度范数裁剪到此值；0 = 不裁剪。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="83" />
+        <source>Recompute activations in backward: less memory, ~30 % slower.</source>
+        <translation>在反向传播中重新计算激活：更省内存，约慢 30 %。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="84" />
+        <source>Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU.</source>
+        <translation>在哪里训练：'auto'（有 GPU 时用 GPU，否则用 CPU）、'cpu'、'cuda'、'cuda:N'（编号为 N 的 GPU）或 'mps'（Apple GPU）。在 accelerate launch / torchrun 下每个进程使用自己的 GPU。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="85" />
+        <source>'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'.</source>
+        <translation>'auto'（支持的 GPU 上用 bf16，否则 fp16；CPU 上不用）、'no'、'bf16'、'fp16'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="86" />
+        <source>Seed of data order, dropout and adapter initialisation.</source>
+        <translation>数据顺序、dropout 和适配器初始化的随机种子。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="87" />
+        <source>Report a step event every this many steps.</source>
+        <translation>每隔这么多步报告一次步骤事件。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="88" />
+        <source>Evaluate on the validation split every this many steps (and at the end); 0 = only at the end.</source>
+        <translation>每隔这么多步（以及结束时）在验证集上评估；0 = 仅在结束时评估。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="89" />
+        <source>Examples per evaluation batch and process.</source>
+        <translation>每个评估批次、每个进程的样本数。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="90" />
+        <source>Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.</source>
+        <translation>每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="91" />
+        <source>Keep at most this many checkpoints (oldest deleted first); 0 = keep all.</source>
+        <translation>最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="92" />
+        <source>A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.</source>
+        <translation>一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="93" />
+        <source>'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns).</source>
+        <translation>'prompt_completion'、'chat'、'text' 或 'auto'（根据列检测）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="94" />
+        <source>Column with the prompt (prompt_completion format).</source>
+        <translation>包含提示的列（prompt_completion 格式）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="95" />
+        <source>Column with the answer to learn (prompt_completion format).</source>
+        <translation>包含要学习的回答的列（prompt_completion 格式）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="96" />
+        <source>Column with the list of {role, content} messages (chat format).</source>
+        <translation>包含 {role, content} 消息列表的列（chat 格式）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="97" />
+        <source>Column with the raw text (text format).</source>
+        <translation>包含原始文本的列（text 格式）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="98" />
+        <source>prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation).</source>
+        <translation>prompt_completion：用聊天模板把提示和补全渲染为一轮 user/assistant 对话（False：直接拼接）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="99" />
+        <source>prompt_completion without the chat template: text put between prompt and completion.</source>
+        <translation>不使用聊天模板的 prompt_completion：放在提示和补全之间的文本。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="100" />
+        <source>'completion': loss on answers / assistant turns only; 'all': on every token.</source>
+        <translation>'completion'：只在回答 / assistant 轮次上计算损失；'all'：在每个 token 上计算。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="101" />
+        <source>Longer examples are cut to this many tokens (and counted).</source>
+        <translation>更长的样本会被截断到这么多 token（并计数）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="102" />
+        <source>Pack several short examples into one row of max_length tokens (fewer pad tokens).</source>
+        <translation>把多个短样本打包成一行 max_length 个 token（更少的填充 token）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="103" />
+        <source>Fraction of the examples held out for evaluation (0: none).</source>
+        <translation>留作评估的样本比例（0：不留）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="104" />
+        <source>A separate validation file (overrides validation_split).</source>
+        <translation>单独的验证文件（覆盖 validation_split）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="105" />
+        <source>Split to use for a hub dataset or a save_to_disk DatasetDict.</source>
+        <translation>用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="106" />
+        <source>Seed of the validation split.</source>
+        <translation>验证集拆分的随机种子。</translation>
+    </message>
+</context>
+<context>
     <name>Help</name>
     <message>
         <location filename="../../studio/help.py" line="109" />
@@ -1016,153 +1474,153 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ModuleTree</name>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="109" />
+        <location filename="../../studio/widgets/module_tree.py" line="113" />
         <source>Filter: name or regex (F)</source>
         <translation>筛选：名称或正则表达式 (F)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="123" />
+        <location filename="../../studio/widgets/module_tree.py" line="127" />
         <source>Module</source>
         <translation>模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="123" />
+        <location filename="../../studio/widgets/module_tree.py" line="127" />
         <source>Class</source>
         <translation>类</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="123" />
+        <location filename="../../studio/widgets/module_tree.py" line="127" />
         <source>Shape</source>
         <translation>形状</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="123" />
+        <location filename="../../studio/widgets/module_tree.py" line="127" />
         <source>Params</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="138" />
+        <location filename="../../studio/widgets/module_tree.py" line="142" />
         <source>Only this block</source>
         <translation>仅此块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="145" />
+        <location filename="../../studio/widgets/module_tree.py" line="149" />
         <source>block</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="151" />
+        <location filename="../../studio/widgets/module_tree.py" line="155" />
         <source>all layers</source>
         <translation>所有层</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="158" />
+        <location filename="../../studio/widgets/module_tree.py" line="162" />
         <source>Layers:</source>
         <translation>层：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="160" />
+        <location filename="../../studio/widgets/module_tree.py" line="164" />
         <source>from</source>
         <translation>从</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="162" />
+        <location filename="../../studio/widgets/module_tree.py" line="166" />
         <source>to</source>
         <translation>到</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="166" />
+        <location filename="../../studio/widgets/module_tree.py" line="170" />
         <source>target_modules: names (q_proj, v_proj) or a regex</source>
         <translation>target_modules：名称（q_proj, v_proj）或正则表达式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="171" />
+        <location filename="../../studio/widgets/module_tree.py" line="175" />
         <source>Targets:</source>
         <translation>目标：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="220" />
+        <location filename="../../studio/widgets/module_tree.py" line="227" />
         <source>{0} · {1} · {2} parameters</source>
-        <translation type="unfinished" />
+        <translation>{0} · {1} · {2} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="222" />
+        <location filename="../../studio/widgets/module_tree.py" line="229" />
         <source>architecture only: no weights (inspect and estimate; it cannot be trained — open a folder of the real model to train it)</source>
-        <translation type="unfinished" />
+        <translation>仅架构：没有权重（可查看和估算；不能训练——请打开真实模型的文件夹来训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="331" />
+        <location filename="../../studio/widgets/module_tree.py" line="338" />
         <source>no model</source>
         <translation>没有模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="336" />
+        <location filename="../../studio/widgets/module_tree.py" line="343" />
         <source>{0} does not target modules of the tree.</source>
         <translation>{0} 不以模块树中的模块为目标。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="435" />
+        <location filename="../../studio/widgets/module_tree.py" line="442" />
         <source>'{0}' matches no module (closest: {1})</source>
         <translation>'{0}' 不匹配任何模块（最接近：{1}）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="437" />
+        <location filename="../../studio/widgets/module_tree.py" line="444" />
         <source>'{0}' matches no module</source>
         <translation>'{0}' 不匹配任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="440" />
+        <location filename="../../studio/widgets/module_tree.py" line="447" />
         <source>{0} cannot adapt {1}: {2}</source>
         <translation>{0} 无法适配 {1}：{2}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="443" />
+        <location filename="../../studio/widgets/module_tree.py" line="450" />
         <source>layers_to_transform only works with a name list, not a regex</source>
         <translation>layers_to_transform 只能与名称列表一起使用，不能与正则表达式一起使用</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="445" />
+        <location filename="../../studio/widgets/module_tree.py" line="452" />
         <source>these targets select no module</source>
         <translation>这些目标没有选中任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="463" />
+        <location filename="../../studio/widgets/module_tree.py" line="470" />
         <source>Use {0} (the same modules in this model)</source>
-        <translation type="unfinished" />
+        <translation>使用 {0}（此模型中的相同模块）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="464" />
+        <location filename="../../studio/widgets/module_tree.py" line="471" />
         <source>The targets name modules of another architecture; these have the same roles (attention query/key/value/output, MLP) here.</source>
-        <translation type="unfinished" />
+        <translation>这些目标是另一种架构的模块名；此处这些模块承担相同的角色（注意力的 query/key/value/output、MLP）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="512" />
+        <location filename="../../studio/widgets/module_tree.py" line="519" />
         <source>Untick {0}</source>
         <translation>取消勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="515" />
+        <location filename="../../studio/widgets/module_tree.py" line="522" />
         <source>Tick in all {0} blocks</source>
         <translation>在全部 {0} 个块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="518" />
-        <location filename="../../studio/widgets/module_tree.py" line="533" />
+        <location filename="../../studio/widgets/module_tree.py" line="525" />
+        <location filename="../../studio/widgets/module_tree.py" line="540" />
         <source>Tick only in block {0}</source>
         <translation>仅在第 {0} 块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="520" />
+        <location filename="../../studio/widgets/module_tree.py" line="527" />
         <source>Tick {0}</source>
         <translation>勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="534" />
+        <location filename="../../studio/widgets/module_tree.py" line="541" />
         <source>Tick only in block</source>
         <translation>仅在某一块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="562" />
+        <location filename="../../studio/widgets/module_tree.py" line="569" />
         <source>{0}: ticked in all {1} blocks.</source>
         <translation>{0}：已在全部 {1} 个块中勾选。</translation>
     </message>
@@ -1431,7 +1889,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="96" />
-        <location filename="../../studio/training.py" line="376" />
+        <location filename="../../studio/training.py" line="440" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
@@ -1452,7 +1910,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="113" />
-        <location filename="../../studio/training.py" line="382" />
+        <location filename="../../studio/training.py" line="446" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
@@ -1462,12 +1920,12 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>恢复所选运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="118" />
+        <location filename="../../studio/training.py" line="121" />
         <source>&amp;Export…</source>
         <translation>导出(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="119" />
+        <location filename="../../studio/training.py" line="122" />
         <source>Save &amp;plot…</source>
         <translation>保存图表(&amp;P)…</translation>
     </message>
@@ -1476,122 +1934,189 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="246" />
+        <location filename="../../studio/training.py" line="250" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="251" />
+        <location filename="../../studio/training.py" line="255" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="256" />
+        <location filename="../../studio/training.py" line="263" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="265" />
+        <location filename="../../studio/training.py" line="272" />
+        <location filename="../../studio/training.py" line="344" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="270" />
+        <location filename="../../studio/training.py" line="277" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="301" />
+        <location filename="../../studio/training.py" line="300" />
+        <source>Model: {0}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="305" />
+        <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="308" />
+        <source>Targets: {0}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="310" />
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="311" />
+        <source>Training</source>
+        <translation>训练</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="317" />
+        <source>Data: {0}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="319" />
+        <source>Data: {0} (Preview again once it is fixed.)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="329" />
+        <source>There is no run {0}.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="331" />
+        <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="334" />
+        <source>Run {0} is training already.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="336" />
+        <source>Run {0} ended before its first step: there is no checkpoint to resume from; fix what it reports and press Train.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="365" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="301" />
+        <location filename="../../studio/training.py" line="365" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="301" />
+        <location filename="../../studio/training.py" line="365" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="373" />
+        <location filename="../../studio/training.py" line="437" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="373" />
+        <location filename="../../studio/training.py" line="437" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="374" />
+        <location filename="../../studio/training.py" line="438" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="376" />
+        <location filename="../../studio/training.py" line="440" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="377" />
+        <location filename="../../studio/training.py" line="441" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="382" />
+        <location filename="../../studio/training.py" line="446" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="414" />
+        <location filename="../../studio/training.py" line="478" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="431" />
+        <location filename="../../studio/training.py" line="495" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="442" />
+        <location filename="../../studio/training.py" line="506" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="445" />
+        <location filename="../../studio/training.py" line="509" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="466" />
+        <location filename="../../studio/training.py" line="518" />
+        <location filename="../../studio/training.py" line="523" />
+        <source>Select a stopped, failed or interrupted run in the runs list first.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="527" />
+        <source>Resume the selected run from its last checkpoint</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="542" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="467" />
+        <location filename="../../studio/training.py" line="543" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="468" />
+        <location filename="../../studio/training.py" line="544" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="472" />
+        <location filename="../../studio/training.py" line="548" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="482" />
+        <location filename="../../studio/training.py" line="558" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="485" />
+        <location filename="../../studio/training.py" line="561" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>

@@ -168,3 +168,25 @@ def test_english_window_shows_the_engine_message_unchanged(make_window, qtbot, t
         window.choose_model(str(empty))
     assert "is not a Hugging Face model folder" in window.tree.status.text().replace("\u200b", "")
     wait_cost(qtbot, window)
+
+
+def test_every_field_help_is_translatable():
+    """The forms' tooltips come from core's dataclass fields: each help text is listed in studio/field_help.py."""
+    import dataclasses
+
+    from core.data import DataConfig
+    from core.methods import REGISTRY
+    from core.train import TrainingArguments
+    from studio.field_help import TEXTS
+
+    classes = [m.Config for m in REGISTRY.values()] + [TrainingArguments, DataConfig]
+    helps = {f.metadata["help"] for c in classes for f in dataclasses.fields(c) if f.metadata.get("help")}
+    assert helps - set(TEXTS) == set(), "add these to studio/field_help.py (and translate them)"
+
+
+def test_tooltips_and_parameters_read_in_chinese(chinese, make_window):
+    window = make_window("tiny-llama")
+    for form, name in ((window.method_form.form, "r"), (window.training_form, "learning_rate"), (window.data_form, "max_length")):
+        tip = form.fields[name].widget.toolTip()
+        _chinese_error(tip, f"the tooltip of {name}")
+    assert "parameters" not in window.tree.status.text() and "参数" in window.tree.status.text()

@@ -1,0 +1,112 @@
+"""The help texts of the settings' fields (tooltips of the Method, Training and Data forms), translatable.
+
+The forms are generated from `core`'s dataclasses, whose fields carry an English ``help``
+(`studio.widgets.dataclass_form`). `core` knows no Qt, so the texts are listed here once more for
+Qt's translation tools (``pyside6-lupdate`` reads the ``QT_TRANSLATE_NOOP`` calls), and `field_help`
+looks a text up in the window's language. `tests/studio/test_help_i18n.py` fails when a field's help
+is missing here (a new or reworded field: add its text, then its translation in
+``assets/translations/fill_zh_CN.py``).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+
+TEXTS = (
+    QT_TRANSLATE_NOOP("FieldHelp", "What the model is for, e.g. CAUSAL_LM."),
+    QT_TRANSLATE_NOOP("FieldHelp", "The base model this adapter belongs to."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Revision of the base model."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Loaded for inference only (adapter frozen)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Rank of the update matrices; more rank, more capacity and parameters."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Scale numerator: the update is multiplied by alpha / r."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Dropout on the adapter's input during training, in [0, 1)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Modules to adapt: a list of names or name suffixes, a full-match regex, or 'all-linear'."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Modules never adapted (wins over targets)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Only these block indices."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Name of the block list (e.g. 'layers', 'h') that layers_to_transform indexes."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Also train biases: 'none', 'all', or 'lora_only'."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Modules trained in full and saved with the adapter (e.g. a new head)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "The layer stores its weight as (in, out), like GPT-2's Conv1D."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Weight-decomposed LoRA: also learn a per-output magnitude."),
+    QT_TRANSLATE_NOOP("FieldHelp", "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Per-module rank overrides, name/regex -> r."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Per-module alpha overrides."),
+    QT_TRANSLATE_NOOP("FieldHelp", "How many virtual tokens to learn (≥ 1)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Width of one virtual token; filled in from the model (hidden size)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "1 for decoder-only models (PEFT: 2 for encoder-decoder); filled in."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Attention heads; filled in from the model."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Transformer blocks; filled in from the model."),
+    QT_TRANSLATE_NOOP("FieldHelp", "RANDOM (normal noise), SAMPLE_VOCAB (embeddings of random tokens) or TEXT (of a given text)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "The text whose token embeddings start the prompt (TEXT)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Tokenizer (folder or hub id) that splits prompt_tuning_init_text (TEXT)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Extra arguments for loading that tokenizer."),
+    QT_TRANSLATE_NOOP("FieldHelp", "The encoder that produces the virtual tokens: MLP (recommended) or LSTM."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Hidden width h of the encoder; empty means the model's hidden size."),
+    QT_TRANSLATE_NOOP("FieldHelp", "LSTM layers (the MLP always has three Linear layers)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Dropout between LSTM layers, in [0, 1)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Hidden width h of the projection MLP; empty means token_dim."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Produce the prefixes with a two-layer MLP (more parameters, steadier training)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "None: random prefixes. 'zero': all-zero prefixes (or a zero last MLP layer)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Name of the attention modules in each block; filled in from the architecture."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Learned prompt tokens per adapted layer (e.g. 10)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "How many of the top layers get a prompt (e.g. 8)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Rank every adapted module starts with (r is ignored)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Average rank per module at the end: the budget is target_r × modules."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Warm-up optimizer steps before any rank is pruned."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Final optimizer steps trained with the rank pattern fixed."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Re-allocate the ranks every deltaT steps during the budget phase."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Moving-average factor of the sensitivity, in (0, 1)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Moving-average factor of the uncertainty, in (0, 1)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Weight of the orthogonality penalty added to the training loss (≥ 0)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Number of optimizer steps of the whole run (required; > tinit + tfinal)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Kept triplets per module ('<path>.lora_E' -> init_r booleans); written by training."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Unused by AdaLoRA (init_r sets the rank); kept for PEFT's file format."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Scale numerator: the update is multiplied by alpha / init_r."),
+    QT_TRANSLATE_NOOP("FieldHelp", "True: E zero, A and B normal(0, 0.02) (starts equal to the base). False: all random."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Modules to rescale: a list of names or name suffixes, a full-match regex, or 'all-linear'. None: the architecture's usual ones (bloom: query_key_value + mlp.dense_4h_to_h)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Targets whose input (not output) is rescaled, as in the paper's MLP vector; must be among target_modules. None: the architecture's usual ones."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Start the vectors at one (the model starts equal to the base). False: random."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Optimizer steps to take (ignored when num_epochs > 0)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Passes over the training data; 0 = use max_steps."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Examples per micro-batch and process."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Micro-batches summed into one optimizer step (a bigger batch without more memory)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Peak learning rate of AdamW."),
+    QT_TRANSLATE_NOOP("FieldHelp", "LoRA+: the B matrices learn this many times faster (e.g. 16); 0 = off."),
+    QT_TRANSLATE_NOOP("FieldHelp", "AdamW weight decay."),
+    QT_TRANSLATE_NOOP("FieldHelp", "AdamW beta1."),
+    QT_TRANSLATE_NOOP("FieldHelp", "AdamW beta2."),
+    QT_TRANSLATE_NOOP("FieldHelp", "AdamW epsilon."),
+    QT_TRANSLATE_NOOP("FieldHelp", "After warm-up: 'linear' or 'cosine' decay to 0, or 'constant'."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Steps of linear warm-up from 0 to the learning rate."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Clip the gradient norm to this; 0 = no clipping."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Recompute activations in backward: less memory, ~30 % slower."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU."),
+    QT_TRANSLATE_NOOP("FieldHelp", "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Seed of data order, dropout and adapter initialisation."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Report a step event every this many steps."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Evaluate on the validation split every this many steps (and at the end); 0 = only at the end."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Examples per evaluation batch and process."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Keep at most this many checkpoints (oldest deleted first); 0 = keep all."),
+    QT_TRANSLATE_NOOP("FieldHelp", "A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id."),
+    QT_TRANSLATE_NOOP("FieldHelp", "'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Column with the prompt (prompt_completion format)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Column with the answer to learn (prompt_completion format)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Column with the list of {role, content} messages (chat format)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Column with the raw text (text format)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "prompt_completion without the chat template: text put between prompt and completion."),
+    QT_TRANSLATE_NOOP("FieldHelp", "'completion': loss on answers / assistant turns only; 'all': on every token."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Longer examples are cut to this many tokens (and counted)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Pack several short examples into one row of max_length tokens (fewer pad tokens)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Fraction of the examples held out for evaluation (0: none)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "A separate validation file (overrides validation_split)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Split to use for a hub dataset or a save_to_disk DatasetDict."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Seed of the validation split."),
+)
+
+
+def field_help(text: str) -> str:
+    """A field's help text in the window's language (unchanged in English or when it is not listed)."""
+    return QCoreApplication.translate("FieldHelp", text) if text else text
