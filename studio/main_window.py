@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.methods import catalog
+from studio.messages import person
 from studio.widgets.cost_panel import CostPanel
 from studio.widgets.data_panel import DataPanel
 from studio.widgets.dataclass_form import DataclassForm
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.cost)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 3)
+        self._help_menu()  # after the Run menu: File Edit View Run Help
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setSizes([560, 380, 300])
 
@@ -242,6 +244,23 @@ class MainWindow(QMainWindow):
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence.StandardKey.Redo])
         edit.addAction(self.act_undo)
         edit.addAction(self.act_redo)
+    def _help_menu(self) -> None:
+        from studio import help as docs
+
+        menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.act_help = menu.addAction(self.tr("&Documentation"), lambda: docs.open_help(self))
+        self.act_help.setShortcut(QKeySequence.StandardKey.HelpContents)  # F1: the focused area's section
+        self.act_help.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(self.act_help)
+        self.act_about = menu.addAction(self.tr("&About Adapter Studio"), self.show_about)
+
+    def show_about(self) -> Any:
+        from studio.help import AboutDialog
+
+        self.about = AboutDialog(self)
+        self.about.open()  # window-modal, returns at once
+        return self.about
+
         view = self.menuBar().addMenu(self.tr("&View"))
         focus = QAction(self.tr("Focus the tree filter"), self)
         focus.setShortcut(QKeySequence("F"))
@@ -358,7 +377,7 @@ class MainWindow(QMainWindow):
         except ProjectFileError as exc:
             if lock is not self.lock:
                 lock.release()
-            QMessageBox.warning(self, self.tr("Cannot open project"), str(exc))
+            QMessageBox.warning(self, self.tr("Cannot open project"), person(str(exc), "project"))
             return False
         if self.project is not None:
             self.project.close()
@@ -516,7 +535,7 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.tree.set_error(message)
-            self.statusBar().showMessage(message)
+            self.statusBar().showMessage(person(message, "model"))
             self.model_ready.emit()
 
         self.runner.submit(_load_tree, ref, on_done=done, on_error=failed)

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QSplitter, 
 from core import protocol
 from core.methods import catalog
 from core.launch import CONFIG_NAME, SCRIPT_NAME, Gpu, LaunchSpec
-from studio.widgets.run_view import RunView, run_paused
+from studio.messages import person
+from studio.widgets.run_view import RunView, run_paused, status_label
 from studio.widgets.runs_list import RunsList
 from studio.worker_client import KILL_GRACE_S, STOP_GRACE_S, WorkerClient
 
@@ -261,8 +262,8 @@ class TrainingController(QObject):
             run_id = prepare_run(self.project, resume=resume)
         except Exception as exc:  # noqa: BLE001 - a CliError or anything else: shown, never raised into Qt
             if self.confirm is None:
-                QMessageBox.warning(self.window, self.tr("Cannot train"), str(exc))
-            self.window.statusBar().showMessage(str(exc), 10000)
+                QMessageBox.warning(self.window, self.tr("Cannot train"), person(str(exc), getattr(exc, "kind", None)))
+            self.window.statusBar().showMessage(person(str(exc), getattr(exc, "kind", None)), 10000)
             return None
         self.refresh_runs()
         self.show_run(run_id)
@@ -410,7 +411,8 @@ class TrainingController(QObject):
         if self.view.run_id == client.run_id:
             self.view.set_status(status, reason, kind)
         self.refresh_runs()
-        self.window.statusBar().showMessage(f"run {client.run_id}: {status}" + (f" — {reason}" if reason else ""), 15000)
+        self.window.statusBar().showMessage(self.tr("run {0}: {1}").format(client.run_id, status_label(status))
+                                            + (f" — {person(reason, kind)}" if reason else ""), 15000)
         if status == "completed" and self.adaptation.checkpoint.count():
             self.show_adaptation()  # after a LoRA-family run: colour the tree by where it adapted
         self.run_ended.emit(client.run_id, status)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.widgets.wrap import breakable, make_wrapping
+from studio.messages import person
 
 PARTS = ("weights", "adapter", "gradients", "optimizer", "activations", "workspace")  # = core.estimate.PARTS
 COLORS = {
@@ -203,7 +204,7 @@ class CostPanel(QWidget):
 
     def set_error(self, message: str) -> None:
         """The configuration cannot be counted (bad targets, invalid value): say why, grey the figures."""
-        self.error.setText(breakable(message))
+        self.error.setText(breakable(person(message)))  # the engine's English, in the window's language
         self.error.show()
         for lab in (self.trainable, self.total, self.percent):
             lab.setEnabled(False)

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.widgets.dataclass_form import DataclassForm
+from studio.messages import person
 
 FORMATS = ("auto", "prompt_completion", "chat", "text")  # = core.data.FORMATS (not imported: keeps startup light)
 ROLES = ("prompt_column", "completion_column", "messages_column", "text_column")
@@ -377,7 +378,7 @@ class DataPanel(QWidget):
                 combo.setStyleSheet(ERROR_STYLE if visible and problem and missing else "")
             self.alpaca_note.setVisible(effective == "alpaca")
             message = problem or read_error  # a problem needs the columns, a read error means there are none
-            self.map_error.setText(message)
+            self.map_error.setText(person(message, "data"))
             self.map_error.setVisible(bool(message))
         finally:
             self._syncing = False
@@ -411,7 +412,7 @@ class DataPanel(QWidget):
 
     def show_error(self, message: str) -> None:
         """A data error (its message names the file and line)."""
-        self.error.setText(message)
+        self.error.setText(person(message, "data"))  # the engine's English, in the window's language
         self.error.show()
         self.text.clear()
         self.stats.clear()

@@ -21,6 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from studio.field_help import field_help
+from studio.messages import person
 
 _NOTHING = object()
 
@@ -78,7 +80,7 @@ class FieldWidget:
             self.kind, self.widget = "text", QLineEdit()
             self.is_list = "list" in text
             self.is_dict = "dict" in text and "list" not in text
-        self.widget.setToolTip(f"{self.name}: {self.help}" if self.help else self.name)
+        self.widget.setToolTip(f"{self.name}: {field_help(self.help)}" if self.help else self.name)  # window's language
         self.widget.setObjectName(self.name)
 
     def set(self, value: Any) -> None:
@@ -219,7 +221,7 @@ class DataclassForm(QWidget):
             error = str(exc)
             values = None
         self.error = error
-        self.error_label.setText(error)
+        self.error_label.setText(person(error, "config"))  # in the window's language (self.error stays the engine's)
         self.error_label.setVisible(bool(error))
         for name, fw in self.fields.items():
             fw.mark(bool(error) and re.search(rf"\b{re.escape(name)}\b", error) is not None)

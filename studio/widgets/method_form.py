@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QScrollArea, QVBox
 
 from core.methods import catalog
 from studio.widgets.dataclass_form import DataclassForm
+from studio.messages import person
 
 TARGET_FIELDS = ("target_modules", "layers_to_transform", "layers_pattern")
 HIDDEN = ("task_type", "base_model_name_or_path", "revision", "inference_mode", *TARGET_FIELDS)
@@ -169,5 +170,5 @@ class MethodForm(QWidget):
         try:
             self.config_changed.emit(self._config_dict(values))
         except Exception as exc:  # validated a moment ago; report instead of crashing the slot
-            self.form.error_label.setText(str(exc))
+            self.form.error_label.setText(person(str(exc), "config"))
             self.form.error_label.show()

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import targets as T
+from studio.messages import person
 from studio.widgets.wrap import breakable, make_wrapping
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -209,7 +210,7 @@ class ModuleTree(QWidget):
 
     def set_error(self, message: str) -> None:
         self.busy.hide()
-        self.status.setText(breakable(message))
+        self.status.setText(breakable(person(message, "model")))
         self.status.setStyleSheet("color: #c62828;")
 
     def set_model(self, info: Any) -> None:
@@ -327,13 +328,14 @@ class ModuleTree(QWidget):
 
     def _support(self, name: str) -> str | None:
         if self.info is None:
-            return "no model"
+            return self.tr("no model")
         if self._no_targets_reason:
-            return self._no_targets_reason
+            return person(self._no_targets_reason)
         reasons = self.info.support.get(name, {})
         if self.method not in reasons:
-            return f"{self.method_label} does not target modules of the tree."
-        return reasons[self.method]
+            return self.tr("{0} does not target modules of the tree.").format(self.method_label)
+        reason = reasons[self.method]
+        return None if reason is None else person(reason)  # the engine's sentence, in the window's language
 
     def unrestricted(self) -> set[str]:
         """Modules the targets select, ignoring layers_to_transform."""
@@ -422,22 +424,25 @@ class ModuleTree(QWidget):
         self._show_suggestion()
         if self._no_targets_reason:
             self.flags.setStyleSheet("color: palette(mid);")
-            self.flags.setText(breakable(self._no_targets_reason))
+            self.flags.setText(breakable(person(self._no_targets_reason)))
             return
         self.flags.setStyleSheet("color: #c62828;")
         error = T.regex_error(self.targets)
         if error:
-            problems.append(error)
+            problems.append(person(error))
         for entry, close in T.unmatched_entries(self.targets, self.info.names):
-            hint = f" (closest: {', '.join(close)})" if close else ""
-            problems.append(f"'{entry}' matches no module{hint}")
+            if close:
+                problems.append(self.tr("'{0}' matches no module (closest: {1})").format(entry, ", ".join(close)))
+            else:
+                problems.append(self.tr("'{0}' matches no module").format(entry))
         bad = sorted(n for n in selected if self._support(n) is not None)
         if bad:
-            problems.append(f"{self.method_label} cannot adapt {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}: {self._support(bad[0])}")
+            problems.append(self.tr("{0} cannot adapt {1}: {2}").format(
+                self.method_label, ", ".join(bad[:3]) + (" …" if len(bad) > 3 else ""), self._support(bad[0])))
         if isinstance(self.targets, str) and self.layers and self.targets != T.ALL_LINEAR:
-            problems.append("layers_to_transform only works with a name list, not a regex")
+            problems.append(self.tr("layers_to_transform only works with a name list, not a regex"))
         if self.targets and not problems and not selected:
-            problems.append("these targets select no module")
+            problems.append(self.tr("these targets select no module"))
         self.flags.setText(breakable("\n".join(problems)))
 
     def _show_suggestion(self) -> None:

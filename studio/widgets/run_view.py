@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import protocol
-from studio.worker_client import clock, describe_failure
+from studio.messages import advice, person
+from studio.worker_client import clock
 
 REDRAW_MS = 100
 SMOOTHING = 0.9  # EMA weight of the past (TensorBoard's 0.9)
@@ -363,9 +364,9 @@ class RunView(QWidget):
         colour = {"running": RUNNING, "paused": PAUSED, "failed": ERROR, "interrupted": ERROR, "completed": ACCENT}.get(status, "")
         html = f"<b style='color:{colour}'>{text}</b>" if colour else f"<b>{text}</b>"
         if reason:
-            html += f" — {reason}"
+            html += f" — {person(reason, kind)}"  # the engine's English, in the window's language
         if status == "failed":
-            html += f"<br><i>{describe_failure(kind)}</i>"
+            html += f"<br><i>{advice(kind)}</i>"
         self.status.setText(html)
         self.resume.setVisible(status in ("stopped", "failed", "interrupted"))
 
