@@ -114,6 +114,9 @@ class TrainingController(QObject):
         self.act_pause.setShortcut(QKeySequence("Ctrl+P"))
         self.act_pause.setEnabled(False)
         self.act_resume = menu.addAction(self.tr("&Resume selected run"), self._resume_selected)
+        self.act_resume.setEnabled(False)  # until a resumable run is selected
+        self.refusal = ""
+        """Why the last Train / Resume did not start (tests read it; the person sees a message)."""
         menu.addSeparator()
         self.act_export = menu.addAction(self.tr("&Export…"), self.export_dialog)
         self.act_save_plot = menu.addAction(self.tr("Save &plot…"), self.view._save_dialog)
@@ -125,6 +128,7 @@ class TrainingController(QObject):
         self.view.resume_requested.connect(lambda run_id: self.train(resume=run_id))
         self.runs.selection_changed.connect(self._on_selection)
         self.runs.resume_requested.connect(lambda run_id: self.train(resume=run_id))
+        self.runs.can_resume = self.resume_refusal  # the context menu greys Resume for a run that cannot
         self._refresh_timer = QTimer(self, interval=2000)
         self._refresh_timer.timeout.connect(self.refresh_runs)
         self.detect_gpus()
@@ -204,6 +208,7 @@ class TrainingController(QObject):
         with self.reader() as project:
             run = project.run(run_id)
             rows = project.metrics(run_id)
+            self.view.has_checkpoint = project.last_checkpoint(run_id) is not None  # Resume only from one
             self.view.show_run(run, rows)
             for row in project.logs(run_id)[-200:]:
                 self.view.append_log(row["message"], row["level"])
@@ -232,6 +237,7 @@ class TrainingController(QObject):
             i = self.adaptation.checkpoint.findData(current)
             self.adaptation.checkpoint.setCurrentIndex(max(i, 0))
             self.adaptation.show_button.setEnabled(self.adaptation.checkpoint.count() > 0)
+            self._update_resume()
 
     # ---- train / stop ----------------------------------------------------------------------------
 
@@ -250,6 +256,9 @@ class TrainingController(QObject):
         if self.project.readonly:
             self.window.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
             return None
+        why = self.resume_refusal(resume) if resume is not None else self.problems()
+        if why:
+            return self._refuse(why)
         if launch is None:
             if self.gpus is None:  # nvidia-smi has not answered yet: train when it has
                 self._train_when_gpus_known = (resume,)
@@ -280,6 +289,63 @@ class TrainingController(QObject):
         self._refresh_timer.start()
         self.run_started.emit(run_id)
         return run_id
+
+    def problems(self) -> str:
+        """What the window already shows as wrong with the settings (the model, the targets, a form,
+        the data), one line each; "" when nothing is. Train refuses these before creating a run: a
+        worker would only fail on them and leave a failed run behind."""
+        w = self.window
+        lines: list[str] = []
+        settings = getattr(w, "settings", None)
+        tree = getattr(w, "tree", None)
+        if tree is not None and tree.error:
+            lines.append(self.tr("Model: {0}").format(tree.error))
+        elif settings is not None:
+            from studio.widgets.module_tree import ARCHITECTURE_ONLY
+
+            if settings.model in ARCHITECTURE_ONLY:
+                lines.append(self.tr("Model: the built-in {0} is only an architecture (no weights); open a folder "
+                                     "of the real model to train it.").format(settings.model))
+        if tree is not None and tree.problems:
+            lines.append(self.tr("Targets: {0}").format("; ".join(tree.problems)))
+        method_form = getattr(w, "method_form", None)
+        for what, form in ((self.tr("Method"), method_form.form if method_form is not None else None),
+                           (self.tr("Training"), getattr(w, "training_form", None))):
+            if form is not None and form.error:
+                lines.append(f"{what}: {form.error}")
+        panel = getattr(w, "data_panel", None)
+        if panel is not None:
+            if panel.mapping_error:
+                lines.append(self.tr("Data: {0}").format(panel.mapping_error))
+            elif panel.error.isVisibleTo(panel) and panel.error.text():
+                lines.append(self.tr("Data: {0} (Preview again once it is fixed.)").format(panel.error.text()))
+        return "\n".join(lines)
+
+    def resume_refusal(self, run_id: int) -> str:
+        """Why run ``run_id`` cannot be resumed from this window ("" when it can)."""
+        try:
+            with self.reader() as project:
+                run = project.run(run_id)
+                checkpoint = project.last_checkpoint(run_id)
+        except KeyError:
+            return self.tr("There is no run {0}.").format(run_id)
+        if run.status == "completed":
+            return self.tr("Run {0} is complete: there is nothing to resume. Train starts a new run with the "
+                           "current settings (raise max_steps in the Training tab to train longer).").format(run_id)
+        if run.alive:
+            return self.tr("Run {0} is training already.").format(run_id)
+        if checkpoint is None:
+            return self.tr("Run {0} has no checkpoint to resume from; fix what it reports and press Train for a "
+                           "new run.").format(run_id)
+        return ""
+
+    def _refuse(self, why: str) -> None:
+        """Say why Train (or Resume) does not start: a message box, the status bar, `refusal`."""
+        self.refusal = why
+        if self.confirm is None:
+            QMessageBox.warning(self.window, self.tr("Cannot train"), why)
+        self.window.statusBar().showMessage(why.replace("\n", " · "), 15000)
+        return None
 
     # ---- several GPUs ----------------------------------------------------------------------------
 
@@ -399,9 +465,13 @@ class TrainingController(QObject):
             try:
                 with self.reader() as project:
                     run = project.run(client.run_id)
+                    checkpoint = project.last_checkpoint(client.run_id)
                 kind = run.error_kind
                 if status == "failed" and not reason:
                     reason = run.error or ""
+                if self.view.run_id == client.run_id:
+                    self.view.has_checkpoint = checkpoint is not None  # Resume only from a checkpoint
+                    self.view.set_detail(run.error_detail or "")
             except KeyError:
                 pass
         self.runs.set_paused(client.run_id, False)
@@ -450,6 +520,18 @@ class TrainingController(QObject):
         ids = self.runs.selected_ids()
         if ids:
             self.train(resume=ids[-1])
+        else:
+            self.window.statusBar().showMessage(self.tr("Select a stopped, failed or interrupted run in the runs list first."), 8000)
+
+    def _update_resume(self, ids: list[int] | None = None) -> None:
+        """Run ▸ Resume selected run: enabled only for a run that can be resumed; the reason on hover."""
+        ids = self.runs.selected_ids() if ids is None else ids
+        why = self.tr("Select a stopped, failed or interrupted run in the runs list first.")
+        if ids and self.project is not None:
+            why = self.resume_refusal(ids[-1])
+        self.act_resume.setEnabled(not why)
+        self.act_resume.setToolTip(why or self.tr("Resume the selected run from its last checkpoint"))
+        self.act_resume.setStatusTip(why)
 
     def _set_running(self, running: bool) -> None:
         writable = self.project is None or not self.project.readonly  # a read-only window trains nothing
@@ -502,6 +584,7 @@ class TrainingController(QObject):
     # ---- runs list -------------------------------------------------------------------------------
 
     def _on_selection(self, ids: list[int]) -> None:
+        self._update_resume(ids)
         if not ids or self.project is None:
             return
         current = ids[-1] if self.view.run_id not in ids else self.view.run_id

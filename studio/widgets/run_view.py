@@ -136,6 +136,18 @@ class RunView(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.resume = QPushButton(self.tr("Resume from last checkpoint"))
         self.resume.hide()
+        self.has_checkpoint = False
+        """Whether the shown run has a checkpoint on disk: Resume is offered only then (the window sets it)."""
+        # A failure's technical detail (the worker's traceback) stays out of the log: one click away.
+        self.details_button = QPushButton(self.tr("Details"))
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip(self.tr("The technical detail of the failure (for a bug report)"))
+        self.details_button.hide()
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(160)
+        self.details.hide()
+        self.details_button.toggled.connect(self.details.setVisible)
         self.resume.clicked.connect(lambda: self.run_id is not None and self.resume_requested.emit(self.run_id))
         self.export_png = QPushButton(self.tr("Save plot…"))
         self.export_png.setToolTip(self.tr("Save the curves as PNG or SVG"))
@@ -155,6 +167,7 @@ class RunView(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.resume)
+        head.addWidget(self.details_button)
         head.addWidget(self.export_png)
         self.plots = QWidget()
         self.plots_box = QVBoxLayout(self.plots)
@@ -170,6 +183,7 @@ class RunView(QWidget):
         box.addLayout(head)
         box.addWidget(self.progress)
         box.addWidget(self.status)
+        box.addWidget(self.details)
         box.addWidget(self.split, 1)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -233,6 +247,7 @@ class RunView(QWidget):
         method = run.config.method_config.get("peft_type", "")
         self.title.setText(f"<b>{run.name or f'run {run.id}'}</b> · {method} · {run.config.model}")
         self.add_rows(rows or [])
+        self.set_detail(getattr(run, "error_detail", None) or "")
         self.paused = run_paused(run)
         if self.paused:
             self.set_status("paused", self._paused_text(run.step))
@@ -256,6 +271,8 @@ class RunView(QWidget):
         self.title.setText(self.tr("No run yet — press Train (Ctrl+Enter)."))
         self.status.clear()
         self.resume.hide()
+        self.has_checkpoint = False
+        self.set_detail("")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat(self.tr("no run"))
@@ -302,6 +319,7 @@ class RunView(QWidget):
             elif isinstance(ev, protocol.Log):
                 self.append_log(ev.message, ev.level)
             elif isinstance(ev, protocol.Checkpoint):
+                self.has_checkpoint = True
                 self.append_log(f"checkpoint at step {ev.step}: {ev.path}")
             elif isinstance(ev, protocol.Paused):
                 self.paused = True
@@ -319,8 +337,8 @@ class RunView(QWidget):
             elif isinstance(ev, protocol.Failed):
                 self.paused = False
                 self.append_log(ev.reason, "error")
-                if ev.detail:
-                    self.append_log(ev.detail.rstrip(), "debug")
+                if ev.detail:  # the traceback: behind Details, not in the log
+                    self.set_detail(ev.detail)
         if last_step is not None:
             self._progress(last_step.step, last_step.eta_s, last_step.tokens_per_s, last_step.elapsed_s)
         self._dirty = True
@@ -368,7 +386,16 @@ class RunView(QWidget):
         if status == "failed":
             html += f"<br><i>{advice(kind)}</i>"
         self.status.setText(html)
-        self.resume.setVisible(status in ("stopped", "failed", "interrupted"))
+        # Resume continues from the last checkpoint: without one (a setup that failed) it cannot work.
+        self.resume.setVisible(status in ("stopped", "failed", "interrupted") and self.has_checkpoint)
+
+    def set_detail(self, detail: str) -> None:
+        """The technical detail of a failure (a traceback), shown on Details; "" hides both."""
+        self.details.setPlainText(detail.rstrip())
+        self.details_button.setVisible(bool(detail.strip()))
+        if not detail.strip():
+            self.details_button.setChecked(False)
+            self.details.hide()
 
     def append_log(self, text: str, level: str = "info") -> None:
         prefix = "" if level in ("info", "debug") else f"{level}: "

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -92,6 +92,8 @@ class RunsList(QWidget):
         """Runs the window knows are paused (from the worker's `Paused` event; the file may lag or,
         in an older store, not record it)."""
         self._filling = False
+        self.can_resume: Any = None
+        """(run id) -> why it cannot be resumed, "" when it can (the window's rule; None: always offered)."""
         self.table.itemSelectionChanged.connect(self._on_selection)
 
     def set_runs(self, project: Any) -> None:
@@ -180,8 +182,20 @@ class RunsList(QWidget):
             return
         run_id = int(item.data(0, Qt.ItemDataRole.UserRole))
         menu = QMenu(self)
-        menu.addAction(self.tr("Resume from last checkpoint"), lambda: self.resume_requested.emit(run_id))
+        for action in self.menu_actions(run_id, menu):
+            menu.addAction(action)
         menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def menu_actions(self, run_id: int, parent: Any = None) -> list[QAction]:
+        """The run's context-menu actions: Resume, greyed with the reason when the run cannot be
+        resumed (a completed run, no checkpoint) instead of doing nothing."""
+        why = self.can_resume(run_id) if self.can_resume is not None else ""
+        text = self.tr("Resume from last checkpoint") if not why else self.tr("Resume — {0}").format(why)
+        resume = QAction(text, parent or self)
+        resume.setEnabled(not why)
+        resume.setToolTip(why)
+        resume.triggered.connect(lambda: self.resume_requested.emit(run_id))
+        return [resume]
 
 
 def _num(value: float | None) -> str:

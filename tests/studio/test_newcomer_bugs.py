@@ -153,3 +153,72 @@ def test_architecture_only_builtin_is_said(make_window, qtbot):
         window.choose_model("bloomz-560m")
     assert "no weights" in window.tree.status.text() or "architecture only" in window.tree.status.text(), window.tree.status.text()
     assert "query_key_value" in window.tree.suggest.text()
+
+
+# ---- 4. Train ignored errors the window showed; a failed setup offered a Resume that cannot work --------
+
+
+def _runs(path: Path) -> list:
+    with Project.open(path) as project:
+        return project.runs()
+
+
+def test_train_refuses_the_errors_the_window_shows(training_window, qtbot, tmp_path):
+    window = training_window(5)
+    tc = window.training
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "oops"\n')
+    window.data_panel.path_edit.setText(str(bad))
+    window.data_panel.path_edit.editingFinished.emit()
+    with qtbot.waitSignal(window.preview_ready, timeout=LOAD_TIMEOUT_MS):
+        window.data_panel.preview_button.click()
+    assert window.data_panel.error.isVisibleTo(window.data_panel)
+    assert tc.train() is None
+    assert _runs(window.project.path) == []  # no failed run left behind
+    assert "bad.jsonl" in tc.refusal and "2" in tc.refusal, tc.refusal
+    assert "bad.jsonl" in window.statusBar().currentMessage()
+
+    window.edit_targets(["nope_proj"], None)  # a target that matches nothing, flagged in the tree
+    assert "matches no module" in window.tree.flags.text()
+    assert tc.train() is None and "nope_proj" in tc.refusal, tc.refusal
+    assert _runs(window.project.path) == []
+
+
+def test_failed_setup_shows_a_message_not_a_traceback_and_no_resume(training_window, qtbot, tmp_path):
+    window = training_window(5)
+    tc = window.training
+    # a data file broken after the window opened: nothing on screen says so, the worker finds it
+    Path(window.settings.data["path"]).write_text('{"prompt": "a", "completion": "b"}\n{"prompt": \n')
+    with qtbot.waitSignal(tc.run_ended, timeout=RUN_TIMEOUT_MS) as ended:
+        run_id = tc.train()
+        assert run_id is not None
+    assert ended.args[1] == "failed"
+    view = tc.view
+    assert "failed" in view.status.text()
+    assert not view.resume.isVisibleTo(view)  # no checkpoint: nothing to resume from
+    log = view.log.toPlainText()
+    assert "Traceback" not in log and 'File "' not in log, log
+    run = _runs(window.project.path)[-1]
+    if run.error_detail:  # the technical detail stays one click away
+        assert view.details_button.isVisibleTo(view)
+        view.details_button.click()
+        assert view.details.isVisibleTo(view) and run.error_detail.strip()[:40] in view.details.toPlainText()
+
+
+def test_resume_of_a_completed_run_says_why_not(trained_window, qtbot):
+    window = trained_window
+    tc = window.training
+    tc.confirm = lambda question, text: "yes"
+    run_id = tc.view.run_id
+    assert _runs(window.project.path)[-1].status == "completed"
+    assert not tc.view.resume.isVisibleTo(tc.view)
+    tc.runs.select(run_id)
+    tc.runs.selection_changed.emit([run_id])
+    assert not tc.act_resume.isEnabled()
+    assert "complete" in tc.act_resume.toolTip() or "complete" in tc.act_resume.statusTip()
+    actions = tc.runs.menu_actions(run_id)
+    assert actions and not actions[0].isEnabled() and "complete" in actions[0].text()
+    assert tc.train(resume=run_id) is None
+    message = window.statusBar().currentMessage()
+    assert "complete" in message and "--steps" not in message, message
+    assert _runs(window.project.path)[-1].status == "completed"

@@ -96,7 +96,7 @@ def test_fake_worker_failure_is_shown_with_reason(tiny_window, qtbot):
         tc.train()
     assert ended.args[1] == "failed"
     assert "NaN at step 5" in tc.view.status.text()
-    assert tc.view.resume.isVisible()
+    assert not tc.view.resume.isVisible()  # the fake run wrote no checkpoint: nothing to resume from
 
 
 def test_100k_points_stay_responsive(tiny_window, qtbot):
@@ -175,10 +175,11 @@ def test_real_worker_start_stop_resume_finish(tiny_window, qtbot):
 def test_sigkill_shows_crashed_with_resume(tiny_window, qtbot):
     from core.store import Project
 
-    window = tiny_window(max_steps=400)
+    window = tiny_window(max_steps=400, save_steps=2)
     tc = window.training
     run_id = start(tc)
-    qtbot.waitUntil(lambda: tc.view.points >= 2, timeout=RUN_TIMEOUT_MS)
+    # Resume is offered from a checkpoint: kill once the first one is written
+    qtbot.waitUntil(lambda: tc.view.points >= 2 and tc.view.has_checkpoint, timeout=RUN_TIMEOUT_MS)
     with qtbot.waitSignal(tc.run_ended, timeout=5_000) as ended:
         t0 = time.perf_counter()
         os.kill(tc.client.pid, signal.SIGKILL)
