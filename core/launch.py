@@ -2,7 +2,7 @@
 and a shell script that does the same launch elsewhere (a cluster node).
 
 Standard library only, no torch at import: the studio's window imports this module to build its
-"Train on several GPUs" dialog, and the GUI process never loads torch (DESIGN.md).
+"Train on several GPUs" dialog, and the GUI process never loads torch (docs/design.md).
 
 - `detect_gpus` asks ``nvidia-smi`` (a subprocess, seconds at worst: call it off the GUI thread);
 - `LaunchSpec` is what the person chose (how many processes, precision, port);
@@ -183,7 +183,7 @@ class LaunchSpec:
         if not 1 <= self.main_process_port <= 65535:
             raise ValueError(f"main_process_port must be a TCP port (1-65535), not {self.main_process_port}")
         if self.use_cpu and self.num_processes != 1:
-            # accelerate 1.15 starts only one process for --cpu --num_processes N (measured, DESIGN.md).
+            # accelerate 1.15 starts only one process for --cpu --num_processes N (measured; docs/design.md).
             raise ValueError("a CPU launch runs one process (accelerate starts only one); use torchrun for CPU ranks")
 
     @classmethod

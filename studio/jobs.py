@@ -1,7 +1,7 @@
 """Work that must not run on the GUI thread, and the runner that runs it.
 
 Everything here that needs torch imports it inside the function, on a pool thread: the GUI process
-paints its window before torch is ever loaded (DESIGN.md: "the GUI never imports torch at module
+paints its window before torch is ever loaded (docs/design.md: "the GUI never imports torch at module
 level"). Results come back to the GUI thread as queued Qt signals.
 
 - `load_methods`: the method registry (imports core.methods, hence torch) and the training/data config classes;

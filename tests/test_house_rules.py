@@ -1,8 +1,9 @@
-"""The architecture's rules, checked for real (DESIGN.md, "Principles"):
+"""The architecture's rules, checked for real (docs/design.md, "Principles"):
 
 - core never imports Qt (PySide6, shiboken6, pyqtgraph);
 - the GUI package never imports torch at module level (torch loads in the worker, or lazily);
-- peft is a test-only oracle: no file in core/ or studio/ imports it, and no runtime dependency names it.
+- peft is a test-only oracle: no file in core/ or studio/ imports it, and no runtime dependency names it;
+- the repository is self-contained: no file cites a design or facts note that is not in it.
 
 The import rules run in a fresh interpreter that imports every module of the package and then
 looks at ``sys.modules``, so an indirect import (studio -> core/__init__ -> torch) is caught too.
@@ -127,3 +128,27 @@ def test_peft_is_not_a_runtime_dependency():
     for extra, requirements in project.get("optional-dependencies", {}).items():
         if extra != "test":
             assert "peft" not in {_requirement_name(r) for r in requirements}, f"peft in extra {extra!r}"
+
+
+# Notes that lived outside the repository once; spelled in pieces so that this file does not cite them.
+OUTSIDE_NOTES = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in ("DESIGN" + ".md", "PEFT-" + "FACTS", "USERS" + ".md", "UI" + ".md")) + r")"
+                           r"|(?<![\w.-])" + "sha" + r"red/[\w./-]*")
+
+
+def test_every_cited_note_is_in_the_repository():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the repository's files are what git lists")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    files = [f for f in listed if f and (ROOT / f).is_file()]
+    names = {Path(f).name for f in files}
+    missing = []
+    for name in files:
+        data = (ROOT / name).read_bytes()
+        if b"\0" in data:
+            continue  # binary
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            for cited in OUTSIDE_NOTES.findall(line):
+                if not {cited, cited + ".md"} & names and not (ROOT / cited).exists():
+                    missing.append(f"{name}:{number}: {cited}")
+    assert not missing, "cites a file that is not in the repository (write what it says into docs/):\n" + "\n".join(missing)

@@ -1,1 +1,1 @@
-"""The studio's widgets, one per file (DESIGN.md)."""
+"""The studio's widgets, one per file (docs/design.md)."""

@@ -1,6 +1,6 @@
 """A form generated from a config dataclass: one widget per field, chosen by the field's type.
 
-The dataclass is the single source (DESIGN.md): the field's ``metadata["help"]`` becomes the
+The dataclass is the single source (docs/design.md): the field's ``metadata["help"]`` becomes the
 tooltip, its default fills the widget, and the dataclass's own ``__post_init__`` validates — its
 error message (which names the field) is shown inline, and the field it names is outlined in red.
 

@@ -4,8 +4,8 @@ Pick any checkpoint of any run. Generation runs on a Python thread (torch is imp
 on the GUI thread); both sides decode greedily with the same settings, one token each in turn, so they
 stream together. Each step is a full forward pass over the tokens so far (no KV cache): for the
 small models a person tries here that is fast enough, and it is the engine's tested oracle — right
-for every method, prompt learning included (see DESIGN.md on PEFT's generate()). Chat mode wraps the
-prompt in the tokenizer's chat template.
+for every method, prompt learning included (see docs/peft-compatibility.md on PEFT's generate()).
+Chat mode wraps the prompt in the tokenizer's chat template.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def test_orthogonality_penalty_is_added_to_the_training_loss(input_ids):
 
 
 def test_budget_schedule_matches_peft_trace():
-    """PEFT-FACTS §5.1: 2 modules, init_r 12, target_r 4, tinit 2, tfinal 3, deltaT 2, T 12."""
+    """docs/peft-compatibility.md, "AdaLoRA's rank schedule": 2 modules, init_r 12, target_r 4, tinit 2, tfinal 3, deltaT 2, T 12."""
     config = core.AdaLoraConfig(init_r=12, target_r=4, tinit=2, tfinal=3, deltaT=2, total_step=12)
     allocator = RankAllocator.__new__(RankAllocator)
     allocator.config, allocator.init_bgt, allocator.target_bgt = config, 24, 8

@@ -332,7 +332,7 @@ BF16_CONFIGS = [
 @pytest.mark.parametrize("family,kwargs", BF16_CONFIGS)
 def test_bf16_base_keeps_fp32_adapters_and_merges_closely(family, kwargs, input_ids, tmp_path):
     """As PEFT (autocast_adapter_dtype): adapter weights stay fp32 on a bf16 base; outputs stay bf16; the update
-    is merged in fp32 and cast once (PEFT-FACTS §6.3)."""
+    is merged in fp32 and cast once (docs/peft-compatibility.md, "Merging in reduced precision")."""
     torch.manual_seed(0)
     base = make_model(family, tied=False).to(torch.bfloat16)  # untied: merging into an embedding leaves the head alone
     model = core.get_peft_model(base, core.LoraConfig(**lora_kwargs(kwargs)))

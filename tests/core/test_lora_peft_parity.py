@@ -44,7 +44,7 @@ CONFIG_FIELDS = (
     "init_lora_weights", "layers_to_transform", "layers_pattern", "rank_pattern", "alpha_pattern",
     "base_model_name_or_path", "revision", "inference_mode", "target_modules", "exclude_modules", "modules_to_save",
 )
-# What peft adds under save_embedding_layers="auto" (PEFT-FACTS §2.2) when embed_tokens or lm_head is a target:
+# What peft adds under save_embedding_layers="auto" (docs/peft-compatibility.md) when embed_tokens or lm_head is a target:
 # the base weight of each adapted input/output embedding. We do not write these (but load them).
 PEFT_EMBEDDING_KEYS = tuple(f"{name}.base_layer.weight" for name in ("lm_head", *EMBEDDING.values()))
 

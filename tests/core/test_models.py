@@ -163,7 +163,7 @@ def test_bloomz_560m_parameter_count_matches_peft():
     peft = pytest.importorskip("peft")
     model = skeleton("bloomz-560m")
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=["query_key_value"], task_type="CAUSAL_LM"))
-    # DESIGN.md: PEFT prints "trainable params: 786,432 || all params: 560,001,024" for this setup.
+    # docs/peft-compatibility.md, "Parameter counts": PEFT prints "trainable params: 786,432 || all params: 560,001,024" for this setup.
     assert wrapped.get_nb_trainable_parameters() == (786_432, 560_001_024)
     assert 560_001_024 - 786_432 == 559_214_592
 
