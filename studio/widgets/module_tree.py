@@ -104,6 +104,10 @@ class ModuleTree(QWidget):
         self._offer_path: str | None = None
         self.highlight: set[str] = set()
         self.highlight_note = ""
+        self.error = ""
+        """Why the model could not be shown ("" when it is): Train refuses while there is one."""
+        self.problems: list[str] = []
+        """What is wrong with the targets, as the red text under the field says it."""
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.filter = QLineEdit(placeholderText=self.tr("Filter: name or regex (F)"))
@@ -206,16 +210,20 @@ class ModuleTree(QWidget):
 
     def set_loading(self, loading: bool, text: str = "") -> None:
         self.busy.setVisible(loading)
+        self.error = ""
+        self.status.setStyleSheet("")
         self.status.setText(breakable(text))
 
     def set_error(self, message: str) -> None:
         self.busy.hide()
+        self.error = message
         self.status.setText(breakable(person(message, "model")))
         self.status.setStyleSheet("color: #c62828;")
 
     def set_model(self, info: Any) -> None:
         """Show the tree of a `studio.jobs.ModelInfo`."""
         self.info = info
+        self.error = ""
         self.status.setStyleSheet("")
         text = self.tr("{0} · {1} · {2} parameters").format(info.ref, info.node.cls, f"{info.node.total_params:,}")
         if info.ref in ARCHITECTURE_ONLY:
@@ -420,7 +428,7 @@ class ModuleTree(QWidget):
         return row.path
 
     def _show_flags(self, selected: set[str]) -> None:
-        problems = []
+        problems = self.problems = []
         self._show_suggestion()
         if self._no_targets_reason:
             self.flags.setStyleSheet("color: palette(mid);")
