@@ -27,6 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 INNER = "ADAPTER_STUDIO_NEWCOMER_INNER"
 SCREEN = (1600, 1000)
+STEPS = ["first launch", "switch model", "tick modules", "change method and training fields", "train to completion",
+         "settings after the run", "playground", "export", "reopen"]
 
 
 @pytest.mark.slow
@@ -36,7 +38,7 @@ def test_newcomer_scenario(tmp_path):
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "ADAPTER_STUDIO_SETTINGS")}
     env.update({
-        INNER: "1", "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT), "HOME": str(home),
+        INNER: str(tmp_path / "steps.txt"), "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT), "HOME": str(home),
         "XDG_DATA_HOME": str(home / ".local/share"), "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"), "LANG": "C.UTF-8",
     })
@@ -50,6 +52,9 @@ def test_newcomer_scenario(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-3000:]  # the walk ran (not skipped)
+    done = (tmp_path / "steps.txt").read_text().splitlines()
+    assert done == STEPS, done
 
 
 @pytest.mark.skipif(not os.environ.get(INNER), reason="runs inside test_newcomer_scenario's X server")
@@ -101,6 +106,7 @@ def _walk(qapp, qtbot, tmp_path) -> None:  # noqa: PLR0915 - one scenario, step 
         fits(window, name)
         kept(window, name)
         steps.append(name)
+        Path(os.environ[INNER]).write_text("\n".join(steps) + "\n")  # the outer test reads how far it got
 
     # 1. first launch from a fresh home folder: the default project is created there
     window = MainWindow()
@@ -211,4 +217,4 @@ def _walk(qapp, qtbot, tmp_path) -> None:  # noqa: PLR0915 - one scenario, step 
     assert reopened.training.view.run_id == run_id  # and shown
     step(reopened, "reopen")
     reopened.close()
-    assert steps[-1] == "reopen", steps
+    assert steps == STEPS, steps
