@@ -32,6 +32,7 @@ STEPS = ["first launch", "switch model", "tick modules", "change method and trai
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # a real run, a playground generation and an export on a busy CPU
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
 def test_newcomer_scenario(tmp_path):
     home = tmp_path / "home"
@@ -48,7 +49,7 @@ def test_newcomer_scenario(tmp_path):
     env.setdefault("ADAPTER_STUDIO_CACHE", str(cache_root().parent))
     proc = subprocess.run(
         ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24", sys.executable, "-m", "pytest", "-x", "-q",
-         "-p", "no:cacheprovider", f"{Path(__file__)}::test_walk", "--basetemp", str(tmp_path / "inner")],
+         "-p", "no:cacheprovider", "--timeout", "1100", f"{Path(__file__)}::test_walk", "--basetemp", str(tmp_path / "inner")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
