@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.defaults import DEFAULT_MODEL
 from core.errors import RequestError, explain
 from core.models import BUILTINS
 
@@ -41,7 +42,7 @@ EXIT_USAGE = 2  # like argparse: the person must change something in what they a
 EXIT_FAILED = 1  # a run failed (its reason was printed)
 EXIT_INTERRUPTED = 130
 
-DEMO_MODEL = "smollm2-135m-instruct"
+DEMO_MODEL = DEFAULT_MODEL  # the model of the studio's first project too
 DEMO_PROJECT = "adapter-studio-demo.adapterstudio"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -150,18 +151,19 @@ def create_project(
     path: str | os.PathLike[str], *, model: str, method: str, dataset: str, targets: str | None = None,
     data_format: str | None = None, sets: Sequence[str] = (), check_targets: bool = True,
 ) -> tuple[Path, str]:
-    """Create a project file with the method's defaults (`core.train.defaults_for`) and the given
-    overrides; returns (path, a one-line summary). Raises person-readable errors."""
+    """Create a project file with the method's defaults (`core.defaults.method_defaults`, the same the
+    studio's first project starts with) and the given overrides; returns (path, a one-line summary).
+    Raises person-readable errors."""
     import dataclasses
 
     from core.data import DataConfig
     from core.methods import config_from_dict
     from core.store import Project, ProjectSettings
-    from core.train import TrainingArguments, defaults_for
+    from core.defaults import method_defaults
+    from core.train import TrainingArguments
 
     ptype = _method_type(method)
-    method_kwargs, train_args = defaults_for(ptype)
-    method_config: dict[str, Any] = {"peft_type": ptype, "task_type": "CAUSAL_LM", **method_kwargs}
+    method_config, training_defaults = method_defaults(ptype)
     if targets:
         names = [t.strip() for t in targets.split(",") if t.strip()]
         method_config["target_modules"] = names[0] if len(names) == 1 and names[0] == "all-linear" else names
@@ -171,7 +173,7 @@ def create_project(
     data: dict[str, Any] = {"path": str(data_file.resolve())}
     if data_format:
         data["format"] = data_format
-    training = dataclasses.asdict(train_args)
+    training = dataclasses.asdict(TrainingArguments.from_dict(training_defaults))
     _apply_sets(list(sets), method_config, data, training)
 
     # Validate everything before writing anything: the configs, then the targets against the model.
@@ -556,13 +558,13 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 def demo_dataset() -> Path:
-    """The small dataset shipped for the demo (assets/datasets/)."""
-    folder = ASSETS / "datasets"
-    found = sorted(p for p in folder.glob("*") if p.suffix in (".jsonl", ".json", ".csv", ".parquet")) if folder.is_dir() else []
-    if not found:
-        raise CliError(f"the demo dataset is missing from {folder}; reinstall Adapter Studio.")
-    train = [p for p in found if "eval" not in p.stem and "heldout" not in p.stem and "test" not in p.stem]
-    return (train or found)[0]
+    """The small dataset shipped for the demo (assets/datasets/; the studio's first project uses it too)."""
+    from core.defaults import sample_dataset
+
+    found = sample_dataset()
+    if found is None:
+        raise CliError(f"the demo dataset is missing from {ASSETS / 'datasets'}; reinstall Adapter Studio.")
+    return found
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

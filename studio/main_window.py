@@ -42,30 +42,16 @@ from studio.widgets.method_form import MethodForm, label
 from studio.widgets.module_tree import ModuleTree
 from studio.widgets.wrap import ElidedLabel
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
-DEFAULT_TARGETS = ["q_proj", "v_proj"]
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def default_settings_dict() -> dict[str, Any]:
-    """The first project: SmolLM2-135M-Instruct, LoRA on q_proj and v_proj, the sample dataset."""
-    data: dict[str, Any] = {}
-    samples = sorted((ASSETS / "datasets").glob("*.jsonl")) if (ASSETS / "datasets").is_dir() else []
-    if samples:
-        data = {"path": str(samples[0]), "format": "auto"}
-    return {
-        "model": DEFAULT_MODEL,
-        "method_config": {
-            "peft_type": "LORA",
-            "task_type": "CAUSAL_LM",
-            "r": 8,
-            "lora_alpha": 16,
-            "lora_dropout": 0.05,
-            "target_modules": list(DEFAULT_TARGETS),
-        },
-        "data": data,
-        "training": {},
-    }
+    """The first project: the embedded model with the defaults ``adapter-studio new`` uses (for LoRA,
+    r=16 on all linear layers: what tests/core/test_learning.py shows teaching) and the sample dataset.
+    One function in core (`core.defaults.new_project_settings`) answers for both."""
+    from core.defaults import new_project_settings, sample_dataset
+
+    return new_project_settings(dataset=sample_dataset())
 
 
 def default_project_path() -> Path:

@@ -51,9 +51,18 @@ def qsettings(tmp_path):
     return QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
 
 
+TEST_LORA = {"r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}
+"""The LoRA settings of `make_window`'s test projects (not the product's defaults: `core.defaults`)."""
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path, qsettings):
-    """make_window(model=None) -> a shown MainWindow on a new project, tree + methods + cost loaded."""
+    """make_window(model=None) -> a shown MainWindow on a new project, tree + methods + cost loaded.
+
+    Without arguments the window creates the project itself (the product's first-project defaults).
+    With a model or settings the test's project is those defaults with LoRA r=8 on q_proj and v_proj
+    (`TEST_LORA`): the tree tests need a selection that leaves blocks partly ticked, which the
+    product's all-linear default does not."""
     from studio.main_window import MainWindow
 
     def make(model: str | None = None, name: str = "p.adapterstudio", settings: dict | None = None):
@@ -63,6 +72,7 @@ def make_window(qtbot, tmp_path, qsettings):
             from studio.main_window import default_settings_dict
 
             data = default_settings_dict()
+            data["method_config"].update(TEST_LORA)
             if model:
                 data["model"] = model
             data.update(settings or {})

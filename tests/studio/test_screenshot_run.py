@@ -104,8 +104,6 @@ def shoot_real_run(folder: Path, *, model: str, steps: int, timeout_s: int) -> t
     # which targets the finished run kept
     settings["method_config"] = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16,
                                  "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"]}
-    # LoRA r=8 on q_proj/v_proj, not the product's all-linear default: the picture shows a partly ticked tree.
-    settings["method_config"].update(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"])
     settings["training"] = {"max_steps": steps, "batch_size": 8, "eval_steps": max(steps // 8, 1), "save_steps": 0,
                             "warmup_steps": max(steps // 20, 1), "logging_steps": 1}
     path = folder / "capitals.adapterstudio"

@@ -20,17 +20,19 @@ def test_new_project_opens_with_the_defaults(make_window, tmp_path):
     assert (tmp_path / "p.adapterstudio").is_file()
     tree = window.tree
     assert tree.info.ref == "smollm2-135m-instruct"
-    assert state(window, "model.layers.0.self_attn.q_proj") == CHECKED
-    assert state(window, "model.layers.0.self_attn.v_proj") == CHECKED
-    assert state(window, "model.layers.0.self_attn.k_proj") == UNCHECKED
-    assert state(window, "model.layers.0.self_attn") == PARTIAL
-    assert tree.targets_edit.text() == "q_proj, v_proj"
-    # the cost, as PEFT's print_trainable_parameters() prints it
-    assert window.cost.line.text() == "trainable params: 460,800 || all params: 134,975,808 || trainable%: 0.3414"
+    # LoRA r=16 on all linear layers (core.defaults, what `new` uses): every projection ticked
+    for name in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                 "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"):
+        assert state(window, f"model.layers.0.{name}") == CHECKED, name
+    assert state(window, "model.layers.0.self_attn") == CHECKED
+    assert tree.targets_edit.text() == "all-linear"
+    # the cost, as PEFT's print_trainable_parameters() prints it: 30 layers x 16 x (in + out) summed
+    # over the 7 projections = 4,884,480 on SmolLM2-135M's 134,515,008 parameters
+    assert window.cost.line.text() == "trainable params: 4,884,480 || all params: 139,399,488 || trainable%: 3.5039"
     # the full LoRA config was written back into the project file
     with Project.open(tmp_path / "p.adapterstudio") as project:
         saved = project.settings().method_config
-    assert saved["peft_type"] == "LORA" and saved["target_modules"] == ["q_proj", "v_proj"] and saved["r"] == 8
+    assert saved["peft_type"] == "LORA" and saved["target_modules"] == "all-linear" and saved["r"] == 16
 
 
 def test_folded_blocks_and_disabled_rows(make_window):
@@ -180,12 +182,13 @@ def test_switching_methods_builds_the_form(make_window, qtbot):
 def test_invalid_value_is_flagged_inline(make_window, qtbot):
     window = make_window("tiny-llama")
     field = window.method_form.form.fields["lora_dropout"]
+    before = window.settings.method_config["lora_dropout"]
     field.widget.setText("1.5")
     field.widget.editingFinished.emit()
     assert "lora_dropout" in window.method_form.form.error
     assert "c62828" in field.widget.styleSheet()
     assert window.cost.error.isVisibleTo(window.cost)
-    assert window.settings.method_config["lora_dropout"] == 0.05  # the bad value was not saved
+    assert window.settings.method_config["lora_dropout"] == before  # the bad value was not saved
     field.widget.setText("0.1")
     field.widget.editingFinished.emit()
     assert not window.method_form.form.error and window.settings.method_config["lora_dropout"] == 0.1
@@ -362,7 +365,24 @@ def test_first_launch_creates_the_default_project(qtbot, tmp_path, qsettings, mo
     wait_cost(qtbot, window)
     assert window.project.path == target and target.is_file()
     assert window.settings.model == "smollm2-135m-instruct"
-    assert window.settings.method_config["target_modules"] == ["q_proj", "v_proj"]
-    samples = sorted((mw.ASSETS / "datasets").glob("*.jsonl"))
-    if samples:
-        assert window.settings.data["path"] == str(samples[0])
+    # The same project `adapter-studio new` makes with the same model and data (one function in core,
+    # core.defaults, gives both; LoRA r=16 on all linear layers is what test_learning.py shows teaching).
+    import dataclasses
+
+    from core.cli import main as cli
+    from core.defaults import sample_dataset
+    from core.methods import config_from_dict
+    from core.store import Project
+    from core.train import TrainingArguments
+
+    dataset = sample_dataset()
+    assert dataset is not None and window.settings.data["path"] == str(dataset)
+    assert cli(["new", str(tmp_path / "cli"), "--model", "smollm2-135m-instruct", "--dataset", str(dataset)]) == 0
+    with Project.open(target) as project:
+        studio = project.settings()
+    with Project.open(tmp_path / "cli.adapterstudio") as project:
+        new = project.settings()
+    assert studio.model == new.model and studio.data["path"] == new.data["path"]
+    assert config_from_dict(studio.method_config).to_dict() == config_from_dict(new.method_config).to_dict()
+    assert new.method_config["target_modules"] == "all-linear" and new.method_config["r"] == 16
+    assert dataclasses.asdict(TrainingArguments.from_dict(studio.training)) == new.training
