@@ -156,16 +156,22 @@ class ProjectLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
-            self.path.unlink(missing_ok=True)  # while still locked: nobody reads a half-released record
-        except OSError:
-            pass
-        try:
-            os.close(self._fd)  # drops the flock
-        finally:
-            self._fd = None
-            if _HELD.get(self.path) is self:
-                del _HELD[self.path]
+        fd, self._fd = self._fd, None
+        if _HELD.get(self.path) is self:
+            del _HELD[self.path]
+        if fcntl is not None:
+            _unlink(self.path)  # while still locked: nobody locks a file that is about to vanish
+            os.close(fd)  # drops the flock
+        else:
+            os.close(fd)  # Windows cannot delete a file that is open
+            _unlink(self.path)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _user() -> str:
