@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.widgets.dataclass_form import guard_wheel
 from studio.widgets.wrap import breakable, make_wrapping
 from studio.messages import person
 
@@ -148,6 +149,8 @@ class CostPanel(QWidget):
         box.addStretch(1)
         for spin in (self.batch, self.seq):
             spin.valueChanged.connect(self.memory_inputs_changed)
+        for w in (self.batch, self.seq, self.dtype):
+            guard_wheel(w)
         self.dtype.currentTextChanged.connect(self.memory_inputs_changed)
         self.result: dict[str, Any] | None = None
 

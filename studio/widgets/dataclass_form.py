@@ -19,12 +19,50 @@ import re
 import typing
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 from studio.field_help import field_help
 from studio.messages import person
 
 _NOTHING = object()
+
+
+class _WheelGuard(QObject):
+    """The mouse wheel over a spin box or combo that has no focus scrolls the form instead of
+    changing the value (warmup_steps went 5 → 13 while a person scrolled the Training tab)."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            # Hand the wheel to the enclosing scroll area's scroll bar (Qt does not pass a wheel event
+            # that a filter swallowed on to the parents).
+            area = obj.parentWidget()
+            while area is not None and not isinstance(area, QAbstractScrollArea):
+                area = area.parentWidget()
+            if area is not None:
+                QApplication.sendEvent(area.verticalScrollBar(), event)
+            return True
+        return False
+
+
+_WHEEL_GUARD = _WheelGuard()
+
+
+def guard_wheel(widget: QWidget) -> QWidget:
+    """Let ``widget`` take the wheel only once it has the focus (a click or Tab gives it)."""
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WHEEL_GUARD)
+    return widget
 
 
 def _choices(help_text: str) -> list[str]:
@@ -82,6 +120,8 @@ class FieldWidget:
             self.is_dict = "dict" in text and "list" not in text
         self.widget.setToolTip(f"{self.name}: {field_help(self.help)}" if self.help else self.name)  # window's language
         self.widget.setObjectName(self.name)
+        if isinstance(self.widget, (QSpinBox, QComboBox)):
+            guard_wheel(self.widget)
 
     def set(self, value: Any) -> None:
         w = self.widget

@@ -129,10 +129,12 @@ class ModuleTree(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         header = self.tree.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 310)
+        # The name column takes what the others leave; Params is always as wide as its longest count
+        # ("134.5 M": a fixed 80 px cut the unit off at the default window size with a larger font).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
 
         # The offer after ticking a module of a folded block: all blocks (default) or only one.
         self.offer = QFrame()
@@ -316,7 +318,7 @@ class ModuleTree(QWidget):
     def _fit_columns(self) -> None:
         # Fit the columns to what they show, but cap the name and class columns so that the
         # parameter counts stay in view in a ~560 px pane (a folded row's long label is elided).
-        for column, cap in ((0, 270), (1, 150), (2, 110), (3, 80)):
+        for column, cap in ((1, 150), (2, 110)):
             self.tree.resizeColumnToContents(column)
             self.tree.header().resizeSection(column, min(self.tree.header().sectionSize(column), cap))
 

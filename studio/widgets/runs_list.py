@@ -148,6 +148,16 @@ class RunsList(QWidget):
                 item.setText(1, status_label(status))
                 item.setForeground(1, QBrush(colour_for(status)))
 
+    def set_progress(self, run_id: int, step: int, total: int | None, loss: float | None = None) -> None:
+        """A live run's steps (and last loss) from the worker's events, the ones the progress bar shows."""
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == run_id:
+                item.setText(3, f"{step:,}/{total:,}" if total else f"{step:,}")
+                if loss is not None:
+                    item.setText(4, _num(loss))
+                return
+
     def select(self, run_id: int) -> None:
         self._filling = True
         for i in range(self.table.topLevelItemCount()):

@@ -222,3 +222,117 @@ def test_resume_of_a_completed_run_says_why_not(trained_window, qtbot):
     message = window.statusBar().currentMessage()
     assert "complete" in message and "--steps" not in message, message
     assert _runs(window.project.path)[-1].status == "completed"
+
+
+# ---- 6. smaller ---------------------------------------------------------------------------------------
+
+
+def _wheel(widget, dy: int = -120) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.rect().center())
+    event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, dy),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_wheel_over_the_training_form_scrolls_instead_of_changing_values(make_window, qtbot):
+    window = make_window(model="tiny-llama")
+    window.resize(1284, 600)
+    window.tabs.setCurrentIndex(1)  # Training
+    form = window.training_form
+    spin = form.fields["warmup_steps"].widget
+    before = spin.value()
+    window.setFocus()
+    assert not spin.hasFocus()
+    _wheel(spin)
+    assert spin.value() == before  # not focused: the wheel is not a value change
+    area = window.tabs.widget(1)
+    if area.verticalScrollBar().maximum() > 0:  # the form is taller than the tab: the wheel scrolled it
+        assert area.verticalScrollBar().value() > 0
+    assert window.settings.training["warmup_steps"] == before
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    _wheel(spin, 120)
+    assert spin.value() != before  # focused (clicked / tabbed into): the wheel changes it as usual
+
+
+def test_params_column_shows_its_unit_at_the_default_size(make_window, qtbot):
+    window = make_window(model="tiny-llama")
+    window.resize(1284, 780)
+    tree = window.tree.tree
+    font = tree.font()
+    font.setPointSize(15)  # a person's larger font (the newcomer's X session read "134.5" without "M")
+    tree.setFont(font)
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_TIMEOUT_MS):
+        window.choose_model("tiny-gpt2")
+    qtbot.wait(20)
+    root = tree.topLevelItem(0)
+    text = root.text(3)
+    assert text.endswith(("K", "M", "B")), text
+    need = tree.fontMetrics().horizontalAdvance(text)
+    assert tree.header().sectionSize(3) >= need + 6, (tree.header().sectionSize(3), need)
+    # and the column is in view: the sections fit the viewport
+    assert tree.header().sectionPosition(3) + tree.header().sectionSize(3) <= tree.viewport().width() + 1
+
+
+def test_runs_list_follows_the_same_events_as_the_progress_bar(training_window, qtbot):
+    from core import protocol as p
+
+    window = training_window(300)
+    tc = window.training
+    tc.worker_program = lambda project, run_id: [__import__("sys").executable, "-c", "import time; time.sleep(30)"]
+    run_id = tc.train()
+    assert run_id is not None
+    tc.client.events.emit([p.Started(run_id, 300), p.Step(10, 0.1, 2.5, 1e-3, tokens_per_s=100.0, eta_s=5.0, elapsed_s=1.0)])
+    assert "10/300" in tc.view.progress.format()
+    row = next(tc.runs.table.topLevelItem(i) for i in range(tc.runs.table.topLevelItemCount())
+               if tc.runs.table.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == run_id)
+    assert row.text(3) == "10/300", row.text(3)
+    assert row.text(4) == "2.5000"
+    tc.client.events.emit([p.Step(11, 0.1, 2.4, 1e-3)])
+    assert row.text(3) == "11/300"
+    with qtbot.waitSignal(tc.run_ended, timeout=30_000):
+        tc.stop(confirm=False)
+
+
+def test_playground_picks_the_newest_finished_run_and_names_the_model(trained_window, qtbot):
+    from core import protocol as p
+
+    window = trained_window
+    pg = window.training.playground
+    assert "tiny-llama" in pg.model_label.text()
+    # a third run finishes while the window is open
+    path = window.project.path
+    with Project.open(path) as project:
+        old = project.last_checkpoint(project.runs()[-1].id)
+        rid = project.create_run()
+        project.claim_run(rid)
+        dest = project.run(rid).checkpoint_dir / "checkpoint-12"
+        shutil.copytree(old, dest)
+        project.record(rid, [p.Started(rid, 12), p.Step(12, 0.1, 1.0, 1e-3), p.Checkpoint(12, str(dest)),
+                             p.Finished("completed", step=12)])
+    window.training.refresh_runs()
+    assert pg.checkpoint.currentData() == str(dest), pg.checkpoint.currentText()
+    assert f"run {rid}" in pg.checkpoint.currentText()
+    assert "tiny-llama" in pg.model_label.text() and f"run {rid}" in pg.model_label.text()
+
+
+def test_export_default_folder_is_visible(make_window, qtbot, tmp_path, monkeypatch):
+    from studio.widgets.export_dialog import ExportDialog, default_export_folder
+
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    hidden = tmp_path / "home" / ".local" / "share" / "AdapterStudio" / "My first project.adapterstudio"
+    folder = default_export_folder(hidden, 3)
+    assert not any(part.startswith(".") for part in folder.relative_to(home).parts), folder
+    assert folder.parent == home / "Documents" / "Adapter Studio exports"
+    visible = tmp_path / "work" / "p.adapterstudio"
+    assert default_export_folder(visible, 2).parent == visible.parent  # beside a project the user placed
+    window = make_window(model="tiny-llama")
+    run_id = window.project.create_run()
+    dialog = ExportDialog(window.project, run_id, window)
+    qtbot.addWidget(dialog)
+    assert dialog.folder.text() == str(default_export_folder(window.project.path, run_id))
+    assert dialog.folder.toolTip() == dialog.folder.text()  # shown in full
