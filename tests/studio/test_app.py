@@ -40,9 +40,14 @@ def test_cold_start_paints_before_torch(tmp_path):
     proc = _run([str(tmp_path / "cold.adapterstudio"), "--startup-check"], {"QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    print("first paint after", round(report["paint_s"], 3), "s")
+    print("first paint", round(report["paint_s"], 3), "s after the process started;",
+          round(report["import_s"], 3), "s of it before studio.app was imported")
     assert report["torch_loaded"] is False
-    # DESIGN target is 1.5 s; the test machine is shared, so the bound here is looser.
+    # Counted from the process's start (the interpreter's start and every import included), not from
+    # studio.app's import: on Linux the kernel's start time of the process says when that was.
+    if sys.platform.startswith("linux"):
+        assert 0 < report["import_s"] < report["paint_s"]
+    # docs/studio.md has the measured figure; the test machine is shared, so the bound is loose.
     assert report["paint_s"] < 5.0
 
 
