@@ -25,6 +25,13 @@ _EXPORTS = {
     "PeftModel": "core.peft_model",
     "PeftModelForCausalLM": "core.peft_model",
     "get_peft_model": "core.peft_model",
+    "get_peft_model_state_dict": "core.functional",
+    "set_peft_model_state_dict": "core.functional",
+    "inject_adapter_in_model": "core.functional",
+    "get_layer_status": "core.functional",
+    "get_model_status": "core.functional",
+    "TunerLayerStatus": "core.functional",
+    "TunerModelStatus": "core.functional",
     "AdapterLoadError": "core.errors",
     "TargetError": "core.errors",
 }

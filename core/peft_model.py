@@ -14,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import tempfile
+import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -31,6 +34,8 @@ PREFIX = "base_model.model."
 # Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
 RESERVED_PREFIXES = ("lora_", "ia3_", "adaption_", "prompt_", "ranknum", "base_layer", "original_module", "modules_to_save")
 SEQ_CLS_HEADS = ("classifier", "score")
+# Methods whose layers combine several active adapters in one forward pass (set_adapter([...])).
+MULTI_ACTIVE_TYPES = (PeftType.LORA, PeftType.IA3, PeftType.ADALORA)
 
 
 @runtime_checkable
@@ -71,18 +76,36 @@ class AdapterModel(nn.Module):
         except AttributeError:
             if name == "model":
                 raise
+            owner = self.__dict__.get("_owner")
+            if name in TUNER_NAMES and owner is not None and owner() is not None:
+                return getattr(owner(), name)
             return getattr(self.model, name)
+
+
+# What PEFT's tuner (``peft_model.base_model``) answers itself; ours forwards these to the PeftModel.
+TUNER_NAMES = frozenset({
+    "peft_config", "active_adapter", "active_adapters", "set_adapter", "delete_adapter", "add_weighted_adapter",
+    "merge_adapter", "unmerge_adapter", "merge_and_unload", "unload", "disable_adapter_layers",
+    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type",
+})
 
 
 class PeftModel(nn.Module):
     """A base model plus named adapters of one method. Build with :func:`get_peft_model` or ``from_pretrained``."""
 
-    def __init__(self, model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default", *, initialise: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default",
+        autocast_adapter_dtype: bool = True, low_cpu_mem_usage: bool = False, *, initialise: bool = True,
+    ) -> None:
         super().__init__()
         self.base_model = AdapterModel(model)
+        # PEFT's tuner answers set_adapter / peft_config / active_adapters itself; ours asks this model (a weak
+        # reference: a module attribute would register the PeftModel as a child of its own child).
+        self.base_model.__dict__["_owner"] = weakref.ref(self)
         self.peft_config: dict[str, PeftConfig] = {}
         self.active_adapter = adapter_name
-        self.add_adapter(adapter_name, peft_config, initialise=initialise)
+        self.add_adapter(adapter_name, peft_config, low_cpu_mem_usage=low_cpu_mem_usage,
+                         autocast_adapter_dtype=autocast_adapter_dtype, initialise=initialise)
         self.set_adapter(adapter_name)
 
     # ---- adapters ---------------------------------------------------------------------------------
@@ -94,16 +117,25 @@ class PeftModel(nn.Module):
 
     @property
     def active_adapters(self) -> list[str]:
-        """The active adapter names (one, as in PEFT's ``PeftModel``)."""
-        return [self.active_adapter]
+        """The active adapter names: ``[active_adapter]``, or the list given to ``set_adapter([...])``."""
+        names = self.__dict__.get("_active_names") or []
+        return list(names) if names and names[0] == self.active_adapter else [self.active_adapter]
 
     @property
     def peft_type(self) -> PeftType:
         """The method of every adapter in this model."""
         return next(iter(self.peft_config.values())).peft_type
 
-    def add_adapter(self, adapter_name: str, peft_config: PeftConfig, *, initialise: bool = True) -> None:
-        """Inject a new adapter; it stays inactive (and frozen) until :meth:`set_adapter` selects it."""
+    def add_adapter(
+        self, adapter_name: str, peft_config: PeftConfig, low_cpu_mem_usage: bool = False,
+        autocast_adapter_dtype: bool = True, *, initialise: bool = True,
+    ) -> None:
+        """Inject a new adapter; it stays inactive (and frozen) until :meth:`set_adapter` selects it.
+
+        ``autocast_adapter_dtype=False`` keeps the adapter in the base layer's dtype (default: fp32 on a
+        half-precision base, as PEFT); ``low_cpu_mem_usage=True`` creates its tensors on the meta device
+        (no memory), to be filled by loading weights (``set_peft_model_state_dict``, ``load_adapter``).
+        """
         from core.methods import REGISTRY
 
         _check_adapter_name(adapter_name)
@@ -116,6 +148,15 @@ class PeftModel(nn.Module):
             )
         if peft_config.peft_type not in REGISTRY:
             raise ValueError(f"{peft_config.peft_type.value} is not available in this version of Adapter Studio yet.")
+        with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
+        if with_bias and getattr(peft_config, "bias", "none") != "none":
+            # The base biases are one set of tensors: two adapters training them would train and save the same
+            # tensors, so saving one adapter would write what the other trained (PEFT refuses this too).
+            raise ValueError(
+                f"Adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter '{with_bias[0]}' already trains "
+                f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
+                f"train biases: use bias='none' for '{adapter_name}'."
+            )
         with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
         if with_bias and getattr(peft_config, "bias", "none") != "none":
             # The base biases are one set of tensors: two adapters training them would train and save the same
@@ -141,7 +182,45 @@ class PeftModel(nn.Module):
             self._drop_adapter_layers(adapter_name)
             raise
         self.peft_config[adapter_name] = peft_config
+        self._place_adapter(adapter_name, autocast=autocast_adapter_dtype, meta=low_cpu_mem_usage)
         self._refresh_trainable()
+
+    def _own_parameters(self, adapter_name: str) -> Iterator[tuple[nn.Module, str, nn.Parameter]]:
+        """(owning module, attribute, parameter) for every tensor of adapter ``adapter_name`` itself."""
+        for _, layer in self.base_model.adapter_layers():
+            for qualified, module in layer.named_modules():
+                parts = qualified.split(".") if qualified else []
+                if parts[:1] in (["base_layer"], ["original_module"]):
+                    continue
+                for leaf, p in module._parameters.items():
+                    if p is not None and adapter_name in parts + [leaf]:
+                        yield module, leaf, p
+        encoders = self._modules.get("prompt_encoder")
+        if encoders is not None and adapter_name in encoders:
+            for module in encoders[adapter_name].modules():
+                for leaf, p in module._parameters.items():
+                    if p is not None:
+                        yield module, leaf, p
+
+    def _place_adapter(self, adapter_name: str, *, autocast: bool, meta: bool) -> None:
+        """Apply get_peft_model's ``autocast_adapter_dtype=False`` / ``low_cpu_mem_usage=True`` to one adapter."""
+        if autocast and not meta:
+            return
+        for _, layer in self.base_model.adapter_layers():
+            base = getattr(getattr(layer, "base_layer", None), "weight", None)
+            for module, leaf, p in list(self._own_parameters(adapter_name)):
+                if not any(q is p for q in layer.parameters()):
+                    continue
+                dtype = p.dtype
+                if not autocast and base is not None and base.dtype in (torch.float16, torch.bfloat16) and p.is_floating_point():
+                    dtype = base.dtype  # the adapter in the base's half precision, as PEFT without autocast
+                device = "meta" if meta else p.device
+                if dtype != p.dtype or meta:
+                    module._parameters[leaf] = nn.Parameter(p.detach().to(device=device, dtype=dtype), requires_grad=p.requires_grad)
+        if meta:
+            for module, leaf, p in list(self._own_parameters(adapter_name)):
+                if p.device.type != "meta":
+                    module._parameters[leaf] = nn.Parameter(p.detach().to("meta"), requires_grad=p.requires_grad)
 
     def _add_modules_to_save(self, adapter_name: str, config: PeftConfig) -> None:
         names = list(getattr(config, "modules_to_save", None) or [])
@@ -174,23 +253,46 @@ class PeftModel(nn.Module):
                 setattr(model.get_submodule(parent) if parent else model, child, module)
             module.add_adapter(adapter_name)
 
-    def set_adapter(self, adapter_name: str) -> None:
-        """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen)."""
-        if adapter_name not in self.peft_config:
-            raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
-        self.active_adapter = adapter_name
-        self._refresh_trainable()
+    def set_adapter(self, adapter_name: str | list[str], inference_mode: bool = False) -> None:
+        """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen).
+
+        A list activates several LoRA / IA3 / AdaLoRA adapters at once: their updates add up (IA3: multiply)
+        and all of them train. ``inference_mode=True`` activates without unfreezing.
+        """
+        names = [adapter_name] if isinstance(adapter_name, str) else list(adapter_name)
+        if not names:
+            raise ValueError("set_adapter needs at least one adapter name.")
+        unknown = [n for n in names if n not in self.peft_config]
+        if unknown:
+            raise ValueError(f"No adapter named '{unknown[0]}'. Adapters: {', '.join(self.peft_config)}.")
+        if len(names) > 1:
+            if self.peft_type not in MULTI_ACTIVE_TYPES:
+                raise ValueError(
+                    f"{self.peft_type.value} adapters can only be active one at a time; several active adapters "
+                    f"are possible for {', '.join(t.value for t in MULTI_ACTIVE_TYPES)}."
+                )
+            for path, layer in self.base_model.adapter_layers():
+                if isinstance(layer, ModulesToSaveWrapper) and len(set(names) & set(layer.adapter_names())) > 1:
+                    raise ValueError(
+                        f"Adapters {', '.join(n for n in names if n in layer.adapter_names())} each have their own "
+                        f"trained copy of '{path}' (modules_to_save); only one of them can be active at a time."
+                    )
+        self.active_adapter = names[0]
+        self.__dict__["_active_names"] = names
+        self._refresh_trainable(inference_mode=inference_mode)
 
     def delete_adapter(self, adapter_name: str) -> None:
-        """Remove an adapter; if it was active, the first remaining one becomes active."""
+        """Remove an adapter; if it was active, the remaining active ones (or the first remaining one) stay active."""
         if adapter_name not in self.peft_config:
             raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
         if len(self.peft_config) == 1:
             raise ValueError("This is the model's only adapter; use unload() to get the base model back instead.")
+        active = [n for n in self.active_adapters if n != adapter_name]
         self._drop_adapter_layers(adapter_name)
         del self.peft_config[adapter_name]
-        if self.active_adapter == adapter_name:
-            self.active_adapter = next(iter(self.peft_config))
+        active = active or [next(iter(self.peft_config))]
+        self.active_adapter = active[0]
+        self.__dict__["_active_names"] = active
         self._refresh_trainable()
 
     def _drop_adapter_layers(self, adapter_name: str) -> None:
@@ -205,16 +307,19 @@ class PeftModel(nn.Module):
         if encoders is not None and adapter_name in encoders:
             del encoders[adapter_name]
 
-    def _refresh_trainable(self) -> None:
-        """Freeze everything, then unfreeze the active adapter (unless loaded for inference) and chosen biases."""
-        config = self.peft_config.get(self.active_adapter)
-        trainable = config is not None and not config.inference_mode
+    def _refresh_trainable(self, inference_mode: bool = False) -> None:
+        """Freeze everything, then unfreeze the active adapters (unless loaded for inference) and chosen biases."""
+        active = [n for n in self.active_adapters if n in self.peft_config]
+        configs = [self.peft_config[n] for n in active]
+        trainable = bool(configs) and not inference_mode and not any(c.inference_mode for c in configs)
         for p in self.base_model.model.parameters():
             p.requires_grad_(False)
         for _, layer in self.base_model.adapter_layers():
-            layer.set_adapter([self.active_adapter], trainable=trainable)
+            layer.set_adapter(active, trainable=trainable)
         for name, encoder in (self._modules.get("prompt_encoder") or {}).items():
-            encoder.requires_grad_(trainable and name == self.active_adapter)
+            encoder.requires_grad_(trainable and name in active)
+        # at most one adapter of a model trains biases (add_adapter refuses a second one)
+        config = next((c for c in configs if getattr(c, "bias", "none") != "none"), None)
         bias = getattr(config, "bias", "none") if trainable else "none"
         if bias == "all":
             for name, p in self.base_model.model.named_parameters():
@@ -289,6 +394,19 @@ class PeftModel(nn.Module):
             params.extend(encoder.parameters())
         return params
 
+    def disable_adapter_layers(self) -> None:
+        """Like entering :meth:`disable_adapter` until :meth:`enable_adapter_layers` (PEFT's tuner verbs)."""
+        if self.__dict__.get("_disabled_block") is None:
+            block = self.disable_adapter()
+            block.__enter__()
+            self.__dict__["_disabled_block"] = block
+
+    def enable_adapter_layers(self) -> None:
+        """Undo :meth:`disable_adapter_layers`."""
+        block = self.__dict__.pop("_disabled_block", None)
+        if block is not None:
+            block.__exit__(None, None, None)
+
     def get_base_model(self) -> nn.Module:
         """The underlying transformers model (with adapter layers inside)."""
         return self.base_model.model
@@ -300,7 +418,7 @@ class PeftModel(nn.Module):
         hook = self._method_hook("merge_adapter")
         if hook is not None:  # e.g. prompt learning: nothing to merge, the hook says so
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
-        names = adapter_names if adapter_names is not None else [self.active_adapter]
+        names = adapter_names if adapter_names is not None else self.active_adapters
         self._untie_adapted_weights()
         for _, layer in self.base_model.adapter_layers():
             layer.merge(names, safe_merge=safe_merge)
@@ -344,7 +462,7 @@ class PeftModel(nn.Module):
         hook = self._method_hook("merge_and_unload")
         if hook is not None:
             return hook(self, progressbar=progressbar, safe_merge=safe_merge, adapter_names=adapter_names)
-        names = adapter_names if adapter_names is not None else [self.active_adapter]
+        names = adapter_names if adapter_names is not None else self.active_adapters
         model = self.base_model.model
         self._untie_adapted_weights()
         for path, layer in list(self.base_model.adapter_layers()):
@@ -370,6 +488,30 @@ class PeftModel(nn.Module):
             if p.requires_grad:
                 trainable += p.numel()
         return trainable, total
+
+    def get_layer_status(self) -> list:
+        """PEFT's per-layer status (see :func:`core.functional.get_layer_status`)."""
+        from core.functional import get_layer_status
+
+        return get_layer_status(self)
+
+    def get_model_status(self) -> Any:
+        """PEFT's model status (see :func:`core.functional.get_model_status`)."""
+        from core.functional import get_model_status
+
+        return get_model_status(self)
+
+    def create_or_update_model_card(self, output_dir: str) -> None:
+        """Write or update ``output_dir/README.md`` with the adapter's Hub metadata (``library_name: peft``, ...)."""
+        from core.functional import create_or_update_model_card
+
+        create_or_update_model_card(self, output_dir)
+
+    def add_weighted_adapter(self, adapters: list[str], weights: list[float], adapter_name: str, **kwargs: Any) -> None:
+        """A new adapter ``adapter_name`` that combines ``adapters`` (see :func:`core.arithmetic.add_weighted_adapter`)."""
+        from core.arithmetic import add_weighted_adapter
+
+        add_weighted_adapter(self, adapters, weights, adapter_name, **kwargs)
 
     def print_trainable_parameters(self) -> None:
         """Print PEFT's line: ``trainable params: … || all params: … || trainable%: …``."""
@@ -424,13 +566,28 @@ class PeftModel(nn.Module):
             text = self.peft_config[name].to_json()
             _atomic_write(folder / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
-    def load_adapter(self, model_id: str | os.PathLike, adapter_name: str, is_trainable: bool = False, *, allow_pickle: bool = False) -> None:
-        """Load a saved adapter (ours or PEFT's) as ``adapter_name`` beside the existing ones."""
-        config = load_config(model_id)
+    def load_adapter(
+        self, model_id: str | os.PathLike, adapter_name: str, is_trainable: bool = False,
+        torch_device: str | torch.device | None = None, autocast_adapter_dtype: bool = True,
+        ephemeral_gpu_offload: bool = False, low_cpu_mem_usage: bool = False,
+        key_mapping: dict[str, str] | None = None, *, allow_pickle: bool = False, **kwargs: Any,
+    ) -> None:
+        """Load a saved adapter (ours or PEFT's) as ``adapter_name`` beside the existing ones.
+
+        PEFT's keywords, with PEFT's meaning: ``torch_device`` (where the file's tensors are read to; the adapter
+        itself lives where its base layer lives), ``autocast_adapter_dtype``, ``low_cpu_mem_usage`` (the adapter
+        is created empty on the meta device and takes the file's tensors as they are), ``key_mapping`` (regex ->
+        replacement applied to the file's keys), ``subfolder``, and the hub download options (``revision``,
+        ``token``, ``cache_dir``, ...), which change nothing for a local folder. Any other keyword is an error.
+        """
+        folder = _resolve_load_options("load_adapter", model_id, torch_device, ephemeral_gpu_offload, kwargs)
+        config = load_config(folder)
         config.inference_mode = not is_trainable
-        self.add_adapter(adapter_name, config, initialise=False)
+        state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
+        self.add_adapter(adapter_name, config, low_cpu_mem_usage=low_cpu_mem_usage,
+                         autocast_adapter_dtype=autocast_adapter_dtype, initialise=False)
         try:
-            self._load_weights(adapter_name, read_adapter_weights(model_id, allow_pickle=allow_pickle), str(model_id))
+            self._load_weights(adapter_name, state, str(folder))
         except Exception:
             self._undo_init(adapter_name)
             self._drop_adapter_layers(adapter_name)
@@ -444,11 +601,20 @@ class PeftModel(nn.Module):
             if hasattr(layer, "undo_init") and adapter_name in layer.adapter_names():
                 layer.undo_init(adapter_name)
 
-    def _load_weights(self, adapter_name: str, state: dict[str, torch.Tensor], source: str) -> None:
-        """Copy ``state`` (file keys) into adapter ``adapter_name``; every key must fit exactly."""
+    def _load_weights(
+        self, adapter_name: str, state: dict[str, torch.Tensor], source: str, *, strict: bool = True,
+        ignore_mismatched_sizes: bool = False,
+    ) -> tuple[list[str], list[str]]:
+        """Copy ``state`` (file keys) into adapter ``adapter_name``; every key must fit exactly.
+
+        ``strict=False`` (``set_peft_model_state_dict``) loads what fits and returns (missing parameters by
+        in-memory name, unexpected file keys) instead of raising; shapes must still agree unless
+        ``ignore_mismatched_sizes`` (then the tensor is skipped and its parameter counts as missing).
+        """
         hook = self._method_hook("load_weights")
         if hook is not None:
-            return hook(self, adapter_name, state, source)
+            hook(self, adapter_name, state, source)
+            return [], []
         expected = {f"{PREFIX}{path}.{key}": (path, key, t) for path, key, t in self._adapter_entries(adapter_name)}
         given: dict[str, torch.Tensor] = {}
         for key, tensor in state.items():
@@ -468,7 +634,15 @@ class PeftModel(nn.Module):
                 expected[key] = extra[key]
         missing = sorted(set(expected) - set(given))
         unexpected = sorted(set(given) - set(expected))
-        if missing or unexpected:
+        report: tuple[list[str], list[str]] = ([], [])
+        if not strict:  # load what fits; report the rest by in-memory parameter name / file key
+            if ignore_mismatched_sizes:
+                missing += [k for k, (_, _, t) in expected.items() if k in given and tuple(given[k].shape) != tuple(t.shape)]
+            names = {id(p): n for n, p in self.named_parameters(remove_duplicate=False)}
+            report = (sorted(names.get(id(expected[k][2]), k) for k in missing), unexpected)
+            for key in missing:
+                del expected[key]
+        elif missing or unexpected:
             parts = []
             if missing:
                 parts.append(f"{len(missing)} tensor(s) this model needs are missing, e.g. {missing[0]}")
@@ -482,9 +656,18 @@ class PeftModel(nn.Module):
                     f"{source}: module '{path}': {leaf} has shape {tuple(tensor.shape)} in the adapter but "
                     f"{tuple(target.shape)} in this model. The adapter was made for a different base model."
                 )
+        owners = None
         with torch.no_grad():
             for key, (_, _, target) in expected.items():
-                target.data.copy_(given[key].to(dtype=target.dtype, device=target.device))
+                if target.device.type != "meta":
+                    target.data.copy_(given[key].to(dtype=target.dtype, device=target.device))
+                    continue
+                # created empty (low_cpu_mem_usage): the parameter takes the file's tensor itself
+                if owners is None:
+                    owners = {id(p): (m, leaf) for m in self.modules() for leaf, p in m._parameters.items() if p is not None}
+                module, leaf = owners[id(target)]
+                module._parameters[leaf] = nn.Parameter(given[key].to(dtype=target.dtype), requires_grad=target.requires_grad)
+        return report
 
     def _embedding_weights(self) -> dict[str, tuple[str, str, torch.Tensor]]:
         """File key -> (module path, leaf, live parameter) for the base weights of the input/output embeddings."""
@@ -515,18 +698,26 @@ class PeftModel(nn.Module):
     @classmethod
     def from_pretrained(
         cls, model: nn.Module, model_id: str | os.PathLike, adapter_name: str = "default", is_trainable: bool = False,
-        config: PeftConfig | None = None, *, allow_pickle: bool = False,
+        config: PeftConfig | None = None, autocast_adapter_dtype: bool = True, ephemeral_gpu_offload: bool = False,
+        low_cpu_mem_usage: bool = False, key_mapping: dict[str, str] | None = None, *, allow_pickle: bool = False,
+        **kwargs: Any,
     ) -> "PeftModel":
-        """Wrap ``model`` with the adapter saved in folder ``model_id`` (ours or PEFT's)."""
-        config = config or load_config(model_id)
+        """Wrap ``model`` with the adapter saved in folder ``model_id`` (ours or PEFT's).
+
+        Keywords as in PEFT (see :meth:`load_adapter`, plus ``torch_device``); an unknown keyword is an error.
+        """
+        torch_device = kwargs.pop("torch_device", None)
+        folder = _resolve_load_options("from_pretrained", model_id, torch_device, ephemeral_gpu_offload, kwargs)
+        config = config or load_config(folder)
         config.inference_mode = not is_trainable
         klass = cls
         if cls is PeftModel and config.task_type == TaskType.CAUSAL_LM:
             klass = PeftModelForCausalLM
-        state = read_adapter_weights(model_id, allow_pickle=allow_pickle)
-        peft = klass(model, config, adapter_name, initialise=False)
+        state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
+        peft = klass(model, config, adapter_name, autocast_adapter_dtype=autocast_adapter_dtype,
+                     low_cpu_mem_usage=low_cpu_mem_usage, initialise=False)
         try:
-            peft._load_weights(adapter_name, state, str(model_id))
+            peft._load_weights(adapter_name, state, str(folder))
         except Exception:
             peft._undo_init(adapter_name)
             peft.unload()  # give the caller their model back unchanged
@@ -553,10 +744,72 @@ class PeftModelForCausalLM(PeftModel):
     """A :class:`PeftModel` for causal language models (``task_type=CAUSAL_LM``)."""
 
 
-def get_peft_model(model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default") -> PeftModel:
-    """Inject a fresh adapter into ``model`` (in place) and return the wrapping :class:`PeftModel`."""
+def get_peft_model(
+    model: nn.Module, peft_config: PeftConfig, adapter_name: str = "default", mixed: bool = False,
+    autocast_adapter_dtype: bool = True, revision: str | None = None, low_cpu_mem_usage: bool = False,
+) -> PeftModel:
+    """Inject a fresh adapter into ``model`` (in place) and return the wrapping :class:`PeftModel`.
+
+    PEFT's keywords: ``revision`` is written into the config (the base model's revision, saved in
+    ``adapter_config.json``); ``autocast_adapter_dtype=False`` keeps the adapter in a half-precision base's
+    dtype instead of fp32; ``low_cpu_mem_usage=True`` creates the adapter empty on the meta device (load
+    weights before using it). ``mixed=True`` (several methods in one model) is not supported and refused.
+    """
+    if mixed:
+        raise ValueError(
+            "get_peft_model(mixed=True): models that mix adapter methods are not supported; every adapter of a "
+            "model uses one method. Call get_peft_model without mixed."
+        )
+    if revision is not None:
+        if peft_config.revision is not None and peft_config.revision != revision:
+            warnings.warn(f"The config's revision {peft_config.revision!r} is replaced by revision={revision!r}.", stacklevel=2)
+        peft_config.revision = revision
     klass = PeftModelForCausalLM if peft_config.task_type == TaskType.CAUSAL_LM else PeftModel
-    return klass(model, peft_config, adapter_name)
+    return klass(model, peft_config, adapter_name, autocast_adapter_dtype=autocast_adapter_dtype,
+                 low_cpu_mem_usage=low_cpu_mem_usage)
+
+
+# Keywords of PEFT's loaders that only steer a download from the Hugging Face Hub: nothing to do for a local
+# folder (PEFT ignores them there too).
+HUB_OPTIONS = frozenset({"revision", "token", "use_auth_token", "cache_dir", "local_files_only", "force_download",
+                         "proxies", "resume_download", "user_agent"})
+
+
+def _resolve_load_options(verb: str, model_id: str | os.PathLike, torch_device: Any, offload: bool, kwargs: dict) -> Path:
+    """Check the keywords of ``from_pretrained`` / ``load_adapter``; the adapter folder (``subfolder`` applied)."""
+    subfolder = kwargs.pop("subfolder", None)
+    unknown = sorted(set(kwargs) - HUB_OPTIONS)
+    if unknown:
+        known = "is_trainable, config, torch_device, autocast_adapter_dtype, low_cpu_mem_usage, key_mapping, subfolder, " \
+                "allow_pickle, " + ", ".join(sorted(HUB_OPTIONS))
+        raise TypeError(f"{verb}() got unknown keyword argument(s) {', '.join(unknown)}; accepted: {known}.")
+    if offload:
+        raise ValueError(f"{verb}(ephemeral_gpu_offload=True): Adapter Studio does not offload models to the CPU, so "
+                         f"there is nothing to move to the GPU ephemerally. Leave it False.")
+    if torch_device is not None:
+        try:
+            device = torch.device(torch_device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"{verb}(torch_device={torch_device!r}): not a device name such as 'cpu' or 'cuda:0'.") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{verb}(torch_device={torch_device!r}): this process sees no CUDA device.")
+    folder = Path(model_id) / subfolder if subfolder else Path(model_id)
+    return folder
+
+
+def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None) -> dict[str, torch.Tensor]:
+    """PEFT's ``key_mapping``: the first regex that matches a key rewrites it (``re.sub``)."""
+    if not key_mapping:
+        return state
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        for pattern, replacement in key_mapping.items():
+            new, n = re.subn(pattern, replacement, key)
+            if n:
+                key = new
+                break
+        out[key] = tensor
+    return out
 
 
 def format_trainable(trainable: int, total: int) -> str:
@@ -564,8 +817,8 @@ def format_trainable(trainable: int, total: int) -> str:
     return f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
 
 
-def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
-    """The tensors of ``folder/adapter_model.safetensors`` (or ``.bin`` when pickles are allowed)."""
+def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = False, device: Any = None) -> dict[str, torch.Tensor]:
+    """The tensors of ``folder/adapter_model.safetensors`` (or ``.bin`` when pickles are allowed), on ``device``."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -573,7 +826,7 @@ def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = Fals
     safe, pickled = folder / WEIGHTS_NAME, folder / PICKLED_WEIGHTS_NAME
     if safe.is_file():
         try:
-            return load_file(str(safe))
+            return load_file(str(safe), device=str(torch.device(device)) if device is not None else "cpu")
         except (SafetensorError, OSError, ValueError) as exc:
             raise AdapterLoadError(f"{safe}: the adapter weights are corrupt or truncated ({exc}).") from None
     if pickled.is_file():
@@ -583,7 +836,7 @@ def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = Fals
                 f"If you trust the file, load it with allow_pickle=True (or convert it to safetensors)."
             )
         try:
-            return torch.load(pickled, map_location="cpu", weights_only=True)
+            return torch.load(pickled, map_location=device if device is not None else "cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing to the user
             raise AdapterLoadError(f"{pickled}: cannot read the adapter weights ({exc}).") from None
     raise AdapterLoadError(f"{folder}: no {WEIGHTS_NAME} (or {PICKLED_WEIGHTS_NAME}) found.")

@@ -170,3 +170,151 @@ def test_disable_adapter_requires_grad_as_peft():
         flags[engine.__name__ + " after"] = sorted(n for n, p in peft_model.named_parameters() if p.requires_grad)
     assert flags["core"] == flags["peft"] == []
     assert flags["core after"] == flags["peft after"] != []
+
+
+# ---- keyword arguments of get_peft_model / from_pretrained / load_adapter -----------------------------------
+
+
+def test_get_peft_model_revision_is_written_into_the_config(tmp_path):
+    peft_model = core.get_peft_model(make_model("llama"), lora(), revision="v1.2")
+    assert peft_model.peft_config["default"].revision == "v1.2"
+    peft_model.save_pretrained(tmp_path)
+    assert '"revision": "v1.2"' in (tmp_path / "adapter_config.json").read_text()
+
+
+@pytest.mark.parametrize("autocast, dtype", [(True, torch.float32), (False, torch.bfloat16)])
+def test_autocast_adapter_dtype_as_peft(autocast, dtype):
+    peft = pytest.importorskip("peft")
+    seen = {}
+    for engine in (core, peft):
+        model = make_model("llama").to(torch.bfloat16)
+        peft_model = engine.get_peft_model(model, engine.LoraConfig(r=4, target_modules=["q_proj"]), autocast_adapter_dtype=autocast)
+        seen[engine.__name__] = {p.dtype for n, p in peft_model.named_parameters() if "lora_" in n}
+        peft_model(IDS)  # runs in the chosen dtype
+    assert seen["core"] == seen["peft"] == {dtype}
+
+
+def test_low_cpu_mem_usage_creates_the_adapter_on_meta_and_loading_fills_it(tmp_path):
+    trained = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    trained.save_pretrained(tmp_path)
+    empty = core.get_peft_model(make_model("llama"), lora(), low_cpu_mem_usage=True)
+    assert {p.device.type for n, p in empty.named_parameters() if "lora_" in n} == {"meta"}
+    result = core.set_peft_model_state_dict(empty, core.get_peft_model_state_dict(trained))
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert {p.device.type for n, p in empty.named_parameters() if "lora_" in n} == {"cpu"}
+    assert torch.allclose(logits(empty, IDS), logits(trained, IDS))
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), tmp_path, low_cpu_mem_usage=True, torch_device="cpu")
+    assert torch.allclose(logits(loaded, IDS), logits(trained, IDS))
+
+
+def test_from_pretrained_keywords(tmp_path):
+    trained = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    trained.save_pretrained(tmp_path / "sub")
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), tmp_path, subfolder="sub", is_trainable=True,
+                                            revision="main", key_mapping={r"q_proj": "q_proj"})
+    assert loaded.training and any(p.requires_grad for n, p in loaded.named_parameters() if "lora_" in n)
+    assert torch.allclose(logits(loaded, IDS), logits(trained, IDS))
+    frozen = core.PeftModel.from_pretrained(make_model("llama"), tmp_path / "sub", is_trainable=False)
+    assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())
+    # key_mapping renames the file's keys before they are matched (here: into names that fit nothing)
+    with pytest.raises(core.AdapterLoadError, match="fit no module"):
+        core.PeftModel.from_pretrained(make_model("llama"), tmp_path / "sub", key_mapping={r"\.q_proj\.": ".qq_proj."})
+
+
+@pytest.mark.parametrize("verb", ["from_pretrained", "load_adapter"])
+def test_an_unknown_keyword_is_refused(tmp_path, verb):
+    trained = core.get_peft_model(make_model("llama"), lora())
+    trained.save_pretrained(tmp_path)
+    with pytest.raises(TypeError, match="unknown keyword argument.*is_trainabel"):
+        if verb == "from_pretrained":
+            core.PeftModel.from_pretrained(make_model("llama"), tmp_path, is_trainabel=True)
+        else:
+            trained.load_adapter(tmp_path, "again", is_trainabel=True)
+    with pytest.raises(TypeError):
+        core.get_peft_model(make_model("llama"), lora(), autocast_dtype=False)
+    with pytest.raises(ValueError, match="mixed"):
+        core.get_peft_model(make_model("llama"), lora(), mixed=True)
+    with pytest.raises(ValueError, match="ephemeral_gpu_offload"):
+        core.PeftModel.from_pretrained(make_model("llama"), tmp_path, ephemeral_gpu_offload=True)
+
+
+# ---- helper functions and several active adapters ----------------------------------------------------------
+
+
+def test_state_dict_helpers_match_peft_keys():
+    peft = pytest.importorskip("peft")
+    keys = {}
+    for engine in (core, peft):
+        peft_model = engine.get_peft_model(make_model("llama"), engine.LoraConfig(r=4, target_modules=["q_proj"], modules_to_save=["norm"]))
+        keys[engine.__name__] = sorted(engine.get_peft_model_state_dict(peft_model))
+    assert keys["core"] == keys["peft"]
+
+
+def test_set_peft_model_state_dict_reports_like_load_state_dict():
+    source = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    target = core.get_peft_model(make_model("llama"), lora())
+    state = core.get_peft_model_state_dict(source)
+    first = next(iter(state))
+    result = core.set_peft_model_state_dict(target, {first: state[first], "base_model.model.nowhere.lora_A.weight": state[first]})
+    assert result.unexpected_keys == ["base_model.model.nowhere.lora_A.weight"]
+    assert len(result.missing_keys) == len(state) - 1 and all(".default." in k for k in result.missing_keys)
+    # the state dict given to get_peft_model_state_dict supplies the values
+    doubled = {k: v * 2 for k, v in source.state_dict().items()}
+    assert torch.equal(core.get_peft_model_state_dict(source, state_dict=doubled)[first], state[first] * 2)
+
+
+def test_inject_adapter_in_model_as_peft():
+    peft = pytest.importorskip("peft")
+    result = {}
+    for engine in (core, peft):
+        model = engine.inject_adapter_in_model(engine.LoraConfig(r=4, target_modules=["q_proj"]), make_model("llama"))
+        result[engine.__name__] = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+        assert type(model).__name__ == "LlamaForCausalLM"
+    assert result["core"] == result["peft"]
+    with pytest.raises(ValueError, match="get_peft_model"):
+        core.inject_adapter_in_model(core.PromptTuningConfig(num_virtual_tokens=2), make_model("llama"))
+
+
+def test_layer_and_model_status_as_peft():
+    peft = pytest.importorskip("peft")
+    status = {}
+    for engine in (core, peft):
+        peft_model = engine.get_peft_model(make_model("llama"), engine.LoraConfig(r=4, target_modules=["q_proj"]))
+        peft_model.add_adapter("other", engine.LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+        layers = engine.get_layer_status(peft_model)
+        model_status = engine.get_model_status(peft_model)
+        status[engine.__name__] = (
+            [(s.name, s.enabled, s.active_adapters, s.available_adapters, s.requires_grad) for s in layers],
+            (model_status.num_adapter_layers, model_status.trainable_params, model_status.total_params,
+             model_status.active_adapters, model_status.available_adapters, model_status.requires_grad,
+             model_status.peft_types, model_status.enabled),
+        )
+    assert status["core"] == status["peft"]
+
+
+def test_several_active_adapters_add_up_as_in_peft():
+    peft = pytest.importorskip("peft")
+    out = {}
+    for engine in (core, peft):
+        peft_model = engine.get_peft_model(make_model("llama"), engine.LoraConfig(r=4, target_modules=["q_proj"], init_lora_weights=False))
+        peft_model.add_adapter("other", engine.LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        torch.manual_seed(3)
+        perturb_adapter(peft_model)
+        peft_model.base_model.set_adapter(["default", "other"])
+        out[engine.__name__] = (logits(peft_model, IDS), sorted(n for n, p in peft_model.named_parameters() if p.requires_grad),
+                                list(peft_model.active_adapters))
+        peft_model.delete_adapter("default")
+        out[engine.__name__ + " deleted"] = (list(peft_model.active_adapters), logits(peft_model, IDS))
+    assert torch.allclose(out["core"][0], out["peft"][0], atol=1e-5)
+    assert out["core"][1:] == out["peft"][1:]
+    assert out["core deleted"][0] == out["peft deleted"][0] == ["other"]
+    assert torch.allclose(out["core deleted"][1], out["peft deleted"][1], atol=1e-5)
+
+
+def test_model_card(tmp_path):
+    peft_model = core.get_peft_model(make_model("llama"), lora(task_type="CAUSAL_LM"))
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n\nMy notes.\n")
+    peft_model.create_or_update_model_card(str(tmp_path))
+    text = (tmp_path / "README.md").read_text()
+    assert "library_name: peft" in text and "license: mit" in text and "My notes." in text
+    assert "pipeline_tag: text-generation" in text and "- lora" in text
