@@ -157,15 +157,6 @@ class PeftModel(nn.Module):
                 f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
                 f"train biases: use bias='none' for '{adapter_name}'."
             )
-        with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
-        if with_bias and getattr(peft_config, "bias", "none") != "none":
-            # The base biases are one set of tensors: two adapters training them would train and save the same
-            # tensors, so saving one adapter would write what the other trained (PEFT refuses this too).
-            raise ValueError(
-                f"Adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter '{with_bias[0]}' already trains "
-                f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
-                f"train biases: use bias='none' for '{adapter_name}'."
-            )
         model = self.base_model.model
         if peft_config.base_model_name_or_path is None:
             peft_config.base_model_name_or_path = getattr(model, "name_or_path", None) or None
