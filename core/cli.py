@@ -36,6 +36,7 @@ from typing import Any
 
 from core.defaults import DEFAULT_MODEL
 from core.errors import RequestError, explain
+from core.runs import export_run, find_run, prepare_run, worker_command, worker_env
 from core.models import BUILTINS
 
 EXIT_USAGE = 2  # like argparse: the person must change something in what they asked for
@@ -284,7 +285,6 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
     """Run the worker on a run as a child process and show its progress; returns the exit status."""
     from core import protocol
     from core.store import Project
-    from core.worker import worker_command
 
     progress = progress or _Progress()
     with Project.open(project_path) as project:
@@ -361,34 +361,6 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
     return EXIT_FAILED
 
 
-def worker_env() -> dict[str, str]:
-    """The environment a worker child process needs: unbuffered, and `-m core.worker` importable without an install."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def prepare_run(project: Any, *, steps: int | None = None, resume: int | None = None) -> int:
-    """The run a worker should train: a new one (snapshot of the settings, `steps` overriding max_steps),
-    or run `resume` made ready to continue. Raises `CliError` when it cannot. Shared by `train` and the studio."""
-    overrides = {"max_steps": steps, "num_epochs": 0.0} if steps else {}
-    if project.readonly:
-        raise CliError(project.readonly_reason or "the project is read-only")
-    if resume is None:
-        return project.create_run(training_overrides=overrides)
-    run = _get_run(project, resume)
-    if run.alive:
-        raise CliError(f"run {run.id} is already training (process {run.pid}); stop it first or watch it with `runs`.")
-    if not run.resumable and not overrides:
-        raise CliError(f"run {run.id} has {run.status}; give --steps N (more than {run.step}) to continue it.")
-    if overrides:
-        project.update_run_config(run.id, overrides)
-    if run.status == "completed":
-        project.set_run_status(run.id, "stopped")  # continuing with more steps
-    return run.id
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from core.store import Project
 
@@ -396,14 +368,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with Project.open(path) as project:
         run_id = prepare_run(project, steps=args.steps, resume=args.resume)
     return train_run(path, run_id, debug=args.debug)
-
-
-def _get_run(project: Any, run_id: int) -> Any:
-    try:
-        return project.run(run_id)
-    except KeyError:
-        ids = ", ".join(str(r.id) for r in project.runs()) or "none yet"
-        raise CliError(f"{project.path.name} has no run {run_id} (runs: {ids}).") from None
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
@@ -427,7 +391,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     with Project.open(args.project, readonly=True) as project:
         if args.run is not None:
-            run = _get_run(project, args.run)
+            run = find_run(project, args.run)
             _print_run_detail(project, run)
             return 0
         runs = project.runs()
@@ -496,7 +460,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     with Project.open(args.project) as project:
         if args.run is not None:
-            run = _get_run(project, args.run)
+            run = find_run(project, args.run)
         else:
             done = [r for r in project.runs() if project.last_checkpoint(r.id)]
             if not done:
@@ -518,25 +482,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"Exported run {run.id} to {result.path} ({result.bytes / 2**20:.1f} MiB); reloaded and checked against "
           f"the adapter model: largest logit difference {result.max_abs_diff:.2e}.")
     return 0
-
-
-def adapter_folder(checkpoint: Path) -> Path:
-    """The adapter inside a checkpoint folder (``checkpoint-N/adapter``), or the folder itself if it is one."""
-    inner = checkpoint / "adapter"
-    return inner if (inner / "adapter_config.json").is_file() else checkpoint
-
-
-def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool) -> Any:
-    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified)."""
-    from core.export import export_adapter, export_merged
-    from core.models import load_model
-    from core.peft_model import PeftModel
-
-    model, tokenizer = load_model(model_ref)
-    peft = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
-    if merged:
-        return export_merged(peft, tokenizer, dest)
-    return export_adapter(peft, dest, tokenizer=tokenizer)
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:

@@ -290,7 +290,7 @@ def launch_command(project_path: str | os.PathLike[str], run_id: int, config_pat
 
 _NEW_RUN_PY = """\
 import sys
-from core.cli import prepare_run
+from core.runs import prepare_run
 from core.store import Project
 with Project.open(sys.argv[1]) as project:
     print(prepare_run(project))

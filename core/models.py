@@ -43,6 +43,7 @@ __all__ = [
     "BUILTINS",
     "ModelLoadError",
     "build_tiny_tokenizer",
+    "tiny_tokenizer",
     "cache_root",
     "load_model",
     "skeleton",
@@ -805,10 +806,10 @@ def _load_tiny(name: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrain
     model.generation_config.bos_token_id = config.bos_token_id
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
-    return _finish(model.to(dtype)), _tiny_tokenizer()
+    return _finish(model.to(dtype)), tiny_tokenizer()
 
 
-def _tiny_tokenizer() -> PreTrainedTokenizerBase:
+def tiny_tokenizer() -> PreTrainedTokenizerBase:
     from transformers import PreTrainedTokenizerFast
 
     if not (_TOKENIZER_DIR / "tokenizer.json").is_file():

@@ -412,6 +412,15 @@ class Project:
             project._migrate(from_version=version)
         return project
 
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str]) -> "Project":
+        """A new read-write connection to a project file this process already opened (and checked) with
+        `open`; close it after use. For figures that must be current while a worker writes: a long-lived
+        connection would keep reading an old snapshot. Skips `open`'s checks, which read the file's
+        header and would cost a file open per refresh."""
+        path = Path(path).absolute()
+        return cls(path, _connect(path, readonly=False), readonly_reason=None)
+
     def _migrate(self, from_version: int) -> None:
         for version in range(from_version, SCHEMA_VERSION):
             with self._write():  # each step in one transaction: a failed migration leaves the old version

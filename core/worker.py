@@ -71,6 +71,7 @@ from typing import TextIO
 
 from core import protocol
 from core.errors import explain
+from core.runs import worker_command  # the argv that starts this module; kept here for callers that know it
 from core.protocol import Event, Failed, Finished, Heartbeat, Log
 from core.store import HEARTBEAT_INTERVAL_S, Project, ProjectFileError, ProjectSettings
 
@@ -126,17 +127,6 @@ def launch_rank() -> tuple[int, int]:
     rank = first(("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"), 0)
     world = first(("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"), 1)
     return rank, max(world, 1)
-
-
-def worker_command(project_path: str | os.PathLike[str], run_id: int, python: str | None = None) -> list[str]:
-    """The argv that starts a worker on a run (start it with ``start_new_session=True``).
-
-    In a frozen app (the PyInstaller bundle, ``sys.frozen``) there is no ``python -m``: the bundle's
-    executable starts the worker through its hidden entry, ``adapter-studio --worker PROJECT --run ID``
-    (`studio.app.main`)."""
-    if python is None and getattr(sys, "frozen", False):
-        return [sys.executable, "--worker", str(project_path), "--run", str(run_id)]
-    return [python or sys.executable, "-u", "-m", "core.worker", str(project_path), "--run", str(run_id)]
 
 
 # --------------------------------------------------------------------------------------------------

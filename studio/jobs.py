@@ -181,9 +181,9 @@ def load_tokenizer(ref: str) -> tuple[Any, str]:
         note = "" if ref.startswith(("smollm2", "tiny-")) else (
             f"The preview uses the bundled SmolLM2 tokenizer ({ref}'s own is not available offline)."
         )
-    from core.models import _tiny_tokenizer  # the bundled tokenizer (assets/tokenizer)
+    from core.models import tiny_tokenizer  # the bundled tokenizer (assets/tokenizer)
 
-    return _tiny_tokenizer(), note
+    return tiny_tokenizer(), note
 
 
 def preview_data(ref: str, data: dict[str, Any]) -> dict[str, Any]:

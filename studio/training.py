@@ -3,7 +3,7 @@
 `TrainingController` is owned by `studio.main_window.MainWindow` and keeps all of part 2's wiring out
 of it: it builds the bottom dock (runs list | run view, playground tab), the Run menu and the
 Train / Stop buttons, starts workers through `studio.worker_client.WorkerClient` (the same run
-creation as ``adapter-studio train``: `core.cli.prepare_run`), and follows a run that is already
+creation as ``adapter-studio train``: `core.runs.prepare_run`), and follows a run that is already
 training when a project opens (curves from the project file, then live by polling it).
 
 Several GPUs: the controller asks ``nvidia-smi`` once per process, off the GUI thread
@@ -246,7 +246,7 @@ class TrainingController(QObject):
 
         With two or more GPUs (and no `launch` given) it opens the launch dialog instead and returns
         None; the dialog's Start calls back with the chosen `launch` (``accelerate launch``)."""
-        from core.cli import prepare_run
+        from core.runs import prepare_run
 
         if self.client is not None and self.client.running:
             self.window.statusBar().showMessage(self.tr("A run is training; stop it first."), 5000)

@@ -106,8 +106,7 @@ class WorkerClient(QObject):
         A `subprocess.Popen` in its own session with non-blocking pipes read through
         `QSocketNotifier`s, rather than a `QProcess`: a QProcess kills its child when it is destroyed,
         and a run kept "running in the background" must outlive the window and the app."""
-        from core.cli import worker_env
-        from core.worker import worker_command
+        from core.runs import worker_command, worker_env
 
         argv = program or worker_command(self.project_path, self.run_id)
         try:
@@ -468,10 +467,9 @@ def fresh_reader(path: str | os.PathLike[str]) -> Any:
     `core.store`)."""
     from contextlib import closing
 
-    from core.store import Project, _connect
+    from core.store import Project
 
-    path = Path(path).absolute()
-    return closing(Project(path, _connect(path, readonly=False), readonly_reason=None))
+    return closing(Project.reopen(path))
 
 
 def describe_failure(kind: str | None) -> str:

@@ -33,7 +33,7 @@ def adaptation_map(checkpoint: str) -> dict[str, Any]:
     """{"method", "metric", "modules": {module path: {"norm": float, "rank": int | None}}, "history": dict | None}."""
     import torch
 
-    from core.cli import adapter_folder
+    from core.runs import adapter_folder
     from core.peft_model import read_adapter_weights
 
     folder = adapter_folder(Path(checkpoint))

@@ -1,7 +1,7 @@
 """Export a run: a merged model (mergeable methods only) or the adapter alone, verified after writing.
 
 The export runs on a worker thread (`studio.jobs.Runner`; torch loads there, never on the GUI
-thread): `core.cli.export_run` loads the base model and the checkpoint's adapter, `core.export`
+thread): `core.runs.export_run` loads the base model and the checkpoint's adapter, `core.export`
 writes to a temporary folder, reloads it, compares logits with the adapter model and renames it into
 place. The dialog shows the verification result and records the export in the project file.
 """
@@ -39,7 +39,7 @@ def why_not_mergeable(method: str) -> str:
 
 
 def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool) -> dict[str, Any]:
-    from core.cli import export_run
+    from core.runs import export_run
 
     result = export_run(model_ref, Path(checkpoint), Path(dest), merged=merged)
     return {"path": result.path, "kind": result.kind, "max_abs_diff": result.max_abs_diff,

@@ -37,7 +37,7 @@ def load_adapter_model(model_ref: str, checkpoint: str) -> tuple[Any, Any]:
     with _lock:
         key = (model_ref, checkpoint)
         if _loaded.get("key") != key:
-            from core.cli import adapter_folder
+            from core.runs import adapter_folder
             from core.models import load_model
             from core.peft_model import PeftModel
 

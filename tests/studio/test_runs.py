@@ -182,10 +182,10 @@ def test_adalora_rank_slider_from_history(qtbot):
 
 
 def test_chat_mode_uses_the_tokenizer_template():
-    from core.models import _tiny_tokenizer
+    from core.models import tiny_tokenizer
     from studio.widgets.playground import encode_prompt
 
-    tok = _tiny_tokenizer()
+    tok = tiny_tokenizer()
     ids, note = encode_prompt(tok, "What is 2+2?", chat=True)
     assert "<|im_start|>assistant" in tok.decode(ids) and note == ""
     plain, _ = encode_prompt(tok, "What is 2+2?", chat=False)
