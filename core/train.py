@@ -183,9 +183,15 @@ def train(
             # Accelerate counts the micro-batches (accelerator.accumulate): under DeepSpeed its engine
             # steps the optimizer inside backward() at the accumulation boundary, so the count must be
             # Accelerate's, not only ours. The schedule is one scheduler step per optimizer step.
+            # A DeepSpeed launch (accelerate launch sets ACCELERATE_USE_DEEPSPEED) without GPUs: DeepSpeed runs
+            # on its own CPU accelerator, but Accelerator(cpu=True) would silently train DDP instead
+            # (accelerate turns DeepSpeed on only when cpu is False). The launcher's ranks are already
+            # joined on the CPU (gloo, core.worker), so cpu=False keeps them and makes the run DeepSpeed's.
+            deepspeed_launch = (os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+                                and int(os.environ.get("WORLD_SIZE", "1")) > 1)
             accelerator = Accelerator(
-                mixed_precision=precision, cpu=not cuda, gradient_accumulation_steps=args.gradient_accumulation_steps,
-                step_scheduler_with_optimizer=False,
+                mixed_precision=precision, cpu=not cuda and not deepspeed_launch,
+                gradient_accumulation_steps=args.gradient_accumulation_steps, step_scheduler_with_optimizer=False,
             )
         elif accelerator.gradient_accumulation_steps != args.gradient_accumulation_steps:
             raise TrainingConfigError(
