@@ -220,15 +220,18 @@ class TrainingController(QObject):
             with self.reader() as project:
                 self.runs.set_runs(project)
                 items, models, low_rank = [], {}, set()
+                prefer = None  # the playground shows the newest finished run's last checkpoint
                 for run in reversed(project.runs()):
                     for row in reversed(project.checkpoints(run.id)):
                         if Path(row["path"]).is_dir():
+                            if prefer is None and not run.alive:
+                                prefer = str(row["path"])
                             items.append((f"{run.name or f'run {run.id}'} · step {row['step']} · {run.config.method}", str(row["path"])))
                             models[str(row["path"])] = run.config.model
                             if (facts := catalog.get(run.config.method)) and facts.low_rank:
                                 low_rank.add(str(row["path"]))
             self.playground.checkpoint_model = models
-            self.playground.set_checkpoints(self.project.settings().model, items)
+            self.playground.set_checkpoints(self.project.settings().model, items, prefer=prefer)
             current = self.adaptation.checkpoint.currentData()
             self.adaptation.checkpoint.clear()
             for label, path in items:
@@ -419,15 +422,24 @@ class TrainingController(QObject):
         return sent
 
     def _on_events(self, client: WorkerClient, batch: list) -> None:
-        """The buttons and the runs list follow the worker's Paused / Continued answers."""
+        """The buttons and the runs list follow the worker's Paused / Continued answers; the runs
+        list's steps and loss follow the same batch the progress bar does (it lagged at 3/300 while
+        the bar said 10/300, and a re-attached row froze: the list only refreshed every 2 s)."""
         if client is not self.client:
             return
+        last = None
         for ev in batch:
+            if isinstance(ev, protocol.Started):
+                self.runs.set_progress(client.run_id, ev.start_step, ev.total_steps)
+            elif isinstance(ev, protocol.Step):
+                last = ev
             if isinstance(ev, (protocol.Paused, protocol.Continued)):
                 paused = isinstance(ev, protocol.Paused)
                 self.runs.set_paused(client.run_id, paused)
                 self._update_pause()
                 self.pause_changed.emit(paused)
+        if last is not None:
+            self.runs.set_progress(client.run_id, last.step, self.view.total_steps, last.loss)
 
     def _update_pause(self) -> None:
         """The Pause / Continue button's text, tooltip and state from the live client."""

@@ -38,6 +38,25 @@ def why_not_mergeable(method: str) -> str:
             "into the model's weights. Export the adapter (PEFT's layout) and load it on the base model.")
 
 
+def default_export_folder(project_path: Path, run_id: int) -> Path:
+    """Where an export goes unless the person picks another folder: beside the project file, or,
+    when that lies in a hidden folder (the default project lives in the app's data folder,
+    ``~/.local/share/…``), in ``~/Documents/Adapter Studio exports`` (the home folder without a
+    Documents folder), where a person finds it."""
+    name = f"{project_path.stem}-run{run_id}-export"
+    parent = Path(project_path).expanduser().absolute().parent
+    home = Path.home()
+    try:
+        inside = parent.relative_to(home).parts
+    except ValueError:
+        inside = None
+    hidden = any(part.startswith(".") for part in (inside if inside is not None else parent.parts))
+    if not hidden:
+        return parent / name
+    documents = home / "Documents"
+    return (documents if documents.is_dir() else home) / "Adapter Studio exports" / name
+
+
 def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool) -> dict[str, Any]:
     from core.runs import export_run
 
@@ -82,7 +101,10 @@ class ExportDialog(QDialog):
         for row in reversed(project.checkpoints(run_id)):
             if Path(row["path"]).is_dir():
                 self.checkpoint.addItem(f"step {row['step']} — {Path(row['path']).name}", str(row["path"]))
-        self.folder = QLineEdit(str(project.path.parent / f"{project.path.stem}-run{run_id}-export"))
+        self.folder = QLineEdit(str(default_export_folder(project.path, run_id)))
+        self.folder.setMinimumWidth(self.folder.fontMetrics().horizontalAdvance(self.folder.text()[:90]) + 16)  # in full
+        self.folder.setToolTip(self.folder.text())
+        self.folder.textChanged.connect(self.folder.setToolTip)
         browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()
@@ -131,6 +153,7 @@ class ExportDialog(QDialog):
         if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
             self.result.setText(f"<span style='color:#d62728'>{dest} exists and is not empty; choose a new folder.</span>")
             return
+        dest.parent.mkdir(parents=True, exist_ok=True)  # ~/Documents/Adapter Studio exports the first time
         self.export_button.setEnabled(False)
         self.progress.setRange(0, 0)  # busy
         self.progress.show()

@@ -127,6 +127,13 @@ class Playground(QWidget):
             w.setReadOnly(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.model_label = QLabel()  # which base model and which run the outputs come from
+        self.model_label.setWordWrap(True)
+        self.checkpoint.currentIndexChanged.connect(lambda _i: self._show_model())
+        self.checkpoint.activated.connect(lambda _i: setattr(self, "_picked", self.checkpoint.currentData()))
+        self._picked: str | None = None
+        """The checkpoint the person chose in the picker (kept across refreshes); None: the newest."""
+        self._preferred: str | None = None
         top = QHBoxLayout()
         top.addWidget(QLabel(self.tr("Adapter:")))
         top.addWidget(self.checkpoint, 1)
@@ -141,6 +148,7 @@ class Playground(QWidget):
         grid.addWidget(self.adapter_out, 1, 1)
         box = QVBoxLayout(self)
         box.addLayout(top)
+        box.addWidget(self.model_label)
         box.addWidget(self.prompt)
         box.addLayout(grid, 1)
         box.addWidget(self.status)
@@ -155,19 +163,33 @@ class Playground(QWidget):
         """Checkpoint folder -> the model its run trained (the window fills it); else `model_ref`."""
         self.outputs = {"base": "", "adapter": ""}
 
-    def set_checkpoints(self, model_ref: str, checkpoints: list[tuple[str, str]]) -> None:
-        """[(label, checkpoint folder)], newest first."""
-        current = self.checkpoint.currentData()
+    def set_checkpoints(self, model_ref: str, checkpoints: list[tuple[str, str]], prefer: str | None = None) -> None:
+        """[(label, checkpoint folder)], newest first. ``prefer``: the checkpoint to show unless the
+        person picked another (the window passes the newest finished run's last checkpoint)."""
         self.model_ref = model_ref
+        if prefer != self._preferred:  # a newer run finished: show it, even over an earlier pick
+            self._picked = None
+        self._preferred = prefer
+        want = self._picked or prefer
+        self.checkpoint.blockSignals(True)
         self.checkpoint.clear()
         for label, path in checkpoints:
             self.checkpoint.addItem(label, path)
-        i = self.checkpoint.findData(current)
-        if i >= 0:
-            self.checkpoint.setCurrentIndex(i)
+        i = self.checkpoint.findData(want) if want else -1
+        self.checkpoint.setCurrentIndex(i if i >= 0 else (0 if checkpoints else -1))
+        self.checkpoint.blockSignals(False)
+        self._show_model()
         self.go.setEnabled(bool(checkpoints))
         if not checkpoints:
             self.status.setText(self.tr("No checkpoint yet: train a run first."))
+
+    def _show_model(self) -> None:
+        path = self.checkpoint.currentData()
+        if not path:
+            self.model_label.clear()
+            return
+        model = self.checkpoint_model.get(path, self.model_ref)
+        self.model_label.setText(self.tr("Base model: {0} · adapter: {1}").format(model, self.checkpoint.currentText()))
 
     @property
     def busy(self) -> bool:
