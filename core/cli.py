@@ -36,8 +36,8 @@ from typing import Any
 
 from core.defaults import DEFAULT_MODEL
 from core.errors import RequestError, explain
-from core.runs import export_run, find_run, prepare_run, worker_command, worker_env
 from core.models import BUILTINS
+from core.runs import create_project, export_run, find_run, prepare_run, worker_command, worker_env
 
 EXIT_USAGE = 2  # like argparse: the person must change something in what they asked for
 EXIT_FAILED = 1  # a run failed (its reason was printed)
@@ -91,110 +91,9 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
 # new
 
 
-def _method_type(name: str) -> str:
-    from core.config import PeftType
-
-    key = name.strip().upper().replace("-", "_")
-    try:
-        return PeftType(key).value
-    except ValueError:
-        known = ", ".join(t.value.lower() for t in PeftType)
-        raise CliError(f"unknown method {name!r}; choose one of: {known}.") from None
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _apply_sets(pairs: list[str], method: dict[str, Any], data: dict[str, Any], training: dict[str, Any]) -> None:
-    """``key=value`` settings into the three config dicts. A key may be prefixed with ``method.``,
-    ``data.`` or ``train.``; unprefixed, it goes to the one config that has a field of that name."""
-    import dataclasses
-
-    from core.config import PeftType
-    from core.data import DataConfig
-    from core.methods import REGISTRY
-    from core.train import TrainingArguments
-
-    method_fields = {f.name for f in dataclasses.fields(REGISTRY[PeftType(method["peft_type"])].Config)}
-    targets = {
-        "method": (method, method_fields),
-        "data": (data, {f.name for f in dataclasses.fields(DataConfig)}),
-        "train": (training, {f.name for f in dataclasses.fields(TrainingArguments)}),
-    }
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"--set expects key=value, not {pair!r}.")
-        key = key.strip()
-        prefix, dot, name = key.partition(".")
-        if dot and prefix in targets:
-            where = [prefix] if name in targets[prefix][1] else []
-        else:
-            name = key
-            where = [w for w, (_, names) in targets.items() if name in names]
-        if not where:
-            raise CliError(f"--set {key}: no setting of that name (see the method, data and training settings in docs/project-file.md).")
-        if len(where) > 1:
-            raise CliError(f"--set {key}: ambiguous; write {' or '.join(f'{w}.{name}' for w in where)}.")
-        targets[where[0]][0][name] = _parse_value(value)
-
-
 def _project_path(text: str) -> Path:
     path = Path(text)
     return path if path.suffix else path.with_name(path.name + __import__("core.store").store.PROJECT_SUFFIX)
-
-
-def create_project(
-    path: str | os.PathLike[str], *, model: str, method: str, dataset: str, targets: str | None = None,
-    data_format: str | None = None, sets: Sequence[str] = (), check_targets: bool = True,
-) -> tuple[Path, str]:
-    """Create a project file with the method's defaults (`core.defaults.method_defaults`, the same the
-    studio's first project starts with) and the given overrides; returns (path, a one-line summary).
-    Raises person-readable errors."""
-    import dataclasses
-
-    from core.data import DataConfig
-    from core.methods import config_from_dict
-    from core.store import Project, ProjectSettings
-    from core.defaults import method_defaults
-    from core.train import TrainingArguments
-
-    ptype = _method_type(method)
-    method_config, training_defaults = method_defaults(ptype)
-    if targets:
-        names = [t.strip() for t in targets.split(",") if t.strip()]
-        method_config["target_modules"] = names[0] if len(names) == 1 and names[0] == "all-linear" else names
-    data_file = Path(dataset).expanduser()
-    if not data_file.exists():
-        raise CliError(f"dataset {dataset} does not exist.")
-    data: dict[str, Any] = {"path": str(data_file.resolve())}
-    if data_format:
-        data["format"] = data_format
-    training = dataclasses.asdict(TrainingArguments.from_dict(training_defaults))
-    _apply_sets(list(sets), method_config, data, training)
-
-    # Validate everything before writing anything: the configs, then the targets against the model.
-    peft_config = config_from_dict(method_config, source="the method settings")
-    data_config = DataConfig(**data)
-    train_args = TrainingArguments.from_dict(training)
-    method_config = peft_config.to_dict()
-    summary = f"{ptype} on {model}"
-    if check_targets:
-        from core.models import skeleton
-        from core.peft_model import get_peft_model
-
-        adapted = get_peft_model(skeleton(model), peft_config)  # meta device: no weights, ~1 s
-        trainable, total = adapted.get_nb_trainable_parameters()
-        summary += f", {trainable:,d} trainable parameters ({100 * trainable / total:.2f} %)"
-    settings = ProjectSettings(model=model, method_config=method_config, data=dataclasses.asdict(data_config),
-                               training=dataclasses.asdict(train_args))
-    path = Path(path)
-    Project.create(path, settings).close()
-    return path, summary
 
 
 def _cmd_new(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """What a person does with a project, for both front ends: the command line (`core.cli`, which adds
 arguments and printing) and the window (`studio`, which adds widgets).
 
+- create a project: `create_project` (the method's defaults, ``key=value`` overrides, all validated);
 - start a run: `prepare_run` (a new run, or one made ready to continue), then the worker process
   `worker_command` with `worker_env`;
 - find a run (`find_run`) and the adapter inside a checkpoint (`adapter_folder`);
@@ -12,11 +13,17 @@ Errors a person can fix are `core.errors.RequestError` (the CLI's ``CliError``).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.config import PeftType
+from core.data import DataConfig
+from core.defaults import method_defaults
 from core.errors import RequestError
 
 def worker_env() -> dict[str, str]:
@@ -85,3 +92,97 @@ def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool) ->
     if merged:
         return export_merged(peft, tokenizer, dest)
     return export_adapter(peft, dest, tokenizer=tokenizer)
+
+
+def method_type(name: str) -> str:
+    """A method as a person types it (``lora``, ``prefix-tuning``) -> its ``PeftType`` name."""
+    key = name.strip().upper().replace("-", "_")
+    try:
+        return PeftType(key).value
+    except ValueError:
+        known = ", ".join(t.value.lower() for t in PeftType)
+        raise RequestError(f"unknown method {name!r}; choose one of: {known}.") from None
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON when it parses (numbers, booleans, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_sets(pairs: list[str], method: dict[str, Any], data: dict[str, Any], training: dict[str, Any]) -> None:
+    """``key=value`` settings into the three config dicts. A key may be prefixed with ``method.``,
+    ``data.`` or ``train.``; unprefixed, it goes to the one config that has a field of that name."""
+    from core.methods import REGISTRY  # the method's Config class: loads torch
+    from core.train import TrainingArguments
+
+    method_fields = {f.name for f in dataclasses.fields(REGISTRY[PeftType(method["peft_type"])].Config)}
+    targets = {
+        "method": (method, method_fields),
+        "data": (data, {f.name for f in dataclasses.fields(DataConfig)}),
+        "train": (training, {f.name for f in dataclasses.fields(TrainingArguments)}),
+    }
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise RequestError(f"--set expects key=value, not {pair!r}.")
+        key = key.strip()
+        prefix, dot, name = key.partition(".")
+        if dot and prefix in targets:
+            where = [prefix] if name in targets[prefix][1] else []
+        else:
+            name = key
+            where = [w for w, (_, names) in targets.items() if name in names]
+        if not where:
+            raise RequestError(f"--set {key}: no setting of that name (see the method, data and training settings in docs/project-file.md).")
+        if len(where) > 1:
+            raise RequestError(f"--set {key}: ambiguous; write {' or '.join(f'{w}.{name}' for w in where)}.")
+        targets[where[0]][0][name] = parse_value(value)
+
+
+def create_project(
+    path: str | os.PathLike[str], *, model: str, method: str, dataset: str, targets: str | None = None,
+    data_format: str | None = None, sets: Sequence[str] = (), check_targets: bool = True,
+) -> tuple[Path, str]:
+    """Create a project file with the method's defaults (`core.defaults.method_defaults`, the same the
+    studio's first project starts with) and the given overrides; returns (path, a one-line summary).
+    Raises person-readable errors."""
+    # Imported here: the registry loads torch; the store loads sqlite_utils (and pandas), ~1 s.
+    from core.methods import config_from_dict
+    from core.store import Project, ProjectSettings
+    from core.train import TrainingArguments
+
+    ptype = method_type(method)
+    method_config, training_defaults = method_defaults(ptype)
+    if targets:
+        names = [t.strip() for t in targets.split(",") if t.strip()]
+        method_config["target_modules"] = names[0] if len(names) == 1 and names[0] == "all-linear" else names
+    data_file = Path(dataset).expanduser()
+    if not data_file.exists():
+        raise RequestError(f"dataset {dataset} does not exist.")
+    data: dict[str, Any] = {"path": str(data_file.resolve())}
+    if data_format:
+        data["format"] = data_format
+    training = dataclasses.asdict(TrainingArguments.from_dict(training_defaults))
+    apply_sets(list(sets), method_config, data, training)
+
+    # Validate everything before writing anything: the configs, then the targets against the model.
+    peft_config = config_from_dict(method_config, source="the method settings")
+    data_config = DataConfig(**data)
+    train_args = TrainingArguments.from_dict(training)
+    method_config = peft_config.to_dict()
+    summary = f"{ptype} on {model}"
+    if check_targets:
+        from core.models import skeleton
+        from core.peft_model import get_peft_model
+
+        adapted = get_peft_model(skeleton(model), peft_config)  # meta device: no weights, ~1 s
+        trainable, total = adapted.get_nb_trainable_parameters()
+        summary += f", {trainable:,d} trainable parameters ({100 * trainable / total:.2f} %)"
+    settings = ProjectSettings(model=model, method_config=method_config, data=dataclasses.asdict(data_config),
+                               training=dataclasses.asdict(train_args))
+    path = Path(path)
+    Project.create(path, settings).close()
+    return path, summary
