@@ -282,6 +282,25 @@ ZH.update({
     "Seed of the validation split.": "验证集拆分的随机种子。",
 })
 
+# Issue 19 (a newcomer's bugs): Train's refusals, Resume's reasons, the failure's details, the playground's model.
+ZH.update({
+    "Base model: {0} · adapter: {1}": "基础模型：{0} · 适配器：{1}",
+    "Details": "详情", "The technical detail of the failure (for a bug report)": "失败的技术细节（用于错误报告）",
+    "Resume — {0}": "恢复——{0}", "Model: {0}": "模型：{0}",
+    "Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.":
+        "模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。",
+    "Targets: {0}": "目标：{0}", "Data: {0}": "数据：{0}",
+    "Data: {0} (Preview again once it is fixed.)": "数据：{0}（修正后请再次预览。）",
+    "There is no run {0}.": "没有运行 {0}。",
+    "Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).":
+        "运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。",
+    "Run {0} is training already.": "运行 {0} 已在训练。",
+    "Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.":
+        "运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。",
+    "Select a stopped, failed or interrupted run in the runs list first.": "请先在运行列表中选择一个已停止、失败或中断的运行。",
+    "Resume the selected run from its last checkpoint": "从最后一个检查点恢复所选运行",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

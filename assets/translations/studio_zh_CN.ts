@@ -85,27 +85,27 @@
 <context>
     <name>CostPanel</name>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="107" />
+        <location filename="../../studio/widgets/cost_panel.py" line="108" />
         <source>Parameters</source>
         <translation>参数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="109" />
+        <location filename="../../studio/widgets/cost_panel.py" line="110" />
         <source>trainable</source>
         <translation>可训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="110" />
+        <location filename="../../studio/widgets/cost_panel.py" line="111" />
         <source>all</source>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="111" />
+        <location filename="../../studio/widgets/cost_panel.py" line="112" />
         <source>trainable %</source>
         <translation>可训练 %</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="126" />
+        <location filename="../../studio/widgets/cost_panel.py" line="127" />
         <source>The peak of the tensors alive in one training step (core.estimate):
 weights: the base model in the chosen dtype
 adapter, gradients, optimizer: the trainable parameters, their gradients and AdamW's two moments (float32)
@@ -120,62 +120,62 @@ The training process itself needs more: Python and torch, and the allocator's sl
 训练进程本身还需要更多：Python 和 torch，以及内存分配器的余量。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="133" />
+        <location filename="../../studio/widgets/cost_panel.py" line="134" />
         <source>Training memory (estimate)</source>
         <translation>训练内存（估算）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="135" />
+        <location filename="../../studio/widgets/cost_panel.py" line="136" />
         <source>batch size</source>
         <translation>批大小</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="136" />
+        <location filename="../../studio/widgets/cost_panel.py" line="137" />
         <source>sequence length</source>
         <translation>序列长度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="137" />
+        <location filename="../../studio/widgets/cost_panel.py" line="138" />
         <source>dtype</source>
         <translation>数据类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="139" />
+        <location filename="../../studio/widgets/cost_panel.py" line="140" />
         <source>total</source>
         <translation>总计</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="189" />
+        <location filename="../../studio/widgets/cost_panel.py" line="192" />
         <source>(+{0} under 1 %)</source>
         <translation>（另有 {0} 项低于 1 %）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="197" />
+        <location filename="../../studio/widgets/cost_panel.py" line="200" />
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="198" />
+        <location filename="../../studio/widgets/cost_panel.py" line="201" />
         <source>adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="199" />
+        <location filename="../../studio/widgets/cost_panel.py" line="202" />
         <source>gradients</source>
         <translation>梯度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="200" />
+        <location filename="../../studio/widgets/cost_panel.py" line="203" />
         <source>optimizer</source>
         <translation>优化器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="201" />
+        <location filename="../../studio/widgets/cost_panel.py" line="204" />
         <source>activations</source>
         <translation>激活</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/cost_panel.py" line="202" />
+        <location filename="../../studio/widgets/cost_panel.py" line="205" />
         <source>workspace</source>
         <translation>工作区</translation>
     </message>
@@ -316,62 +316,62 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="65" />
+        <location filename="../../studio/widgets/export_dialog.py" line="84" />
         <source>Export run {0}</source>
         <translation>导出运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="67" />
+        <location filename="../../studio/widgets/export_dialog.py" line="86" />
         <source>Merged model (a plain Hugging Face model folder)</source>
         <translation>合并后的模型（普通的 Hugging Face 模型文件夹）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="68" />
+        <location filename="../../studio/widgets/export_dialog.py" line="87" />
         <source>Adapter only (PEFT's layout: adapter_config.json + safetensors)</source>
         <translation>仅适配器（PEFT 布局：adapter_config.json + safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="86" />
+        <location filename="../../studio/widgets/export_dialog.py" line="108" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="92" />
+        <location filename="../../studio/widgets/export_dialog.py" line="114" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="93" />
+        <location filename="../../studio/widgets/export_dialog.py" line="115" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="100" />
+        <location filename="../../studio/widgets/export_dialog.py" line="122" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="105" />
+        <location filename="../../studio/widgets/export_dialog.py" line="127" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="117" />
+        <location filename="../../studio/widgets/export_dialog.py" line="139" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="137" />
+        <location filename="../../studio/widgets/export_dialog.py" line="160" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="137" />
+        <location filename="../../studio/widgets/export_dialog.py" line="160" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="138" />
+        <location filename="../../studio/widgets/export_dialog.py" line="161" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>
@@ -850,177 +850,326 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>LaunchDialog</name>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="60" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
         <source>Train on several GPUs</source>
         <translation>在多个 GPU 上训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="60" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
         <source>Train through accelerate launch</source>
         <translation>通过 accelerate launch 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="62" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="87" />
         <source>(none found)</source>
         <translation>（未找到）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="68" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="93" />
         <source>Processes, one per GPU: each holds the whole model and trains on its share of every batch (data parallel); gradients are averaged.</source>
         <translation>每个 GPU 一个进程：每个进程保存完整模型，训练每个批次中属于自己的部分（数据并行）；梯度取平均。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="71" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="100" />
+        <source>DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a model too big for one; ZeRO-2 splits only the optimizer state and the gradients; CPU offload keeps the optimizer state in CPU memory (slower steps).</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="108" />
+        <source>DeepSpeed is not installed for this Python</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="109" />
+        <source>DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with this command, then open this dialog again:</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="115" />
+        <source>DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first used instead of at install; --no-build-isolation: its build uses the torch already installed</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="203" />
         <source>Data parallel (DDP): each GPU holds the whole model</source>
         <translation>数据并行 (DDP)：每个 GPU 保存完整模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="72" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="204" />
         <source>Sharded (FSDP2): the model's weights are split across the GPUs</source>
         <translation>分片 (FSDP2)：模型权重分布在各个 GPU 上</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="73" />
         <source>DDP when the model fits on one GPU (fastest); FSDP for a model too big for one.</source>
         <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="77" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="123" />
         <source>The port the processes meet on; two runs at once on one machine need two ports.</source>
         <translation>各进程会合的端口；同一台机器上同时运行两个任务需要两个端口。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="79" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="125" />
         <source>From the Training tab's mixed_precision ('auto': bf16 where every chosen GPU has it, else fp16).</source>
         <translation>取自“训练”页的 mixed_precision（'auto'：所选 GPU 都支持时用 bf16，否则用 fp16）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="82" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
         <source>GPUs found:</source>
         <translation>找到的 GPU：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="82" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
         <source>Device:</source>
         <translation>设备：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="82" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
         <source>CPU (one process)</source>
         <translation>CPU（单进程）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="83" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>Processes (GPUs):</source>
         <translation>进程数（GPU）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="84" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="130" />
         <source>Parallelism:</source>
         <translation>并行方式：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="133" />
         <source>Mixed precision:</source>
         <translation>混合精度：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="86" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="134" />
         <source>Port:</source>
         <translation>端口：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="100" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="148" />
         <source>The command Start runs (CONFIG: the config, written beside the run's checkpoints)</source>
         <translation>“开始”执行的命令（CONFIG：配置文件，写在该运行的检查点旁）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="104" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="154" />
+        <source>Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="159" />
         <source>Save config…</source>
         <translation>保存配置…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="105" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="160" />
         <source>Write this accelerate config as a YAML file</source>
         <translation>将此 accelerate 配置写为 YAML 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="107" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="162" />
         <source>Save launch script…</source>
         <translation>保存启动脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="108" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="163" />
         <source>Write a bash script that does this launch, to run in a terminal or as a cluster job (srun / sbatch; see its comments)</source>
         <translation>写出执行此启动的 bash 脚本，可在终端中运行或作为集群作业（srun / sbatch；见脚本注释）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="117" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="166" />
+        <source>Save Slurm script…</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="167" />
+        <source>Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="177" />
         <source>Start</source>
         <translation>开始</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="124" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="185" />
         <source>accelerate config:</source>
         <translation>accelerate 配置：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="126" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="187" />
         <source>Command:</source>
         <translation>命令：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="154" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
+        <source>DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
+        <source>ZeRO-2 + CPU offload</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
+        <source>DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
+        <source>DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
+        <source>ZeRO-3 + CPU offload</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
+        <source>DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="233" />
+        <source>Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="235" />
+        <source>Memory per GPU (estimate): {0} — one process holds everything.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <source>{0} processes</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <source>per GPU</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <source>saves per GPU</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <source>CPU memory</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="254" />
+        <source>Memory per GPU (estimate; one process alone: {0}):</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="256" />
+        <source>This choice, per GPU: {0}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <source>weights</source>
+        <translation>权重</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <source>adapter</source>
+        <translation>适配器</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <source>gradients</source>
+        <translation>梯度</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <source>optimizer</source>
+        <translation>优化器</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <source>activations</source>
+        <translation>激活</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <source>workspace</source>
+        <translation>工作区</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="276" />
         <source>none (fp32)</source>
         <translation>无 (fp32)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="165" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="284" />
+        <source>DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="291" />
         <source>One process: Start trains with the bundle's own worker (no accelerate launch).</source>
         <translation>单进程：“开始”用安装包自带的工作进程训练（不经 accelerate launch）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="294" />
         <source>resumes run {0}</source>
         <translation>恢复运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="294" />
         <source>creates a new run</source>
         <translation>创建一个新运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="169" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
         <source>Start {0} and writes the config and a launch script beside its checkpoints ({1}, {2}).</source>
         <translation>“开始”会{0}，并在其检查点旁写入配置和启动脚本（{1}、{2}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="189" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="315" />
         <source>Save accelerate config</source>
         <translation>保存 accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="189" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="315" />
         <source>YAML (*.yaml *.yml)</source>
         <translation>YAML (*.yaml *.yml)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="197" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="323" />
         <source>Save launch script</source>
         <translation>保存启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="197" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="323" />
         <source>Shell script (*.sh)</source>
         <translation>Shell 脚本 (*.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="331" />
+        <source>Save Slurm script</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="331" />
+        <source>Slurm batch script (*.sbatch *.sh)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/launch_dialog.py" line="342" />
         <source>Could not write {0}: {1}</source>
         <translation>无法写入 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="344" />
         <source>Saved {0}</source>
         <translation>已保存 {0}</translation>
     </message>
@@ -1028,209 +1177,209 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="164" />
+        <location filename="../../studio/main_window.py" line="150" />
         <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
         <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="166" />
+        <location filename="../../studio/main_window.py" line="152" />
         <source>Model:</source>
         <translation>模型：</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="168" />
+        <location filename="../../studio/main_window.py" line="154" />
         <source>Folder…</source>
         <translation>文件夹…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="169" />
+        <location filename="../../studio/main_window.py" line="155" />
         <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
         <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="170" />
+        <location filename="../../studio/main_window.py" line="156" />
         <source>.gguf…</source>
         <translation>.gguf…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="171" />
+        <location filename="../../studio/main_window.py" line="157" />
         <source>Open a .gguf model file</source>
         <translation>打开 .gguf 模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="185" />
+        <location filename="../../studio/main_window.py" line="171" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="186" />
+        <location filename="../../studio/main_window.py" line="172" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="187" />
+        <location filename="../../studio/main_window.py" line="173" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="210" />
+        <location filename="../../studio/main_window.py" line="196" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="232" />
+        <location filename="../../studio/main_window.py" line="218" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="233" />
+        <location filename="../../studio/main_window.py" line="219" />
         <source>&amp;New…</source>
         <translation>新建(&amp;N)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="234" />
+        <location filename="../../studio/main_window.py" line="220" />
         <source>&amp;Open…</source>
         <translation>打开(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="235" />
+        <location filename="../../studio/main_window.py" line="221" />
         <source>&amp;Save</source>
         <translation>保存(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="236" />
+        <location filename="../../studio/main_window.py" line="222" />
         <source>Save &amp;As…</source>
         <translation>另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="237" />
+        <location filename="../../studio/main_window.py" line="223" />
         <source>Recent projects</source>
         <translation>最近的项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="239" />
+        <location filename="../../studio/main_window.py" line="225" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="240" />
+        <location filename="../../studio/main_window.py" line="226" />
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="241" />
+        <location filename="../../studio/main_window.py" line="227" />
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="243" />
+        <location filename="../../studio/main_window.py" line="229" />
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="247" />
+        <location filename="../../studio/main_window.py" line="233" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="248" />
+        <location filename="../../studio/main_window.py" line="234" />
         <source>Focus the tree filter</source>
         <translation>聚焦到模块树筛选框</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="253" />
+        <location filename="../../studio/main_window.py" line="239" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="255" />
+        <location filename="../../studio/main_window.py" line="241" />
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="264" />
+        <location filename="../../studio/main_window.py" line="250" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="265" />
+        <location filename="../../studio/main_window.py" line="251" />
         <source>&amp;Documentation</source>
         <translation>文档(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="269" />
+        <location filename="../../studio/main_window.py" line="255" />
         <source>&amp;About Adapter Studio</source>
         <translation>关于 Adapter Studio(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="280" />
+        <location filename="../../studio/main_window.py" line="266" />
         <source>The language changes the next time Adapter Studio starts.</source>
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="380" />
+        <location filename="../../studio/main_window.py" line="366" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="404" />
-        <location filename="../../studio/main_window.py" line="464" />
-        <location filename="../../studio/main_window.py" line="587" />
+        <location filename="../../studio/main_window.py" line="390" />
+        <location filename="../../studio/main_window.py" line="450" />
+        <location filename="../../studio/main_window.py" line="573" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="467" />
+        <location filename="../../studio/main_window.py" line="453" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="470" />
+        <location filename="../../studio/main_window.py" line="456" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="477" />
+        <location filename="../../studio/main_window.py" line="463" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="486" />
+        <location filename="../../studio/main_window.py" line="472" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="504" />
+        <location filename="../../studio/main_window.py" line="490" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="509" />
+        <location filename="../../studio/main_window.py" line="495" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="519" />
+        <location filename="../../studio/main_window.py" line="505" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="520" />
+        <location filename="../../studio/main_window.py" line="506" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="532" />
+        <location filename="../../studio/main_window.py" line="518" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="554" />
+        <location filename="../../studio/main_window.py" line="540" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="580" />
+        <location filename="../../studio/main_window.py" line="566" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -1499,128 +1648,128 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="142" />
+        <location filename="../../studio/widgets/module_tree.py" line="144" />
         <source>Only this block</source>
         <translation>仅此块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="149" />
+        <location filename="../../studio/widgets/module_tree.py" line="151" />
         <source>block</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="155" />
+        <location filename="../../studio/widgets/module_tree.py" line="157" />
         <source>all layers</source>
         <translation>所有层</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="162" />
+        <location filename="../../studio/widgets/module_tree.py" line="164" />
         <source>Layers:</source>
         <translation>层：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="164" />
+        <location filename="../../studio/widgets/module_tree.py" line="166" />
         <source>from</source>
         <translation>从</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="166" />
+        <location filename="../../studio/widgets/module_tree.py" line="168" />
         <source>to</source>
         <translation>到</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="170" />
+        <location filename="../../studio/widgets/module_tree.py" line="172" />
         <source>target_modules: names (q_proj, v_proj) or a regex</source>
         <translation>target_modules：名称（q_proj, v_proj）或正则表达式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="175" />
+        <location filename="../../studio/widgets/module_tree.py" line="177" />
         <source>Targets:</source>
         <translation>目标：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="227" />
+        <location filename="../../studio/widgets/module_tree.py" line="230" />
         <source>{0} · {1} · {2} parameters</source>
         <translation>{0} · {1} · {2} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="229" />
+        <location filename="../../studio/widgets/module_tree.py" line="232" />
         <source>architecture only: no weights (inspect and estimate; it cannot be trained — open a folder of the real model to train it)</source>
         <translation>仅架构：没有权重（可查看和估算；不能训练——请打开真实模型的文件夹来训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="338" />
+        <location filename="../../studio/widgets/module_tree.py" line="341" />
         <source>no model</source>
         <translation>没有模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="343" />
+        <location filename="../../studio/widgets/module_tree.py" line="346" />
         <source>{0} does not target modules of the tree.</source>
         <translation>{0} 不以模块树中的模块为目标。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="442" />
+        <location filename="../../studio/widgets/module_tree.py" line="445" />
         <source>'{0}' matches no module (closest: {1})</source>
         <translation>'{0}' 不匹配任何模块（最接近：{1}）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="444" />
+        <location filename="../../studio/widgets/module_tree.py" line="447" />
         <source>'{0}' matches no module</source>
         <translation>'{0}' 不匹配任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="447" />
+        <location filename="../../studio/widgets/module_tree.py" line="450" />
         <source>{0} cannot adapt {1}: {2}</source>
         <translation>{0} 无法适配 {1}：{2}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="450" />
+        <location filename="../../studio/widgets/module_tree.py" line="453" />
         <source>layers_to_transform only works with a name list, not a regex</source>
         <translation>layers_to_transform 只能与名称列表一起使用，不能与正则表达式一起使用</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="452" />
+        <location filename="../../studio/widgets/module_tree.py" line="455" />
         <source>these targets select no module</source>
         <translation>这些目标没有选中任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="470" />
+        <location filename="../../studio/widgets/module_tree.py" line="473" />
         <source>Use {0} (the same modules in this model)</source>
         <translation>使用 {0}（此模型中的相同模块）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="471" />
+        <location filename="../../studio/widgets/module_tree.py" line="474" />
         <source>The targets name modules of another architecture; these have the same roles (attention query/key/value/output, MLP) here.</source>
         <translation>这些目标是另一种架构的模块名；此处这些模块承担相同的角色（注意力的 query/key/value/output、MLP）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="519" />
+        <location filename="../../studio/widgets/module_tree.py" line="522" />
         <source>Untick {0}</source>
         <translation>取消勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="522" />
+        <location filename="../../studio/widgets/module_tree.py" line="525" />
         <source>Tick in all {0} blocks</source>
         <translation>在全部 {0} 个块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="525" />
-        <location filename="../../studio/widgets/module_tree.py" line="540" />
+        <location filename="../../studio/widgets/module_tree.py" line="528" />
+        <location filename="../../studio/widgets/module_tree.py" line="543" />
         <source>Tick only in block {0}</source>
         <translation>仅在第 {0} 块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="527" />
+        <location filename="../../studio/widgets/module_tree.py" line="530" />
         <source>Tick {0}</source>
         <translation>勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="541" />
+        <location filename="../../studio/widgets/module_tree.py" line="544" />
         <source>Tick only in block</source>
         <translation>仅在某一块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="569" />
+        <location filename="../../studio/widgets/module_tree.py" line="572" />
         <source>{0}: ticked in all {1} blocks.</source>
         <translation>{0}：已在全部 {1} 个块中勾选。</translation>
     </message>
@@ -1663,37 +1812,42 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="131" />
+        <location filename="../../studio/widgets/playground.py" line="138" />
         <source>Adapter:</source>
         <translation>适配器：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="138" />
+        <location filename="../../studio/widgets/playground.py" line="145" />
         <source>&lt;b&gt;Base model&lt;/b&gt;</source>
         <translation>&lt;b&gt;基础模型&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="139" />
+        <location filename="../../studio/widgets/playground.py" line="146" />
         <source>&lt;b&gt;With the adapter&lt;/b&gt;</source>
         <translation>&lt;b&gt;加上适配器&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="170" />
+        <location filename="../../studio/widgets/playground.py" line="184" />
         <source>No checkpoint yet: train a run first.</source>
         <translation>还没有检查点：请先训练一次。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="187" />
+        <location filename="../../studio/widgets/playground.py" line="192" />
+        <source>Base model: {0} · adapter: {1}</source>
+        <translation>基础模型：{0} · 适配器：{1}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/playground.py" line="209" />
         <source>Loading {0} with {1}…</source>
         <translation>正在加载 {0} 和 {1}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="216" />
+        <location filename="../../studio/widgets/playground.py" line="238" />
         <source>Done.</source>
         <translation>完成。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="216" />
+        <location filename="../../studio/widgets/playground.py" line="238" />
         <source> The adapter did not change this answer.</source>
         <translation> 适配器没有改变这个回答。</translation>
     </message>
@@ -1740,7 +1894,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <name>RunView</name>
     <message>
         <location filename="../../studio/widgets/run_view.py" line="132" />
-        <location filename="../../studio/widgets/run_view.py" line="256" />
+        <location filename="../../studio/widgets/run_view.py" line="271" />
         <source>No run yet — press Train (Ctrl+Enter).</source>
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
@@ -1750,38 +1904,48 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="140" />
+        <location filename="../../studio/widgets/run_view.py" line="142" />
+        <source>Details</source>
+        <translation>详情</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/run_view.py" line="144" />
+        <source>The technical detail of the failure (for a bug report)</source>
+        <translation>失败的技术细节（用于错误报告）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/run_view.py" line="152" />
         <source>Save plot…</source>
         <translation>保存图表…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="141" />
+        <location filename="../../studio/widgets/run_view.py" line="153" />
         <source>Save the curves as PNG or SVG</source>
         <translation>将曲线保存为 PNG 或 SVG</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="144" />
-        <location filename="../../studio/widgets/run_view.py" line="261" />
+        <location filename="../../studio/widgets/run_view.py" line="156" />
+        <location filename="../../studio/widgets/run_view.py" line="278" />
         <source>no run</source>
         <translation>无运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="149" />
+        <location filename="../../studio/widgets/run_view.py" line="161" />
         <source>The worker's log appears here.</source>
         <translation>工作进程的日志显示在这里。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="341" />
+        <location filename="../../studio/widgets/run_view.py" line="359" />
         <source>after step {0}; Continue (Ctrl+P) goes on, Stop writes a checkpoint</source>
         <translation>在第 {0} 步之后；“继续”(Ctrl+P) 接着训练，“停止”会写入检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="350" />
+        <location filename="../../studio/widgets/run_view.py" line="368" />
         <source>paused</source>
         <translation>已暂停</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/run_view.py" line="452" />
+        <location filename="../../studio/widgets/run_view.py" line="479" />
         <source>Save plot</source>
         <translation>保存图表</translation>
     </message>
@@ -1844,9 +2008,14 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="183" />
+        <location filename="../../studio/widgets/runs_list.py" line="203" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="203" />
+        <source>Resume — {0}</source>
+        <translation>恢复——{0}</translation>
     </message>
 </context>
 <context>
@@ -1889,7 +2058,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="96" />
-        <location filename="../../studio/training.py" line="440" />
+        <location filename="../../studio/training.py" line="454" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
@@ -1910,7 +2079,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="113" />
-        <location filename="../../studio/training.py" line="446" />
+        <location filename="../../studio/training.py" line="460" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
@@ -1934,189 +2103,189 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="250" />
+        <location filename="../../studio/training.py" line="255" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="255" />
+        <location filename="../../studio/training.py" line="260" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="263" />
+        <location filename="../../studio/training.py" line="268" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="272" />
-        <location filename="../../studio/training.py" line="344" />
+        <location filename="../../studio/training.py" line="277" />
+        <location filename="../../studio/training.py" line="349" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="277" />
+        <location filename="../../studio/training.py" line="282" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="300" />
-        <source>Model: {0}</source>
-        <translation type="unfinished" />
-    </message>
-    <message>
         <location filename="../../studio/training.py" line="305" />
-        <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
-        <translation type="unfinished" />
-    </message>
-    <message>
-        <location filename="../../studio/training.py" line="308" />
-        <source>Targets: {0}</source>
-        <translation type="unfinished" />
+        <source>Model: {0}</source>
+        <translation>模型：{0}</translation>
     </message>
     <message>
         <location filename="../../studio/training.py" line="310" />
+        <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
+        <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="313" />
+        <source>Targets: {0}</source>
+        <translation>目标：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="315" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="311" />
+        <location filename="../../studio/training.py" line="316" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="317" />
+        <location filename="../../studio/training.py" line="322" />
         <source>Data: {0}</source>
-        <translation type="unfinished" />
+        <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="319" />
+        <location filename="../../studio/training.py" line="324" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
-        <translation type="unfinished" />
-    </message>
-    <message>
-        <location filename="../../studio/training.py" line="329" />
-        <source>There is no run {0}.</source>
-        <translation type="unfinished" />
-    </message>
-    <message>
-        <location filename="../../studio/training.py" line="331" />
-        <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
-        <translation type="unfinished" />
+        <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
         <location filename="../../studio/training.py" line="334" />
-        <source>Run {0} is training already.</source>
-        <translation type="unfinished" />
+        <source>There is no run {0}.</source>
+        <translation>没有运行 {0}。</translation>
     </message>
     <message>
         <location filename="../../studio/training.py" line="336" />
-        <source>Run {0} ended before its first step: there is no checkpoint to resume from; fix what it reports and press Train.</source>
-        <translation type="unfinished" />
+        <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
+        <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="365" />
+        <location filename="../../studio/training.py" line="339" />
+        <source>Run {0} is training already.</source>
+        <translation>运行 {0} 已在训练。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="341" />
+        <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
+        <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="370" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="365" />
+        <location filename="../../studio/training.py" line="370" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="365" />
+        <location filename="../../studio/training.py" line="370" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="437" />
+        <location filename="../../studio/training.py" line="451" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="437" />
+        <location filename="../../studio/training.py" line="451" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="438" />
+        <location filename="../../studio/training.py" line="452" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="440" />
+        <location filename="../../studio/training.py" line="454" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="441" />
+        <location filename="../../studio/training.py" line="455" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="446" />
+        <location filename="../../studio/training.py" line="460" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="478" />
+        <location filename="../../studio/training.py" line="496" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="495" />
+        <location filename="../../studio/training.py" line="513" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="506" />
+        <location filename="../../studio/training.py" line="524" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="509" />
+        <location filename="../../studio/training.py" line="527" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="518" />
-        <location filename="../../studio/training.py" line="523" />
+        <location filename="../../studio/training.py" line="536" />
+        <location filename="../../studio/training.py" line="541" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
-        <translation type="unfinished" />
+        <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="527" />
+        <location filename="../../studio/training.py" line="545" />
         <source>Resume the selected run from its last checkpoint</source>
-        <translation type="unfinished" />
+        <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="542" />
+        <location filename="../../studio/training.py" line="560" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="543" />
+        <location filename="../../studio/training.py" line="561" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="544" />
+        <location filename="../../studio/training.py" line="562" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="548" />
+        <location filename="../../studio/training.py" line="566" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="558" />
+        <location filename="../../studio/training.py" line="576" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="561" />
+        <location filename="../../studio/training.py" line="579" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>
@@ -2124,37 +2293,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>_ReadOnlyBanner</name>
     <message>
-        <location filename="../../studio/main_window.py" line="737" />
+        <location filename="../../studio/main_window.py" line="723" />
         <source>Show that window</source>
         <translation>显示那个窗口</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="738" />
+        <location filename="../../studio/main_window.py" line="724" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="739" />
+        <location filename="../../studio/main_window.py" line="725" />
         <source>Open the project for editing if no other window has it open any more</source>
         <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="752" />
+        <location filename="../../studio/main_window.py" line="738" />
         <source>another window of Adapter Studio has this project open; only that window can change it.</source>
         <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="754" />
+        <location filename="../../studio/main_window.py" line="740" />
         <source>the project's lock file cannot be written ({0}).</source>
         <translation>无法写入项目的锁文件（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="756" />
+        <location filename="../../studio/main_window.py" line="742" />
         <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
         <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="764" />
+        <location filename="../../studio/main_window.py" line="750" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
