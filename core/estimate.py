@@ -45,7 +45,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["count_parameters", "cost", "training_memory", "trace_activations", "DTYPE_BYTES", "PARTS"]
+__all__ = ["count_parameters", "cost", "training_memory", "trace_activations", "per_gpu_memory", "DTYPE_BYTES", "PARTS",
+           "SHARDED_PARTS"]
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2}
 PARTS = ("weights", "adapter", "gradients", "optimizer", "activations", "workspace")
@@ -164,6 +165,48 @@ def training_memory(
     }
     parts["total"] = sum(parts.values())
     return parts
+
+
+SHARDED_PARTS = {
+    "ddp": (),
+    "fsdp": ("weights", "adapter", "gradients", "optimizer"),
+    "zero2": ("gradients", "optimizer"),
+    "zero3": ("weights", "adapter", "gradients", "optimizer"),
+}
+"""Which of `training_memory`'s parts each way of training on several GPUs (``core.launch.LaunchSpec.sharding``)
+splits across the processes: DDP none (every GPU holds everything), DeepSpeed ZeRO-2 the gradients and
+the optimizer state, ZeRO-3 and FSDP2 the weights (base and adapter) too."""
+
+
+def per_gpu_memory(memory: dict[str, int], sharding: str, num_processes: int, *,
+                   offload_optimizer: bool = False) -> dict[str, int]:
+    """One GPU's share of `training_memory`'s estimate `memory` when `num_processes` processes (one per
+    GPU) train with `sharding` (a key of `SHARDED_PARTS`): the parts it shards are split N ways (rounded
+    up, so N shares cover the whole), the others stay whole on every GPU. Activations and workspace are
+    each process's own (its micro-batch is the run's batch_size), so they never shrink.
+
+    `offload_optimizer` (DeepSpeed's ZeRO-Offload): the optimizer state leaves the GPUs (0 there); the
+    answer's ``"cpu"`` is what the machine's CPU memory then holds for all processes together: the
+    optimizer state plus the float32 copies of the trainable weights and their gradients that CPU Adam
+    steps (a trainable parameter's 8 + 4 + 4 bytes). Without offload ``"cpu"`` is 0.
+    Keys: `PARTS`, ``"total"`` (the GPU's sum) and ``"cpu"``. Sharded training also holds the weights of
+    the block being gathered (FSDP2, ZeRO-3) and communication buffers; they are not in these figures."""
+    if sharding not in SHARDED_PARTS:
+        raise ValueError(f"sharding must be one of {', '.join(SHARDED_PARTS)}, not {sharding!r}")
+    if num_processes < 1:
+        raise ValueError(f"num_processes must be at least 1, not {num_processes}")
+    if offload_optimizer and not sharding.startswith("zero"):
+        raise ValueError(f"offload_optimizer is a DeepSpeed ZeRO setting, not one of {sharding!r}")
+    n = num_processes
+    split = SHARDED_PARTS[sharding] if n > 1 else ()
+    share = {k: (-(-memory.get(k, 0) // n) if k in split else memory.get(k, 0)) for k in PARTS}
+    cpu = 0
+    if offload_optimizer and n > 1:
+        share["optimizer"] = 0
+        cpu = memory.get("optimizer", 0) + memory.get("gradients", 0) + memory.get("adapter", 0)
+    share["total"] = sum(share[k] for k in PARTS)
+    share["cpu"] = cpu
+    return share
 
 
 def _formula_trace(config: Any, batch: int, seq: int, width: int) -> dict[str, Any]:

@@ -26,10 +26,16 @@ Two ways to use several GPUs (`LaunchSpec.sharding`):
   model too big for one GPU. `core.train` puts the adapter in before sharding and gathers only the
   adapter's weights for checkpoints. Optimizer state is saved as a full state dict: an adapter's is
   small, and a full one resumes on any number of GPUs.
+- ``"zero2"`` / ``"zero3"``, DeepSpeed ZeRO (``distributed_type: DEEPSPEED``, the ``deepspeed_config``
+  keys inside accelerate's YAML): stage 2 shards the optimizer state and the gradients, stage 3 the
+  weights too; ``offload_optimizer`` keeps the optimizer state in CPU memory (DeepSpeed's CPU Adam
+  steps it there). DeepSpeed is optional: `deepspeed_available` says whether this Python has it and,
+  if not, the command that installs it. What each choice saves per GPU: `core.estimate.per_gpu_memory`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
@@ -53,6 +59,10 @@ __all__ = [
     "launch_command",
     "launch_script",
     "launch_available",
+    "deepspeed_available",
+    "deepspeed_install_command",
+    "slurm_script",
+    "CHOICES",
 ]
 
 CONFIG_NAME = "accelerate_config.yaml"
@@ -62,7 +72,11 @@ SCRIPT_NAME = "launch.sh"
 DEFAULT_PORT = 29500
 """torchrun's (and accelerate's) default rendezvous port; two runs on one machine need two ports."""
 PRECISIONS = ("no", "fp16", "bf16")
-SHARDINGS = ("ddp", "fsdp")
+SHARDINGS = ("ddp", "fsdp", "zero2", "zero3")
+CHOICES = ("ddp", "fsdp", "zero2", "zero2+offload", "zero3", "zero3+offload")
+"""The dialog's parallelism choices in its order: a sharding, ``+offload`` for the optimizer state in CPU memory."""
+SLURM_SCRIPT_NAME = "launch.sbatch"
+"""The Slurm batch script's default file name."""
 
 
 @dataclass(frozen=True)
@@ -171,11 +185,16 @@ class LaunchSpec:
     use_cpu: bool = False
     """Train on the CPU (one process): for tests and machines without GPUs."""
     sharding: str = "ddp"
-    """``"ddp"`` (each GPU holds the whole model) or ``"fsdp"`` (FSDP2 shards it); one process: neither."""
+    """``"ddp"`` (each GPU holds the whole model), ``"fsdp"`` (FSDP2 shards it), ``"zero2"`` / ``"zero3"``
+    (DeepSpeed ZeRO stage 2 / 3); one process: none of them."""
+    offload_optimizer: bool = False
+    """DeepSpeed only: keep the optimizer state in CPU memory (ZeRO-Offload) instead of on the GPUs."""
 
     def __post_init__(self) -> None:
         if self.sharding not in SHARDINGS:
             raise ValueError(f"sharding must be one of {', '.join(SHARDINGS)}, not {self.sharding!r}")
+        if self.offload_optimizer and self.zero_stage is None:
+            raise ValueError(f"offload_optimizer is a DeepSpeed ZeRO setting (sharding zero2 or zero3), not {self.sharding!r}")
         if self.num_processes < 1:
             raise ValueError(f"num_processes must be at least 1, not {self.num_processes}")
         if self.mixed_precision not in PRECISIONS:
@@ -188,16 +207,38 @@ class LaunchSpec:
 
     @classmethod
     def for_gpus(cls, n: int, gpus: list[Gpu], precision_setting: str = "auto", *,
-                 port: int = DEFAULT_PORT, use_cpu: bool = False, sharding: str = "ddp") -> "LaunchSpec":
-        """The launch on the first `n` of `gpus` with the run's ``mixed_precision`` setting."""
+                 port: int = DEFAULT_PORT, use_cpu: bool = False, sharding: str = "ddp",
+                 offload_optimizer: bool = False) -> "LaunchSpec":
+        """The launch on the first `n` of `gpus` with the run's ``mixed_precision`` setting. `sharding` may
+        be one of `CHOICES` (``"zero3+offload"``: ZeRO-3 with `offload_optimizer`)."""
+        if sharding.endswith("+offload"):
+            sharding, offload_optimizer = sharding.removesuffix("+offload"), True
         ids = "all" if use_cpu or n >= len(gpus) else ",".join(str(g.index) for g in gpus[:n])
         return cls(num_processes=n, mixed_precision=resolve_precision(precision_setting, gpus[:n], use_cpu=use_cpu),
-                   main_process_port=port, gpu_ids=ids, use_cpu=use_cpu, sharding=sharding)
+                   main_process_port=port, gpu_ids=ids, use_cpu=use_cpu, sharding=sharding,
+                   offload_optimizer=offload_optimizer)
+
+    @property
+    def zero_stage(self) -> int | None:
+        """DeepSpeed's ZeRO stage (2 or 3), None for DDP and FSDP."""
+        return {"zero2": 2, "zero3": 3}.get(self.sharding)
+
+    @property
+    def choice(self) -> str:
+        """The `CHOICES` entry this launch is (``"zero2+offload"``...)."""
+        return self.sharding + ("+offload" if self.offload_optimizer else "")
+
+    @property
+    def uses_deepspeed(self) -> bool:
+        """True when the launch runs DeepSpeed (ZeRO on two or more processes)."""
+        return self.distributed_type == "DEEPSPEED"
 
     @property
     def distributed_type(self) -> str:
         if self.num_processes == 1:
             return "NO"
+        if self.zero_stage is not None:
+            return "DEEPSPEED"
         return "FSDP" if self.sharding == "fsdp" else "MULTI_GPU"
 
 
@@ -222,7 +263,9 @@ def accelerate_config(spec: LaunchSpec) -> str:
     def q(value: str) -> str:  # single-quoted YAML scalar: 'no' must stay a string, not false
         return "'" + value.replace("'", "''") + "'"
 
-    how = {"NO": "", "MULTI_GPU": ", data parallel (DDP)", "FSDP": ", the model sharded across them (FSDP2)"}[spec.distributed_type]
+    how = {"NO": "", "MULTI_GPU": ", data parallel (DDP)", "FSDP": ", the model sharded across them (FSDP2)",
+           "DEEPSPEED": f", DeepSpeed ZeRO-{spec.zero_stage}" + (" with the optimizer state in CPU memory"
+                                                                 if spec.offload_optimizer else "")}[spec.distributed_type]
     lines = [
         "# accelerate launch config written by Adapter Studio (core/launch.py).",
         f"# {spec.num_processes} process{'es' if spec.num_processes != 1 else ''}"
@@ -263,6 +306,26 @@ def accelerate_config(spec: LaunchSpec) -> str:
             "  fsdp_cpu_ram_efficient_loading: false",
             "  fsdp_activation_checkpointing: false",
         ]
+    if spec.distributed_type == "DEEPSPEED":
+        stage = spec.zero_stage
+        shards = "the optimizer state and the gradients" if stage == 2 else "the weights, the gradients and the optimizer state"
+        lines += [
+            "# DeepSpeed (accelerate writes the DeepSpeed config from these keys; a deepspeed_config_file: PATH",
+            "# to a DeepSpeed JSON could stand here instead). Needs DeepSpeed installed where this runs.",
+            "deepspeed_config:",
+            f"  # ZeRO stage {stage}: {shards} split across the processes",
+            f"  zero_stage: {stage}",
+            "  # " + ("the optimizer state in CPU memory; DeepSpeed's CPU Adam steps it there (compiled on first use)"
+                      if spec.offload_optimizer else "the optimizer state stays on the GPUs (cpu: keep it in CPU memory)"),
+            f"  offload_optimizer_device: {'cpu' if spec.offload_optimizer else 'none'}",
+            "  offload_param_device: none",
+            "  # the model is loaded whole, the adapter put in, then DeepSpeed shards it (no zero.Init at load)",
+            "  zero3_init_flag: false",
+            "  # checkpoints gather only the adapter's weights, not a 16-bit copy of the whole model",
+            "  zero3_save_16bit_model: false",
+            "  # gradient_accumulation_steps and gradient_clipping are left out: the run's own values are used",
+            "  deepspeed_multinode_launcher: standard",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -275,6 +338,29 @@ def launch_available() -> tuple[bool, str]:
             "it where Adapter Studio is installed with Python (pipx install adapter-studio), or train on one GPU here."
         )
     return True, ""
+
+
+def deepspeed_install_command(python: str | None = None) -> str:
+    """The command that installs DeepSpeed into `python`'s environment (this program's by default):
+    DeepSpeed ships as source; ``DS_BUILD_OPS=0`` builds none of its CUDA/C++ ops at install (each is
+    compiled the first time it is used) and ``--no-build-isolation`` lets its build see the torch that
+    is already installed."""
+    if python is None:
+        python = "python3" if getattr(sys, "frozen", False) else sys.executable
+    return f"DS_BUILD_OPS=0 {shlex.quote(str(python))} -m pip install --no-build-isolation deepspeed"
+
+
+def deepspeed_available() -> tuple[bool, str]:
+    """Whether this Python can import DeepSpeed (looked up, not imported: importing it loads torch, and
+    the window never does), and if not, what to do (for the dialog)."""
+    try:
+        found = importlib.util.find_spec("deepspeed") is not None
+    except (ImportError, ValueError):  # a broken install, or an entry in sys.modules set to None
+        found = False
+    if found:
+        return True, ""
+    return False, ("DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with:\n"
+                   + deepspeed_install_command())
 
 
 def launch_command(project_path: str | os.PathLike[str], run_id: int, config_path: str | os.PathLike[str],
@@ -304,8 +390,16 @@ def source_tree() -> Path | None:
     return None if {"site-packages", "dist-packages"} & set(root.parts) else root
 
 
+def slurm_script(project_path: str | os.PathLike[str], run_id: int | None, spec: LaunchSpec, *,
+                 python: str | None = None, source_root: str | os.PathLike[str] | None = None) -> str:
+    """`launch_script` as a Slurm batch script: ``sbatch THIS_FILE`` asks for one node with the GPUs
+    (``#SBATCH`` lines, which bash reads as comments: it still runs with ``bash``)."""
+    return launch_script(project_path, run_id, spec, python=python, source_root=source_root, slurm=True)
+
+
 def launch_script(project_path: str | os.PathLike[str], run_id: int | None, spec: LaunchSpec, *,
-                  python: str | None = None, source_root: str | os.PathLike[str] | None = None) -> str:
+                  python: str | None = None, source_root: str | os.PathLike[str] | None = None,
+                  slurm: bool = False) -> str:
     """A bash script that does the launch: the config inside it (a here-document written to a temporary
     file), paths quoted, comments on running it in a terminal or under Slurm. ``run_id=None``: each
     execution creates a new run from the project's current settings (as Train does); otherwise it
@@ -321,8 +415,25 @@ def launch_script(project_path: str | os.PathLike[str], run_id: int | None, spec
         raise ValueError("the config contains the here-document's end marker")
     gpus = "the CPU" if spec.use_cpu else f"{n} GPU{'s' if n != 1 else ''}"
     slurm_gpus = "" if spec.use_cpu else f" --gpus-per-node={n}"
-    out = [
-        "#!/usr/bin/env bash",
+    out = ["#!/usr/bin/env bash"]
+    if slurm:
+        # sbatch reads #SBATCH lines up to the first command. One task: accelerate starts the N processes.
+        # B:TERM@300: SIGTERM to the batch shell (the launcher, after exec) five minutes before the limit.
+        job = f"adapter-studio-run-{run_id}" if run_id is not None else "adapter-studio"
+        out += [
+            f"#SBATCH --job-name={job}",
+            "#SBATCH --nodes=1",
+            "#SBATCH --ntasks=1",
+        ]
+        if not spec.use_cpu:
+            out.append(f"#SBATCH --gpus-per-node={n}")
+        out += [
+            "#SBATCH --cpus-per-task=8",
+            "#SBATCH --signal=B:TERM@300",
+            "#SBATCH --output=%x-%j.log",
+            "# Add your cluster's partition, account and time limit (#SBATCH --partition=... --time=...).",
+        ]
+    out += [
         f"# Adapter Studio: train {what} of {project.name} on {gpus} with Hugging Face Accelerate.",
         f"# Written by Adapter Studio on {time.strftime('%Y-%m-%d %H:%M')}; the same launch as the studio's",
         "# \"Train on several GPUs\" dialog.",
@@ -330,8 +441,9 @@ def launch_script(project_path: str | os.PathLike[str], run_id: int | None, spec
         "# Run it here:   bash THIS_SCRIPT",
         "# Run it on a Slurm cluster, one node (accelerate starts the processes itself: one task, not N):",
         f"#   srun --nodes=1 --ntasks=1{slurm_gpus} --cpus-per-task=8 bash THIS_SCRIPT",
-        f"#   sbatch --nodes=1 --ntasks=1{slurm_gpus} --signal=TERM@300 THIS_SCRIPT",
-        "# SIGTERM (kill, scancel, or --signal=TERM@300: five minutes before the time limit) makes every process",
+        f"#   sbatch --nodes=1 --ntasks=1{slurm_gpus} --signal=B:TERM@300 THIS_SCRIPT"
+        + ("   (the #SBATCH lines above say the same)" if slurm else ""),
+        "# SIGTERM (kill, scancel, or --signal=B:TERM@300: five minutes before the time limit) makes every process",
         "# finish its step, write a checkpoint and stop; RUN_ID=<the run> bash THIS_SCRIPT resumes it. The script",
         "# ends by exec'ing the launcher, so the signal reaches it; for several processes it passes SIGTERM on",
         "# and waits for them. (For one process accelerate's launcher does not pass it on: signal the worker.)",
@@ -365,6 +477,16 @@ def launch_script(project_path: str | os.PathLike[str], run_id: int | None, spec
         out += [
             "# The worker's code, from the source tree the studio ran from (drop this if Adapter Studio is installed).",
             f"export PYTHONPATH={shlex.quote(str(source_root))}\"${{PYTHONPATH:+:$PYTHONPATH}}\"",
+        ]
+    if spec.uses_deepspeed:
+        out += [
+            "",
+            "# DeepSpeed is not one of Adapter Studio's requirements: say how to install it rather than fail later.",
+            "if ! \"$PYTHON\" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec(\"deepspeed\") is None)'; then",
+            '  echo "adapter-studio: DeepSpeed is not installed for $PYTHON. Install it with:" >&2',
+            "  echo \"  DS_BUILD_OPS=0 $PYTHON -m pip install --no-build-isolation deepspeed\" >&2",
+            "  exit 1",
+            "fi",
         ]
     out += [
         "",
