@@ -57,3 +57,11 @@ icons:
 	$(PYTHON) -c 'from PIL import Image; i = Image.open("assets/icons/adapter-studio-512.png").convert("RGBA"); \
 		i.save("assets/icons/adapter-studio.ico", sizes=[(s, s) for s in (16, 24, 32, 48, 64, 128, 256)]); \
 		i.save("assets/icons/adapter-studio.icns")'
+
+# PEFT 0.21.2's own tests against our engine (tests/peft_suite/run.py): downloads PEFT's sdist into build/,
+# runs the chosen files with real peft and with peft's public names served by core, prints per method.
+#   make peft-suite PEFT_SUITE_ARGS='-k "LoRA or Lora"'   (a subset; --files test_config.py ... picks files)
+PEFT_SUITE_ARGS ?=
+peft-suite:
+	$(PYTHON) -m tests.peft_suite.run $(PEFT_SUITE_ARGS)
+.PHONY: peft-suite

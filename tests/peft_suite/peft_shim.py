@@ -1,0 +1,136 @@
+"""pytest plugin for ``make peft-suite``: PEFT's own tests, with ``peft``'s public names served by ``core``.
+
+Loaded with ``-p peft_shim`` before PEFT's test modules are imported, so ``from peft import LoraConfig,
+get_peft_model, PeftModel, …`` in them binds our engine. Everything else (``peft.tuners…``, ``peft.utils…``,
+the other methods) stays real peft. ``get_peft_model`` / ``inject_adapter_in_model`` hand a config of a method
+we do not implement (VeRA, BOFT, …) to real peft, so those cases run as on PEFT and count as out of scope.
+
+Environment: ``PEFT_SUITE_ENGINE=peft`` serves nothing (the baseline: real PEFT on the same files);
+``PEFT_SUITE_REPORT=path.json`` receives ``{nodeid: [outcome, methods]}``.
+
+Each case is filed under the methods it exercises: the config classes among its parameters, else the config
+class names its test function's source mentions. A case with none is ``general``; a case that uses any
+method we do not implement is ``out-of-scope``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+from collections import Counter, defaultdict
+
+import peft as real_peft
+
+import core
+
+ENGINE = os.environ.get("PEFT_SUITE_ENGINE", "core")
+
+# peft's public name -> ours (the methods' configs, the model classes, the free functions)
+SERVED_CONFIGS = {
+    "LoraConfig": "LORA", "AdaLoraConfig": "ADALORA", "IA3Config": "IA3", "PromptTuningConfig": "PROMPT_TUNING",
+    "PromptEncoderConfig": "P_TUNING", "PrefixTuningConfig": "PREFIX_TUNING", "AdaptionPromptConfig": "ADAPTION_PROMPT",
+}
+SERVED = (*SERVED_CONFIGS, "PeftModel", "PeftModelForCausalLM", "get_peft_model", "get_peft_model_state_dict",
+          "set_peft_model_state_dict", "inject_adapter_in_model", "get_layer_status", "get_model_status")
+REAL = {name: getattr(real_peft, name) for name in SERVED}
+
+
+def _ours(config) -> bool:
+    return isinstance(config, core.PeftConfig)
+
+
+def get_peft_model(model, peft_config, *args, **kwargs):
+    if _ours(peft_config):
+        return core.get_peft_model(model, peft_config, *args, **kwargs)
+    return REAL["get_peft_model"](model, peft_config, *args, **kwargs)
+
+
+def inject_adapter_in_model(peft_config, model, *args, **kwargs):
+    if _ours(peft_config):
+        return core.inject_adapter_in_model(peft_config, model, *args, **kwargs)
+    return REAL["inject_adapter_in_model"](peft_config, model, *args, **kwargs)
+
+
+if ENGINE == "core":
+    for _name in SERVED:
+        setattr(real_peft, _name, getattr(core, _name))
+    real_peft.get_peft_model = get_peft_model
+    real_peft.inject_adapter_in_model = inject_adapter_in_model
+
+# every config class real peft exports (ours are named in SERVED_CONFIGS; the others are methods we do not implement)
+ALL_CONFIGS = {name for name in dir(real_peft) if name.endswith("Config") and name not in ("PeftConfig", "PromptLearningConfig")}
+OUR_METHODS = set(SERVED_CONFIGS.values())
+_CONFIG_NAME = re.compile(r"\b([A-Z][A-Za-z0-9]*Config)\b")
+
+
+def _methods_of(item) -> set[str]:
+    names: set[str] = set()
+
+    def walk(value, depth=0):
+        if depth > 3:
+            return
+        if isinstance(value, type) and value.__name__ in ALL_CONFIGS:
+            names.add(value.__name__)
+        elif type(value).__name__ in ALL_CONFIGS:
+            names.add(type(value).__name__)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v, depth + 1)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v, depth + 1)
+
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        for value in callspec.params.values():
+            walk(value)
+    if not names:
+        try:
+            source = inspect.getsource(item.function)
+        except (OSError, TypeError):
+            source = ""
+        names = {n for n in _CONFIG_NAME.findall(source) if n in ALL_CONFIGS}
+    methods = set()
+    for name in names:
+        method = SERVED_CONFIGS.get(name)
+        if method is None:
+            return {"out-of-scope"}
+        methods.add(method)
+    return methods or {"general"}
+
+
+_results: dict[str, list] = {}
+_methods: dict[str, set[str]] = {}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        _methods[item.nodeid] = _methods_of(item)
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "skipped" if report.skipped else report.outcome
+        if report.when == "call" and hasattr(report, "wasxfail"):
+            outcome = "xfail"
+        _results[report.nodeid] = outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    table: dict[str, Counter] = defaultdict(Counter)
+    for nodeid, outcome in _results.items():
+        for method in _methods.get(nodeid, {"general"}):
+            table[method][outcome] += 1
+    write = terminalreporter.write_line
+    write("")
+    write(f"peft-suite ({'our engine' if ENGINE == 'core' else 'real peft'}): outcomes per method")
+    write(f"{'method':<16}{'passed':>8}{'failed':>8}{'skipped':>9}")
+    for method in sorted(table, key=lambda m: (m in ("general", "out-of-scope"), m)):
+        c = table[method]
+        write(f"{method:<16}{c['passed']:>8}{c['failed']:>8}{c['skipped'] + c['xfail']:>9}")
+    path = os.environ.get("PEFT_SUITE_REPORT")
+    if path:
+        with open(path, "w") as fh:
+            json.dump({n: [o, sorted(_methods.get(n, {"general"}))] for n, o in _results.items()}, fh, indent=0)
