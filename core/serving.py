@@ -1,0 +1,154 @@
+"""Which servers will load an adapter, and why not: llama.cpp (and Ollama, LM Studio, which run llama.cpp's
+LoRA GGUF) and vLLM.
+
+Read from the adapter folder alone (``adapter_config.json`` and the safetensors header: tensor names and
+shapes), so it needs neither torch nor the base model: `check_folder`. Each `Verdict` says whether the
+server loads the adapter as exported and, if not, what is in the way and what to do instead.
+
+What each server accepts (from their documented loaders):
+
+- **llama.cpp / Ollama / LM Studio**: a LoRA adapter GGUF (``adapter-studio export --gguf-adapter``):
+  A/B pairs on linear layers of an architecture GGUF export maps (`core.gguf_arch`), one alpha per file
+  (rsLoRA and per-module rank/alpha are baked into the tensors by the export). Not: DoRA magnitudes,
+  ``modules_to_save`` copies, trained biases, PiSSA residual bases, embedding LoRA; non-LoRA methods.
+- **vLLM** (``--enable-lora``): PEFT LoRA folders without DoRA and without ``modules_to_save``, no
+  trained biases, every rank at most ``--max-lora-rank`` (one of `VLLM_MAX_LORA_RANKS`; the default 16),
+  targets that are linear layers of the decoder blocks (not the embedding or the output head).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VLLM_MAX_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+VLLM_DEFAULT_MAX_LORA_RANK = 16
+_EDGE_MODULES = ("embed_tokens", "wte", "word_embeddings", "lm_head", "embed_out", "wpe")
+
+
+@dataclass
+class Verdict:
+    server: str
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+    how: str = ""
+    """How to serve it (the export or flag to use)."""
+
+    def line(self) -> str:
+        if self.ok:
+            return f"{self.server}: yes — {self.how}"
+        return f"{self.server}: no — " + " ".join(self.reasons)
+
+
+@dataclass
+class AdapterFacts:
+    """What the checks read from an adapter folder."""
+
+    peft_type: str
+    config: dict[str, Any]
+    ranks: dict[str, int]
+    """module path -> rank (from lora_A's rows)."""
+    magnitudes: bool = False
+    saved_modules: list[str] = field(default_factory=list)
+    biases: bool = False
+    embedding_lora: list[str] = field(default_factory=list)
+
+
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n))
+
+
+def read_facts(folder: str | os.PathLike[str]) -> AdapterFacts:
+    """The adapter's method, config and per-module ranks, from ``adapter_config.json`` and the safetensors header."""
+    folder = Path(folder)
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    header: dict[str, Any] = {}
+    weights = folder / "adapter_model.safetensors"
+    if weights.is_file():
+        header = {k: v for k, v in _safetensors_header(weights).items() if k != "__metadata__"}
+    facts = AdapterFacts(str(config.get("peft_type", "")).upper(), config, {})
+    for key, info in header.items():
+        m = re.match(r"(?:base_model\.model\.)?(?P<path>.+)\.lora_A(?:\.[^.]+)?\.weight$", key)
+        if m:
+            facts.ranks[m["path"]] = int(info["shape"][0])
+        m = re.match(r"(?:base_model\.model\.)?(?P<path>.+)\.lora_embedding_A(?:\.[^.]+)?$", key)
+        if m:
+            facts.embedding_lora.append(m["path"])
+            facts.ranks[m["path"]] = int(info["shape"][0])
+        facts.magnitudes |= ".lora_magnitude_vector" in key
+        if ".modules_to_save." in key:
+            facts.saved_modules.append(key.split(".modules_to_save.")[0].removeprefix("base_model.model."))
+        facts.biases |= key.endswith(".bias") and ".modules_to_save." not in key
+    facts.saved_modules = sorted(set(facts.saved_modules)) or list(config.get("modules_to_save") or [])
+    return facts
+
+
+def _llama_cpp(f: AdapterFacts, model_type: str | None) -> Verdict:
+    server = "llama.cpp / Ollama / LM Studio"
+    why: list[str] = []
+    if f.peft_type != "LORA":
+        return Verdict(server, False, [f"they load LoRA adapters only; this is {f.peft_type}. Export a merged GGUF "
+                                       "(--gguf) where the method merges."])
+    if f.config.get("use_dora") or f.magnitudes:
+        why.append("DoRA's learned magnitudes have no place in a llama.cpp LoRA GGUF.")
+    if f.saved_modules:
+        why.append(f"modules_to_save ({', '.join(f.saved_modules)}) are full copies, not A/B pairs.")
+    if f.config.get("bias", "none") != "none" or f.biases:
+        why.append("trained biases are not A/B pairs.")
+    init = f.config.get("init_lora_weights")
+    if isinstance(init, str) and init.startswith("pissa"):
+        why.append("a PiSSA adapter needs its residual base, not the original base GGUF.")
+    if f.embedding_lora:
+        why.append(f"LoRA on the embedding ({', '.join(f.embedding_lora)}) is not written by the GGUF adapter export.")
+    if model_type is not None:
+        from core.gguf_arch import PLANS
+
+        if model_type not in PLANS:
+            why.append(f"GGUF export does not map the {model_type} architecture.")
+    if why:
+        return Verdict(server, False, why + ["Export a merged GGUF (--gguf) instead."])
+    notes = []
+    if f.config.get("use_rslora") or f.config.get("rank_pattern") or f.config.get("alpha_pattern"):
+        notes.append("rsLoRA / per-module rank and alpha are baked into lora_b")
+    return Verdict(server, True, [], "export a LoRA GGUF (--gguf-adapter) and load it on the base GGUF"
+                   + (f" ({'; '.join(notes)})" if notes else ""))
+
+
+def _vllm(f: AdapterFacts) -> Verdict:
+    server = "vLLM"
+    why: list[str] = []
+    if f.peft_type != "LORA":
+        return Verdict(server, False, [f"vLLM serves LoRA adapters only; this is {f.peft_type}. Serve the merged model "
+                                       "(--merged) instead."])
+    if f.config.get("use_dora") or f.magnitudes:
+        why.append("vLLM rejects DoRA adapters.")
+    if f.saved_modules:
+        why.append(f"vLLM rejects modules_to_save ({', '.join(f.saved_modules)}).")
+    if f.config.get("bias", "none") != "none" or f.biases:
+        why.append("vLLM does not load trained LoRA biases.")
+    edge = sorted({p for p in [*f.ranks, *f.embedding_lora] if p.rsplit(".", 1)[-1] in _EDGE_MODULES})
+    if edge:
+        why.append(f"vLLM applies LoRA to the decoder blocks' linear layers, not to {', '.join(edge)}.")
+    rank = max(f.ranks.values(), default=int(f.config.get("r") or 0))
+    flag = next((c for c in VLLM_MAX_LORA_RANKS if c >= rank), None)
+    if flag is None:
+        why.append(f"its rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_MAX_LORA_RANKS[-1]}).")
+    if why:
+        return Verdict(server, False, why + ["Serve the merged model (--merged) instead."])
+    how = "vllm serve BASE --enable-lora --lora-modules NAME=ADAPTER_FOLDER"
+    if flag > VLLM_DEFAULT_MAX_LORA_RANK:
+        how += f" --max-lora-rank {flag} (rank {rank} is above the default {VLLM_DEFAULT_MAX_LORA_RANK})"
+    return Verdict(server, True, [], how)
+
+
+def check_folder(folder: str | os.PathLike[str], *, model_type: str | None = None) -> list[Verdict]:
+    """The verdict of each server on the adapter in ``folder`` (a PEFT adapter folder)."""
+    facts = read_facts(folder)
+    return [_llama_cpp(facts, model_type), _vllm(facts)]
