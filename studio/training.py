@@ -363,11 +363,13 @@ class TrainingController(QObject):
                     precision = str(project.run(resume).config.training.get("mixed_precision", precision))
             except KeyError:
                 pass
+        memory = (self.window.cost.result or {}).get("memory")  # the Cost panel's estimate: split per GPU there
         dialog = LaunchDialog(self.project.path, self.gpus or [], run_id=resume, precision=precision,
-                              cpu=self.launch_on_cpu, parent=self.window)
+                              cpu=self.launch_on_cpu, memory=memory, parent=self.window)
         dialog.launch_requested.connect(lambda spec, r=resume: self.train(resume=r, launch=spec))
         dialog.saved.connect(lambda what, path: self.window.statusBar().showMessage(
-            self.tr("Saved the {0}: {1}").format(self.tr("launch script") if what == "script" else self.tr("accelerate config"), path), 8000))
+            self.tr("Saved the {0}: {1}").format({"script": self.tr("launch script"), "slurm": self.tr("Slurm script")}.get(
+                what, self.tr("accelerate config")), path), 8000))
         self.launch_dialog = dialog
         dialog.open()  # window-modal, returns at once: the GUI thread never waits in a nested loop
         self.launch_dialog_shown.emit(dialog)

@@ -1,11 +1,15 @@
 """Train on several GPUs: how many, the ``accelerate launch`` config (seen, saved), a launch script.
 
 Shown by Train when the machine has two or more GPUs (`studio.training.TrainingController`). The
-person picks the number of processes (one per GPU), data parallel (DDP) or sharded (FSDP2), and the
-rendezvous port; the config text
-(`core.launch.accelerate_config`) and the command follow at once. "Save config…" writes the YAML,
-"Save launch script…" a bash script with the same launch for a terminal or a Slurm job
-(`core.launch.launch_script`), Start hands the `core.launch.LaunchSpec` to the controller
+person picks the number of processes (one per GPU), how they share the work — data parallel (DDP),
+sharded (FSDP2) or DeepSpeed ZeRO-2 / ZeRO-3, each with or without the optimizer state offloaded to
+CPU memory — and the rendezvous port; the config text (`core.launch.accelerate_config`), the command
+and what each choice needs per GPU (`core.estimate.per_gpu_memory` over the Cost panel's estimate,
+given as `memory`) follow at once. DeepSpeed is optional: where this Python lacks it the ZeRO choices
+are disabled and the dialog shows the command that installs it (`core.launch.deepspeed_available`).
+"Save config…" writes the YAML, "Save launch script…" a bash script with the same launch for a
+terminal (`core.launch.launch_script`), "Save Slurm script…" the same with ``#SBATCH`` lines
+(`core.launch.slurm_script`); Start hands the `core.launch.LaunchSpec` to the controller
 (`launch_requested`), which creates the run, writes the config into its folder and starts
 ``accelerate launch``. The GPUs are given to the constructor (detected by the controller with
 ``nvidia-smi`` off the GUI thread), so tests pass the count they need.
@@ -34,7 +38,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.launch import CONFIG_NAME, DEFAULT_PORT, SCRIPT_NAME, Gpu, LaunchSpec, accelerate_config, launch_available, launch_script, source_tree
+from core.estimate import PARTS, per_gpu_memory
+from core.launch import (
+    CHOICES,
+    CONFIG_NAME,
+    DEFAULT_PORT,
+    SCRIPT_NAME,
+    Gpu,
+    LaunchSpec,
+    accelerate_config,
+    deepspeed_available,
+    deepspeed_install_command,
+    launch_available,
+    launch_script,
+    slurm_script,
+    source_tree,
+)
+from studio.widgets.cost_panel import gib
 
 
 class LaunchDialog(QDialog):
@@ -43,15 +63,20 @@ class LaunchDialog(QDialog):
     launch_requested = Signal(object)
     """A `core.launch.LaunchSpec`: Start was pressed."""
     saved = Signal(str, str)
-    """(what, path): "config" or "script" was written to path."""
+    """(what, path): "config", "script" or "slurm" was written to path."""
 
     def __init__(self, project_path: str | os.PathLike[str], gpus: list[Gpu], *, run_id: int | None = None,
-                 precision: str = "auto", cpu: bool = False, parent: QWidget | None = None) -> None:
+                 precision: str = "auto", cpu: bool = False, memory: dict[str, int] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project_path = Path(project_path).absolute()
         self.gpus = list(gpus)
         self.run_id = run_id
         self.precision = precision
+        self.memory = memory
+        """The Cost panel's training-memory estimate for one process (`core.estimate.training_memory`), or None."""
+        self.deepspeed, self.deepspeed_why = deepspeed_available()
+        """Whether this Python has DeepSpeed (asked once, without importing it: that would load torch)."""
         self.cpu = cpu
         """Launch on the CPU (one process): for tests and machines without GPUs."""
         self.save_path: str | None = None
@@ -68,9 +93,30 @@ class LaunchDialog(QDialog):
         self.processes.setToolTip(self.tr("Processes, one per GPU: each holds the whole model and trains on its "
                                           "share of every batch (data parallel); gradients are averaged."))
         self.sharding = QComboBox()
-        self.sharding.addItem(self.tr("Data parallel (DDP): each GPU holds the whole model"), "ddp")
-        self.sharding.addItem(self.tr("Sharded (FSDP2): the model's weights are split across the GPUs"), "fsdp")
-        self.sharding.setToolTip(self.tr("DDP when the model fits on one GPU (fastest); FSDP for a model too big for one."))
+        self.sharding.setObjectName("parallelism")
+        labels = self.choice_labels()
+        for choice in CHOICES:
+            self.sharding.addItem(labels[choice][1], choice)
+        self.sharding.setToolTip(self.tr("DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a "
+                                         "model too big for one; ZeRO-2 splits only the optimizer state and the "
+                                         "gradients; CPU offload keeps the optimizer state in CPU memory (slower steps)."))
+        if not self.deepspeed:  # the ZeRO choices stay listed, greyed, with the install command below
+            model = self.sharding.model()
+            for i, choice in enumerate(CHOICES):
+                if choice.startswith("zero"):
+                    model.item(i).setEnabled(False)
+                    model.item(i).setToolTip(self.tr("DeepSpeed is not installed for this Python"))
+        self.deepspeed_note = QLabel(self.tr("DeepSpeed is not installed for this Python, so the ZeRO choices are off. "
+                                             "Install it with this command, then open this dialog again:"))
+        self.deepspeed_note.setWordWrap(True)
+        self.install_command = QLineEdit(deepspeed_install_command())
+        self.install_command.setObjectName("deepspeed_install_command")
+        self.install_command.setReadOnly(True)
+        self.install_command.setToolTip(self.tr("DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first "
+                                                "used instead of at install; --no-build-isolation: its build uses the "
+                                                "torch already installed"))
+        for widget in (self.deepspeed_note, self.install_command):
+            widget.setVisible(not self.deepspeed)
         self.port = QSpinBox()
         self.port.setRange(1024, 65535)
         self.port.setValue(DEFAULT_PORT)
@@ -82,6 +128,8 @@ class LaunchDialog(QDialog):
         form.addRow(self.tr("GPUs found:") if not cpu else self.tr("Device:"), self.gpu_label if not cpu else QLabel(self.tr("CPU (one process)")))
         form.addRow(self.tr("Processes (GPUs):"), self.processes)
         form.addRow(self.tr("Parallelism:"), self.sharding)
+        form.addRow("", self.deepspeed_note)
+        form.addRow("", self.install_command)
         form.addRow(self.tr("Mixed precision:"), self.precision_label)
         form.addRow(self.tr("Port:"), self.port)
 
@@ -100,6 +148,13 @@ class LaunchDialog(QDialog):
         self.command_view.setToolTip(self.tr("The command Start runs (CONFIG: the config, written beside the run's checkpoints)"))
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.memory_view = QLabel()
+        self.memory_view.setObjectName("memory_per_gpu")
+        self.memory_view.setTextFormat(Qt.TextFormat.RichText)
+        self.memory_view.setToolTip(self.tr("Per GPU: the Cost panel's estimate with the parts each choice splits "
+                                            "divided among the processes. ZeRO-2 splits the optimizer state and the "
+                                            "gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the "
+                                            "optimizer state to CPU memory. Activations stay per process."))
 
         self.save_config_button = QPushButton(self.tr("Save config…"))
         self.save_config_button.setToolTip(self.tr("Write this accelerate config as a YAML file"))
@@ -108,9 +163,14 @@ class LaunchDialog(QDialog):
         self.save_script_button.setToolTip(self.tr("Write a bash script that does this launch, to run in a terminal "
                                                    "or as a cluster job (srun / sbatch; see its comments)"))
         self.save_script_button.clicked.connect(lambda: self.save_script())
+        self.save_slurm_button = QPushButton(self.tr("Save Slurm script…"))
+        self.save_slurm_button.setToolTip(self.tr("Write the same launch as a Slurm batch script (#SBATCH lines for one "
+                                                  "node with these GPUs): sbatch FILE"))
+        self.save_slurm_button.clicked.connect(lambda: self.save_slurm())
         saves = QHBoxLayout()
         saves.addWidget(self.save_config_button)
         saves.addWidget(self.save_script_button)
+        saves.addWidget(self.save_slurm_button)
         saves.addStretch(1)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -121,6 +181,7 @@ class LaunchDialog(QDialog):
 
         box = QVBoxLayout(self)
         box.addLayout(form)
+        box.addWidget(self.memory_view)
         box.addWidget(QLabel(self.tr("accelerate config:")))
         box.addWidget(self.config_view, 1)
         box.addWidget(QLabel(self.tr("Command:")))
@@ -136,10 +197,67 @@ class LaunchDialog(QDialog):
 
     # ---- the launch --------------------------------------------------------------------------------
 
+    def choice_labels(self) -> dict[str, tuple[str, str]]:
+        """Each of `core.launch.CHOICES`: (short name, the list's line)."""
+        return {
+            "ddp": ("DDP", self.tr("Data parallel (DDP): each GPU holds the whole model")),
+            "fsdp": ("FSDP2", self.tr("Sharded (FSDP2): the model's weights are split across the GPUs")),
+            "zero2": ("ZeRO-2", self.tr("DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs")),
+            "zero2+offload": (self.tr("ZeRO-2 + CPU offload"),
+                              self.tr("DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory")),
+            "zero3": ("ZeRO-3", self.tr("DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs")),
+            "zero3+offload": (self.tr("ZeRO-3 + CPU offload"),
+                              self.tr("DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory")),
+        }
+
+    def select(self, choice: str) -> None:
+        """Pick one of `core.launch.CHOICES` in the Parallelism list."""
+        self.sharding.setCurrentIndex(self.sharding.findData(choice))
+
     def spec(self) -> LaunchSpec:
         """The launch the controls describe."""
         return LaunchSpec.for_gpus(self.processes.value(), self.gpus, self.precision, port=self.port.value(),
                                    use_cpu=self.cpu, sharding=self.sharding.currentData())
+
+    def memory_per_gpu(self, choice: str, num_processes: int | None = None) -> dict[str, int] | None:
+        """`core.estimate.per_gpu_memory` of the Cost panel's estimate for `choice` (None without an estimate)."""
+        if not self.memory:
+            return None
+        n = self.processes.value() if num_processes is None else num_processes
+        sharding, _, offload = choice.partition("+")
+        return per_gpu_memory(self.memory, sharding, n, offload_optimizer=bool(offload))
+
+    def _memory_text(self, spec: LaunchSpec) -> str:
+        n = spec.num_processes
+        if not self.memory:
+            return self.tr("Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).")
+        if n == 1:
+            return self.tr("Memory per GPU (estimate): {0} — one process holds everything.").format(gib(self.memory["total"]))
+        whole = self.memory["total"]
+        rows = []
+        for choice, (name, _) in self.choice_labels().items():
+            share = self.memory_per_gpu(choice, n)
+            assert share is not None
+            saved = whole - share["total"]
+            cells = [name, gib(share["total"]), gib(saved) if saved > 0 else "–",
+                     gib(share["cpu"]) if share["cpu"] else "–"]
+            style = " style='font-weight:bold'" if choice == spec.choice else ""
+            off = choice.startswith("zero") and not self.deepspeed
+            colour = " style='color:gray'" if off else style
+            rows.append(f"<tr{colour}>" + "".join(f"<td>{c}&nbsp;&nbsp;</td>" for c in cells) + "</tr>")
+        head = "".join(f"<th align='left'>{h}&nbsp;&nbsp;</th>" for h in (
+            self.tr("{0} processes").format(n), self.tr("per GPU"), self.tr("saves per GPU"), self.tr("CPU memory")))
+        chosen = self.memory_per_gpu(spec.choice, n)
+        assert chosen is not None
+        parts = self._part_names()
+        detail = " · ".join(f"{parts[k]} {gib(chosen[k])}" for k in PARTS)
+        return (self.tr("Memory per GPU (estimate; one process alone: {0}):").format(gib(whole))
+                + f"<table cellspacing='0'><tr>{head}</tr>{''.join(rows)}</table>"
+                + self.tr("This choice, per GPU: {0}").format(detail))
+
+    def _part_names(self) -> dict[str, str]:
+        return {"weights": self.tr("weights"), "adapter": self.tr("adapter"), "gradients": self.tr("gradients"),
+                "optimizer": self.tr("optimizer"), "activations": self.tr("activations"), "workspace": self.tr("workspace")}
 
     def config_text(self) -> str:
         return accelerate_config(self.spec())
@@ -147,10 +265,14 @@ class LaunchDialog(QDialog):
     def script_text(self) -> str:
         return launch_script(self.project_path, self.run_id, self.spec(), source_root=source_tree())
 
+    def slurm_text(self) -> str:
+        return slurm_script(self.project_path, self.run_id, self.spec(), source_root=source_tree())
+
     def update_view(self) -> None:
         spec = self.spec()
         self.sharding.setEnabled(spec.num_processes > 1)  # one process: nothing to share or shard
         self.config_view.setPlainText(accelerate_config(spec))
+        self.memory_view.setText(self._memory_text(spec))
         self.precision_label.setText(spec.mixed_precision if spec.mixed_precision != "no" else self.tr("none (fp32)"))
         run = str(self.run_id) if self.run_id is not None else "NEW"
         argv = ["python", "-m", "accelerate.commands.launch", "--config_file", "CONFIG", "-m", "core.worker",
@@ -158,7 +280,11 @@ class LaunchDialog(QDialog):
         self.command_view.setText(shlex.join(argv))
         self.command_view.setCursorPosition(0)
         ok, why = launch_available()
-        if not ok and spec.num_processes > 1:
+        if spec.uses_deepspeed and not self.deepspeed:
+            self.note.setText(self.tr("DeepSpeed is not installed for this Python: install it (the command above) "
+                                      "or choose DDP or FSDP2."))
+            self.start_button.setEnabled(False)
+        elif not ok and spec.num_processes > 1:
             self.note.setText(why)
             self.start_button.setEnabled(False)
         elif not ok:
@@ -198,6 +324,14 @@ class LaunchDialog(QDialog):
         if not path:
             return None
         return self._write(path, self.script_text(), "script", executable=True)
+
+    def save_slurm(self, path: str | None = None) -> str | None:
+        """Write the Slurm batch script (executable; asks where unless `path` is given); returns the path written."""
+        default = f"launch-run-{self.run_id}.sbatch" if self.run_id is not None else "launch.sbatch"
+        path = path or self._ask_path(self.tr("Save Slurm script"), default, self.tr("Slurm batch script (*.sbatch *.sh)"))
+        if not path:
+            return None
+        return self._write(path, self.slurm_text(), "slurm", executable=True)
 
     def _write(self, path: str, text: str, what: str, *, executable: bool = False) -> str | None:
         try:

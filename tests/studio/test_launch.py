@@ -79,7 +79,7 @@ def test_precision_and_spec_checks():
     with pytest.raises(ValueError, match="mixed_precision"):
         LaunchSpec(mixed_precision="fp8")
     with pytest.raises(ValueError, match="sharding"):
-        LaunchSpec(sharding="zero3")
+        LaunchSpec(sharding="zero1")
 
 
 def test_gpus_from_nvidia_smi(tmp_path):
@@ -288,3 +288,177 @@ def test_accelerate_launch_on_the_cpu_pauses_and_finishes_in_the_window(launch_w
     with Project.open(launch_window.project.path) as project:
         run = project.run(run_id)
         assert run.status == "completed" and not run.paused
+
+
+# ---- DeepSpeed -------------------------------------------------------------------------------------
+
+MEMORY = {"weights": 6 * 2**30, "adapter": 2**24, "gradients": 2**24, "optimizer": 2**25, "activations": 2**30,
+          "workspace": 2**28}
+MEMORY["total"] = sum(MEMORY.values())
+
+
+def test_dialog_offers_deepspeed_with_memory_per_gpu(qtbot, tmp_path):
+    """ZeRO-2 / ZeRO-3, with or without CPU offload, beside DDP and FSDP2: the config follows the choice, the
+    table gives every choice's memory per GPU for the chosen number of processes (core.estimate's split of
+    the Cost panel's estimate), the Slurm script is the same launch; Start hands over the DeepSpeed launch."""
+    pytest.importorskip("deepspeed")  # installed by the test set-up (run.sh); its absence: the next test
+    from core.estimate import per_gpu_memory
+    from studio.widgets.cost_panel import gib
+    from studio.widgets.launch_dialog import LaunchDialog
+
+    dialog = LaunchDialog(tmp_path / "p.adapterstudio", H200, precision="bf16", memory=MEMORY)
+    qtbot.addWidget(dialog)
+    assert [dialog.sharding.itemData(i) for i in range(dialog.sharding.count())] == [
+        "ddp", "fsdp", "zero2", "zero2+offload", "zero3", "zero3+offload"]
+    assert not dialog.install_command.isVisibleTo(dialog)  # DeepSpeed is here: no install hint
+    dialog.processes.setValue(4)
+    for choice, stage, offload in (("zero2", 2, "none"), ("zero3+offload", 3, "cpu")):
+        dialog.select(choice)
+        shown = yaml.safe_load(dialog.config_view.toPlainText())
+        assert shown["distributed_type"] == "DEEPSPEED" and shown["deepspeed_config"]["zero_stage"] == stage
+        assert shown["deepspeed_config"]["offload_optimizer_device"] == offload and dialog.start_button.isEnabled()
+        share = per_gpu_memory(MEMORY, choice.partition("+")[0], 4, offload_optimizer=offload == "cpu")
+        assert dialog.memory_per_gpu(choice) == share
+        assert gib(share["total"]) in dialog.memory_view.text()
+    table = dialog.memory_view.text()
+    # one row per choice, with its figure per GPU: ZeRO-3 on 4 GPUs holds a quarter of the weights each
+    for choice in ("ddp", "fsdp", "zero2", "zero2+offload", "zero3", "zero3+offload"):
+        assert gib(dialog.memory_per_gpu(choice)["total"]) in table, choice
+    # by hand, ZeRO-3: 6 GiB / 4 + (16 + 16 + 32 MiB) / 4 + 1 GiB + 256 MiB = 2.77 GiB; DDP: the whole 7.31 GiB
+    assert "2.77 GiB" in table and "7.31 GiB" in table
+    assert per_gpu_memory(MEMORY, "zero3", 4)["total"] < per_gpu_memory(MEMORY, "zero2", 4)["total"] < MEMORY["total"]
+    dialog.processes.setValue(2)
+    assert gib(per_gpu_memory(MEMORY, "zero3", 2)["total"]) in dialog.memory_view.text()  # follows the count
+    dialog.select("zero3")
+    dialog.save_path = str(tmp_path / "job.sbatch")
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog.save_slurm_button.click()
+    assert saved.args == ["slurm", str(tmp_path / "job.sbatch")]
+    job = (tmp_path / "job.sbatch").read_text()
+    assert "#SBATCH --gpus-per-node=2" in job and "zero_stage: 3" in job and (tmp_path / "job.sbatch").stat().st_mode & stat.S_IXUSR
+    subprocess.run(["bash", "-n", str(tmp_path / "job.sbatch")], check=True)
+    with qtbot.waitSignal(dialog.launch_requested) as started:
+        dialog.start_button.click()
+    assert started.args[0] == LaunchSpec.for_gpus(2, H200, "bf16", sharding="zero3")
+    # without an estimate (the Cost panel has none yet) the dialog says so
+    bare = LaunchDialog(tmp_path / "p.adapterstudio", H200)
+    qtbot.addWidget(bare)
+    assert "no estimate yet" in bare.memory_view.text() and bare.memory_per_gpu("zero3") is None
+
+
+def test_dialog_without_deepspeed_disables_zero_and_shows_the_install_command(qtbot, tmp_path, monkeypatch):
+    """DeepSpeed not importable in the process that builds the dialog (sys.modules entry None: what Python
+    does for a module it must not import): the ZeRO choices are greyed, the exact install command is shown,
+    and a ZeRO launch cannot start (DDP and FSDP2 still can)."""
+    monkeypatch.setitem(sys.modules, "deepspeed", None)
+    from core.launch import deepspeed_install_command
+    from studio.widgets.launch_dialog import LaunchDialog
+
+    dialog = LaunchDialog(tmp_path / "p.adapterstudio", H200, memory=MEMORY)
+    qtbot.addWidget(dialog)
+    model = dialog.sharding.model()
+    enabled = {dialog.sharding.itemData(i): model.item(i).isEnabled() for i in range(dialog.sharding.count())}
+    assert enabled == {"ddp": True, "fsdp": True, "zero2": False, "zero2+offload": False, "zero3": False, "zero3+offload": False}
+    assert dialog.install_command.isVisibleTo(dialog) and dialog.deepspeed_note.isVisibleTo(dialog)
+    assert dialog.install_command.text() == deepspeed_install_command()
+    assert dialog.install_command.text() == f"DS_BUILD_OPS=0 {sys.executable} -m pip install --no-build-isolation deepspeed"
+    dialog.select("zero2")  # only a program can pick a disabled entry: Start stays off, the note says why
+    assert not dialog.start_button.isEnabled() and "DeepSpeed is not installed" in dialog.note.text()
+    dialog.select("fsdp")
+    assert dialog.start_button.isEnabled()
+
+
+def test_the_window_hands_the_cost_estimate_to_the_dialog(launch_window, qtbot):
+    from core.estimate import per_gpu_memory
+    from studio.widgets.cost_panel import gib
+
+    tc = launch_window.training
+    tc.gpus = V100
+    assert launch_window.cost.result is not None
+    with qtbot.waitSignal(tc.launch_dialog_shown) as shown:
+        tc.train()
+    dialog = shown.args[0]
+    memory = launch_window.cost.result["memory"]
+    assert dialog.memory == memory
+    assert gib(per_gpu_memory(memory, "ddp", 2)["total"]) in dialog.memory_view.text()
+    dialog.reject()
+
+
+@pytest.fixture
+def deepspeed_window(training_window, free_port):
+    """A training window whose Training tab says mixed_precision "no" (the CPU's precision; the stand-in
+    GPUs' "auto" would be fp16)."""
+    window = training_window(MAX_STEPS)
+    window.training_form.fields["mixed_precision"].set("no")
+    window.training_form._changed()
+    return window
+
+
+@pytest.fixture
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("choice", ["zero2", "zero3"])
+def test_deepspeed_launch_on_two_cpu_processes_pauses_and_finishes_in_the_window(deepspeed_window, qtbot, free_port, choice):
+    """The dialog's DeepSpeed launch, for real: two "GPUs" found, ZeRO-2 / ZeRO-3 chosen, Start runs ``python -m
+    accelerate.commands.launch`` with the DEEPSPEED config, which starts two processes; on this machine's CPU
+    DeepSpeed runs on its CPU accelerator (gloo). Pause, asked at once, holds both after the first step;
+    Continue goes on; every step arrives once, the run completes, and its checkpoint holds DeepSpeed's
+    optimizer state and the gathered adapter (loads in one process)."""
+    pytest.importorskip("deepspeed")
+    from core import PeftModel
+    from core.models import load_model
+    from core.store import Project
+
+    window = deepspeed_window
+    tc = window.training
+    tc.gpus = V100  # two GPUs "found": Train opens the dialog (no launch_on_cpu: two processes)
+    with qtbot.waitSignal(tc.launch_dialog_shown) as shown:
+        tc.train()
+    dialog = shown.args[0]
+    dialog.processes.setValue(2)
+    dialog.select(choice)
+    dialog.port.setValue(free_port)
+    config = yaml.safe_load(dialog.config_text())
+    assert config["distributed_type"] == "DEEPSPEED" and config["num_processes"] == 2 and config["mixed_precision"] == "no"
+    with qtbot.waitSignal(tc.run_started, timeout=10_000) as started:
+        dialog.start_button.click()
+    run_id = started.args[0]
+    client = tc.client
+    assert client.launched and client.process.args[1:4] == ["-m", "accelerate.commands.launch", "--config_file"]
+    with qtbot.waitSignal(tc.pause_changed, timeout=3 * RUN_TIMEOUT_MS) as changed:
+        assert tc.toggle_pause()
+    assert changed.args == [True], tc.view.log.toPlainText()[-3000:]
+    held = tc.view.points
+    assert 1 <= held < MAX_STEPS and "paused" in tc.view.status.text()
+    qtbot.wait(1000)
+    assert tc.view.points == held
+    with Project.open(window.project.path) as project:
+        assert project.run(run_id).paused
+    with qtbot.waitSignal(tc.pause_changed, timeout=30_000) as changed:
+        tc.toggle_pause()
+    assert changed.args == [False]
+    with qtbot.waitSignal(tc.run_ended, timeout=2 * RUN_TIMEOUT_MS) as ended:
+        pass
+    log = tc.view.log.toPlainText()
+    assert ended.args == [run_id, "completed"], log[-3000:]
+    assert list(tc.view.loss.view()[0]) == list(range(1, MAX_STEPS + 1))  # every step exactly once
+    started_line = next(line for line in log.splitlines() if "started on" in line)
+    assert ", deepspeed" in started_line and "accelerate launch: 2 processes" in log  # DeepSpeed, two processes
+    with Project.open(window.project.path) as project:
+        run = project.run(run_id)
+        assert run.status == "completed" and not run.paused
+        logged = "\n".join(row["message"] for row in project.logs(run_id))
+        final = project.last_checkpoint(run_id)
+    assert f"zero_stage: {choice[-1]}" in logged  # the config, recorded with the run
+    assert final is not None and final.name == f"checkpoint-{MAX_STEPS}"
+    assert (final / "deepspeed").is_dir()  # DeepSpeed's own (sharded) optimizer state
+    model, _ = load_model("tiny-llama")
+    loaded = PeftModel.from_pretrained(model, final / "adapter").adapter_state_dict()
+    assert loaded and all(t.abs().sum() > 0 for k, t in loaded.items() if "lora_B" in k)  # trained, full tensors
