@@ -2,7 +2,8 @@
 #
 #   make install-desktop      menu entry, icons, project-file type and metainfo for the current user
 #   make uninstall-desktop    removes them again
-#   make package              the one-folder bundle: dist/adapter-studio/adapter-studio
+#   make package              the one-folder bundle: dist/adapter-studio/adapter-studio (from the lock)
+#   make lock                 refresh the lock, requirements/*.txt (then run the whole suite)
 #
 # install-desktop points the menu entry at EXEC: by default the `adapter-studio` on PATH (pipx/uv),
 # else the bundle in dist/ when it has been built; or name one:
@@ -16,7 +17,7 @@ BUNDLE    := $(CURDIR)/dist/adapter-studio/adapter-studio
 EXEC      ?= $(or $(shell command -v adapter-studio 2>/dev/null),$(wildcard $(BUNDLE)),adapter-studio)
 PNG_SIZES := 16 24 32 48 64 128 256 512
 
-.PHONY: install-desktop uninstall-desktop package icons
+.PHONY: install-desktop uninstall-desktop package icons lock
 
 install-desktop:
 	install -d "$(DATA)/applications" "$(DATA)/mime/packages" "$(DATA)/metainfo" \
@@ -45,7 +46,8 @@ uninstall-desktop:
 	-command -v gtk-update-icon-cache >/dev/null && gtk-update-icon-cache -q -t -f "$(DATA)/icons/hicolor"
 	@echo "Removed $(APP_ID)"
 
-# PyInstaller comes with the test extra (pip install -e '.[test]', or ./run.sh test once).
+# PyInstaller comes with the test extra (./run.sh test once). The spec refuses to bundle a package whose
+# installed version differs from the app lock (requirements/app-linux-*.txt): set up with run.sh.
 package:
 	$(PYTHON) -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/adapter-studio.spec
 	@du -sh dist/adapter-studio
@@ -57,6 +59,13 @@ icons:
 	$(PYTHON) -c 'from PIL import Image; i = Image.open("assets/icons/adapter-studio-512.png").convert("RGBA"); \
 		i.save("assets/icons/adapter-studio.ico", sizes=[(s, s) for s in (16, 24, 32, 48, 64, 128, 256)]); \
 		i.save("assets/icons/adapter-studio.icns")'
+
+# The lock: exact versions for run.sh, the bundle and CI, resolved from pyproject.toml's ranges with
+# uv (installed into build/lock-tools when it is not on PATH). Deliberate, never automatic: after it,
+# run the whole suite (./run.sh test, which re-installs from the new lock) and commit requirements/
+# only when it passes. docs/packaging.md, "The lock".
+lock:
+	$(PYTHON) requirements/lock.py
 
 # PEFT 0.21.2's own tests against our engine (tests/peft_suite/run.py): downloads PEFT's sdist into build/,
 # runs the chosen files with real peft and with peft's public names served by core, prints per method.
