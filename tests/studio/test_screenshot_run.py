@@ -7,7 +7,7 @@ person chose are still ticked in the tree and stored in the project file, the pi
 and the loss curve's colour is drawn.
 
 The test trains tiny-llama (seconds). ``UPDATE_DOCS_SCREENSHOT=1`` trains the built-in
-SmolLM2-135M-Instruct instead (48 steps: a few CPU minutes on a free machine) and writes the picture to
+SmolLM2-135M-Instruct instead (30 steps of 4 examples: a few CPU minutes on a free machine) and writes the picture to
 docs/screenshot-run.png and docs/screenshot-finished-run.png: the docs show a real run's curves,
 never curves made up in a test."""
 
@@ -93,7 +93,7 @@ SHOOT = textwrap.dedent(
 )
 
 
-def shoot_real_run(folder: Path, *, model: str, steps: int, timeout_s: int) -> tuple[dict, Path]:
+def shoot_real_run(folder: Path, *, model: str, steps: int, batch_size: int, timeout_s: int) -> tuple[dict, Path]:
     """Create a project (``model``, LoRA on q_proj/v_proj, the shipped capitals sample), train it from
     the window under ``xvfb-run`` (a 1600×1000 screen), return the script's report and the picture."""
     from studio.main_window import default_settings_dict
@@ -104,7 +104,7 @@ def shoot_real_run(folder: Path, *, model: str, steps: int, timeout_s: int) -> t
     # which targets the finished run kept
     settings["method_config"] = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16,
                                  "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"]}
-    settings["training"] = {"max_steps": steps, "batch_size": 8, "eval_steps": max(steps // 8, 1), "save_steps": 0,
+    settings["training"] = {"max_steps": steps, "batch_size": batch_size, "eval_steps": max(steps // 6, 1), "save_steps": 0,
                             "warmup_steps": max(steps // 20, 1), "logging_steps": 1}
     path = folder / "capitals.adapterstudio"
     Project.create(path, ProjectSettings.from_dict(settings)).close()
@@ -128,8 +128,8 @@ def test_screenshot_of_a_real_finished_run(tmp_path):
     from PySide6.QtGui import QColor, QImage
 
     docs = bool(os.environ.get("UPDATE_DOCS_SCREENSHOT"))
-    model, steps = ("smollm2-135m-instruct", 48) if docs else ("tiny-llama", 40)
-    report, path = shoot_real_run(tmp_path, model=model, steps=steps, timeout_s=3300 if docs else 300)
+    model, steps, batch = ("smollm2-135m-instruct", 30, 4) if docs else ("tiny-llama", 40, 8)
+    report, path = shoot_real_run(tmp_path, model=model, steps=steps, batch_size=batch, timeout_s=3300 if docs else 300)
     assert report["status"] == "completed", report
     assert report["steps"] == list(range(1, steps + 1))  # every step of the real run, once
     # the finished run leaves the person's targets as they were: ticked, and in the project file
