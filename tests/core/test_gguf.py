@@ -1,0 +1,287 @@
+"""core.gguf_export: merged models and LoRA adapters as GGUF, each checked by llama.cpp itself (llama-cpp-python)
+against our model before the file is put in place.
+
+The tiny architectures are random models built from transformers configs with weights large enough that the
+logits spread over several units (a wrong reshuffle or a missing tensor shows far above the tolerance); every
+one carries a LoRA with non-zero B on all linear layers, so the merge is part of what llama.cpp must reproduce.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from core import LoraConfig, get_peft_model
+from core.errors import ExportError
+from core.gguf_export import llama_cpp_available
+
+LLAMA_CPP = llama_cpp_available()
+needs_llama_cpp = pytest.mark.skipif(LLAMA_CPP is not None, reason=f"llama.cpp is not importable: {LLAMA_CPP}")
+
+V, H = 260, 64  # the tiny byte tokenizer's vocabulary; hidden size (q8_0 rows are whole 32-blocks)
+
+
+def _config(kind: str):
+    import transformers as tf
+
+    common = dict(vocab_size=V, hidden_size=H, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  max_position_embeddings=256, bos_token_id=0, eos_token_id=2, pad_token_id=3)
+    if kind == "llama":
+        return tf.LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False, **common)
+    if kind == "llama-tied":
+        return tf.LlamaConfig(num_key_value_heads=2, tie_word_embeddings=True, **common)
+    if kind == "mistral":
+        return tf.MistralConfig(num_key_value_heads=2, sliding_window=None, tie_word_embeddings=False, **common)
+    if kind == "qwen2":
+        return tf.Qwen2Config(num_key_value_heads=2, tie_word_embeddings=True, **common)
+    if kind == "qwen3":
+        return tf.Qwen3Config(num_key_value_heads=2, head_dim=32, tie_word_embeddings=True, **common)
+    if kind == "gemma2":
+        return tf.Gemma2Config(num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=128,
+                               final_logit_softcapping=30.0, attn_logit_softcapping=50.0, **common)
+    if kind == "phi3":
+        return tf.Phi3Config(num_key_value_heads=4, tie_word_embeddings=False, original_max_position_embeddings=256,
+                             resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0, **common)
+    if kind == "gpt2":
+        return tf.GPT2Config(vocab_size=V, n_embd=H, n_layer=2, n_head=4, n_positions=256, tie_word_embeddings=True,
+                             bos_token_id=0, eos_token_id=2, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    if kind == "bloom":
+        return tf.BloomConfig(vocab_size=V, hidden_size=H, n_layer=2, n_head=4, tie_word_embeddings=True,
+                              bos_token_id=0, eos_token_id=2, pad_token_id=3, hidden_dropout=0.0, attention_dropout=0.0)
+    raise ValueError(kind)
+
+
+def tiny(kind: str, seed: int = 0):
+    """A random model of ``kind`` whose logits spread over several units, and the tiny byte tokenizer."""
+    from transformers import AutoModelForCausalLM
+
+    from core.models import tiny_tokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(_config(kind), dtype=torch.float32)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 2:
+                p.normal_(0, 0.1)
+            elif "norm" in name or "ln" in name:
+                p.uniform_(0.8, 1.2) if name.endswith("weight") else p.normal_(0, 0.05)
+            else:
+                p.normal_(0, 0.05)
+    return model.eval(), tiny_tokenizer()
+
+
+def with_lora(model, **lora):
+    torch.manual_seed(1)
+    peft = get_peft_model(model, LoraConfig(r=lora.pop("r", 4), target_modules=lora.pop("target_modules", "all-linear"), **lora))
+    with torch.no_grad():  # a non-zero update, as after training
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    return peft.eval()
+
+
+def no_leftovers(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+ARCHS = ["llama", "llama-tied", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt2", "bloom"]
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("kind", ARCHS)
+def test_merged_gguf_of_each_architecture_runs_in_llama_cpp_like_our_model(tmp_path, kind):
+    from core.gguf_export import export_gguf
+
+    model, tok = tiny(kind)
+    peft = with_lora(model)
+    result = export_gguf(peft, tok, tmp_path / "m.gguf", gguf_type="f32")
+    # the check inside compared every position's logits; here: what it found, and that it found something real
+    assert result.max_abs_diff <= result.allowed <= 2e-3 * 30
+    assert result.greedy_agreement == 1.0 and result.tokenizer_checked
+    assert (tmp_path / "m.gguf").stat().st_size == result.bytes and no_leftovers(tmp_path)
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("gguf_type", ["f16", "bf16", "q8_0"])
+def test_each_float_type_is_checked_with_its_tolerance(tmp_path, gguf_type):
+    from gguf import GGUFReader
+
+    from core.gguf_export import TOLERANCES, export_gguf
+
+    model, tok = tiny("llama")
+    peft = with_lora(model)
+    result = export_gguf(peft, tok, tmp_path / "m.gguf", gguf_type=gguf_type)
+    assert result.max_abs_diff <= result.allowed
+    assert result.allowed >= TOLERANCES[gguf_type][0]  # relative to max(1, largest |logit|)
+    kinds = {t.tensor_type.name for t in GGUFReader(str(tmp_path / "m.gguf")).tensors if len(t.shape) == 2}
+    assert kinds == {gguf_type.upper()}
+
+
+@needs_llama_cpp
+def test_a_wrong_mapping_fails_the_check_and_writes_nothing(tmp_path, monkeypatch):
+    """Without llama's q/k rotary reshuffle the file loads but answers differently: refused, nothing left."""
+    from core import gguf_arch
+    from core.gguf_export import export_gguf
+
+    model, tok = tiny("llama")
+    monkeypatch.setattr(gguf_arch, "_pair_rows", lambda n_head: None)
+    with pytest.raises(ExportError, match="Verification failed: the f32 GGUF in llama.cpp"):
+        export_gguf(model, tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_architecture_and_existing_file_are_refused(tmp_path):
+    import transformers as tf
+
+    from core.gguf_arch import GgufUnsupported, plan_for
+
+    with pytest.raises(GgufUnsupported, match="this model's type is 'gpt_neox'"):
+        plan_for(tf.GPTNeoXConfig())
+    with pytest.raises(GgufUnsupported, match="rope scaling 'dynamic'"):
+        plan_for(tf.LlamaConfig(rope_scaling={"rope_type": "dynamic", "factor": 2.0}))
+    from core.gguf_export import _dest_file
+
+    (tmp_path / "m.gguf").write_bytes(b"x")
+    with pytest.raises(ExportError, match="already exists"):
+        _dest_file(tmp_path / "m.gguf", overwrite=False)
+    with pytest.raises(ExportError, match="ends in .gguf"):
+        _dest_file(tmp_path / "m.bin", overwrite=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Adapters
+
+
+@needs_llama_cpp
+def test_adapter_gguf_with_rslora_and_per_module_rank_and_alpha_is_exact_in_llama_cpp(tmp_path, monkeypatch):
+    """llama.cpp scales each pair by alpha_file / r; rsLoRA and the patterns are baked into lora_b. With the
+    factor left out, the same file misses the tight f32 tolerance (so the baking is what makes it pass)."""
+    from core import gguf_export
+    from core.gguf_export import export_gguf_adapter
+
+    model, tok = tiny("llama")
+    peft = with_lora(model, r=4, lora_alpha=16, use_rslora=True, rank_pattern={"v_proj": 8}, alpha_pattern={"o_proj": 3})
+    layer = peft.get_base_model().model.layers[0].self_attn
+    assert layer.v_proj.r["default"] == 8 and layer.o_proj.scaling["default"] == pytest.approx(3 / math.sqrt(4))
+    result = export_gguf_adapter(peft, tmp_path / "a.gguf", tokenizer=tok)
+    assert result.max_abs_diff <= result.allowed and result.kind == "gguf-adapter"
+    with torch.no_grad(), peft.disable_adapter():
+        base = peft(input_ids=torch.tensor([[5, 6, 7, 8]])).logits
+    assert float((base - peft(input_ids=torch.tensor([[5, 6, 7, 8]])).logits).abs().max()) > 50 * result.allowed
+    monkeypatch.setattr(gguf_export, "_baked_factor", lambda layer, adapter, alpha: 1.0)
+    with pytest.raises(ExportError, match="Verification failed"):
+        export_gguf_adapter(peft, tmp_path / "b.gguf", tokenizer=tok)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gguf"]
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("kind", ["gpt2", "bloom", "qwen2"])
+def test_adapter_gguf_on_other_architectures(tmp_path, kind):
+    from core.gguf_export import export_gguf_adapter
+
+    model, tok = tiny(kind)
+    peft = with_lora(model)
+    result = export_gguf_adapter(peft, tmp_path / "a.gguf", tokenizer=tok)
+    assert result.max_abs_diff <= result.allowed
+
+
+@pytest.mark.parametrize(
+    "lora, words",
+    [
+        (dict(use_dora=True), "DoRA rescales each output by a learned magnitude"),
+        (dict(modules_to_save=["lm_head"]), "modules_to_save (lm_head) are full trained copies"),
+        (dict(bias="lora_only"), "trains biases (bias='lora_only')"),
+    ],
+)
+def test_adapter_gguf_refusals_say_why_and_offer_merged(tmp_path, lora, words):
+    from core.gguf_export import export_gguf_adapter
+
+    model, tok = tiny("llama")
+    peft = with_lora(model, **lora)
+    with pytest.raises(ExportError) as info:
+        export_gguf_adapter(peft, tmp_path / "a.gguf", tokenizer=tok)
+    assert words in str(info.value) and "Export a merged GGUF instead" in str(info.value)
+    assert info.value.kind == "export" and list(tmp_path.iterdir()) == []
+
+
+def test_non_lora_methods_are_offered_merged_only(tmp_path):
+    from core import IA3Config, PromptTuningConfig
+    from core.gguf_export import export_gguf, export_gguf_adapter
+
+    model, tok = tiny("llama")
+    ia3 = get_peft_model(model, IA3Config(target_modules=["k_proj", "down_proj"], feedforward_modules=["down_proj"]))
+    with pytest.raises(ExportError, match="llama.cpp loads LoRA adapters only; this is a IA³ adapter. Export a merged GGUF instead."):
+        export_gguf_adapter(ia3, tmp_path / "a.gguf", tokenizer=tok)
+    model, tok = tiny("llama")
+    prompt = get_peft_model(model, PromptTuningConfig(num_virtual_tokens=4, task_type="CAUSAL_LM"))
+    with pytest.raises(ExportError, match="It cannot be merged either, so llama.cpp cannot run it"):
+        export_gguf_adapter(prompt, tmp_path / "a.gguf", tokenizer=tok)
+    with pytest.raises(ExportError, match="a merged GGUF is not possible"):
+        export_gguf(prompt, tok, tmp_path / "m.gguf")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# SmolLM2-135M-Instruct: the embedded default model, and its own GGUF as the adapter's base
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from core.models import load_model
+
+    model, tok = load_model("smollm2-135m-instruct")
+    torch.manual_seed(0)
+    peft = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    return peft.eval(), tok
+
+
+@needs_llama_cpp
+@pytest.mark.slow
+@pytest.mark.parametrize("gguf_type", ["f16", "q8_0", "Q4_K_M"])
+def test_smollm2_merged_gguf_agrees_with_our_model_in_llama_cpp(tmp_path, smollm2, gguf_type):
+    from core.gguf_export import export_gguf
+
+    peft, tok = smollm2
+    result = export_gguf(peft, tok, tmp_path / "m.gguf", gguf_type=gguf_type)
+    assert result.tokenizer_checked and result.greedy_agreement >= (1.0 if gguf_type != "Q4_K_M" else 0.8)
+    print(f"SmolLM2 {gguf_type}: {result.bytes / 2**20:.1f} MiB, max diff {result.max_abs_diff:.3g} "
+          f"(allowed {result.allowed:.3g}), greedy {result.greedy_agreement:.0%}")
+
+
+@needs_llama_cpp
+@pytest.mark.slow
+def test_smollm2_adapter_gguf_on_the_embedded_base_gguf_matches_our_model(tmp_path, smollm2):
+    from core.gguf_export import base_gguf_for, export_gguf_adapter
+
+    peft, tok = smollm2
+    base = base_gguf_for("smollm2-135m-instruct")
+    assert base is not None and base.name.endswith(".Q4_1.gguf")
+    result = export_gguf_adapter(peft, tmp_path / "a.gguf", base_gguf=base, tokenizer=tok)
+    ids = torch.tensor([tok("The capital of France is")["input_ids"]])
+    with torch.no_grad():
+        with peft.disable_adapter():
+            without = peft(input_ids=ids).logits
+        with_adapter = peft(input_ids=ids).logits
+    assert float((without - with_adapter).abs().max()) > 3 * result.allowed  # the adapter matters at this tolerance
+    assert result.max_abs_diff <= result.allowed and result.base_gguf == str(base)
+    print(f"SmolLM2 adapter on {base.name}: max diff {result.max_abs_diff:.3g} (allowed {result.allowed:.3g})")
+
+
+def test_smollm2_adapter_config_names_the_hub_id(tmp_path):
+    import json
+
+    from core.models import load_model
+
+    model, _ = load_model("smollm2-135m-instruct")
+    peft = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"]))
+    peft.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "adapter_config.json").read_text())["base_model_name_or_path"] == \
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+
