@@ -321,8 +321,9 @@ def accelerate_config(spec: LaunchSpec) -> str:
             "  offload_param_device: none",
             "  # the model is loaded whole, the adapter put in, then DeepSpeed shards it (no zero.Init at load)",
             "  zero3_init_flag: false",
-            "  # checkpoints gather only the adapter's weights, not a 16-bit copy of the whole model",
-            "  zero3_save_16bit_model: false",
+            "  # a checkpoint gathers the weights on process 0 and keeps the adapter's (core/checkpoint.py);",
+            "  # under ZeRO-3 DeepSpeed gathers them only with this set",
+            f"  zero3_save_16bit_model: {'true' if stage == 3 else 'false'}",
             "  # gradient_accumulation_steps and gradient_clipping are left out: the run's own values are used",
             "  deepspeed_multinode_launcher: standard",
         ]

@@ -73,6 +73,8 @@ def test_zero_configs_reach_deepspeed_as_chosen(tmp_path, monkeypatch, choice, s
     zero = plugin.deepspeed_config["zero_optimization"]
     assert zero["stage"] == stage and zero["offload_optimizer"]["device"] == offload
     assert zero["offload_param"]["device"] == "none" and plugin.zero3_init_flag is False
+    # ZeRO-3: a checkpoint's gather of the weights (core/checkpoint.py) needs this, or fails at the first save
+    assert zero["stage3_gather_16bit_weights_on_model_save"] is (stage == 3)
     for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "gradient_clipping"):
         assert plugin.deepspeed_config[key] == "auto", key
 
