@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.args import TrainingArguments
 from core.config import PeftType
 from core.data import DataConfig
 from core.defaults import method_defaults
@@ -116,7 +117,6 @@ def apply_sets(pairs: list[str], method: dict[str, Any], data: dict[str, Any], t
     """``key=value`` settings into the three config dicts. A key may be prefixed with ``method.``,
     ``data.`` or ``train.``; unprefixed, it goes to the one config that has a field of that name."""
     from core.methods import REGISTRY  # the method's Config class: loads torch
-    from core.train import TrainingArguments
 
     method_fields = {f.name for f in dataclasses.fields(REGISTRY[PeftType(method["peft_type"])].Config)}
     targets = {
@@ -152,7 +152,6 @@ def create_project(
     # Imported here: the registry loads torch; the store loads sqlite_utils (and pandas), ~1 s.
     from core.methods import config_from_dict
     from core.store import Project, ProjectSettings
-    from core.train import TrainingArguments
 
     ptype = method_type(method)
     method_config, training_defaults = method_defaults(ptype)

@@ -144,7 +144,8 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
         from core.models import load_model
         from core.methods.registry import config_from_dict
         from core.peft_model import get_peft_model
-        from core.train import TrainingArguments, train
+        from core.args import TrainingArguments
+        from core.train import train
 
         settings = job.settings
         # Configs first: a typo in a setting fails in a second, not after a model load.
@@ -470,7 +471,7 @@ def run_job(
         if recorder is not None:
             recorder.close()
     if rank != 0 and isinstance(final, Failed):
-        from core.train import note_failure
+        from core.agreement import note_failure
 
         note_failure(job.checkpoint_dir, rank, final)  # process 0 records why the run failed
     return EXIT_OK if isinstance(final, Finished) else EXIT_FAILED

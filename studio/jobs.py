@@ -61,7 +61,7 @@ def load_methods() -> dict[str, Any]:
 
     out: dict[str, Any] = {"methods": {ptype.value: module for ptype, module in REGISTRY.items()}}
     try:
-        from core.train import TrainingArguments
+        from core.args import TrainingArguments
 
         out["training"] = TrainingArguments
     except Exception:  # the loop's module may be mid-change; the form just stays empty

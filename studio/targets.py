@@ -2,7 +2,8 @@
 
 `core.targeting` decides for real on the model; this module applies its name rules to the list of
 qualified module names that the skeleton job hands over, so that every click re-ticks the tree
-instantly. A test checks that both agree (`tests/studio/test_targets.py`).
+instantly. A test checks that both agree
+(`tests/studio/test_app.py`, ``test_gui_target_rules_agree_with_the_engine``).
 
 Targets as text: ``q_proj, v_proj`` is a name list (exact names or dotted suffixes); anything with a
 regex character (``* + ? [ ] ( ) { } | ^ $ \\``) is one full-match regular expression;

@@ -294,8 +294,6 @@ class WorkerClient(QObject):
         """Ask a paused worker to go on (it answers `core.protocol.Continued`)."""
         return self._command(protocol.Continue(), False)
 
-    resume_ = continue_  # the name the issue used
-
     def _command(self, command: protocol.Command, pause: bool) -> bool:
         if not self.can_pause:
             return False

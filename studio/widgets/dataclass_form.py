@@ -104,7 +104,6 @@ class FieldWidget:
             self.kind, self.widget = "float", QLineEdit()
         elif enum_type is not None:
             self.kind, self.widget = "enum", QComboBox()
-            self.widget.setEditable(str not in args)
             self.widget.addItems([str(m.value) for m in enum_type])
             self.widget.setEditable(False)
         elif set(args) == {bool, str}:

@@ -165,26 +165,27 @@ def test_process_0_reports_the_failing_peers_reason(tmp_path, monkeypatch):
     process: it then reports that process's own reason (from its note), never its own symptom."""
     import time
 
+    import core.agreement as agreement
     import core.train as train_mod
 
-    monkeypatch.setattr(train_mod, "PEER_FAILURE_WAIT_S", 0.3)
+    monkeypatch.setattr(agreement, "PEER_FAILURE_WAIT_S", 0.3)
     lost = RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:1944")
     own = train_mod._failure(lost, 3, "ck-2", TrainingArguments())
     since = time.time()
     # no note (a process killed by the kernel): say that another process stopped answering
-    got = train_mod._peer_failure(tmp_path, 3, lost, own, since=since)
+    got = agreement.peer_failure(tmp_path, 3, lost, own, since=since)
     assert "another process of this run stopped answering" in got.reason and got.checkpoint == "ck-2"
     # process 2 only lost a peer too; process 1 is the cause
-    train_mod.note_failure(tmp_path, 2, train_mod._failure(lost, 3, None, TrainingArguments()))
-    train_mod.note_failure(tmp_path, 1, Failed("Training failed at step 3: boom", step=3, detail="tb-1", kind="oom"))
-    got = train_mod._peer_failure(tmp_path, 3, lost, own, since=since)
+    agreement.note_failure(tmp_path, 2, train_mod._failure(lost, 3, None, TrainingArguments()))
+    agreement.note_failure(tmp_path, 1, Failed("Training failed at step 3: boom", step=3, detail="tb-1", kind="oom"))
+    got = agreement.peer_failure(tmp_path, 3, lost, own, since=since)
     assert got.reason == "Process 1 failed: Training failed at step 3: boom" and got.kind == "oom"
     assert got.step == 3 and got.checkpoint == "ck-2" and "tb-1" in got.detail and "Connection closed" in got.detail
     # process 0's own failure is its own
-    assert train_mod._peer_failure(tmp_path, 3, ValueError("bad"), own, since=since) is own
+    assert agreement.peer_failure(tmp_path, 3, ValueError("bad"), own, since=since) is own
     # a note from an earlier launch is not this launch's cause
     os.utime(tmp_path / ".process-1-failed.json", (since - 60, since - 60))
-    assert "stopped answering" in train_mod._peer_failure(tmp_path, 3, lost, own, since=since).reason
+    assert "stopped answering" in agreement.peer_failure(tmp_path, 3, lost, own, since=since).reason
 
 
 def test_nan_loss_fails_naming_the_step_and_keeps_the_checkpoint(dataset, tmp_path):
@@ -250,11 +251,11 @@ def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, t
 
 
 def test_adalora_update_and_allocate_is_called_every_step(dataset, tmp_path, monkeypatch):
-    import core.train as train_mod
+    import core.checkpoint as checkpoint_mod
 
     calls = []
     peft, tok, data = setup(dataset)
-    monkeypatch.setattr(train_mod, "_is_adalora", lambda m: True)
+    monkeypatch.setattr(checkpoint_mod, "is_adalora", lambda m: True)
     peft.update_and_allocate = lambda step: calls.append((step, any(p.grad is not None for p in peft.parameters() if p.requires_grad)))
     list(train(peft, tok, data, TrainingArguments(max_steps=3, batch_size=4, eval_steps=0), tmp_path))
     assert calls == [(0, True), (1, True), (2, True)]  # 0-based step, gradients still there
