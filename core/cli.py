@@ -368,6 +368,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         checkpoint = project.last_checkpoint(run.id)
         if checkpoint is None:
             raise CliError(f"run {run.id} has no checkpoint to export.")
+        if args.gguf or args.gguf_adapter or args.ollama:
+            return _export_gguf(args, project, run, checkpoint)
         kind = "merged" if args.merged else "adapter"
         dest = Path(args.merged or args.adapter).expanduser().absolute()
         if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
@@ -383,6 +385,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_gguf(args: argparse.Namespace, project: Any, run: Any, checkpoint: Path) -> int:
+    """``--gguf`` / ``--gguf-adapter`` / ``--ollama``: written, checked in llama.cpp, recorded (core.gguf_export)."""
+    from core.gguf_export import export_checkpoint
+
+    target, dest = (("gguf", args.gguf) if args.gguf else ("gguf-adapter", args.gguf_adapter) if args.gguf_adapter
+                    else ("ollama", args.ollama))
+    dest = Path(dest).expanduser().absolute()
+    what = {"gguf": f"a merged {args.gguf_type} GGUF", "gguf-adapter": "a LoRA adapter GGUF",
+            "ollama": "an Ollama folder"}[target]
+    print(f"Exporting run {run.id} ({checkpoint.name}) as {what} to {dest} ...", file=sys.stderr)
+    result = export_checkpoint(run.config.model, checkpoint, dest, target=target, gguf_type=args.gguf_type,
+                               ollama_name=args.ollama_name, ollama_adapter=args.ollama_adapter)
+    if not project.readonly:
+        project.add_export(run.id, result.kind, result.path, checkpoint=checkpoint, verified=True, detail=result.detail)
+    print(result.message)
+    return 0
+
+
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="export a run as a merged model or a PEFT adapter", parents=[_debug_parent()],
@@ -394,6 +414,18 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--merged", metavar="DIR", help="write a merged Hugging Face model folder")
     where.add_argument("--adapter", metavar="DIR", help="write the adapter only, in PEFT's layout")
+    where.add_argument("--gguf", metavar="FILE", help="write the merged model as one GGUF file (llama.cpp, LM Studio), "
+                       "checked in llama.cpp")
+    where.add_argument("--gguf-adapter", metavar="FILE", help="write a LoRA adapter GGUF (llama.cpp --lora), checked "
+                       "in llama.cpp on its base")
+    where.add_argument("--ollama", metavar="DIR", help="write an Ollama folder: GGUF + Modelfile")
+    from core.gguf_arch import GGUF_TYPES  # torch-free
+
+    parser.add_argument("--gguf-type", choices=GGUF_TYPES, default="f16",
+                        help="tensor type of --gguf / --ollama (default f16; k-quants through llama.cpp's quantizer)")
+    parser.add_argument("--ollama-name", metavar="NAME", help="also run `ollama create NAME` when ollama is on PATH")
+    parser.add_argument("--ollama-adapter", action="store_true",
+                        help="--ollama with the base GGUF plus the adapter GGUF (ADAPTER) instead of a merged model")
     parser.set_defaults(handler=_cmd_export)
 
 

@@ -33,6 +33,13 @@ from typing import Any
 from core.errors import ExportError
 
 
+# The tensor types a GGUF export writes (here: the window and the command line offer them without torch).
+FLOAT_TYPES = ("f32", "f16", "bf16", "q8_0")
+K_QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K")  # through llama.cpp's own quantizer
+GGUF_TYPES = FLOAT_TYPES + K_QUANTS
+ADAPTER_TYPES = ("f32", "f16")
+
+
 class GgufUnsupported(ExportError):
     """The model (architecture, rope scaling, tokenizer) has no faithful GGUF form here."""
 

@@ -39,14 +39,10 @@ import torch
 
 from core.errors import ExportError
 from core.export import CHECK_TEXTS, ExportResult, _check_inputs, _logits, _plain_state_dict, is_mergeable
-from core.gguf_arch import GgufUnsupported, Plan, plan_for
+from core.gguf_arch import ADAPTER_TYPES, GGUF_TYPES, K_QUANTS, GgufUnsupported, Plan, plan_for
 
 _log = logging.getLogger(__name__)
 
-FLOAT_TYPES = ("f32", "f16", "bf16", "q8_0")
-K_QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K")
-GGUF_TYPES = FLOAT_TYPES + K_QUANTS
-ADAPTER_TYPES = ("f32", "f16")
 
 # Tolerances, measured (docs/export.md): the largest next-token logit difference allowed, as a fraction
 # of max(1, largest |logit|), and the share of positions whose greedy token must agree with ours.
@@ -465,14 +461,16 @@ def _finish_file(tmp: Path, dest: Path) -> int:
 
 
 def export_gguf(model: Any, tokenizer: Any, dest: str | os.PathLike[str], *, gguf_type: str = "f16",
-                overwrite: bool = False, name: str | None = None, progress: Progress | None = None) -> GgufResult:
+                overwrite: bool = False, name: str | None = None, progress: Progress | None = None,
+                merge: bool = True) -> GgufResult:
     """Write ``model`` — a `PeftModel` (its active adapter merged in) or a plain model — as one GGUF file
     ``dest`` of ``gguf_type``, checked in llama.cpp against ``model`` (see the module docstring).
+    ``merge=False`` writes a `PeftModel`'s base without the adapter (the base an adapter GGUF runs on).
     The live adapter model is unchanged afterwards (up to float rounding of merge + unmerge)."""
     if gguf_type not in GGUF_TYPES:
         raise ExportError(f"GGUF type {gguf_type!r} is not one of {', '.join(GGUF_TYPES)}.")
     peft = model if hasattr(model, "get_base_model") and hasattr(model, "peft_config") else None
-    if peft is not None and not is_mergeable(peft):
+    if peft is not None and merge and not is_mergeable(peft):
         name_ = str(getattr(peft.peft_type, "value", peft.peft_type))
         raise ExportError(f"A {name_} adapter cannot be merged into the weights (it adds virtual tokens or attention "
                           "prefixes), and llama.cpp has no form for it; a merged GGUF is not possible.")
@@ -484,13 +482,14 @@ def export_gguf(model: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ggu
     say = progress or (lambda f, m: None)
     say(0.0, "computing our model's logits")
     inputs = _check_inputs(model, tokenizer)
-    reference = _logits(model, inputs)  # (n, T, V) before any merge
+    with peft.disable_adapter() if peft is not None and not merge else contextlib.nullcontext():
+        reference = _logits(model, inputs)  # (n, T, V) before any merge
     written = _tmp_beside(dest)
     staged: list[Path] = [written]
     try:
         first_type = "f16" if gguf_type in K_QUANTS else gguf_type
         say(0.1, f"writing {first_type}")
-        with _merged(peft):
+        with _merged(peft if merge else None):
             state = _plain_state_dict(base, peft.active_adapter) if peft is not None else dict(base.state_dict())
             notes = write_model_gguf(written, base, state, tokenizer, first_type, plan=plan, name=name, progress=say)
             del state
@@ -684,3 +683,95 @@ def base_gguf_for(model_ref: str) -> Path | None:
         return path
     return None
 
+
+
+# --------------------------------------------------------------------------------------------------
+# A run's checkpoint, for the command line and the window
+
+
+@dataclass
+class RunExport:
+    """What `export_checkpoint` wrote: the project records ``kind``, ``path`` and ``detail``."""
+
+    kind: str
+    """``gguf``, ``gguf-adapter`` or ``ollama``."""
+    path: str
+    results: list[GgufResult]
+    detail: dict[str, Any]
+    message: str
+    """For a person: what was written and how the check went."""
+    ollama_command: list[str] | None = None
+
+
+def export_checkpoint(model_ref: str, checkpoint: Path, dest: str | os.PathLike[str], *, target: str,
+                      gguf_type: str = "f16", ollama_name: str | None = None, ollama_adapter: bool = False,
+                      overwrite: bool = False, progress: Progress | None = None) -> RunExport:
+    """Load the base model and a checkpoint's adapter, then write ``target``: ``gguf`` (a merged GGUF file
+    ``dest`` of ``gguf_type``), ``gguf-adapter`` (a LoRA GGUF file ``dest``, checked on the model's own GGUF
+    where it came from one, e.g. the embedded SmolLM2, else on an f32 GGUF of the base) or ``ollama`` (a
+    folder ``dest`` with the merged GGUF — or, with ``ollama_adapter``, the base GGUF plus the adapter GGUF —
+    and a Modelfile; ``ollama create`` runs when ``ollama_name`` is given and ollama is on PATH)."""
+    # Imported here: these load torch and transformers, which the window keeps off its GUI thread.
+    import shutil
+
+    from core import ollama
+    from core.models import load_model
+    from core.peft_model import PeftModel
+    from core.runs import adapter_folder
+
+    say = progress or (lambda f, m: None)
+    say(0.0, "loading the model and the adapter")
+    model, tokenizer = load_model(model_ref)
+    peft = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
+    base_gguf = base_gguf_for(model_ref)
+    if target == "gguf":
+        r = export_gguf(peft, tokenizer, dest, gguf_type=gguf_type, overwrite=overwrite, progress=say)
+        return RunExport("gguf", r.path, [r], _detail(r), f"Wrote {r.path} ({r.bytes / 2**20:.1f} MiB); {r.summary()}.")
+    if target == "gguf-adapter":
+        r = export_gguf_adapter(peft, dest, base_gguf=base_gguf, tokenizer=tokenizer, overwrite=overwrite, progress=say)
+        return RunExport("gguf-adapter", r.path, [r], _detail(r), f"Wrote {r.path} ({r.bytes / 2**20:.2f} MiB); {r.summary()}.")
+    if target != "ollama":
+        raise ExportError(f"Unknown export target {target!r}.")
+    folder = Path(dest).expanduser().absolute()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not overwrite:
+        raise ExportError(f"{folder} already exists and is not empty; choose a new folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    results: list[GgufResult] = []
+    try:
+        if ollama_adapter:
+            r = export_gguf_adapter(peft, folder / "adapter.gguf", base_gguf=base_gguf, tokenizer=tokenizer,
+                                    overwrite=True, progress=say)
+            results.append(r)
+            if base_gguf is not None:
+                shutil.copy2(base_gguf, folder / "model.gguf")
+            else:
+                say(0.8, f"writing the base model as {gguf_type} GGUF")
+                results.append(export_gguf(peft, tokenizer, folder / "model.gguf", gguf_type=gguf_type,
+                                           overwrite=True, merge=False))
+            written = ollama.write_folder(folder, tokenizer, model_gguf=folder / "model.gguf",
+                                          adapter_gguf=folder / "adapter.gguf")
+        else:
+            r = export_gguf(peft, tokenizer, folder / "model.gguf", gguf_type=gguf_type, overwrite=True, progress=say)
+            results.append(r)
+            written = ollama.write_folder(folder, tokenizer, model_gguf=folder / "model.gguf")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    lines = [f"Wrote the Ollama folder {folder} ({', '.join(written.files)}); " + "; ".join(r.summary() for r in results) + "."]
+    lines += written.notes
+    command = written.create_command(ollama_name or "NAME")
+    if ollama_name and ollama.ollama_on_path():
+        say(0.95, f"ollama create {ollama_name}")
+        lines.append(ollama.create(folder, ollama_name))
+        lines.append(f"Created the Ollama model {ollama_name}: ollama run {ollama_name}")
+    else:
+        lines.append("To add it to Ollama: " + " ".join(command))
+    detail = {"files": written.files, "chat_format": written.chat_format, "checks": [_detail(r) for r in results],
+              "ollama_name": ollama_name}
+    return RunExport("ollama", str(folder), results, detail, "\n".join(lines), command)
+
+
+def _detail(r: GgufResult) -> dict[str, Any]:
+    return {"gguf_type": r.gguf_type, "max_abs_diff": r.max_abs_diff, "allowed": r.allowed,
+            "greedy_agreement": r.greedy_agreement, "bytes": r.bytes, "base_gguf": r.base_gguf,
+            "checked_by": "llama.cpp"}
