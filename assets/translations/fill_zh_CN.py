@@ -301,6 +301,38 @@ ZH.update({
     "Resume the selected run from its last checkpoint": "从最后一个检查点恢复所选运行",
 })
 
+# Issue 20: DeepSpeed ZeRO-2/3 in the launch dialog, memory per GPU, the Slurm script.
+ZH.update({
+    "DeepSpeed is not installed for this Python": "此 Python 未安装 DeepSpeed",
+    "DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with this command, then open this dialog again:":
+        "此 Python 未安装 DeepSpeed，因此 ZeRO 选项不可用。请用下面的命令安装，然后重新打开此对话框：",
+    "DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first used instead of at install; --no-build-isolation: its build uses the torch already installed":
+        "DS_BUILD_OPS=0：DeepSpeed 在首次使用时（而不是安装时）编译其可选的 C++/CUDA 算子；--no-build-isolation：构建时使用已安装的 torch",
+    "DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a model too big for one; ZeRO-2 splits only the optimizer state and the gradients; CPU offload keeps the optimizer state in CPU memory (slower steps).":
+        "模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP2 或 DeepSpeed ZeRO-3；ZeRO-2 只切分优化器状态和梯度；CPU 卸载把优化器状态放在 CPU 内存中（每步更慢）。",
+    "Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.":
+        "每个 GPU：成本面板的估算，其中各选项切分的部分由各进程分摊。ZeRO-2 切分优化器状态和梯度，ZeRO-3 和 FSDP2 还切分权重；CPU 卸载把优化器状态移到 CPU 内存。激活值按进程计，不切分。",
+    "Save Slurm script…": "保存 Slurm 脚本…",
+    "Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE":
+        "把同样的启动写成 Slurm 批处理脚本（#SBATCH 行：一个节点、这些 GPU）：sbatch 文件",
+    "DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs": "DeepSpeed ZeRO-2：优化器状态和梯度切分到各 GPU",
+    "ZeRO-2 + CPU offload": "ZeRO-2 + CPU 卸载",
+    "DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory": "DeepSpeed ZeRO-2 + CPU 卸载：优化器状态放在 CPU 内存中",
+    "DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs": "DeepSpeed ZeRO-3：权重、梯度和优化器状态切分到各 GPU",
+    "ZeRO-3 + CPU offload": "ZeRO-3 + CPU 卸载",
+    "DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory": "DeepSpeed ZeRO-3 + CPU 卸载：优化器状态放在 CPU 内存中",
+    "Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).":
+        "每个 GPU 的内存：尚无估算（成本面板会根据模型和批大小计算）。",
+    "Memory per GPU (estimate): {0} — one process holds everything.": "每个 GPU 的内存（估算）：{0}——单个进程保存全部内容。",
+    "{0} processes": "{0} 个进程", "per GPU": "每个 GPU", "saves per GPU": "每个 GPU 节省", "CPU memory": "CPU 内存",
+    "Memory per GPU (estimate; one process alone: {0}):": "每个 GPU 的内存（估算；单个进程：{0}）：",
+    "This choice, per GPU: {0}": "此选项，每个 GPU：{0}",
+    "DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.":
+        "此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。",
+    "Save Slurm script": "保存 Slurm 脚本", "Slurm batch script (*.sbatch *.sh)": "Slurm 批处理脚本 (*.sbatch *.sh)",
+    "Slurm script": "Slurm 脚本",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

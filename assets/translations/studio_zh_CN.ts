@@ -872,22 +872,22 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="100" />
         <source>DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a model too big for one; ZeRO-2 splits only the optimizer state and the gradients; CPU offload keeps the optimizer state in CPU memory (slower steps).</source>
-        <translation type="unfinished" />
+        <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP2 或 DeepSpeed ZeRO-3；ZeRO-2 只切分优化器状态和梯度；CPU 卸载把优化器状态放在 CPU 内存中（每步更慢）。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="108" />
         <source>DeepSpeed is not installed for this Python</source>
-        <translation type="unfinished" />
+        <translation>此 Python 未安装 DeepSpeed</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="109" />
         <source>DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with this command, then open this dialog again:</source>
-        <translation type="unfinished" />
+        <translation>此 Python 未安装 DeepSpeed，因此 ZeRO 选项不可用。请用下面的命令安装，然后重新打开此对话框：</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="115" />
         <source>DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first used instead of at install; --no-build-isolation: its build uses the torch already installed</source>
-        <translation type="unfinished" />
+        <translation>DS_BUILD_OPS=0：DeepSpeed 在首次使用时（而不是安装时）编译其可选的 C++/CUDA 算子；--no-build-isolation：构建时使用已安装的 torch</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="203" />
@@ -956,7 +956,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="154" />
         <source>Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU：成本面板的估算，其中各选项切分的部分由各进程分摊。ZeRO-2 切分优化器状态和梯度，ZeRO-3 和 FSDP2 还切分权重；CPU 卸载把优化器状态移到 CPU 内存。激活值按进程计，不切分。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="159" />
@@ -981,12 +981,12 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="166" />
         <source>Save Slurm script…</source>
-        <translation type="unfinished" />
+        <translation>保存 Slurm 脚本…</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="167" />
         <source>Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE</source>
-        <translation type="unfinished" />
+        <translation>把同样的启动写成 Slurm 批处理脚本（#SBATCH 行：一个节点、这些 GPU）：sbatch 文件</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="177" />
@@ -1006,72 +1006,72 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="205" />
         <source>DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs</source>
-        <translation type="unfinished" />
+        <translation>DeepSpeed ZeRO-2：优化器状态和梯度切分到各 GPU</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="206" />
         <source>ZeRO-2 + CPU offload</source>
-        <translation type="unfinished" />
+        <translation>ZeRO-2 + CPU 卸载</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="207" />
         <source>DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory</source>
-        <translation type="unfinished" />
+        <translation>DeepSpeed ZeRO-2 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="208" />
         <source>DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs</source>
-        <translation type="unfinished" />
+        <translation>DeepSpeed ZeRO-3：权重、梯度和优化器状态切分到各 GPU</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="209" />
         <source>ZeRO-3 + CPU offload</source>
-        <translation type="unfinished" />
+        <translation>ZeRO-3 + CPU 卸载</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="210" />
         <source>DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory</source>
-        <translation type="unfinished" />
+        <translation>DeepSpeed ZeRO-3 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="233" />
         <source>Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU 的内存：尚无估算（成本面板会根据模型和批大小计算）。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="235" />
         <source>Memory per GPU (estimate): {0} — one process holds everything.</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU 的内存（估算）：{0}——单个进程保存全部内容。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="249" />
         <source>{0} processes</source>
-        <translation type="unfinished" />
+        <translation>{0} 个进程</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="249" />
         <source>per GPU</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="249" />
         <source>saves per GPU</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU 节省</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="249" />
         <source>CPU memory</source>
-        <translation type="unfinished" />
+        <translation>CPU 内存</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="254" />
         <source>Memory per GPU (estimate; one process alone: {0}):</source>
-        <translation type="unfinished" />
+        <translation>每个 GPU 的内存（估算；单个进程：{0}）：</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="256" />
         <source>This choice, per GPU: {0}</source>
-        <translation type="unfinished" />
+        <translation>此选项，每个 GPU：{0}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="259" />
@@ -1111,7 +1111,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="284" />
         <source>DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.</source>
-        <translation type="unfinished" />
+        <translation>此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="291" />
@@ -1156,12 +1156,12 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="331" />
         <source>Save Slurm script</source>
-        <translation type="unfinished" />
+        <translation>保存 Slurm 脚本</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="331" />
         <source>Slurm batch script (*.sbatch *.sh)</source>
-        <translation type="unfinished" />
+        <translation>Slurm 批处理脚本 (*.sbatch *.sh)</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/launch_dialog.py" line="342" />
@@ -2008,12 +2008,12 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="203" />
+        <location filename="../../studio/widgets/runs_list.py" line="202" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="203" />
+        <location filename="../../studio/widgets/runs_list.py" line="202" />
         <source>Resume — {0}</source>
         <translation>恢复——{0}</translation>
     </message>
@@ -2058,7 +2058,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="96" />
-        <location filename="../../studio/training.py" line="454" />
+        <location filename="../../studio/training.py" line="456" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
@@ -2079,7 +2079,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="113" />
-        <location filename="../../studio/training.py" line="460" />
+        <location filename="../../studio/training.py" line="462" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
@@ -2184,108 +2184,113 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="370" />
+        <location filename="../../studio/training.py" line="371" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="370" />
+        <location filename="../../studio/training.py" line="371" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="370" />
+        <location filename="../../studio/training.py" line="371" />
+        <source>Slurm script</source>
+        <translation>Slurm 脚本</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="372" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="451" />
+        <location filename="../../studio/training.py" line="453" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="451" />
+        <location filename="../../studio/training.py" line="453" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="452" />
+        <location filename="../../studio/training.py" line="454" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="454" />
+        <location filename="../../studio/training.py" line="456" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="455" />
+        <location filename="../../studio/training.py" line="457" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="460" />
+        <location filename="../../studio/training.py" line="462" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="496" />
+        <location filename="../../studio/training.py" line="498" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="513" />
+        <location filename="../../studio/training.py" line="515" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="524" />
+        <location filename="../../studio/training.py" line="526" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="527" />
+        <location filename="../../studio/training.py" line="529" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="536" />
-        <location filename="../../studio/training.py" line="541" />
+        <location filename="../../studio/training.py" line="538" />
+        <location filename="../../studio/training.py" line="543" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="545" />
+        <location filename="../../studio/training.py" line="547" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="560" />
+        <location filename="../../studio/training.py" line="562" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="561" />
+        <location filename="../../studio/training.py" line="563" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="562" />
+        <location filename="../../studio/training.py" line="564" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="566" />
+        <location filename="../../studio/training.py" line="568" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="576" />
+        <location filename="../../studio/training.py" line="578" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="579" />
+        <location filename="../../studio/training.py" line="581" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>
