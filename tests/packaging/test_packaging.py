@@ -169,6 +169,43 @@ def bundle(bundle_build) -> Path:
     return exe
 
 
+def _bundle_data():
+    """packaging/bundle_data.py, the spec's rules for what the bundle holds of each package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle_data", PKG / "bundle_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_bundle_holds_every_data_file_of_its_packages(bundle):
+    """Every distribution of the app lock that the bundle contains (one of its top-level packages or
+    modules is in _internal or in the executable's module archive) has every data file of its packages
+    in _internal: each file its RECORD lists inside an importable package that is not code (Python
+    sources and bytecode, extension modules, shared libraries), less packaging/bundle_data.py's EXCLUDE
+    (C/C++ headers and sources, static libraries, CMake files, type stubs) and the modules the spec leaves
+    out. kernels' dependency table, read through importlib.resources, was the one a user met missing."""
+    from PyInstaller.archive.readers import pkg_archive_contents
+
+    bundle_data = _bundle_data()
+    internal = bundle.parent / "_internal"
+    archived = {name.split(".")[0] for name in pkg_archive_contents(str(bundle))}
+    lock = bundle_data.app_lock()
+    if lock is None:
+        pytest.skip("the lock covers Linux x86_64 only")
+    checked, missing = [], []
+    for name, dist in sorted(bundle_data.distributions(set(bundle_data.locked(lock))).items()):
+        if not any(top in archived or (internal / top).exists() for top in bundle_data.top_levels(dist)):
+            continue
+        checked.append(name)
+        missing += [f"{name}: {rel}" for rel, _ in bundle_data.data_files(dist) if not (internal / rel).is_file()]
+    assert {"kernels", "transformers", "torch", "pyside6-essentials", "datasets"} <= set(checked), checked
+    assert not missing, f"{len(missing)} data files are not in the bundle, e.g. " + "; ".join(missing[:20])
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_bundle_opens_the_studio_and_trains(bundle, tmp_path):
