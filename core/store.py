@@ -11,7 +11,10 @@ Paths inside the artifacts folder are stored relative to the project file's fold
 folder can be moved or copied as a whole; the accessors return absolute paths.
 
 Who writes what: the GUI / CLI writes settings and creates runs; the worker claims a run and records
-its events (`Project.record`), and a heartbeat every `HEARTBEAT_INTERVAL_S`. Any reader can ask
+its events (`Project.record`), and a heartbeat every `HEARTBEAT_INTERVAL_S`. The window writes a run's
+rows only through named methods (`Project.add_log` for its launch line, `Project.record_crash` when it
+saw the worker die) and reads a run another process trains back as events (`Project.events`), so the
+mapping between events and rows lives here, both ways. Any reader can ask
 `Project.runs()`: a run whose worker is gone (its pid no longer exists on this host, or its heartbeat
 is older than `STALE_AFTER_S`) is reported as ``interrupted`` — never as ``running``.
 
@@ -717,6 +720,19 @@ class Project:
                 self.db["logs"].insert_all(logs)
             self.db["runs"].update(run_id, run_update)
 
+    def add_log(self, run_id: int, message: str, level: str = "info") -> None:
+        """A line in the run's log written by someone other than its worker (the window's launch line)."""
+        self.record(run_id, [protocol.Log(level, message)])
+
+    def record_crash(self, run_id: int, reason: str) -> bool:
+        """The run's worker died without a last word: mark the run interrupted (``error_kind`` "crashed")
+        at once, if the file still says it runs and its process is gone. Returns whether it did."""
+        run = self.run(run_id)
+        if run.recorded_status == "running" and run.status == "interrupted":  # its pid is gone
+            self.set_run_status(run_id, "interrupted", error=reason, error_kind="crashed")
+            return True
+        return False
+
     def set_run_status(
         self, run_id: int, status: str, *, error: str | None = None, error_detail: str | None = None,
         error_kind: str | None = None,
@@ -738,6 +754,29 @@ class Project:
         """Metric rows of a run in step order (train rows have ``loss``, eval rows ``eval_loss``).
         `after_id`: only rows with a larger ``id`` (for polling readers)."""
         return list(self.db["metrics"].rows_where("run_id = ? AND id > ?", [run_id, after_id], order_by="step, id"))
+
+    def events(self, run_id: int, *, after: int = 0) -> tuple[list[protocol.Event], int]:
+        """The run's metric rows with an ``id`` above ``after`` as the events that wrote them (`record`'s
+        mapping backwards: `protocol.Step` and `protocol.Eval`), in step order, and the largest id seen
+        (pass it as ``after`` next time). For a window that follows a run another process trains."""
+        events: list[protocol.Event] = []
+        last = after
+        for row in self.metrics(run_id, after_id=after):
+            last = max(last, row["id"])
+            if row.get("loss") is not None:
+                events.append(protocol.Step(
+                    step=row["step"], epoch=row.get("epoch") or 0.0, loss=row["loss"], lr=row.get("lr") or 0.0,
+                    grad_norm=row.get("grad_norm"), tokens_per_s=row.get("tokens_per_s"),
+                    elapsed_s=row.get("elapsed_s") or 0.0, eta_s=row.get("eta_s"),
+                ))
+            elif row.get("eval_loss") is not None:
+                events.append(protocol.Eval(step=row["step"], eval_loss=row["eval_loss"]))
+        return events, last
+
+    def best_eval_losses(self) -> dict[int, float]:
+        """Run id -> its lowest evaluation loss, for the runs that have one."""
+        return dict(self.conn.execute(
+            "SELECT run_id, MIN(eval_loss) FROM metrics WHERE eval_loss IS NOT NULL GROUP BY run_id").fetchall())
 
     def checkpoints(self, run_id: int) -> list[dict[str, Any]]:
         """The run's checkpoints, oldest step first, with absolute ``path``."""

@@ -399,7 +399,7 @@ class TrainingController(QObject):
                    + (" on the CPU" if spec.use_cpu else f", gpu_ids {spec.gpu_ids}") + f", mixed precision {spec.mixed_precision}"
                    + f"; config {config}; the same launch as a script: {script}\n{text}")
         try:  # recorded with the run (its log in the project file), like the worker's own lines
-            self.project.record(run_id, [protocol.Log("info", message.rstrip())])
+            self.project.add_log(run_id, message.rstrip())
         except Exception as exc:  # noqa: BLE001 - bookkeeping never stops a launch
             self.view.append_log(f"could not record the launch in the project file: {exc}", "warning")
         self.view.append_log(message.rstrip())

@@ -19,8 +19,8 @@ re-attached run has no pipe: the requests go through the project file (`Project.
 `request_continue`, polled by the worker), and its paused state is read from the run's ``paused_since``.
 
 A run started by an earlier window has no pipe: `attach` polls the project file instead
-(`Project.metrics(run_id, after_id=...)`, the run's status and heartbeat) and turns new rows into the
-same events. Either way the client ends with `ended(status, reason)` where status is the run's
+(`Project.events(run_id, after=...)`, the run's status and heartbeat): the store turns new rows into
+the same events. Either way the client ends with `ended(status, reason)` where status is the run's
 effective status (``completed``, ``stopped``, ``failed``, ``interrupted``); a worker that dies
 without a `Finished` / `Failed` line (SIGKILL, a crash) ends as ``interrupted`` at once (the pipe
 sees the exit), which the window shows as "crashed" with Resume.
@@ -241,20 +241,11 @@ class WorkerClient(QObject):
         try:
             with fresh_reader(self.project_path) as project:
                 run = project.run(self.run_id)
-                rows = project.metrics(self.run_id, after_id=self._after_id)
+                events, self._after_id = project.events(self.run_id, after=self._after_id)
         except (ProjectFileError, OSError, sqlite3.Error) as exc:  # busy or moved: try again at the next poll
             self.malformed.emit(f"could not read the project file ({exc}); retrying")
             return
-        for row in rows:
-            self._after_id = max(self._after_id, row["id"])
-            if row.get("loss") is not None:
-                self._buffer.append(protocol.Step(
-                    step=row["step"], epoch=row.get("epoch") or 0.0, loss=row["loss"], lr=row.get("lr") or 0.0,
-                    grad_norm=row.get("grad_norm"), tokens_per_s=row.get("tokens_per_s"),
-                    elapsed_s=row.get("elapsed_s") or 0.0, eta_s=row.get("eta_s"),
-                ))
-            elif row.get("eval_loss") is not None:
-                self._buffer.append(protocol.Eval(step=row["step"], eval_loss=row["eval_loss"]))
+        self._buffer.extend(events)
         # The pause as the file records it (`Run.paused_since`, None when running): turned into the same
         # events a pipe would carry. getattr: a store without the column reads as never paused.
         since = getattr(run, "paused_since", None)
@@ -402,9 +393,7 @@ class WorkerClient(QObject):
             from core.store import Project
 
             with Project.open(self.project_path) as project:
-                run = project.run(self.run_id)
-                if run.recorded_status == "running" and run.status == "interrupted":  # its pid is gone
-                    project.set_run_status(self.run_id, "interrupted", error=reason, error_kind="crashed")
+                project.record_crash(self.run_id, reason)
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never break the window
             print(f"adapter-studio: could not record the crash of run {self.run_id}: {exc}", file=sys.stderr)
 

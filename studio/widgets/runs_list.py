@@ -99,8 +99,7 @@ class RunsList(QWidget):
     def set_runs(self, project: Any) -> None:
         """Fill from the project file (keeps the selection)."""
         selected = set(self.selected_ids())
-        best = dict(project.conn.execute(
-            "SELECT run_id, MIN(eval_loss) FROM metrics WHERE eval_loss IS NOT NULL GROUP BY run_id").fetchall())
+        best = project.best_eval_losses()
         self._filling = True
         self.table.clear()
         self._ids = []

@@ -343,3 +343,36 @@ def test_pause_requests_through_the_file_are_taken_once(project, tmp_path):
     project.record(run_id, [p.Finished("stopped", step=0)])
     project.claim_run(run_id)  # a new claim (resume) starts without old requests
     assert project.take_pause_request(run_id) is None
+
+
+def test_events_read_back_what_record_wrote(project):
+    """The store maps events to rows (record) and rows back to events (events), for a window that follows
+    a run another process trains; `after` returns only what is new."""
+    run_id = project.create_run()
+    project.claim_run(run_id)
+    written = [p.Step(1, 0.25, 2.5, 0.001, grad_norm=0.5, tokens_per_s=900.0, elapsed_s=1.5, eta_s=4.5),
+               p.Step(2, 0.5, 2.25, 0.002, elapsed_s=3.0), p.Eval(2, 2.4)]
+    project.record(run_id, [p.Started(run_id, 4), *written, p.Log("info", "not a metric")])
+    events, last = project.events(run_id)
+    assert events == written
+    assert project.events(run_id, after=last) == ([], last)
+    project.record(run_id, [p.Step(3, 0.75, 2.0, 0.003, elapsed_s=4.5)])
+    assert project.events(run_id, after=last)[0] == [p.Step(3, 0.75, 2.0, 0.003, elapsed_s=4.5)]
+    assert project.best_eval_losses() == {run_id: 2.4}
+
+
+def test_the_window_writes_through_named_methods(project):
+    """add_log: the window's launch line; record_crash: only a run whose worker is gone becomes interrupted."""
+    run_id = project.create_run()
+    project.claim_run(run_id)  # this process: alive
+    project.add_log(run_id, "accelerate launch: 2 processes")
+    assert [(log["level"], log["message"]) for log in project.logs(run_id)] == [("info", "accelerate launch: 2 processes")]
+    assert project.record_crash(run_id, "The worker was killed (SIGKILL).") is False
+    assert project.run(run_id).recorded_status == "running"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    other = project.create_run()
+    project.claim_run(other, pid=dead.pid)
+    assert project.record_crash(other, "The worker was killed (SIGKILL).") is True
+    run = project.run(other)
+    assert (run.recorded_status, run.error, run.error_kind) == ("interrupted", "The worker was killed (SIGKILL).", "crashed")
