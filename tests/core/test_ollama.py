@@ -1,0 +1,162 @@
+"""core.ollama (the Modelfile and `ollama create`) and core.serving (which servers load an adapter, and why not)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from core import LoraConfig, get_peft_model
+from core.errors import ExportError
+from core.ollama import CHATML_GO, chat_format, create, write_folder
+from core.serving import check_folder
+
+
+def smollm2_tokenizer():
+    from core.models import load_model
+
+    return load_model("smollm2-135m-instruct")[1]
+
+
+def test_chatml_template_with_the_default_system_prompt_becomes_template_and_system(tmp_path):
+    tok = smollm2_tokenizer()
+    (tmp_path / "src.gguf").write_bytes(b"GGUF")
+    folder = write_folder(tmp_path / "ollama", tok, model_gguf=tmp_path / "src.gguf")
+    text = (tmp_path / "ollama" / "Modelfile").read_text()
+    assert text == (
+        "FROM ./model.gguf\n"
+        f'TEMPLATE """{CHATML_GO}"""\n'
+        'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""\n'
+        'PARAMETER stop "<|im_start|>"\n'
+        'PARAMETER stop "<|im_end|>"\n'
+    )
+    assert folder.chat_format == "chatml" and folder.files == ["model.gguf", "Modelfile"]
+    assert (tmp_path / "ollama" / "model.gguf").read_bytes() == b"GGUF" and not (tmp_path / "src.gguf").exists()
+
+
+def test_adapter_folder_names_both_files_and_a_plain_chatml_has_no_system(tmp_path):
+    from core.models import tiny_tokenizer
+
+    for name in ("m.gguf", "a.gguf"):
+        (tmp_path / name).write_bytes(b"GGUF")
+    folder = write_folder(tmp_path / "o", tiny_tokenizer(), model_gguf=tmp_path / "m.gguf", adapter_gguf=tmp_path / "a.gguf")
+    lines = folder.modelfile.splitlines()
+    assert lines[:2] == ["FROM ./model.gguf", "ADAPTER ./adapter.gguf"]
+    assert not any(line.startswith("SYSTEM") for line in lines)
+    assert folder.files == ["model.gguf", "adapter.gguf", "Modelfile"]
+
+
+def test_a_template_that_is_not_chatml_or_llama3_is_left_out_and_said(tmp_path):
+    from core.models import tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    tok.chat_template = "{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}### assistant:"
+    assert chat_format(tok) is None
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    folder = write_folder(tmp_path / "o", tok, model_gguf=tmp_path / "m.gguf")
+    assert "TEMPLATE" not in folder.modelfile and "neither ChatML nor Llama 3" in folder.notes[0]
+
+
+def test_llama3_template_is_converted(tmp_path):
+    from core.models import tiny_tokenizer
+
+    tok = tiny_tokenizer()  # adds no BOS itself, so a template that wrote one would not be this form
+    tok.chat_template = (
+        "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+        "{{ m['content'] }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+    )
+    fmt = chat_format(tok)
+    assert fmt is not None and fmt.name == "llama3" and "<|eot_id|>" in fmt.stops and fmt.system is None
+
+
+def fake_ollama(tmp_path: Path, monkeypatch, exit_code: int = 0) -> Path:
+    """A stand-in `ollama` on PATH that records its arguments and working folder."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "ollama-args.json"
+    script = bindir / "ollama"
+    script.write_text(
+        "#!/usr/bin/env python3\nimport json, os, sys\n"
+        f"json.dump({{'args': sys.argv[1:], 'cwd': os.getcwd()}}, open({str(log)!r}, 'w'))\n"
+        f"print('transferring model data'); print('success'); sys.exit({exit_code})\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_ollama_create_runs_in_the_folder_with_the_modelfile(tmp_path, monkeypatch):
+    log = fake_ollama(tmp_path, monkeypatch)
+    (tmp_path / "o").mkdir()
+    out = create(tmp_path / "o", "capitals:latest")
+    assert json.loads(log.read_text()) == {"args": ["create", "capitals:latest", "-f", "Modelfile"], "cwd": str(tmp_path / "o")}
+    assert "success" in out
+    with pytest.raises(ExportError, match="is not an Ollama model name"):
+        create(tmp_path / "o", "bad name; rm -rf /")
+
+
+def test_ollama_create_failure_and_absence_are_said(tmp_path, monkeypatch):
+    fake_ollama(tmp_path, monkeypatch, exit_code=1)
+    with pytest.raises(ExportError, match=r"ollama create m failed \(exit 1\)"):
+        create(tmp_path, "m")
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(ExportError, match="ollama is not on PATH; run it yourself: ollama create m -f"):
+        create(tmp_path, "m")
+
+
+# --------------------------------------------------------------------------------------------------
+# Serving check
+
+
+def saved(tmp_path: Path, **lora) -> Path:
+    from core.models import load_model
+
+    model, _ = load_model("tiny-llama")
+    peft = get_peft_model(model, LoraConfig(target_modules=lora.pop("target_modules", ["q_proj", "v_proj"]), **lora))
+    peft.save_pretrained(tmp_path / "a")
+    return tmp_path / "a"
+
+
+def verdicts(folder: Path) -> dict[str, object]:
+    return {v.server: v for v in check_folder(folder, model_type="llama")}
+
+
+def test_plain_lora_loads_everywhere_and_a_high_rank_needs_vllms_flag(tmp_path):
+    v = verdicts(saved(tmp_path, r=16))
+    assert v["llama.cpp / Ollama / LM Studio"].ok and v["vLLM"].ok
+    assert "--max-lora-rank" not in v["vLLM"].how
+    v = verdicts(saved(tmp_path / "b", r=8, rank_pattern={"v_proj": 64}))
+    assert v["vLLM"].ok and "--max-lora-rank 64 (rank 64 is above the default 16)" in v["vLLM"].how
+    assert "baked into lora_b" in v["llama.cpp / Ollama / LM Studio"].how
+
+
+@pytest.mark.parametrize(
+    "lora, llama_words, vllm_words",
+    [
+        (dict(use_dora=True), "DoRA's learned magnitudes", "vLLM rejects DoRA adapters."),
+        (dict(modules_to_save=["lm_head"]), "modules_to_save (lm_head) are full copies", "vLLM rejects modules_to_save (lm_head)."),
+        (dict(r=600), None, "its rank 600 is above vLLM's largest --max-lora-rank (512)."),
+        (dict(target_modules=["q_proj", "lm_head"]), None, "not to lm_head"),
+    ],
+)
+def test_refusals_name_the_reason_per_server(tmp_path, lora, llama_words, vllm_words):
+    v = verdicts(saved(tmp_path, **lora))
+    if llama_words:
+        assert not v["llama.cpp / Ollama / LM Studio"].ok and llama_words in v["llama.cpp / Ollama / LM Studio"].line()
+    assert not v["vLLM"].ok and vllm_words in v["vLLM"].line() and "Serve the merged model" in v["vLLM"].line()
+
+
+def test_non_lora_methods_are_merged_only_everywhere(tmp_path):
+    from core import IA3Config
+    from core.models import load_model
+
+    model, _ = load_model("tiny-llama")
+    get_peft_model(model, IA3Config(target_modules=["k_proj", "down_proj"], feedforward_modules=["down_proj"])).save_pretrained(tmp_path)
+    v = verdicts(tmp_path)
+    assert not v["vLLM"].ok and "LoRA adapters only; this is IA3" in v["vLLM"].line()
+    assert not v["llama.cpp / Ollama / LM Studio"].ok and "merged GGUF (--gguf)" in v["llama.cpp / Ollama / LM Studio"].line()
+    assert check_folder(tmp_path, model_type="gpt_neox")[0].ok is False
