@@ -70,7 +70,7 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for r
     (r"^Prefix tuning adds learned keys and values to every attention layer; it does not adapt individual modules\.$",
      QT_TRANSLATE_NOOP("Messages", "Prefix tuning adds learned keys and values to every attention layer; it does not adapt "
                        "individual modules.")),
-    # the window's own reasons for methods without module targets (studio/main_window.py NO_TARGETS)
+    # why a method takes no module targets (each method file's FACTS.no_targets, through core.methods.catalog)
     (r"^Prompt tuning learns virtual tokens in front of the input; it adapts no module\.$",
      QT_TRANSLATE_NOOP("Messages", "Prompt tuning learns virtual tokens in front of the input; it adapts no module.")),
     (r"^P-tuning learns virtual tokens \(through a small prompt encoder\); it adapts no module\.$",
