@@ -151,6 +151,7 @@ class LaunchDialog(QDialog):
         self.memory_view = QLabel()
         self.memory_view.setObjectName("memory_per_gpu")
         self.memory_view.setTextFormat(Qt.TextFormat.RichText)
+        self.memory_view.setWordWrap(True)  # the chosen one's parts line never widens the dialog
         self.memory_view.setToolTip(self.tr("Per GPU: the Cost panel's estimate with the parts each choice splits "
                                             "divided among the processes. ZeRO-2 splits the optimizer state and the "
                                             "gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the "
