@@ -190,3 +190,28 @@ def test_per_gpu_memory_of_a_real_estimate():
     assert zero3["weights"] == -(-memory["weights"] // 2) and zero2["weights"] == memory["weights"]
     assert memory["total"] - zero2["total"] == memory["gradients"] // 2 + memory["optimizer"] // 2
     assert zero3["total"] < zero2["total"] < memory["total"]
+
+
+def test_a_zero_launch_script_with_deepspeed_creates_the_run_and_launches(tmp_path):
+    """Where the script's Python has DeepSpeed, the check passes: a new run is created and the launcher
+    gets the ZeRO config (a stand-in Python records the accelerate launch instead of training)."""
+    pytest.importorskip("deepspeed")
+    from core.store import Project, ProjectSettings
+
+    project = tmp_path / "p.adapterstudio"
+    Project.create(project, ProjectSettings.from_dict({"model": "tiny-llama", "method_config": {"peft_type": "LORA"},
+                                                        "data": {}, "training": {}})).close()
+    shim = tmp_path / "python"
+    shim.write_text(f"""#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "accelerate.commands.launch" ]; then cp "$4" {tmp_path}/config.yaml; exit 0; fi
+exec {sys.executable} "$@"
+""")
+    shim.chmod(0o755)
+    script = tmp_path / "launch.sh"
+    script.write_text(launch_script(project, None, LaunchSpec.for_gpus(2, H200, sharding="zero3+offload"),
+                                    python=str(shim), source_root=ROOT))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "created run 1" in done.stderr and "DeepSpeed is not installed" not in done.stderr
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert config["deepspeed_config"]["zero_stage"] == 3 and config["deepspeed_config"]["offload_optimizer_device"] == "cpu"
