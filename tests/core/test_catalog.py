@@ -53,9 +53,11 @@ def test_each_method_file_keeps_the_contract(method):
 
 
 def test_a_fact_that_is_not_a_literal_is_refused_with_file_and_line():
-    source = "from core.methods.contract import MethodFacts\nRATE = 3\n\nFACTS = MethodFacts(label='X', mergeable=RATE)\n"
+    source = "from core.methods.contract import MethodFacts\nRATE = 3\n\nFACTS = MethodFacts(\n    label='X', mergeable=RATE,\n)\n"
     with pytest.raises(TypeError, match=r"core/methods/x\.py, line 4: every value of FACTS must be a literal"):
         catalog._facts_from_source(source, "core.methods.x")
+    assert catalog._facts_from_source("FACTS = MethodFacts(label='Y', mergeable=False, adapter_defaults={},"
+                                      " training_defaults={'learning_rate': 0.1})\n", "core.methods.y").label == "Y"
     with pytest.raises(catalog.UnknownMethod, match="'loha' is not a method"):
         catalog.facts("loha")
     assert catalog.get("LOHA") is None and catalog.label("LOHA") == "Loha"
