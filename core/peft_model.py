@@ -27,7 +27,8 @@ from torch import nn
 
 from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
 from core.errors import AdapterLoadError
-from core.methods.registry import load_config
+from core.methods.contract import HOOKS
+from core.methods.registry import REGISTRY, load_config
 from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
 
 PREFIX = "base_model.model."
@@ -136,8 +137,6 @@ class PeftModel(nn.Module):
         half-precision base, as PEFT); ``low_cpu_mem_usage=True`` creates its tensors on the meta device
         (no memory), to be filled by loading weights (``set_peft_model_state_dict``, ``load_adapter``).
         """
-        from core.methods import REGISTRY
-
         _check_adapter_name(adapter_name)
         if adapter_name in self.peft_config:
             raise ValueError(f"An adapter named '{adapter_name}' already exists; pick another name or delete it first.")
@@ -329,8 +328,8 @@ class PeftModel(nn.Module):
     # (e.g. AdaLoRA's ``update_and_allocate``). Methods that define neither get the plain behaviour.
 
     def _method_hook(self, verb: str) -> Any:
-        from core.methods import REGISTRY
-
+        """The method file's ``peft_<verb>`` when it takes this verb over (the verbs: `core.methods.contract.HOOKS`)."""
+        assert verb in HOOKS, f"{verb!r} is not one of the hooks core.methods.contract names"
         return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -723,8 +722,6 @@ class PeftModel(nn.Module):
         except AttributeError:
             if name in ("base_model", "peft_config"):
                 raise
-            from core.methods import REGISTRY
-
             verbs = getattr(REGISTRY[self.peft_type], "MODEL_VERBS", {}) if self.peft_config else {}
             if name in verbs:
                 return functools.partial(verbs[name], self)
