@@ -41,6 +41,7 @@ def accuracy(replies: list[str], expected: list[str]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
 def test_lora_defaults_teach_made_up_facts(tmp_path):
     # Plain "prompt\ncompletion" rows (~22 tokens; with SmolLM2's chat template and its default system
     # prompt they are ~53) keep this run near a minute. The chat path is covered by test_data.py.
