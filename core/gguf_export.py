@@ -376,6 +376,14 @@ def model_name(model: Any) -> str:
     return Path(ref).name or getattr(model.config, "model_type", "model")
 
 
+def _safe_name(name: str, tokens: list[str]) -> str:
+    """``general.name``, unless llama.cpp would read it as a quirk: a model named phi-3/phi3 gets special
+    handling of the tokens ``</s> <unk> <s> <|endoftext|>`` and fails to load when one is missing."""
+    if any(k in name.lower() for k in ("phi-3", "phi3")) and not {"</s>", "<unk>", "<s>", "<|endoftext|>"} <= set(tokens):
+        return "model"
+    return name
+
+
 def write_model_gguf(path: Path, model: torch.nn.Module, state: dict[str, torch.Tensor], tokenizer: Any,
                      gguf_type: str, *, plan: Plan | None = None, name: str | None = None,
                      progress: Progress | None = None) -> list[str]:
@@ -389,13 +397,14 @@ def write_model_gguf(path: Path, model: torch.nn.Module, state: dict[str, torch.
     notes: list[str] = []
     try:
         writer.add_type("model")
-        writer.add_name(name or model_name(model))
+        vocab = tokenizer_keys(tokenizer, int(config.vocab_size))
+        writer.add_name(_safe_name(name or model_name(model), vocab["tokenizer.ggml.tokens"]))
         writer.add_file_type(_file_type(gguf_type))
         if gguf_type == "q8_0":
             writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
         for key, value in plan.hparams.items():
             _writer_value(writer, f"{plan.arch}.{key}", value)
-        for key, value in tokenizer_keys(tokenizer, int(config.vocab_size)).items():
+        for key, value in vocab.items():
             _writer_value(writer, key, value)
         embed = next((t for k, t in state.items() if (m := plan.map(k)) is not None and m.name == "token_embd.weight"), None)
         items = list(state.items())
@@ -449,7 +458,9 @@ def _k_quantize(src: Path, dst: Path, kind: str) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = max(1, min(4, os.cpu_count() or 1))
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    import ctypes
+
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
     if rc != 0 or not dst.is_file():
         raise ExportError(f"llama.cpp's quantizer could not write {kind} (code {rc}); nothing was written.")
 
