@@ -541,7 +541,9 @@ class TrainingController(QObject):
         """Run ▸ Resume selected run: enabled only for a run that can be resumed; the reason on hover."""
         ids = self.runs.selected_ids() if ids is None else ids
         why = self.tr("Select a stopped, failed or interrupted run in the runs list first.")
-        if ids and self.project is not None:
+        if ids and self.client is not None and self.client.running and ids[-1] == self.client.run_id:
+            why = self.tr("Run {0} is training already.").format(ids[-1])  # no file read every 2 s while it trains
+        elif ids and self.project is not None:
             why = self.resume_refusal(ids[-1])
         self.act_resume.setEnabled(not why)
         self.act_resume.setToolTip(why or self.tr("Resume the selected run from its last checkpoint"))
