@@ -404,9 +404,10 @@ def free_port():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("choice", ["zero2", "zero3"])
+@pytest.mark.parametrize("choice", ["zero2", "zero3", "zero3+offload"])
 def test_deepspeed_launch_on_two_cpu_processes_pauses_and_finishes_in_the_window(deepspeed_window, qtbot, free_port, choice):
-    """The dialog's DeepSpeed launch, for real: two "GPUs" found, ZeRO-2 / ZeRO-3 chosen, Start runs ``python -m
+    """The dialog's DeepSpeed launch, for real: two "GPUs" found, ZeRO-2 / ZeRO-3 / ZeRO-3 with the optimizer
+    state offloaded to CPU memory (DeepSpeed's CPU Adam steps it) chosen, Start runs ``python -m
     accelerate.commands.launch`` with the DEEPSPEED config, which starts two processes; on this machine's CPU
     DeepSpeed runs on its CPU accelerator (gloo). Pause, asked at once, holds both after the first step;
     Continue goes on; every step arrives once, the run completes, and its checkpoint holds DeepSpeed's
@@ -456,7 +457,8 @@ def test_deepspeed_launch_on_two_cpu_processes_pauses_and_finishes_in_the_window
         assert run.status == "completed" and not run.paused
         logged = "\n".join(row["message"] for row in project.logs(run_id))
         final = project.last_checkpoint(run_id)
-    assert f"zero_stage: {choice[-1]}" in logged  # the config, recorded with the run
+    assert f"zero_stage: {choice[4]}" in logged  # the config, recorded with the run
+    assert f"offload_optimizer_device: {'cpu' if choice.endswith('+offload') else 'none'}" in logged
     assert final is not None and final.name == f"checkpoint-{MAX_STEPS}"
     assert (final / "deepspeed").is_dir()  # DeepSpeed's own (sharded) optimizer state
     model, _ = load_model("tiny-llama")
