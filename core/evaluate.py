@@ -1,0 +1,260 @@
+"""Does the model do the task? Task metrics on answers, greedy generations for the evaluation prompts, scores.
+
+Torch-free at import (the window and ``adapter-studio --help`` import it); torch is imported inside
+the functions that generate.
+
+The metrics compare a model's answer with the reference answer, each a fraction in [0, 1]:
+
+- ``exact_match``: equal after `normalize` (case, runs of whitespace, trailing punctuation);
+- ``contains``: the normalised reference appears inside the normalised answer;
+- ``f1``: token F1 (the bag-of-words overlap of SQuAD's scoring) over `words`;
+- ``rouge_l``: ROUGE-L F-measure (β = 1) from the longest common subsequence of `words` (our own code,
+  no package).
+
+The evaluation prompts come from examples formatted exactly as training formats them (`core.data`:
+chat template or plain ``prompt + separator``): the prompt is every token before the first trained
+token, the reference is the first run of trained tokens. So a score measures what training taught.
+Examples whose every token is trained (``train_on='all'``, the ``text`` format) have no prompt and
+are left out of generation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.data import IGNORE, DataConfig, Example, detect_format, read_records, record_segments, tokenize_segments
+
+METRICS = ("exact_match", "contains", "f1", "rouge_l")
+"""The task metrics, in the order tables show them (the keys of `score` and `summarize`)."""
+METRIC_LABELS = {"exact_match": "exact match", "contains": "contains", "f1": "token F1", "rouge_l": "ROUGE-L"}
+
+# Text that ends an answer in the templates we meet: generation is cut at the first one.
+END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>")
+_TRAILING = re.compile(r"[\s.,;:!?。！？，；：…'\"”’)\]]+$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics on strings
+
+
+def normalize(text: str) -> str:
+    """Lower case, Unicode NFKC, whitespace runs as one space, no leading/trailing space or trailing
+    punctuation: ``"  The capital is  Remedok. "`` -> ``"the capital is remedok"``."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = " ".join(text.split())
+    return _TRAILING.sub("", text)
+
+
+def words(text: str) -> list[str]:
+    """The normalised text's word tokens (letters, digits, underscore; punctuation dropped)."""
+    return _WORD.findall(normalize(text))
+
+
+def exact_match(output: str, reference: str) -> float:
+    return float(normalize(output) == normalize(reference))
+
+
+def contains(output: str, reference: str) -> float:
+    ref = normalize(reference)
+    return float(bool(ref) and ref in normalize(output))
+
+
+def token_f1(output: str, reference: str) -> float:
+    """Harmonic mean of precision and recall of the answer's words against the reference's (multisets)."""
+    out, ref = words(output), words(reference)
+    if not out or not ref:
+        return float(out == ref)
+    common = sum((Counter(out) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(out), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence (dynamic programming, one row of len(b) + 1 kept)."""
+    if not a or not b:
+        return 0
+    row = [0] * (len(b) + 1)
+    for x in a:
+        diagonal = 0  # row[j - 1] of the previous row
+        for j, y in enumerate(b, start=1):
+            above = row[j]
+            row[j] = diagonal + 1 if x == y else max(row[j], row[j - 1])
+            diagonal = above
+    return row[-1]
+
+
+def rouge_l(output: str, reference: str) -> float:
+    """ROUGE-L F-measure with β = 1: LCS-precision and LCS-recall over `words`, their harmonic mean."""
+    out, ref = words(output), words(reference)
+    if not out or not ref:
+        return float(out == ref)
+    lcs = lcs_length(out, ref)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(out), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def score(output: str, reference: str) -> dict[str, float]:
+    """Every metric of `METRICS` for one answer."""
+    return {"exact_match": exact_match(output, reference), "contains": contains(output, reference),
+            "f1": token_f1(output, reference), "rouge_l": rouge_l(output, reference)}
+
+
+def summarize(scores: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """The mean of each metric over ``scores`` (rows with the `METRICS` keys), and ``n``."""
+    rows = list(scores)
+    out: dict[str, float] = {m: (sum(float(r[m]) for r in rows) / len(rows) if rows else 0.0) for m in METRICS}
+    out["n"] = len(rows)
+    return out
+
+
+def wilson_interval(wins: float, n: float, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``wins / n`` (95 % by default); (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation prompts: from tokenized examples, or from a data file
+
+
+@dataclass(frozen=True)
+class EvalPrompt:
+    """One evaluation prompt: its tokens as training formatted them, and the reference answer."""
+
+    prompt_ids: tuple[int, ...]
+    prompt: str
+    """The prompt's text (special tokens included, as the model sees it)."""
+    reference: str
+
+
+def clean_answer(text: str, tokenizer: Any = None) -> str:
+    """An answer up to the first end marker (the end-of-turn text of chat templates, the eos text), stripped."""
+    markers = list(END_MARKERS)
+    eos = getattr(tokenizer, "eos_token", None)
+    if eos:
+        markers.append(eos)
+    cut = len(text)
+    for marker in markers:
+        at = text.find(marker)
+        if at != -1:
+            cut = min(cut, at)
+    return text[:cut].strip()
+
+
+def prompt_of(example: Example, tokenizer: Any) -> EvalPrompt | None:
+    """The prompt (tokens before the first trained token) and reference (the first run of trained tokens)
+    of a tokenized example, or None when it has no untrained beginning to prompt with."""
+    labels = example.labels
+    first = next((i for i, label in enumerate(labels) if label != IGNORE), None)
+    if first is None or first == 0 or (first == 1 and _only_bos(example, tokenizer)):
+        return None  # nothing, or only a BOS, before the answer: everything is trained (train_on='all', text)
+    end = first
+    while end < len(labels) and labels[end] != IGNORE:
+        end += 1
+    ids = tuple(example.input_ids[:first])
+    reference = clean_answer(tokenizer.decode(list(example.input_ids[first:end]), skip_special_tokens=True), tokenizer)
+    return EvalPrompt(ids, tokenizer.decode(list(ids), skip_special_tokens=False), reference)
+
+
+def _only_bos(example: Example, tokenizer: Any) -> bool:
+    return example.input_ids[0] == getattr(tokenizer, "bos_token_id", None)
+
+
+def eval_prompts(examples: Sequence[Example], tokenizer: Any, count: int) -> list[EvalPrompt]:
+    """The first ``count`` examples that have a prompt (the validation split is already a seeded random
+    sample, so the first ones are a fixed, fair sample)."""
+    out: list[EvalPrompt] = []
+    for example in examples:
+        if len(out) >= count:
+            break
+        prompt = prompt_of(example, tokenizer)
+        if prompt is not None:
+            out.append(prompt)
+    return out
+
+
+def prompts_from_file(path: str, data: dict[str, Any] | DataConfig, tokenizer: Any, limit: int | None = None) -> list[EvalPrompt]:
+    """Evaluation prompts from a data file (any format training reads), formatted with a run's data
+    settings (``data``: `core.data.DataConfig` or its dict), exactly as training formatted them.
+    The answers are scored against the whole trained part (``train_on`` is taken as 'completion')."""
+    config = data if isinstance(data, DataConfig) else DataConfig(**{k: v for k, v in data.items() if k in DataConfig.__dataclass_fields__})
+    config = DataConfig(**{**config.__dict__, "path": str(path), "validation_path": None, "train_on": "completion"})
+    records = read_records(path, split=config.split)
+    fmt = detect_format(records, config)
+    out = []
+    for i, record in enumerate(records):
+        example = tokenize_segments(tokenizer, record_segments(record, fmt, config, tokenizer, f"{path}, record {i + 1}"))
+        prompt = prompt_of(example, tokenizer)
+        if prompt is not None:
+            out.append(prompt)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Generation (torch inside)
+
+
+def _stop_ids(tokenizer: Any) -> list[int]:
+    """Token ids that end an answer: eos, and every end marker that is one token of this vocabulary."""
+    ids = [] if tokenizer.eos_token_id is None else [int(tokenizer.eos_token_id)]
+    vocab = tokenizer.get_vocab()
+    for marker in END_MARKERS:
+        if marker in vocab and vocab[marker] not in ids:
+            ids.append(int(vocab[marker]))
+    return ids
+
+
+def generate(model: Any, tokenizer: Any, prompts: Sequence[EvalPrompt], max_new_tokens: int = 32) -> list[str]:
+    """Greedy answers (deterministic: no sampling) to ``prompts``, one prompt at a time (no padding, so an
+    answer never depends on the other prompts of a batch), cut at the first end marker."""
+    import torch
+
+    device = next(p for p in model.parameters()).device
+    was_training = model.training
+    model.eval()
+    stop = _stop_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stop[0] if stop else 0)
+    answers = []
+    try:
+        with torch.no_grad():
+            for prompt in prompts:
+                ids = torch.tensor([prompt.prompt_ids], device=device)  # (1, T)
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                     do_sample=False, eos_token_id=stop or None, pad_token_id=pad)  # (1, T + new)
+                text = tokenizer.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=False)
+                answers.append(clean_answer(_strip_special(text, tokenizer), tokenizer))
+    finally:
+        model.train(was_training)
+    return answers
+
+
+def _strip_special(text: str, tokenizer: Any) -> str:
+    """Cut at the first end marker first (so text after an end-of-turn is not joined on), then drop pad tokens."""
+    text = clean_answer(text, tokenizer)
+    pad = getattr(tokenizer, "pad_token", None)
+    return text.replace(pad, "") if pad else text
+
+
+def samples(model: Any, tokenizer: Any, prompts: Sequence[EvalPrompt], max_new_tokens: int = 32) -> list[dict[str, Any]]:
+    """Generate and score: one row per prompt (``prompt_index``, ``prompt``, ``reference``, ``output`` and
+    the `METRICS`), the form `core.protocol.Samples` carries and the project file stores."""
+    outputs = generate(model, tokenizer, prompts, max_new_tokens)
+    return [{"prompt_index": i, "prompt": p.prompt, "reference": p.reference, "output": o, **score(o, p.reference)}
+            for i, (p, o) in enumerate(zip(prompts, outputs))]
