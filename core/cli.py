@@ -8,7 +8,7 @@ to stderr as written (not hard-wrapped, so a path in it stays whole and copyable
 and exit with status 2, without a traceback; a training run that fails exits with 1 after
 printing its reason. ``--debug`` (before or after the command) shows tracebacks and the worker's log.
 
-Commands: ``new``, ``train``, ``runs``, ``export``, ``inspect``, ``demo``.
+Commands: ``new``, ``train``, ``runs``, ``export``, ``inspect``, ``pull``, ``demo``.
 
 ``train`` runs the training worker (`core.worker`) as a child process in its own session and draws
 its protocol lines as a progress bar. A child, not an in-process loop, because it is exactly what the
@@ -430,6 +430,49 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# pull
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from core import hub
+
+    progress = _Progress()
+    model = hub.info(args.model, args.revision)
+    gated = f", gated ({model.gated})" if model.gated else ""
+    progress.log(f"{model.repo_id} at {model.commit[:12] or model.revision}: {len(model.wanted)} files, "
+                 f"{hub.human_bytes(model.download_bytes)}, licence {model.licence or 'not stated'}{gated}")
+
+    tenths = [-1]
+
+    def show(p: Any) -> None:
+        done = p.done / p.total if p.total else 1.0
+        if not progress.tty and int(done * 10) == tenths[0]:
+            return  # not a terminal (a log, a pipe): a line every 10 %
+        tenths[0] = int(done * 10)
+        bar = "#" * int(done * progress.width) + "-" * (progress.width - int(done * progress.width))
+        progress.line(f"[{bar}] {p.text()}")
+
+    folder = hub.download(args.model, args.revision, progress=show, model=model)
+    progress.end()
+    print(f"{args.model} is complete in {folder}; its weights check out. It opens offline now: "
+          f"adapter-studio new PROJECT --model {args.model} --dataset FILE")
+    return 0
+
+
+def _add_pull(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pull", help="download a model from the Hugging Face Hub into its cache", parents=[_debug_parent()],
+        description="Download what MODEL needs (config, tokenizer, safetensors weights) into the Hugging Face "
+        "cache, with progress; an interrupted download continues where it stopped. Exits 0 only when the snapshot "
+        "is complete and every file matches the Hub's hash and size. HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME and "
+        "HF_TOKEN are honoured; a gated model needs `hf auth login` (or the studio's token field) first.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a Hub model id, ORGANISATION/NAME")
+    parser.add_argument("--revision", help="a branch, tag or commit (default: main)")
+    parser.set_defaults(handler=_cmd_pull)
+
+
+# --------------------------------------------------------------------------------------------------
 # demo
 
 
@@ -471,7 +514,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
 
 # One entry per subcommand, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_new, _add_train, _add_runs, _add_export, _add_inspect, _add_demo,
+    _add_new, _add_train, _add_runs, _add_export, _add_inspect, _add_pull, _add_demo,
 ]
 
 

@@ -65,6 +65,17 @@ class ModelLoadError(PersonError):
     kind = "model"
 
 
+class HubError(ModelLoadError):
+    """The Hugging Face Hub could not give a model: not found, gated without access, no network, a
+    revision that does not exist, not enough disk space, an interrupted download (`core.hub`)."""
+
+
+class DownloadCancelled(PersonError):
+    """The person cancelled a download; what was fetched stays in the cache and the next download resumes it."""
+
+    kind = "request"
+
+
 class ProjectFileError(PersonError):
     """The file is not a usable project file (missing, corrupt, not ours). The message is for a person."""
 

@@ -5,7 +5,7 @@ A reference may be
 - a local Hugging Face folder (``config.json`` + ``*.safetensors``; pickled ``*.bin`` only on request),
 - a ``.gguf`` file (de-quantized to float32 by transformers + gguf),
 - a hub id such as ``bigscience/bloomz-560m`` that is already in the local Hugging Face cache
-  (we never download: the app must work offline and must not fetch weights behind a person's back),
+  (load_model never downloads: `core.hub` does, on a person's request; the app works offline),
 - a built-in name from `BUILTINS`,
 - for `skeleton()` only: a config object or a ``config.json`` path.
 
@@ -45,6 +45,7 @@ __all__ = [
     "build_tiny_tokenizer",
     "tiny_tokenizer",
     "cache_root",
+    "check_folder",
     "load_model",
     "skeleton",
 ]
@@ -159,7 +160,17 @@ def skeleton(
         config = _gguf_config(Path(target))
         return _meta_model(config, trust_remote_code, where=str(target))
     assert kind == "hub"
-    folder = _cached_snapshot(str(target), need_weights=False)
+    try:
+        folder = _cached_snapshot(str(target), need_weights=False)
+    except ModelLoadError:
+        # Not in the cache: a gallery model's config ships with the app (core.hub), so its tree shows offline.
+        from core.hub import gallery_config
+
+        shipped = gallery_config(str(target))
+        if shipped is None:
+            raise
+        config = _read_config(shipped, trust_remote_code)
+        return _meta_model(config, trust_remote_code, where=f"hub id {target} (the gallery's {shipped})")
     config = _read_config(folder, trust_remote_code)
     return _meta_model(config, trust_remote_code, where=f"hub id {target} (cached in {folder})")
 
@@ -233,11 +244,10 @@ def _cached_snapshot(repo_id: str, *, need_weights: bool = True) -> Path:
         folder = Path(snapshot_download(repo_id, local_files_only=True))
     except Exception as exc:  # noqa: BLE001 - any failure here means "not usable offline"
         raise ModelLoadError(
-            f"The hub id {repo_id!r} is not in the local Hugging Face cache, and Adapter Studio never "
-            f"downloads models itself. On a machine with network, run `hf download {repo_id}` "
-            f"(older versions: `huggingface-cli download {repo_id}`) and copy the cache over, or "
-            f"`git clone https://huggingface.co/{repo_id}` and pass that folder instead. "
-            f"({type(exc).__name__}: {exc})"
+            f"The hub id {repo_id!r} is not in the local Hugging Face cache. Download it first: "
+            f"`adapter-studio pull {repo_id}`, or the Hub… button in the studio (both ask before any weights "
+            f"move). Without network here, run that (or `hf download {repo_id}`) on a machine with network "
+            f"and copy the cache over. ({type(exc).__name__}: {exc})"
         ) from exc
     if not (folder / "config.json").is_file():
         raise ModelLoadError(
@@ -318,6 +328,12 @@ def _check_safetensors(path: Path) -> None:
         raise ModelLoadError(
             f"The weights file {path} is truncated: {size} bytes, but its tensors need {expected}. {what}"
         )
+
+
+def check_folder(folder: str | os.PathLike[str], *, allow_pickle: bool = False) -> None:
+    """Raise `ModelLoadError` naming the file unless ``folder`` holds a config and complete weights (every
+    shard its index lists, every safetensors header readable and covering its file). Reads headers only."""
+    _check_folder(Path(folder), allow_pickle)
 
 
 def _check_folder(folder: Path, allow_pickle: bool) -> None:
