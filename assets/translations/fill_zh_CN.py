@@ -189,6 +189,8 @@ ZH.update({
 
 # The settings' field help (tooltips), studio/field_help.py.
 ZH.update({
+    "At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.": "每次评估时，用贪心解码回答这么多条验证提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。",
+    "Longest answer generated for each evaluation prompt, in tokens.": "每条评估提示生成的回答的最大长度（token 数）。",
     "What the model is for, e.g. CAUSAL_LM.": "模型的用途，例如 CAUSAL_LM。",
     "The base model this adapter belongs to.": "此适配器所属的基础模型。",
     "Revision of the base model.": "基础模型的版本（revision）。",
