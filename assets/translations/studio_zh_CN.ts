@@ -316,62 +316,97 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="84" />
+        <location filename="../../studio/widgets/export_dialog.py" line="102" />
         <source>Export run {0}</source>
         <translation>导出运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="86" />
+        <location filename="../../studio/widgets/export_dialog.py" line="104" />
         <source>Merged model (a plain Hugging Face model folder)</source>
         <translation>合并后的模型（普通的 Hugging Face 模型文件夹）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="87" />
+        <location filename="../../studio/widgets/export_dialog.py" line="105" />
         <source>Adapter only (PEFT's layout: adapter_config.json + safetensors)</source>
         <translation>仅适配器（PEFT 布局：adapter_config.json + safetensors）</translation>
     </message>
     <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="106" />
+        <source>GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)</source>
+        <translation>用于 llama.cpp / LM Studio 的 GGUF（合并；在 llama.cpp 中校验）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="107" />
+        <source>LoRA adapter GGUF (llama.cpp --lora; checked on its base)</source>
+        <translation>LoRA 适配器 GGUF（llama.cpp --lora；在其基座上校验）</translation>
+    </message>
+    <message>
         <location filename="../../studio/widgets/export_dialog.py" line="108" />
+        <source>Ollama folder (GGUF + Modelfile)</source>
+        <translation>Ollama 文件夹（GGUF + Modelfile）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="116" />
+        <source>name for ollama create (optional)</source>
+        <translation>ollama create 使用的名称（可选）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="137" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="114" />
+        <location filename="../../studio/widgets/export_dialog.py" line="143" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="115" />
+        <location filename="../../studio/widgets/export_dialog.py" line="144" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="122" />
+        <location filename="../../studio/widgets/export_dialog.py" line="145" />
+        <source>GGUF type</source>
+        <translation>GGUF 类型</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="146" />
+        <source>Ollama name</source>
+        <translation>Ollama 名称</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="153" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="127" />
+        <location filename="../../studio/widgets/export_dialog.py" line="158" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="139" />
+        <location filename="../../studio/widgets/export_dialog.py" line="174" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="160" />
+        <location filename="../../studio/widgets/export_dialog.py" line="215" />
+        <source>Writing {0}, then checking it in llama.cpp against our model…</source>
+        <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="224" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="160" />
+        <location filename="../../studio/widgets/export_dialog.py" line="224" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="161" />
+        <location filename="../../studio/widgets/export_dialog.py" line="225" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>
@@ -833,6 +868,16 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <source>Seed of the validation split.</source>
         <translation>验证集拆分的随机种子。</translation>
     </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="107" />
+        <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
+        <translation>每次评估时，用贪心解码回答这么多条验证提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="108" />
+        <source>Longest answer generated for each evaluation prompt, in tokens.</source>
+        <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
+    </message>
 </context>
 <context>
     <name>Help</name>
@@ -845,6 +890,222 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/help.py" line="113" />
         <source>Opened {0}</source>
         <translation>已打开 {0}</translation>
+    </message>
+</context>
+<context>
+    <name>HubDialog</name>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="108" />
+        <source>Models from the Hugging Face Hub</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="118" />
+        <source>Search words, or a model id such as Qwen/Qwen2.5-0.5B-Instruct</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="119" />
+        <source>Search</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="120" />
+        <source>Look up id</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="122" />
+        <source>revision (main)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="131" />
+        <source>Choose a model on the left: its facts, tree and memory show before anything is downloaded.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="152" />
+        <source>Download</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="153" />
+        <source>Cancel download</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="154" />
+        <source>Use this model</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="155" />
+        <source>Close</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="167" />
+        <source>hf_… (read token, for gated models)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="168" />
+        <source>Save token</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="175" />
+        <source>Access token:</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="210" />
+        <source>Gallery (facts and tree offline)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="216" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="225" />
+        <source>, gated</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="221" />
+        <source>On the Hub</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="226" />
+        <source>{0}  ({1:,} downloads{2})</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="240" />
+        <source>Searching the Hub for {0}…</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="245" />
+        <source>{0} models found on the Hub.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="246" />
+        <source>No model on the Hub matches {0}.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="268" />
+        <source>Looking up {0} (config.json only)…</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="269" />
+        <source>Building the skeleton of {0}…</source>
+        <translation>正在构建 {0} 的骨架…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="290" />
+        <source>Parameters: {0:,} ({1})</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="299" />
+        <source>Training memory for the current method (estimate): {0}; trainable parameters {1:,}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="302" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <source>no</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="302" />
+        <source>yes (access granted on request)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
+        <source>yes (the authors approve each request)</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <source>Licence: {0} · gated: {1}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
+        <source>not stated</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
+        <source>Download: {0} files, {1}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="306" />
+        <source>Offline: what the cache holds.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="308" />
+        <source>Already downloaded: it opens offline.</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <source>yes</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="313" />
+        <source>From the gallery's config.json (the Hub was not reached).</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="334" />
+        <source>Downloading {0}…</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="357" />
+        <source>Cancelling…</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="362" />
+        <source>{0} of {1} · {2}/s · {3} left</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="369" />
+        <source>{0} is downloaded and its weights check out ({1}).</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="390" />
+        <source>Logged in as {0}</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="394" />
+        <source>Not saved</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
+        <source>A token is stored</source>
+        <translation type="unfinished" />
+    </message>
+    <message>
+        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
+        <source>No token stored</source>
+        <translation type="unfinished" />
     </message>
 </context>
 <context>
@@ -890,12 +1151,12 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>DS_BUILD_OPS=0：DeepSpeed 在首次使用时（而不是安装时）编译其可选的 C++/CUDA 算子；--no-build-isolation：构建时使用已安装的 torch</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="203" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="204" />
         <source>Data parallel (DDP): each GPU holds the whole model</source>
         <translation>数据并行 (DDP)：每个 GPU 保存完整模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="204" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
         <source>Sharded (FSDP2): the model's weights are split across the GPUs</source>
         <translation>分片 (FSDP2)：模型权重分布在各个 GPU 上</translation>
     </message>
@@ -954,222 +1215,222 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>“开始”执行的命令（CONFIG：配置文件，写在该运行的检查点旁）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="154" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="155" />
         <source>Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.</source>
         <translation>每个 GPU：成本面板的估算，其中各选项切分的部分由各进程分摊。ZeRO-2 切分优化器状态和梯度，ZeRO-3 和 FSDP2 还切分权重；CPU 卸载把优化器状态移到 CPU 内存。激活值按进程计，不切分。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="159" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="160" />
         <source>Save config…</source>
         <translation>保存配置…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="160" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="161" />
         <source>Write this accelerate config as a YAML file</source>
         <translation>将此 accelerate 配置写为 YAML 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="162" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="163" />
         <source>Save launch script…</source>
         <translation>保存启动脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="163" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="164" />
         <source>Write a bash script that does this launch, to run in a terminal or as a cluster job (srun / sbatch; see its comments)</source>
         <translation>写出执行此启动的 bash 脚本，可在终端中运行或作为集群作业（srun / sbatch；见脚本注释）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="166" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="167" />
         <source>Save Slurm script…</source>
         <translation>保存 Slurm 脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="167" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
         <source>Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE</source>
         <translation>把同样的启动写成 Slurm 批处理脚本（#SBATCH 行：一个节点、这些 GPU）：sbatch 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="177" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="178" />
         <source>Start</source>
         <translation>开始</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="185" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="186" />
         <source>accelerate config:</source>
         <translation>accelerate 配置：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="187" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="188" />
         <source>Command:</source>
         <translation>命令：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
         <source>DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs</source>
         <translation>DeepSpeed ZeRO-2：优化器状态和梯度切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
         <source>ZeRO-2 + CPU offload</source>
         <translation>ZeRO-2 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
         <source>DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-2 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
         <source>DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs</source>
         <translation>DeepSpeed ZeRO-3：权重、梯度和优化器状态切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
         <source>ZeRO-3 + CPU offload</source>
         <translation>ZeRO-3 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="211" />
         <source>DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-3 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="233" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="234" />
         <source>Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).</source>
         <translation>每个 GPU 的内存：尚无估算（成本面板会根据模型和批大小计算）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="235" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="236" />
         <source>Memory per GPU (estimate): {0} — one process holds everything.</source>
         <translation>每个 GPU 的内存（估算）：{0}——单个进程保存全部内容。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
         <source>{0} processes</source>
         <translation>{0} 个进程</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
         <source>per GPU</source>
         <translation>每个 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
         <source>saves per GPU</source>
         <translation>每个 GPU 节省</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="249" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
         <source>CPU memory</source>
         <translation>CPU 内存</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="254" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="255" />
         <source>Memory per GPU (estimate; one process alone: {0}):</source>
         <translation>每个 GPU 的内存（估算；单个进程：{0}）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="256" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="257" />
         <source>This choice, per GPU: {0}</source>
         <translation>此选项，每个 GPU：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
         <source>adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="259" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
         <source>gradients</source>
         <translation>梯度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>optimizer</source>
         <translation>优化器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>activations</source>
         <translation>激活</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>workspace</source>
         <translation>工作区</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="276" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="277" />
         <source>none (fp32)</source>
         <translation>无 (fp32)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="284" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="285" />
         <source>DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.</source>
         <translation>此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="291" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="292" />
         <source>One process: Start trains with the bundle's own worker (no accelerate launch).</source>
         <translation>单进程：“开始”用安装包自带的工作进程训练（不经 accelerate launch）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="294" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
         <source>resumes run {0}</source>
         <translation>恢复运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="294" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
         <source>creates a new run</source>
         <translation>创建一个新运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
         <source>Start {0} and writes the config and a launch script beside its checkpoints ({1}, {2}).</source>
         <translation>“开始”会{0}，并在其检查点旁写入配置和启动脚本（{1}、{2}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="315" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
         <source>Save accelerate config</source>
         <translation>保存 accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="315" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
         <source>YAML (*.yaml *.yml)</source>
         <translation>YAML (*.yaml *.yml)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="323" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
         <source>Save launch script</source>
         <translation>保存启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="323" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
         <source>Shell script (*.sh)</source>
         <translation>Shell 脚本 (*.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="331" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
         <source>Save Slurm script</source>
         <translation>保存 Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="331" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
         <source>Slurm batch script (*.sbatch *.sh)</source>
         <translation>Slurm 批处理脚本 (*.sbatch *.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="342" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="343" />
         <source>Could not write {0}: {1}</source>
         <translation>无法写入 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="344" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="345" />
         <source>Saved {0}</source>
         <translation>已保存 {0}</translation>
     </message>
@@ -1177,209 +1438,209 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="150" />
+        <location filename="../../studio/main_window.py" line="146" />
         <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
         <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="152" />
+        <location filename="../../studio/main_window.py" line="148" />
         <source>Model:</source>
         <translation>模型：</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="154" />
+        <location filename="../../studio/main_window.py" line="150" />
         <source>Folder…</source>
         <translation>文件夹…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="155" />
+        <location filename="../../studio/main_window.py" line="151" />
         <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
         <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="156" />
+        <location filename="../../studio/main_window.py" line="152" />
         <source>.gguf…</source>
         <translation>.gguf…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="157" />
+        <location filename="../../studio/main_window.py" line="153" />
         <source>Open a .gguf model file</source>
         <translation>打开 .gguf 模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="171" />
+        <location filename="../../studio/main_window.py" line="167" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="172" />
+        <location filename="../../studio/main_window.py" line="168" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="173" />
+        <location filename="../../studio/main_window.py" line="169" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="196" />
+        <location filename="../../studio/main_window.py" line="192" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="218" />
+        <location filename="../../studio/main_window.py" line="214" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="219" />
+        <location filename="../../studio/main_window.py" line="215" />
         <source>&amp;New…</source>
         <translation>新建(&amp;N)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="220" />
+        <location filename="../../studio/main_window.py" line="216" />
         <source>&amp;Open…</source>
         <translation>打开(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="221" />
+        <location filename="../../studio/main_window.py" line="217" />
         <source>&amp;Save</source>
         <translation>保存(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="222" />
+        <location filename="../../studio/main_window.py" line="218" />
         <source>Save &amp;As…</source>
         <translation>另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="223" />
+        <location filename="../../studio/main_window.py" line="219" />
         <source>Recent projects</source>
         <translation>最近的项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="225" />
+        <location filename="../../studio/main_window.py" line="221" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="226" />
+        <location filename="../../studio/main_window.py" line="222" />
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="227" />
+        <location filename="../../studio/main_window.py" line="223" />
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="229" />
+        <location filename="../../studio/main_window.py" line="225" />
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="233" />
+        <location filename="../../studio/main_window.py" line="229" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="234" />
+        <location filename="../../studio/main_window.py" line="230" />
         <source>Focus the tree filter</source>
         <translation>聚焦到模块树筛选框</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="239" />
+        <location filename="../../studio/main_window.py" line="235" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="241" />
+        <location filename="../../studio/main_window.py" line="237" />
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="250" />
+        <location filename="../../studio/main_window.py" line="246" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="251" />
+        <location filename="../../studio/main_window.py" line="247" />
         <source>&amp;Documentation</source>
         <translation>文档(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="255" />
+        <location filename="../../studio/main_window.py" line="251" />
         <source>&amp;About Adapter Studio</source>
         <translation>关于 Adapter Studio(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="266" />
+        <location filename="../../studio/main_window.py" line="262" />
         <source>The language changes the next time Adapter Studio starts.</source>
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="366" />
+        <location filename="../../studio/main_window.py" line="362" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="390" />
-        <location filename="../../studio/main_window.py" line="450" />
-        <location filename="../../studio/main_window.py" line="573" />
+        <location filename="../../studio/main_window.py" line="386" />
+        <location filename="../../studio/main_window.py" line="446" />
+        <location filename="../../studio/main_window.py" line="572" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="453" />
+        <location filename="../../studio/main_window.py" line="449" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="456" />
+        <location filename="../../studio/main_window.py" line="452" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="463" />
+        <location filename="../../studio/main_window.py" line="459" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="472" />
+        <location filename="../../studio/main_window.py" line="468" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="490" />
+        <location filename="../../studio/main_window.py" line="486" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="495" />
+        <location filename="../../studio/main_window.py" line="491" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="505" />
+        <location filename="../../studio/main_window.py" line="501" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="506" />
+        <location filename="../../studio/main_window.py" line="502" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="518" />
+        <location filename="../../studio/main_window.py" line="514" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="540" />
+        <location filename="../../studio/main_window.py" line="539" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="566" />
+        <location filename="../../studio/main_window.py" line="565" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2175,6 +2436,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="339" />
+        <location filename="../../studio/training.py" line="545" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
@@ -2260,37 +2522,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="547" />
+        <location filename="../../studio/training.py" line="549" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="562" />
+        <location filename="../../studio/training.py" line="564" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="563" />
+        <location filename="../../studio/training.py" line="565" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="564" />
+        <location filename="../../studio/training.py" line="566" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="568" />
+        <location filename="../../studio/training.py" line="570" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="578" />
+        <location filename="../../studio/training.py" line="580" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="581" />
+        <location filename="../../studio/training.py" line="583" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>
@@ -2298,37 +2560,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>_ReadOnlyBanner</name>
     <message>
-        <location filename="../../studio/main_window.py" line="723" />
+        <location filename="../../studio/main_window.py" line="722" />
         <source>Show that window</source>
         <translation>显示那个窗口</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="724" />
+        <location filename="../../studio/main_window.py" line="723" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="725" />
+        <location filename="../../studio/main_window.py" line="724" />
         <source>Open the project for editing if no other window has it open any more</source>
         <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="738" />
+        <location filename="../../studio/main_window.py" line="737" />
         <source>another window of Adapter Studio has this project open; only that window can change it.</source>
         <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="740" />
+        <location filename="../../studio/main_window.py" line="739" />
         <source>the project's lock file cannot be written ({0}).</source>
         <translation>无法写入项目的锁文件（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="742" />
+        <location filename="../../studio/main_window.py" line="741" />
         <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
         <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="750" />
+        <location filename="../../studio/main_window.py" line="749" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
