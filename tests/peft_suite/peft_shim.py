@@ -116,6 +116,15 @@ def pytest_runtest_logreport(report):
         if report.when == "call" and hasattr(report, "wasxfail"):
             outcome = "xfail"
         _results[report.nodeid] = outcome
+        if len(_results) % 250 == 0:  # a long run leaves usable partial results behind
+            _write_report()
+
+
+def _write_report() -> None:
+    path = os.environ.get("PEFT_SUITE_REPORT")
+    if path:
+        with open(path, "w") as fh:
+            json.dump({n: [o, sorted(_methods.get(n, {"general"}))] for n, o in _results.items()}, fh, indent=0)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -130,7 +139,4 @@ def pytest_terminal_summary(terminalreporter):
     for method in sorted(table, key=lambda m: (m in ("general", "out-of-scope"), m)):
         c = table[method]
         write(f"{method:<16}{c['passed']:>8}{c['failed']:>8}{c['skipped'] + c['xfail']:>9}")
-    path = os.environ.get("PEFT_SUITE_REPORT")
-    if path:
-        with open(path, "w") as fh:
-            json.dump({n: [o, sorted(_methods.get(n, {"general"}))] for n, o in _results.items()}, fh, indent=0)
+    _write_report()

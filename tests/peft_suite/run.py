@@ -53,10 +53,21 @@ def fetch() -> Path:
     return package
 
 
+def test_dependencies() -> Path:
+    """PEFT's tests import diffusers, Pillow, scipy and parameterized: installed once into ``WORK/deps``, not into the venv."""
+    deps = WORK / "deps"
+    probe = subprocess.run([sys.executable, "-c", "import diffusers, PIL, scipy, parameterized, attr"], env=dict(os.environ, PYTHONPATH=str(deps)),
+                           capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(deps), "--no-deps",
+                        "diffusers==0.42.1", "pillow", "scipy", "parameterized", "attrs"], check=True)
+    return deps
+
+
 def run(engine: str, files: list[str], keyword: str | None, report: Path, timeout: int) -> int:
     env = dict(os.environ, PEFT_SUITE_ENGINE=engine, PEFT_SUITE_REPORT=str(report), HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "peft_suite"), str(ROOT), str(WORK)]))
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "peft_suite"), str(ROOT), str(WORK), str(WORK / "deps")]))
     command = [sys.executable, "-m", "pytest", "-q", "-p", "peft_shim", "-p", "no:cacheprovider", "-o", "addopts=",
                "--rootdir", str(WORK), "-W", "ignore", "--tb=no", "-rN", f"--timeout={timeout}",
                *[f"peft_tests/{f}" for f in files]]
@@ -103,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", nargs="*", default=list(FILES), help="PEFT test files to run")
     parser.add_argument("--skip-baseline", action="store_true", help="reuse the last real-peft run")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per case")
+    parser.add_argument("--summary-only", action="store_true", help="summarise the last runs' (possibly partial) results")
     args = parser.parse_args(argv)
+    if args.summary_only:
+        ours = json.loads((WORK / "ours.json").read_text())
+        baseline_file = WORK / "baseline.json"
+        print(summarise(ours, json.loads(baseline_file.read_text()) if baseline_file.is_file() else None))
+        return 0
     fetch()
+    test_dependencies()
     started = time.time()
     baseline_path, ours_path = WORK / "baseline.json", WORK / "ours.json"
     if not (args.skip_baseline and baseline_path.is_file()):
