@@ -556,6 +556,24 @@ class PeftModel(nn.Module):
             text = self.peft_config[name].to_json()
             _atomic_write(folder / CONFIG_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
+    def push_to_hub(
+        self, repo_id: str, commit_message: str = "Upload adapter", private: bool | None = None, token: str | None = None,
+        revision: str | None = None, create_pr: bool = False, selected_adapters: list[str] | None = None,
+    ) -> Any:
+        """Upload the adapter(s) to the Hugging Face Hub repo ``repo_id`` (created if needed), with a model card.
+
+        The files are what :meth:`save_pretrained` writes, plus ``README.md`` (:meth:`create_or_update_model_card`).
+        """
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="adapter-upload-") as folder:
+            self.save_pretrained(folder, selected_adapters=selected_adapters)
+            self.create_or_update_model_card(folder)
+            return api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message,
+                                     revision=revision, create_pr=create_pr)
+
     def load_adapter(
         self, model_id: str | os.PathLike, adapter_name: str, is_trainable: bool = False,
         torch_device: str | torch.device | None = None, autocast_adapter_dtype: bool = True,
