@@ -428,9 +428,6 @@ class _Meter:
 def _fetch_file(repo_id: str, commit: str, f: HubFile, blobs: Path, token: str | None, meter: _Meter,
                 cancel: threading.Event | None) -> None:
     """Fetch one file into ``blobs/<etag>``, continuing ``<etag>.incomplete`` with a range request."""
-    import httpx2
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
-
     blob = blobs / f.etag
     if _have(blob, f.size):
         return
@@ -443,11 +440,33 @@ def _fetch_file(repo_id: str, commit: str, f: HubFile, blobs: Path, token: str |
         with part.open("rb") as fh:  # the hash covers the whole file: read what is already here
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
+    meter.file = f.name
+    got = start
+    if start < f.size or f.size == 0:
+        got, digest = _stream(repo_id, commit, f, part, start, digest, token, meter, cancel)
+    # else: every byte arrived before a cancel or a crash; only the checks below are left (a range
+    # request from the end would be answered 416).
+    if got != f.size:
+        raise HubError(f"The download of {f.name} of {repo_id} ended after {got} bytes, but the Hub says it has "
+                       f"{f.size}. Download again to continue it.")
+    if f.etag and digest.hexdigest() != f.etag:
+        part.unlink(missing_ok=True)  # damaged: resuming it would keep the damage
+        raise HubError(f"{f.name} of {repo_id} arrived damaged (its hash is not the Hub's {f.etag}); the damaged copy "
+                       "was deleted. Download again.")
+    os.replace(part, blob)
+
+
+def _stream(repo_id: str, commit: str, f: HubFile, part: Path, start: int, digest: Any, token: str | None,
+            meter: _Meter, cancel: threading.Event | None) -> tuple[int, Any]:
+    """GET the file from byte ``start`` (a range request) onto ``part``; returns the bytes it now holds and
+    the hash over them."""
+    import httpx2
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
     headers = build_hf_headers(token=token)
     headers["Accept-Encoding"] = "identity"
     if start:
         headers["Range"] = f"bytes={start}-"
-    meter.file = f.name
     url = f"{endpoint()}/{repo_id}/resolve/{quote(commit, safe='')}/{quote(f.name)}"  # hf_hub_url's form
     got = start
     try:
@@ -481,14 +500,7 @@ def _fetch_file(repo_id: str, commit: str, f: HubFile, blobs: Path, token: str |
         raise _translate(exc, repo_id, commit, doing=f"downloading {f.name} of {repo_id}") from exc
     except Exception as exc:  # noqa: BLE001
         raise _translate(exc, repo_id, commit, doing=f"downloading {f.name} of {repo_id}") from exc
-    if got != f.size:
-        raise HubError(f"The download of {f.name} of {repo_id} ended after {got} bytes, but the Hub says it has "
-                       f"{f.size}. Download again to continue it.")
-    if f.etag and digest.hexdigest() != f.etag:
-        part.unlink(missing_ok=True)  # damaged: resuming it would keep the damage
-        raise HubError(f"{f.name} of {repo_id} arrived damaged (its hash is not the Hub's {f.etag}); the damaged copy "
-                       "was deleted. Download again.")
-    os.replace(part, blob)
+    return got, digest
 
 
 def _cancelled(repo_id: str, meter: _Meter) -> DownloadCancelled:

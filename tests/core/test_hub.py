@@ -146,6 +146,18 @@ def test_cancel_keeps_what_was_fetched_and_the_next_download_continues(stand_in:
     hub.verify(folder)
 
 
+def test_a_file_whose_every_byte_arrived_before_a_cancel_is_finished_without_a_request(stand_in: StandInHub) -> None:
+    """A cancel (or crash) right after a file's last chunk leaves a full-size .incomplete: the next download
+    checks and keeps it (a range request from its end would be answered 416)."""
+    model = hub.info(REPO)
+    tokenizer = next(f for f in model.wanted if f.name == "tokenizer.json")
+    blobs = hub.cache_dir() / "models--stand-in--tiny-qwen2" / "blobs"
+    (blobs / f"{tokenizer.etag}.incomplete").write_bytes(stand_in.repos[REPO].files["tokenizer.json"])
+    folder = hub.download(REPO, model=model)
+    assert not _gets(stand_in, "tokenizer.json")
+    assert (folder / "tokenizer.json").read_bytes() == stand_in.repos[REPO].files["tokenizer.json"]
+
+
 def test_a_damaged_file_is_refused(stand_in: StandInHub) -> None:
     repo = stand_in.repos[REPO]
     good = repo.files["tokenizer.json"]
