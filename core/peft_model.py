@@ -766,6 +766,13 @@ def get_peft_model(
             "get_peft_model(mixed=True): models that mix adapter methods are not supported; every adapter of a "
             "model uses one method. Call get_peft_model without mixed."
         )
+    adapted = next((name for name, m in model.named_modules() if isinstance(m, AdapterLayer)), None)
+    if adapted is not None:
+        warnings.warn(
+            f"You are trying to modify a model that already holds adapter layers (e.g. '{adapted}'): the new adapter "
+            f"is added on top of them. To start again from the base model, call unload() on the PeftModel first.",
+            UserWarning, stacklevel=2,
+        )
     if revision is not None:
         if peft_config.revision is not None and peft_config.revision != revision:
             warnings.warn(f"The config's revision {peft_config.revision!r} is replaced by revision={revision!r}.", stacklevel=2)

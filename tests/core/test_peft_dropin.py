@@ -6,6 +6,8 @@ and compares. Tiny seeded models from ``tests/core/conftest.py``.
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -318,3 +320,16 @@ def test_model_card(tmp_path):
     text = (tmp_path / "README.md").read_text()
     assert "library_name: peft" in text and "license: mit" in text and "My notes." in text
     assert "pipeline_tag: text-generation" in text and "- lora" in text
+
+
+def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
+    model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
+    peft_model = core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
+    with pytest.warns(UserWarning, match=r"already holds adapter layers \(e\.g\. '0'\).*unload\(\)"):
+        core.get_peft_model(model, core.LoraConfig(target_modules=["1"]), adapter_name="other")
+    peft_model.unload()
+    model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
+    core.get_peft_model(model, core.LoraConfig(target_modules=["0"])).unload()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
