@@ -157,6 +157,9 @@ class MainWindow(QMainWindow):
         self.browse_gguf.setToolTip(self.tr("Open a .gguf model file"))
         bar.addWidget(self.browse_folder)
         bar.addWidget(self.browse_gguf)
+        self.browse_hub = QPushButton(self.tr("Hub…"))
+        self.browse_hub.setToolTip(self.tr("Find a model on the Hugging Face Hub or in the gallery: look at it, then download it"))
+        bar.addWidget(self.browse_hub)
         self.project_label = ElidedLabel()  # a long path elides in the middle instead of widening the window
         bar.addStretch(1)
         bar.addWidget(self.project_label)
@@ -206,6 +209,7 @@ class MainWindow(QMainWindow):
         self.model_box.activated.connect(self._on_model_box)
         self.browse_folder.clicked.connect(self._browse_folder)
         self.browse_gguf.clicked.connect(self._browse_gguf)
+        self.browse_hub.clicked.connect(self.open_hub)
         self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
         self.runner.busy_changed.connect(self.cost.set_busy)
         self._cost_timer = QTimer(self, singleShot=True, interval=60)
@@ -495,6 +499,26 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Model file"), "", "GGUF (*.gguf)")
         if path:
             self.choose_model(path)
+
+    def open_hub(self) -> Any:
+        """The Hub dialog (studio/widgets/hub_dialog.py); "Use this model" switches the project to the id."""
+        from studio.widgets.hub_dialog import HubDialog
+
+        dialog = HubDialog(self, cost_inputs=self._hub_cost_inputs)
+        dialog.model_chosen.connect(self.choose_model)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _hub_cost_inputs(self) -> tuple | None:
+        """(method module, method config, memory inputs) of the current settings, for the Hub dialog's estimate."""
+        config = self.method_form.current_config() if self.registry else None
+        if config is None or self.settings is None:
+            return None
+        training = self.settings.training or {}
+        memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
+                  "device": training.get("device") or "auto"}
+        return self.registry["methods"][config["peft_type"]], config, memory
 
     def choose_model(self, ref: str) -> None:
         """Switch the project to another model (saved) and load its tree."""

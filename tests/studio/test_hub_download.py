@@ -140,3 +140,27 @@ def test_a_gallery_model_shows_offline(qtbot, dialog, monkeypatch) -> None:
     assert "HF_HUB_OFFLINE" in dlg.message.text()
     assert dlg.tree.tree.topLevelItemCount() == 1
     assert not dlg.download_button.isEnabled()
+
+
+def test_the_windows_hub_button_estimates_for_its_method_and_switches_the_model(
+    qtbot, make_window, stand_in: StandInHub  # noqa: F811
+) -> None:
+    from huggingface_hub import constants
+
+    window = make_window("tiny-llama")
+    window.browse_hub.click()
+    from studio.widgets.hub_dialog import HubDialog
+
+    dlg = next(w for w in window.findChildren(HubDialog))
+    with qtbot.waitSignal(dlg.looked_up, timeout=TIMEOUT):
+        dlg.look(REPO)
+    # The window's method (LoRA r=8 on q_proj, v_proj) over the Qwen2's 2 layers: q_proj 64 -> 64 and v_proj
+    # 64 -> 32 (2 key/value heads of 16), so 2 x 8 x ((64 + 64) + (64 + 32)) = 3,584.
+    assert "trainable parameters 3,584" in dlg.facts.text(), dlg.facts.text()
+    with qtbot.waitSignal(dlg.download_finished, timeout=TIMEOUT):
+        dlg.download_button.click()
+    with qtbot.waitSignal(window.model_ready, timeout=TIMEOUT):
+        dlg.use_button.click()
+    assert window.settings.model == REPO
+    assert window.model_info is not None and window.model_info.model_type == "qwen2"
+    assert Path(constants.HF_HUB_CACHE).is_dir()
