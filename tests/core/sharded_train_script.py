@@ -1,6 +1,7 @@
 """Run by tests/core/test_train.py under `torchrun --nproc_per_node 2` on the CPU: `core.train` with the
 model sharded by FSDP2 or DeepSpeed ZeRO. Usage: sharded_train_script.py MODE OUT_DIR PHASES
-with MODE ``fsdp2``, ``zero2`` or ``zero3`` and PHASES ``ab``, ``a`` or ``b``.
+with MODE ``fsdp2``, ``zero2``, ``zero3`` or ``zero3-offload`` (ZeRO-3 with the optimizer state offloaded
+to CPU memory) and PHASES ``ab``, ``a`` or ``b``.
 
 Run A trains 4 steps (checkpoints at 2 and 4); run B starts from a different init, resumes from A's
 checkpoint-2 and trains to 4. Each process writes what it holds (full tensors) and the losses.
@@ -51,8 +52,16 @@ def sharded_accelerator() -> Accelerator:
     state = PartialState._shared_state
     state["num_processes"], state["process_index"], state["local_process_index"] = int(os.environ["WORLD_SIZE"]), rank, rank
     _made.append(True)
-    plugin = DeepSpeedPlugin(zero_stage=int(mode[-1]), zero3_save_16bit_model=True, zero3_init_flag=False)
+    offload = mode.endswith("-offload")
+    plugin = DeepSpeedPlugin(zero_stage=int(mode[4]), zero3_save_16bit_model=True, zero3_init_flag=False,
+                             offload_optimizer_device="cpu" if offload else "none")
     return Accelerator(cpu=False, step_scheduler_with_optimizer=False, deepspeed_plugin=plugin)
+
+
+def _offload_device(accelerator) -> str:
+    config = accelerator.deepspeed_engine_wrapped.engine.zero_offload_optimizer()  # None or DeepSpeed's offload config
+    device = getattr(config, "device", None)
+    return str(getattr(device, "value", device or "none"))
 
 
 def run(seed, output_dir, resume_from=None):
@@ -61,13 +70,14 @@ def run(seed, output_dir, resume_from=None):
     peft = get_peft_model(model, LoraConfig(r=4, lora_dropout=0.1, target_modules=["q_proj", "v_proj"]))
     data = prepare(DataConfig(path=os.path.join(out, "data.jsonl"), validation_split=0.25), tok)
     args = train_mod.TrainingArguments(max_steps=4, batch_size=2, warmup_steps=0, eval_steps=2, save_steps=2, learning_rate=5e-3)
+    accelerator = sharded_accelerator()
     events = list(train_mod.train(peft, tok, data, args, os.path.join(out, output_dir), resume_from=resume_from,
-                                  accelerator=sharded_accelerator()))
+                                  accelerator=accelerator))
     assert type(events[-1]).__name__ == "Finished", events[-1]
     live = peft.adapter_state_dict()
     # What this process holds, as full tensors: FSDP2 keeps DTensor shards (gathered here, a collective in
     # the same order everywhere); DeepSpeed ZeRO-3 keeps flat partitions (GatheredParameters).
-    if mode == "zero3":
+    if mode.startswith("zero3"):
         import deepspeed
 
         with deepspeed.zero.GatheredParameters([live[k] for k in sorted(live)]):
@@ -79,6 +89,8 @@ def run(seed, output_dir, resume_from=None):
         "losses": {e.step: e.loss for e in events if type(e).__name__ == "Step"},
         "evals": {e.step: e.eval_loss for e in events if type(e).__name__ == "Eval"},
         "checkpoints": [e.path for e in events if type(e).__name__ == "Checkpoint"],
+        # DeepSpeed's own reading of its config: where the optimizer state lives ("cpu" when offloaded, else "none").
+        "offload": _offload_device(accelerator) if mode != "fsdp2" else None,
     }
 
 

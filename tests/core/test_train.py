@@ -445,3 +445,19 @@ def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
     pytest.importorskip("deepspeed")
     r0, r1 = _sharded_run(tmp_path, f"zero{stage}", "a", "b")
     _check_sharded_run(r0, r1, f"zero{stage}", "deepspeed")
+    assert r0["a"]["offload"] == "none"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 2026-12-07 (deepspeed 0.19.8, CPU Adam compiled in): after resuming from checkpoint-2 the "
+    "losses of steps 3 and 4 equal the uninterrupted run's, but the evaluation after step 4 does not "
+    "(5.3914 against 5.4217): the 4th update differs once the offloaded optimizer state is reloaded. Open."))
+def test_deepspeed_zero3_cpu_offload_of_optimizer_state_checkpoint_and_resume(tmp_path):
+    """ZeRO-3 with the optimizer state offloaded to CPU memory (offload_optimizer device "cpu"), on 2 CPU
+    processes: DeepSpeed's engine reports the offload, the checkpoint still gathers the full adapter
+    (loads in one process, equals what both processes hold) and a resumed run continues the same curve."""
+    pytest.importorskip("deepspeed")
+    r0, r1 = _sharded_run(tmp_path, "zero3-offload", "a", "b")
+    assert r0["a"]["offload"] == "cpu" and r1["b"]["offload"] == "cpu"  # DeepSpeed really offloaded it
+    _check_sharded_run(r0, r1, "zero3-offload", "deepspeed")
