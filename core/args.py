@@ -44,15 +44,17 @@ class TrainingArguments:
     logging_steps: int = field(default=1, metadata={"help": "Report a step event every this many steps."})
     eval_steps: int = field(default=20, metadata={"help": "Evaluate on the validation split every this many steps (and at the end); 0 = only at the end."})
     eval_batch_size: int = field(default=16, metadata={"help": "Examples per evaluation batch and process."})
+    eval_samples: int = field(default=8, metadata={"help": "At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off."})
+    eval_max_new_tokens: int = field(default=32, metadata={"help": "Longest answer generated for each evaluation prompt, in tokens."})
     save_steps: int = field(default=50, metadata={"help": "Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then."})
     save_total_limit: int = field(default=2, metadata={"help": "Keep at most this many checkpoints (oldest deleted first); 0 = keep all."})
 
     def __post_init__(self) -> None:
-        positive = ("batch_size", "gradient_accumulation_steps", "logging_steps", "eval_batch_size")
+        positive = ("batch_size", "gradient_accumulation_steps", "logging_steps", "eval_batch_size", "eval_max_new_tokens")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise TrainingConfigError(f"{name} must be at least 1, not {getattr(self, name)}.")
-        for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit"):
+        for name in ("max_steps", "warmup_steps", "eval_steps", "save_steps", "save_total_limit", "eval_samples"):
             if int(getattr(self, name)) < 0:
                 raise TrainingConfigError(f"{name} must not be negative, not {getattr(self, name)}.")
         if self.num_epochs <= 0 and self.max_steps < 1:

@@ -8,7 +8,7 @@ to stderr as written (not hard-wrapped, so a path in it stays whole and copyable
 and exit with status 2, without a traceback; a training run that fails exits with 1 after
 printing its reason. ``--debug`` (before or after the command) shows tracebacks and the worker's log.
 
-Commands: ``new``, ``train``, ``runs``, ``export``, ``inspect``, ``pull``, ``demo``.
+Commands: ``new``, ``train``, ``runs``, ``eval``, ``export``, ``inspect``, ``pull``, ``demo``.
 
 ``train`` runs the training worker (`core.worker`) as a child process in its own session and draws
 its protocol lines as a progress bar. A child, not an in-process loop, because it is exactly what the
@@ -351,6 +351,68 @@ def _add_runs(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# eval
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from core.evaluate import METRIC_LABELS, METRICS, choose_checkpoint, evaluate_file, load_for_eval
+    from core.store import Project
+
+    with Project.open(args.project, readonly=True) as project:
+        if args.base:
+            settings, checkpoint, what = project.settings(), None, "the base model"
+        else:
+            runs = project.runs()
+            if args.run is None and not runs:
+                raise CliError(f"{project.path.name} has no runs yet; give --base to score the base model.")
+            run = find_run(project, args.run) if args.run is not None else runs[-1]
+            settings = run.config
+            checkpoint = choose_checkpoint(project, run, args.checkpoint, args.metric)
+            what = f"run {run.id} ({checkpoint.name})"
+    data_path = Path(args.data).expanduser().absolute()
+    max_new = args.max_new_tokens or int(settings.training.get("eval_max_new_tokens") or 32)
+    print(f"Scoring {what} of {settings.model} on {data_path.name} ...", file=sys.stderr)
+    model, tokenizer = load_for_eval(settings.model, checkpoint)
+    summary, rows = evaluate_file(model, tokenizer, settings.data, str(data_path), max_new_tokens=max_new, limit=args.limit)
+    if args.json:
+        out = {**summary, "model": settings.model, "checkpoint": str(checkpoint) if checkpoint else None}
+        if args.samples:
+            out["samples"] = rows
+        json.dump(out, sys.stdout, indent=1, ensure_ascii=False)
+        print()
+        return 0
+    print(f"{what}, {summary['n']} prompts from {data_path.name}:")
+    for metric in METRICS:
+        print(f"  {METRIC_LABELS[metric]:<12} {summary[metric]:6.1%}")
+    if args.samples:
+        for row in rows:
+            print(f"\n  prompt    {row['prompt']!r}\n  reference {row['reference']!r}\n  answer    {row['output']!r}")
+    return 0
+
+
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="score a run's checkpoint (or the base model) on a data file", parents=[_debug_parent()],
+        description="Answer every record of FILE greedily, with prompts formatted exactly as the run's training "
+        "formatted them (chat template or plain), and score the answers against the references: exact match "
+        "(case, whitespace and trailing punctuation ignored), contains, token F1 and ROUGE-L, as fractions 0-1.",
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--run", type=int, metavar="N", help="the run to score (default: the latest)")
+    which.add_argument("--base", action="store_true", help="score the project's base model, without an adapter")
+    parser.add_argument("--checkpoint", metavar="STEP", help="a checkpoint step, 'last' (default) or 'best'")
+    parser.add_argument("--metric", default="eval_loss", choices=("eval_loss", "exact_match", "contains", "f1", "rouge_l"),
+                        help="what --checkpoint best ranks by (default eval_loss)")
+    parser.add_argument("--data", required=True, metavar="FILE", help="records in any format training reads")
+    parser.add_argument("--max-new-tokens", type=int, metavar="N", help="longest answer (default: the run's eval_max_new_tokens)")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    parser.add_argument("--samples", action="store_true", help="also print each prompt, reference and answer")
+    parser.add_argument("--json", action="store_true", help="print JSON: exact_match, contains, f1, rouge_l, n")
+    parser.set_defaults(handler=_cmd_eval)
+
+
+# --------------------------------------------------------------------------------------------------
 # export
 
 
@@ -514,7 +576,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
 
 # One entry per subcommand, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_new, _add_train, _add_runs, _add_export, _add_inspect, _add_pull, _add_demo,
+    _add_new, _add_train, _add_runs, _add_eval, _add_export, _add_inspect, _add_pull, _add_demo,
 ]
 
 

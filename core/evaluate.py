@@ -26,6 +26,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.data import IGNORE, DataConfig, Example, detect_format, read_records, record_segments, tokenize_segments
@@ -258,3 +259,63 @@ def samples(model: Any, tokenizer: Any, prompts: Sequence[EvalPrompt], max_new_t
     outputs = generate(model, tokenizer, prompts, max_new_tokens)
     return [{"prompt_index": i, "prompt": p.prompt, "reference": p.reference, "output": o, **score(o, p.reference)}
             for i, (p, o) in enumerate(zip(prompts, outputs))]
+
+
+# --------------------------------------------------------------------------------------------------
+# A model of a project on a file: `adapter-studio eval`
+
+
+def choose_checkpoint(project: Any, run: Any, which: str | int | None = None, metric: str = "eval_loss") -> Path:
+    """The checkpoint folder of ``run`` that ``which`` names: None or ``"last"`` (the newest on disk),
+    ``"best"`` (the best ``metric`` among the evaluated checkpoints, `Project.best_checkpoint`), or a step.
+    Raises `RequestError` saying which checkpoints there are."""
+    from core.errors import RequestError
+
+    rows = [r for r in project.checkpoints(run.id) if Path(r["path"]).is_dir()]
+    have = ", ".join(str(r["step"]) for r in rows) or "none"
+    if which in (None, "last"):
+        last = project.last_checkpoint(run.id)
+        if last is None:
+            raise RequestError(f"run {run.id} has no checkpoint on disk; train it first.")
+        return last
+    if which == "best":
+        best = project.best_checkpoint(run.id, metric)
+        if best is None:
+            raise RequestError(f"run {run.id} has no evaluated checkpoint to rank by {metric} (checkpoints: {have}); "
+                               "give a step, or evaluate more often (eval_steps) with checkpoints at the same steps.")
+        return Path(best["path"])
+    try:
+        step = int(which)
+    except (TypeError, ValueError):
+        raise RequestError(f"--checkpoint takes a step number, 'last' or 'best', not {which!r}.") from None
+    for row in rows:
+        if row["step"] == step:
+            return Path(row["path"])
+    raise RequestError(f"run {run.id} has no checkpoint at step {step} (checkpoints on disk: {have}).")
+
+
+def load_for_eval(model_ref: str, checkpoint: Path | None) -> tuple[Any, Any]:
+    """(model, tokenizer): the base model, with the checkpoint's adapter when ``checkpoint`` is given."""
+    from core.models import load_model
+    from core.peft_model import PeftModel
+    from core.runs import adapter_folder
+
+    model, tokenizer = load_model(model_ref)
+    if checkpoint is not None:
+        model = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
+    model.eval()
+    return model, tokenizer
+
+
+def evaluate_file(model: Any, tokenizer: Any, data: dict[str, Any], path: str, *, max_new_tokens: int = 32,
+                  limit: int | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Score ``model`` on every record of the data file ``path`` (formatted with the data settings ``data``,
+    as training formatted them): (the `summarize` of the rows, one row per record as `samples` makes them)."""
+    from core.errors import RequestError
+
+    prompts = prompts_from_file(path, data, tokenizer, limit)
+    if not prompts:
+        raise RequestError(f"{path}: no record has a prompt to answer (every token of each record would be trained: "
+                           "use prompt/completion or chat records).")
+    rows = samples(model, tokenizer, prompts, max_new_tokens)
+    return summarize(rows), rows

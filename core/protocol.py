@@ -42,6 +42,7 @@ __all__ = [
     "Started",
     "Step",
     "Eval",
+    "Samples",
     "Checkpoint",
     "Finished",
     "Failed",
@@ -245,6 +246,19 @@ class Continued:
     """How long the pause lasted; elapsed time and ETA in later `Step` events leave it out."""
 
 
+@dataclass(frozen=True)
+class Samples:
+    """Greedy answers to the run's fixed evaluation prompts after an evaluation (step 0: the base model,
+    before training), each scored against its reference (`core.evaluate`)."""
+
+    type: ClassVar[str] = "samples"
+
+    step: int
+    """The optimizer step whose adapter answered; 0 for the base model."""
+    samples: list = field(default_factory=list)
+    """One dict per prompt: prompt_index, prompt, reference, output, exact_match, contains, f1, rouge_l."""
+
+
 # --------------------------------------------------------------------------------------------------
 # Commands: GUI -> worker
 # --------------------------------------------------------------------------------------------------
@@ -273,12 +287,12 @@ class Continue:
     type: ClassVar[str] = "continue"
 
 
-Event = Union[Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued]
+Event = Union[Started, Step, Eval, Samples, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued]
 Command = Union[Stop, Pause, Continue]
 Message = Union[Event, Command]
 
 EVENT_TYPES: dict[str, type] = {
-    cls.type: cls for cls in (Started, Step, Eval, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued)
+    cls.type: cls for cls in (Started, Step, Eval, Samples, Checkpoint, Finished, Failed, Log, Heartbeat, Paused, Continued)
 }
 """Tag -> event class."""
 COMMAND_TYPES: dict[str, type] = {cls.type: cls for cls in (Stop, Pause, Continue)}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -60,7 +61,7 @@ __all__ = [
     "pid_alive",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema this module writes. Bump it and append a function to `MIGRATIONS` to change the schema."""
 APPLICATION_ID = 0x41445354  # "ADST": marks an SQLite file as an Adapter Studio project
 PROJECT_SUFFIX = ".adapterstudio"
@@ -182,7 +183,54 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("pause_requested", int)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_0_to_1, _migrate_1_to_2]
+def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+    """Evaluation inside every run (`core.evaluate`): ``samples`` (each evaluation prompt's greedy answer at
+    each evaluation step, step 0 = the base model, with its scores), ``eval_scores`` (their means per
+    step), and ``comparisons`` (blind A/B comparisons of two models and their verdicts)."""
+    db["samples"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "step": int,  # the optimizer step whose adapter answered; 0 = the base model
+            "prompt_index": int,  # position in the run's fixed sample of evaluation prompts
+            "prompt": str,  # as the model saw it (chat template or plain)
+            "reference": str,
+            "output": str,
+            "exact_match": float,  # 0 or 1 (core.evaluate.normalize)
+            "contains": float,  # 0 or 1
+            "f1": float,  # token F1, 0-1
+            "rouge_l": float,  # ROUGE-L F-measure, 0-1
+            "time": float,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["samples"].create_index(["run_id", "step", "prompt_index"])
+    db["eval_scores"].create(
+        {"id": int, "run_id": int, "step": int, "n": int, "exact_match": float, "contains": float, "f1": float,
+         "rouge_l": float, "time": float},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["eval_scores"].create_index(["run_id", "step"])
+    db["comparisons"].create(
+        {
+            "id": int,
+            "model_a": str,  # JSON: {"run_id": int | null (the base), "step": int | null (the last checkpoint)}
+            "model_b": str,
+            "label": str,  # e.g. "base vs run 2"
+            "wins_a": int,
+            "wins_b": int,
+            "ties": int,
+            "judge": str,  # "person" or the judge endpoint's model name
+            "detail": str,  # JSON: the verdict per prompt
+            "time": float,
+        },
+        pk="id",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
 """``MIGRATIONS[i]`` takes a file from schema version i to i + 1. Append only; never edit a released one."""
 
 
@@ -675,6 +723,8 @@ class Project:
                     run_update["step"] = ev.start_step
                     # A resumed run redoes the steps after its checkpoint: drop their old records.
                     self.conn.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, ev.start_step))
+                    self.conn.execute("DELETE FROM samples WHERE run_id = ? AND step > ?", (run_id, ev.start_step))
+                    self.conn.execute("DELETE FROM eval_scores WHERE run_id = ? AND step > ?", (run_id, ev.start_step))
                 elif isinstance(ev, protocol.Step):
                     metrics.append({
                         "run_id": run_id, "step": ev.step, "epoch": ev.epoch, "loss": ev.loss, "lr": ev.lr,
@@ -685,6 +735,8 @@ class Project:
                 elif isinstance(ev, protocol.Eval):
                     metrics.append({"run_id": run_id, "step": ev.step, "eval_loss": ev.eval_loss, "time": now})
                     run_update["eval_loss"] = ev.eval_loss
+                elif isinstance(ev, protocol.Samples):
+                    self._record_samples(run_id, ev, now)
                 elif isinstance(ev, protocol.Checkpoint):
                     checkpoints.append({"run_id": run_id, "step": ev.step, "path": self._rel(ev.path), "time": now})
                 elif isinstance(ev, protocol.Log):
@@ -719,6 +771,19 @@ class Project:
             if logs:
                 self.db["logs"].insert_all(logs)
             self.db["runs"].update(run_id, run_update)
+
+    def _record_samples(self, run_id: int, ev: protocol.Samples, now: float) -> None:
+        """A `protocol.Samples` event: its rows in ``samples`` and their means in ``eval_scores`` (replacing
+        an earlier evaluation of the same step). Inside `record`'s transaction."""
+        from core.evaluate import METRICS, summarize
+
+        self.conn.execute("DELETE FROM samples WHERE run_id = ? AND step = ?", (run_id, ev.step))
+        self.conn.execute("DELETE FROM eval_scores WHERE run_id = ? AND step = ?", (run_id, ev.step))
+        rows = [{"run_id": run_id, "step": ev.step, "time": now,
+                 **{k: row.get(k) for k in ("prompt_index", "prompt", "reference", "output", *METRICS)}} for row in ev.samples]
+        if rows:
+            self.db["samples"].insert_all(rows)
+            self.db["eval_scores"].insert({"run_id": run_id, "step": ev.step, "time": now, **summarize(rows)})
 
     def add_log(self, run_id: int, message: str, level: str = "info") -> None:
         """A line in the run's log written by someone other than its worker (the window's launch line)."""
@@ -777,6 +842,91 @@ class Project:
         """Run id -> its lowest evaluation loss, for the runs that have one."""
         return dict(self.conn.execute(
             "SELECT run_id, MIN(eval_loss) FROM metrics WHERE eval_loss IS NOT NULL GROUP BY run_id").fetchall())
+
+    # ---- evaluation: samples, scores, best checkpoint, comparisons ------------------------------
+
+    def samples(self, run_id: int, *, step: int | None = None, prompt_index: int | None = None) -> list[dict[str, Any]]:
+        """The run's evaluation answers (step 0: the base model), ordered by step then prompt; optionally
+        of one ``step`` or one ``prompt_index`` only."""
+        where, params = ["run_id = ?"], [run_id]
+        if step is not None:
+            where.append("step = ?")
+            params.append(step)
+        if prompt_index is not None:
+            where.append("prompt_index = ?")
+            params.append(prompt_index)
+        return list(self.db["samples"].rows_where(" AND ".join(where), params, order_by="step, prompt_index"))
+
+    def sample_steps(self, run_id: int) -> list[int]:
+        """The steps that have evaluation answers, ascending (0 = the base model)."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT step FROM samples WHERE run_id = ? ORDER BY step", (run_id,))]
+
+    def eval_scores(self, run_id: int) -> list[dict[str, Any]]:
+        """Per evaluation step: ``step``, ``n`` and the task metrics' means (`core.evaluate.METRICS`), with
+        that step's ``eval_loss`` and ``perplexity`` (exp of the eval loss) where it was evaluated."""
+        losses = {r[0]: r[1] for r in self.conn.execute(
+            "SELECT step, eval_loss FROM metrics WHERE run_id = ? AND eval_loss IS NOT NULL ORDER BY id", (run_id,))}
+        rows = {r["step"]: r for r in self.db["eval_scores"].rows_where("run_id = ?", [run_id], order_by="step")}
+        out = []
+        for step in sorted(set(rows) | set(losses)):
+            row = {k: v for k, v in rows.get(step, {"step": step}).items() if k not in ("id", "run_id", "time")}
+            loss = losses.get(step)
+            row["eval_loss"] = loss
+            row["perplexity"] = math.exp(min(loss, 700.0)) if loss is not None else None
+            out.append(row)
+        return out
+
+    def best_checkpoint(self, run_id: int, metric: str = "eval_loss") -> dict[str, Any] | None:
+        """The run's checkpoint (still on disk) with the best ``metric`` at its step: the lowest
+        ``eval_loss`` / ``perplexity``, the highest ``exact_match`` / ``contains`` / ``f1`` / ``rouge_l``.
+        Returns its checkpoint row with ``value`` added, or None when no checkpoint step was evaluated.
+        Ties go to the earlier step."""
+        lower = metric in ("eval_loss", "perplexity")
+        scores = {r["step"]: r.get(metric) for r in self.eval_scores(run_id)}
+        best = None
+        for ck in self.checkpoints(run_id):
+            value = scores.get(ck["step"])
+            if value is None or not Path(ck["path"]).is_dir():
+                continue
+            if best is None or (value < best["value"] if lower else value > best["value"]):
+                best = {**ck, "value": value}
+        return best
+
+    def best_scores(self, metric: str) -> dict[int, float]:
+        """Run id -> its best value of ``metric`` over its evaluation steps (step 0, the base, left out):
+        lowest ``eval_loss``, highest task metric. For the runs list."""
+        if metric == "eval_loss":
+            return self.best_eval_losses()
+        if metric not in ("exact_match", "contains", "f1", "rouge_l"):
+            raise ValueError(f"unknown metric {metric!r}")
+        return dict(self.conn.execute(
+            f"SELECT run_id, MAX({metric}) FROM eval_scores WHERE step > 0 GROUP BY run_id").fetchall())
+
+    def add_comparison(self, model_a: dict[str, Any], model_b: dict[str, Any], verdicts: list[dict[str, Any]], *,
+                       label: str = "", judge: str = "person") -> int:
+        """Record a blind A/B comparison: ``verdicts`` one dict per prompt with ``winner`` ``"a"``, ``"b"`` or
+        ``"tie"`` (and whatever else, e.g. the prompt and both answers). Returns its id."""
+        counts = {w: sum(1 for v in verdicts if v.get("winner") == w) for w in ("a", "b", "tie")}
+        with self._write():
+            return int(self.db["comparisons"].insert({
+                "model_a": _dumps(model_a), "model_b": _dumps(model_b), "label": label, "wins_a": counts["a"],
+                "wins_b": counts["b"], "ties": counts["tie"], "judge": judge, "detail": _dumps(verdicts), "time": _now(),
+            }).last_pk)
+
+    def comparisons(self) -> list[dict[str, Any]]:
+        """Every recorded comparison, oldest first, with ``win_rate`` (B's wins, a tie counting half, over
+        all verdicts) and ``interval`` (its 95 % Wilson interval)."""
+        from core.evaluate import wilson_interval
+
+        rows = list(self.db["comparisons"].rows_where(order_by="id"))
+        for row in rows:
+            row["model_a"], row["model_b"], row["detail"] = _loads(row["model_a"]), _loads(row["model_b"]), _loads(row["detail"])
+            n = row["wins_a"] + row["wins_b"] + row["ties"]
+            wins = row["wins_b"] + 0.5 * row["ties"]
+            row["n"] = n
+            row["win_rate"] = wins / n if n else None
+            row["interval"] = wilson_interval(wins, n)
+        return rows
 
     def checkpoints(self, run_id: int) -> list[dict[str, Any]]:
         """The run's checkpoints, oldest step first, with absolute ``path``."""

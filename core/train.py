@@ -48,7 +48,9 @@ from core.agreement import Agreement, failure_note_path, note_failure, peer_fail
 from core.args import PRECISIONS, SCHEDULES, TrainingArguments, defaults_for  # noqa: F401 - the names callers know here
 from core.data import IGNORE, Example, PreparedData, collate, stream_indices
 from core.errors import TrainingConfigError, explain
-from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Started, Step
+from core.evaluate import eval_prompts
+from core.evaluate import samples as generate_samples
+from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Samples, Started, Step
 
 Flag = threading.Event | Callable[[], bool] | None
 
@@ -96,6 +98,8 @@ def train(
         _set_up(run, model, data, accelerator, resume_from)
         yield _started(run, data, run_id)
         yield from _set_up_notes(run, data)
+        if run.step == 0:
+            yield from _samples(run, data, tokenizer, base=True)  # the base model's answers, recorded as step 0
 
         # ---- the loop ---------------------------------------------------------------------------
         t0 = time.perf_counter()
@@ -126,6 +130,7 @@ def train(
             if data.validation and (run.step == run.total_steps or (args.eval_steps and run.step % args.eval_steps == 0)):
                 eval_loss = _evaluate(run, data)
                 yield Eval(step=run.step, eval_loss=eval_loss)
+                yield from _samples(run, data, tokenizer)
             stop, pause = run.agree()  # the same answer on every process
             if run.step == run.total_steps or stop or (args.save_steps and run.step % args.save_steps == 0):
                 yield run.checkpoint()
@@ -187,6 +192,8 @@ class _Run:
     step: int = 0
     last_ckpt: str | None = None
     ckpt_step: int | None = None
+    eval_prompts: list[Any] | None = None
+    """The fixed sample of evaluation prompts (`core.evaluate.EvalPrompt`), chosen at the first evaluation."""
 
     def checkpoint(self) -> Checkpoint:
         """Write the checkpoint of this step and remember it as the last good one."""
@@ -375,6 +382,21 @@ def _evaluate(run: _Run, data: PreparedData) -> float:
     if run.sharding == "fsdp2":
         checkpoint.reshard(run.model)
     return eval_loss
+
+
+def _samples(run: _Run, data: PreparedData, tokenizer: Any, *, base: bool = False) -> Iterator[Samples]:
+    """Greedy answers to the run's fixed evaluation prompts, scored against their references
+    (`core.evaluate`); with ``base`` the adapter is switched off and the answers are step 0's. Process 0
+    only, and not for sharded models (each process holds a part of the weights)."""
+    if not (data.validation and run.args.eval_samples and tokenizer is not None) or run.rank != 0 or run.sharding:
+        return
+    if run.eval_prompts is None:
+        run.eval_prompts = eval_prompts(data.validation, tokenizer, run.args.eval_samples)
+    if not run.eval_prompts:
+        return
+    with run.peft.disable_adapter() if base else contextlib.nullcontext(), run.accelerator.autocast():
+        rows = generate_samples(run.eval_model, tokenizer, run.eval_prompts, run.args.eval_max_new_tokens)
+    yield Samples(step=0 if base else run.step, samples=rows)
 
 
 def _hold(run: _Run) -> Iterator[Event]:

@@ -80,3 +80,145 @@ def test_wilson_interval_known_values():
 def test_clean_answer_cuts_at_end_of_turn():
     assert ev.clean_answer(" Remedok<|im_end|>\n<|im_start|>user") == "Remedok"
     assert ev.clean_answer("Remedok</s> junk") == "Remedok"
+
+
+# --------------------------------------------------------------------------------------------------
+# The project file: schema 3, a real schema-2 file migrated, samples recorded by a real run
+
+import io  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from core import protocol, store  # noqa: E402
+from core.cli import main  # noqa: E402
+from core.store import Project  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_schema_2_file_migrates_and_keeps_its_runs(tmp_path):
+    """tests/core/fixtures/schema2.adapterstudio was written by the schema-2 code (before evaluation
+    samples): it opens, a .v2.bak copy is kept, the new tables are there and empty, the old rows stay."""
+    path = tmp_path / "old.adapterstudio"
+    shutil.copy(FIXTURES / "schema2.adapterstudio", path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    with Project.open(path) as proj:
+        assert proj.schema_version == store.SCHEMA_VERSION == 3
+        assert {"samples", "eval_scores", "comparisons"} <= set(proj.db.table_names())
+        run = proj.run(1)
+        assert run.status == "completed" and run.step == 2 and run.eval_loss == 2.1
+        assert [r["step"] for r in proj.eval_scores(1)] == [1, 2]  # eval losses of the old file, no task scores
+        assert proj.eval_scores(1)[1]["perplexity"] == pytest.approx(math.exp(2.1))
+        assert proj.samples(1) == [] and proj.comparisons() == []
+        proj.record(1, [protocol.Samples(step=2, samples=[{"prompt_index": 0, "prompt": "p", "reference": "a", "output": "a",
+                                                           **ev.score("a", "a")}])])
+        assert proj.eval_scores(1)[1]["exact_match"] == 1.0
+    backup = tmp_path / "old.adapterstudio.v2.bak"
+    assert sqlite3.connect(backup).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_comparisons_store_wins_and_the_wilson_interval(tmp_path):
+    with Project.create(tmp_path / "c.adapterstudio", store.ProjectSettings(model="tiny-llama", method_config={})) as proj:
+        verdicts = [{"winner": w, "prompt_index": i} for i, w in enumerate("bbbbbbbbaa")] + [{"winner": "tie"}, {"winner": "tie"}]
+        cid = proj.add_comparison({"run_id": None}, {"run_id": 1, "step": 4}, verdicts, label="base vs run 1")
+        (row,) = proj.comparisons()
+    assert row["id"] == cid and (row["wins_a"], row["wins_b"], row["ties"], row["n"]) == (2, 8, 2, 12)
+    assert row["win_rate"] == pytest.approx(9 / 12)
+    assert row["interval"] == pytest.approx(ev.wilson_interval(9, 12))
+    assert row["model_b"] == {"run_id": 1, "step": 4} and row["detail"][0]["prompt_index"] == 0
+
+
+@pytest.fixture
+def data_file(tmp_path) -> Path:
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f"{i + 1}"}) + "\n" for i in range(24)))
+    return path
+
+
+def test_a_run_records_scored_samples_per_evaluation_and_the_base_at_step_0(tmp_path, data_file, capsys):
+    from core import worker
+
+    assert main(["new", str(tmp_path / "p"), "--model", "tiny-llama", "--targets", "q_proj,v_proj", "--dataset",
+                 str(data_file), "--set", "max_length=64", "--set", "max_steps=4", "--set", "eval_steps=2",
+                 "--set", "save_steps=2", "--set", "save_total_limit=0", "--set", "eval_samples=3",
+                 "--set", "eval_max_new_tokens=5", "--set", "validation_split=0.25"]) == 0
+    path = tmp_path / "p.adapterstudio"
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK  # the real loop and recorder
+    with Project.open(path) as proj:
+        assert proj.sample_steps(run_id) == [0, 2, 4]
+        rows = proj.samples(run_id)
+        scores = proj.eval_scores(run_id)
+        best = proj.best_checkpoint(run_id, "eval_loss")
+        best_f1 = proj.best_checkpoint(run_id, "f1")
+    assert len(rows) == 9 and [r["prompt_index"] for r in rows[:3]] == [0, 1, 2]
+    # The prompt is what training fed the model before the answer: the chat template up to the assistant turn.
+    first = rows[0]
+    assert first["prompt"].endswith("<|im_start|>assistant\n") and "<|im_start|>user\n" in first["prompt"]
+    question = first["prompt"].split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
+    assert str(int(question.split("+")[0]) + 1) == first["reference"]
+    # Same prompt at every step; each row scored by core.evaluate.score.
+    assert {r["prompt"] for r in rows if r["prompt_index"] == 0} == {first["prompt"]}
+    for r in rows:
+        assert {k: r[k] for k in ev.METRICS} == ev.score(r["output"], r["reference"])
+    assert [s["step"] for s in scores] == [0, 2, 4] and all(s["n"] == 3 for s in scores)
+    assert scores[0]["eval_loss"] is None and scores[1]["perplexity"] == pytest.approx(math.exp(scores[1]["eval_loss"]))
+    assert best["step"] == min(scores[1:], key=lambda s: s["eval_loss"])["step"] and best["value"] == min(s["eval_loss"] for s in scores[1:])
+    assert best_f1["step"] in (2, 4)
+
+
+def test_the_base_answers_match_a_straightforward_generate(tmp_path, data_file):
+    """Step 0's answers are the base model's greedy answers to the chat-formatted prompt, computed here
+    with transformers' generate on a separately loaded model (no adapter class involved)."""
+    import torch
+
+    from core.data import FALLBACK_CHAT_TEMPLATE, DataConfig, prepare
+    from core.models import load_model
+
+    model, tok = load_model("tiny-llama")
+    data = prepare(DataConfig(path=str(data_file), validation_split=0.25, max_length=64), tok)
+    prompts = ev.eval_prompts(data.validation, tok, 3)
+    rows = ev.samples(model, tok, prompts, max_new_tokens=6)
+    for p, row in zip(prompts, rows):
+        question = row["prompt"].split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
+        text = tok.apply_chat_template([{"role": "user", "content": question}], chat_template=FALLBACK_CHAT_TEMPLATE,
+                                       tokenize=False, add_generation_prompt=True)
+        ids = tok(text, return_tensors="pt", add_special_tokens=True)["input_ids"]
+        assert ids[0].tolist() == list(p.prompt_ids)
+        with torch.no_grad():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False,
+                                 pad_token_id=tok.eos_token_id)
+        expected = ev.clean_answer(tok.decode(out[0, ids.shape[1]:].tolist(), skip_special_tokens=True), tok)
+        assert row["output"] == expected
+
+
+def test_cli_eval_prints_a_table_and_json(tmp_path, data_file, capsys):
+    from core import worker
+
+    assert main(["new", str(tmp_path / "p"), "--model", "tiny-llama", "--targets", "q_proj,v_proj", "--dataset",
+                 str(data_file), "--set", "max_length=64", "--set", "max_steps=2", "--set", "eval_steps=0",
+                 "--set", "eval_samples=0"]) == 0
+    path = tmp_path / "p.adapterstudio"
+    assert main(["eval", str(path), "--data", str(data_file)]) == 2
+    assert "no runs yet" in capsys.readouterr().err
+    assert main(["eval", str(path), "--base", "--data", str(data_file), "--limit", "4", "--json", "--max-new-tokens", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 4 and set(ev.METRICS) <= set(out) and all(0 <= out[m] <= 1 for m in ev.METRICS)
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK
+    assert main(["eval", str(path), "--run", str(run_id), "--checkpoint", "2", "--data", str(data_file), "--limit", "3",
+                 "--max-new-tokens", "4"]) == 0
+    table = capsys.readouterr().out
+    assert "run 1 (checkpoint-2), 3 prompts" in table and "exact match" in table and "ROUGE-L" in table
+    assert main(["eval", str(path), "--checkpoint", "7", "--data", str(data_file)]) == 2
+    assert "no checkpoint at step 7 (checkpoints on disk: 2)" in capsys.readouterr().err
+    # eval_steps=0 evaluates the loss at the end only, and eval_samples=0 scores no answers: best by eval loss is
+    # checkpoint-2, best by F1 does not exist.
+    assert main(["eval", str(path), "--checkpoint", "best", "--data", str(data_file), "--limit", "1", "--max-new-tokens", "2"]) == 0
+    assert "run 1 (checkpoint-2), 1 prompts" in capsys.readouterr().out
+    assert main(["eval", str(path), "--checkpoint", "best", "--metric", "f1", "--data", str(data_file)]) == 2
+    assert "no evaluated checkpoint to rank by f1" in capsys.readouterr().err

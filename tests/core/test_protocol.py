@@ -15,6 +15,8 @@ SAMPLES = [
     p.Started(run_id=3, total_steps=100, start_step=10, trainable_params=786432, device="cpu"),
     p.Step(step=1, epoch=0.01, loss=2.5, lr=1e-4, grad_norm=0.7, tokens_per_s=1234.5, elapsed_s=0.8, eta_s=80.0),
     p.Eval(step=10, eval_loss=1.9),
+    p.Samples(step=10, samples=[{"prompt_index": 0, "prompt": "Q?\n", "reference": "A ü", "output": "A", "exact_match": 0.0,
+                                 "contains": 1.0, "f1": 0.67, "rouge_l": 0.67}]),
     p.Checkpoint(step=10, path="/tmp/x/checkpoint-10"),
     p.Finished(status="completed", step=100, loss=0.5, checkpoint="/tmp/x/checkpoint-100"),
     p.Finished(status="stopped", step=3),
