@@ -4,7 +4,7 @@ Everything here that needs torch imports it inside the function, on a pool threa
 paints its window before torch is ever loaded (docs/design.md: "the GUI never imports torch at module
 level"). Results come back to the GUI thread as queued Qt signals.
 
-- `load_methods`: the method registry (imports core.methods, hence torch) and the training/data config classes;
+- `load_methods`: the method registry (imports core.methods, hence torch);
 - `load_tree`: a model's meta skeleton (cached per reference), its `core.tree` Node and the plain
   facts the tree widget needs (every module name, which methods can target each);
 - `count_cost`: PEFT-exact trainable/all counts and the memory estimate (`core.estimate`).
@@ -56,20 +56,12 @@ def _skeleton(ref: str):
 
 
 def load_methods() -> dict[str, Any]:
-    """{"methods": {PeftType value: method module}, "training": TrainingArguments | None, "data": DataConfig}."""
+    """{"methods": {PeftType value: method module}} (imports core.methods, hence torch). The Training
+    and Data forms' classes (`core.args.TrainingArguments`, `core.data.DataConfig`) are torch-free:
+    the window reads them on the GUI thread."""
     from core.methods import REGISTRY
 
-    out: dict[str, Any] = {"methods": {ptype.value: module for ptype, module in REGISTRY.items()}}
-    try:
-        from core.args import TrainingArguments
-
-        out["training"] = TrainingArguments
-    except Exception:  # the loop's module may be mid-change; the form just stays empty
-        out["training"] = None
-    from core.data import DataConfig
-
-    out["data"] = DataConfig
-    return out
+    return {"methods": {ptype.value: module for ptype, module in REGISTRY.items()}}
 
 
 def load_tree(ref: str) -> ModelInfo:

@@ -4,16 +4,13 @@ The window owns the state (the project's `ProjectSettings`) and the undo stack; 
 and report edits. Every accepted edit is saved into the project file at once (no "unsaved changes").
 Heavy work (the project file's import, the registry import, skeletons, counting) goes through
 `studio.jobs.Runner`; the first paint happens before any of it starts, and before torch is imported,
-and the event loop keeps running while it does (see the pool-thread entry points at the end).
+and the event loop keeps running while it does (the start-up jobs: studio/startup.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.methods import catalog
+from studio import jobs, startup
 from studio.messages import person
 from studio.widgets.cost_panel import CostPanel
 from studio.widgets.data_panel import DataPanel
@@ -112,10 +110,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, project_path: str | Path | None = None, *, qsettings: QSettings | None = None) -> None:
         super().__init__()
-        from studio.jobs import Runner
-
         self.qsettings = qsettings or QSettings()
-        self.runner = Runner(self)
+        self.runner = jobs.Runner(self)
         self.project = None
         self.settings = None  # core.store.ProjectSettings
         self.registry: dict[str, Any] = {}
@@ -157,9 +153,6 @@ class MainWindow(QMainWindow):
         self.browse_gguf.setToolTip(self.tr("Open a .gguf model file"))
         bar.addWidget(self.browse_folder)
         bar.addWidget(self.browse_gguf)
-        self.browse_hub = QPushButton(self.tr("Hub…"))
-        self.browse_hub.setToolTip(self.tr("Find a model on the Hugging Face Hub or in the gallery: look at it, then download it"))
-        bar.addWidget(self.browse_hub)
         self.project_label = ElidedLabel()  # a long path elides in the middle instead of widening the window
         bar.addStretch(1)
         bar.addWidget(self.project_label)
@@ -209,7 +202,6 @@ class MainWindow(QMainWindow):
         self.model_box.activated.connect(self._on_model_box)
         self.browse_folder.clicked.connect(self._browse_folder)
         self.browse_gguf.clicked.connect(self._browse_gguf)
-        self.browse_hub.clicked.connect(self.open_hub)
         self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
         self.runner.busy_changed.connect(self.cost.set_busy)
         self._cost_timer = QTimer(self, singleShot=True, interval=60)
@@ -338,8 +330,8 @@ class MainWindow(QMainWindow):
         # core.store imports sqlite_utils, which imports pandas and numpy: ~0.7 s that froze the
         # window just after it appeared. The import runs on the pool thread (first, before the method
         # registry's torch import), and the project opens on the GUI thread once it is in.
-        self.runner.submit(_import_store, on_done=lambda _: self._open_first(path), on_error=lambda _: self._open_first(path))
-        self.runner.submit(_load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
+        self.runner.submit(startup.import_store, on_done=lambda _: self._open_first(path), on_error=lambda _: self._open_first(path))
+        self.runner.submit(startup.load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
 
     def _open_first(self, path: Path) -> None:
         if not self._closed:  # closed before the import finished: create nothing
@@ -500,26 +492,6 @@ class MainWindow(QMainWindow):
         if path:
             self.choose_model(path)
 
-    def open_hub(self) -> Any:
-        """The Hub dialog (studio/widgets/hub_dialog.py); "Use this model" switches the project to the id."""
-        from studio.widgets.hub_dialog import HubDialog
-
-        dialog = HubDialog(self, cost_inputs=self._hub_cost_inputs)
-        dialog.model_chosen.connect(self.choose_model)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        return dialog
-
-    def _hub_cost_inputs(self) -> tuple | None:
-        """(method module, method config, memory inputs) of the current settings, for the Hub dialog's estimate."""
-        config = self.method_form.current_config() if self.registry else None
-        if config is None or self.settings is None:
-            return None
-        training = self.settings.training or {}
-        memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
-                  "device": training.get("device") or "auto"}
-        return self.registry["methods"][config["peft_type"]], config, memory
-
     def choose_model(self, ref: str) -> None:
         """Switch the project to another model (saved) and load its tree."""
         self.model_box.setCurrentText(ref)
@@ -548,12 +520,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(person(message, "model"))
             self.model_ready.emit()
 
-        self.runner.submit(_load_tree, ref, on_done=done, on_error=failed)
+        self.runner.submit(startup.load_tree, ref, on_done=done, on_error=failed)
 
     # ---- methods and targets ---------------------------------------------------------------------
 
     def _on_methods(self, registry: dict[str, Any]) -> None:
-        self.registry = registry
+        from core.args import TrainingArguments  # torch-free: the forms' classes are read here, on the GUI thread
+        from core.data import DataConfig
+
+        self.registry = {**registry, "training": TrainingArguments, "data": DataConfig}
         self.method_form.set_registry(registry["methods"])
         self._show_settings()
         self._undoable = True
@@ -690,7 +665,7 @@ class MainWindow(QMainWindow):
             self.data_panel.show_error(message)
             self.preview_ready.emit()
 
-        self.runner.submit(_preview_data, self.settings.model, data, on_done=done, on_error=failed)
+        self.runner.submit(jobs.preview_data, self.settings.model, data, on_done=done, on_error=failed)
 
     # ---- cost ------------------------------------------------------------------------------------
 
@@ -728,7 +703,7 @@ class MainWindow(QMainWindow):
         training = (self.settings.training if self.settings is not None else None) or {}
         memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
                   "device": training.get("device") or "auto"}  # the Training tab's choices change the estimate too
-        self.runner.submit(_count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
+        self.runner.submit(jobs.count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
 
 
 class _ReadOnlyBanner(QWidget):
@@ -790,96 +765,3 @@ def _scroll(widget: QWidget) -> QWidget:
     area.setWidgetResizable(True)
     area.setWidget(widget)
     return area
-
-
-# Pool-thread entry points (imported lazily so this module stays free of torch).
-#
-# The GUI thread runs Python only when it holds the GIL, so a pool thread that holds it long freezes
-# the window as surely as work on the GUI thread. Two such holds were measured while the window
-# opens: torch's libraries being dlopened inside `import torch` (~0.2 s, see
-# _preload_torch_libraries) and the garbage collector's full collections, which walk every object
-# alive: each import phase (pandas, torch, transformers, a skeleton) grows the heap by hundreds of
-# thousands of long-lived objects, and the collections it triggers took 35, 60, 90, 115, 170, 200 ms.
-# So the startup jobs run with the collector off and freeze what they built (gc.freeze: later
-# collections skip it; imported modules and cached skeletons live as long as the process anyway).
-
-
-@contextlib.contextmanager
-def _long_lived_heap() -> Iterator[None]:
-    """Run a job that builds long-lived objects (imports, cached skeletons) without garbage
-    collections, then move everything alive into the collector's permanent generation."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
-def _import_store() -> None:
-    with _long_lived_heap():
-        import sqlite_utils
-
-        import core.store  # noqa: F401 - sqlite_utils -> pandas, numpy: ~0.7 s
-
-        # The first Database() loads sqlite_utils' plugins (entry points, importlib.metadata): ~30 ms
-        # that would otherwise fall on the GUI thread's first Project.open.
-        sqlite_utils.Database(memory=True).close()
-
-
-def _load_methods() -> dict[str, Any]:
-    _preload_torch_libraries()
-    from studio.jobs import load_methods
-
-    with _long_lived_heap():
-        return load_methods()
-
-
-def _preload_torch_libraries() -> None:
-    """Load torch's largest shared libraries (libc10, libtorch_cpu) without holding the GIL.
-
-    ``import torch`` dlopens them while holding the GIL: ~0.2 s (more on a busy machine) in which
-    no Python code runs on any thread, so the window froze although the import runs on a pool
-    thread. A ctypes call of libc's ``dlopen`` releases the GIL; the later ``import torch`` finds
-    the libraries loaded (by soname) and only links to them. RTLD_LOCAL, as torch loads them itself.
-    Linux only; anything unexpected just leaves the work to ``import torch``."""
-    import sys
-
-    if not sys.platform.startswith("linux") or "torch" in sys.modules:
-        return
-    import ctypes
-    import importlib.util
-    import os
-
-    try:
-        spec = importlib.util.find_spec("torch")
-        folder = Path(next(iter(spec.submodule_search_locations))) / "lib"  # type: ignore[union-attr]
-        dlopen = ctypes.CDLL(None).dlopen
-    except Exception:  # noqa: BLE001 - no torch, an unusual layout, no dlopen symbol: nothing to do
-        return
-    dlopen.restype = ctypes.c_void_p
-    dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    for name in ("libc10.so", "libtorch_cpu.so"):
-        if (folder / name).is_file():
-            dlopen(os.fsencode(folder / name), os.RTLD_NOW | os.RTLD_LOCAL)
-
-
-def _load_tree(ref: str) -> Any:
-    from studio.jobs import load_tree
-
-    with _long_lived_heap():  # the first imports transformers; the skeleton is cached for the process
-        return load_tree(ref)
-
-
-def _preview_data(*args: Any) -> Any:
-    from studio.jobs import preview_data
-
-    return preview_data(*args)
-
-
-def _count_cost(*args: Any) -> Any:
-    from studio.jobs import count_cost
-
-    return count_cost(*args)
