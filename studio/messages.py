@@ -28,9 +28,9 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for r
                        "holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a "
                        "built-in name.")),
     (r"^The hub id '(?P<id>[^']+)' is not in the local Hugging Face cache.*$",
-     QT_TRANSLATE_NOOP("Messages", "The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never "
-                       "downloads models itself. On a machine with network, run `hf download {id}` and copy the cache "
-                       "over, or clone https://huggingface.co/{id} and choose that folder.")),
+     QT_TRANSLATE_NOOP("Messages", "The hub id '{id}' is not in the local Hugging Face cache. Download it first with "
+                       "the Hub… button (or `adapter-studio pull {id}`). Without network here, run that or "
+                       "`hf download {id}` on a machine with network and copy the cache over.")),
     (r"^Unknown model reference '(?P<ref>[^']*)'\..*$",
      QT_TRANSLATE_NOOP("Messages", "Unknown model reference '{ref}'. Choose a model folder, a .gguf file, a hub id in "
                        "the local cache or a built-in name (smollm2-135m-instruct, bloomz-560m, tiny-bloom, tiny-llama, "

@@ -144,7 +144,7 @@ ZH.update({
     "these targets select no module": "这些目标没有选中任何模块",
     # studio/messages.py: the engine's messages
     "{path} is not a Hugging Face model folder: it has no config.json. Choose the folder that holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a built-in name.": "{path} 不是 Hugging Face 模型文件夹：其中没有 config.json。请选择包含 config.json 和 *.safetensors 权重的文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称。",
-    "The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never downloads models itself. On a machine with network, run `hf download {id}` and copy the cache over, or clone https://huggingface.co/{id} and choose that folder.": "Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。",
+    "The hub id '{id}' is not in the local Hugging Face cache. Download it first with the Hub… button (or `adapter-studio pull {id}`). Without network here, run that or `hf download {id}` on a machine with network and copy the cache over.": "Hub ID '{id}' 不在本地 Hugging Face 缓存中。请先用“Hub…”按钮（或 `adapter-studio pull {id}`）下载它。若此处没有网络，请在联网的机器上运行该命令或 `hf download {id}`，再把缓存复制过来。",
     "Unknown model reference '{ref}'. Choose a model folder, a .gguf file, a hub id in the local cache or a built-in name (smollm2-135m-instruct, bloomz-560m, tiny-bloom, tiny-llama, tiny-gpt2).": "未知的模型引用 '{ref}'。请选择模型文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称（smollm2-135m-instruct、bloomz-560m、tiny-bloom、tiny-llama、tiny-gpt2）。",
     "There is no file or folder at {path}. Check the path.": "{path} 处没有文件或文件夹。请检查路径。",
     "The model reference is empty: choose a model.": "模型引用为空：请选择一个模型。",
@@ -333,6 +333,36 @@ ZH.update({
         "此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。",
     "Save Slurm script": "保存 Slurm 脚本", "Slurm batch script (*.sbatch *.sh)": "Slurm 批处理脚本 (*.sbatch *.sh)",
     "Slurm script": "Slurm 脚本",
+})
+
+# The Hub dialog (studio/widgets/hub_dialog.py, docs/models.md).
+ZH.update({
+    "Hub…": "Hub…",
+    "Find a model on the Hugging Face Hub or in the gallery: look at it, then download it": "在 Hugging Face Hub 或模型库中查找模型：先查看，再下载",
+    "Models from the Hugging Face Hub": "来自 Hugging Face Hub 的模型",
+    "Search words, or a model id such as Qwen/Qwen2.5-0.5B-Instruct": "搜索词，或模型 ID，例如 Qwen/Qwen2.5-0.5B-Instruct",
+    "Search": "搜索", "Look up id": "查询 ID", "revision (main)": "修订版本 (main)",
+    "Choose a model on the left: its facts, tree and memory show before anything is downloaded.": "在左侧选择一个模型：在下载任何内容之前即可看到它的信息、模块树和内存估算。",
+    "Download": "下载", "Cancel download": "取消下载", "Use this model": "使用此模型", "Close": "关闭",
+    "hf_… (read token, for gated models)": "hf_…（读取令牌，用于受限模型）", "Save token": "保存令牌",
+    "Access token:": "访问令牌：", "Gallery (facts and tree offline)": "模型库（离线显示信息和模块树）",
+    ", gated": "，受限", "On the Hub": "Hub 上", "{0}  ({1:,} downloads{2})": "{0}  （{1:,} 次下载{2}）",
+    "Searching the Hub for {0}…": "正在 Hub 上搜索 {0}…", "{0} models found on the Hub.": "在 Hub 上找到 {0} 个模型。",
+    "No model on the Hub matches {0}.": "Hub 上没有与 {0} 匹配的模型。",
+    "Looking up {0} (config.json only)…": "正在查询 {0}（仅 config.json）…",
+    "Parameters: {0:,} ({1})": "参数：{0:,}（{1}）",
+    "Training memory for the current method (estimate): {0}; trainable parameters {1:,}": "当前方法的训练内存（估算）：{0}；可训练参数 {1:,}",
+    "no": "否", "yes": "是", "yes (access granted on request)": "是（申请后自动授权）",
+    "yes (the authors approve each request)": "是（作者逐一审批申请）",
+    "Licence: {0} · gated: {1}": "许可证：{0} · 受限：{1}", "not stated": "未注明",
+    "Download: {0} files, {1}": "下载：{0} 个文件，{1}", "Offline: what the cache holds.": "离线：缓存中已有的内容。",
+    "Already downloaded: it opens offline.": "已下载：可离线打开。",
+    "From the gallery's config.json (the Hub was not reached).": "来自模型库自带的 config.json（未连接到 Hub）。",
+    "Downloading {0}…": "正在下载 {0}…", "Cancelling…": "正在取消…",
+    "{0} of {1} · {2}/s · {3} left · {4}": "{0} / {1} · {2}/s · 剩余 {3} · {4}",
+    "{0} is downloaded and its weights check out ({1}).": "{0} 已下载，权重校验通过（{1}）。",
+    "Logged in as {0}": "已登录为 {0}", "Not saved": "未保存", "A token is stored": "已保存令牌",
+    "No token stored": "未保存令牌",
 })
 
 path = Path(__file__).with_name("studio_zh_CN.ts")

@@ -897,108 +897,108 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="108" />
         <source>Models from the Hugging Face Hub</source>
-        <translation type="unfinished" />
+        <translation>来自 Hugging Face Hub 的模型</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="118" />
         <source>Search words, or a model id such as Qwen/Qwen2.5-0.5B-Instruct</source>
-        <translation type="unfinished" />
+        <translation>搜索词，或模型 ID，例如 Qwen/Qwen2.5-0.5B-Instruct</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="119" />
         <source>Search</source>
-        <translation type="unfinished" />
+        <translation>搜索</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="120" />
         <source>Look up id</source>
-        <translation type="unfinished" />
+        <translation>查询 ID</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="122" />
         <source>revision (main)</source>
-        <translation type="unfinished" />
+        <translation>修订版本 (main)</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="131" />
         <source>Choose a model on the left: its facts, tree and memory show before anything is downloaded.</source>
-        <translation type="unfinished" />
+        <translation>在左侧选择一个模型：在下载任何内容之前即可看到它的信息、模块树和内存估算。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="152" />
         <source>Download</source>
-        <translation type="unfinished" />
+        <translation>下载</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="153" />
         <source>Cancel download</source>
-        <translation type="unfinished" />
+        <translation>取消下载</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="154" />
         <source>Use this model</source>
-        <translation type="unfinished" />
+        <translation>使用此模型</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="155" />
         <source>Close</source>
-        <translation type="unfinished" />
+        <translation>关闭</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="167" />
         <source>hf_… (read token, for gated models)</source>
-        <translation type="unfinished" />
+        <translation>hf_…（读取令牌，用于受限模型）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="168" />
         <source>Save token</source>
-        <translation type="unfinished" />
+        <translation>保存令牌</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="175" />
         <source>Access token:</source>
-        <translation type="unfinished" />
+        <translation>访问令牌：</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="210" />
         <source>Gallery (facts and tree offline)</source>
-        <translation type="unfinished" />
+        <translation>模型库（离线显示信息和模块树）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="216" />
         <location filename="../../studio/widgets/hub_dialog.py" line="225" />
         <source>, gated</source>
-        <translation type="unfinished" />
+        <translation>，受限</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="221" />
         <source>On the Hub</source>
-        <translation type="unfinished" />
+        <translation>Hub 上</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="226" />
         <source>{0}  ({1:,} downloads{2})</source>
-        <translation type="unfinished" />
+        <translation>{0}  （{1:,} 次下载{2}）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="240" />
         <source>Searching the Hub for {0}…</source>
-        <translation type="unfinished" />
+        <translation>正在 Hub 上搜索 {0}…</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="245" />
         <source>{0} models found on the Hub.</source>
-        <translation type="unfinished" />
+        <translation>在 Hub 上找到 {0} 个模型。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="246" />
         <source>No model on the Hub matches {0}.</source>
-        <translation type="unfinished" />
+        <translation>Hub 上没有与 {0} 匹配的模型。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="268" />
         <source>Looking up {0} (config.json only)…</source>
-        <translation type="unfinished" />
+        <translation>正在查询 {0}（仅 config.json）…</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="269" />
@@ -1008,104 +1008,104 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="290" />
         <source>Parameters: {0:,} ({1})</source>
-        <translation type="unfinished" />
+        <translation>参数：{0:,}（{1}）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="299" />
         <source>Training memory for the current method (estimate): {0}; trainable parameters {1:,}</source>
-        <translation type="unfinished" />
+        <translation>当前方法的训练内存（估算）：{0}；可训练参数 {1:,}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="302" />
         <location filename="../../studio/widgets/hub_dialog.py" line="312" />
         <source>no</source>
-        <translation type="unfinished" />
+        <translation>否</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="302" />
         <source>yes (access granted on request)</source>
-        <translation type="unfinished" />
+        <translation>是（申请后自动授权）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="303" />
         <source>yes (the authors approve each request)</source>
-        <translation type="unfinished" />
+        <translation>是（作者逐一审批申请）</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="304" />
         <location filename="../../studio/widgets/hub_dialog.py" line="312" />
         <source>Licence: {0} · gated: {1}</source>
-        <translation type="unfinished" />
+        <translation>许可证：{0} · 受限：{1}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="304" />
         <source>not stated</source>
-        <translation type="unfinished" />
+        <translation>未注明</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="305" />
         <source>Download: {0} files, {1}</source>
-        <translation type="unfinished" />
+        <translation>下载：{0} 个文件，{1}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="306" />
         <source>Offline: what the cache holds.</source>
-        <translation type="unfinished" />
+        <translation>离线：缓存中已有的内容。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="308" />
         <source>Already downloaded: it opens offline.</source>
-        <translation type="unfinished" />
+        <translation>已下载：可离线打开。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="312" />
         <source>yes</source>
-        <translation type="unfinished" />
+        <translation>是</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="313" />
         <source>From the gallery's config.json (the Hub was not reached).</source>
-        <translation type="unfinished" />
+        <translation>来自模型库自带的 config.json（未连接到 Hub）。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="334" />
         <source>Downloading {0}…</source>
-        <translation type="unfinished" />
+        <translation>正在下载 {0}…</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="357" />
         <source>Cancelling…</source>
-        <translation type="unfinished" />
+        <translation>正在取消…</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="362" />
-        <source>{0} of {1} · {2}/s · {3} left</source>
-        <translation type="unfinished" />
+        <source>{0} of {1} · {2}/s · {3} left · {4}</source>
+        <translation>{0} / {1} · {2}/s · 剩余 {3} · {4}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="369" />
         <source>{0} is downloaded and its weights check out ({1}).</source>
-        <translation type="unfinished" />
+        <translation>{0} 已下载，权重校验通过（{1}）。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="390" />
         <source>Logged in as {0}</source>
-        <translation type="unfinished" />
+        <translation>已登录为 {0}</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="394" />
         <source>Not saved</source>
-        <translation type="unfinished" />
+        <translation>未保存</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="401" />
         <source>A token is stored</source>
-        <translation type="unfinished" />
+        <translation>已保存令牌</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/hub_dialog.py" line="401" />
         <source>No token stored</source>
-        <translation type="unfinished" />
+        <translation>未保存令牌</translation>
     </message>
 </context>
 <context>
@@ -1468,179 +1468,189 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>打开 .gguf 模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="167" />
+        <location filename="../../studio/main_window.py" line="156" />
+        <source>Hub…</source>
+        <translation>Hub…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/main_window.py" line="157" />
+        <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
+        <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
+    </message>
+    <message>
+        <location filename="../../studio/main_window.py" line="170" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="168" />
+        <location filename="../../studio/main_window.py" line="171" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="169" />
+        <location filename="../../studio/main_window.py" line="172" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="192" />
+        <location filename="../../studio/main_window.py" line="195" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="214" />
+        <location filename="../../studio/main_window.py" line="218" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="215" />
+        <location filename="../../studio/main_window.py" line="219" />
         <source>&amp;New…</source>
         <translation>新建(&amp;N)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="216" />
+        <location filename="../../studio/main_window.py" line="220" />
         <source>&amp;Open…</source>
         <translation>打开(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="217" />
+        <location filename="../../studio/main_window.py" line="221" />
         <source>&amp;Save</source>
         <translation>保存(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="218" />
+        <location filename="../../studio/main_window.py" line="222" />
         <source>Save &amp;As…</source>
         <translation>另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="219" />
+        <location filename="../../studio/main_window.py" line="223" />
         <source>Recent projects</source>
         <translation>最近的项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="221" />
+        <location filename="../../studio/main_window.py" line="225" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="222" />
+        <location filename="../../studio/main_window.py" line="226" />
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="223" />
+        <location filename="../../studio/main_window.py" line="227" />
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="225" />
+        <location filename="../../studio/main_window.py" line="229" />
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="229" />
+        <location filename="../../studio/main_window.py" line="233" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="230" />
+        <location filename="../../studio/main_window.py" line="234" />
         <source>Focus the tree filter</source>
         <translation>聚焦到模块树筛选框</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="235" />
+        <location filename="../../studio/main_window.py" line="239" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="237" />
+        <location filename="../../studio/main_window.py" line="241" />
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="246" />
+        <location filename="../../studio/main_window.py" line="250" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="247" />
+        <location filename="../../studio/main_window.py" line="251" />
         <source>&amp;Documentation</source>
         <translation>文档(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="251" />
+        <location filename="../../studio/main_window.py" line="255" />
         <source>&amp;About Adapter Studio</source>
         <translation>关于 Adapter Studio(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="262" />
+        <location filename="../../studio/main_window.py" line="266" />
         <source>The language changes the next time Adapter Studio starts.</source>
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="362" />
+        <location filename="../../studio/main_window.py" line="366" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="386" />
-        <location filename="../../studio/main_window.py" line="446" />
-        <location filename="../../studio/main_window.py" line="572" />
+        <location filename="../../studio/main_window.py" line="390" />
+        <location filename="../../studio/main_window.py" line="450" />
+        <location filename="../../studio/main_window.py" line="596" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="449" />
+        <location filename="../../studio/main_window.py" line="453" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="452" />
+        <location filename="../../studio/main_window.py" line="456" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="459" />
+        <location filename="../../studio/main_window.py" line="463" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="468" />
+        <location filename="../../studio/main_window.py" line="472" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="486" />
+        <location filename="../../studio/main_window.py" line="490" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="491" />
+        <location filename="../../studio/main_window.py" line="495" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="501" />
+        <location filename="../../studio/main_window.py" line="525" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="502" />
+        <location filename="../../studio/main_window.py" line="526" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="514" />
+        <location filename="../../studio/main_window.py" line="538" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="539" />
+        <location filename="../../studio/main_window.py" line="563" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="565" />
+        <location filename="../../studio/main_window.py" line="589" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -1653,9 +1663,13 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>{path} 不是 Hugging Face 模型文件夹：其中没有 config.json。请选择包含 config.json 和 *.safetensors 权重的文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="31" />
         <source>The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never downloads models itself. On a machine with network, run `hf download {id}` and copy the cache over, or clone https://huggingface.co/{id} and choose that folder.</source>
-        <translation>Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。</translation>
+        <translation type="vanished">Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="31" />
+        <source>The hub id '{id}' is not in the local Hugging Face cache. Download it first with the Hub… button (or `adapter-studio pull {id}`). Without network here, run that or `hf download {id}` on a machine with network and copy the cache over.</source>
+        <translation>Hub ID '{id}' 不在本地 Hugging Face 缓存中。请先用“Hub…”按钮（或 `adapter-studio pull {id}`）下载它。若此处没有网络，请在联网的机器上运行该命令或 `hf download {id}`，再把缓存复制过来。</translation>
     </message>
     <message>
         <location filename="../../studio/messages.py" line="35" />
@@ -2560,37 +2574,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>_ReadOnlyBanner</name>
     <message>
-        <location filename="../../studio/main_window.py" line="722" />
+        <location filename="../../studio/main_window.py" line="746" />
         <source>Show that window</source>
         <translation>显示那个窗口</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="723" />
+        <location filename="../../studio/main_window.py" line="747" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="724" />
+        <location filename="../../studio/main_window.py" line="748" />
         <source>Open the project for editing if no other window has it open any more</source>
         <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="737" />
+        <location filename="../../studio/main_window.py" line="761" />
         <source>another window of Adapter Studio has this project open; only that window can change it.</source>
         <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="739" />
+        <location filename="../../studio/main_window.py" line="763" />
         <source>the project's lock file cannot be written ({0}).</source>
         <translation>无法写入项目的锁文件（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="741" />
+        <location filename="../../studio/main_window.py" line="765" />
         <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
         <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="749" />
+        <location filename="../../studio/main_window.py" line="773" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
