@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import TrainingConfigError
 from core.methods import catalog
+from core.quantize import BASE_PRECISIONS, COMPUTE_DTYPES, QUANT_TYPES
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
@@ -40,6 +41,10 @@ class TrainingArguments:
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward: less memory, ~30 % slower."})
     device: str = field(default="auto", metadata={"help": "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU."})
     mixed_precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'."})
+    base_precision: str = field(default="float32", metadata={"help": "How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes)."})
+    quant_type: str = field(default="nf4", metadata={"help": "4-bit base only: 'nf4' (NormalFloat, as in QLoRA) or 'fp4'."})
+    double_quant: bool = field(default=True, metadata={"help": "4-bit base only: quantize the quantization scales too (about 0.4 bit a weight less)."})
+    compute_dtype: str = field(default="float32", metadata={"help": "8-bit / 4-bit base: the dtype its layers compute in and its unquantized modules are held in: 'float32', 'bfloat16' or 'float16'."})
     seed: int = field(default=42, metadata={"help": "Seed of data order, dropout and adapter initialisation."})
     logging_steps: int = field(default=1, metadata={"help": "Report a step event every this many steps."})
     eval_steps: int = field(default=20, metadata={"help": "Evaluate on the validation split every this many steps (and at the end); 0 = only at the end."})
@@ -67,6 +72,12 @@ class TrainingArguments:
             raise TrainingConfigError(f"lr_scheduler must be one of {', '.join(SCHEDULES)}, not {self.lr_scheduler!r}.")
         if self.mixed_precision not in PRECISIONS:
             raise TrainingConfigError(f"mixed_precision must be one of {', '.join(PRECISIONS)}, not {self.mixed_precision!r}.")
+        if self.base_precision not in BASE_PRECISIONS:
+            raise TrainingConfigError(f"base_precision must be one of {', '.join(BASE_PRECISIONS)}, not {self.base_precision!r}.")
+        if self.quant_type not in QUANT_TYPES:
+            raise TrainingConfigError(f"quant_type must be 'nf4' or 'fp4', not {self.quant_type!r}.")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise TrainingConfigError(f"compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, not {self.compute_dtype!r}.")
         if self.loraplus_lr_ratio < 0 or self.max_grad_norm < 0 or self.weight_decay < 0:
             raise TrainingConfigError("loraplus_lr_ratio, max_grad_norm and weight_decay must not be negative.")
 

@@ -96,10 +96,15 @@ def _project_path(text: str) -> Path:
     return path if path.suffix else path.with_name(path.name + __import__("core.store").store.PROJECT_SUFFIX)
 
 
+def _quantize_sets(choice: str | None) -> list[str]:
+    """``--quantize 8bit|4bit`` as the training setting it stands for (``--set`` may refine it after)."""
+    return [] if choice in (None, "none") else [f"train.base_precision={choice}"]
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     path, summary = create_project(
         _project_path(args.project), model=args.model, method=args.method, dataset=args.dataset,
-        targets=args.targets, data_format=args.format, sets=args.set or [],
+        targets=args.targets, data_format=args.format, sets=_quantize_sets(args.quantize) + (args.set or []),
     )
     print(f"Created {path}: {summary}.")
     print(f"Train it with: adapter-studio train {path}")
@@ -121,6 +126,9 @@ def _add_new(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--targets", help="comma-separated modules to adapt, or all-linear (default: the method's)")
     parser.add_argument("--dataset", required=True, help="a .jsonl/.json/.csv/.parquet file or a save_to_disk folder")
     parser.add_argument("--format", help="dataset format: prompt_completion, chat, text (default: detected)")
+    parser.add_argument("--quantize", choices=("none", "8bit", "4bit"), default=None,
+                        help="hold the frozen base in 8-bit or 4-bit (QLoRA, needs bitsandbytes); finer options with "
+                        "--set quant_type=fp4, double_quant=false, compute_dtype=bfloat16 (default none: float32)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="any method, data or training setting, e.g. r=8, max_length=256, train.max_steps=100 (repeatable)")
     parser.set_defaults(handler=_cmd_new)
@@ -373,7 +381,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     max_new = args.max_new_tokens or int(settings.training.get("eval_max_new_tokens") or 32)
     print(f"Scoring {what} of {settings.model} on {data_path.name} ...", file=sys.stderr)
     model, tokenizer = load_for_eval(settings.model, checkpoint)
-    summary, rows = evaluate_file(model, tokenizer, settings.data, str(data_path), max_new_tokens=max_new, limit=args.limit)
+    data = {**settings.data, "completion_column": args.reference} if args.reference else settings.data
+    summary, rows = evaluate_file(model, tokenizer, data, str(data_path), max_new_tokens=max_new, limit=args.limit)
     if args.json:
         out = {**summary, "model": settings.model, "checkpoint": str(checkpoint) if checkpoint else None}
         if args.samples:
@@ -407,6 +416,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, metavar="FILE", help="records in any format training reads")
     parser.add_argument("--max-new-tokens", type=int, metavar="N", help="longest answer (default: the run's eval_max_new_tokens)")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    parser.add_argument("--reference", metavar="COLUMN", help="score against this column (prompt/completion records; "
+                        "default: the completion column), e.g. a short answer inside a longer completion")
     parser.add_argument("--samples", action="store_true", help="also print each prompt, reference and answer")
     parser.add_argument("--json", action="store_true", help="print JSON: exact_match, contains, f1, rouge_l, n")
     parser.set_defaults(handler=_cmd_eval)
@@ -427,9 +438,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
             if not done:
                 raise CliError(f"{project.path.name} has no run with a checkpoint yet; train first.")
             run = done[-1]
-        checkpoint = project.last_checkpoint(run.id)
-        if checkpoint is None:
-            raise CliError(f"run {run.id} has no checkpoint to export.")
+        if args.checkpoint is None:
+            checkpoint = project.last_checkpoint(run.id)
+            if checkpoint is None:
+                raise CliError(f"run {run.id} has no checkpoint to export.")
+        else:
+            from core.evaluate import choose_checkpoint
+
+            checkpoint = choose_checkpoint(project, run, args.checkpoint, args.metric)
         if args.gguf or args.gguf_adapter or args.ollama:
             return _export_gguf(args, project, run, checkpoint)
         kind = "merged" if args.merged else "adapter"
@@ -438,7 +454,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise CliError(f"{dest} already exists and is not empty; choose a new folder.")
         print(f"Exporting run {run.id} ({checkpoint.name}) as {'a merged model' if kind == 'merged' else 'an adapter'} "
               f"to {dest} ...", file=sys.stderr)
-        result = export_run(run.config.model, checkpoint, dest, merged=(kind == "merged"))
+        result = export_run(run.config.model, checkpoint, dest, merged=(kind == "merged"), training=run.config.training)
         detail = {"max_abs_diff": result.max_abs_diff, "bytes": result.bytes, "files": len(result.files)}
         if not project.readonly:
             project.add_export(run.id, kind, result.path, checkpoint=checkpoint, verified=True, detail=detail)
@@ -473,6 +489,9 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("project", metavar="PROJECT", help="the project file")
     parser.add_argument("--run", type=int, metavar="ID", help="the run to export (default: the latest with a checkpoint)")
+    parser.add_argument("--checkpoint", metavar="STEP", help="a checkpoint step, 'last' (default) or 'best' (by --metric)")
+    parser.add_argument("--metric", default="eval_loss", choices=("eval_loss", "exact_match", "contains", "f1", "rouge_l"),
+                        help="what --checkpoint best ranks by: the lowest eval loss (default) or the highest task score")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--merged", metavar="DIR", help="write a merged Hugging Face model folder")
     where.add_argument("--adapter", metavar="DIR", help="write the adapter only, in PEFT's layout")

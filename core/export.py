@@ -48,6 +48,7 @@ import torch
 
 from core.errors import ExportError
 from core.methods import catalog
+from core.quantize import dequantized_model, is_quantized
 
 CHECK_TEXTS = ("The capital of France is", "def fibonacci(n):\n    return", "Once upon a time, in a small village,")
 
@@ -100,12 +101,17 @@ def export_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = 
 
 
 def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, max_shard_size: int | str = "2GB",
-                  overwrite: bool = False, tolerance: float | None = None) -> ExportResult:
+                  overwrite: bool = False, tolerance: float | None = None, dtype: str | None = None) -> ExportResult:
     """Write the base model with the active adapter merged in as a Hugging Face folder (config,
     safetensors sharded at ``max_shard_size``, tokenizer, generation config) that
     ``AutoModelForCausalLM.from_pretrained`` loads; verified by reloading it with its weights mapped
     from the written files (no second copy, see the module docstring). The live adapter model is
-    unchanged afterwards (up to float rounding of merge + unmerge)."""
+    unchanged afterwards (up to float rounding of merge + unmerge).
+
+    A quantized (8-bit / 4-bit) base is first decoded into a float copy in ``dtype`` (default: its compute
+    dtype) with the adapter loaded onto it (`core.quantize.dequantized_model`; one float copy of the base in
+    memory), merged there and written in that dtype; the check compares the written model with that float
+    adapter model (in float32 the same logits as the quantized one, tests/core/test_qlora.py). Merging into quantized weights in place would requantize them and lose the update."""
     if not is_mergeable(peft):
         name = str(getattr(peft.peft_type, "value", peft.peft_type))
         raise ExportError(
@@ -115,6 +121,14 @@ def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ma
     dest = _check_dest(dest, overwrite)
     inputs = _check_inputs(peft, tokenizer)
     reference = _logits(peft, inputs)  # (n, T, V), computed before the merge
+    if is_quantized(peft.get_base_model()):
+        peft = _float_copy(peft, dtype)
+        # The check is against the float copy: in float32 it reproduces the quantized model's logits (the
+        # decode is the quantized forward's own), in bfloat16/float16 the rounding to that dtype is the choice made.
+        reference = _logits(peft, inputs)
+        if tolerance is None and peft.get_base_model().dtype != torch.float32:
+            # merged in 16 bits (8-bit mantissa for bfloat16): each weight rounds by up to 2^-9 of itself
+            tolerance = 5e-2 * max(1.0, float(reference.abs().max()))
     base = peft.get_base_model()
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
@@ -134,6 +148,24 @@ def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ma
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def _float_copy(peft: Any, dtype: str | None) -> Any:
+    """The adapter model on a float copy of its quantized base (decoded exactly, see `core.quantize`)."""
+    from core.peft_model import PeftModel
+
+    base = peft.get_base_model()
+    quant = getattr(base.config, "quantization_config", None)
+    compute = getattr(quant, "bnb_4bit_compute_dtype", None) if quant is not None else None
+    name = dtype or str(compute or "float32").removeprefix("torch.")
+    float_base = dequantized_model(base, name)
+    with tempfile.TemporaryDirectory(prefix="adapter-studio-dequantized-") as tmp:
+        peft.save_pretrained(tmp, selected_adapters=[peft.active_adapter])
+        return PeftModel.from_pretrained(float_base, Path(tmp) / _subfolder(peft.active_adapter), adapter_name=peft.active_adapter)
+
+
+def _subfolder(adapter: str) -> str:
+    return "" if adapter == "default" else adapter  # PEFT writes a non-default adapter into its own subfolder
 
 
 def _check_dest(dest: str | os.PathLike[str], overwrite: bool) -> Path:

@@ -81,14 +81,22 @@ def adapter_folder(checkpoint: Path) -> Path:
     return inner if (inner / "adapter_config.json").is_file() else checkpoint
 
 
-def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool) -> Any:
-    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified)."""
+def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool, training: dict[str, Any] | None = None) -> Any:
+    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified).
+
+    ``training`` (the run's training settings) gives the base precision the adapter was trained on: an adapter
+    trained on a 4-bit base is checked against that base, and merged into its float decoding (`core.export`)."""
     # Imported here: these load torch and transformers, which the window keeps off its GUI thread.
     from core.export import export_adapter, export_merged
-    from core.models import load_model
     from core.peft_model import PeftModel
+    from core.quantize import load_base
 
-    model, tokenizer = load_model(model_ref)
+    settings = training or {}
+    model, tokenizer = load_base(
+        model_ref, base_precision=settings.get("base_precision", "float32"), quant_type=settings.get("quant_type", "nf4"),
+        double_quant=settings.get("double_quant", True), compute_dtype=settings.get("compute_dtype", "float32"),
+        device="cpu",
+    )
     peft = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
     if merged:
         return export_merged(peft, tokenizer, dest)

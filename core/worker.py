@@ -141,7 +141,7 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
         import torch
 
         from core.data import DataConfig, prepare
-        from core.models import load_model
+        from core.quantize import load_base
         from core.methods.registry import config_from_dict
         from core.peft_model import get_peft_model
         from core.args import TrainingArguments
@@ -161,7 +161,11 @@ def train_job(job: Job, stop: threading.Event) -> Iterator[Event]:
         # agreed check may end it (one process leaving early would leave the others waiting).
         alone = job.num_processes == 1
         yield Log("info", f"Loading model {settings.model} ...")
-        model, tokenizer = load_model(settings.model)
+        # The base in the Training tab's precision: float32 / bfloat16 / float16, or 8-bit / 4-bit (core.quantize)
+        model, tokenizer = load_base(
+            settings.model, base_precision=args.base_precision, quant_type=args.quant_type,
+            double_quant=args.double_quant, compute_dtype=args.compute_dtype, device=args.device,
+        )
         if alone and stop.is_set():
             yield Finished("stopped", step=step, checkpoint=_str(job.resume_from))
             return

@@ -39,6 +39,7 @@ from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.lora import LoraConfig
 from core.methods.contract import MethodFacts
+from core.quantize import is_quantized_layer, refuse_merge
 
 # PEFT's AdaLoRA table is LoRA's except for a few encoder / encoder-decoder families (utils/constants.py).
 ADALORA_DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -299,6 +300,8 @@ class SVDLayer(nn.Module):
 
     def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
         """Add the adapters' updates into the base weight (``names`` default: the active ones)."""
+        if is_quantized_layer(self.base_layer):
+            refuse_merge("an AdaLoRA adapter", self.module_name)
         weight = self.base_layer.weight
         for name in names if names is not None else self.active_adapters:
             if name in self.merged_adapters or name not in self.lora_A:

@@ -28,6 +28,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.contract import MethodFacts
+from core.quantize import is_quantized_layer, refuse_merge
 
 # PEFT's default targets and feed-forward modules per `config.model_type` (utils/constants.py), as data.
 IA3_DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -219,6 +220,8 @@ class IA3Layer(nn.Module):
 
     def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
         """Multiply the vectors into the base weight (and bias, for output scaling)."""
+        if is_quantized_layer(self.base_layer):
+            refuse_merge("an (IA)³ adapter")
         base = self.base_layer
         for name in names if names is not None else self.active_adapters:
             if name in self.merged_adapters or name not in self.ia3_l:

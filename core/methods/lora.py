@@ -37,6 +37,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.contract import MethodFacts
+from core.quantize import is_quantized_layer, refuse_merge
 
 INIT_CHOICES = (True, False, "gaussian", "pissa")
 BIAS_CHOICES = ("none", "all", "lora_only")
@@ -235,6 +236,12 @@ class LoraLayer(nn.Module):
         self.scaling[name] = alpha / math.sqrt(r) if config.use_rslora else alpha / r
         self.dropout_p[name] = float(config.lora_dropout)
         weight = self.base_layer.weight
+        if is_quantized_layer(self.base_layer) and (config.use_dora or str(config.init_lora_weights).startswith("pissa")):
+            what = "DoRA" if config.use_dora else "PiSSA init"
+            raise ConfigError(
+                f"{module_name}: {what} needs the base weight in float, and this layer is quantized "
+                f"({type(self.base_layer).__name__}). Load the base in float32, bfloat16 or float16, or use plain LoRA."
+            )
         # Adapter weights stay fp32 on a half-precision base (PEFT's autocast_adapter_dtype default): small updates
         # to B survive, and files match PEFT's. The forward casts the input to this dtype and the result back.
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
@@ -424,6 +431,8 @@ class LoraLayer(nn.Module):
 
     def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
         """Add the adapters' updates into the base weight (``names`` default: the active ones)."""
+        if is_quantized_layer(self.base_layer):
+            refuse_merge("a LoRA adapter")
         weight = self.base_layer.weight
         for name in names if names is not None else self.active_adapters:
             if name in self.merged_adapters or name not in self.r:
