@@ -765,116 +765,136 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="86" />
+        <source>How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes).</source>
+        <translation>冻结的基础模型权重以何种精度保存：'float32'、'bfloat16'、'float16'、'8bit' 或 '4bit'（QLoRA：用 bitsandbytes，与 transformers 的 BitsAndBytesConfig 量化结果完全相同）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="87" />
+        <source>4-bit base only: 'nf4' (NormalFloat, as in QLoRA) or 'fp4'.</source>
+        <translation>仅用于 4 位基础模型：'nf4'（NormalFloat，与 QLoRA 相同）或 'fp4'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="88" />
+        <source>4-bit base only: quantize the quantization scales too (about 0.4 bit a weight less).</source>
+        <translation>仅用于 4 位基础模型：对量化缩放因子也进行量化（每个权重约少 0.4 位）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="89" />
+        <source>8-bit / 4-bit base: the dtype its layers compute in and its unquantized modules are held in: 'float32', 'bfloat16' or 'float16'.</source>
+        <translation>8 位 / 4 位基础模型：各层的计算精度，以及未量化模块的保存精度：'float32'、'bfloat16' 或 'float16'。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="90" />
         <source>Seed of data order, dropout and adapter initialisation.</source>
         <translation>数据顺序、dropout 和适配器初始化的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="87" />
+        <location filename="../../studio/field_help.py" line="91" />
         <source>Report a step event every this many steps.</source>
         <translation>每隔这么多步报告一次步骤事件。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="88" />
+        <location filename="../../studio/field_help.py" line="92" />
         <source>Evaluate on the validation split every this many steps (and at the end); 0 = only at the end.</source>
         <translation>每隔这么多步（以及结束时）在验证集上评估；0 = 仅在结束时评估。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="89" />
+        <location filename="../../studio/field_help.py" line="93" />
         <source>Examples per evaluation batch and process.</source>
         <translation>每个评估批次、每个进程的样本数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="90" />
+        <location filename="../../studio/field_help.py" line="94" />
         <source>Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.</source>
         <translation>每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="91" />
+        <location filename="../../studio/field_help.py" line="95" />
         <source>Keep at most this many checkpoints (oldest deleted first); 0 = keep all.</source>
         <translation>最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="92" />
+        <location filename="../../studio/field_help.py" line="96" />
         <source>A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.</source>
         <translation>一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="93" />
+        <location filename="../../studio/field_help.py" line="97" />
         <source>'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns).</source>
         <translation>'prompt_completion'、'chat'、'text' 或 'auto'（根据列检测）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="94" />
+        <location filename="../../studio/field_help.py" line="98" />
         <source>Column with the prompt (prompt_completion format).</source>
         <translation>包含提示的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="95" />
+        <location filename="../../studio/field_help.py" line="99" />
         <source>Column with the answer to learn (prompt_completion format).</source>
         <translation>包含要学习的回答的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="96" />
+        <location filename="../../studio/field_help.py" line="100" />
         <source>Column with the list of {role, content} messages (chat format).</source>
         <translation>包含 {role, content} 消息列表的列（chat 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="101" />
         <source>Column with the raw text (text format).</source>
         <translation>包含原始文本的列（text 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="98" />
+        <location filename="../../studio/field_help.py" line="102" />
         <source>prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation).</source>
         <translation>prompt_completion：用聊天模板把提示和补全渲染为一轮 user/assistant 对话（False：直接拼接）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="99" />
+        <location filename="../../studio/field_help.py" line="103" />
         <source>prompt_completion without the chat template: text put between prompt and completion.</source>
         <translation>不使用聊天模板的 prompt_completion：放在提示和补全之间的文本。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="100" />
+        <location filename="../../studio/field_help.py" line="104" />
         <source>'completion': loss on answers / assistant turns only; 'all': on every token.</source>
         <translation>'completion'：只在回答 / assistant 轮次上计算损失；'all'：在每个 token 上计算。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="101" />
+        <location filename="../../studio/field_help.py" line="105" />
         <source>Longer examples are cut to this many tokens (and counted).</source>
         <translation>更长的样本会被截断到这么多 token（并计数）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="102" />
+        <location filename="../../studio/field_help.py" line="106" />
         <source>Pack several short examples into one row of max_length tokens (fewer pad tokens).</source>
         <translation>把多个短样本打包成一行 max_length 个 token（更少的填充 token）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="103" />
+        <location filename="../../studio/field_help.py" line="107" />
         <source>Fraction of the examples held out for evaluation (0: none).</source>
         <translation>留作评估的样本比例（0：不留）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="104" />
+        <location filename="../../studio/field_help.py" line="108" />
         <source>A separate validation file (overrides validation_split).</source>
         <translation>单独的验证文件（覆盖 validation_split）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="105" />
+        <location filename="../../studio/field_help.py" line="109" />
         <source>Split to use for a hub dataset or a save_to_disk DatasetDict.</source>
         <translation>用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="106" />
+        <location filename="../../studio/field_help.py" line="110" />
         <source>Seed of the validation split.</source>
         <translation>验证集拆分的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="107" />
+        <location filename="../../studio/field_help.py" line="111" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
         <translation>每次评估时，用贪心解码回答这么多条验证提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="108" />
+        <location filename="../../studio/field_help.py" line="112" />
         <source>Longest answer generated for each evaluation prompt, in tokens.</source>
         <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
     </message>
@@ -1438,219 +1458,221 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="146" />
+        <location filename="../../studio/main_window.py" line="152" />
         <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
         <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="148" />
+        <location filename="../../studio/main_window.py" line="154" />
         <source>Model:</source>
         <translation>模型：</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="150" />
+        <location filename="../../studio/main_window.py" line="156" />
         <source>Folder…</source>
         <translation>文件夹…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="151" />
+        <location filename="../../studio/main_window.py" line="157" />
         <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
         <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="152" />
+        <location filename="../../studio/main_window.py" line="158" />
         <source>.gguf…</source>
         <translation>.gguf…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="153" />
+        <location filename="../../studio/main_window.py" line="159" />
         <source>Open a .gguf model file</source>
         <translation>打开 .gguf 模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="156" />
+        <location filename="../../studio/main_window.py" line="162" />
         <source>Hub…</source>
         <translation>Hub…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="157" />
+        <location filename="../../studio/main_window.py" line="163" />
         <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
         <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="170" />
+        <location filename="../../studio/main_window.py" line="176" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="171" />
+        <location filename="../../studio/main_window.py" line="177" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="172" />
+        <location filename="../../studio/main_window.py" line="178" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="195" />
+        <location filename="../../studio/main_window.py" line="201" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="218" />
+        <location filename="../../studio/main_window.py" line="224" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="219" />
+        <location filename="../../studio/main_window.py" line="225" />
         <source>&amp;New…</source>
         <translation>新建(&amp;N)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="220" />
+        <location filename="../../studio/main_window.py" line="226" />
         <source>&amp;Open…</source>
         <translation>打开(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="221" />
+        <location filename="../../studio/main_window.py" line="227" />
         <source>&amp;Save</source>
         <translation>保存(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="222" />
+        <location filename="../../studio/main_window.py" line="228" />
         <source>Save &amp;As…</source>
         <translation>另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="223" />
+        <location filename="../../studio/main_window.py" line="229" />
         <source>Recent projects</source>
         <translation>最近的项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="225" />
+        <location filename="../../studio/main_window.py" line="231" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="226" />
+        <location filename="../../studio/main_window.py" line="232" />
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="227" />
+        <location filename="../../studio/main_window.py" line="233" />
+        <location filename="../../studio/main_window.py" line="259" />
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="229" />
+        <location filename="../../studio/main_window.py" line="236" />
+        <location filename="../../studio/main_window.py" line="260" />
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="233" />
+        <location filename="../../studio/main_window.py" line="243" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="234" />
+        <location filename="../../studio/main_window.py" line="244" />
         <source>Focus the tree filter</source>
         <translation>聚焦到模块树筛选框</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="239" />
+        <location filename="../../studio/main_window.py" line="249" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="241" />
+        <location filename="../../studio/main_window.py" line="251" />
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="250" />
+        <location filename="../../studio/main_window.py" line="287" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="251" />
+        <location filename="../../studio/main_window.py" line="288" />
         <source>&amp;Documentation</source>
         <translation>文档(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="255" />
+        <location filename="../../studio/main_window.py" line="292" />
         <source>&amp;About Adapter Studio</source>
         <translation>关于 Adapter Studio(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="266" />
+        <location filename="../../studio/main_window.py" line="303" />
         <source>The language changes the next time Adapter Studio starts.</source>
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="366" />
+        <location filename="../../studio/main_window.py" line="406" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="390" />
-        <location filename="../../studio/main_window.py" line="450" />
-        <location filename="../../studio/main_window.py" line="596" />
+        <location filename="../../studio/main_window.py" line="430" />
+        <location filename="../../studio/main_window.py" line="494" />
+        <location filename="../../studio/main_window.py" line="642" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="453" />
+        <location filename="../../studio/main_window.py" line="498" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="456" />
+        <location filename="../../studio/main_window.py" line="501" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="463" />
+        <location filename="../../studio/main_window.py" line="508" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="472" />
+        <location filename="../../studio/main_window.py" line="517" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="490" />
+        <location filename="../../studio/main_window.py" line="536" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="495" />
+        <location filename="../../studio/main_window.py" line="541" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="525" />
+        <location filename="../../studio/main_window.py" line="571" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="526" />
+        <location filename="../../studio/main_window.py" line="572" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="538" />
+        <location filename="../../studio/main_window.py" line="584" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="563" />
+        <location filename="../../studio/main_window.py" line="609" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="589" />
+        <location filename="../../studio/main_window.py" line="635" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2333,7 +2355,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="96" />
-        <location filename="../../studio/training.py" line="456" />
+        <location filename="../../studio/training.py" line="458" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
@@ -2354,7 +2376,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="113" />
-        <location filename="../../studio/training.py" line="462" />
+        <location filename="../../studio/training.py" line="464" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
@@ -2393,180 +2415,180 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="277" />
-        <location filename="../../studio/training.py" line="349" />
+        <location filename="../../studio/training.py" line="278" />
+        <location filename="../../studio/training.py" line="350" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="282" />
+        <location filename="../../studio/training.py" line="283" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="305" />
+        <location filename="../../studio/training.py" line="306" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="310" />
+        <location filename="../../studio/training.py" line="311" />
         <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
         <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="313" />
+        <location filename="../../studio/training.py" line="314" />
         <source>Targets: {0}</source>
         <translation>目标：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="315" />
+        <location filename="../../studio/training.py" line="316" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="316" />
+        <location filename="../../studio/training.py" line="317" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="322" />
+        <location filename="../../studio/training.py" line="323" />
         <source>Data: {0}</source>
         <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="324" />
+        <location filename="../../studio/training.py" line="325" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
         <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="334" />
+        <location filename="../../studio/training.py" line="335" />
         <source>There is no run {0}.</source>
         <translation>没有运行 {0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="336" />
+        <location filename="../../studio/training.py" line="337" />
         <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
         <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="339" />
-        <location filename="../../studio/training.py" line="545" />
+        <location filename="../../studio/training.py" line="340" />
+        <location filename="../../studio/training.py" line="547" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="341" />
+        <location filename="../../studio/training.py" line="342" />
         <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="371" />
+        <location filename="../../studio/training.py" line="373" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="371" />
+        <location filename="../../studio/training.py" line="373" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="371" />
+        <location filename="../../studio/training.py" line="373" />
         <source>Slurm script</source>
         <translation>Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="372" />
+        <location filename="../../studio/training.py" line="374" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="453" />
+        <location filename="../../studio/training.py" line="455" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="453" />
+        <location filename="../../studio/training.py" line="455" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="454" />
+        <location filename="../../studio/training.py" line="456" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="456" />
+        <location filename="../../studio/training.py" line="458" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="457" />
+        <location filename="../../studio/training.py" line="459" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="462" />
+        <location filename="../../studio/training.py" line="464" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="498" />
+        <location filename="../../studio/training.py" line="500" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="515" />
+        <location filename="../../studio/training.py" line="517" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="526" />
+        <location filename="../../studio/training.py" line="528" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="529" />
+        <location filename="../../studio/training.py" line="531" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="538" />
-        <location filename="../../studio/training.py" line="543" />
+        <location filename="../../studio/training.py" line="540" />
+        <location filename="../../studio/training.py" line="545" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="549" />
+        <location filename="../../studio/training.py" line="551" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="564" />
+        <location filename="../../studio/training.py" line="566" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="565" />
+        <location filename="../../studio/training.py" line="567" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="566" />
+        <location filename="../../studio/training.py" line="568" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="570" />
+        <location filename="../../studio/training.py" line="572" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="580" />
+        <location filename="../../studio/training.py" line="582" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="583" />
+        <location filename="../../studio/training.py" line="585" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>
@@ -2574,37 +2596,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>_ReadOnlyBanner</name>
     <message>
-        <location filename="../../studio/main_window.py" line="746" />
+        <location filename="../../studio/main_window.py" line="793" />
         <source>Show that window</source>
         <translation>显示那个窗口</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="747" />
+        <location filename="../../studio/main_window.py" line="794" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="748" />
+        <location filename="../../studio/main_window.py" line="795" />
         <source>Open the project for editing if no other window has it open any more</source>
         <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="761" />
+        <location filename="../../studio/main_window.py" line="808" />
         <source>another window of Adapter Studio has this project open; only that window can change it.</source>
         <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="763" />
+        <location filename="../../studio/main_window.py" line="810" />
         <source>the project's lock file cannot be written ({0}).</source>
         <translation>无法写入项目的锁文件（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="765" />
+        <location filename="../../studio/main_window.py" line="812" />
         <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
         <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="773" />
+        <location filename="../../studio/main_window.py" line="820" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
