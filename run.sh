@@ -116,7 +116,8 @@ install_torch() {
 # tests' time limits do not allow.
 install_deepspeed() {
     local version=$1 variant=$2 torch_version cache wheel t0 ops=()
-    torch_version=$("$VPY" -c 'import importlib.metadata as md; print(md.version("torch"))')
+    # Per torch build and Python: the compiled ops are tied to both (the wheel is tagged cp3XX).
+    torch_version=$("$VPY" -c 'import importlib.metadata as md, sys; print(md.version("torch") + "-py%d.%d" % sys.version_info[:2])')
     cache="${XDG_CACHE_HOME:-$HOME/.cache}/adapter-studio/wheels/torch-$torch_version"
     wheel=$(ls "$cache"/deepspeed-"$version"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$wheel" ]; then
