@@ -222,3 +222,7 @@ def test_cli_eval_prints_a_table_and_json(tmp_path, data_file, capsys):
     assert "run 1 (checkpoint-2), 1 prompts" in capsys.readouterr().out
     assert main(["eval", str(path), "--checkpoint", "best", "--metric", "f1", "--data", str(data_file)]) == 2
     assert "no evaluated checkpoint to rank by f1" in capsys.readouterr().err
+    assert main(["export", str(path), "--checkpoint", "best", "--adapter", str(tmp_path / "best")]) == 0
+    assert "checkpoint-2" in capsys.readouterr().err and (tmp_path / "best" / "adapter_config.json").is_file()
+    assert main(["export", str(path), "--checkpoint", "9", "--adapter", str(tmp_path / "nine")]) == 2
+    assert "no checkpoint at step 9" in capsys.readouterr().err
