@@ -418,8 +418,6 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N records")
     parser.add_argument("--reference", metavar="COLUMN", help="score against this column (prompt/completion records; "
                         "default: the completion column), e.g. a short answer inside a longer completion")
-    parser.add_argument("--reference", metavar="COLUMN", help="score against this column (prompt/completion records; "
-                        "default: the completion column), e.g. a short answer inside a longer completion")
     parser.add_argument("--samples", action="store_true", help="also print each prompt, reference and answer")
     parser.add_argument("--json", action="store_true", help="print JSON: exact_match, contains, f1, rouge_l, n")
     parser.set_defaults(handler=_cmd_eval)
