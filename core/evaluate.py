@@ -319,3 +319,42 @@ def evaluate_file(model: Any, tokenizer: Any, data: dict[str, Any], path: str, *
                            "use prompt/completion or chat records).")
     rows = samples(model, tokenizer, prompts, max_new_tokens)
     return summarize(rows), rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Answers of a model of a project, for a blind comparison
+
+
+def model_label(model: dict[str, Any]) -> str:
+    """``{"run_id": None}`` -> "base"; ``{"run_id": 2, "step": 40}`` -> "run 2 · step 40"."""
+    if model.get("run_id") is None:
+        return "base"
+    return f"run {model['run_id']}" + (f" · step {model['step']}" if model.get("step") is not None else "")
+
+
+def answers_for(project: Any, model: dict[str, Any], prompts: Sequence[dict[str, Any]], max_new_tokens: int = 32) -> list[str]:
+    """The answers of ``model`` (``{"run_id": None}`` the base, ``{"run_id": N, "step": S}`` run N's checkpoint
+    at step S) to ``prompts`` (rows with the ``prompt`` text as the model saw it). Answers recorded in the
+    project file for exactly these prompts are reused (they are the same greedy answers); otherwise the model
+    is loaded and answers them here (torch; call it off the GUI thread)."""
+    texts = [p["prompt"] for p in prompts]
+    run_id, step = model.get("run_id"), model.get("step")
+    recorded: dict[str, str] = {}
+    if run_id is None:
+        for run in project.runs():
+            recorded.update({r["prompt"]: r["output"] for r in project.samples(run.id, step=0)})
+    elif step is not None:
+        recorded = {r["prompt"]: r["output"] for r in project.samples(run_id, step=step)}
+    if all(t in recorded for t in texts):
+        return [recorded[t] for t in texts]
+    if run_id is None:
+        model_ref, checkpoint = project.settings().model, None
+    else:
+        run = project.run(run_id)
+        model_ref, checkpoint = run.config.model, choose_checkpoint(project, run, step)
+    lm, tokenizer = load_for_eval(model_ref, checkpoint)
+    # The recorded prompt text holds the template's special tokens as text: tokenized without adding a BOS
+    # again it gives the ids training used (a BOS at its start is part of the text).
+    eval_set = [EvalPrompt(tuple(tokenizer(t, add_special_tokens=False)["input_ids"]), t, p.get("reference", ""))
+                for t, p in zip(texts, prompts)]
+    return generate(lm, tokenizer, eval_set, max_new_tokens)
