@@ -84,6 +84,8 @@ def cost(
     dtype: str = "float32",
     gradient_checkpointing: bool = False,
     device: str = "auto",
+    base_precision: str | None = None,
+    double_quant: bool = True,
 ) -> dict[str, Any]:
     """``{"trainable", "total", "memory"}`` for ``config`` on the (meta) ``model``: the PEFT-exact counts
     and `training_memory` with traced activations, from one adapted copy. ``model`` is left untouched.
@@ -99,6 +101,7 @@ def cost(
     memory = training_memory(
         model, trainable=trainable, batch_size=batch_size, seq_len=seq_len, dtype=dtype,
         gradient_checkpointing=gradient_checkpointing, adapted=adapted, device=device,
+        base_precision=base_precision, double_quant=double_quant,
     )
     return {"trainable": trainable, "total": total, "memory": memory}
 
@@ -126,12 +129,16 @@ def training_memory(
     gradient_checkpointing: bool = False,
     adapted: Any = None,
     device: str = "auto",
+    base_precision: str | None = None,
+    double_quant: bool = True,
 ) -> dict[str, int]:
     """Estimated peak training memory in bytes, by part (`PARTS`) and ``total``.
 
     ``model`` is the (meta) base model, ``trainable`` from `count_parameters`. ``adapted``, the
     adapted copy (as `cost` makes it), lets the activations be traced; without it (or if the trace
-    fails) they come from a per-token formula."""
+    fails) they come from a per-token formula. ``base_precision`` '8bit' / '4bit' (the Training tab's) counts
+    the base as bitsandbytes holds it (`core.quantize.weight_bytes`; ``dtype`` is then the compute dtype of
+    the modules left in float); a float precision or None leaves ``dtype`` in charge."""
     width = DTYPE_BYTES.get(str(dtype).removeprefix("torch."), 4)
     total_base = sum(p.numel() for p in model.parameters())  # tied weights counted once
     config = getattr(model, "config", None)
@@ -149,8 +156,14 @@ def training_memory(
         activations = trace["outside"] + sum(trace["block_inputs"]) + max(trace["blocks"], default=0)
     else:
         activations = trace["outside"] + sum(trace["blocks"])
+    weights, decoded = total_base * width, 0
+    if base_precision in ("8bit", "4bit"):
+        from core.quantize import weight_bytes
+
+        weights, largest_quantized = weight_bytes(model, base_precision, double_quant=double_quant, float_width=width)
+        decoded = largest_quantized * width  # one layer's weight decoded to float for its matmul, then freed
     parts = {
-        "weights": total_base * width,
+        "weights": weights,
         "adapter": trainable * 4,
         "gradients": trainable * 4,
         "optimizer": trainable * 8,
@@ -161,7 +174,7 @@ def training_memory(
         # one log_softmax returns. With eager attention and a small vocabulary the largest is the
         # (B, heads, T, T) probabilities, whose backward (grad of the probabilities, grad of the scores)
         # has the same pattern.
-        "workspace": 2 * trace["largest"],
+        "workspace": max(2 * trace["largest"], decoded),
     }
     parts["total"] = sum(parts.values())
     return parts

@@ -278,3 +278,35 @@ def _quantized_device(device: str) -> str:
     if torch.cuda.is_available():
         return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     return "cpu"
+
+
+def weight_bytes(model: Any, base_precision: str, *, double_quant: bool = True, float_width: int = 4) -> tuple[int, int]:
+    """(bytes of the base's weights held in ``base_precision``, elements of its largest quantized weight) for a
+    (meta) float model, counting what bitsandbytes allocates: every ``nn.Linear`` weight but the output head's
+    quantized, the rest (embeddings, norms, biases, the head) in the float width.
+
+    4-bit: half a byte per weight, plus per block of 64 a float32 scale, or with double quantization an 8-bit
+    one and a float32 per 256 blocks (and a 256-entry float32 code table per layer). 8-bit: a byte per weight
+    plus a float32 scale per output row. The largest quantized weight is decoded to float once per forward and
+    backward of its layer: the estimate's workspace counts it."""
+    from torch import nn
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    total, largest, seen = 0, 0, set()
+    for module in model.modules():
+        for leaf, p in module.named_parameters(recurse=False):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            n = p.numel()
+            if isinstance(module, nn.Linear) and module is not head and leaf == "weight":
+                largest = max(largest, n)
+                if base_precision == "4bit":
+                    blocks = -(-n // 64)
+                    scales = blocks + 4 * -(-blocks // 256) + 4 * 256 + 4 if double_quant else 4 * blocks
+                    total += -(-n // 2) + scales
+                else:
+                    total += n + 4 * p.shape[0]
+            else:
+                total += n * float_width
+    return total, largest

@@ -91,6 +91,8 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "Report a step event every this many steps."),
     QT_TRANSLATE_NOOP("FieldHelp", "Evaluate on the validation split every this many steps (and at the end); 0 = only at the end."),
     QT_TRANSLATE_NOOP("FieldHelp", "Examples per evaluation batch and process."),
+    QT_TRANSLATE_NOOP("FieldHelp", "At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Longest answer generated for each evaluation prompt, in tokens."),
     QT_TRANSLATE_NOOP("FieldHelp", "Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then."),
     QT_TRANSLATE_NOOP("FieldHelp", "Keep at most this many checkpoints (oldest deleted first); 0 = keep all."),
     QT_TRANSLATE_NOOP("FieldHelp", "A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id."),

@@ -83,6 +83,15 @@ class TrainingController(QObject):
         self.adaptation = AdaptationView()
         self.tabs.addTab(self.adaptation, self.tr("Where it adapted"))
         self.adaptation.show_button.clicked.connect(lambda: self.show_adaptation())
+        from studio.widgets.ab_view import ABView
+        from studio.widgets.samples_view import SamplesView
+
+        self.samples = SamplesView()  # the selected run's answers per evaluation step (docs/evaluation.md)
+        self.tabs.addTab(self.samples, self.tr("Samples"))
+        self.ab = ABView(runner=window.runner if hasattr(window, "runner") else None)
+        self.tabs.addTab(self.ab, self.tr("Blind A/B"))
+        self.ab.finished.connect(lambda _: self.refresh_runs())
+        self.runs.metric_changed.connect(lambda: self.refresh_runs())
         self.dock = QDockWidget(self.tr("Runs"), window)
         self.dock.setObjectName("runs_dock")
         self.dock.setWidget(self.tabs)
@@ -219,6 +228,8 @@ class TrainingController(QObject):
         if self.project is not None:
             with self.reader() as project:
                 self.runs.set_runs(project)
+                self.samples.set_run(project, self.samples.run_id if self.samples.run_id is not None else self.view.run_id)
+                self.ab.set_project(project)
                 items, models, low_rank = [], {}, set()
                 prefer = None  # the playground shows the newest finished run's last checkpoint
                 for run in reversed(project.runs()):
@@ -610,6 +621,7 @@ class TrainingController(QObject):
             others = [(i, project.run(i).name or f"run {i}", project.metrics(i)) for i in ids if i != self.view.run_id]
             self.view.set_overlays(others)
             self.runs.show_diff(project, ids)
+            self.samples.set_run(project, current)
 
     # ---- export ----------------------------------------------------------------------------------
 

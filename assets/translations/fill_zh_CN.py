@@ -269,6 +269,8 @@ ZH.update({
     "Report a step event every this many steps.": "每隔这么多步报告一次步骤事件。",
     "Evaluate on the validation split every this many steps (and at the end); 0 = only at the end.": "每隔这么多步（以及结束时）在验证集上评估；0 = 仅在结束时评估。",
     "Examples per evaluation batch and process.": "每个评估批次、每个进程的样本数。",
+    "At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.": "每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。",
+    "Longest answer generated for each evaluation prompt, in tokens.": "每条评估提示生成的回答的最大长度（token 数）。",
     "Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.": "每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。",
     "Keep at most this many checkpoints (oldest deleted first); 0 = keep all.": "最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。",
     "A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.": "一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。",

@@ -108,12 +108,17 @@ class ABView(QWidget):
         """The order's seed (None: a fresh one per comparison); tests fix it."""
         self.max_new_tokens = 32
         self.comparison_id: int | None = None
+        self.busy = False
+        """True while the background job answers."""
         self._set_judging(False)
 
     # ---- choosing ------------------------------------------------------------------------------
 
     def set_project(self, project: Any) -> None:
-        """Fill the model choices from the project file: the base, and every checkpoint of every run."""
+        """Fill the model choices from the project file: the base, and every checkpoint of every run.
+        Left alone while a comparison is under way (the window refreshes every 2 s while a run trains)."""
+        if self.judging or self.busy:
+            return
         self.project_path = str(project.path)
         choices: list[tuple[str, dict[str, Any]]] = [(self.tr("base model"), {"run_id": None})]
         for run in project.runs():
@@ -158,16 +163,18 @@ class ABView(QWidget):
             return
         self.comparison_id = None
         self.start_button.setEnabled(False)
+        self.busy = True
         self.status.setText(self.tr("Both models are answering {0} prompts…").format(len(self.prompts)))
         self.runner.submit(answer_both, self.project_path, a, b, self.prompts, self.max_new_tokens,
                            on_done=self._answered, on_error=self._failed)
 
     def _failed(self, message: str) -> None:
+        self.busy = False
         self.start_button.setEnabled(True)
         self.status.setText(self.tr("The models could not answer: {0}").format(message))
 
     def _answered(self, answers: tuple[list[str], list[str]]) -> None:
-        self.answers = answers
+        self.answers, self.busy = answers, False
         rng = random.Random(self.seed)
         self.flipped = [rng.random() < 0.5 for _ in self.prompts]
         self.verdicts, self.position = [], 0

@@ -11,6 +11,8 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QMenu,
@@ -29,6 +31,11 @@ COLUMNS = (  # header labels, translated in RunsList's context (self.tr)
     QT_TRANSLATE_NOOP("RunsList", "run"), QT_TRANSLATE_NOOP("RunsList", "status"), QT_TRANSLATE_NOOP("RunsList", "method"),
     QT_TRANSLATE_NOOP("RunsList", "steps"), QT_TRANSLATE_NOOP("RunsList", "loss"), QT_TRANSLATE_NOOP("RunsList", "eval loss"),
     QT_TRANSLATE_NOOP("RunsList", "best eval"), QT_TRANSLATE_NOOP("RunsList", "duration"),
+    QT_TRANSLATE_NOOP("RunsList", "best score"), QT_TRANSLATE_NOOP("RunsList", "blind A/B"),
+)
+SCORES = (  # (metric of core.evaluate, its label) for the "best score" column's chooser
+    ("exact_match", QT_TRANSLATE_NOOP("RunsList", "exact match")), ("contains", QT_TRANSLATE_NOOP("RunsList", "contains")),
+    ("f1", QT_TRANSLATE_NOOP("RunsList", "token F1")), ("rouge_l", QT_TRANSLATE_NOOP("RunsList", "ROUGE-L")),
 )
 
 
@@ -58,6 +65,8 @@ class RunsList(QWidget):
 
     selection_changed = Signal(list)
     resume_requested = Signal(int)
+    metric_changed = Signal()
+    """The person chose another task score for the "best score" column (the window refills the list)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,12 +79,26 @@ class RunsList(QWidget):
         self.table.customContextMenuRequested.connect(self._menu)
         for i in range(3, len(COLUMNS)):
             self.table.headerItem().setTextAlignment(i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.metric = QComboBox()
+        self.metric.setToolTip(self.tr("The task score the runs list shows: each run's best over its evaluations"))
+        for key, label in SCORES:
+            self.metric.addItem(self.tr(label), key)
+        self.metric.currentIndexChanged.connect(lambda _: self.metric_changed.emit())
         self.diff = QTextBrowser()
         self.diff.setPlaceholderText(self.tr("Select two runs to compare their settings; several to overlay their curves."))
         self.exports = QListWidget()
         self.exports.setToolTip(self.tr("Exports of this project (verified against the adapter model)"))
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
+        upper = QWidget()
+        ubox = QVBoxLayout(upper)
+        ubox.setContentsMargins(0, 0, 0, 0)
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel(self.tr("Score:")))
+        choose.addWidget(self.metric)
+        choose.addStretch(1)
+        ubox.addLayout(choose)
+        ubox.addWidget(self.table)
+        split.addWidget(upper)
         split.addWidget(self.diff)
         lower = QWidget()
         lbox = QVBoxLayout(lower)
@@ -100,6 +123,9 @@ class RunsList(QWidget):
         """Fill from the project file (keeps the selection)."""
         selected = set(self.selected_ids())
         best = project.best_eval_losses()
+        metric = self.metric.currentData()
+        scores = project.best_scores(metric)
+        ab = _latest_comparisons(project.comparisons())
         self._filling = True
         self.table.clear()
         self._ids = []
@@ -113,12 +139,15 @@ class RunsList(QWidget):
                 run.name or f"run {run.id}", status_label(status), run.config.method,
                 f"{run.step:,}/{run.total_steps:,}" if run.total_steps else f"{run.step:,}",
                 _num(run.loss), _num(run.eval_loss), _num(best.get(run.id)), clock(duration) if duration else "",
+                f"{scores[run.id]:.0%}" if scores.get(run.id) is not None else "", ab.get(run.id, ("", ""))[0],
             ]
             item = QTreeWidgetItem(values)
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setForeground(1, QBrush(colour_for(status)))
             if run.error:
                 item.setToolTip(1, run.error)
+            if run.id in ab:
+                item.setToolTip(len(COLUMNS) - 1, ab[run.id][1])
             for i in range(3, len(COLUMNS)):
                 item.setTextAlignment(i, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.addTopLevelItem(item)
@@ -205,6 +234,25 @@ class RunsList(QWidget):
         resume.setToolTip(why)
         resume.triggered.connect(lambda: self.resume_requested.emit(run_id))
         return [resume]
+
+
+def _latest_comparisons(rows: list[dict[str, Any]]) -> dict[int, tuple[str, str]]:
+    """Run id -> (its win rate in its newest blind comparison, with the 95 % interval; the comparison's
+    label and counts) from `Project.comparisons` rows; a run compared as the first model gets 1 - rate."""
+    out: dict[int, tuple[str, str]] = {}
+    for row in rows:  # oldest first: the newest wins
+        if not row["n"]:
+            continue
+        for side, model in (("b", row["model_b"]), ("a", row["model_a"])):
+            run_id = (model or {}).get("run_id")
+            if run_id is None:
+                continue
+            rate, (low, high) = row["win_rate"], row["interval"]
+            if side == "a":
+                rate, low, high = 1 - rate, 1 - high, 1 - low
+            out[run_id] = (f"{rate:.0%} [{low:.0%}–{high:.0%}]",
+                           f"{row['label']}: {row['wins_a']} / {row['wins_b']} / {row['ties']} (A / B / tie), n = {row['n']}")
+    return out
 
 
 def _num(value: float | None) -> str:

@@ -92,8 +92,10 @@ class SamplesView(QWidget):
 
     def set_run(self, project: Any, run_id: int | None) -> None:
         """Show ``run_id``'s samples (read from the project file); None clears the view."""
-        self.run_id = run_id
         rows = project.samples(run_id) if run_id is not None else []
+        if run_id == self.run_id and len(rows) == len(self.rows) and rows:
+            return  # nothing new (the window refreshes every 2 s while a run trains): keep prompt and step
+        self.run_id = run_id
         self.rows = {(r["step"], r["prompt_index"]): r for r in rows}
         self.steps = sorted({r["step"] for r in rows if r["step"] > 0})
         prompts = sorted({r["prompt_index"]: r["prompt"] for r in rows}.items())

@@ -207,3 +207,35 @@ def test_cli_new_quantize_then_train_and_export_on_a_4bit_base(tmp_path, capsys)
     assert main(["export", str(path), "--run", str(run_id), "--merged", str(tmp_path / "m")]) == 0
     assert "largest logit difference" in capsys.readouterr().out
     assert "quantization_config" not in json.loads((tmp_path / "m" / "config.json").read_text())
+
+
+def _held_bytes(model) -> int:
+    """Bytes of the parameters and bitsandbytes' quantization state (absmax, code tables), by storage."""
+    storages = {}
+    for t in model.parameters():
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    for module in model.modules():
+        weight = getattr(module, "weight", None)
+        state = getattr(weight, "quant_state", None)
+        extra = []
+        if state is not None:
+            extra = [state.absmax, state.code] + ([state.state2.absmax, state.state2.code] if state.nested else [])
+        elif getattr(weight, "SCB", None) is not None:
+            extra = [weight.SCB]
+        for t in extra:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("case", PRECISIONS)
+def test_the_estimate_counts_the_base_as_bitsandbytes_holds_it(case, tiny_folder):
+    from core.estimate import training_memory
+    from core.models import skeleton
+
+    precision, settings = PRECISIONS[case]
+    held = _held_bytes(ours(tiny_folder, precision, **settings))
+    memory = training_memory(skeleton("tiny-llama"), trainable=0, batch_size=1, seq_len=8, base_precision=precision,
+                             double_quant=settings.get("double_quant", True))
+    assert memory["weights"] == pytest.approx(held, rel=0.01)
+    float_weights = training_memory(skeleton("tiny-llama"), trainable=0, batch_size=1, seq_len=8)["weights"]
+    assert memory["weights"] < float_weights
