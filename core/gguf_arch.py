@@ -71,10 +71,6 @@ class Target:
             t = t + 1.0
         return t.contiguous()
 
-    @property
-    def base(self) -> str:
-        """The tensor name without ``.weight`` (what a LoRA pair's ``.lora_a`` / ``.lora_b`` attach to)."""
-        return self.name.removesuffix(".weight")
 
 
 @dataclass

@@ -8,7 +8,7 @@ llama.cpp itself before the file is put in place.
   Hugging Face names and layouts onto llama.cpp's is `core.gguf_arch`; the tokenizer (byte-level BPE:
   tokens, token types, merges, pre-tokenizer, special ids) and chat template are written from the
   model's own tokenizer.
-- `export_gguf_adapter`: a LoRA adapter as ``<gguf tensor>.lora_a`` ``(r, in)`` and ``.lora_b``
+- `export_gguf_adapter`: a LoRA adapter as ``<gguf tensor>.weight.lora_a`` ``(r, in)`` and ``.lora_b``
   ``(out, r)`` pairs plus ``adapter.lora.alpha``. llama.cpp scales every pair by ``alpha / r`` with
   ``r`` read from that pair's shape and one alpha per file; rsLoRA (``alpha / sqrt(r)``) and
   per-module alpha/rank are baked into ``lora_b`` so that ``alpha_file / r_m · B'_m = s_m · B_m``
@@ -133,19 +133,77 @@ def _llama(model_path: Path, *, lora: Path | None = None, n_ctx: int = 256, voca
 
 def llama_cpp_logits(model_path: Path, input_ids: torch.Tensor, *, lora: Path | None = None) -> torch.Tensor:
     """llama.cpp's next-token logits ``(n, T, V)`` for each row of ``input_ids (n, T)``, evaluated from an
-    empty cache (no BOS added: the same ids as ours)."""
-    rows = []
-    with _llama(model_path, lora=lora, n_ctx=max(64, int(input_ids.shape[1]) + 8)) as llm:
-        for row in input_ids.tolist():
-            llm.reset()
-            llm.eval(row)
-            rows.append(torch.tensor(llm.scores[: len(row)], dtype=torch.float32))  # (T, V)
-    return torch.stack(rows)
+    empty cache (no BOS added: the same ids as ours). Runs in a child process (`_in_child`)."""
+    import numpy as np
+
+    with _scratch(model_path) as out:
+        _in_child({"op": "logits", "model": str(model_path), "lora": str(lora) if lora else None,
+                   "ids": input_ids.tolist(), "out": str(out)}, model_path, lora)
+        return torch.from_numpy(np.load(out)).float()
 
 
 def llama_cpp_tokens(model_path: Path, texts: tuple[str, ...]) -> list[list[int]]:
-    with _llama(model_path, vocab_only=True) as llm:
-        return [llm.tokenize(t.encode("utf-8"), add_bos=False, special=False) for t in texts]
+    with _scratch(model_path) as out:
+        _in_child({"op": "tokens", "model": str(model_path), "texts": list(texts), "out": str(out)}, model_path, None)
+        return json.loads(out.read_text())
+
+
+@contextlib.contextmanager
+def _scratch(beside: Path) -> Iterator[Path]:
+    path = beside.with_name(f".{beside.stem}.check-{os.getpid()}-{time.monotonic_ns()}.out")
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _in_child(job: dict[str, Any], model_path: Path, lora: Path | None) -> None:
+    """Run a llama.cpp job in a child Python (`_child_main`): llama.cpp aborts or crashes the whole process
+    on some malformed files (llama-cpp-python 0.3.36 goes on after a failed adapter load and then segfaults),
+    and a crash must fail the export, not take the window or the command line down with it. A frozen
+    bundle has no ``python -c``: there the job runs in this process."""
+    import subprocess
+    import sys
+
+    if getattr(sys, "frozen", False):
+        _child_job(job)
+        return
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")}
+    code = "import json, sys; from core.gguf_export import _child_job; _child_job(json.loads(sys.stdin.read()))"
+    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(job), capture_output=True, text=True, env=env,
+                          timeout=1800)
+    if proc.returncode != 0:
+        what = f"{model_path.name} with the adapter {lora.name}" if lora else model_path.name
+        last = [line for line in proc.stderr.strip().splitlines() if line.strip()][-3:]
+        how = f"crashed (signal {-proc.returncode})" if proc.returncode < 0 else f"failed (exit {proc.returncode})"
+        raise ExportError(f"Verification failed: llama.cpp {how} on {what}: {' / '.join(last) or 'no message'}; "
+                          "nothing was written.")
+
+
+def _child_job(job: dict[str, Any]) -> None:
+    import numpy as np
+
+    out = Path(job["out"])
+    if job["op"] == "logits":
+        ids = job["ids"]
+        lora = Path(job["lora"]) if job.get("lora") else None
+        rows = []
+        with _llama(Path(job["model"]), lora=lora, n_ctx=max(64, max(len(r) for r in ids) + 8)) as llm:
+            if lora is not None and getattr(llm, "_lora_adapter", 1) is None:
+                raise ExportError(f"llama.cpp did not load the adapter {lora.name}")
+            for row in ids:
+                llm.reset()
+                llm.eval(row)
+                rows.append(np.array(llm.scores[: len(row)], dtype=np.float32))  # (T, V)
+        with open(out, "wb") as f:
+            np.save(f, np.stack(rows))
+    elif job["op"] == "tokens":
+        with _llama(Path(job["model"]), vocab_only=True) as llm:
+            out.write_text(json.dumps([llm.tokenize(t.encode("utf-8"), add_bos=False, special=False) for t in job["texts"]]))
+    else:
+        raise ValueError(job["op"])
 
 
 @dataclass
@@ -629,7 +687,7 @@ def export_gguf_adapter(peft: Any, dest: str | os.PathLike[str], *, base_gguf: s
                     B = target.rows(B)  # the base weight's rows are reshuffled; ΔW = B A follows B's rows
                 for suffix, t in (("lora_a", A), ("lora_b", B)):
                     arr = t.contiguous().numpy() if adapter_type == "f32" else t.to(torch.float16).numpy()
-                    writer.add_tensor(f"{target.base}.{suffix}", arr)
+                    writer.add_tensor(f"{target.name}.{suffix}", arr)  # blk.N.attn_q.weight.lora_a
                 pairs += 1
             if not pairs:
                 raise ExportError("The adapter has no LoRA pairs on linear layers; there is nothing to write.")

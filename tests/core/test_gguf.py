@@ -336,3 +336,17 @@ def test_cli_exports_gguf_adapter_gguf_and_ollama_and_records_them(tmp_path, cap
     assert [(e["kind"], e["path"].name, e["verified"], e["detail"].get("gguf_type")) for e in exports] == [
         ("gguf", "m.gguf", True, "q8_0"), ("gguf-adapter", "a.gguf", True, "f32"), ("ollama", "o", True, None)]
     assert exports[2]["detail"]["checks"][0]["checked_by"] == "llama.cpp"
+
+
+@needs_llama_cpp
+def test_an_adapter_checked_on_the_wrong_base_fails_without_taking_the_process_down(tmp_path):
+    """llama.cpp refuses the pair (architecture mismatch) and llama-cpp-python then crashes; the check runs in
+    a child process, so the export fails with the reason and this process goes on."""
+    from core.gguf_export import export_gguf, export_gguf_adapter
+
+    model, tok = tiny("gpt2")
+    export_gguf(model, tok, tmp_path / "gpt2.gguf", gguf_type="f32")
+    peft = with_lora(tiny("llama")[0])
+    with pytest.raises(ExportError, match=r"Verification failed: llama.cpp (crashed|failed).* on gpt2.gguf with the adapter"):
+        export_gguf_adapter(peft, tmp_path / "a.gguf", base_gguf=tmp_path / "gpt2.gguf", tokenizer=tok)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpt2.gguf"]
