@@ -702,7 +702,7 @@ class MainWindow(QMainWindow):
 
         training = (self.settings.training if self.settings is not None else None) or {}
         memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
-                  "device": training.get("device") or "auto"}  # the Training tab's choices change the estimate too
+                  "device": training.get("device") or "auto", **_quantized_base(training)}  # the Training tab's choices change the estimate too
         self.runner.submit(jobs.count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
 
 
@@ -765,3 +765,12 @@ def _scroll(widget: QWidget) -> QWidget:
     area.setWidgetResizable(True)
     area.setWidget(widget)
     return area
+
+
+def _quantized_base(training: dict) -> dict:
+    """The Training tab's base precision as `core.estimate.cost` keywords: an 8-bit / 4-bit base is counted
+    as bitsandbytes holds it (a float base_precision leaves the cost panel's dtype in charge)."""
+    precision = training.get("base_precision") or "float32"
+    if precision not in ("8bit", "4bit"):
+        return {}
+    return {"base_precision": precision, "double_quant": bool(training.get("double_quant", True))}
