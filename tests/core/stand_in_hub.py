@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -291,7 +290,3 @@ def tiny_qwen2_folder(dest: Path) -> Path:
     (dest / "README.md").write_text("---\nlicense: apache-2.0\n---\nA tiny random Qwen2 for tests.\n")
     return dest
 
-
-def copy_folder(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest)
-    return dest
