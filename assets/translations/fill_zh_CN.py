@@ -341,6 +341,16 @@ ZH.update({
     "Slurm script": "Slurm 脚本",
 })
 
+# The export dialog's GGUF and Ollama targets (docs/export.md).
+ZH.update({
+    "GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)": "用于 llama.cpp / LM Studio 的 GGUF（合并；在 llama.cpp 中校验）",
+    "LoRA adapter GGUF (llama.cpp --lora; checked on its base)": "LoRA 适配器 GGUF（llama.cpp --lora；在其基座上校验）",
+    "Ollama folder (GGUF + Modelfile)": "Ollama 文件夹（GGUF + Modelfile）",
+    "name for ollama create (optional)": "ollama create 使用的名称（可选）",
+    "GGUF type": "GGUF 类型", "Ollama name": "Ollama 名称",
+    "Writing {0}, then checking it in llama.cpp against our model…": "正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…",
+})
+
 # The Hub dialog (studio/widgets/hub_dialog.py, docs/models.md).
 ZH.update({
     "Hub…": "Hub…",

@@ -1,4 +1,6 @@
-"""Export a run: a merged model (mergeable methods only) or the adapter alone, verified after writing.
+"""Export a run: a merged model (mergeable methods only) or the adapter alone, verified after writing;
+or GGUF for llama.cpp / LM Studio (merged, or a LoRA adapter GGUF) and an Ollama folder, checked by
+llama.cpp itself (`core.gguf_export.export_checkpoint`).
 
 The export runs on a worker thread (`studio.jobs.Runner`; torch loads there, never on the GUI
 thread): `core.runs.export_run` loads the base model and the checkpoint's adapter, `core.export`
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.gguf_arch import GGUF_TYPES
 from core.methods import catalog
 
 
@@ -65,11 +68,26 @@ def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool) -> dic
             "bytes": result.bytes, "files": len(result.files), "checkpoint": checkpoint}
 
 
+def _gguf_job(model_ref: str, checkpoint: str, dest: str, target: str, gguf_type: str, ollama_name: str,
+              ollama_adapter: bool, progress: Any) -> dict[str, Any]:
+    from core.gguf_export import export_checkpoint
+
+    result = export_checkpoint(model_ref, Path(checkpoint), Path(dest), target=target, gguf_type=gguf_type,
+                               ollama_name=ollama_name or None, ollama_adapter=ollama_adapter, progress=progress)
+    first = result.results[0]
+    return {"path": result.path, "kind": result.kind, "max_abs_diff": first.max_abs_diff, "bytes": first.bytes,
+            "detail": result.detail, "message": result.message, "checkpoint": checkpoint}
+
+
+GGUF_TARGETS = ("gguf", "gguf-adapter", "ollama")
+
+
 class ExportDialog(QDialog):
-    """Merged vs adapter, checkpoint, folder, progress, verification result."""
+    """Merged vs adapter vs GGUF / adapter GGUF / Ollama, checkpoint, folder, progress, verification result."""
 
     exported = Signal(dict)
     failed = Signal(str)
+    _progress = Signal(float, str)  # from the export's thread (queued to the GUI thread)
 
     def __init__(self, project: Any, run_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,18 +103,29 @@ class ExportDialog(QDialog):
 
         self.merged = QRadioButton(self.tr("Merged model (a plain Hugging Face model folder)"))
         self.adapter = QRadioButton(self.tr("Adapter only (PEFT's layout: adapter_config.json + safetensors)"))
+        self.gguf = QRadioButton(self.tr("GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)"))
+        self.gguf_adapter = QRadioButton(self.tr("LoRA adapter GGUF (llama.cpp --lora; checked on its base)"))
+        self.ollama = QRadioButton(self.tr("Ollama folder (GGUF + Modelfile)"))
         group = QButtonGroup(self)
-        group.addButton(self.merged)
-        group.addButton(self.adapter)
+        for button in (self.merged, self.adapter, self.gguf, self.gguf_adapter, self.ollama):
+            group.addButton(button)
+        self.gguf_type = QComboBox()
+        self.gguf_type.addItems(list(GGUF_TYPES))
+        self.gguf_type.setCurrentText("f16")
+        self.ollama_name = QLineEdit()
+        self.ollama_name.setPlaceholderText(self.tr("name for ollama create (optional)"))
         self.why = QLabel()
         self.why.setWordWrap(True)
         if catalog.facts(self.method).mergeable:
             self.merged.setChecked(True)
             self.why.hide()
         else:
-            self.merged.setEnabled(False)
+            for button in (self.merged, self.gguf, self.ollama):
+                button.setEnabled(False)
             self.adapter.setChecked(True)
             self.why.setText(why_not_mergeable(self.method))
+        if catalog.key(self.method) != "LORA":
+            self.gguf_adapter.setEnabled(False)  # llama.cpp loads LoRA adapters only
         self.checkpoint = QComboBox()
         for row in reversed(project.checkpoints(run_id)):
             if Path(row["path"]).is_dir():
@@ -113,6 +142,8 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("Checkpoint"), self.checkpoint)
         form.addRow(self.tr("Folder"), where)
+        form.addRow(self.tr("GGUF type"), self.gguf_type)
+        form.addRow(self.tr("Ollama name"), self.ollama_name)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.hide()
@@ -128,12 +159,16 @@ class ExportDialog(QDialog):
         box = QVBoxLayout(self)
         box.addWidget(self.merged)
         box.addWidget(self.adapter)
+        box.addWidget(self.gguf)
+        box.addWidget(self.gguf_adapter)
+        box.addWidget(self.ollama)
         box.addWidget(self.why)
         box.addLayout(form)
         box.addWidget(self.progress)
         box.addWidget(self.result)
         box.addWidget(self.buttons)
-        self.resize(620, 280)
+        self._progress.connect(self._on_progress)
+        self.resize(620, 380)
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), str(Path(self.folder.text()).parent))
@@ -142,16 +177,45 @@ class ExportDialog(QDialog):
 
     @property
     def kind(self) -> str:
-        return "merged" if self.merged.isChecked() else "adapter"
+        for kind, button in (("gguf", self.gguf), ("gguf-adapter", self.gguf_adapter), ("ollama", self.ollama),
+                             ("merged", self.merged)):
+            if button.isChecked():
+                return kind
+        return "adapter"
+
+    def destination(self) -> Path:
+        """The folder for merged / adapter / Ollama; beside it ``<folder>-<type>.gguf`` or ``<folder>-lora.gguf``."""
+        folder = Path(self.folder.text()).expanduser().absolute()
+        if self.kind == "gguf":
+            return folder.with_name(f"{folder.name}-{self.gguf_type.currentText()}.gguf")
+        if self.kind == "gguf-adapter":
+            return folder.with_name(f"{folder.name}-lora.gguf")
+        return folder
+
+    @Slot(float, str)
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setRange(0, 100)
+        self.progress.setValue(int(fraction * 100))
+        self.progress.setFormat(f"%p% · {message}")
 
     def start(self) -> None:
         """Export on a worker thread."""
         checkpoint = self.checkpoint.currentData()
         if not checkpoint:
             return
-        dest = Path(self.folder.text()).expanduser().absolute()
+        dest = self.destination()
         if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
             self.result.setText(f"<span style='color:#d62728'>{dest} exists and is not empty; choose a new folder.</span>")
+            return
+        if self.kind in GGUF_TARGETS:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.export_button.setEnabled(False)
+            self.progress.setRange(0, 0)
+            self.progress.show()
+            self.result.setText(self.tr("Writing {0}, then checking it in llama.cpp against our model…").format(dest.name))
+            self.runner.submit(_gguf_job, self.model_ref, checkpoint, str(dest), self.kind, self.gguf_type.currentText(),
+                               self.ollama_name.text().strip(), False, self._progress.emit,
+                               on_done=self._done_gguf, on_error=self._failed)
             return
         dest.parent.mkdir(parents=True, exist_ok=True)  # ~/Documents/Adapter Studio exports the first time
         self.export_button.setEnabled(False)
@@ -173,6 +237,17 @@ class ExportDialog(QDialog):
             f"<b style='color:#2ca02c'>✓ Verified</b>: {info['kind']} written to {info['path']} "
             f"({info['bytes'] / 2**20:.1f} MiB). Reloaded and compared with the adapter model: largest logit "
             f"difference {info['max_abs_diff']:.2e}.")
+        self.export_button.setEnabled(True)
+        self.info = info
+        self.exported.emit(info)
+
+    def _done_gguf(self, info: dict[str, Any]) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        if not self.project.readonly:
+            self.project.add_export(self.run_id, info["kind"], info["path"], checkpoint=info["checkpoint"],
+                                    verified=True, detail=info["detail"])
+        self.result.setText("<b style='color:#2ca02c'>✓ Verified</b>: " + info["message"].replace("\n", "<br>"))
         self.export_button.setEnabled(True)
         self.info = info
         self.exported.emit(info)
