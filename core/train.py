@@ -269,6 +269,16 @@ def _set_up(run: _Run, model: Any, data: PreparedData, accelerator: Any, resume_
         optimizer = _adamw(peft, args)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, run.total_steps))
         model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+        if sharding == "deepspeed" and getattr(model, "basic_optimizer", None) is not None \
+                and scheduler.scheduler.optimizer is not model.basic_optimizer:
+            # The optimizer state offloaded (offload_optimizer): Accelerate hands DeepSpeed a DeepSpeedCPUAdam
+            # built over our AdamW's parameter-group dicts, and the schedule still holds the AdamW. The two
+            # share those dicts only until a checkpoint is loaded: DeepSpeed's load_checkpoint gives the CPU
+            # Adam new ones (torch's Optimizer.load_state_dict), so the schedule set its rates into groups
+            # nothing steps, and every update after the first resumed one kept the checkpoint's rate. The
+            # schedule is built again over the optimizer DeepSpeed steps (the groups keep initial_lr, so the
+            # same rates).
+            scheduler.scheduler = torch.optim.lr_scheduler.LambdaLR(model.basic_optimizer, _schedule(args, run.total_steps))
     run.model, run.optimizer, run.scheduler, run.device = model, optimizer, scheduler, accelerator.device
     # Evaluation: DDP's forward syncs buffers, which would hang when processes run different numbers of
     # evaluation batches, so it uses the unwrapped model; FSDP and ZeRO-3 gather the weights inside each

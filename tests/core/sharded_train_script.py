@@ -64,6 +64,17 @@ def _offload_device(accelerator) -> str:
     return str(getattr(device, "value", device or "none"))
 
 
+def _deepspeed_optimizer(accelerator) -> dict:
+    """The optimizer DeepSpeed steps (its class, and its groups' learning rates) beside the rates the run's
+    schedule last set: they must agree, or the schedule steers groups nothing steps."""
+    engine = accelerator.deepspeed_engine_wrapped.engine
+    stepped = engine.basic_optimizer
+    return {"class": type(stepped).__name__, "offloaded": bool(getattr(engine.optimizer, "offload_optimizer", None)  # ZeRO-3's flag
+                                                                      or getattr(engine.optimizer, "cpu_offload", None)),  # ZeRO-1/2's
+            "lr": [g["lr"] for g in stepped.param_groups],
+            "schedule_lr": [float(x) for x in accelerator._schedulers[-1].get_last_lr()]}
+
+
 def run(seed, output_dir, resume_from=None):
     model, tok = load_model("tiny-llama")
     torch.manual_seed(seed)
@@ -91,6 +102,7 @@ def run(seed, output_dir, resume_from=None):
         "checkpoints": [e.path for e in events if type(e).__name__ == "Checkpoint"],
         # DeepSpeed's own reading of its config: where the optimizer state lives ("cpu" when offloaded, else "none").
         "offload": _offload_device(accelerator) if mode != "fsdp2" else None,
+        "optimizer": _deepspeed_optimizer(accelerator) if mode != "fsdp2" else None,
     }
 
 

@@ -445,19 +445,26 @@ def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
     pytest.importorskip("deepspeed")
     r0, r1 = _sharded_run(tmp_path, f"zero{stage}", "a", "b")
     _check_sharded_run(r0, r1, f"zero{stage}", "deepspeed")
-    assert r0["a"]["offload"] == "none"
+    for r in (r0, r1):
+        for phase in ("a", "b"):
+            opt = r[phase]["optimizer"]
+            assert r[phase]["offload"] == "none" and not opt["offloaded"] and opt["class"] == "AdamW", opt
+            assert opt["lr"] == opt["schedule_lr"], opt  # the schedule steers the optimizer DeepSpeed steps
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-12-07 (deepspeed 0.19.8, CPU Adam compiled in): after resuming from checkpoint-2 the "
-    "losses of steps 3 and 4 equal the uninterrupted run's, but the evaluation after step 4 does not "
-    "(5.3914 against 5.4217): the 4th update differs once the offloaded optimizer state is reloaded. Open."))
 def test_deepspeed_zero3_cpu_offload_of_optimizer_state_checkpoint_and_resume(tmp_path):
     """ZeRO-3 with the optimizer state offloaded to CPU memory (offload_optimizer device "cpu"), on 2 CPU
-    processes: DeepSpeed's engine reports the offload, the checkpoint still gathers the full adapter
-    (loads in one process, equals what both processes hold) and a resumed run continues the same curve."""
+    processes: DeepSpeed's engine reports the offload and steps its CPU Adam, the checkpoint still gathers
+    the full adapter (loads in one process, equals what both processes hold) and a resumed run continues
+    the same curve. Before the fix, the resumed run's CPU Adam kept the checkpoint's learning rate
+    (loading gave it new parameter groups, the schedule still set the old ones): step 4's update used
+    2.5e-3 instead of the cosine schedule's 7.3e-4, and the evaluation after step 4 read 5.3914 instead of 5.4217."""
     pytest.importorskip("deepspeed")
     r0, r1 = _sharded_run(tmp_path, "zero3-offload", "a", "b")
-    assert r0["a"]["offload"] == "cpu" and r1["b"]["offload"] == "cpu"  # DeepSpeed really offloaded it
+    for r in (r0, r1):  # DeepSpeed really offloaded it, in both runs, on both processes
+        for phase in ("a", "b"):
+            opt = r[phase]["optimizer"]
+            assert r[phase]["offload"] == "cpu" and opt["offloaded"] and opt["class"] == "DeepSpeedCPUAdam", opt
+            assert opt["lr"] == opt["schedule_lr"], opt  # the schedule steers the optimizer DeepSpeed steps
     _check_sharded_run(r0, r1, "zero3-offload", "deepspeed")
