@@ -109,3 +109,27 @@ def test_blind_ab_generates_answers_for_a_checkpoint_without_samples(qtbot, trai
         with proj._write():  # forget step 4's answers: they must be generated again, identically
             proj.conn.execute("DELETE FROM samples WHERE run_id = ? AND step = 4", (run_id,))
         assert answers_for(proj, {"run_id": run_id, "step": 4}, prompts, 5) == recorded
+
+
+def test_runs_list_shows_the_chosen_score_and_the_blind_comparison(qtbot, trained):
+    """After the comparison above: the runs list's "best score" column follows the chosen metric, and the
+    "blind A/B" column shows the run's win rate with its interval."""
+    from studio.widgets.runs_list import COLUMNS, RunsList
+
+    path, run_id = trained
+    runs = RunsList()
+    qtbot.addWidget(runs)
+    with Project.open(path) as proj:
+        scores = {s["step"]: s for s in proj.eval_scores(run_id)}
+        (comparison,) = proj.comparisons()
+        runs.set_runs(proj)
+        row = runs.table.topLevelItem(0)
+        assert row.text(len(COLUMNS) - 2) == f"{max(scores[2]['exact_match'], scores[4]['exact_match']):.0%}"
+        with qtbot.waitSignal(runs.metric_changed):
+            runs.metric.setCurrentIndex(2)  # token F1
+        runs.set_runs(proj)
+        row = runs.table.topLevelItem(0)
+    assert row.text(len(COLUMNS) - 2) == f"{max(scores[2]['f1'], scores[4]['f1']):.0%}"
+    low, high = comparison["interval"]
+    assert row.text(len(COLUMNS) - 1) == f"{comparison['win_rate']:.0%} [{low:.0%}–{high:.0%}]"
+    assert "base vs run 1 · step 4" in row.toolTip(len(COLUMNS) - 1)
