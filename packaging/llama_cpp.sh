@@ -9,11 +9,13 @@
 #
 #   install_llama_cpp VERSION VPY    build (once) and install llama-cpp-python==VERSION into VPY's env
 #
-# Its run-time dependencies (numpy, typing-extensions, jinja2, diskcache) are pinned in the lock.
+# Its run-time dependencies (numpy, typing-extensions, jinja2, diskcache) come from the lock where it pins
+# them; `make lock` resolves them from requirements/test-extra.in.
+
+LLAMA_CPP_PYTHON_VERSION=0.3.36  # used where the lock pins none (requirements/test-extra.in lists it for `make lock`)
 
 install_llama_cpp() {
-    local version=$1 vpy=$2 cache wheel t0
-    [ -n "$version" ] || return 0
+    local version=${1:-$LLAMA_CPP_PYTHON_VERSION} vpy=$2 cache wheel t0
     cache="${XDG_CACHE_HOME:-$HOME/.cache}/adapter-studio/wheels"
     wheel=$(ls "$cache"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$wheel" ]; then
@@ -34,5 +36,6 @@ install_llama_cpp() {
     else
         printf '==> %s\n' "Installing llama-cpp-python $version from $wheel"
     fi
-    "$vpy" -m pip install -q --no-deps "$wheel"
+    # with its dependencies: the lock pins them; without a lock pip resolves the few it lacks (diskcache)
+    "$vpy" -m pip install -q "$wheel"
 }
