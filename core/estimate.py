@@ -62,12 +62,18 @@ def count_parameters(model: Any, method: Any, config: dict[str, Any]) -> tuple[i
     return _adapt(model, method, config).get_nb_trainable_parameters()
 
 
-def _adapt(model: Any, method: Any, config: dict[str, Any], dtype: Any = None) -> Any:
+def _adapt(model: Any, method: Any, config: Any, dtype: Any = None) -> Any:
+    """``config``: a dict (``to_dict()`` form), or the method's ``Config`` already built (the window
+    hands over the one its form validated; it is used as is, so pass a copy you no longer need)."""
+    from core.config import PeftConfig
     from core.peft_model import get_peft_model
 
-    data = dict(config)
-    data.setdefault("task_type", "CAUSAL_LM")
-    cfg = method.Config.from_dict(data)
+    if isinstance(config, PeftConfig):
+        cfg = config
+    else:
+        data = dict(config)
+        data.setdefault("task_type", "CAUSAL_LM")
+        cfg = method.Config.from_dict(data)
     base = copy.deepcopy(model)
     if dtype is not None:
         base.to(dtype)  # meta tensors: no data is converted
@@ -77,7 +83,7 @@ def _adapt(model: Any, method: Any, config: dict[str, Any], dtype: Any = None) -
 def cost(
     model: Any,
     method: Any,
-    config: dict[str, Any],
+    config: Any,  # a dict (to_dict() form) or the method's Config already built (see _adapt)
     *,
     batch_size: int = 8,
     seq_len: int = 512,

@@ -89,10 +89,10 @@ def load_tree(ref: str) -> ModelInfo:
     return ModelInfo(ref, node, names, support, sorted(linear), model_type, num_layers, layers_name)
 
 
-def count_cost(ref: str, method_module: Any, config: dict[str, Any], memory: dict[str, Any]) -> dict[str, Any]:
+def count_cost(ref: str, method_module: Any, config: Any, memory: dict[str, Any]) -> dict[str, Any]:
     """Trainable/all counts of ``config`` and the memory estimate (``{"trainable", "total", "memory"}``):
     `core.estimate.cost` adapts one copy of the cached skeleton for both the counts and the traced
-    activations."""
+    activations. ``config``: a dict, or a copy of the method's Config that the form already built."""
     from core import estimate
 
     return estimate.cost(_skeleton(ref), method_module, config, **memory)

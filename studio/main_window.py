@@ -1,7 +1,9 @@
 """The main window: model tree | method, training and data tabs | cost, over one project file.
 
-The window owns the state (the project's `ProjectSettings`) and the undo stack; the widgets show it
-and report edits. Every accepted edit is saved into the project file at once (no "unsaved changes").
+The window is a view of `studio.project_state.ProjectState` (Qt-free: the project's `ProjectSettings`,
+the undo stack, when they are written); the widgets show it and report edits. Every accepted edit is
+saved into the project file without asking (no "unsaved changes"): quick edits coalesce into one write
+(`ProjectState.save`), and close, Train, Save and opening another project write what is pending.
 Heavy work (the project file's import, the registry import, skeletons, counting) goes through
 `studio.jobs.Runner`; the first paint happens before any of it starts, and before torch is imported,
 and the event loop keeps running while it does (the start-up jobs: studio/startup.py).
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 from core.methods import catalog
 from studio import jobs, startup
 from studio.messages import person
+from studio.project_state import ProjectState
 from studio.widgets.cost_panel import CostPanel
 from studio.widgets.data_panel import DataPanel
 from studio.widgets.dataclass_form import DataclassForm
@@ -57,12 +60,17 @@ def default_project_path() -> Path:
     return folder / "My first project.adapterstudio"
 
 
-class TargetsCommand(QUndoCommand):
-    """One change of target_modules / layers_to_transform (undoable)."""
+class TargetsCommand:
+    """One change of target_modules / layers_to_transform (a `studio.project_state.Command`)."""
+
+    merge_key = None  # every click on the tree is its own undo step
 
     def __init__(self, window: "MainWindow", old: tuple, new: tuple) -> None:
-        super().__init__(f"targets: {new[0]}")
+        self.text = f"targets: {new[0]}"
         self.window, self.old, self.new = window, old, new
+
+    def merge(self, newer: "TargetsCommand") -> None:  # never called: merge_key is None
+        self.new = newer.new
 
     def redo(self) -> None:
         self.window.apply_targets(*self.new)
@@ -71,23 +79,19 @@ class TargetsCommand(QUndoCommand):
         self.window.apply_targets(*self.old)
 
 
-class SettingsCommand(QUndoCommand):
-    """One change of the method, training or data settings (undoable). Pushed after the change
-    is already shown, so the first redo does nothing; consecutive edits of the same fields merge."""
+class SettingsCommand:
+    """One change of the method, training or data settings (a `studio.project_state.Command`). Pushed
+    after the change is already shown, so the first redo does nothing; consecutive edits of the same
+    fields of the same section merge (typing 1, 2, 8 into r is one undo step)."""
 
     def __init__(self, window: "MainWindow", section: str, old: dict, new: dict, keys: set[str]) -> None:
-        super().__init__(f"{section}: {', '.join(sorted(keys))}")
+        self.text = f"{section}: {', '.join(sorted(keys))}"
+        self.merge_key = (section, frozenset(keys))
         self.window, self.section, self.old, self.new, self.keys = window, section, old, new, keys
         self.first = True
 
-    def id(self) -> int:
-        return 6
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if isinstance(other, SettingsCommand) and other.section == self.section and other.keys == self.keys:
-            self.new = other.new
-            return True
-        return False
+    def merge(self, newer: "SettingsCommand") -> None:
+        self.new = newer.new
 
     def redo(self) -> None:
         if self.first:
@@ -112,8 +116,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.qsettings = qsettings or QSettings()
         self.runner = jobs.Runner(self)
-        self.project = None
-        self.settings = None  # core.store.ProjectSettings
+        self.state = ProjectState()  # the project, its settings, undo, the pending write (no Qt)
+        self._save_timer = QTimer(self, singleShot=True)  # coalesced edits are written when it fires
+        self._save_timer.timeout.connect(self.state.due)
+        self.state.on_pending = lambda delay_s: self._save_timer.start(max(1, int(delay_s * 1000)))
         self.registry: dict[str, Any] = {}
         self.model_info = None
         self.targets: Any = None
@@ -130,7 +136,7 @@ class MainWindow(QMainWindow):
         self._lock_timer = QTimer(self, interval=60_000)  # other hosts see the holder alive (project_lock)
         self._lock_timer.timeout.connect(lambda: self.lock is not None and self.lock.touch())
 
-        self.undo = QUndoStack(self)
+        self.undo = self.state.undo
         self._undoable = False  # set once a project's settings are on screen; off while undo applies
         self.setWindowTitle("Adapter Studio")
 
@@ -220,12 +226,43 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addAction(self.tr("&Quit"), QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu(self.tr("&Edit"))
-        self.act_undo = self.undo.createUndoAction(self, self.tr("&Undo"))
+        self.act_undo = QAction(self.tr("&Undo"), self)
         self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
-        self.act_redo = self.undo.createRedoAction(self, self.tr("&Redo"))
+        self.act_undo.triggered.connect(self.undo.undo)
+        self.act_redo = QAction(self.tr("&Redo"), self)
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence.StandardKey.Redo])
+        self.act_redo.triggered.connect(self.undo.redo)
+        self.undo.observers.append(self._undo_changed)
+        self._undo_changed()
         edit.addAction(self.act_undo)
         edit.addAction(self.act_redo)
+    def _undo_changed(self) -> None:
+        """Edit ▸ Undo / Redo name the step they take, and are greyed when there is none."""
+        for action, label, can, text in ((self.act_undo, self.tr("&Undo"), self.undo.can_undo(), self.undo.undo_text()),
+                                         (self.act_redo, self.tr("&Redo"), self.undo.can_redo(), self.undo.redo_text())):
+            action.setEnabled(can)
+            action.setText(f"{label} {text}" if can else label)
+
+    # ---- the state the window shows (studio.project_state) ----------------------------------------
+
+    @property
+    def project(self) -> Any:
+        """The open `core.store.Project` (None before the first one opens)."""
+        return self.state.project
+
+    @project.setter
+    def project(self, project: Any) -> None:
+        self.state.project = project
+
+    @property
+    def settings(self) -> Any:
+        """The open project's `core.store.ProjectSettings`, as edited."""
+        return self.state.settings
+
+    @settings.setter
+    def settings(self, settings: Any) -> None:
+        self.state.settings = settings
+
     def _help_menu(self) -> None:
         from studio import help as docs
 
@@ -309,7 +346,9 @@ class MainWindow(QMainWindow):
         self.save_geometry()
         self._closed = True
         self.runner.wait(30000)
+        self._save_timer.stop()
         if self.project is not None:
+            self.state.flush()  # an edit of the last moments is written, not lost
             self.project.close()
             self.project = None
         self._release_lock()
@@ -345,6 +384,7 @@ class MainWindow(QMainWindow):
 
         from studio.project_lock import ProjectLock
 
+        self.state.flush()  # the open project's pending edits, before it closes
         path = Path(path).absolute()
         same = self.project is not None and self.project.path == path
         lock = self.lock if same and self.lock is not None else ProjectLock(path, owner=self)
@@ -435,17 +475,22 @@ class MainWindow(QMainWindow):
         self.tree.set_targets(self.targets, self.layers)
 
     def save(self) -> None:
-        """Write the settings into the project file (every accepted edit calls this)."""
-        if self.project is None or self.settings is None or self.project.readonly:
-            return
-        self.project.save_settings(self.settings)
+        """Every accepted edit calls this: the settings are written into the project file now, or with
+        the edits that follow within `studio.project_state.SAVE_DELAY_S` (`ProjectState.save`)."""
+        self.state.save()
+
+    def flush(self) -> None:
+        """Write pending edits now (Train, Export and the launch dialog read the project file)."""
+        self._save_timer.stop()
+        self.state.flush()
 
     def _save_now(self) -> None:
-        # The project saves itself on every edit; Ctrl+S only says so (and writes once more).
+        # The project saves itself on every edit; Ctrl+S only says so (and writes once more, at once).
         if self.project is not None and self.project.readonly:
             self.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
             return
-        self.save()
+        self.state.dirty = self.state.writable
+        self.flush()
         self.statusBar().showMessage(self.tr("Saved — the project saves itself as you edit."), 5000)
 
     def new_project(self) -> None:
@@ -468,6 +513,7 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getSaveFileName(self, self.tr("Save project as"), str(Path.home()), "Adapter Studio (*.adapterstudio)")
             if not path:
                 return False
+        self.flush()
         settings = copy.deepcopy(self.settings)
         settings.name = ""
         Project.create(path, settings).close()
@@ -678,11 +724,11 @@ class MainWindow(QMainWindow):
         if self._cost_running:
             self._cost_dirty = True
             return
-        config = self.method_form.current_config()
-        if config is None:
+        built = self.method_form.built()  # the config the form's validation built: not built again
+        if built is None:
             self.cost.set_error(self.method_form.form.error)
             return
-        method = self.registry["methods"][config["peft_type"]]
+        method = self.registry["methods"][built.to_dict()["peft_type"]]
         self._cost_running, self._cost_dirty = True, False
 
         def finish() -> None:
@@ -703,7 +749,8 @@ class MainWindow(QMainWindow):
         training = (self.settings.training if self.settings is not None else None) or {}
         memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
                   "device": training.get("device") or "auto", **_quantized_base(training)}  # the Training tab's choices change the estimate too
-        self.runner.submit(jobs.count_cost, self.model_info.ref, method, config, memory, on_done=done, on_error=failed)
+        # A copy for the pool thread: get_peft_model may fill in the config it is given.
+        self.runner.submit(jobs.count_cost, self.model_info.ref, method, copy.deepcopy(built), memory, on_done=done, on_error=failed)
 
 
 class _ReadOnlyBanner(QWidget):

@@ -270,6 +270,7 @@ class TrainingController(QObject):
         if self.project.readonly:
             self.window.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
             return None
+        self.window.flush()  # the run snapshots the project file's settings: the last edit included
         why = self.resume_refusal(resume) if resume is not None else self.problems()
         if why:
             return self._refuse(why)
@@ -367,6 +368,7 @@ class TrainingController(QObject):
         """The multi-GPU launch dialog for a new run (or `resume`); Start trains with its launch."""
         from studio.widgets.launch_dialog import LaunchDialog
 
+        self.window.flush()  # the dialog and the run read the project file's settings
         precision = str((self.project.settings().training or {}).get("mixed_precision", "auto"))
         if resume is not None:
             try:

@@ -202,6 +202,9 @@ class DataclassForm(QWidget):
         self.fields: dict[str, FieldWidget] = {}
         self.extra: dict[str, Any] = {}
         self.error = ""
+        self.built: Any = None
+        """The instance of `cls` the last validation built (None while the form is invalid): the
+        method form hands it on instead of building the same config again."""
         self._loading = False
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -252,14 +255,14 @@ class DataclassForm(QWidget):
         if self.cls is None:
             return None
         error = ""
-        values = None
+        values = built = None
         try:
             values = self.values()
-            self.cls(**{**values, **self.extra})
+            built = self.cls(**{**values, **self.extra})
         except Exception as exc:  # ConfigError, DataError, TrainingConfigError, ValueError, TypeError
             error = str(exc)
             values = None
-        self.error = error
+        self.error, self.built = error, built
         self.error_label.setText(person(error, "config"))  # in the window's language (self.error stays the engine's)
         self.error_label.setVisible(bool(error))
         for name, fw in self.fields.items():

@@ -132,15 +132,22 @@ class MethodForm(QWidget):
         if values is not None:
             self._emit(values)
 
+    def built(self) -> Any:
+        """The method's ``Config`` as the form's last validation built it (every change of a field,
+        the targets or the method validates), or None while the form is invalid."""
+        return self.form.built if self.form.cls is not None and not self.form.error else None
+
     def current_config(self) -> dict[str, Any] | None:
         """The config dict (``to_dict()`` form) if valid, else None."""
-        values = self.form.validate()
-        if values is None:
-            return None
-        return self._config_dict(values)
+        built = self.built()
+        return None if built is None else built.to_dict()
 
     def _config_dict(self, values: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.config_class()(**{**values, **self.form.extra})
+        # ``values`` were validated a moment ago (DataclassForm.validate built the config from them):
+        # one config per edit, not one per step of the way to the cost panel.
+        cfg = self.form.built
+        if cfg is None:
+            cfg = self.config_class()(**{**values, **self.form.extra})
         return cfg.to_dict()
 
     def _on_pick(self, index: int) -> None:
