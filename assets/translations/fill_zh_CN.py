@@ -381,6 +381,26 @@ ZH.update({
     "No token stored": "未保存令牌",
 })
 
+# Evaluation: the Samples and Blind A/B tabs, the runs list's score columns (docs/evaluation.md).
+ZH.update({
+    "Samples": "样例", "Blind A/B": "盲评 A/B", "best score": "最佳得分", "blind A/B": "盲评 A/B",
+    "exact match": "完全匹配", "contains": "包含", "token F1": "词元 F1", "ROUGE-L": "ROUGE-L", "Score:": "得分：",
+    "The task score the runs list shows: each run's best over its evaluations": "运行列表显示的任务得分：每个运行在各次评估中的最佳值",
+    "The evaluation prompt to look at": "要查看的评估提示", "Slide through the evaluation steps": "在各评估步骤之间滑动",
+    "No samples yet: a run records its answers to the evaluation prompts at each evaluation.": "尚无样例：运行会在每次评估时记录它对评估提示的回答。",
+    "Base model": "基础模型", "Reference": "参考答案", "Prompt:": "提示：", "Step:": "步骤：", "Checkpoint": "检查点",
+    "step {0} ({1} of {2})": "第 {0} 步（第 {1} 个，共 {2} 个）", "Step {0}": "第 {0} 步", "not recorded": "未记录",
+    "Start blind comparison": "开始盲评", "Choose two models, then Start: both answer the evaluation prompts.": "选择两个模型，然后点击开始：两者都会回答评估提示。",
+    "A is better (A)": "A 更好 (A)", "Tie (T)": "平局 (T)", "B is better (B)": "B 更好 (B)", "Model 1:": "模型 1：",
+    "Model 2:": "模型 2：", "Answer A": "回答 A", "Answer B": "回答 B", "base model": "基础模型",
+    "Choose two different models.": "请选择两个不同的模型。",
+    "The run has no evaluation prompts recorded (it needs a validation set and eval_samples > 0).": "该运行没有记录评估提示（需要验证集且 eval_samples > 0）。",
+    "Both models are answering {0} prompts…": "两个模型正在回答 {0} 条提示…", "The models could not answer: {0}": "模型无法作答：{0}",
+    "Prompt {0} of {1}: which answer is better? Keys A, B, or T for a tie.": "第 {0} 条提示，共 {1} 条：哪个回答更好？按 A、B，平局按 T。",
+    "{0}: {1} wins {2:.0%} (95 % interval {3:.0%}–{4:.0%}) over {5} prompts; {6} {7}, {8} {9}, ties {10}.": "{0}：{1} 胜率 {2:.0%}（95 % 区间 {3:.0%}–{4:.0%}），共 {5} 条提示；{6} {7}，{8} {9}，平局 {10}。",
+    "tie": "平局", "preferred": "更优",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

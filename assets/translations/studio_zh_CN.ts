@@ -1,6 +1,99 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>ABView</name>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="61" />
+        <source>Start blind comparison</source>
+        <translation>开始盲评</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="62" />
+        <source>Choose two models, then Start: both answer the evaluation prompts.</source>
+        <translation>选择两个模型，然后点击开始：两者都会回答评估提示。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="68" />
+        <source>A is better (A)</source>
+        <translation>A 更好 (A)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="69" />
+        <source>Tie (T)</source>
+        <translation>平局 (T)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="70" />
+        <source>B is better (B)</source>
+        <translation>B 更好 (B)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="77" />
+        <source>Model 1:</source>
+        <translation>模型 1：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="79" />
+        <source>Model 2:</source>
+        <translation>模型 2：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="83" />
+        <source>Answer A</source>
+        <translation>回答 A</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="83" />
+        <source>Answer B</source>
+        <translation>回答 B</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="123" />
+        <source>base model</source>
+        <translation>基础模型</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="149" />
+        <source>Choose two different models.</source>
+        <translation>请选择两个不同的模型。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="162" />
+        <source>The run has no evaluation prompts recorded (it needs a validation set and eval_samples &gt; 0).</source>
+        <translation>该运行没有记录评估提示（需要验证集且 eval_samples &gt; 0）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="167" />
+        <source>Both models are answering {0} prompts…</source>
+        <translation>两个模型正在回答 {0} 条提示…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="174" />
+        <source>The models could not answer: {0}</source>
+        <translation>模型无法作答：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="196" />
+        <source>Prompt {0} of {1}: which answer is better? Keys A, B, or T for a tie.</source>
+        <translation>第 {0} 条提示，共 {1} 条：哪个回答更好？按 A、B，平局按 T。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="236" />
+        <source>{0}: {1} wins {2:.0%} (95 % interval {3:.0%}–{4:.0%}) over {5} prompts; {6} {7}, {8} {9}, ties {10}.</source>
+        <translation>{0}：{1} 胜率 {2:.0%}（95 % 区间 {3:.0%}–{4:.0%}），共 {5} 条提示；{6} {7}，{8} {9}，平局 {10}。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="240" />
+        <source>tie</source>
+        <translation>平局</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="240" />
+        <source>preferred</source>
+        <translation>更优</translation>
+    </message>
+</context>
+<context>
     <name>AboutDialog</name>
     <message>
         <location filename="../../studio/help.py" line="122" />
@@ -804,97 +897,99 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>每个评估批次、每个进程的样本数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="94" />
+        <location filename="../../studio/field_help.py" line="96" />
         <source>Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.</source>
         <translation>每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="95" />
+        <location filename="../../studio/field_help.py" line="97" />
         <source>Keep at most this many checkpoints (oldest deleted first); 0 = keep all.</source>
         <translation>最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="96" />
+        <location filename="../../studio/field_help.py" line="98" />
         <source>A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.</source>
         <translation>一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="99" />
         <source>'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns).</source>
         <translation>'prompt_completion'、'chat'、'text' 或 'auto'（根据列检测）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="98" />
+        <location filename="../../studio/field_help.py" line="100" />
         <source>Column with the prompt (prompt_completion format).</source>
         <translation>包含提示的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="99" />
+        <location filename="../../studio/field_help.py" line="101" />
         <source>Column with the answer to learn (prompt_completion format).</source>
         <translation>包含要学习的回答的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="100" />
+        <location filename="../../studio/field_help.py" line="102" />
         <source>Column with the list of {role, content} messages (chat format).</source>
         <translation>包含 {role, content} 消息列表的列（chat 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="101" />
+        <location filename="../../studio/field_help.py" line="103" />
         <source>Column with the raw text (text format).</source>
         <translation>包含原始文本的列（text 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="102" />
+        <location filename="../../studio/field_help.py" line="104" />
         <source>prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation).</source>
         <translation>prompt_completion：用聊天模板把提示和补全渲染为一轮 user/assistant 对话（False：直接拼接）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="103" />
+        <location filename="../../studio/field_help.py" line="105" />
         <source>prompt_completion without the chat template: text put between prompt and completion.</source>
         <translation>不使用聊天模板的 prompt_completion：放在提示和补全之间的文本。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="104" />
+        <location filename="../../studio/field_help.py" line="106" />
         <source>'completion': loss on answers / assistant turns only; 'all': on every token.</source>
         <translation>'completion'：只在回答 / assistant 轮次上计算损失；'all'：在每个 token 上计算。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="105" />
+        <location filename="../../studio/field_help.py" line="107" />
         <source>Longer examples are cut to this many tokens (and counted).</source>
         <translation>更长的样本会被截断到这么多 token（并计数）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="106" />
+        <location filename="../../studio/field_help.py" line="108" />
         <source>Pack several short examples into one row of max_length tokens (fewer pad tokens).</source>
         <translation>把多个短样本打包成一行 max_length 个 token（更少的填充 token）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="107" />
+        <location filename="../../studio/field_help.py" line="109" />
         <source>Fraction of the examples held out for evaluation (0: none).</source>
         <translation>留作评估的样本比例（0：不留）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="108" />
+        <location filename="../../studio/field_help.py" line="110" />
         <source>A separate validation file (overrides validation_split).</source>
         <translation>单独的验证文件（覆盖 validation_split）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="109" />
+        <location filename="../../studio/field_help.py" line="111" />
         <source>Split to use for a hub dataset or a save_to_disk DatasetDict.</source>
         <translation>用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="110" />
+        <location filename="../../studio/field_help.py" line="112" />
         <source>Seed of the validation split.</source>
         <translation>验证集拆分的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="111" />
+        <location filename="../../studio/field_help.py" line="94" />
+        <location filename="../../studio/field_help.py" line="113" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
-        <translation>每次评估时，用贪心解码回答这么多条验证提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
+        <translation>每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="112" />
+        <location filename="../../studio/field_help.py" line="95" />
+        <location filename="../../studio/field_help.py" line="114" />
         <source>Longest answer generated for each evaluation prompt, in tokens.</source>
         <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
     </message>
@@ -1036,94 +1131,94 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>当前方法的训练内存（估算）：{0}；可训练参数 {1:,}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="302" />
-        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
         <source>no</source>
         <translation>否</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="302" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
         <source>yes (access granted on request)</source>
         <translation>是（申请后自动授权）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
         <source>yes (the authors approve each request)</source>
         <translation>是（作者逐一审批申请）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
-        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
         <source>Licence: {0} · gated: {1}</source>
         <translation>许可证：{0} · 受限：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
         <source>not stated</source>
         <translation>未注明</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="313" />
         <source>Download: {0} files, {1}</source>
         <translation>下载：{0} 个文件，{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="306" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="311" />
         <source>Offline: what the cache holds.</source>
         <translation>离线：缓存中已有的内容。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="308" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="315" />
         <source>Already downloaded: it opens offline.</source>
         <translation>已下载：可离线打开。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
         <source>yes</source>
         <translation>是</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="313" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="320" />
         <source>From the gallery's config.json (the Hub was not reached).</source>
         <translation>来自模型库自带的 config.json（未连接到 Hub）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="334" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="341" />
         <source>Downloading {0}…</source>
         <translation>正在下载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="357" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="364" />
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="362" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="369" />
         <source>{0} of {1} · {2}/s · {3} left · {4}</source>
         <translation>{0} / {1} · {2}/s · 剩余 {3} · {4}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="369" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="376" />
         <source>{0} is downloaded and its weights check out ({1}).</source>
         <translation>{0} 已下载，权重校验通过（{1}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="390" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="397" />
         <source>Logged in as {0}</source>
         <translation>已登录为 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="394" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
         <source>Not saved</source>
         <translation>未保存</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="408" />
         <source>A token is stored</source>
         <translation>已保存令牌</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="408" />
         <source>No token stored</source>
         <translation>未保存令牌</translation>
     </message>
@@ -2250,76 +2345,175 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>RunsList</name>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="29" />
+        <location filename="../../studio/widgets/runs_list.py" line="31" />
         <source>run</source>
         <translation>运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="29" />
+        <location filename="../../studio/widgets/runs_list.py" line="31" />
         <source>status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="29" />
+        <location filename="../../studio/widgets/runs_list.py" line="31" />
         <source>method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="30" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>steps</source>
         <translation>步数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="30" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>loss</source>
         <translation>损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="30" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>eval loss</source>
         <translation>评估损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="31" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>best eval</source>
         <translation>最佳评估</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="31" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>duration</source>
         <translation>时长</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="74" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <source>best score</source>
+        <translation>最佳得分</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <source>blind A/B</source>
+        <translation>盲评 A/B</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="37" />
+        <source>exact match</source>
+        <translation>完全匹配</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="37" />
+        <source>contains</source>
+        <translation>包含</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <source>token F1</source>
+        <translation>词元 F1</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <source>ROUGE-L</source>
+        <translation>ROUGE-L</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="83" />
+        <source>The task score the runs list shows: each run's best over its evaluations</source>
+        <translation>运行列表显示的任务得分：每个运行在各次评估中的最佳值</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="88" />
         <source>Select two runs to compare their settings; several to overlay their curves.</source>
         <translation>选择两个运行可比较设置；选择多个可叠加曲线。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="76" />
+        <location filename="../../studio/widgets/runs_list.py" line="90" />
         <source>Exports of this project (verified against the adapter model)</source>
         <translation>本项目的导出（已与适配器模型比对验证）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="83" />
+        <location filename="../../studio/widgets/runs_list.py" line="96" />
+        <source>Score:</source>
+        <translation>得分：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="106" />
         <source>Exports</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="202" />
+        <location filename="../../studio/widgets/runs_list.py" line="231" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="202" />
+        <location filename="../../studio/widgets/runs_list.py" line="231" />
         <source>Resume — {0}</source>
         <translation>恢复——{0}</translation>
+    </message>
+</context>
+<context>
+    <name>SamplesView</name>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="56" />
+        <source>The evaluation prompt to look at</source>
+        <translation>要查看的评估提示</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="58" />
+        <source>Slide through the evaluation steps</source>
+        <translation>在各评估步骤之间滑动</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="61" />
+        <source>No samples yet: a run records its answers to the evaluation prompts at each evaluation.</source>
+        <translation>尚无样例：运行会在每次评估时记录它对评估提示的回答。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="68" />
+        <source>Base model</source>
+        <translation>基础模型</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="70" />
+        <source>Reference</source>
+        <translation>参考答案</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="72" />
+        <source>Prompt:</source>
+        <translation>提示：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="74" />
+        <source>Step:</source>
+        <translation>步骤：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="132" />
+        <location filename="../../studio/widgets/samples_view.py" line="140" />
+        <source>Checkpoint</source>
+        <translation>检查点</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="138" />
+        <source>step {0} ({1} of {2})</source>
+        <translation>第 {0} 步（第 {1} 个，共 {2} 个）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="140" />
+        <source>Step {0}</source>
+        <translation>第 {0} 步</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/samples_view.py" line="141" />
+        <source>not recorded</source>
+        <translation>未记录</translation>
     </message>
 </context>
 <context>
     <name>TrainingController</name>
     <message>
         <location filename="../../studio/training.py" line="76" />
-        <location filename="../../studio/training.py" line="86" />
+        <location filename="../../studio/training.py" line="95" />
         <source>Runs</source>
         <translation>运行</translation>
     </message>
@@ -2334,64 +2528,74 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>适配位置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="91" />
+        <location filename="../../studio/training.py" line="90" />
+        <source>Samples</source>
+        <translation>样例</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="92" />
+        <source>Blind A/B</source>
+        <translation>盲评 A/B</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="100" />
         <source>▶ Train</source>
         <translation>▶ 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="92" />
+        <location filename="../../studio/training.py" line="101" />
         <source>Start a training run in a worker process (Ctrl+Enter)</source>
         <translation>在工作进程中开始一次训练 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="93" />
+        <location filename="../../studio/training.py" line="102" />
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="94" />
+        <location filename="../../studio/training.py" line="103" />
         <source>Checkpoint and stop the run (Esc)</source>
         <translation>写入检查点并停止运行 (Esc)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="96" />
-        <location filename="../../studio/training.py" line="458" />
+        <location filename="../../studio/training.py" line="105" />
+        <location filename="../../studio/training.py" line="469" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="107" />
+        <location filename="../../studio/training.py" line="116" />
         <source>&amp;Run</source>
         <translation>运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="108" />
+        <location filename="../../studio/training.py" line="117" />
         <source>&amp;Train</source>
         <translation>训练(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="110" />
+        <location filename="../../studio/training.py" line="119" />
         <source>&amp;Stop</source>
         <translation>停止(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="113" />
-        <location filename="../../studio/training.py" line="464" />
+        <location filename="../../studio/training.py" line="122" />
+        <location filename="../../studio/training.py" line="475" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="116" />
+        <location filename="../../studio/training.py" line="125" />
         <source>&amp;Resume selected run</source>
         <translation>恢复所选运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="121" />
+        <location filename="../../studio/training.py" line="130" />
         <source>&amp;Export…</source>
         <translation>导出(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="122" />
+        <location filename="../../studio/training.py" line="131" />
         <source>Save &amp;plot…</source>
         <translation>保存图表(&amp;P)…</translation>
     </message>
@@ -2400,195 +2604,195 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="255" />
+        <location filename="../../studio/training.py" line="266" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="260" />
+        <location filename="../../studio/training.py" line="271" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="268" />
+        <location filename="../../studio/training.py" line="280" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="278" />
-        <location filename="../../studio/training.py" line="350" />
+        <location filename="../../studio/training.py" line="289" />
+        <location filename="../../studio/training.py" line="361" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="283" />
+        <location filename="../../studio/training.py" line="294" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="306" />
+        <location filename="../../studio/training.py" line="317" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="311" />
+        <location filename="../../studio/training.py" line="322" />
         <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
         <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="314" />
+        <location filename="../../studio/training.py" line="325" />
         <source>Targets: {0}</source>
         <translation>目标：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="316" />
+        <location filename="../../studio/training.py" line="327" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="317" />
+        <location filename="../../studio/training.py" line="328" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="323" />
+        <location filename="../../studio/training.py" line="334" />
         <source>Data: {0}</source>
         <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="325" />
+        <location filename="../../studio/training.py" line="336" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
         <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="335" />
+        <location filename="../../studio/training.py" line="346" />
         <source>There is no run {0}.</source>
         <translation>没有运行 {0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="337" />
+        <location filename="../../studio/training.py" line="348" />
         <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
         <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="340" />
-        <location filename="../../studio/training.py" line="547" />
+        <location filename="../../studio/training.py" line="351" />
+        <location filename="../../studio/training.py" line="558" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="342" />
+        <location filename="../../studio/training.py" line="353" />
         <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="373" />
+        <location filename="../../studio/training.py" line="384" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="373" />
+        <location filename="../../studio/training.py" line="384" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="373" />
+        <location filename="../../studio/training.py" line="384" />
         <source>Slurm script</source>
         <translation>Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="374" />
+        <location filename="../../studio/training.py" line="385" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="455" />
+        <location filename="../../studio/training.py" line="466" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="455" />
+        <location filename="../../studio/training.py" line="466" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="456" />
+        <location filename="../../studio/training.py" line="467" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="458" />
+        <location filename="../../studio/training.py" line="469" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="459" />
+        <location filename="../../studio/training.py" line="470" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="464" />
+        <location filename="../../studio/training.py" line="475" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="500" />
+        <location filename="../../studio/training.py" line="511" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="517" />
+        <location filename="../../studio/training.py" line="528" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="528" />
+        <location filename="../../studio/training.py" line="539" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="531" />
+        <location filename="../../studio/training.py" line="542" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="540" />
-        <location filename="../../studio/training.py" line="545" />
+        <location filename="../../studio/training.py" line="551" />
+        <location filename="../../studio/training.py" line="556" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="551" />
+        <location filename="../../studio/training.py" line="562" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="566" />
+        <location filename="../../studio/training.py" line="577" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="567" />
+        <location filename="../../studio/training.py" line="578" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="568" />
+        <location filename="../../studio/training.py" line="579" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="572" />
+        <location filename="../../studio/training.py" line="583" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="582" />
+        <location filename="../../studio/training.py" line="593" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="585" />
+        <location filename="../../studio/training.py" line="596" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>

@@ -237,12 +237,13 @@ class ABView(QWidget):
                                "{6} {7}, {8} {9}, ties {10}.").format(
             label, model_label(b), rate, low, high, n, model_label(a), n - wins_b - ties, model_label(b), wins_b, ties)
         self.status.setText(self.summary)
+        tie, preferred = self.tr("tie"), self.tr("preferred")
         rows = "".join(
             f"<tr><td>{v['prompt_index'] + 1}</td><td>{html.escape(v['answer_a'])}</td><td>{html.escape(v['answer_b'])}</td>"
-            f"<td>{html.escape({'a': model_label(a), 'b': model_label(b), 'tie': self.tr('tie')}[v['winner']])}</td></tr>"
+            f"<td>{html.escape({'a': model_label(a), 'b': model_label(b), 'tie': tie}[v['winner']])}</td></tr>"
             for v in self.verdicts)
         self.result.setHtml(f"<p><b>{html.escape(self.summary)}</b></p><table cellspacing=4><tr><th>#</th>"
                             f"<th>{html.escape(model_label(a))}</th><th>{html.escape(model_label(b))}</th>"
-                            f"<th>{html.escape(self.tr('preferred'))}</th></tr>{rows}</table>")
+                            f"<th>{html.escape(preferred)}</th></tr>{rows}</table>")
         self.start_button.setEnabled(True)
         self.finished.emit(self.comparison_id)

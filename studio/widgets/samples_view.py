@@ -138,9 +138,10 @@ class SamplesView(QWidget):
         self.step_label.setText(self.tr("step {0} ({1} of {2})").format(step, self.slider.value() + 1, len(self.steps))
                                 if step is not None else "")
         self.checkpoint_title.setText(self.tr("Step {0}").format(step) if step is not None else self.tr("Checkpoint"))
+        missing = html.escape(self.tr("not recorded"))
         for pane, row in ((self.base, self.rows.get((0, index))), (self.checkpoint, self.rows.get((step, index)))):
             if row is None:
-                pane.setHtml(f"<i>{html.escape(self.tr('not recorded'))}</i>")
+                pane.setHtml(f"<i>{missing}</i>")
             else:
                 pane.setHtml(f"<p>{highlight(row['output'], reference) or '<i>(empty)</i>'}</p>"
                              f"<p style='color:#666'>{html.escape(_scores(row))}</p>")
