@@ -334,3 +334,22 @@ def test_no_table_of_method_facts_outside_core_methods():
 
 
 _EXAMPLE_OF_A_TABLE = {"LORA": True, "IA3": True}  # what test_no_table_of_method_facts_outside_core_methods refuses
+
+
+# The window's state and the start-up jobs are plain Python (docs/architecture.md, "The studio"): the window
+# and its widgets are views of studio/project_state.py; studio/startup.py prepares the process.
+QT_FREE_STUDIO = ("studio/project_state.py", "studio/startup.py")
+
+
+def qt_imports(path: Path) -> list[str]:
+    """``file:line: module`` for every import of Qt in ``path`` (module level or inside a function)."""
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+        for node, name in _imports_anywhere(path) if name.split(".")[0] in QT
+    ]
+
+
+def test_project_state_and_startup_import_no_qt():
+    offenders = [hit for name in QT_FREE_STUDIO for hit in qt_imports(ROOT / name)]
+    assert not offenders, "these studio files must stay Qt-free (the window observes them):\n" + "\n".join(offenders)
+    assert qt_imports(ROOT / "studio" / "main_window.py"), "the Qt finder finds nothing in the window: it reads nothing"
