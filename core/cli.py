@@ -328,6 +328,16 @@ def _cmd_runs(args: argparse.Namespace) -> int:
                 print(textwrap.indent(run.error, "      "))
             if run.status == "interrupted":
                 print(f"      the worker died; continue with: adapter-studio train {args.project} --resume {run.id}")
+        exports = project.exports()
+        if exports:
+            print("exports:")
+        for row in exports:  # every export, each with what checked it
+            detail = row["detail"] or {}
+            checks = detail.get("checks") or [detail]
+            how = "checked in llama.cpp" if any(c.get("checked_by") == "llama.cpp" for c in checks) else "verified"
+            gguf_type = f" {detail['gguf_type']}" if detail.get("gguf_type") else ""
+            print(f"  run {row['run_id']}  {row['kind']}{gguf_type}  {row['path']}  "
+                  f"{how if row['verified'] else 'not verified'}")
         if project.readonly and "newer" in (project.readonly_reason or ""):
             print(project.readonly_reason or "", file=sys.stderr)
     return 0

@@ -336,6 +336,10 @@ def test_cli_exports_gguf_adapter_gguf_and_ollama_and_records_them(tmp_path, cap
     assert [(e["kind"], e["path"].name, e["verified"], e["detail"].get("gguf_type")) for e in exports] == [
         ("gguf", "m.gguf", True, "q8_0"), ("gguf-adapter", "a.gguf", True, "f32"), ("ollama", "o", True, None)]
     assert exports[2]["detail"]["checks"][0]["checked_by"] == "llama.cpp"
+    assert main(["runs", str(path)]) == 0  # the runs list shows every export
+    listed = capsys.readouterr().out.split("exports:\n")[1].splitlines()
+    assert [line.split()[2:4] for line in listed] == [["gguf", "q8_0"], ["gguf-adapter", "f32"], ["ollama", str(tmp_path / "o")]]
+    assert all(line.endswith("checked in llama.cpp") for line in listed)
 
 
 @needs_llama_cpp
