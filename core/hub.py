@@ -234,7 +234,10 @@ def info(repo_id: str, revision: str | None = None, *, token: str | None = None)
         config_error = f"{repo_id} has no config.json: it is not a transformers model."
     out = HubModel(repo_id, revision or "main", model.sha or "", files, licence, model.gated or False, config,
                    config_error, model.downloads or 0)
-    out.cached = _complete(repo_id, out.commit, out.wanted)
+    try:
+        out.cached = _complete(repo_id, out.commit, out.wanted)
+    except HubError:  # nothing it could download (no safetensors): the facts still show; `wanted` says why
+        out.cached = False
     return out
 
 

@@ -298,12 +298,19 @@ class HubDialog(QDialog):
 
             lines.append(self.tr("Training memory for the current method (estimate): {0}; trainable parameters {1:,}")
                          .format(human_bytes(cost["memory"]["total"]), cost["trainable"]))
+        wanted = None
         if info is not None:
             gated = {False: self.tr("no"), "auto": self.tr("yes (access granted on request)"),
-                     "manual": self.tr("yes (the authors approve each request)")}.get(info.gated, str(info.gated))
+                     "manual": self.tr("yes (the authors approve each request)")}.get(info.gated, "?")
             lines.append(self.tr("Licence: {0} · gated: {1}").format(info.licence or self.tr("not stated"), gated))
-            lines.append(self.tr("Download: {0} files, {1}").format(len(info.wanted), _bytes(info.download_bytes))
-                         if info.files else self.tr("Offline: what the cache holds."))
+            try:
+                wanted = info.wanted  # raises for a repository without safetensors weights
+            except Exception as exc:  # noqa: BLE001 - a person error: shown, and nothing to download
+                result["info_error"] = result["info_error"] or str(exc)
+            if info.gated is None:  # core.hub's offline answer: the cache's copy, the Hub's facts unknown
+                lines.append(self.tr("Offline: what the cache holds."))
+            elif wanted is not None:
+                lines.append(self.tr("Download: {0} files, {1}").format(len(wanted), _bytes(sum(f.size for f in wanted))))
             if info.cached:
                 lines.append(self.tr("Already downloaded: it opens offline."))
             if info.config_error:
@@ -314,7 +321,7 @@ class HubDialog(QDialog):
         if result["info_error"]:
             self.message.setText(person(result["info_error"], "model"))
         self.facts.setText("<br>".join(lines))
-        self.download_button.setEnabled(info is not None and bool(info.files) and not info.cached)
+        self.download_button.setEnabled(info is not None and wanted is not None and not info.cached)
         self.use_button.setEnabled(info is not None and info.cached)
         self.looked_up.emit()
 

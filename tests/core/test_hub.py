@@ -184,6 +184,13 @@ def test_errors_are_written_for_a_person(stand_in: StandInHub, monkeypatch: pyte
     with pytest.raises(HubError, match="has not been given access yet. Request access"):
         hub.download(GATED, token=NO_ACCESS_TOKEN)
     assert _gets(stand_in, "config.json")[-1]["auth"] == ""
+    # Pickled weights only: the facts show, the download is refused before anything moves.
+    stand_in.add(Repo("stand-in/pickles", {"config.json": stand_in.repos[REPO].files["config.json"],
+                                           "pytorch_model.bin": b"\0" * 64}))
+    assert hub.info("stand-in/pickles").licence == "apache-2.0"
+    with pytest.raises(HubError, match="no safetensors weights.*pytorch_model.bin.*pickle"):
+        hub.download("stand-in/pickles")
+    assert not _gets(stand_in, "pytorch_model.bin")
     # Disk space is checked against the files' sizes before anything is fetched.
     monkeypatch.setattr(hub, "_free_bytes", lambda path: 1000)
     with pytest.raises(HubError, match="Not enough disk space.*HF_HUB_CACHE"):

@@ -109,6 +109,17 @@ def test_not_found_gated_and_the_token(qtbot, dialog, stand_in: StandInHub) -> N
     assert "There is no model 'stand-in/missing'" in dlg.message.text()
     assert not dlg.download_button.isEnabled()
 
+    # A repository with pickled weights only: said, and nothing to download.
+    from tests.core.stand_in_hub import Repo
+
+    stand_in.add(Repo("stand-in/pickles", {"config.json": stand_in.repos[REPO].files["config.json"],
+                                           "pytorch_model.bin": b"\0" * 64}))
+    with qtbot.waitSignal(dlg.looked_up, timeout=TIMEOUT):
+        dlg.look("stand-in/pickles")
+    assert "no safetensors weights" in dlg.message.text() and "pytorch_model.bin" in dlg.message.text()
+    assert "Parameters: 107,584" in dlg.facts.text() and "apache-2.0" in dlg.facts.text()  # its facts still show
+    assert not dlg.download_button.isEnabled()
+
     with qtbot.waitSignal(dlg.looked_up, timeout=TIMEOUT):
         dlg.look(GATED)
     assert "the authors approve each request" in dlg.facts.text() and "llama3.2" in dlg.facts.text()
