@@ -399,6 +399,15 @@ ZH.update({
     "Prompt {0} of {1}: which answer is better? Keys A, B, or T for a tie.": "第 {0} 条提示，共 {1} 条：哪个回答更好？按 A、B，平局按 T。",
     "{0}: {1} wins {2:.0%} (95 % interval {3:.0%}–{4:.0%}) over {5} prompts; {6} {7}, {8} {9}, ties {10}.": "{0}：{1} 胜率 {2:.0%}（95 % 区间 {3:.0%}–{4:.0%}），共 {5} 条提示；{6} {7}，{8} {9}，平局 {10}。",
     "tie": "平局", "preferred": "更优",
+    "Automatic judge (optional): an OpenAI-compatible endpoint": "自动评判（可选）：兼容 OpenAI 的接口",
+    "The API's base address: llama.cpp's llama-server, Ollama (…:11434/v1) or a hosted API": "API 的基础地址：llama.cpp 的 llama-server、Ollama（…:11434/v1）或托管 API",
+    "the model name the server knows": "服务器上的模型名称",
+    "API key, if it needs one (kept in your config folder, never in the project)": "API 密钥（如需要；保存在你的配置文件夹中，绝不写入项目）",
+    "The judge prompt; it is asked twice per prompt, with the answers in both orders": "评判提示；每条提示会以两种回答顺序各询问一次",
+    "Ask the judge": "请评判模型判定", "Endpoint:": "接口：", "Model:": "模型：", "Key:": "密钥：",
+    "Start a comparison and name the judge's model first.": "请先开始一次比较，并填写评判模型的名称。",
+    "The judge is deciding {0} prompts, each in both orders…": "评判模型正在判定 {0} 条提示，每条两种顺序…",
+    "The judge could not decide: {0}": "评判模型无法判定：{0}",
 })
 
 path = Path(__file__).with_name("studio_zh_CN.ts")

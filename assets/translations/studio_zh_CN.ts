@@ -3,92 +3,157 @@
 <context>
     <name>ABView</name>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="61" />
+        <location filename="../../studio/widgets/ab_view.py" line="76" />
         <source>Start blind comparison</source>
         <translation>开始盲评</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="62" />
+        <location filename="../../studio/widgets/ab_view.py" line="77" />
         <source>Choose two models, then Start: both answer the evaluation prompts.</source>
         <translation>选择两个模型，然后点击开始：两者都会回答评估提示。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="68" />
+        <location filename="../../studio/widgets/ab_view.py" line="83" />
         <source>A is better (A)</source>
         <translation>A 更好 (A)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="69" />
+        <location filename="../../studio/widgets/ab_view.py" line="84" />
         <source>Tie (T)</source>
         <translation>平局 (T)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="70" />
+        <location filename="../../studio/widgets/ab_view.py" line="85" />
         <source>B is better (B)</source>
         <translation>B 更好 (B)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="77" />
+        <location filename="../../studio/widgets/ab_view.py" line="87" />
+        <source>Automatic judge (optional): an OpenAI-compatible endpoint</source>
+        <translation>自动评判（可选）：兼容 OpenAI 的接口</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="89" />
+        <source>The API's base address: llama.cpp's llama-server, Ollama (…:11434/v1) or a hosted API</source>
+        <translation>API 的基础地址：llama.cpp 的 llama-server、Ollama（…:11434/v1）或托管 API</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="91" />
+        <source>the model name the server knows</source>
+        <translation>服务器上的模型名称</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="94" />
+        <source>API key, if it needs one (kept in your config folder, never in the project)</source>
+        <translation>API 密钥（如需要；保存在你的配置文件夹中，绝不写入项目）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="96" />
+        <source>The judge prompt; it is asked twice per prompt, with the answers in both orders</source>
+        <translation>评判提示；每条提示会以两种回答顺序各询问一次</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="97" />
+        <source>Ask the judge</source>
+        <translation>请评判模型判定</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="100" />
+        <source>Endpoint:</source>
+        <translation>接口：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="101" />
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="102" />
+        <source>Key:</source>
+        <translation>密钥：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="103" />
+        <source>Prompt:</source>
+        <translation>提示：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="111" />
         <source>Model 1:</source>
         <translation>模型 1：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="79" />
+        <location filename="../../studio/widgets/ab_view.py" line="113" />
         <source>Model 2:</source>
         <translation>模型 2：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="83" />
+        <location filename="../../studio/widgets/ab_view.py" line="117" />
         <source>Answer A</source>
         <translation>回答 A</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="83" />
+        <location filename="../../studio/widgets/ab_view.py" line="117" />
         <source>Answer B</source>
         <translation>回答 B</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="123" />
+        <location filename="../../studio/widgets/ab_view.py" line="158" />
         <source>base model</source>
         <translation>基础模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="149" />
+        <location filename="../../studio/widgets/ab_view.py" line="184" />
         <source>Choose two different models.</source>
         <translation>请选择两个不同的模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="162" />
+        <location filename="../../studio/widgets/ab_view.py" line="197" />
         <source>The run has no evaluation prompts recorded (it needs a validation set and eval_samples &gt; 0).</source>
         <translation>该运行没有记录评估提示（需要验证集且 eval_samples &gt; 0）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="167" />
+        <location filename="../../studio/widgets/ab_view.py" line="202" />
         <source>Both models are answering {0} prompts…</source>
         <translation>两个模型正在回答 {0} 条提示…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="174" />
+        <location filename="../../studio/widgets/ab_view.py" line="209" />
         <source>The models could not answer: {0}</source>
         <translation>模型无法作答：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="196" />
+        <location filename="../../studio/widgets/ab_view.py" line="232" />
         <source>Prompt {0} of {1}: which answer is better? Keys A, B, or T for a tie.</source>
         <translation>第 {0} 条提示，共 {1} 条：哪个回答更好？按 A、B，平局按 T。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="236" />
+        <location filename="../../studio/widgets/ab_view.py" line="259" />
+        <source>Start a comparison and name the judge's model first.</source>
+        <translation>请先开始一次比较，并填写评判模型的名称。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="263" />
+        <source>The judge is deciding {0} prompts, each in both orders…</source>
+        <translation>评判模型正在判定 {0} 条提示，每条两种顺序…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="277" />
+        <source>The judge could not decide: {0}</source>
+        <translation>评判模型无法判定：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/ab_view.py" line="296" />
         <source>{0}: {1} wins {2:.0%} (95 % interval {3:.0%}–{4:.0%}) over {5} prompts; {6} {7}, {8} {9}, ties {10}.</source>
         <translation>{0}：{1} 胜率 {2:.0%}（95 % 区间 {3:.0%}–{4:.0%}），共 {5} 条提示；{6} {7}，{8} {9}，平局 {10}。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="240" />
+        <location filename="../../studio/widgets/ab_view.py" line="300" />
         <source>tie</source>
         <translation>平局</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/ab_view.py" line="240" />
+        <location filename="../../studio/widgets/ab_view.py" line="300" />
         <source>preferred</source>
         <translation>更优</translation>
     </message>
@@ -154,23 +219,23 @@
 <context>
     <name>AdaptationView</name>
     <message>
-        <location filename="../../studio/widgets/adaptation.py" line="120" />
+        <location filename="../../studio/widgets/adaptation.py" line="100" />
         <source>Show where the adaptation went</source>
         <translation>显示适配发生在哪里</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/adaptation.py" line="125" />
-        <location filename="../../studio/widgets/adaptation.py" line="161" />
+        <location filename="../../studio/widgets/adaptation.py" line="105" />
+        <location filename="../../studio/widgets/adaptation.py" line="141" />
         <source>After a LoRA-family run: the size of each module's learned update, per block.</source>
         <translation>LoRA 系列运行之后：每个模块学到的更新量大小，按块显示。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/adaptation.py" line="128" />
+        <location filename="../../studio/widgets/adaptation.py" line="108" />
         <source>Checkpoint:</source>
         <translation>检查点：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/adaptation.py" line="188" />
+        <location filename="../../studio/widgets/adaptation.py" line="168" />
         <source>final</source>
         <translation>最终</translation>
     </message>

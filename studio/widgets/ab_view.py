@@ -22,8 +22,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.evaluate import model_label, wilson_interval
+from core.judge import DEFAULT_PROMPT
 from studio.jobs import Runner
 
 
@@ -45,6 +50,16 @@ def answer_both(project_path: str, model_a: dict[str, Any], model_b: dict[str, A
         return (answers_for(project, model_a, prompts, max_new_tokens), answers_for(project, model_b, prompts, max_new_tokens))
     finally:
         project.close()
+
+
+def judge_job(url: str, model: str, prompt: str, key: str | None, prompts: list[dict[str, Any]], answers_a: list[str],
+              answers_b: list[str]) -> list[dict[str, Any]]:
+    """The background job of the automatic judge (`core.judge`: both orders asked for every prompt)."""
+    from core.judge import Judge, judge_all, load_key, save_key
+
+    if key:
+        save_key(key)  # the user's config folder, never the project file
+    return judge_all(Judge(url=url, model=model, prompt=prompt), prompts, answers_a, answers_b, key=key or load_key())
 
 
 class ABView(QWidget):
@@ -69,6 +84,25 @@ class ABView(QWidget):
         self.pick_tie = QPushButton(self.tr("Tie (T)"))
         self.pick_b = QPushButton(self.tr("B is better (B)"))
         self.result = QTextBrowser()
+        self.judge_box = QGroupBox(self.tr("Automatic judge (optional): an OpenAI-compatible endpoint"))
+        self.judge_url = QLineEdit("http://127.0.0.1:8080/v1")
+        self.judge_url.setToolTip(self.tr("The API's base address: llama.cpp's llama-server, Ollama (…:11434/v1) or a hosted API"))
+        self.judge_model = QLineEdit()
+        self.judge_model.setPlaceholderText(self.tr("the model name the server knows"))
+        self.judge_key = QLineEdit()
+        self.judge_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.judge_key.setPlaceholderText(self.tr("API key, if it needs one (kept in your config folder, never in the project)"))
+        self.judge_prompt = QPlainTextEdit(DEFAULT_PROMPT)
+        self.judge_prompt.setToolTip(self.tr("The judge prompt; it is asked twice per prompt, with the answers in both orders"))
+        self.judge_button = QPushButton(self.tr("Ask the judge"))
+        self.judge_button.setEnabled(False)
+        form = QFormLayout(self.judge_box)
+        form.addRow(self.tr("Endpoint:"), self.judge_url)
+        form.addRow(self.tr("Model:"), self.judge_model)
+        form.addRow(self.tr("Key:"), self.judge_key)
+        form.addRow(self.tr("Prompt:"), self.judge_prompt)
+        form.addRow(self.judge_button)
+        self.judge_button.clicked.connect(lambda: self.ask_judge())
         pick = QHBoxLayout()
         for button, winner in ((self.pick_a, "left"), (self.pick_tie, "tie"), (self.pick_b, "right")):
             pick.addWidget(button)
@@ -92,6 +126,7 @@ class ABView(QWidget):
         box.addLayout(answers, 1)
         box.addLayout(pick)
         box.addWidget(self.result)
+        box.addWidget(self.judge_box)
         for key, winner in (("A", "left"), ("B", "right"), ("T", "tie")):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -179,6 +214,7 @@ class ABView(QWidget):
         self.flipped = [rng.random() < 0.5 for _ in self.prompts]
         self.verdicts, self.position = [], 0
         self.result.clear()
+        self.judge_button.setEnabled(True)
         self._set_judging(True)
         self._show()
 
@@ -217,15 +253,39 @@ class ABView(QWidget):
         else:
             self._record()
 
-    def _record(self) -> None:
+    def ask_judge(self) -> None:
+        """Let the configured judge decide every prompt of the current pair of answers (background job)."""
+        if not self.prompts or not self.answers[0] or not self.judge_model.text().strip():
+            self.status.setText(self.tr("Start a comparison and name the judge's model first."))
+            return
+        self.judge_button.setEnabled(False)
+        self.busy = True
+        self.status.setText(self.tr("The judge is deciding {0} prompts, each in both orders…").format(len(self.prompts)))
+        self.runner.submit(judge_job, self.judge_url.text().strip(), self.judge_model.text().strip(),
+                           self.judge_prompt.toPlainText(), self.judge_key.text().strip() or None, self.prompts,
+                           self.answers[0], self.answers[1], on_done=self._judged, on_error=self._judge_failed)
+        self.judge_key.clear()  # saved in the config folder by the job; not kept in the window
+
+    def _judged(self, verdicts: list[dict[str, Any]]) -> None:
+        self.busy = False
+        self.verdicts = verdicts
+        self._record(judge=self.judge_model.text().strip())
+
+    def _judge_failed(self, message: str) -> None:
+        self.busy = False
+        self.judge_button.setEnabled(True)
+        self.status.setText(self.tr("The judge could not decide: {0}").format(message))
+
+    def _record(self, judge: str = "person") -> None:
         from core.store import Project
 
         self._set_judging(False)
+        self.judge_button.setEnabled(False)
         a, b = self.model_a.currentData(), self.model_b.currentData()
-        label = f"{model_label(a)} vs {model_label(b)}"
+        label = f"{model_label(a)} vs {model_label(b)}" + (f" (judge: {judge})" if judge != "person" else "")
         project = Project.reopen(self.project_path)
         try:
-            self.comparison_id = project.add_comparison(a, b, self.verdicts, label=label)
+            self.comparison_id = project.add_comparison(a, b, self.verdicts, label=label, judge=judge)
         finally:
             project.close()
         n = len(self.verdicts)

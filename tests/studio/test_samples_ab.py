@@ -133,3 +133,69 @@ def test_runs_list_shows_the_chosen_score_and_the_blind_comparison(qtbot, traine
     low, high = comparison["interval"]
     assert row.text(len(COLUMNS) - 1) == f"{comparison['win_rate']:.0%} [{low:.0%}–{high:.0%}]"
     assert "base vs run 1 · step 4" in row.toolTip(len(COLUMNS) - 1)
+
+
+def test_the_automatic_judge_decides_through_a_stand_in_server(qtbot, trained, tmp_path, monkeypatch):
+    """The A/B view's judge: the edited prompt reaches an OpenAI-compatible stand-in on 127.0.0.1, asked in
+    both orders; a judge that always prefers the first answer gives only ties; the key is saved outside
+    the project (the config folder), and the comparison is recorded with the judge's name."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from studio.widgets.ab_view import ABView
+
+    seen = []
+
+    class FirstAlways(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append((self.headers.get("Authorization"), json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            data = json.dumps({"choices": [{"message": {"content": "1"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FirstAlways)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.delenv("ADAPTER_STUDIO_JUDGE_KEY", raising=False)
+    path, run_id = trained
+    view = ABView()
+    qtbot.addWidget(view)
+    try:
+        with Project.open(path) as proj:
+            view.set_project(proj)
+            before = len(proj.comparisons())
+        view.choose({"run_id": None}, {"run_id": run_id, "step": 2})
+        view.start()
+        qtbot.waitUntil(lambda: view.judge_button.isEnabled(), timeout=120_000)
+        view.judge_url.setText(f"http://127.0.0.1:{server.server_address[1]}/v1")
+        view.judge_model.setText("stand-in")
+        view.judge_key.setText("sk-test")
+        view.judge_prompt.setPlainText("Which is better?\n1: {first}\n2: {second}\nSay 1, 2 or tie.")
+        with qtbot.waitSignal(view.finished, timeout=60_000):
+            qtbot.mouseClick(view.judge_button, Qt.MouseButton.LeftButton)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 6 and all(auth == "Bearer sk-test" for auth, _ in seen)
+    first, second = (body["messages"][0]["content"] for _, body in seen[:2])
+    assert first.startswith("Which is better?\n1: ") and first != second  # the same pair, both orders
+    with Project.open(path) as proj:
+        row = proj.comparisons()[-1]
+        assert len(proj.comparisons()) == before + 1
+        settings_text = proj.conn.execute("SELECT group_concat(training) || group_concat(data_config) FROM settings").fetchone()[0]
+    assert row["judge"] == "stand-in" and [v["winner"] for v in row["detail"]] == ["tie"] * 3
+    assert "judge: stand-in" in row["label"] and view.judge_key.text() == ""
+    assert (tmp_path / "cfg" / "adapter-studio" / "judge_key").read_text().strip() == "sk-test"
+    assert "sk-test" not in settings_text and not any("sk-test" in json.dumps(r) for r in proj_rows(path))
+
+
+def proj_rows(path):
+    """Every row of every table of the project file, to show the key is nowhere in it."""
+    with Project.open(path) as proj:
+        return [dict(zip([d[0] for d in cur.description], r)) for t in proj.db.table_names()
+                for cur in [proj.conn.execute(f"SELECT * FROM [{t}]")] for r in cur.fetchall()]
