@@ -278,3 +278,37 @@ def test_each_gallery_config_builds_a_model_of_its_stated_size(entry: hub.Galler
     count = sum(p.numel() for p in model.parameters())
     assert abs(count - entry.parameters) / entry.parameters < 0.03, (entry.repo_id, count)
     assert entry.licence and isinstance(entry.gated, bool)
+
+
+def test_pull_killed_mid_download_resumes_on_the_next_pull(stand_in: StandInHub, tmp_path: Path) -> None:
+    """A crash (SIGKILL of `adapter-studio pull` in the middle of the weights) loses only the unfinished tail:
+    the next pull continues the .incomplete file with a range request and exits 0."""
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    env = {**os.environ, "HF_ENDPOINT": stand_in.url, "HF_HOME": str(home), "HF_HUB_OFFLINE": "0",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("HF_HUB_CACHE", None)
+    env.pop("HF_TOKEN", None)
+    stand_in.delay = 0.3  # per 64 KiB: the weights take a couple of seconds
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "pull", REPO], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    blobs = home / "hub" / "models--stand-in--tiny-qwen2" / "blobs"
+    weights = stand_in.repos[REPO].files["model.safetensors"]
+    import hashlib
+
+    part = blobs / f"{hashlib.sha256(weights).hexdigest()}.incomplete"
+    deadline = time.monotonic() + 120
+    while not (part.is_file() and part.stat().st_size > 0) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    kept = part.stat().st_size
+    assert 0 < kept < len(weights)
+    stand_in.delay = 0.0
+    done = subprocess.run([sys.executable, "-m", "core.cli", "pull", REPO], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert any(r["range"] == f"bytes={kept}-" for r in stand_in.log)
+    assert not part.exists()
