@@ -580,6 +580,13 @@ def _check_sharding(peft: Any, accelerator: Any, sharding: str | None, adalora: 
             elif key != "gradient_clipping" and config[key] != value:
                 raise TrainingConfigError(f"The DeepSpeed config sets {key}={config[key]} but the run uses {value}; "
                                           f"set it to \"auto\" in the DeepSpeed config.")
+        zero = config.setdefault("zero_optimization", {})
+        if str(zero.get("stage")) == "3" and zero.get("stage3_gather_16bit_weights_on_model_save") is not True:
+            # Our checkpoints gather the adapter's full tensors (accelerator.get_state_dict), which ZeRO-3 does
+            # only with this on; `accelerate config` writes it false unless asked, so a user's own config would
+            # fail at the first checkpoint, after training started. Read by the engine, built after this.
+            zero["stage3_gather_16bit_weights_on_model_save"] = True
+            accelerator.state.deepspeed_plugin.zero3_save_16bit_model = True
     by_id = {id(t): n for n, t in peft.named_parameters(remove_duplicate=False)}
     by_id.update({id(t): n for n, t in peft.named_buffers(remove_duplicate=False)})
     names = {}

@@ -53,7 +53,9 @@ def sharded_accelerator() -> Accelerator:
     state["num_processes"], state["process_index"], state["local_process_index"] = int(os.environ["WORLD_SIZE"]), rank, rank
     _made.append(True)
     offload = mode.endswith("-offload")
-    plugin = DeepSpeedPlugin(zero_stage=int(mode[4]), zero3_save_16bit_model=True, zero3_init_flag=False,
+    # zero3_save_16bit_model False, as `accelerate config` writes it unless asked: the loop turns on the
+    # 16-bit gather its ZeRO-3 checkpoints need.
+    plugin = DeepSpeedPlugin(zero_stage=int(mode[4]), zero3_save_16bit_model=False, zero3_init_flag=False,
                              offload_optimizer_device="cpu" if offload else "none")
     return Accelerator(cpu=False, step_scheduler_with_optimizer=False, deepspeed_plugin=plugin)
 
@@ -72,7 +74,8 @@ def _deepspeed_optimizer(accelerator) -> dict:
     return {"class": type(stepped).__name__, "offloaded": bool(getattr(engine.optimizer, "offload_optimizer", None)  # ZeRO-3's flag
                                                                       or getattr(engine.optimizer, "cpu_offload", None)),  # ZeRO-1/2's
             "lr": [g["lr"] for g in stepped.param_groups],
-            "schedule_lr": [float(x) for x in accelerator._schedulers[-1].get_last_lr()]}
+            "schedule_lr": [float(x) for x in accelerator._schedulers[-1].get_last_lr()],
+            "gather_16bit": engine.zero_gather_16bit_weights_on_model_save()}
 
 
 def run(seed, output_dir, resume_from=None):

@@ -449,6 +449,9 @@ def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
         for phase in ("a", "b"):
             opt = r[phase]["optimizer"]
             assert r[phase]["offload"] == "none" and not opt["offloaded"] and opt["class"] == "AdamW", opt
+            # The script's plugin says zero3_save_16bit_model=False (accelerate config's default): the loop turned
+            # on the 16-bit gather its ZeRO-3 checkpoints need (else the first checkpoint fails).
+            assert opt["gather_16bit"] is (stage == 3), opt
             assert opt["lr"] == opt["schedule_lr"], opt  # the schedule steers the optimizer DeepSpeed steps
 
 
@@ -466,5 +469,6 @@ def test_deepspeed_zero3_cpu_offload_of_optimizer_state_checkpoint_and_resume(tm
         for phase in ("a", "b"):
             opt = r[phase]["optimizer"]
             assert r[phase]["offload"] == "cpu" and opt["offloaded"] and opt["class"] == "DeepSpeedCPUAdam", opt
+            assert opt["gather_16bit"] is True, opt  # turned on by the loop (the script's plugin leaves it False)
             assert opt["lr"] == opt["schedule_lr"], opt  # the schedule steers the optimizer DeepSpeed steps
     _check_sharded_run(r0, r1, "zero3-offload", "deepspeed")
