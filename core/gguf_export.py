@@ -46,14 +46,17 @@ _log = logging.getLogger(__name__)
 
 # Tolerances, measured (docs/export.md): the largest next-token logit difference allowed, as a fraction
 # of max(1, largest |logit|), and the share of positions whose greedy token must agree with ours.
+# Measured 2026-12-07 on SmolLM2-135M-Instruct with a LoRA on all linear layers (largest |logit| ~36):
+# f16 2.2e-3, q8_0 5.0e-2 of the scale, Q4_K_M greedy agreement 80 % (its 576-wide rows are not whole
+# 256-blocks, so llama.cpp falls back to other types for most matrices).
 TOLERANCES: dict[str, tuple[float, float]] = {
     "f32": (2e-3, 1.0),
-    "f16": (3e-2, 1.0),
+    "f16": (1e-2, 1.0),
     "bf16": (6e-2, 1.0),
     "q8_0": (8e-2, 1.0),
-    "Q6_K": (0.2, 0.9),
-    "Q5_K_M": (0.3, 0.85),
-    "Q4_K_M": (0.5, 0.8),
+    "Q6_K": (0.2, 0.85),
+    "Q5_K_M": (0.3, 0.8),
+    "Q4_K_M": (0.5, 0.7),
 }
 # Extra texts for the tokenizer check: digits, punctuation runs, newlines, accents and other scripts.
 TOKENIZER_TEXTS = CHECK_TEXTS + (
