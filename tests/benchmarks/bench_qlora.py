@@ -43,7 +43,9 @@ precision, batch, seq, steps = json.loads(sys.argv[2])
 torch.set_num_threads(2)
 ref = "smollm2-135m-instruct"
 config, _ = method_defaults("LORA")
+t0 = time.perf_counter()
 model, _ = load_base(ref, base_precision=precision, device="cpu")
+print(f"{precision}: loaded in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
 torch.manual_seed(0)
 peft = get_peft_model(model, lora.Config.from_dict(config))
 storages = {}
@@ -75,6 +77,7 @@ with tempfile.TemporaryDirectory() as out, profile(activities=[ProfilerActivity.
             raise SystemExit(event.reason)
         if name == "Step":
             now = time.perf_counter()
+            print(f"{precision}: step {len(times) + 1} {now - last:.1f} s", file=sys.stderr, flush=True)
             times.append(now - last)
             last = now
 events = []
@@ -94,9 +97,9 @@ print(json.dumps({"precision": precision, "resident": resident, "peak": resident
 
 def measure(precision: str, batch: int, seq: int, steps: int) -> dict:
     out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps([precision, batch, seq, steps])],
-                         capture_output=True, text=True)
+                         stdout=subprocess.PIPE, text=True)  # progress on stderr, passed through
     if out.returncode:
-        raise SystemExit(f"{precision}: {out.stderr[-3000:]}")
+        raise SystemExit(f"{precision}: exit status {out.returncode}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
