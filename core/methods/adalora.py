@@ -334,6 +334,23 @@ class SVDLayer(nn.Module):
         return f"kind={self.kind}, ranks={ranks}"
 
 
+UPDATE_METRIC = "rank"
+"""What the Adaptation tab draws per module for an AdaLoRA run (`update_size`): the rank it kept."""
+
+
+def update_size(module_name: str, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, Any]:
+    """How much one adapted module changed, from its saved weights: ``{"norm": ‖ΔW‖_F, "rank": kept}``.
+
+    ``weights``: ``lora_A`` (r, in), ``lora_E`` (r, 1), ``lora_B`` (out, r); the final rank is the number of
+    triplets the allocator kept (non-zero ``lora_E``); ``ΔW = B (A ⊙ E) · lora_alpha / init_r`` (out, in)."""
+    A, B = weights["lora_A"], weights["lora_B"]
+    E = weights.get("lora_E", torch.ones(A.shape[0], 1))
+    rank = int((E.abs().view(-1) > 0).sum())
+    scaling = float(config.get("lora_alpha", 1)) / float(config.get("init_r") or config.get("r") or A.shape[0])
+    delta = (B @ (A * E)).flatten(1)
+    return {"norm": float(torch.linalg.norm(delta) * scaling), "rank": rank}
+
+
 def inject(model: nn.Module, config: AdaLoraConfig, adapter_name: str, *, initialise: bool = True) -> list[str]:
     """Wrap every module ``config`` selects in an :class:`SVDLayer` and add adapter ``adapter_name`` to it."""
     selection = targeting.select(model, config, can_target, "AdaLoRA", ADALORA_DEFAULT_TARGETS)

@@ -12,7 +12,9 @@ A method file ``core/methods/<method>.py`` defines, at module level:
   the model (prompt learning);
 - optionally ``LAYER_CLASS`` (the layer it injects), ``MODEL_VERBS`` (extra ``PeftModel`` methods, name
   -> function receiving the PeftModel first, e.g. AdaLoRA's ``update_and_allocate``) and any of the
-  hooks in `HOOKS` as ``peft_<verb>(peft_model, ...)``, which take over that ``PeftModel`` verb.
+  hooks in `HOOKS` as ``peft_<verb>(peft_model, ...)``, which take over that ``PeftModel`` verb;
+- a ``low_rank`` method (`MethodFacts.low_rank`): ``update_size(module_name, weights, config)`` and
+  ``UPDATE_METRIC`` (`LowRankMethod`), what the window's Adaptation tab draws from a checkpoint.
 """
 
 from __future__ import annotations
@@ -74,6 +76,17 @@ class LayerMethod(AdapterMethod, Protocol):
     LAYER_CLASS: type[nn.Module]
 
     def inject(self, model: nn.Module, config: Any, adapter_name: str, *, initialise: bool = True) -> list[str]: ...
+
+
+class LowRankMethod(LayerMethod, Protocol):
+    """A method whose adapted modules each hold a low-rank update (``FACTS.low_rank``: LoRA, AdaLoRA)."""
+
+    UPDATE_METRIC: str
+    """What the Adaptation tab draws per module: "norm" (‖ΔW‖_F) or "rank" (the rank kept)."""
+
+    def update_size(self, module_name: str, weights: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        """``{"norm": ‖ΔW‖_F, "rank": int}`` of one module from its saved tensors and ``adapter_config.json``."""
+        ...
 
 
 class PromptMethod(AdapterMethod, Protocol):

@@ -143,6 +143,25 @@ def _pattern_value(patterns: dict[str, Any], name: str, default: Any) -> Any:
     return default
 
 
+UPDATE_METRIC = "norm"
+"""What the Adaptation tab draws per module for a LoRA run (`update_size`): the size of its update."""
+
+
+def update_size(module_name: str, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, Any]:
+    """How much one adapted module changed, from its saved weights: ``{"norm": ‖ΔW‖_F, "rank": r}``.
+
+    ``weights``: ``lora_A`` (r, in) and ``lora_B`` (out, r) as float tensors; ``config``: the adapter's
+    ``adapter_config.json``. ``ΔW = scaling · B A`` (out, in), ``scaling = alpha / r`` (``/ √r`` with
+    rsLoRA), the module's ``rank_pattern`` / ``alpha_pattern`` entries honoured as training applied them."""
+    A, B = weights["lora_A"], weights["lora_B"]
+    rank = A.shape[0]
+    r = _pattern_value(config.get("rank_pattern") or {}, module_name, config.get("r") or rank)
+    alpha = _pattern_value(config.get("alpha_pattern") or {}, module_name, config.get("lora_alpha") or r)
+    scaling = float(alpha) / (math.sqrt(r) if config.get("use_rslora") else float(r))
+    delta = (B @ A).flatten(1)  # conv-style shapes: the receptive field flattened into columns
+    return {"norm": float(torch.linalg.norm(delta) * scaling), "rank": rank}
+
+
 class DoraMagnitude(nn.Module):
     """DoRA's learned magnitude, one value per output feature: ``weight (out,)`` (a module so the key is PEFT's)."""
 

@@ -1,6 +1,8 @@
 """Where the adaptation went: ‖ΔW‖ per adapted module after a LoRA run, AdaLoRA's ranks over training.
 
-`adaptation_map` (worker thread; torch loads there) reads a checkpoint's adapter weights:
+`adaptation_map` (worker thread; torch loads there) reads a checkpoint's adapter weights and asks the
+method's own ``update_size`` (``core/methods/lora.py``, ``core/methods/adalora.py``) what each module's
+update is:
 
 - LoRA: ``‖ΔW‖_F = scaling · ‖B A‖_F`` per module, ``scaling = lora_alpha / r`` (``/ √r`` with rsLoRA;
   per-module ``rank_pattern`` / ``alpha_pattern`` are honoured by name);
@@ -33,51 +35,29 @@ def adaptation_map(checkpoint: str) -> dict[str, Any]:
     """{"method", "metric", "modules": {module path: {"norm": float, "rank": int | None}}, "history": dict | None}."""
     import torch
 
-    from core.runs import adapter_folder
+    from core.config import PeftType
+    from core.methods import REGISTRY
     from core.peft_model import read_adapter_weights
+    from core.runs import adapter_folder
 
     folder = adapter_folder(Path(checkpoint))
     config = json.loads((folder / "adapter_config.json").read_text())
     method = config.get("peft_type", "")
     if not ((facts := catalog.get(method)) and facts.low_rank):
         raise ValueError(f"{method} has no per-module weight update to show (LoRA and AdaLoRA do).")
+    module = REGISTRY[PeftType(method)]  # its update_size: the method's own ΔW (core/methods/contract.py)
     weights = read_adapter_weights(folder)
     parts: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in weights.items():
         m = re.match(r"(?:base_model\.model\.)?(.*)\.(lora_[ABE])(?:\.[\w-]+)?(?:\.weight)?$", key)
         if m:
             parts.setdefault(m.group(1), {})[m.group(2)] = tensor.float()
-    out: dict[str, dict[str, Any]] = {}
-    for name, p in parts.items():
-        if "lora_A" not in p or "lora_B" not in p:
-            continue
-        A, B = p["lora_A"], p["lora_B"]  # (r, in), (out, r)
-        if method == "ADALORA":
-            E = p.get("lora_E", torch.ones(A.shape[0], 1))  # (r, 1)
-            rank = int((E.abs().view(-1) > 0).sum())
-            scale = float(config.get("lora_alpha", 1)) / float(config.get("init_r") or config.get("r") or A.shape[0])
-            delta = B @ (A * E)
-        else:
-            rank = A.shape[0]
-            r = _pattern(config.get("rank_pattern") or {}, name, config.get("r") or rank)
-            alpha = _pattern(config.get("alpha_pattern") or {}, name, config.get("lora_alpha") or r)
-            scale = float(alpha) / (float(r) ** 0.5 if config.get("use_rslora") else float(r))
-            delta = B @ A
-        if delta.dim() > 2:  # conv-style shapes: flatten the receptive field
-            delta = delta.flatten(1)
-        out[name] = {"norm": float(torch.linalg.norm(delta) * scale), "rank": rank}
+    out = {name: module.update_size(name, p, config) for name, p in parts.items() if "lora_A" in p and "lora_B" in p}
     history = None
     hist_file = Path(checkpoint) / "allocation_history.json"
     if hist_file.is_file():
         history = json.loads(hist_file.read_text())
-    return {"method": method, "metric": "rank" if method == "ADALORA" else "norm", "modules": out, "history": history}
-
-
-def _pattern(patterns: dict[str, Any], name: str, default: Any) -> Any:
-    for key, value in patterns.items():
-        if name == key or name.endswith("." + key) or re.fullmatch(key, name):
-            return value
-    return default
+    return {"method": method, "metric": module.UPDATE_METRIC, "modules": out, "history": history}
 
 
 def colour(t: float) -> QColor:

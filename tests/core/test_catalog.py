@@ -50,6 +50,8 @@ def test_each_method_file_keeps_the_contract(method):
     assert set(facts.form_first_values) <= set(facts.adapter_defaults)
     assert set(facts.training_defaults) <= {f.name for f in dataclasses.fields(TrainingArguments)}
     module.Config(**facts.adapter_defaults)  # the defaults are a valid config
+    # a low-rank method tells the Adaptation tab what its update is (contract.LowRankMethod)
+    assert facts.low_rank == (callable(getattr(module, "update_size", None)) and hasattr(module, "UPDATE_METRIC"))
 
 
 def test_a_fact_that_is_not_a_literal_is_refused_with_file_and_line():
@@ -63,3 +65,24 @@ def test_a_fact_that_is_not_a_literal_is_refused_with_file_and_line():
     assert catalog.get("LOHA") is None and catalog.label("LOHA") == "Loha"
     assert catalog.no_targets_reason("LORA") == "LoRA does not adapt individual modules."
     assert isinstance(catalog.facts("prefix-tuning"), MethodFacts)
+
+
+def test_low_rank_update_size_is_the_scaled_delta_w():
+    """LoRA: ‖ΔW‖_F = alpha / r · ‖B A‖_F (rank_pattern / alpha_pattern and rsLoRA honoured); AdaLoRA: the
+    rank kept is the count of non-zero lora_E, ΔW = B (A ⊙ E) · alpha / init_r."""
+    import torch
+
+    from core.methods import adalora, lora
+
+    A, B = torch.ones(4, 3), torch.ones(5, 4)  # (r, in), (out, r): B A is all 4s, ‖B A‖_F = 4·√15
+    plain = lora.update_size("model.layers.0.q_proj", {"lora_A": A, "lora_B": B}, {"r": 4, "lora_alpha": 8})
+    assert plain["rank"] == 4 and abs(plain["norm"] - 2 * 4 * 15 ** 0.5) < 1e-4
+    pattern = {"r": 4, "lora_alpha": 8, "alpha_pattern": {"q_proj": 4}, "use_rslora": True}
+    # q_proj's alpha 4 with rsLoRA: 4 / √4 = 2, the same scaling as 8 / 4 without
+    assert abs(lora.update_size("model.layers.0.q_proj", {"lora_A": A, "lora_B": B}, pattern)["norm"] - 2 * 4 * 15 ** 0.5) < 1e-4
+    pattern["alpha_pattern"] = {"k_proj": 4}  # another module's entry: 8 / √4 = 4
+    assert abs(lora.update_size("model.layers.0.q_proj", {"lora_A": A, "lora_B": B}, pattern)["norm"] - 4 * 4 * 15 ** 0.5) < 1e-4
+    E = torch.tensor([[1.0], [0.0], [2.0], [0.0]])  # two triplets kept
+    kept = adalora.update_size("q_proj", {"lora_A": A, "lora_B": B, "lora_E": E}, {"lora_alpha": 8, "init_r": 4})
+    assert kept["rank"] == 2 and abs(kept["norm"] - 2 * 3 * 15 ** 0.5) < 1e-4  # B (A ⊙ E) is all 3s
+    assert (lora.UPDATE_METRIC, adalora.UPDATE_METRIC) == ("norm", "rank")
