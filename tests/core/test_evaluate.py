@@ -252,6 +252,7 @@ def test_made_up_capitals_scores_rise_and_eval_agrees_with_peft(tmp_path, capsys
                  "--set", "max_length=128", "--set", "use_chat_template=false", "--set", f"validation_path={HELDOUT}",
                  "--set", "save_steps=20", "--set", "eval_steps=20", "--set", "save_total_limit=0",
                  "--set", "eval_max_new_tokens=16"]) == 0
+    capsys.readouterr()
     path = tmp_path / "caps.adapterstudio"
     common = ["--data", str(HELDOUT), "--reference", "answer", "--json", "--max-new-tokens", "16"]
     assert main(["eval", str(path), "--base", *common]) == 0
