@@ -266,15 +266,19 @@ def test_smollm2_adapter_gguf_on_the_embedded_base_gguf_matches_our_model(tmp_pa
     base = base_gguf_for("smollm2-135m-instruct")
     assert base is not None and base.name.endswith(".Q4_1.gguf")
     result = export_gguf_adapter(peft, tmp_path / "a.gguf", base_gguf=base, tokenizer=tok)
+    assert result.max_abs_diff <= result.allowed and result.base_gguf == str(base)  # the q8_0 tolerance
     ids = torch.tensor([tok("The capital of France is")["input_ids"]])
     with torch.no_grad():
         with peft.disable_adapter():
             without = peft(input_ids=ids).logits
-        with_adapter = peft(input_ids=ids).logits
-    # llama.cpp reproduces the adapter's effect: what it changes is far larger than what llama.cpp differs by
-    assert float((without - with_adapter).abs().max()) > 3 * result.max_abs_diff
-    assert result.max_abs_diff <= result.allowed and result.base_gguf == str(base)
-    print(f"SmolLM2 adapter on {base.name}: max diff {result.max_abs_diff:.3g} (allowed {result.allowed:.3g})")
+        effect = float((peft(input_ids=ids).logits - without).abs().max())
+    # On the Q4_1 base llama.cpp rounds activations to 8 bits, which moves the logits about as much as this
+    # random adapter does; on an f32 base GGUF of the same weights the adapter must be exact (f32 tolerance),
+    # far below its effect, with the same q/k reshuffle of lora_b.
+    exact = export_gguf_adapter(peft, tmp_path / "b.gguf", tokenizer=tok)
+    print(f"SmolLM2 adapter on {base.name}: max diff {result.max_abs_diff:.3g} (allowed {result.allowed:.3g}); on an "
+          f"f32 base: {exact.max_abs_diff:.3g} (allowed {exact.allowed:.3g}); the adapter's effect {effect:.3g}")
+    assert exact.max_abs_diff * 20 < effect
 
 
 def test_smollm2_adapter_config_names_the_hub_id(tmp_path):
