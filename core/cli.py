@@ -233,6 +233,12 @@ def train_run(project_path: Path, run_id: int, *, debug: bool = False, progress:
                 progress.step(ev)
             elif isinstance(ev, protocol.Eval):
                 progress.eval_loss = ev.eval_loss
+            elif isinstance(ev, protocol.Samples) and ev.samples:
+                from core.evaluate import summarize
+
+                score = summarize(ev.samples)
+                progress.log(f"{'base model' if ev.step == 0 else f'step {ev.step}'}: exact match {score['exact_match']:.0%}, "
+                             f"contains {score['contains']:.0%}, F1 {score['f1']:.2f} on {score['n']} evaluation prompts")
             elif isinstance(ev, protocol.Log) and ev.level in ("warning", "error"):
                 progress.log(f"{ev.level}: {ev.message}")
             elif isinstance(ev, protocol.Log) and debug:
