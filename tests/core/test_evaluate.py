@@ -306,3 +306,13 @@ def _peft_contains(adapter: Path, heldout: Path) -> float:
         reply = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
         hits += record["answer"].lower() in reply.lower()
     return hits / len(records)
+
+
+def test_cli_train_prints_the_task_scores_of_each_evaluation(tmp_path, data_file, capsys):
+    assert main(["new", str(tmp_path / "p"), "--model", "tiny-llama", "--targets", "q_proj,v_proj", "--dataset",
+                 str(data_file), "--set", "max_length=64", "--set", "max_steps=2", "--set", "eval_steps=0",
+                 "--set", "eval_samples=2", "--set", "eval_max_new_tokens=3"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "p.adapterstudio")]) == 0
+    err = capsys.readouterr().err
+    assert "base model: exact match " in err and "step 2: exact match " in err and "on 2 evaluation prompts" in err
