@@ -103,6 +103,11 @@ class SettingsCommand:
         self.window.apply_section(self.section, self.old)
 
 
+def _of_state(name: str, doc: str) -> property:
+    """A window attribute that is the state's (`studio.project_state.ProjectState`): read and set there."""
+    return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value), doc=doc)
+
+
 class MainWindow(QMainWindow):
     """The studio's window over one project file."""
 
@@ -245,23 +250,8 @@ class MainWindow(QMainWindow):
 
     # ---- the state the window shows (studio.project_state) ----------------------------------------
 
-    @property
-    def project(self) -> Any:
-        """The open `core.store.Project` (None before the first one opens)."""
-        return self.state.project
-
-    @project.setter
-    def project(self, project: Any) -> None:
-        self.state.project = project
-
-    @property
-    def settings(self) -> Any:
-        """The open project's `core.store.ProjectSettings`, as edited."""
-        return self.state.settings
-
-    @settings.setter
-    def settings(self, settings: Any) -> None:
-        self.state.settings = settings
+    project = _of_state("project", "The open `core.store.Project` (None before the first one opens).")
+    settings = _of_state("settings", "The open project's `core.store.ProjectSettings`, as edited.")
 
     def _help_menu(self) -> None:
         from studio import help as docs
