@@ -60,10 +60,12 @@ def default_export_folder(project_path: Path, run_id: int) -> Path:
     return (documents if documents.is_dir() else home) / "Adapter Studio exports" / name
 
 
-def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool) -> dict[str, Any]:
+def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool, training: dict[str, Any]) -> dict[str, Any]:
     from core.runs import export_run
 
-    result = export_run(model_ref, Path(checkpoint), Path(dest), merged=merged)
+    # The run's training settings carry its base precision: a run trained on a 4-bit base is checked and
+    # merged against that base, as `adapter-studio export` does.
+    result = export_run(model_ref, Path(checkpoint), Path(dest), merged=merged, training=training)
     return {"path": result.path, "kind": result.kind, "max_abs_diff": result.max_abs_diff,
             "bytes": result.bytes, "files": len(result.files), "checkpoint": checkpoint}
 
@@ -99,6 +101,7 @@ class ExportDialog(QDialog):
         run = project.run(run_id)
         self.model_ref = run.config.model
         self.method = run.config.method
+        self.training = run.config.training or {}
         self.setWindowTitle(self.tr("Export run {0}").format(run_id))
 
         self.merged = QRadioButton(self.tr("Merged model (a plain Hugging Face model folder)"))
@@ -224,7 +227,7 @@ class ExportDialog(QDialog):
         what = self.tr("a merged model") if self.kind == "merged" else self.tr("the adapter")
         self.result.setText(self.tr("Writing {0}, then reloading it and comparing logits with the adapter model…").format(what))
         self.runner.submit(_export_job, self.model_ref, checkpoint, str(dest), self.kind == "merged",
-                           on_done=self._done, on_error=self._failed)
+                           dict(self.training), on_done=self._done, on_error=self._failed)
 
     def _done(self, info: dict[str, Any]) -> None:
         self.progress.setRange(0, 1)
