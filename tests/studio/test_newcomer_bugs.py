@@ -11,46 +11,23 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 
-from core.store import Project, ProjectSettings
-from tests.studio.conftest import LOAD_TIMEOUT_MS, wait_cost
+from core.store import Project
+from tests.studio.conftest import LOAD_TIMEOUT_MS, open_copy, train_tiny_project, wait_cost
 
 RUN_TIMEOUT_MS = 120_000
 SCREEN_W = 1600  # the Xvfb screen the newcomer used (1600×1000)
 
 
-def _settings(data: Path, **training) -> ProjectSettings:
-    return ProjectSettings(
-        model="tiny-llama",
-        method_config={"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
-                       "target_modules": ["q_proj", "v_proj"]},
-        data={"path": str(data), "format": "auto", "max_length": 64},
-        training={"max_steps": 12, "batch_size": 4, "eval_steps": 0, "save_steps": 6, "warmup_steps": 0,
-                  "learning_rate": 5e-2, **training},
-    )
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A project with two runs trained by the real worker (through the CLI's code path)."""
-    from core.cli import main
-
-    folder = tmp_path_factory.mktemp("newcomer")
-    data = folder / "d.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"Q{i}:", "completion": " zebra zebra"}) + "\n" for i in range(16)))
-    path = folder / "t.adapterstudio"
-    Project.create(path, _settings(data)).close()
-    assert main(["train", str(path)]) == 0
-    assert main(["train", str(path)]) == 0
-    return path
+    return train_tiny_project(tmp_path_factory.mktemp("newcomer"), rows=16, completion=" zebra zebra", runs=2,
+                              max_steps=12, eval_steps=0, save_steps=6, warmup_steps=0)
 
 
 @pytest.fixture
 def trained_window(trained, tmp_path, make_window):
-    path = tmp_path / "t.adapterstudio"
-    shutil.copy(trained, path)
-    shutil.copytree(str(trained) + ".artifacts", str(path) + ".artifacts")
-    # the runs' checkpoint paths point into the module's folder (still there): the copy reads them
-    return make_window(name=path.name)
+    return open_copy(trained, tmp_path, make_window)
 
 
 def _saved_targets(path: Path):
@@ -77,7 +54,8 @@ def test_colouring_the_tree_after_a_run_keeps_the_targets(trained_window, qtbot)
     # the user's own click still works after the colouring
     window.tree.row("model.layers.0.self_attn.q_proj").setCheckState(0, Qt.CheckState.Unchecked)
     assert window.targets == ["v_proj"]
-    assert _saved_targets(window.project.path) == ["v_proj"]
+    # written at once, or with the save timer when it follows another write within 0.3 s (studio/project_state.py)
+    qtbot.waitUntil(lambda: _saved_targets(window.project.path) == ["v_proj"], timeout=5_000)
 
 
 # ---- 2. long messages pushed the window off-screen ----------------------------------------------------
@@ -139,7 +117,7 @@ def test_switching_model_offers_the_equivalent_targets(make_window, qtbot):
     with qtbot.waitSignal(window.cost_ready, timeout=LOAD_TIMEOUT_MS):
         tree.suggest.click()
     assert window.targets == ["query_key_value"]
-    assert _saved_targets(window.project.path) == ["query_key_value"]
+    qtbot.waitUntil(lambda: _saved_targets(window.project.path) == ["query_key_value"], timeout=5_000)  # coalesced write
     assert not tree.suggest.isVisible() and not tree.flags.text()
     assert window.cost.result is not None and window.cost.mem_total.text() != "–"
     assert not window.cost.error.isVisible()
