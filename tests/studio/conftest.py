@@ -141,3 +141,38 @@ def engine_count(model: str, config: dict) -> tuple[int, int]:
     data = dict(config)
     data["task_type"] = "CAUSAL_LM"
     return get_peft_model(skeleton(model), method.Config.from_dict(data)).get_nb_trainable_parameters()
+
+
+def train_tiny_project(folder, *, rows: int, completion: str, runs: int, **training):
+    """A tiny-llama LoRA project (r=4 on q/v) with `runs` runs trained by the real worker through the CLI's
+    code path; `training` overrides the short schedule. Module-scoped fixtures build it once per file."""
+    import json
+
+    from core.cli import main
+    from core.store import Project, ProjectSettings
+
+    data = folder / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Q{i}:", "completion": completion}) + "\n" for i in range(rows)))
+    settings = ProjectSettings(
+        model="tiny-llama",
+        method_config={"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+                       "target_modules": ["q_proj", "v_proj"]},
+        data={"path": str(data), "format": "auto", "max_length": 64},
+        training={"batch_size": 4, "learning_rate": 5e-2, **training},
+    )
+    path = folder / "t.adapterstudio"
+    Project.create(path, settings).close()
+    for _ in range(runs):
+        assert main(["train", str(path)]) == 0
+    return path
+
+
+def open_copy(trained, tmp_path, make_window):
+    """A window on a copy of a trained project (the runs' checkpoint paths still point into the original's
+    folder, which the copy reads)."""
+    import shutil
+
+    path = tmp_path / "t.adapterstudio"
+    shutil.copy(trained, path)
+    shutil.copytree(str(trained) + ".artifacts", str(path) + ".artifacts")
+    return make_window(name=path.name)

@@ -3,50 +3,28 @@ playground (base vs a trained adapter), on a project trained once by the real wo
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
 from core import protocol as p
-from core.store import Project, ProjectSettings
+from core.store import Project
+from tests.studio.conftest import open_copy, train_tiny_project
 
 RUN_TIMEOUT_MS = 120_000
-
-
-def _settings(data: Path, **training) -> ProjectSettings:
-    return ProjectSettings(
-        model="tiny-llama",
-        method_config={"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
-                       "target_modules": ["q_proj", "v_proj"]},
-        data={"path": str(data), "format": "auto", "max_length": 64},
-        training={"max_steps": 20, "batch_size": 4, "eval_steps": 10, "save_steps": 10, "warmup_steps": 2,
-                  "learning_rate": 5e-2, **training},
-    )
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A project with one run trained by the real worker (through the CLI's code path)."""
-    from core.cli import main
-
-    folder = tmp_path_factory.mktemp("trained")
-    data = folder / "d.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"Q{i}:", "completion": " zebra zebra zebra"}) + "\n" for i in range(24)))
-    path = folder / "t.adapterstudio"
-    Project.create(path, _settings(data)).close()
-    assert main(["train", str(path)]) == 0
-    return path
+    return train_tiny_project(tmp_path_factory.mktemp("trained"), rows=24, completion=" zebra zebra zebra", runs=1,
+                              max_steps=20, eval_steps=10, save_steps=10, warmup_steps=2)
 
 
 @pytest.fixture
 def trained_window(trained, tmp_path, make_window):
-    path = tmp_path / "t.adapterstudio"
-    shutil.copy(trained, path)
-    shutil.copytree(str(trained) + ".artifacts", str(path) + ".artifacts")
-    return make_window(name=path.name)
+    return open_copy(trained, tmp_path, make_window)
 
 
 def fake_run(project: Project, losses: list[float], evals: list[float], **training) -> int:
