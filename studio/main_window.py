@@ -164,6 +164,9 @@ class MainWindow(QMainWindow):
         self.browse_gguf.setToolTip(self.tr("Open a .gguf model file"))
         bar.addWidget(self.browse_folder)
         bar.addWidget(self.browse_gguf)
+        self.browse_hub = QPushButton(self.tr("Hub…"))
+        self.browse_hub.setToolTip(self.tr("Find a model on the Hugging Face Hub or in the gallery: look at it, then download it"))
+        bar.addWidget(self.browse_hub)
         self.project_label = ElidedLabel()  # a long path elides in the middle instead of widening the window
         bar.addStretch(1)
         bar.addWidget(self.project_label)
@@ -185,7 +188,6 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.cost)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 3)
-        self._help_menu()  # after the Run menu: File Edit View Run Help
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setSizes([560, 380, 300])
 
@@ -200,6 +202,7 @@ class MainWindow(QMainWindow):
         from studio.training import TrainingController
 
         self.training = TrainingController(self)  # part 2: runs dock, Train / Stop, re-attach
+        self._help_menu()  # after the Run menu: File Edit View Run Help
         self.statusBar().showMessage(self.tr("Starting…"))
 
         self.tree.targets_edited.connect(self.edit_targets)
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         self.model_box.activated.connect(self._on_model_box)
         self.browse_folder.clicked.connect(self._browse_folder)
         self.browse_gguf.clicked.connect(self._browse_gguf)
+        self.browse_hub.clicked.connect(self.open_hub)
         self.model_box.lineEdit().returnPressed.connect(self._on_model_box)
         self.runner.busy_changed.connect(self.cost.set_busy)
         self._cost_timer = QTimer(self, singleShot=True, interval=60)
@@ -241,6 +245,20 @@ class MainWindow(QMainWindow):
         self._undo_changed()
         edit.addAction(self.act_undo)
         edit.addAction(self.act_redo)
+        view = self.menuBar().addMenu(self.tr("&View"))
+        focus = QAction(self.tr("Focus the tree filter"), self)
+        focus.setShortcut(QKeySequence("F"))
+        focus.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        focus.triggered.connect(lambda: self.tree.filter.setFocus())
+        view.addAction(focus)
+        language = view.addMenu(self.tr("Language"))
+        current = self.qsettings.value("language", "") or ""
+        for code, name in (("", self.tr("System")), ("en", "English"), ("zh_CN", "简体中文")):
+            act = language.addAction(name, lambda c=code: self._set_language(c))
+            act.setCheckable(True)
+            act.setChecked(code == current)
+        self._fill_recent()
+
     def _undo_changed(self) -> None:
         """Edit ▸ Undo / Redo name the step they take, and are greyed when there is none."""
         for action, label, can, text in ((self.act_undo, self.tr("&Undo"), self.undo.can_undo(), self.undo.undo_text()),
@@ -269,20 +287,6 @@ class MainWindow(QMainWindow):
         self.about = AboutDialog(self)
         self.about.open()  # window-modal, returns at once
         return self.about
-
-        view = self.menuBar().addMenu(self.tr("&View"))
-        focus = QAction(self.tr("Focus the tree filter"), self)
-        focus.setShortcut(QKeySequence("F"))
-        focus.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        focus.triggered.connect(lambda: self.tree.filter.setFocus())
-        view.addAction(focus)
-        language = view.addMenu(self.tr("Language"))
-        current = self.qsettings.value("language", "") or ""
-        for code, name in (("", self.tr("System")), ("en", "English"), ("zh_CN", "简体中文")):
-            act = language.addAction(name, lambda c=code: self._set_language(c))
-            act.setCheckable(True)
-            act.setChecked(code == current)
-        self._fill_recent()
 
     def _set_language(self, code: str) -> None:
         self.qsettings.setValue("language", code)
@@ -527,6 +531,26 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Model file"), "", "GGUF (*.gguf)")
         if path:
             self.choose_model(path)
+
+    def open_hub(self) -> Any:
+        """The Hub dialog (studio/widgets/hub_dialog.py); "Use this model" switches the project to the id."""
+        from studio.widgets.hub_dialog import HubDialog
+
+        dialog = HubDialog(self, cost_inputs=self._hub_cost_inputs)
+        dialog.model_chosen.connect(self.choose_model)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _hub_cost_inputs(self) -> tuple | None:
+        """(method module, method config, memory inputs) of the current settings, for the Hub dialog's estimate."""
+        config = self.method_form.current_config() if self.registry else None
+        if config is None or self.settings is None:
+            return None
+        training = self.settings.training or {}
+        memory = {**self.cost.memory_inputs(), "gradient_checkpointing": bool(training.get("gradient_checkpointing")),
+                  "device": training.get("device") or "auto", **_quantized_base(training)}
+        return self.registry["methods"][config["peft_type"]], config, memory
 
     def choose_model(self, ref: str) -> None:
         """Switch the project to another model (saved) and load its tree."""
