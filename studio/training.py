@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QSplitter, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QSplitter, QTabWidget, QWidget
 
 from core import protocol
 from core.methods import catalog
@@ -87,9 +87,11 @@ class TrainingController(QObject):
         from studio.widgets.samples_view import SamplesView
 
         self.samples = SamplesView()  # the selected run's answers per evaluation step (docs/evaluation.md)
-        self.tabs.addTab(self.samples, self.tr("Samples"))
+        # In scroll areas: a tab page's minimum height is the dock's, and the A/B page's (~565 px) made the
+        # first-launch window 1,060 px tall, past a 1,000 px screen (tests/studio/test_newcomer_scenario.py).
+        self.tabs.addTab(_scrolled(self.samples), self.tr("Samples"))
         self.ab = ABView(runner=window.runner if hasattr(window, "runner") else None)
-        self.tabs.addTab(self.ab, self.tr("Blind A/B"))
+        self.tabs.addTab(_scrolled(self.ab), self.tr("Blind A/B"))
         self.ab.finished.connect(lambda _: self.refresh_runs())
         self.runs.metric_changed.connect(lambda: self.refresh_runs())
         self.dock = QDockWidget(self.tr("Runs"), window)
@@ -637,3 +639,14 @@ class TrainingController(QObject):
         dialog.exported.connect(lambda *_: self.refresh_runs())
         dialog.show()
         self.export = dialog
+
+
+def _scrolled(widget: QWidget) -> QWidget:
+    """``widget`` in a frameless scroll area that resizes it: it scrolls instead of setting a minimum height."""
+    from PySide6.QtWidgets import QFrame, QScrollArea
+
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
