@@ -93,6 +93,9 @@ def _walk(qapp, qtbot, tmp_path) -> None:  # noqa: PLR0915 - one scenario, step 
         assert window.settings.model == expected["model"], step
         assert window.targets == expected["targets"], f"{step}: targets {window.targets}"
         assert set(window.tree.selected()) == expected["ticked"], f"{step}: ticked rows changed"
+        # Quick edits are written together within 0.3 s (studio/project_state.py): wait for the write the
+        # window's own timer makes, as a person who stops typing would, before reading the file.
+        qtbot.waitUntil(lambda: not window.state.dirty, timeout=5_000)
         with Project.open(window.project.path, readonly=True) as project:
             stored = project.settings()
         assert stored.model == expected["model"], step
