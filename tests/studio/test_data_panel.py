@@ -65,6 +65,7 @@ def test_chosen_csv_is_mapped_by_detection_and_previewed(make_window, qtbot, tmp
     assert _trained(panel.shown) == ["Quenth<|im_end|>", "Marn<|im_end|>"] or all(
         a in t for a, t in zip(["Quenth", "Marn"], _trained(panel.shown)))
     assert "capital of Veloria" in panel.text.toPlainText()
+    qtbot.waitUntil(lambda: not window.state.dirty, timeout=5_000)  # edits within 0.3 s are written together
     saved = Project.open(window.project.path)
     try:
         assert saved.settings().data["path"] == str(data)
@@ -97,6 +98,7 @@ def test_picking_columns_flags_and_saves_the_mapping(make_window, qtbot, tmp_pat
     assert not panel.map_error.isVisibleTo(panel) and not panel.role_boxes["completion_column"].styleSheet()
     assert all(a in t for a, t in zip(["HI", "BYE"], _trained(panel.shown)))
     assert "Say hi" in panel.text.toPlainText()
+    qtbot.waitUntil(lambda: not window.state.dirty, timeout=5_000)  # edits within 0.3 s are written together
     saved = Project.open(window.project.path)
     try:
         data_settings = saved.settings().data
