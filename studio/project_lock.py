@@ -122,11 +122,15 @@ class ProjectLock:
                 self.holder = record
                 os.close(fd)
                 return False
-            self._write_record(fd)
-            self._fd = fd
-            return True
+            return self._take(fd)
         self.holder = _read(self.path)
         return False
+
+    def _take(self, fd: int) -> bool:
+        """Hold the lock through ``fd``, with this process's record in the file."""
+        self._write_record(fd)
+        self._fd = fd
+        return True
 
     def _acquire_exclusive(self) -> bool:
         for _ in range(2):
@@ -139,9 +143,7 @@ class ProjectLock:
                     continue
                 self.holder = record
                 return False
-            self._write_record(fd)
-            self._fd = fd
-            return True
+            return self._take(fd)
         self.holder = _read(self.path)
         return False
 
