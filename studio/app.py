@@ -201,7 +201,16 @@ def _check_stalls(app, window) -> None:
     ticker = QTimer(window)
     ticker.setInterval(10)
 
+    # ADAPTER_STUDIO_STALL_TRACE=1: every thread's stack goes to stderr when a tick is 100 ms late.
+    # faulthandler's watchdog is a C thread, so it reports even while a thread holds the GIL (how
+    # the dynamic loader's lock, taken by torch's dlopen, was found freezing the GUI thread).
+    import faulthandler
+
+    trace = bool(os.environ.get("ADAPTER_STUDIO_STALL_TRACE"))
+
     def tick() -> None:
+        if trace:
+            faulthandler.dump_traceback_later(0.1, exit=False)
         now = time.perf_counter()
         state["gaps"].append((now - state["last"], since_start(now)))
         state["last"] = now
@@ -215,6 +224,7 @@ def _check_stalls(app, window) -> None:
             return
         tick()
         ticker.stop()
+        faulthandler.cancel_dump_traceback_later()
         top = sorted(state["gaps"], reverse=True)[:5]
         print(json.dumps({
             "paint_s": since_start(state["painted"]), "ready_s": since_start() if ready else None,

@@ -364,11 +364,14 @@ class MainWindow(QMainWindow):
         # window just after it appeared. The import runs on the pool thread (first, before the method
         # registry's torch import), and the project opens on the GUI thread once it is in.
         self.runner.submit(startup.import_store, on_done=lambda _: self._open_first(path), on_error=lambda _: self._open_first(path))
-        self.runner.submit(startup.load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
 
     def _open_first(self, path: Path) -> None:
-        if not self._closed:  # closed before the import finished: create nothing
-            self.open_project(path, create=True)
+        if self._closed:  # closed before the import finished: create nothing
+            return
+        self.open_project(path, create=True)
+        # The method registry imports torch: started once the project is open, so the GUI thread's
+        # work of opening it does not share the GIL (and the dynamic loader) with torch's import.
+        self.runner.submit(startup.load_methods, on_done=self._on_methods, on_error=self._on_methods_error)
 
     # ---- project ---------------------------------------------------------------------------------
 

@@ -44,6 +44,10 @@ def import_store() -> None:
         import sqlite_utils
 
         import core.store  # noqa: F401 - sqlite_utils -> pandas, numpy: ~0.7 s
+        # What opening the project imports next on the GUI thread, imported here: getpass pulls in
+        # termios, an extension module, and a dlopen on the GUI thread while `load_methods` dlopens
+        # torch waits for the loader's lock (a 0.3-0.5 s freeze was measured so).
+        import studio.project_lock  # noqa: F401
 
         # The first Database() loads sqlite_utils' plugins (entry points, importlib.metadata): ~30 ms
         # that would otherwise fall on the GUI thread's first Project.open.
@@ -62,6 +66,7 @@ def load_methods() -> dict[str, Any]:
 def load_tree(ref: str) -> Any:
     """`studio.jobs.load_tree` with the collector off: the first imports transformers, and the
     skeleton is cached for the process."""
+    preload_torch_libraries()  # the first job to import torch may be this one
     from studio.jobs import load_tree as tree
 
     with long_lived_heap():
