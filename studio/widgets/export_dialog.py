@@ -6,6 +6,12 @@ The export runs on a worker thread (`studio.jobs.Runner`; torch loads there, nev
 thread): `core.runs.export_run` loads the base model and the checkpoint's adapter, `core.export`
 writes to a temporary folder, reloads it, compares logits with the adapter model and renames it into
 place. The dialog shows the verification result and records the export in the project file.
+
+Which weights: the final (last) checkpoint, a checkpoint by its step, or the best checkpoint by a metric
+the run evaluated (eval loss, exact match, contains, token F1, ROUGE-L: those the project file has for
+this run's checkpoints). All three are resolved by `core.evaluate.choose_checkpoint`, the function behind
+`adapter-studio export --checkpoint STEP|last|best --metric M`; the best one's step and score are shown
+(`Project.best_checkpoint`, which `choose_checkpoint` ranks by) and recorded with the export.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -31,8 +37,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import RequestError
+from core.evaluate import METRIC_LABELS, METRICS, choose_checkpoint
 from core.gguf_arch import GGUF_TYPES
 from core.methods import catalog
+from studio.widgets.dataclass_form import guard_wheel
+
+BEST_METRICS = ("eval_loss", *METRICS)
+"""What "best" can rank by: the metrics of ``adapter-studio export --metric`` (lowest eval loss, else highest)."""
+
+
+def metric_label(metric: str) -> str:
+    return "eval loss" if metric == "eval_loss" else METRIC_LABELS.get(metric, metric)
+
+
+def evaluated_metrics(project: Any, run_id: int) -> list[str]:
+    """The `BEST_METRICS` that the project file has a value of at one of the run's checkpoints on disk."""
+    steps = {row["step"] for row in project.checkpoints(run_id) if Path(row["path"]).is_dir()}
+    rows = [row for row in project.eval_scores(run_id) if row["step"] in steps]
+    return [m for m in BEST_METRICS if any(row.get(m) is not None for row in rows)]
 
 
 
@@ -129,10 +152,33 @@ class ExportDialog(QDialog):
             self.why.setText(why_not_mergeable(self.method))
         if catalog.key(self.method) != "LORA":
             self.gguf_adapter.setEnabled(False)  # llama.cpp loads LoRA adapters only
+        # Which weights: data "last", "best" or a step (int), each resolved by core.evaluate.choose_checkpoint.
+        self.run = run
         self.checkpoint = QComboBox()
-        for row in reversed(project.checkpoints(run_id)):
-            if Path(row["path"]).is_dir():
-                self.checkpoint.addItem(f"step {row['step']} — {Path(row['path']).name}", str(row["path"]))
+        on_disk = [row for row in project.checkpoints(run_id) if Path(row["path"]).is_dir()]
+        self.metrics = evaluated_metrics(project, run_id) if on_disk else []
+        if on_disk:
+            last = on_disk[-1]
+            final = run.status == "completed" and last["step"] >= run.step
+            self.checkpoint.addItem(
+                (self.tr("Final weights — step {0}") if final else self.tr("Last checkpoint — step {0}")).format(last["step"]),
+                "last")
+            self.checkpoint.addItem(self.tr("Best by a metric the run evaluated"), "best")
+            if not self.metrics:
+                item = self.checkpoint.model().item(1)
+                item.setEnabled(False)
+                item.setToolTip(self.tr("No checkpoint of this run was evaluated (eval_steps with checkpoints at the same steps)."))
+            for row in reversed(on_disk):
+                self.checkpoint.addItem(self.tr("step {0} — {1}").format(row["step"], Path(row["path"]).name), row["step"])
+        self.best_by = QComboBox()
+        for metric in self.metrics:
+            self.best_by.addItem(self.tr(metric_label(metric)) + (self.tr(" (lowest)") if metric == "eval_loss" else self.tr(" (highest)")), metric)
+        self.best_by.setToolTip(self.tr("What \"best\" ranks by: the run's checkpoints with this metric in the project file"))
+        self.best = QLabel()
+        self.best.setWordWrap(True)
+        self.best.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.checkpoint.currentIndexChanged.connect(self._update_best)
+        self.best_by.currentIndexChanged.connect(self._update_best)
         self.folder = QLineEdit(str(default_export_folder(project.path, run_id)))
         self.folder.setMinimumWidth(self.folder.fontMetrics().horizontalAdvance(self.folder.text()[:90]) + 16)  # in full
         self.folder.setToolTip(self.folder.text())
@@ -144,6 +190,8 @@ class ExportDialog(QDialog):
         where.addWidget(browse)
         form = QFormLayout()
         form.addRow(self.tr("Checkpoint"), self.checkpoint)
+        form.addRow(self.tr("Best by"), self.best_by)
+        form.addRow("", self.best)
         form.addRow(self.tr("Folder"), where)
         form.addRow(self.tr("GGUF type"), self.gguf_type)
         form.addRow(self.tr("Ollama name"), self.ollama_name)
@@ -171,12 +219,46 @@ class ExportDialog(QDialog):
         box.addWidget(self.result)
         box.addWidget(self.buttons)
         self._progress.connect(self._on_progress)
-        self.resize(620, 380)
+        for widget in (self.checkpoint, self.best_by, self.gguf_type):
+            guard_wheel(widget)  # the wheel over an unfocused choice does not change it
+        self._update_best()
+        self.resize(620, 420)
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, self.tr("Export to folder"), str(Path(self.folder.text()).parent))
         if path:
             self.folder.setText(path)
+
+    def _update_best(self, *_: Any) -> None:
+        """Enable "Best by" for the best choice only, and say which step is best and its score."""
+        best = self.checkpoint.currentData() == "best"
+        self.best_by.setEnabled(best)
+        if not best:
+            self.best.hide()
+            return
+        metric = self.best_by.currentData()
+        row = self.project.best_checkpoint(self.run_id, metric) if metric else None
+        if row is None:
+            self.best.setText(self.tr("No checkpoint of this run has a {0}.").format(metric_label(metric or "metric")))
+        else:
+            self.best.setText(self.tr("Best by {0}: step {1} ({2}), score {3}").format(
+                metric_label(metric), row["step"], Path(row["path"]).name, _score(metric, row["value"])))
+        self.best.show()
+
+    def choice(self) -> tuple[Path, dict[str, Any]]:
+        """The checkpoint folder the choice names (`core.evaluate.choose_checkpoint`, as the CLI's
+        ``--checkpoint``), and what to record about it. `RequestError` when it cannot be resolved."""
+        which = self.checkpoint.currentData()
+        if which is None:
+            raise RequestError("this run has no checkpoint yet; train (or resume) it first.")
+        metric = self.best_by.currentData() or "eval_loss"
+        path = choose_checkpoint(self.project, self.run, which, metric)
+        step = next((r["step"] for r in self.project.checkpoints(self.run_id) if Path(r["path"]) == path), None)
+        record: dict[str, Any] = {"checkpoint_step": step, "chosen": "step" if isinstance(which, int) else which}
+        if which == "best":
+            row = self.project.best_checkpoint(self.run_id, metric)
+            record.update(metric=metric, score=row["value"] if row else None)
+        return path, record
 
     @property
     def kind(self) -> str:
@@ -203,9 +285,12 @@ class ExportDialog(QDialog):
 
     def start(self) -> None:
         """Export on a worker thread."""
-        checkpoint = self.checkpoint.currentData()
-        if not checkpoint:
+        try:
+            path, self.chosen = self.choice()
+        except RequestError as exc:
+            self.result.setText(f"<span style='color:#d62728'>{exc}</span>")
             return
+        checkpoint = str(path)
         dest = self.destination()
         if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
             self.result.setText(f"<span style='color:#d62728'>{dest} exists and is not empty; choose a new folder.</span>")
@@ -232,12 +317,12 @@ class ExportDialog(QDialog):
     def _done(self, info: dict[str, Any]) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        detail = {"max_abs_diff": info["max_abs_diff"], "bytes": info["bytes"], "files": info["files"]}
+        detail = {"max_abs_diff": info["max_abs_diff"], "bytes": info["bytes"], "files": info["files"], **self.chosen}
         if not self.project.readonly:
             self.project.add_export(self.run_id, info["kind"], info["path"], checkpoint=info["checkpoint"],
                                     verified=True, detail=detail)
         self.result.setText(
-            f"<b style='color:#2ca02c'>✓ Verified</b>: {info['kind']} written to {info['path']} "
+            f"<b style='color:#2ca02c'>✓ Verified</b>: {self._from()}{info['kind']} written to {info['path']} "
             f"({info['bytes'] / 2**20:.1f} MiB). Reloaded and compared with the adapter model: largest logit "
             f"difference {info['max_abs_diff']:.2e}.")
         self.export_button.setEnabled(True)
@@ -249,11 +334,20 @@ class ExportDialog(QDialog):
         self.progress.setValue(1)
         if not self.project.readonly:
             self.project.add_export(self.run_id, info["kind"], info["path"], checkpoint=info["checkpoint"],
-                                    verified=True, detail=info["detail"])
-        self.result.setText("<b style='color:#2ca02c'>✓ Verified</b>: " + info["message"].replace("\n", "<br>"))
+                                    verified=True, detail={**info["detail"], **self.chosen})
+        self.result.setText("<b style='color:#2ca02c'>✓ Verified</b>: " + self._from() + info["message"].replace("\n", "<br>"))
         self.export_button.setEnabled(True)
         self.info = info
         self.exported.emit(info)
+
+    def _from(self) -> str:
+        """The result line's opening, e.g. ``from checkpoint-10 (best eval loss 1.2345): ``."""
+        chosen = getattr(self, "chosen", {})
+        step = chosen.get("checkpoint_step")
+        if step is None:
+            return ""
+        why = f" (best {metric_label(chosen['metric'])} {_score(chosen['metric'], chosen['score'])})" if chosen.get("metric") else ""
+        return f"from checkpoint-{step}{why}: "
 
     def _failed(self, message: str) -> None:
         self.progress.setRange(0, 1)
@@ -261,3 +355,9 @@ class ExportDialog(QDialog):
         self.result.setText(f"<b style='color:#d62728'>✗ Export failed</b>: {message}")
         self.export_button.setEnabled(True)
         self.failed.emit(message)
+
+
+def _score(metric: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4f}" if metric == "eval_loss" else f"{value:.3f}"

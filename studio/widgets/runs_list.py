@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
@@ -37,6 +38,16 @@ SCORES = (  # (metric of core.evaluate, its label) for the "best score" column's
     ("exact_match", QT_TRANSLATE_NOOP("RunsList", "exact match")), ("contains", QT_TRANSLATE_NOOP("RunsList", "contains")),
     ("f1", QT_TRANSLATE_NOOP("RunsList", "token F1")), ("rouge_l", QT_TRANSLATE_NOOP("RunsList", "ROUGE-L")),
 )
+
+
+def _source(export: dict[str, Any]) -> str:
+    """``checkpoint-10 (best eval loss) · `` for an export's line: the checkpoint it came from, and why."""
+    checkpoint = export.get("checkpoint")
+    if not checkpoint:
+        return ""
+    metric = (export.get("detail") or {}).get("metric")
+    why = f" (best {'eval loss' if metric == 'eval_loss' else metric})" if metric else ""
+    return f"{Path(checkpoint).name}{why} · "
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +173,7 @@ class RunsList(QWidget):
             mark = "✓ verified" if row["verified"] else "not verified"
             diff = (row.get("detail") or {}).get("max_abs_diff")
             extra = f" (max |Δlogit| {diff:.1e})" if isinstance(diff, (int, float)) else ""
-            self.exports.addItem(f"run {row['run_id']} · {row['kind']} · {row['path']} · {mark}{extra}")
+            self.exports.addItem(f"run {row['run_id']} · {_source(row)}{row['kind']} · {row['path']} · {mark}{extra}")
 
     def set_paused(self, run_id: int, paused: bool) -> None:
         """Show a run as paused (or running again) at once, without waiting for the next refresh."""
