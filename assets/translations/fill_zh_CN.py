@@ -410,6 +410,17 @@ ZH.update({
     "The judge could not decide: {0}": "评判模型无法判定：{0}",
 })
 
+# The export dialog's checkpoint choice: the final weights, a step, or the best by a metric (docs/studio.md).
+ZH.update({
+    "Final weights — step {0}": "最终权重——第 {0} 步", "Last checkpoint — step {0}": "最后的检查点——第 {0} 步",
+    "Best by a metric the run evaluated": "按运行评估过的指标选最佳",
+    "No checkpoint of this run was evaluated (eval_steps with checkpoints at the same steps).": "此运行没有经过评估的检查点（需要设置 eval_steps，并在相同步数保存检查点）。",
+    "No checkpoint of this run was evaluated.": "此运行没有经过评估的检查点。",
+    "step {0} — {1}": "第 {0} 步——{1}", "{0} (lowest)": "{0}（越低越好）", "{0} (highest)": "{0}（越高越好）",
+    "What \"best\" ranks by: the run's checkpoints with this metric in the project file": "“最佳”的排序依据：项目文件中带有此指标的本运行检查点",
+    "Best by": "最佳依据", "Best by {0}: step {1} ({2}), score {3}": "按{0}最佳：第 {1} 步（{2}），得分 {3}",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

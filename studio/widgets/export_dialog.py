@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import RequestError
-from core.evaluate import METRIC_LABELS, METRICS, choose_checkpoint
+from core.evaluate import METRICS, choose_checkpoint
 from core.gguf_arch import GGUF_TYPES
 from core.methods import catalog
 from studio.widgets.dataclass_form import guard_wheel
@@ -47,8 +47,15 @@ BEST_METRICS = ("eval_loss", *METRICS)
 """What "best" can rank by: the metrics of ``adapter-studio export --metric`` (lowest eval loss, else highest)."""
 
 
+METRIC_NAMES = {  # translated in the ExportDialog context (self.tr); the same words as core.evaluate.METRIC_LABELS
+    "eval_loss": QT_TRANSLATE_NOOP("ExportDialog", "eval loss"), "exact_match": QT_TRANSLATE_NOOP("ExportDialog", "exact match"),
+    "contains": QT_TRANSLATE_NOOP("ExportDialog", "contains"), "f1": QT_TRANSLATE_NOOP("ExportDialog", "token F1"),
+    "rouge_l": QT_TRANSLATE_NOOP("ExportDialog", "ROUGE-L"),
+}
+
+
 def metric_label(metric: str) -> str:
-    return "eval loss" if metric == "eval_loss" else METRIC_LABELS.get(metric, metric)
+    return METRIC_NAMES.get(metric, metric)
 
 
 def evaluated_metrics(project: Any, run_id: int) -> list[str]:
@@ -172,7 +179,8 @@ class ExportDialog(QDialog):
                 self.checkpoint.addItem(self.tr("step {0} — {1}").format(row["step"], Path(row["path"]).name), row["step"])
         self.best_by = QComboBox()
         for metric in self.metrics:
-            self.best_by.addItem(self.tr(metric_label(metric)) + (self.tr(" (lowest)") if metric == "eval_loss" else self.tr(" (highest)")), metric)
+            name = self.tr(metric_label(metric))
+            self.best_by.addItem((self.tr("{0} (lowest)") if metric == "eval_loss" else self.tr("{0} (highest)")).format(name), metric)
         self.best_by.setToolTip(self.tr("What \"best\" ranks by: the run's checkpoints with this metric in the project file"))
         self.best = QLabel()
         self.best.setWordWrap(True)
@@ -239,10 +247,10 @@ class ExportDialog(QDialog):
         metric = self.best_by.currentData()
         row = self.project.best_checkpoint(self.run_id, metric) if metric else None
         if row is None:
-            self.best.setText(self.tr("No checkpoint of this run has a {0}.").format(metric_label(metric or "metric")))
+            self.best.setText(self.tr("No checkpoint of this run was evaluated."))
         else:
             self.best.setText(self.tr("Best by {0}: step {1} ({2}), score {3}").format(
-                metric_label(metric), row["step"], Path(row["path"]).name, _score(metric, row["value"])))
+                self.tr(metric_label(metric)), row["step"], Path(row["path"]).name, _score(metric, row["value"])))
         self.best.show()
 
     def choice(self) -> tuple[Path, dict[str, Any]]:
@@ -346,7 +354,8 @@ class ExportDialog(QDialog):
         step = chosen.get("checkpoint_step")
         if step is None:
             return ""
-        why = f" (best {metric_label(chosen['metric'])} {_score(chosen['metric'], chosen['score'])})" if chosen.get("metric") else ""
+        metric = chosen.get("metric")
+        why = f" (best {metric_label(metric)} {_score(metric, chosen['score'])})" if metric else ""
         return f"from checkpoint-{step}{why}: "
 
     def _failed(self, message: str) -> None:

@@ -167,11 +167,22 @@ def test_gguf_and_ollama_from_the_dialog_are_checked_by_llama_cpp(window, qtbot,
     assert llm.n_vocab() > 0
     del llm
 
-    exports = project.exports()[-2:]
+    # with ollama on PATH (a stand-in that records its arguments) the dialog runs `ollama create` and shows its output
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ollama").write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'ollama-args'}\necho created zebra-tiny\n")
+    (bindir / "ollama").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    info, _ = export("ollama", tmp_path / "ollama-2", "f16", name="zebra-tiny")
+    assert (tmp_path / "ollama-args").read_text().split() == ["create", "zebra-tiny", "-f", "Modelfile"]
+    assert "created zebra-tiny" in info["text"] and "Created the Ollama model zebra-tiny: ollama run zebra-tiny" in info["text"]
+    assert "To add it to Ollama" not in info["text"]
+
+    exports = project.exports()[-3:]
     assert [(e["kind"], e["verified"], e["detail"]["checkpoint_step"]) for e in exports] == [
-        ("gguf", True, 8), ("ollama", True, 8)]
+        ("gguf", True, 8), ("ollama", True, 8), ("ollama", True, 8)]
     assert exports[1]["detail"]["checks"][0]["checked_by"] == "llama.cpp"
-    lines = [tc.runs.exports.item(i).text() for i in range(tc.runs.exports.count())][-2:]
+    lines = [tc.runs.exports.item(i).text() for i in range(tc.runs.exports.count())][-3:]
     assert "checkpoint-8 · gguf · " in lines[0] and "checkpoint-8 · ollama · " in lines[1], lines
 
 
