@@ -351,122 +351,122 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>选择文件…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="106" />
+        <location filename="../../studio/widgets/data_panel.py" line="107" />
         <source>auto: told from the columns; or say which layout the records have</source>
         <translation>auto：根据列判断；或指定记录的布局</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="115" />
+        <location filename="../../studio/widgets/data_panel.py" line="116" />
         <source>prompt</source>
         <translation>提示</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="116" />
+        <location filename="../../studio/widgets/data_panel.py" line="117" />
         <source>completion</source>
         <translation>补全</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="117" />
+        <location filename="../../studio/widgets/data_panel.py" line="118" />
         <source>messages</source>
         <translation>消息</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="118" />
+        <location filename="../../studio/widgets/data_panel.py" line="119" />
         <source>text</source>
         <translation>文本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="121" />
+        <location filename="../../studio/widgets/data_panel.py" line="122" />
         <source>The column with the prompt (the context, not trained on)</source>
         <translation>包含提示的列（作为上下文，不参与训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="122" />
+        <location filename="../../studio/widgets/data_panel.py" line="123" />
         <source>The column with the answer to learn</source>
         <translation>包含要学习的回答的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="123" />
+        <location filename="../../studio/widgets/data_panel.py" line="124" />
         <source>The column with the list of {role, content} messages</source>
         <translation>包含 {role, content} 消息列表的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="124" />
+        <location filename="../../studio/widgets/data_panel.py" line="125" />
         <source>The column with the raw text</source>
         <translation>包含原始文本的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="126" />
+        <location filename="../../studio/widgets/data_panel.py" line="127" />
         <source>Dataset</source>
         <translation>数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="129" />
+        <location filename="../../studio/widgets/data_panel.py" line="130" />
         <source>file</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="130" />
+        <location filename="../../studio/widgets/data_panel.py" line="131" />
         <source>format</source>
         <translation>格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="141" />
+        <location filename="../../studio/widgets/data_panel.py" line="142" />
         <source>alpaca layout: instruction (+ input) is the prompt, output the completion. Pick columns above to use others.</source>
         <translation>alpaca 布局：instruction（+ input）为提示，output 为补全。在上方选择列可改用其他列。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="155" />
+        <location filename="../../studio/widgets/data_panel.py" line="156" />
         <source>Preview</source>
         <translation>预览</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="244" />
+        <location filename="../../studio/widgets/data_panel.py" line="245" />
         <source>Choose a dataset</source>
         <translation>选择数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="244" />
+        <location filename="../../studio/widgets/data_panel.py" line="245" />
         <source>Datasets (*.jsonl *.json *.csv *.parquet);;All files (*)</source>
         <translation>数据集 (*.jsonl *.json *.csv *.parquet);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="367" />
+        <location filename="../../studio/widgets/data_panel.py" line="368" />
         <source>detected: {0}</source>
         <translation>检测到：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="369" />
+        <location filename="../../studio/widgets/data_panel.py" line="370" />
         <source>no format fits: pick the columns</source>
         <translation>没有合适的格式：请选择列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="395" />
+        <location filename="../../studio/widgets/data_panel.py" line="396" />
         <source>alpaca: instruction + input</source>
         <translation>alpaca：instruction + input</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="395" />
+        <location filename="../../studio/widgets/data_panel.py" line="396" />
         <source>alpaca: output</source>
         <translation>alpaca：output</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="399" />
+        <location filename="../../studio/widgets/data_panel.py" line="400" />
         <source>{0} (not in the file)</source>
         <translation>{0}（不在文件中）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="438" />
+        <location filename="../../studio/widgets/data_panel.py" line="439" />
         <source>format: {0} · {1} examples</source>
         <translation>格式：{0} · {1} 个样本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="458" />
+        <location filename="../../studio/widgets/data_panel.py" line="459" />
         <source>tokens per example</source>
         <translation>每个样本的 token 数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="459" />
+        <location filename="../../studio/widgets/data_panel.py" line="460" />
         <source>examples</source>
         <translation>样本数</translation>
     </message>
@@ -474,97 +474,97 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="102" />
+        <location filename="../../studio/widgets/export_dialog.py" line="105" />
         <source>Export run {0}</source>
         <translation>导出运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="104" />
+        <location filename="../../studio/widgets/export_dialog.py" line="107" />
         <source>Merged model (a plain Hugging Face model folder)</source>
         <translation>合并后的模型（普通的 Hugging Face 模型文件夹）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="105" />
+        <location filename="../../studio/widgets/export_dialog.py" line="108" />
         <source>Adapter only (PEFT's layout: adapter_config.json + safetensors)</source>
         <translation>仅适配器（PEFT 布局：adapter_config.json + safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="106" />
+        <location filename="../../studio/widgets/export_dialog.py" line="109" />
         <source>GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)</source>
         <translation>用于 llama.cpp / LM Studio 的 GGUF（合并；在 llama.cpp 中校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="107" />
+        <location filename="../../studio/widgets/export_dialog.py" line="110" />
         <source>LoRA adapter GGUF (llama.cpp --lora; checked on its base)</source>
         <translation>LoRA 适配器 GGUF（llama.cpp --lora；在其基座上校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="108" />
+        <location filename="../../studio/widgets/export_dialog.py" line="111" />
         <source>Ollama folder (GGUF + Modelfile)</source>
         <translation>Ollama 文件夹（GGUF + Modelfile）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="116" />
+        <location filename="../../studio/widgets/export_dialog.py" line="119" />
         <source>name for ollama create (optional)</source>
         <translation>ollama create 使用的名称（可选）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="137" />
+        <location filename="../../studio/widgets/export_dialog.py" line="140" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="143" />
+        <location filename="../../studio/widgets/export_dialog.py" line="146" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="144" />
+        <location filename="../../studio/widgets/export_dialog.py" line="147" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="145" />
+        <location filename="../../studio/widgets/export_dialog.py" line="148" />
         <source>GGUF type</source>
         <translation>GGUF 类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="146" />
+        <location filename="../../studio/widgets/export_dialog.py" line="149" />
         <source>Ollama name</source>
         <translation>Ollama 名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="153" />
+        <location filename="../../studio/widgets/export_dialog.py" line="156" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="158" />
+        <location filename="../../studio/widgets/export_dialog.py" line="161" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="174" />
+        <location filename="../../studio/widgets/export_dialog.py" line="177" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="215" />
+        <location filename="../../studio/widgets/export_dialog.py" line="218" />
         <source>Writing {0}, then checking it in llama.cpp against our model…</source>
         <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="224" />
+        <location filename="../../studio/widgets/export_dialog.py" line="227" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="224" />
+        <location filename="../../studio/widgets/export_dialog.py" line="227" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="225" />
+        <location filename="../../studio/widgets/export_dialog.py" line="228" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>
@@ -1291,52 +1291,52 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>LaunchDialog</name>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="86" />
         <source>Train on several GPUs</source>
         <translation>在多个 GPU 上训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="86" />
         <source>Train through accelerate launch</source>
         <translation>通过 accelerate launch 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="87" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="88" />
         <source>(none found)</source>
         <translation>（未找到）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="93" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="94" />
         <source>Processes, one per GPU: each holds the whole model and trains on its share of every batch (data parallel); gradients are averaged.</source>
         <translation>每个 GPU 一个进程：每个进程保存完整模型，训练每个批次中属于自己的部分（数据并行）；梯度取平均。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="100" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="101" />
         <source>DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a model too big for one; ZeRO-2 splits only the optimizer state and the gradients; CPU offload keeps the optimizer state in CPU memory (slower steps).</source>
         <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP2 或 DeepSpeed ZeRO-3；ZeRO-2 只切分优化器状态和梯度；CPU 卸载把优化器状态放在 CPU 内存中（每步更慢）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="108" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="109" />
         <source>DeepSpeed is not installed for this Python</source>
         <translation>此 Python 未安装 DeepSpeed</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="109" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="110" />
         <source>DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with this command, then open this dialog again:</source>
         <translation>此 Python 未安装 DeepSpeed，因此 ZeRO 选项不可用。请用下面的命令安装，然后重新打开此对话框：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="115" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="116" />
         <source>DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first used instead of at install; --no-build-isolation: its build uses the torch already installed</source>
         <translation>DS_BUILD_OPS=0：DeepSpeed 在首次使用时（而不是安装时）编译其可选的 C++/CUDA 算子；--no-build-isolation：构建时使用已安装的 torch</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="204" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
         <source>Data parallel (DDP): each GPU holds the whole model</source>
         <translation>数据并行 (DDP)：每个 GPU 保存完整模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
         <source>Sharded (FSDP2): the model's weights are split across the GPUs</source>
         <translation>分片 (FSDP2)：模型权重分布在各个 GPU 上</translation>
     </message>
@@ -1345,272 +1345,272 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="123" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="124" />
         <source>The port the processes meet on; two runs at once on one machine need two ports.</source>
         <translation>各进程会合的端口；同一台机器上同时运行两个任务需要两个端口。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="125" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="126" />
         <source>From the Training tab's mixed_precision ('auto': bf16 where every chosen GPU has it, else fp16).</source>
         <translation>取自“训练”页的 mixed_precision（'auto'：所选 GPU 都支持时用 bf16，否则用 fp16）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>GPUs found:</source>
         <translation>找到的 GPU：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>Device:</source>
         <translation>设备：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>CPU (one process)</source>
         <translation>CPU（单进程）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="130" />
         <source>Processes (GPUs):</source>
         <translation>进程数（GPU）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="130" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="131" />
         <source>Parallelism:</source>
         <translation>并行方式：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="133" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="134" />
         <source>Mixed precision:</source>
         <translation>混合精度：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="134" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="135" />
         <source>Port:</source>
         <translation>端口：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="148" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="149" />
         <source>The command Start runs (CONFIG: the config, written beside the run's checkpoints)</source>
         <translation>“开始”执行的命令（CONFIG：配置文件，写在该运行的检查点旁）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="155" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="156" />
         <source>Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.</source>
         <translation>每个 GPU：成本面板的估算，其中各选项切分的部分由各进程分摊。ZeRO-2 切分优化器状态和梯度，ZeRO-3 和 FSDP2 还切分权重；CPU 卸载把优化器状态移到 CPU 内存。激活值按进程计，不切分。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="160" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="161" />
         <source>Save config…</source>
         <translation>保存配置…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="161" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="162" />
         <source>Write this accelerate config as a YAML file</source>
         <translation>将此 accelerate 配置写为 YAML 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="163" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="164" />
         <source>Save launch script…</source>
         <translation>保存启动脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="164" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="165" />
         <source>Write a bash script that does this launch, to run in a terminal or as a cluster job (srun / sbatch; see its comments)</source>
         <translation>写出执行此启动的 bash 脚本，可在终端中运行或作为集群作业（srun / sbatch；见脚本注释）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="167" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
         <source>Save Slurm script…</source>
         <translation>保存 Slurm 脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="169" />
         <source>Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE</source>
         <translation>把同样的启动写成 Slurm 批处理脚本（#SBATCH 行：一个节点、这些 GPU）：sbatch 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="178" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="179" />
         <source>Start</source>
         <translation>开始</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="186" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="187" />
         <source>accelerate config:</source>
         <translation>accelerate 配置：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="188" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="189" />
         <source>Command:</source>
         <translation>命令：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
         <source>DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs</source>
         <translation>DeepSpeed ZeRO-2：优化器状态和梯度切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
         <source>ZeRO-2 + CPU offload</source>
         <translation>ZeRO-2 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
         <source>DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-2 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
         <source>DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs</source>
         <translation>DeepSpeed ZeRO-3：权重、梯度和优化器状态切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="211" />
         <source>ZeRO-3 + CPU offload</source>
         <translation>ZeRO-3 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="211" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="212" />
         <source>DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-3 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="234" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="235" />
         <source>Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).</source>
         <translation>每个 GPU 的内存：尚无估算（成本面板会根据模型和批大小计算）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="236" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="237" />
         <source>Memory per GPU (estimate): {0} — one process holds everything.</source>
         <translation>每个 GPU 的内存（估算）：{0}——单个进程保存全部内容。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>{0} processes</source>
         <translation>{0} 个进程</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>per GPU</source>
         <translation>每个 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>saves per GPU</source>
         <translation>每个 GPU 节省</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>CPU memory</source>
         <translation>CPU 内存</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="255" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="256" />
         <source>Memory per GPU (estimate; one process alone: {0}):</source>
         <translation>每个 GPU 的内存（估算；单个进程：{0}）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="257" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="258" />
         <source>This choice, per GPU: {0}</source>
         <translation>此选项，每个 GPU：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>gradients</source>
         <translation>梯度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>optimizer</source>
         <translation>优化器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>activations</source>
         <translation>激活</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>workspace</source>
         <translation>工作区</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="277" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="278" />
         <source>none (fp32)</source>
         <translation>无 (fp32)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="285" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="286" />
         <source>DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.</source>
         <translation>此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="292" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="293" />
         <source>One process: Start trains with the bundle's own worker (no accelerate launch).</source>
         <translation>单进程：“开始”用安装包自带的工作进程训练（不经 accelerate launch）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
         <source>resumes run {0}</source>
         <translation>恢复运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
         <source>creates a new run</source>
         <translation>创建一个新运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="297" />
         <source>Start {0} and writes the config and a launch script beside its checkpoints ({1}, {2}).</source>
         <translation>“开始”会{0}，并在其检查点旁写入配置和启动脚本（{1}、{2}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="317" />
         <source>Save accelerate config</source>
         <translation>保存 accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="317" />
         <source>YAML (*.yaml *.yml)</source>
         <translation>YAML (*.yaml *.yml)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="325" />
         <source>Save launch script</source>
         <translation>保存启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="325" />
         <source>Shell script (*.sh)</source>
         <translation>Shell 脚本 (*.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="333" />
         <source>Save Slurm script</source>
         <translation>保存 Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="333" />
         <source>Slurm batch script (*.sbatch *.sh)</source>
         <translation>Slurm 批处理脚本 (*.sbatch *.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="343" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="344" />
         <source>Could not write {0}: {1}</source>
         <translation>无法写入 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="345" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="346" />
         <source>Saved {0}</source>
         <translation>已保存 {0}</translation>
     </message>
@@ -1618,221 +1618,221 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="152" />
+        <location filename="../../studio/main_window.py" line="157" />
         <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
         <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="154" />
+        <location filename="../../studio/main_window.py" line="159" />
         <source>Model:</source>
         <translation>模型：</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="156" />
+        <location filename="../../studio/main_window.py" line="161" />
         <source>Folder…</source>
         <translation>文件夹…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="157" />
+        <location filename="../../studio/main_window.py" line="162" />
         <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
         <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="158" />
+        <location filename="../../studio/main_window.py" line="163" />
         <source>.gguf…</source>
         <translation>.gguf…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="159" />
+        <location filename="../../studio/main_window.py" line="164" />
         <source>Open a .gguf model file</source>
         <translation>打开 .gguf 模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="162" />
+        <location filename="../../studio/main_window.py" line="167" />
         <source>Hub…</source>
         <translation>Hub…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="163" />
+        <location filename="../../studio/main_window.py" line="168" />
         <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
         <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="176" />
+        <location filename="../../studio/main_window.py" line="181" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="177" />
+        <location filename="../../studio/main_window.py" line="182" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="178" />
+        <location filename="../../studio/main_window.py" line="183" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="201" />
+        <location filename="../../studio/main_window.py" line="206" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="224" />
+        <location filename="../../studio/main_window.py" line="229" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="225" />
+        <location filename="../../studio/main_window.py" line="230" />
         <source>&amp;New…</source>
         <translation>新建(&amp;N)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="226" />
+        <location filename="../../studio/main_window.py" line="231" />
         <source>&amp;Open…</source>
         <translation>打开(&amp;O)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="227" />
+        <location filename="../../studio/main_window.py" line="232" />
         <source>&amp;Save</source>
         <translation>保存(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="228" />
+        <location filename="../../studio/main_window.py" line="233" />
         <source>Save &amp;As…</source>
         <translation>另存为(&amp;A)…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="229" />
+        <location filename="../../studio/main_window.py" line="234" />
         <source>Recent projects</source>
         <translation>最近的项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="231" />
+        <location filename="../../studio/main_window.py" line="236" />
         <source>&amp;Quit</source>
         <translation>退出(&amp;Q)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="232" />
+        <location filename="../../studio/main_window.py" line="237" />
         <source>&amp;Edit</source>
         <translation>编辑(&amp;E)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="233" />
-        <location filename="../../studio/main_window.py" line="259" />
+        <location filename="../../studio/main_window.py" line="238" />
+        <location filename="../../studio/main_window.py" line="264" />
         <source>&amp;Undo</source>
         <translation>撤销(&amp;U)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="236" />
-        <location filename="../../studio/main_window.py" line="260" />
+        <location filename="../../studio/main_window.py" line="241" />
+        <location filename="../../studio/main_window.py" line="265" />
         <source>&amp;Redo</source>
         <translation>重做(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="243" />
+        <location filename="../../studio/main_window.py" line="248" />
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="244" />
+        <location filename="../../studio/main_window.py" line="249" />
         <source>Focus the tree filter</source>
         <translation>聚焦到模块树筛选框</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="249" />
+        <location filename="../../studio/main_window.py" line="254" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="251" />
+        <location filename="../../studio/main_window.py" line="256" />
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="287" />
+        <location filename="../../studio/main_window.py" line="277" />
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="288" />
+        <location filename="../../studio/main_window.py" line="278" />
         <source>&amp;Documentation</source>
         <translation>文档(&amp;D)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="292" />
+        <location filename="../../studio/main_window.py" line="282" />
         <source>&amp;About Adapter Studio</source>
         <translation>关于 Adapter Studio(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="303" />
+        <location filename="../../studio/main_window.py" line="293" />
         <source>The language changes the next time Adapter Studio starts.</source>
         <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="406" />
+        <location filename="../../studio/main_window.py" line="399" />
         <source>Cannot open project</source>
         <translation>无法打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="430" />
-        <location filename="../../studio/main_window.py" line="494" />
-        <location filename="../../studio/main_window.py" line="642" />
+        <location filename="../../studio/main_window.py" line="423" />
+        <location filename="../../studio/main_window.py" line="487" />
+        <location filename="../../studio/main_window.py" line="635" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="498" />
+        <location filename="../../studio/main_window.py" line="491" />
         <source>Saved — the project saves itself as you edit.</source>
         <translation>已保存——项目会在编辑时自动保存。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="501" />
+        <location filename="../../studio/main_window.py" line="494" />
         <source>New project</source>
         <translation>新建项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="508" />
+        <location filename="../../studio/main_window.py" line="501" />
         <source>Open project</source>
         <translation>打开项目</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="517" />
+        <location filename="../../studio/main_window.py" line="510" />
         <source>Save project as</source>
         <translation>项目另存为</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="536" />
+        <location filename="../../studio/main_window.py" line="529" />
         <source>Model folder</source>
         <translation>模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="541" />
+        <location filename="../../studio/main_window.py" line="534" />
         <source>Model file</source>
         <translation>模型文件</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="571" />
+        <location filename="../../studio/main_window.py" line="564" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="572" />
+        <location filename="../../studio/main_window.py" line="565" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="584" />
+        <location filename="../../studio/main_window.py" line="577" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="609" />
+        <location filename="../../studio/main_window.py" line="602" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="635" />
+        <location filename="../../studio/main_window.py" line="628" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -1840,7 +1840,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>Messages</name>
     <message>
-        <location filename="../../studio/messages.py" line="27" />
+        <location filename="../../studio/messages.py" line="49" />
         <source>{path} is not a Hugging Face model folder: it has no config.json. Choose the folder that holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a built-in name.</source>
         <translation>{path} 不是 Hugging Face 模型文件夹：其中没有 config.json。请选择包含 config.json 和 *.safetensors 权重的文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称。</translation>
     </message>
@@ -1849,217 +1849,232 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation type="vanished">Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="31" />
+        <location filename="../../studio/messages.py" line="53" />
         <source>The hub id '{id}' is not in the local Hugging Face cache. Download it first with the Hub… button (or `adapter-studio pull {id}`). Without network here, run that or `hf download {id}` on a machine with network and copy the cache over.</source>
         <translation>Hub ID '{id}' 不在本地 Hugging Face 缓存中。请先用“Hub…”按钮（或 `adapter-studio pull {id}`）下载它。若此处没有网络，请在联网的机器上运行该命令或 `hf download {id}`，再把缓存复制过来。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="35" />
+        <location filename="../../studio/messages.py" line="57" />
         <source>Unknown model reference '{ref}'. Choose a model folder, a .gguf file, a hub id in the local cache or a built-in name (smollm2-135m-instruct, bloomz-560m, tiny-bloom, tiny-llama, tiny-gpt2).</source>
         <translation>未知的模型引用 '{ref}'。请选择模型文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称（smollm2-135m-instruct、bloomz-560m、tiny-bloom、tiny-llama、tiny-gpt2）。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="39" />
+        <location filename="../../studio/messages.py" line="61" />
         <source>There is no file or folder at {path}. Check the path.</source>
         <translation>{path} 处没有文件或文件夹。请检查路径。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="41" />
+        <location filename="../../studio/messages.py" line="63" />
         <source>The model reference is empty: choose a model.</source>
         <translation>模型引用为空：请选择一个模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="43" />
+        <location filename="../../studio/messages.py" line="65" />
         <source>{file}, line {line}, column {col}: not valid JSON.</source>
         <translation>{file}，第 {line} 行第 {col} 列：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="45" />
+        <location filename="../../studio/messages.py" line="67" />
         <source>{file}, line {line}: not valid JSON.</source>
         <translation>{file}，第 {line} 行：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="47" />
+        <location filename="../../studio/messages.py" line="71" />
         <source>target_modules entry '{name}' matches no module of this model. Closest real names: {close}.</source>
         <translation>target_modules 中的 '{name}' 不匹配此模型的任何模块。最接近的实际名称：{close}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="50" />
+        <location filename="../../studio/messages.py" line="73" />
         <source>{field} must be a whole number ≥ {min}, got {got}.</source>
         <translation>{field} 必须是 ≥ {min} 的整数，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="52" />
+        <location filename="../../studio/messages.py" line="74" />
         <source>{field} must be in {range}, not {got}.</source>
         <translation>{field} 必须在 {range} 之内，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="54" />
+        <location filename="../../studio/messages.py" line="75" />
         <source>{field} must be positive, not {got}.</source>
         <translation>{field} 必须为正数，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="56" />
+        <location filename="../../studio/messages.py" line="76" />
         <source>{field} must be a number, not {got}.</source>
         <translation>{field} 必须是数字，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="58" />
+        <location filename="../../studio/messages.py" line="69" />
         <source>{field}: not valid JSON.</source>
         <translation>{field}：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="60" />
+        <location filename="../../studio/messages.py" line="77" />
         <source>Set max_steps ≥ 1 or num_epochs &gt; 0.</source>
         <translation>请设置 max_steps ≥ 1 或 num_epochs &gt; 0。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="62" />
+        <location filename="../../studio/messages.py" line="78" />
         <source>not a valid regular expression: {why}</source>
         <translation>不是有效的正则表达式：{why}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="65" />
+        <location filename="../../studio/messages.py" line="80" />
         <source>{method} adapts {kinds} layers, not {cls}.</source>
         <translation>{method} 只能适配 {kinds} 层，不能适配 {cls}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="67" />
+        <location filename="../../studio/messages.py" line="81" />
         <source>Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks.</source>
         <translation>Adaption prompt 适配 Llama、Mistral、GPT-2 和 Bloom 块中的整个注意力模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="69" />
+        <location filename="../../studio/messages.py" line="82" />
         <source>{method} adds virtual tokens in front of the input; it does not adapt individual modules.</source>
         <translation>{method} 在输入前添加虚拟 token；它不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="71" />
+        <location filename="../../studio/messages.py" line="83" />
         <source>Prefix tuning adds learned keys and values to every attention layer; it does not adapt individual modules.</source>
         <translation>Prefix tuning 为每个注意力层添加学习到的键和值；它不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="75" />
+        <location filename="../../studio/messages.py" line="86" />
         <source>Prompt tuning learns virtual tokens in front of the input; it adapts no module.</source>
         <translation>Prompt tuning 学习输入前的虚拟 token；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="77" />
+        <location filename="../../studio/messages.py" line="87" />
         <source>P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.</source>
         <translation>P-tuning（通过一个小型提示编码器）学习虚拟 token；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="79" />
+        <location filename="../../studio/messages.py" line="88" />
         <source>Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.</source>
         <translation>Prefix tuning 为每个注意力层学习键/值前缀；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="81" />
+        <location filename="../../studio/messages.py" line="89" />
         <source>Adaption prompt adds gated prompts to the top attention layers; it adapts no module.</source>
         <translation>Adaption prompt 为顶部的注意力层添加门控提示；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="83" />
+        <location filename="../../studio/messages.py" line="90" />
         <source>{method} does not adapt individual modules.</source>
         <translation>{method} 不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="89" />
+        <location filename="../../studio/messages.py" line="95" />
         <source>Training failed at step {step}: {rest}</source>
         <translation>训练在第 {step} 步失败：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="90" />
+        <location filename="../../studio/messages.py" line="96" />
         <source>Training failed: {rest}</source>
         <translation>训练失败：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="91" />
+        <location filename="../../studio/messages.py" line="97" />
         <source>The model could not be loaded: {rest}</source>
         <translation>无法加载模型：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="92" />
+        <location filename="../../studio/messages.py" line="98" />
         <source>The dataset cannot be used: {rest}</source>
         <translation>无法使用数据集：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="94" />
+        <location filename="../../studio/messages.py" line="99" />
         <source>The run's settings are not valid: {rest}</source>
         <translation>运行的设置无效：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="95" />
+        <location filename="../../studio/messages.py" line="100" />
         <source>Training could not start: {rest}</source>
         <translation>训练无法开始：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="99" />
+        <location filename="../../studio/messages.py" line="105" />
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="100" />
+        <location filename="../../studio/messages.py" line="106" />
         <source>The dataset cannot be used.</source>
         <translation>无法使用数据集。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="101" />
+        <location filename="../../studio/messages.py" line="107" />
         <source>A setting is not valid.</source>
         <translation>某项设置无效。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="102" />
+        <location filename="../../studio/messages.py" line="108" />
         <source>The project file cannot be used.</source>
         <translation>无法使用项目文件。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="103" />
+        <location filename="../../studio/messages.py" line="109" />
         <source>The export failed.</source>
         <translation>导出失败。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="104" />
+        <location filename="../../studio/messages.py" line="110" />
         <source>Out of memory.</source>
         <translation>内存不足。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="105" />
+        <location filename="../../studio/messages.py" line="111" />
+        <source>The loss is no longer a number.</source>
+        <translation>损失已不再是有限数值。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="112" />
+        <source>This cannot be done now.</source>
+        <translation>现在无法执行此操作。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="113" />
+        <source>The training process ended without a word.</source>
+        <translation>训练进程未留下任何说明就结束了。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="114" />
         <source>Something went wrong.</source>
         <translation>出错了。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="109" />
+        <location filename="../../studio/messages.py" line="118" />
         <source>Lower the batch size or max_length, or turn on gradient checkpointing, then Resume or train again.</source>
         <translation>请减小批大小或 max_length，或打开梯度检查点，然后恢复或重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="111" />
+        <location filename="../../studio/messages.py" line="120" />
         <source>Lower the learning rate (or use more warm-up steps), then train again.</source>
         <translation>请降低学习率（或使用更多预热步数），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="112" />
+        <location filename="../../studio/messages.py" line="121" />
         <source>Fix the dataset (the Data tab's Preview shows the problem), then train again.</source>
         <translation>请修正数据集（“数据”页的预览会显示问题），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="113" />
+        <location filename="../../studio/messages.py" line="122" />
         <source>Change the setting named above, then train again.</source>
         <translation>请修改上面提到的设置，然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="114" />
+        <location filename="../../studio/messages.py" line="123" />
         <source>Check the model reference (folder, .gguf file, built-in name), then train again.</source>
         <translation>请检查模型引用（文件夹、.gguf 文件、内置名称），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="115" />
+        <location filename="../../studio/messages.py" line="124" />
         <source>See the log below for details; Resume continues from the last checkpoint if there is one.</source>
         <translation>详情见下方日志；若有检查点，“恢复”会从最近的检查点继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="145" />
+        <location filename="../../studio/messages.py" line="154" />
         <source>, </source>
         <translation>、</translation>
     </message>
@@ -2410,107 +2425,107 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>RunsList</name>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="31" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>run</source>
         <translation>运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="31" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="31" />
+        <location filename="../../studio/widgets/runs_list.py" line="32" />
         <source>method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>steps</source>
         <translation>步数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>loss</source>
         <translation>损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>eval loss</source>
         <translation>评估损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="33" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
         <source>best eval</source>
         <translation>最佳评估</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="33" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
         <source>duration</source>
         <translation>时长</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <location filename="../../studio/widgets/runs_list.py" line="35" />
         <source>best score</source>
         <translation>最佳得分</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <location filename="../../studio/widgets/runs_list.py" line="35" />
         <source>blind A/B</source>
         <translation>盲评 A/B</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="37" />
+        <location filename="../../studio/widgets/runs_list.py" line="38" />
         <source>exact match</source>
         <translation>完全匹配</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="37" />
+        <location filename="../../studio/widgets/runs_list.py" line="38" />
         <source>contains</source>
         <translation>包含</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <location filename="../../studio/widgets/runs_list.py" line="39" />
         <source>token F1</source>
         <translation>词元 F1</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <location filename="../../studio/widgets/runs_list.py" line="39" />
         <source>ROUGE-L</source>
         <translation>ROUGE-L</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="83" />
+        <location filename="../../studio/widgets/runs_list.py" line="84" />
         <source>The task score the runs list shows: each run's best over its evaluations</source>
         <translation>运行列表显示的任务得分：每个运行在各次评估中的最佳值</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="88" />
+        <location filename="../../studio/widgets/runs_list.py" line="89" />
         <source>Select two runs to compare their settings; several to overlay their curves.</source>
         <translation>选择两个运行可比较设置；选择多个可叠加曲线。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="90" />
+        <location filename="../../studio/widgets/runs_list.py" line="91" />
         <source>Exports of this project (verified against the adapter model)</source>
         <translation>本项目的导出（已与适配器模型比对验证）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="96" />
+        <location filename="../../studio/widgets/runs_list.py" line="97" />
         <source>Score:</source>
         <translation>得分：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="106" />
+        <location filename="../../studio/widgets/runs_list.py" line="107" />
         <source>Exports</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="231" />
+        <location filename="../../studio/widgets/runs_list.py" line="232" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="231" />
+        <location filename="../../studio/widgets/runs_list.py" line="232" />
         <source>Resume — {0}</source>
         <translation>恢复——{0}</translation>
     </message>
@@ -2578,7 +2593,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <name>TrainingController</name>
     <message>
         <location filename="../../studio/training.py" line="76" />
-        <location filename="../../studio/training.py" line="95" />
+        <location filename="../../studio/training.py" line="97" />
         <source>Runs</source>
         <translation>运行</translation>
     </message>
@@ -2593,74 +2608,74 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>适配位置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="90" />
+        <location filename="../../studio/training.py" line="92" />
         <source>Samples</source>
         <translation>样例</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="92" />
+        <location filename="../../studio/training.py" line="94" />
         <source>Blind A/B</source>
         <translation>盲评 A/B</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="100" />
+        <location filename="../../studio/training.py" line="102" />
         <source>▶ Train</source>
         <translation>▶ 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="101" />
+        <location filename="../../studio/training.py" line="103" />
         <source>Start a training run in a worker process (Ctrl+Enter)</source>
         <translation>在工作进程中开始一次训练 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="102" />
+        <location filename="../../studio/training.py" line="104" />
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="103" />
+        <location filename="../../studio/training.py" line="105" />
         <source>Checkpoint and stop the run (Esc)</source>
         <translation>写入检查点并停止运行 (Esc)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="105" />
-        <location filename="../../studio/training.py" line="469" />
+        <location filename="../../studio/training.py" line="107" />
+        <location filename="../../studio/training.py" line="471" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="116" />
+        <location filename="../../studio/training.py" line="118" />
         <source>&amp;Run</source>
         <translation>运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="117" />
+        <location filename="../../studio/training.py" line="119" />
         <source>&amp;Train</source>
         <translation>训练(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="119" />
+        <location filename="../../studio/training.py" line="121" />
         <source>&amp;Stop</source>
         <translation>停止(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="122" />
-        <location filename="../../studio/training.py" line="475" />
+        <location filename="../../studio/training.py" line="124" />
+        <location filename="../../studio/training.py" line="477" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="125" />
+        <location filename="../../studio/training.py" line="127" />
         <source>&amp;Resume selected run</source>
         <translation>恢复所选运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="130" />
+        <location filename="../../studio/training.py" line="132" />
         <source>&amp;Export…</source>
         <translation>导出(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="131" />
+        <location filename="../../studio/training.py" line="133" />
         <source>Save &amp;plot…</source>
         <translation>保存图表(&amp;P)…</translation>
     </message>
@@ -2669,195 +2684,195 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="266" />
+        <location filename="../../studio/training.py" line="268" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="271" />
+        <location filename="../../studio/training.py" line="273" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="280" />
+        <location filename="../../studio/training.py" line="282" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="289" />
-        <location filename="../../studio/training.py" line="361" />
+        <location filename="../../studio/training.py" line="291" />
+        <location filename="../../studio/training.py" line="363" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="294" />
+        <location filename="../../studio/training.py" line="296" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="317" />
+        <location filename="../../studio/training.py" line="319" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="322" />
+        <location filename="../../studio/training.py" line="324" />
         <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
         <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="325" />
+        <location filename="../../studio/training.py" line="327" />
         <source>Targets: {0}</source>
         <translation>目标：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="327" />
+        <location filename="../../studio/training.py" line="329" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="328" />
+        <location filename="../../studio/training.py" line="330" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="334" />
+        <location filename="../../studio/training.py" line="336" />
         <source>Data: {0}</source>
         <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="336" />
+        <location filename="../../studio/training.py" line="338" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
         <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="346" />
+        <location filename="../../studio/training.py" line="348" />
         <source>There is no run {0}.</source>
         <translation>没有运行 {0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="348" />
+        <location filename="../../studio/training.py" line="350" />
         <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
         <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="351" />
-        <location filename="../../studio/training.py" line="558" />
+        <location filename="../../studio/training.py" line="353" />
+        <location filename="../../studio/training.py" line="560" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="353" />
+        <location filename="../../studio/training.py" line="355" />
         <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>Slurm script</source>
         <translation>Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="385" />
+        <location filename="../../studio/training.py" line="387" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="466" />
+        <location filename="../../studio/training.py" line="468" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="466" />
+        <location filename="../../studio/training.py" line="468" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="467" />
+        <location filename="../../studio/training.py" line="469" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="469" />
+        <location filename="../../studio/training.py" line="471" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="470" />
+        <location filename="../../studio/training.py" line="472" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="475" />
+        <location filename="../../studio/training.py" line="477" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="511" />
+        <location filename="../../studio/training.py" line="513" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="528" />
+        <location filename="../../studio/training.py" line="530" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="539" />
+        <location filename="../../studio/training.py" line="541" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="542" />
+        <location filename="../../studio/training.py" line="544" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="551" />
-        <location filename="../../studio/training.py" line="556" />
+        <location filename="../../studio/training.py" line="553" />
+        <location filename="../../studio/training.py" line="558" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="562" />
+        <location filename="../../studio/training.py" line="564" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="577" />
+        <location filename="../../studio/training.py" line="579" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="578" />
+        <location filename="../../studio/training.py" line="580" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="579" />
+        <location filename="../../studio/training.py" line="581" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="583" />
+        <location filename="../../studio/training.py" line="585" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="593" />
+        <location filename="../../studio/training.py" line="595" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="596" />
+        <location filename="../../studio/training.py" line="598" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
     </message>
@@ -2865,37 +2880,37 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>_ReadOnlyBanner</name>
     <message>
-        <location filename="../../studio/main_window.py" line="793" />
+        <location filename="../../studio/main_window.py" line="786" />
         <source>Show that window</source>
         <translation>显示那个窗口</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="794" />
+        <location filename="../../studio/main_window.py" line="787" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="795" />
+        <location filename="../../studio/main_window.py" line="788" />
         <source>Open the project for editing if no other window has it open any more</source>
         <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="808" />
+        <location filename="../../studio/main_window.py" line="801" />
         <source>another window of Adapter Studio has this project open; only that window can change it.</source>
         <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="810" />
+        <location filename="../../studio/main_window.py" line="803" />
         <source>the project's lock file cannot be written ({0}).</source>
         <translation>无法写入项目的锁文件（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="812" />
+        <location filename="../../studio/main_window.py" line="805" />
         <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
         <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="820" />
+        <location filename="../../studio/main_window.py" line="813" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
