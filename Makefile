@@ -4,6 +4,7 @@
 #   make uninstall-desktop    removes them again
 #   make package              the one-folder bundle: dist/adapter-studio/adapter-studio (from the lock)
 #   make lock                 refresh the lock, requirements/*.txt (then run the whole suite)
+#   make translations         the zh_CN .ts/.qm from the studio's strings and assets/translations/fill_zh_CN.py
 #
 # install-desktop points the menu entry at EXEC: by default the `adapter-studio` on PATH (pipx/uv),
 # else the bundle in dist/ when it has been built; or name one:
@@ -17,7 +18,17 @@ BUNDLE    := $(CURDIR)/dist/adapter-studio/adapter-studio
 EXEC      ?= $(or $(shell command -v adapter-studio 2>/dev/null),$(wildcard $(BUNDLE)),adapter-studio)
 PNG_SIZES := 16 24 32 48 64 128 256 512
 
-.PHONY: install-desktop uninstall-desktop package icons lock
+.PHONY: install-desktop uninstall-desktop package icons lock translations
+
+LUPDATE   ?= $(if $(wildcard .venv/bin/pyside6-lupdate),.venv/bin/pyside6-lupdate,pyside6-lupdate)
+LRELEASE  ?= $(if $(wildcard .venv/bin/pyside6-lrelease),.venv/bin/pyside6-lrelease,pyside6-lrelease)
+
+# The Simplified Chinese strings (docs/studio.md, Languages): the studio's strings into the .ts, the
+# translations of assets/translations/fill_zh_CN.py into it, the .qm the app loads.
+translations:
+	$(LUPDATE) $$(find studio -name '*.py' | sort) -ts assets/translations/studio_zh_CN.ts
+	$(PYTHON) assets/translations/fill_zh_CN.py
+	$(LRELEASE) assets/translations/studio_zh_CN.ts -qm assets/translations/studio_zh_CN.qm
 
 install-desktop:
 	install -d "$(DATA)/applications" "$(DATA)/mime/packages" "$(DATA)/metainfo" \

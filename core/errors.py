@@ -6,7 +6,7 @@ modules that raise them import them from here (``core.data.DataError is core.err
 
 `explain` maps any exception to a `Problem` (kind, message, detail). The command line prints its
 message (`core.cli`), the worker records it as a ``Failed`` event (`core.worker`, `core.train`), and
-the window shows the recorded reason with advice for its kind (`studio.worker_client.describe_failure`).
+the window shows the recorded reason with advice for its kind (`studio.messages.person` and `studio.messages.advice`).
 
 ``kind`` uses the vocabulary of ``core.protocol.Failed.kind``, which project files already hold:
 ``config``, ``data``, ``model``, ``oom`` (out of memory), ``nan`` (set by the loop) and ``error``

@@ -3,7 +3,8 @@
 `core` writes its errors in English for a person (what was wrong and where: file, line, module name)
 and gives each error class a ``kind`` (`core.errors`). The window translates them here: each
 `PATTERNS` entry matches one message that `core` writes and rebuilds it from a translatable template
-with the message's own names, paths and numbers; `person` applies them (also to the part after
+with the message's own names, paths and numbers (a template that repeats `core`'s message word for
+word is its expression too, through `_pattern`); `person` applies them (also to the part after
 "Training failed: …" and the worker's "The dataset cannot be used: …"). In English the message is
 shown exactly as `core` wrote it. A message no pattern knows gets a translated headline for its kind
 (`HEADLINES`) in front of the engine's words, so the person at least reads what went wrong in their
@@ -21,8 +22,29 @@ from PySide6.QtCore import QCoreApplication, QT_TRANSLATE_NOOP
 CONTEXT = "Messages"
 
 
-# (regular expression over core's English message, template with the expression's named groups).
-PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for rx, tpl in (
+# Named parts of core's messages, for `_pattern`: what each may hold (anything else: any text).
+_PARTS = {"field": r"\w+", "cls": r"\w+", "line": r"\d+", "col": r"\d+", "step": r"\d+", "min": r"-?\d+",
+          "kinds": r"[\w, ]+?", "rest": r".*"}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """The expression of core's message that ``template`` repeats word for word: its text literally, each
+    ``{name}`` a named group (`_PARTS`), the closing full stop optional."""
+    pieces = re.split(r"\{(\w+)\}", template)
+    rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>{_PARTS.get(p, '.+?')})" for i, p in enumerate(pieces))
+    if template.endswith("."):  # core's message may leave it out
+        rx = rx[: -len(re.escape("."))] + r"\.?"
+    return re.compile(f"^{rx}$", re.S)
+
+
+def _table(entries: tuple[str | tuple[str, str], ...]) -> list[tuple[re.Pattern[str], str]]:
+    """(expression, template) pairs: an entry is a template that core's message repeats (its expression made
+    by `_pattern`), or (expression, template) where the window words core's message otherwise."""
+    return [(re.compile(e[0], re.S), e[1]) if isinstance(e, tuple) else (_pattern(e), e) for e in entries]
+
+
+# core's English messages and their translatable templates (with the message's own names as {groups}).
+PATTERNS = _table((
     (r"^(?P<path>.+) is not a Hugging Face model folder: it has no config\.json\..*$",
      QT_TRANSLATE_NOOP("Messages", "{path} is not a Hugging Face model folder: it has no config.json. Choose the folder that "
                        "holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a "
@@ -43,58 +65,42 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for r
      QT_TRANSLATE_NOOP("Messages", "{file}, line {line}, column {col}: not valid JSON.")),
     (r"^(?P<file>.+), line (?P<line>\d+): not valid JSON.*$",
      QT_TRANSLATE_NOOP("Messages", "{file}, line {line}: not valid JSON.")),
-    (r"^target_modules entry '(?P<name>[^']+)' matches no module of this model\. Closest real names: (?P<close>.+?)\.?$",
-     QT_TRANSLATE_NOOP("Messages", "target_modules entry '{name}' matches no module of this model. Closest real names: "
-                       "{close}.")),
-    (r"^(?P<field>\w+) must be a whole number ≥ (?P<min>-?\d+), got (?P<got>.+?)\.?$",
-     QT_TRANSLATE_NOOP("Messages", "{field} must be a whole number ≥ {min}, got {got}.")),
-    (r"^(?P<field>\w+) must be in (?P<range>[\[(].*?[\])]), not (?P<got>.+?)\.?$",
-     QT_TRANSLATE_NOOP("Messages", "{field} must be in {range}, not {got}.")),
-    (r"^(?P<field>\w+) must be positive, not (?P<got>.+?)\.?$",
-     QT_TRANSLATE_NOOP("Messages", "{field} must be positive, not {got}.")),
-    (r"^(?P<field>\w+) must be a number, not (?P<got>.+?)\.?$",
-     QT_TRANSLATE_NOOP("Messages", "{field} must be a number, not {got}.")),
     (r"^(?P<field>\w+): not valid JSON.*$",
      QT_TRANSLATE_NOOP("Messages", "{field}: not valid JSON.")),
-    (r"^Set max_steps ≥ 1 or num_epochs > 0\.$",
-     QT_TRANSLATE_NOOP("Messages", "Set max_steps ≥ 1 or num_epochs > 0.")),
-    (r"^not a valid regular expression: (?P<why>.*)$",
-     QT_TRANSLATE_NOOP("Messages", "not a valid regular expression: {why}")),
+    # the rest word for word as core writes them
+    QT_TRANSLATE_NOOP("Messages", "target_modules entry '{name}' matches no module of this model. Closest real names: "
+                      "{close}."),
+    QT_TRANSLATE_NOOP("Messages", "{field} must be a whole number ≥ {min}, got {got}."),
+    QT_TRANSLATE_NOOP("Messages", "{field} must be in {range}, not {got}."),
+    QT_TRANSLATE_NOOP("Messages", "{field} must be positive, not {got}."),
+    QT_TRANSLATE_NOOP("Messages", "{field} must be a number, not {got}."),
+    QT_TRANSLATE_NOOP("Messages", "Set max_steps ≥ 1 or num_epochs > 0."),
+    QT_TRANSLATE_NOOP("Messages", "not a valid regular expression: {why}"),
     # the methods' can_target sentences (core/methods/*.py), shown on grey rows and under the tree
-    (r"^(?P<method>\S+) adapts (?P<kinds>[\w, ]+?) layers, not (?P<cls>\w+)\.$",
-     QT_TRANSLATE_NOOP("Messages", "{method} adapts {kinds} layers, not {cls}.")),
-    (r"^Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks\.$",
-     QT_TRANSLATE_NOOP("Messages", "Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks.")),
-    (r"^(?P<method>P-tuning|Prompt tuning) adds virtual tokens in front of the input; it does not adapt individual modules\.$",
-     QT_TRANSLATE_NOOP("Messages", "{method} adds virtual tokens in front of the input; it does not adapt individual modules.")),
-    (r"^Prefix tuning adds learned keys and values to every attention layer; it does not adapt individual modules\.$",
-     QT_TRANSLATE_NOOP("Messages", "Prefix tuning adds learned keys and values to every attention layer; it does not adapt "
-                       "individual modules.")),
+    QT_TRANSLATE_NOOP("Messages", "{method} adapts {kinds} layers, not {cls}."),
+    QT_TRANSLATE_NOOP("Messages", "Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks."),
+    QT_TRANSLATE_NOOP("Messages", "{method} adds virtual tokens in front of the input; it does not adapt individual modules."),
+    QT_TRANSLATE_NOOP("Messages", "Prefix tuning adds learned keys and values to every attention layer; it does not adapt "
+                      "individual modules."),
     # why a method takes no module targets (each method file's FACTS.no_targets, through core.methods.catalog)
-    (r"^Prompt tuning learns virtual tokens in front of the input; it adapts no module\.$",
-     QT_TRANSLATE_NOOP("Messages", "Prompt tuning learns virtual tokens in front of the input; it adapts no module.")),
-    (r"^P-tuning learns virtual tokens \(through a small prompt encoder\); it adapts no module\.$",
-     QT_TRANSLATE_NOOP("Messages", "P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.")),
-    (r"^Prefix tuning learns key/value prefixes for every attention layer; it adapts no module\.$",
-     QT_TRANSLATE_NOOP("Messages", "Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.")),
-    (r"^Adaption prompt adds gated prompts to the top attention layers; it adapts no module\.$",
-     QT_TRANSLATE_NOOP("Messages", "Adaption prompt adds gated prompts to the top attention layers; it adapts no module.")),
-    (r"^(?P<method>.+) does not adapt individual modules\.$",
-     QT_TRANSLATE_NOOP("Messages", "{method} does not adapt individual modules.")),
-)]
+    QT_TRANSLATE_NOOP("Messages", "Prompt tuning learns virtual tokens in front of the input; it adapts no module."),
+    QT_TRANSLATE_NOOP("Messages", "P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module."),
+    QT_TRANSLATE_NOOP("Messages", "Prefix tuning learns key/value prefixes for every attention layer; it adapts no module."),
+    QT_TRANSLATE_NOOP("Messages", "Adaption prompt adds gated prompts to the top attention layers; it adapts no module."),
+    QT_TRANSLATE_NOOP("Messages", "{method} does not adapt individual modules."),
+))
 
-# Prefixes core puts before another message: translated, and the rest translated on its own.
-PREFIXES: list[tuple[re.Pattern[str], str]] = [(re.compile(rx, re.S), tpl) for rx, tpl in (
-    (r"^Training failed at step (?P<step>\d+): (?P<rest>.*)$",
-     QT_TRANSLATE_NOOP("Messages", "Training failed at step {step}: {rest}")),
-    (r"^Training failed: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "Training failed: {rest}")),
-    (r"^The model could not be loaded: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "The model could not be loaded: {rest}")),
-    (r"^The dataset cannot be used: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "The dataset cannot be used: {rest}")),
-    (r"^The run's settings are not valid: (?P<rest>.*)$",
-     QT_TRANSLATE_NOOP("Messages", "The run's settings are not valid: {rest}")),
-    (r"^Training could not start: (?P<rest>.*)$", QT_TRANSLATE_NOOP("Messages", "Training could not start: {rest}")),
-)]
+# Prefixes core puts before another message: translated, and the rest ({rest}) translated on its own.
+PREFIXES = _table((
+    QT_TRANSLATE_NOOP("Messages", "Training failed at step {step}: {rest}"),
+    QT_TRANSLATE_NOOP("Messages", "Training failed: {rest}"),
+    QT_TRANSLATE_NOOP("Messages", "The model could not be loaded: {rest}"),
+    QT_TRANSLATE_NOOP("Messages", "The dataset cannot be used: {rest}"),
+    QT_TRANSLATE_NOOP("Messages", "The run's settings are not valid: {rest}"),
+    QT_TRANSLATE_NOOP("Messages", "Training could not start: {rest}"),
+))
 
+# The headline of a message no pattern knows, by its kind (`core.errors`, `core.protocol.Failed.kind`).
 HEADLINES = {
     "model": QT_TRANSLATE_NOOP("Messages", "The model could not be loaded."),
     "data": QT_TRANSLATE_NOOP("Messages", "The dataset cannot be used."),
@@ -102,6 +108,9 @@ HEADLINES = {
     "project": QT_TRANSLATE_NOOP("Messages", "The project file cannot be used."),
     "export": QT_TRANSLATE_NOOP("Messages", "The export failed."),
     "oom": QT_TRANSLATE_NOOP("Messages", "Out of memory."),
+    "nan": QT_TRANSLATE_NOOP("Messages", "The loss is no longer a number."),
+    "request": QT_TRANSLATE_NOOP("Messages", "This cannot be done now."),
+    "crashed": QT_TRANSLATE_NOOP("Messages", "The training process ended without a word."),
     "": QT_TRANSLATE_NOOP("Messages", "Something went wrong."),
 }
 
@@ -126,8 +135,9 @@ def translated() -> bool:
     return _t(HEADLINES[""]) != HEADLINES[""]
 
 
-def person(message: str, kind: str | None = None) -> str:
-    """``message`` (an engine error, as written by `core`) in the window's language."""
+def person(message: str, kind: str | None = None, *, headline: bool = True) -> str:
+    """``message`` (an engine error, as written by `core`) in the window's language; one no pattern knows
+    behind the headline of its kind (unless ``headline`` is False)."""
     if not message or not translated():
         return message
     text = message.strip()
@@ -135,7 +145,9 @@ def person(message: str, kind: str | None = None) -> str:
         m = rx.match(text)
         if m:
             groups = m.groupdict()
-            groups["rest"] = person(groups["rest"], kind)
+            # "The dataset cannot be used: …" says what the data headline would say again
+            said = template.split("{rest}")[0].rstrip(": ") + "."
+            groups["rest"] = person(groups["rest"], kind, headline=said != HEADLINES.get(kind or ""))
             return _t(template).format(**groups)
     for rx, template in PATTERNS:
         m = rx.match(text)
@@ -144,10 +156,9 @@ def person(message: str, kind: str | None = None) -> str:
             if "kinds" in groups:  # "Linear, Conv1D and Embedding": a list in the target language's way
                 groups["kinds"] = _t(QT_TRANSLATE_NOOP("Messages", ", ")).join(re.split(r", | and ", groups["kinds"]))
             return _t(template).format(**groups)
-    if _has_chinese(text):
+    if _has_chinese(text) or not headline:
         return message
-    headline = _t(HEADLINES.get(kind or "", HEADLINES[""]))
-    return f"{headline} {message}"
+    return f"{_t(HEADLINES.get(kind or '', HEADLINES['']))} {message}"
 
 
 def advice(kind: str | None) -> str:

@@ -316,7 +316,7 @@ class TrainingController(QObject):
         settings = getattr(w, "settings", None)
         tree = getattr(w, "tree", None)
         if tree is not None and tree.error:
-            lines.append(self.tr("Model: {0}").format(tree.error))
+            lines.append(self.tr("Model: {0}").format(person(tree.error, "model")))
         elif settings is not None:
             from studio.widgets.module_tree import ARCHITECTURE_ONLY
 
@@ -329,11 +329,11 @@ class TrainingController(QObject):
         for what, form in ((self.tr("Method"), method_form.form if method_form is not None else None),
                            (self.tr("Training"), getattr(w, "training_form", None))):
             if form is not None and form.error:
-                lines.append(f"{what}: {form.error}")
+                lines.append(f"{what}: {person(form.error, 'config')}")
         panel = getattr(w, "data_panel", None)
         if panel is not None:
             if panel.mapping_error:
-                lines.append(self.tr("Data: {0}").format(panel.mapping_error))
+                lines.append(self.tr("Data: {0}").format(person(panel.mapping_error, "data")))
             elif panel.error.isVisibleTo(panel) and panel.error.text():
                 lines.append(self.tr("Data: {0} (Preview again once it is fixed.)").format(panel.error.text()))
         return "\n".join(lines)

@@ -459,17 +459,6 @@ def fresh_reader(path: str | os.PathLike[str]) -> Any:
     return closing(Project.reopen(path))
 
 
-def describe_failure(kind: str | None) -> str:
-    """What to do about a failure of this kind (`core.protocol.Failed.kind`), for people."""
-    return {
-        "oom": "Lower the batch size or max_length, or turn on gradient checkpointing, then Resume or train again.",
-        "nan": "Lower the learning rate (or use more warm-up steps), then train again.",
-        "data": "Fix the dataset (the Data tab's Preview shows the problem), then train again.",
-        "config": "Change the setting named above, then train again.",
-        "model": "Check the model reference (folder, .gguf file, built-in name), then train again.",
-    }.get(kind or "", "See the log below for details; Resume continues from the last checkpoint if there is one.")
-
-
 def clock(seconds: Any) -> str:
     """``h:mm:ss`` (or ``?``)."""
     if seconds is None:

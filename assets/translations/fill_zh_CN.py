@@ -173,6 +173,8 @@ ZH.update({
     "The model could not be loaded.": "无法加载模型。", "The dataset cannot be used.": "无法使用数据集。",
     "A setting is not valid.": "某项设置无效。", "The project file cannot be used.": "无法使用项目文件。",
     "The export failed.": "导出失败。", "Out of memory.": "内存不足。", "Something went wrong.": "出错了。",
+    "The loss is no longer a number.": "损失已不再是有限数值。", "This cannot be done now.": "现在无法执行此操作。",
+    "The training process ended without a word.": "训练进程未留下任何说明就结束了。",
     "Lower the batch size or max_length, or turn on gradient checkpointing, then Resume or train again.": "请减小批大小或 max_length，或打开梯度检查点，然后恢复或重新训练。",
     "Lower the learning rate (or use more warm-up steps), then train again.": "请降低学习率（或使用更多预热步数），然后重新训练。",
     "Fix the dataset (the Data tab's Preview shows the problem), then train again.": "请修正数据集（“数据”页的预览会显示问题），然后重新训练。",

@@ -351,122 +351,122 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>选择文件…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="106" />
+        <location filename="../../studio/widgets/data_panel.py" line="107" />
         <source>auto: told from the columns; or say which layout the records have</source>
         <translation>auto：根据列判断；或指定记录的布局</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="115" />
+        <location filename="../../studio/widgets/data_panel.py" line="116" />
         <source>prompt</source>
         <translation>提示</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="116" />
+        <location filename="../../studio/widgets/data_panel.py" line="117" />
         <source>completion</source>
         <translation>补全</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="117" />
+        <location filename="../../studio/widgets/data_panel.py" line="118" />
         <source>messages</source>
         <translation>消息</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="118" />
+        <location filename="../../studio/widgets/data_panel.py" line="119" />
         <source>text</source>
         <translation>文本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="121" />
+        <location filename="../../studio/widgets/data_panel.py" line="122" />
         <source>The column with the prompt (the context, not trained on)</source>
         <translation>包含提示的列（作为上下文，不参与训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="122" />
+        <location filename="../../studio/widgets/data_panel.py" line="123" />
         <source>The column with the answer to learn</source>
         <translation>包含要学习的回答的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="123" />
+        <location filename="../../studio/widgets/data_panel.py" line="124" />
         <source>The column with the list of {role, content} messages</source>
         <translation>包含 {role, content} 消息列表的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="124" />
+        <location filename="../../studio/widgets/data_panel.py" line="125" />
         <source>The column with the raw text</source>
         <translation>包含原始文本的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="126" />
+        <location filename="../../studio/widgets/data_panel.py" line="127" />
         <source>Dataset</source>
         <translation>数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="129" />
+        <location filename="../../studio/widgets/data_panel.py" line="130" />
         <source>file</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="130" />
+        <location filename="../../studio/widgets/data_panel.py" line="131" />
         <source>format</source>
         <translation>格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="141" />
+        <location filename="../../studio/widgets/data_panel.py" line="142" />
         <source>alpaca layout: instruction (+ input) is the prompt, output the completion. Pick columns above to use others.</source>
         <translation>alpaca 布局：instruction（+ input）为提示，output 为补全。在上方选择列可改用其他列。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="155" />
+        <location filename="../../studio/widgets/data_panel.py" line="156" />
         <source>Preview</source>
         <translation>预览</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="244" />
+        <location filename="../../studio/widgets/data_panel.py" line="245" />
         <source>Choose a dataset</source>
         <translation>选择数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="244" />
+        <location filename="../../studio/widgets/data_panel.py" line="245" />
         <source>Datasets (*.jsonl *.json *.csv *.parquet);;All files (*)</source>
         <translation>数据集 (*.jsonl *.json *.csv *.parquet);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="367" />
+        <location filename="../../studio/widgets/data_panel.py" line="368" />
         <source>detected: {0}</source>
         <translation>检测到：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="369" />
+        <location filename="../../studio/widgets/data_panel.py" line="370" />
         <source>no format fits: pick the columns</source>
         <translation>没有合适的格式：请选择列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="395" />
+        <location filename="../../studio/widgets/data_panel.py" line="396" />
         <source>alpaca: instruction + input</source>
         <translation>alpaca：instruction + input</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="395" />
+        <location filename="../../studio/widgets/data_panel.py" line="396" />
         <source>alpaca: output</source>
         <translation>alpaca：output</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="399" />
+        <location filename="../../studio/widgets/data_panel.py" line="400" />
         <source>{0} (not in the file)</source>
         <translation>{0}（不在文件中）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="438" />
+        <location filename="../../studio/widgets/data_panel.py" line="439" />
         <source>format: {0} · {1} examples</source>
         <translation>格式：{0} · {1} 个样本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="458" />
+        <location filename="../../studio/widgets/data_panel.py" line="459" />
         <source>tokens per example</source>
         <translation>每个样本的 token 数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="459" />
+        <location filename="../../studio/widgets/data_panel.py" line="460" />
         <source>examples</source>
         <translation>样本数</translation>
     </message>
@@ -1371,52 +1371,52 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>LaunchDialog</name>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="86" />
         <source>Train on several GPUs</source>
         <translation>在多个 GPU 上训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="85" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="86" />
         <source>Train through accelerate launch</source>
         <translation>通过 accelerate launch 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="87" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="88" />
         <source>(none found)</source>
         <translation>（未找到）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="93" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="94" />
         <source>Processes, one per GPU: each holds the whole model and trains on its share of every batch (data parallel); gradients are averaged.</source>
         <translation>每个 GPU 一个进程：每个进程保存完整模型，训练每个批次中属于自己的部分（数据并行）；梯度取平均。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="100" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="101" />
         <source>DDP when the model fits on one GPU (fastest); FSDP2 or DeepSpeed ZeRO-3 for a model too big for one; ZeRO-2 splits only the optimizer state and the gradients; CPU offload keeps the optimizer state in CPU memory (slower steps).</source>
         <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP2 或 DeepSpeed ZeRO-3；ZeRO-2 只切分优化器状态和梯度；CPU 卸载把优化器状态放在 CPU 内存中（每步更慢）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="108" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="109" />
         <source>DeepSpeed is not installed for this Python</source>
         <translation>此 Python 未安装 DeepSpeed</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="109" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="110" />
         <source>DeepSpeed is not installed for this Python, so the ZeRO choices are off. Install it with this command, then open this dialog again:</source>
         <translation>此 Python 未安装 DeepSpeed，因此 ZeRO 选项不可用。请用下面的命令安装，然后重新打开此对话框：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="115" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="116" />
         <source>DS_BUILD_OPS=0: DeepSpeed compiles its optional C++/CUDA ops when first used instead of at install; --no-build-isolation: its build uses the torch already installed</source>
         <translation>DS_BUILD_OPS=0：DeepSpeed 在首次使用时（而不是安装时）编译其可选的 C++/CUDA 算子；--no-build-isolation：构建时使用已安装的 torch</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="204" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
         <source>Data parallel (DDP): each GPU holds the whole model</source>
         <translation>数据并行 (DDP)：每个 GPU 保存完整模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="205" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
         <source>Sharded (FSDP2): the model's weights are split across the GPUs</source>
         <translation>分片 (FSDP2)：模型权重分布在各个 GPU 上</translation>
     </message>
@@ -1425,272 +1425,272 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>模型能放进单个 GPU 时用 DDP（最快）；单个 GPU 放不下时用 FSDP。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="123" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="124" />
         <source>The port the processes meet on; two runs at once on one machine need two ports.</source>
         <translation>各进程会合的端口；同一台机器上同时运行两个任务需要两个端口。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="125" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="126" />
         <source>From the Training tab's mixed_precision ('auto': bf16 where every chosen GPU has it, else fp16).</source>
         <translation>取自“训练”页的 mixed_precision（'auto'：所选 GPU 都支持时用 bf16，否则用 fp16）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>GPUs found:</source>
         <translation>找到的 GPU：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>Device:</source>
         <translation>设备：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="128" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
         <source>CPU (one process)</source>
         <translation>CPU（单进程）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="129" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="130" />
         <source>Processes (GPUs):</source>
         <translation>进程数（GPU）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="130" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="131" />
         <source>Parallelism:</source>
         <translation>并行方式：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="133" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="134" />
         <source>Mixed precision:</source>
         <translation>混合精度：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="134" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="135" />
         <source>Port:</source>
         <translation>端口：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="148" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="149" />
         <source>The command Start runs (CONFIG: the config, written beside the run's checkpoints)</source>
         <translation>“开始”执行的命令（CONFIG：配置文件，写在该运行的检查点旁）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="155" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="156" />
         <source>Per GPU: the Cost panel's estimate with the parts each choice splits divided among the processes. ZeRO-2 splits the optimizer state and the gradients, ZeRO-3 and FSDP2 the weights too; CPU offload moves the optimizer state to CPU memory. Activations stay per process.</source>
         <translation>每个 GPU：成本面板的估算，其中各选项切分的部分由各进程分摊。ZeRO-2 切分优化器状态和梯度，ZeRO-3 和 FSDP2 还切分权重；CPU 卸载把优化器状态移到 CPU 内存。激活值按进程计，不切分。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="160" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="161" />
         <source>Save config…</source>
         <translation>保存配置…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="161" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="162" />
         <source>Write this accelerate config as a YAML file</source>
         <translation>将此 accelerate 配置写为 YAML 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="163" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="164" />
         <source>Save launch script…</source>
         <translation>保存启动脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="164" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="165" />
         <source>Write a bash script that does this launch, to run in a terminal or as a cluster job (srun / sbatch; see its comments)</source>
         <translation>写出执行此启动的 bash 脚本，可在终端中运行或作为集群作业（srun / sbatch；见脚本注释）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="167" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
         <source>Save Slurm script…</source>
         <translation>保存 Slurm 脚本…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="168" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="169" />
         <source>Write the same launch as a Slurm batch script (#SBATCH lines for one node with these GPUs): sbatch FILE</source>
         <translation>把同样的启动写成 Slurm 批处理脚本（#SBATCH 行：一个节点、这些 GPU）：sbatch 文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="178" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="179" />
         <source>Start</source>
         <translation>开始</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="186" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="187" />
         <source>accelerate config:</source>
         <translation>accelerate 配置：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="188" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="189" />
         <source>Command:</source>
         <translation>命令：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="206" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
         <source>DeepSpeed ZeRO-2: optimizer state and gradients split across the GPUs</source>
         <translation>DeepSpeed ZeRO-2：优化器状态和梯度切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="207" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
         <source>ZeRO-2 + CPU offload</source>
         <translation>ZeRO-2 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="208" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
         <source>DeepSpeed ZeRO-2 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-2 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="209" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
         <source>DeepSpeed ZeRO-3: weights, gradients and optimizer state split across the GPUs</source>
         <translation>DeepSpeed ZeRO-3：权重、梯度和优化器状态切分到各 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="210" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="211" />
         <source>ZeRO-3 + CPU offload</source>
         <translation>ZeRO-3 + CPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="211" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="212" />
         <source>DeepSpeed ZeRO-3 + CPU offload: the optimizer state in CPU memory</source>
         <translation>DeepSpeed ZeRO-3 + CPU 卸载：优化器状态放在 CPU 内存中</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="234" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="235" />
         <source>Memory per GPU: no estimate yet (the Cost panel computes it from the model and the batch).</source>
         <translation>每个 GPU 的内存：尚无估算（成本面板会根据模型和批大小计算）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="236" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="237" />
         <source>Memory per GPU (estimate): {0} — one process holds everything.</source>
         <translation>每个 GPU 的内存（估算）：{0}——单个进程保存全部内容。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>{0} processes</source>
         <translation>{0} 个进程</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>per GPU</source>
         <translation>每个 GPU</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>saves per GPU</source>
         <translation>每个 GPU 节省</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="250" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="251" />
         <source>CPU memory</source>
         <translation>CPU 内存</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="255" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="256" />
         <source>Memory per GPU (estimate; one process alone: {0}):</source>
         <translation>每个 GPU 的内存（估算；单个进程：{0}）：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="257" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="258" />
         <source>This choice, per GPU: {0}</source>
         <translation>此选项，每个 GPU：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>weights</source>
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="260" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
         <source>gradients</source>
         <translation>梯度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>optimizer</source>
         <translation>优化器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>activations</source>
         <translation>激活</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="261" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="262" />
         <source>workspace</source>
         <translation>工作区</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="277" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="278" />
         <source>none (fp32)</source>
         <translation>无 (fp32)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="285" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="286" />
         <source>DeepSpeed is not installed for this Python: install it (the command above) or choose DDP or FSDP2.</source>
         <translation>此 Python 未安装 DeepSpeed：请安装它（见上方命令），或选择 DDP 或 FSDP2。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="292" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="293" />
         <source>One process: Start trains with the bundle's own worker (no accelerate launch).</source>
         <translation>单进程：“开始”用安装包自带的工作进程训练（不经 accelerate launch）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
         <source>resumes run {0}</source>
         <translation>恢复运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="295" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
         <source>creates a new run</source>
         <translation>创建一个新运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="296" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="297" />
         <source>Start {0} and writes the config and a launch script beside its checkpoints ({1}, {2}).</source>
         <translation>“开始”会{0}，并在其检查点旁写入配置和启动脚本（{1}、{2}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="317" />
         <source>Save accelerate config</source>
         <translation>保存 accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="316" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="317" />
         <source>YAML (*.yaml *.yml)</source>
         <translation>YAML (*.yaml *.yml)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="325" />
         <source>Save launch script</source>
         <translation>保存启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="324" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="325" />
         <source>Shell script (*.sh)</source>
         <translation>Shell 脚本 (*.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="333" />
         <source>Save Slurm script</source>
         <translation>保存 Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="332" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="333" />
         <source>Slurm batch script (*.sbatch *.sh)</source>
         <translation>Slurm 批处理脚本 (*.sbatch *.sh)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="343" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="344" />
         <source>Could not write {0}: {1}</source>
         <translation>无法写入 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/launch_dialog.py" line="345" />
+        <location filename="../../studio/widgets/launch_dialog.py" line="346" />
         <source>Saved {0}</source>
         <translation>已保存 {0}</translation>
     </message>
@@ -1920,7 +1920,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>Messages</name>
     <message>
-        <location filename="../../studio/messages.py" line="27" />
+        <location filename="../../studio/messages.py" line="49" />
         <source>{path} is not a Hugging Face model folder: it has no config.json. Choose the folder that holds config.json and the *.safetensors weights, a .gguf file, a hub id in the local cache or a built-in name.</source>
         <translation>{path} 不是 Hugging Face 模型文件夹：其中没有 config.json。请选择包含 config.json 和 *.safetensors 权重的文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称。</translation>
     </message>
@@ -1929,217 +1929,232 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation type="vanished">Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="31" />
+        <location filename="../../studio/messages.py" line="53" />
         <source>The hub id '{id}' is not in the local Hugging Face cache. Download it first with the Hub… button (or `adapter-studio pull {id}`). Without network here, run that or `hf download {id}` on a machine with network and copy the cache over.</source>
         <translation>Hub ID '{id}' 不在本地 Hugging Face 缓存中。请先用“Hub…”按钮（或 `adapter-studio pull {id}`）下载它。若此处没有网络，请在联网的机器上运行该命令或 `hf download {id}`，再把缓存复制过来。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="35" />
+        <location filename="../../studio/messages.py" line="57" />
         <source>Unknown model reference '{ref}'. Choose a model folder, a .gguf file, a hub id in the local cache or a built-in name (smollm2-135m-instruct, bloomz-560m, tiny-bloom, tiny-llama, tiny-gpt2).</source>
         <translation>未知的模型引用 '{ref}'。请选择模型文件夹、.gguf 文件、本地缓存中的 Hub ID 或内置模型名称（smollm2-135m-instruct、bloomz-560m、tiny-bloom、tiny-llama、tiny-gpt2）。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="39" />
+        <location filename="../../studio/messages.py" line="61" />
         <source>There is no file or folder at {path}. Check the path.</source>
         <translation>{path} 处没有文件或文件夹。请检查路径。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="41" />
+        <location filename="../../studio/messages.py" line="63" />
         <source>The model reference is empty: choose a model.</source>
         <translation>模型引用为空：请选择一个模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="43" />
+        <location filename="../../studio/messages.py" line="65" />
         <source>{file}, line {line}, column {col}: not valid JSON.</source>
         <translation>{file}，第 {line} 行第 {col} 列：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="45" />
+        <location filename="../../studio/messages.py" line="67" />
         <source>{file}, line {line}: not valid JSON.</source>
         <translation>{file}，第 {line} 行：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="47" />
+        <location filename="../../studio/messages.py" line="71" />
         <source>target_modules entry '{name}' matches no module of this model. Closest real names: {close}.</source>
         <translation>target_modules 中的 '{name}' 不匹配此模型的任何模块。最接近的实际名称：{close}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="50" />
+        <location filename="../../studio/messages.py" line="73" />
         <source>{field} must be a whole number ≥ {min}, got {got}.</source>
         <translation>{field} 必须是 ≥ {min} 的整数，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="52" />
+        <location filename="../../studio/messages.py" line="74" />
         <source>{field} must be in {range}, not {got}.</source>
         <translation>{field} 必须在 {range} 之内，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="54" />
+        <location filename="../../studio/messages.py" line="75" />
         <source>{field} must be positive, not {got}.</source>
         <translation>{field} 必须为正数，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="56" />
+        <location filename="../../studio/messages.py" line="76" />
         <source>{field} must be a number, not {got}.</source>
         <translation>{field} 必须是数字，当前为 {got}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="58" />
+        <location filename="../../studio/messages.py" line="69" />
         <source>{field}: not valid JSON.</source>
         <translation>{field}：不是有效的 JSON。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="60" />
+        <location filename="../../studio/messages.py" line="77" />
         <source>Set max_steps ≥ 1 or num_epochs &gt; 0.</source>
         <translation>请设置 max_steps ≥ 1 或 num_epochs &gt; 0。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="62" />
+        <location filename="../../studio/messages.py" line="78" />
         <source>not a valid regular expression: {why}</source>
         <translation>不是有效的正则表达式：{why}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="65" />
+        <location filename="../../studio/messages.py" line="80" />
         <source>{method} adapts {kinds} layers, not {cls}.</source>
         <translation>{method} 只能适配 {kinds} 层，不能适配 {cls}。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="67" />
+        <location filename="../../studio/messages.py" line="81" />
         <source>Adaption prompt adapts whole attention modules of Llama, Mistral, GPT-2 and Bloom blocks.</source>
         <translation>Adaption prompt 适配 Llama、Mistral、GPT-2 和 Bloom 块中的整个注意力模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="69" />
+        <location filename="../../studio/messages.py" line="82" />
         <source>{method} adds virtual tokens in front of the input; it does not adapt individual modules.</source>
         <translation>{method} 在输入前添加虚拟 token；它不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="71" />
+        <location filename="../../studio/messages.py" line="83" />
         <source>Prefix tuning adds learned keys and values to every attention layer; it does not adapt individual modules.</source>
         <translation>Prefix tuning 为每个注意力层添加学习到的键和值；它不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="75" />
+        <location filename="../../studio/messages.py" line="86" />
         <source>Prompt tuning learns virtual tokens in front of the input; it adapts no module.</source>
         <translation>Prompt tuning 学习输入前的虚拟 token；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="77" />
+        <location filename="../../studio/messages.py" line="87" />
         <source>P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.</source>
         <translation>P-tuning（通过一个小型提示编码器）学习虚拟 token；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="79" />
+        <location filename="../../studio/messages.py" line="88" />
         <source>Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.</source>
         <translation>Prefix tuning 为每个注意力层学习键/值前缀；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="81" />
+        <location filename="../../studio/messages.py" line="89" />
         <source>Adaption prompt adds gated prompts to the top attention layers; it adapts no module.</source>
         <translation>Adaption prompt 为顶部的注意力层添加门控提示；它不适配任何模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="83" />
+        <location filename="../../studio/messages.py" line="90" />
         <source>{method} does not adapt individual modules.</source>
         <translation>{method} 不适配单个模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="89" />
+        <location filename="../../studio/messages.py" line="95" />
         <source>Training failed at step {step}: {rest}</source>
         <translation>训练在第 {step} 步失败：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="90" />
+        <location filename="../../studio/messages.py" line="96" />
         <source>Training failed: {rest}</source>
         <translation>训练失败：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="91" />
+        <location filename="../../studio/messages.py" line="97" />
         <source>The model could not be loaded: {rest}</source>
         <translation>无法加载模型：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="92" />
+        <location filename="../../studio/messages.py" line="98" />
         <source>The dataset cannot be used: {rest}</source>
         <translation>无法使用数据集：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="94" />
+        <location filename="../../studio/messages.py" line="99" />
         <source>The run's settings are not valid: {rest}</source>
         <translation>运行的设置无效：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="95" />
+        <location filename="../../studio/messages.py" line="100" />
         <source>Training could not start: {rest}</source>
         <translation>训练无法开始：{rest}</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="99" />
+        <location filename="../../studio/messages.py" line="105" />
         <source>The model could not be loaded.</source>
         <translation>无法加载模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="100" />
+        <location filename="../../studio/messages.py" line="106" />
         <source>The dataset cannot be used.</source>
         <translation>无法使用数据集。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="101" />
+        <location filename="../../studio/messages.py" line="107" />
         <source>A setting is not valid.</source>
         <translation>某项设置无效。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="102" />
+        <location filename="../../studio/messages.py" line="108" />
         <source>The project file cannot be used.</source>
         <translation>无法使用项目文件。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="103" />
+        <location filename="../../studio/messages.py" line="109" />
         <source>The export failed.</source>
         <translation>导出失败。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="104" />
+        <location filename="../../studio/messages.py" line="110" />
         <source>Out of memory.</source>
         <translation>内存不足。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="105" />
+        <location filename="../../studio/messages.py" line="111" />
+        <source>The loss is no longer a number.</source>
+        <translation>损失已不再是有限数值。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="112" />
+        <source>This cannot be done now.</source>
+        <translation>现在无法执行此操作。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="113" />
+        <source>The training process ended without a word.</source>
+        <translation>训练进程未留下任何说明就结束了。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/messages.py" line="114" />
         <source>Something went wrong.</source>
         <translation>出错了。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="109" />
+        <location filename="../../studio/messages.py" line="118" />
         <source>Lower the batch size or max_length, or turn on gradient checkpointing, then Resume or train again.</source>
         <translation>请减小批大小或 max_length，或打开梯度检查点，然后恢复或重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="111" />
+        <location filename="../../studio/messages.py" line="120" />
         <source>Lower the learning rate (or use more warm-up steps), then train again.</source>
         <translation>请降低学习率（或使用更多预热步数），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="112" />
+        <location filename="../../studio/messages.py" line="121" />
         <source>Fix the dataset (the Data tab's Preview shows the problem), then train again.</source>
         <translation>请修正数据集（“数据”页的预览会显示问题），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="113" />
+        <location filename="../../studio/messages.py" line="122" />
         <source>Change the setting named above, then train again.</source>
         <translation>请修改上面提到的设置，然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="114" />
+        <location filename="../../studio/messages.py" line="123" />
         <source>Check the model reference (folder, .gguf file, built-in name), then train again.</source>
         <translation>请检查模型引用（文件夹、.gguf 文件、内置名称），然后重新训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="115" />
+        <location filename="../../studio/messages.py" line="124" />
         <source>See the log below for details; Resume continues from the last checkpoint if there is one.</source>
         <translation>详情见下方日志；若有检查点，“恢复”会从最近的检查点继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/messages.py" line="145" />
+        <location filename="../../studio/messages.py" line="157" />
         <source>, </source>
         <translation>、</translation>
     </message>
@@ -2490,107 +2505,107 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>RunsList</name>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>run</source>
         <translation>运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="32" />
+        <location filename="../../studio/widgets/runs_list.py" line="33" />
         <source>method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="33" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
         <source>steps</source>
         <translation>步数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="33" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
         <source>loss</source>
         <translation>损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="33" />
+        <location filename="../../studio/widgets/runs_list.py" line="34" />
         <source>eval loss</source>
         <translation>评估损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <location filename="../../studio/widgets/runs_list.py" line="35" />
         <source>best eval</source>
         <translation>最佳评估</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="34" />
+        <location filename="../../studio/widgets/runs_list.py" line="35" />
         <source>duration</source>
         <translation>时长</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="35" />
+        <location filename="../../studio/widgets/runs_list.py" line="36" />
         <source>best score</source>
         <translation>最佳得分</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="35" />
+        <location filename="../../studio/widgets/runs_list.py" line="36" />
         <source>blind A/B</source>
         <translation>盲评 A/B</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <location filename="../../studio/widgets/runs_list.py" line="39" />
         <source>exact match</source>
         <translation>完全匹配</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="38" />
+        <location filename="../../studio/widgets/runs_list.py" line="39" />
         <source>contains</source>
         <translation>包含</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="39" />
+        <location filename="../../studio/widgets/runs_list.py" line="40" />
         <source>token F1</source>
         <translation>词元 F1</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="39" />
+        <location filename="../../studio/widgets/runs_list.py" line="40" />
         <source>ROUGE-L</source>
         <translation>ROUGE-L</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="94" />
+        <location filename="../../studio/widgets/runs_list.py" line="95" />
         <source>The task score the runs list shows: each run's best over its evaluations</source>
         <translation>运行列表显示的任务得分：每个运行在各次评估中的最佳值</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="99" />
+        <location filename="../../studio/widgets/runs_list.py" line="100" />
         <source>Select two runs to compare their settings; several to overlay their curves.</source>
         <translation>选择两个运行可比较设置；选择多个可叠加曲线。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="101" />
+        <location filename="../../studio/widgets/runs_list.py" line="102" />
         <source>Exports of this project (verified against the adapter model)</source>
         <translation>本项目的导出（已与适配器模型比对验证）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="107" />
+        <location filename="../../studio/widgets/runs_list.py" line="108" />
         <source>Score:</source>
         <translation>得分：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="117" />
+        <location filename="../../studio/widgets/runs_list.py" line="118" />
         <source>Exports</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="242" />
+        <location filename="../../studio/widgets/runs_list.py" line="243" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="242" />
+        <location filename="../../studio/widgets/runs_list.py" line="243" />
         <source>Resume — {0}</source>
         <translation>恢复——{0}</translation>
     </message>

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.widgets.dataclass_form import DataclassForm
+from studio.widgets.dataclass_form import DataclassForm, guard_wheel
 from studio.messages import person
 
 FORMATS = ("auto", "prompt_completion", "chat", "text")  # = core.data.FORMATS (not imported: keeps startup light)
@@ -101,7 +101,8 @@ class DataPanel(QWidget):
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(self.choose)
-        self.format_box = QComboBox()
+        self.format_box = guard_wheel(QComboBox())  # in the scrolling Data tab: the wheel scrolls unless focused
+        self.format_box.setObjectName("format")
         self.format_box.addItems(list(FORMATS))
         self.format_box.setToolTip(self.tr("auto: told from the columns; or say which layout the records have"))
         self.format_note = QLabel()
@@ -129,7 +130,7 @@ class DataPanel(QWidget):
         box_form.addRow(self.tr("file"), path_row)
         box_form.addRow(self.tr("format"), format_row)
         for role in ROLES:
-            combo = QComboBox()
+            combo = guard_wheel(QComboBox())  # a wheel over it was a pick that rewrote the column mapping
             combo.setObjectName(role)
             combo.setToolTip(role_tips[role])
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)

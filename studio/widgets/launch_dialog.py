@@ -55,6 +55,7 @@ from core.launch import (
     source_tree,
 )
 from studio.widgets.cost_panel import gib
+from studio.widgets.dataclass_form import guard_wheel
 
 
 class LaunchDialog(QDialog):
@@ -87,12 +88,12 @@ class LaunchDialog(QDialog):
         listing = "<br>".join(g.describe() for g in self.gpus) or self.tr("(none found)")
         self.gpu_label = QLabel(listing)
         self.gpu_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.processes = QSpinBox()
+        self.processes = guard_wheel(QSpinBox())
         self.processes.setRange(1, 1 if cpu else max(1, len(self.gpus)))
         self.processes.setValue(self.processes.maximum())
         self.processes.setToolTip(self.tr("Processes, one per GPU: each holds the whole model and trains on its "
                                           "share of every batch (data parallel); gradients are averaged."))
-        self.sharding = QComboBox()
+        self.sharding = guard_wheel(QComboBox())
         self.sharding.setObjectName("parallelism")
         labels = self.choice_labels()
         for choice in CHOICES:
@@ -117,7 +118,7 @@ class LaunchDialog(QDialog):
                                                 "torch already installed"))
         for widget in (self.deepspeed_note, self.install_command):
             widget.setVisible(not self.deepspeed)
-        self.port = QSpinBox()
+        self.port = guard_wheel(QSpinBox())
         self.port.setRange(1024, 65535)
         self.port.setValue(DEFAULT_PORT)
         self.port.setToolTip(self.tr("The port the processes meet on; two runs at once on one machine need two ports."))

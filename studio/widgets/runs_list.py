@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.messages import person
 from studio.widgets.run_view import colour_for, run_paused, status_label
 from studio.worker_client import clock
 
@@ -155,8 +156,8 @@ class RunsList(QWidget):
             item = QTreeWidgetItem(values)
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setForeground(1, QBrush(colour_for(status)))
-            if run.error:
-                item.setToolTip(1, run.error)
+            if run.error:  # the engine's English, in the window's language
+                item.setToolTip(1, person(run.error, run.error_kind))
             if run.id in ab:
                 item.setToolTip(len(COLUMNS) - 1, ab[run.id][1])
             for i in range(3, len(COLUMNS)):

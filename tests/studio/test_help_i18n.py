@@ -153,6 +153,13 @@ def test_errors_read_in_chinese_in_a_chinese_window(chinese, make_window, qtbot,
         _chinese_error(window.tree.status.text(), f"the tree's status for {ref}")
         assert ref in window.tree.status.text().replace("\u200b", "")
 
+    # Train refuses what the window shows (the model, the data): its reasons in Chinese too
+    tc = window.training
+    tc.confirm, tc.gpus = (lambda question, text: "yes"), []
+    assert tc.train() is None
+    _chinese_error(tc.refusal, "Train's refusal")
+    assert "someone/not-in-the-cache" in tc.refusal
+
 
 def test_english_window_shows_the_engine_message_unchanged(make_window, qtbot, tmp_path):
     """Without a translator the messages are exactly core's (nothing is lost in English)."""
@@ -190,3 +197,69 @@ def test_tooltips_and_parameters_read_in_chinese(chinese, make_window):
         tip = form.fields[name].widget.toolTip()
         _chinese_error(tip, f"the tooltip of {name}")
     assert "parameters" not in window.tree.status.text() and "参数" in window.tree.status.text()
+
+
+def _kinds() -> set[str]:
+    """Every error kind a message can come with: core.errors' classes and core.protocol.Failed's vocabulary
+    ("nan", "oom", "error") and the window's "crashed" for a worker that died without a word."""
+    from core import errors
+
+    classes, seen = [errors.PersonError], set()
+    while classes:
+        cls = classes.pop()
+        seen.add(cls.kind)
+        classes.extend(cls.__subclasses__())
+    return seen | {"nan", "oom", "error", "crashed"}
+
+
+UNKNOWN = "The frobnicator refused the widget at step 4 because of reasons nobody wrote a pattern for."
+
+
+@pytest.mark.parametrize("kind", sorted(_kinds()))
+def test_an_unmatched_engine_error_of_each_kind_starts_in_chinese(chinese, kind):
+    """A message no pattern knows keeps core's words (they name what and where) behind a translated
+    headline for its kind; only "error" (anything unexpected) has the general one."""
+    from studio.messages import person
+
+    shown = person(UNKNOWN, kind)
+    assert shown.endswith(UNKNOWN)
+    headline = shown[: -len(UNKNOWN)].strip()
+    assert headline and re.search(r"[\u4e00-\u9fff]", headline[0]), shown
+    assert english_sentence(headline) is None, headline
+    general = person(UNKNOWN, "error")[: -len(UNKNOWN)].strip()
+    assert (headline == general) == (kind == "error"), f"{kind} has no headline of its own: {headline}"
+    assert person(f"Training failed at step 4: {UNKNOWN}", kind) == f"训练在第 4 步失败：{headline} {UNKNOWN}"
+    if kind == "data":  # the prefix says it already: no headline repeating it
+        assert person(f"The dataset cannot be used: {UNKNOWN}", kind) == f"无法使用数据集：{UNKNOWN}"
+
+
+def test_a_worker_failure_reads_in_chinese_and_its_log_stays_english(chinese, training_window, qtbot):
+    """A real run whose data file lost its columns after the window read it: the worker fails with core's
+    "cannot tell the format from the columns found: …", which no pattern knows. The run view's status and
+    advice, the status bar and the runs list's hover read in Chinese (core's words, naming the file, behind a
+    Chinese headline); the log pane keeps the worker's English line (the log is a log)."""
+    from core.store import Project
+
+    window = training_window(5)
+    tc = window.training
+    Path(window.settings.data["path"]).write_text('{"foo": "x"}\n{"foo": "y"}\n')
+    with qtbot.waitSignal(tc.run_ended, timeout=120_000) as ended:
+        run_id = tc.train()
+        assert run_id is not None, tc.refusal
+    assert ended.args[1] == "failed"
+    with Project.open(window.project.path) as project:
+        run = project.run(run_id)
+    assert run.error_kind == "data" and "cannot tell the format" in run.error, (run.error_kind, run.error)
+    english = run.error.split(": ", 1)[1] if run.error.startswith("The dataset cannot be used: ") else run.error
+    view = tc.view
+    shown = {"the run view's status": view.status.text(), "the status bar": window.statusBar().currentMessage(),
+             "the runs list's hover": next(
+                 tc.runs.table.topLevelItem(i).toolTip(1) for i in range(tc.runs.table.topLevelItemCount())
+                 if tc.runs.table.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == run_id)}
+    for where, text in shown.items():
+        assert english in text, (where, text)  # core's words (the file, the columns) are kept
+        plain = re.sub(r"<[^>]+>", " ", text).replace(english, " ")
+        _chinese_error(plain, where)
+        assert "无法使用数据集" in plain, (where, plain)
+    assert "请修正数据集" in view.status.text()  # the advice for a data failure
+    assert english in view.log.toPlainText()  # the log keeps the engine's English

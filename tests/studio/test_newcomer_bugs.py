@@ -340,3 +340,88 @@ def test_tokens_per_second_is_steady_over_steps_of_different_lengths(tmp_path):
     spread = max(tail) / min(tail)
     print(f"tokens/s over steps 21-80: min {min(tail):.0f}, median {statistics.median(tail):.0f}, max {max(tail):.0f}")
     assert spread < 12, spread  # the per-step figure: ~49x on the shared 2-core machine
+
+
+def _wheel_values(widget) -> list:
+    """What one wheel notch each way does to ``widget`` (its value or index after each notch, set back between)."""
+    from PySide6.QtWidgets import QComboBox
+
+    get = widget.currentIndex if isinstance(widget, QComboBox) else widget.value
+    put = widget.setCurrentIndex if isinstance(widget, QComboBox) else widget.setValue
+    start, seen = get(), []
+    for dy in (-120, 120):
+        _wheel(widget, dy)
+        seen.append(get())
+        put(start)
+    return seen
+
+
+def _wheelable(root):
+    """The spin boxes and combos under ``root`` that a wheel notch could change (enabled, more than one value)."""
+    from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox
+
+    for w in root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox):
+        if not w.isEnabled() or (isinstance(w, QComboBox) and w.count() < 2):
+            continue
+        area = w.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        yield w, area
+
+
+def test_wheel_over_any_unfocused_box_in_a_scroll_area_changes_nothing(make_window, qtbot, tmp_path):
+    """Every spin box and combo inside a scrolling panel of the window (the Data tab's format and column
+    pickers among them) ignores a wheel it gets without the focus; with the focus the wheel works."""
+    from PySide6.QtWidgets import QSpinBox
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"q": f"q{i}", "a": f"a{i}", "extra": "x"}) + "\n" for i in range(4)))
+    window = make_window(model="tiny-llama")
+    with qtbot.waitSignal(window.preview_ready, timeout=LOAD_TIMEOUT_MS):
+        window.apply_section("data", dict(window.settings.data, path=str(data)))
+        window.preview_data()
+    qtbot.waitUntil(lambda: window.data_panel.role_boxes["prompt_column"].count() > 1)
+    window.setFocus()
+    saved = window.settings.to_dict()
+    checked, changed = [], []
+    for tab in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(tab)
+        for w, area in _wheelable(window):
+            if area is None or not w.isVisible() or w in checked:
+                continue
+            checked.append(w)
+            before = w.currentIndex() if hasattr(w, "currentIndex") else w.value()
+            if _wheel_values(w) != [before, before]:
+                changed.append(w.objectName() or f"{type(w).__name__} under {area.objectName() or type(area).__name__}")
+    assert window.data_panel.format_box in checked and window.data_panel.role_boxes["prompt_column"] in checked
+    assert changed == [], f"the wheel changed {changed}"
+    assert window.settings.to_dict() == saved  # a column picker's wheel was a pick: it rewrote the mapping
+
+    box = window.data_panel.format_box  # with the focus (a click, Tab) the wheel picks as usual
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    assert _wheel_values(box) != [box.currentIndex()] * 2
+    assert any(isinstance(w, QSpinBox) for w in checked)
+
+
+def test_wheel_over_the_launch_dialogs_boxes_changes_nothing(qtbot, tmp_path):
+    """The multi-GPU launch dialog's process count, parallelism and port take the wheel only when focused."""
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox
+
+    from core.launch import Gpu
+    from studio.widgets.launch_dialog import LaunchDialog
+
+    dialog = LaunchDialog(tmp_path / "p.adapterstudio", [Gpu(i, "NVIDIA H200", 143771, "9.0") for i in range(4)])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.processes.setValue(2)
+    dialog.port.setValue(29_600)
+    boxes = [w for w in dialog.findChildren(QAbstractSpinBox) + dialog.findChildren(QComboBox) if w.isEnabled()]
+    assert {dialog.processes, dialog.port, dialog.sharding} <= set(boxes)
+    dialog.setFocus()
+    for w in boxes:
+        before = w.currentIndex() if isinstance(w, QComboBox) else w.value()
+        assert _wheel_values(w) == [before, before], w.objectName() or type(w).__name__
+    dialog.port.setFocus()
+    qtbot.waitUntil(dialog.port.hasFocus)
+    assert _wheel_values(dialog.port) == [29_599, 29_601]  # a notch down, a notch up
