@@ -25,11 +25,11 @@ needs_llama_cpp = pytest.mark.skipif(LLAMA_CPP is not None, reason=f"llama.cpp i
 V, H = 260, 64  # the tiny byte tokenizer's vocabulary; hidden size (q8_0 rows are whole 32-blocks)
 
 
-def _config(kind: str):
+def _config(kind: str, vocab: int = V, **extra):
     import transformers as tf
 
-    common = dict(vocab_size=V, hidden_size=H, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  max_position_embeddings=256, bos_token_id=0, eos_token_id=2, pad_token_id=3)
+    common = dict(vocab_size=vocab, hidden_size=H, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  max_position_embeddings=256, bos_token_id=0, eos_token_id=2, pad_token_id=3, **extra)
     if kind == "llama":
         return tf.LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False, **common)
     if kind == "llama-tied":
@@ -55,14 +55,16 @@ def _config(kind: str):
     raise ValueError(kind)
 
 
-def tiny(kind: str, seed: int = 0):
-    """A random model of ``kind`` whose logits spread over several units, and the tiny byte tokenizer."""
+def tiny(kind: str, seed: int = 0, tokenizer=None, **extra):
+    """A random model of ``kind`` whose logits spread over several units, and the tiny byte tokenizer (or
+    ``tokenizer``, whose size the model's vocabulary takes); ``extra``: more config settings."""
     from transformers import AutoModelForCausalLM
 
     from core.models import tiny_tokenizer
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(_config(kind), dtype=torch.float32)
+    vocab = len(tokenizer) if tokenizer is not None else V
+    model = AutoModelForCausalLM.from_config(_config(kind, vocab, **extra), dtype=torch.float32)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 2:
@@ -71,7 +73,7 @@ def tiny(kind: str, seed: int = 0):
                 p.uniform_(0.8, 1.2) if name.endswith("weight") else p.normal_(0, 0.05)
             else:
                 p.normal_(0, 0.05)
-    return model.eval(), tiny_tokenizer()
+    return model.eval(), tokenizer if tokenizer is not None else tiny_tokenizer()
 
 
 def with_lora(model, **lora):
@@ -151,6 +153,90 @@ def test_unsupported_architecture_and_existing_file_are_refused(tmp_path):
         _dest_file(tmp_path / "m.gguf", overwrite=False)
     with pytest.raises(ExportError, match="ends in .gguf"):
         _dest_file(tmp_path / "m.bin", overwrite=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# SentencePiece-style tokenizers (Llama 2, Mistral, Gemma): GGUF's "llama" tokenizer
+
+
+SPM_CORPUS = ["The capital of France is Paris.", "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1)",
+              "Once upon a time, in a small village, there lived a cat.", "In 2024, 3 cats ate 15 fish... didn't they?"]
+
+
+def spm_tokenizer(style: str):
+    """A tiny tokenizer.json BPE with byte fallback, trained here (no download): ids 0-2 ``<unk> <s> </s>``,
+    3-258 the byte tokens ``<0x00>``..``<0xFF>``, then ~140 merges. ``style``: how it turns spaces into ``▁``,
+    as Llama 2 / Mistral files do (``legacy``: normalizer Prepend + Replace), as newer conversions do
+    (``metaspace``: a Metaspace pre-tokenizer) or as Gemma does (``gemma``: Replace only, no leading ``▁``)."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    if style == "legacy":
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    elif style == "gemma":
+        tok.normalizer = normalizers.Replace(" ", "\u2581")
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials + [f"<0x{i:02X}>" for i in range(256)],
+                                  show_progress=False)
+    tok.train_from_iterator(SPM_CORPUS * 20, trainer)
+    spec = json.loads(tok.to_str())
+    spec["added_tokens"] = [a for a in spec["added_tokens"] if a["content"] in specials]  # bytes: plain vocabulary
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("style", ["legacy", "gemma"])
+def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_like_transformers(tmp_path, style):
+    from gguf import GGUFReader
+
+    from core.gguf_export import export_gguf, llama_cpp_tokens
+
+    tok = spm_tokenizer(style)
+    model, _ = tiny("llama", tokenizer=tok)
+    result = export_gguf(with_lora(model), tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert result.tokenizer_checked and result.max_abs_diff <= result.allowed  # the export's own checks passed
+    fields = GGUFReader(str(tmp_path / "m.gguf")).fields
+    assert bytes(fields["tokenizer.ggml.model"].parts[-1]).decode() == "llama"
+    assert bool(fields["tokenizer.ggml.add_space_prefix"].parts[-1][0]) == (style != "gemma")
+    texts = ("The capital of Köln", "fibonacci(n - 1) is 日本", "  two  spaces, a cat\n\nthere")
+    ours = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert llama_cpp_tokens(tmp_path / "m.gguf", texts) == ours
+    pieces = [p for ids in ours for p in tok.convert_ids_to_tokens(ids)]
+    # the texts exercise merges (pieces of several characters) and byte fallback (ö, 日本 are not in the vocabulary)
+    assert any(len(p) >= 3 and not p.startswith("<0x") for p in pieces) and "<0xC3>" in pieces and "<0xE6>" in pieces
+
+
+def test_unigram_and_other_space_handling_are_refused_with_the_reason():
+    import json
+
+    from tokenizers import Tokenizer, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    from core.gguf_arch import GgufUnsupported
+    from core.gguf_export import tokenizer_keys
+
+    uni = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0)], unk_id=0))
+    with pytest.raises(GgufUnsupported, match="this tokenizer's model is Unigram. llama.cpp's SentencePiece tokenizer"):
+        tokenizer_keys(PreTrainedTokenizerFast(tokenizer_object=uni, unk_token="<unk>"), 8)
+    tok = spm_tokenizer("legacy")
+    spec = json.loads(tok.backend_tokenizer.to_str())
+    spec["normalizer"] = json.loads(normalizers.NFKC().__getstate__())  # Gemma-like files never do this
+    odd = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), unk_token="<unk>")
+    with pytest.raises(GgufUnsupported, match=r"normalizer \['NFKC'\] and pre-tokenizer None"):
+        tokenizer_keys(odd, len(tok))
+    # Metaspace skips the leading "▁" where the text starts with a space; llama.cpp does not (measured: the
+    # text "  two" is [▁▁, two] in transformers and [▁▁▁ ...] in llama.cpp)
+    tok = spm_tokenizer("metaspace")
+    with pytest.raises(GgufUnsupported, match="Metaspace pre-tokenizer \\(prepend_scheme 'first'\\)"):
+        tokenizer_keys(tok, len(tok))
 
 
 # --------------------------------------------------------------------------------------------------
