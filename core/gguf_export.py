@@ -584,6 +584,8 @@ def write_model_gguf(path: Path, model: torch.nn.Module, state: dict[str, torch.
             writer.add_tensor(target.name, array, raw_dtype=raw)
             if progress:
                 progress(0.1 + 0.5 * (i + 1) / len(items), f"converting {hf_name}")
+        for gguf_name, values in plan.extra.items():  # e.g. rope_freqs.weight (d/2,): always float32, like norms
+            writer.add_tensor(gguf_name, torch.tensor(values, dtype=torch.float32).numpy())
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()

@@ -156,6 +156,56 @@ def test_unsupported_architecture_and_existing_file_are_refused(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
+# RoPE scaling: the short originals (16 positions) make each scaling change the logits at the check's positions
+
+ROPE = {
+    "linear": {"rope_type": "linear", "factor": 4.0},
+    # head size 16, base 10^4: wavelengths 6.3 (ramp, between 16/4 and 16/1), 19.9 ... (divided by 8)
+    "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 16},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
+}
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("kind, scaling", [("llama", "linear"), ("llama", "llama3"), ("llama", "yarn"), ("qwen2", "yarn")])
+def test_rope_scaling_is_written_so_llama_cpp_answers_like_our_model(tmp_path, kind, scaling):
+    from gguf import GGUFReader
+
+    from core.export import _check_inputs, _logits
+    from core.gguf_export import export_gguf
+
+    model, tok = tiny(kind, rope_scaling=dict(ROPE[scaling], rope_theta=10000.0))
+    plain, _ = tiny(kind)  # the same weights without the scaling
+    inputs = _check_inputs(model, tok)
+    effect = float((_logits(model, inputs) - _logits(plain, inputs)).abs().max())
+    result = export_gguf(with_lora(model), tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert result.max_abs_diff <= result.allowed < effect / 20  # agrees, and the scaling is far above the tolerance
+    reader = GGUFReader(str(tmp_path / "m.gguf"))
+    freqs = [t for t in reader.tensors if t.name == "rope_freqs.weight"]
+    if scaling == "llama3":
+        # (head 16 / 2,): the first frequency on the ramp, the others divided by the whole factor
+        assert list(freqs[0].shape) == [8] and 1.0 < float(freqs[0].data[0]) < 8.0 and set(freqs[0].data[1:]) == {8.0}
+    else:
+        assert not freqs
+        assert bytes(reader.fields[f"{kind}.rope.scaling.type"].parts[-1]).decode() == scaling
+
+
+def test_rope_scaling_llama_cpp_cannot_express_is_refused_with_the_reason():
+    import transformers as tf
+
+    from core.gguf_arch import GgufUnsupported, plan_for
+
+    yarn = dict(ROPE["yarn"], rope_theta=10000.0)
+    with pytest.raises(GgufUnsupported, match="YaRN rope scaling sets beta_fast=8; llama.cpp's llama applies YaRN with"):
+        plan_for(tf.LlamaConfig(rope_scaling=dict(yarn, beta_fast=8)))
+    with pytest.raises(GgufUnsupported, match="sets attention_factor=2.0"):
+        plan_for(tf.LlamaConfig(rope_scaling=dict(yarn, attention_factor=2.0)))
+    with pytest.raises(GgufUnsupported, match="rope scaling 'llama3' \\(llama.cpp reads per-frequency factors only for llama"):
+        plan_for(tf.Qwen2Config(rope_scaling=dict(ROPE["llama3"], rope_theta=10000.0)))
+
+
+# --------------------------------------------------------------------------------------------------
 # SentencePiece-style tokenizers (Llama 2, Mistral, Gemma): GGUF's "llama" tokenizer
 
 
