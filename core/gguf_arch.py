@@ -317,15 +317,49 @@ def _gemma2(config: Any) -> Plan:
     if config.query_pre_attn_scalar != _head_dim(config):
         raise GgufUnsupported("This Gemma 2 model scales attention by query_pre_attn_scalar other than its head size; "
                               "llama.cpp's gemma2 does not.")
+    return Plan("gemma2", hp, _gemma_rules(config), tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
+
+
+def _gemma_rules(config: Any) -> list:
+    """Gemma 2 / 3 decoder: four norms per block, each ``1 + w`` (q/k norms too, in Gemma 3)."""
     L = r"model\.layers\.(?P<n>\d+)\."
     P = r"\.(?P<p>weight|bias)"
-    # first: Gemma 2's post_attention_layernorm is a norm after attention, not llama's norm before the MLP
-    rules = [
+    # first: Gemma's post_attention_layernorm is a norm after attention, not llama's norm before the MLP
+    return [
         _rule(L + r"post_attention_layernorm" + P, lambda m: _blk(m, "post_attention_norm", add_one=True)),
         _rule(L + r"pre_feedforward_layernorm" + P, lambda m: _blk(m, "ffn_norm", add_one=True)),
         _rule(L + r"post_feedforward_layernorm" + P, lambda m: _blk(m, "post_ffw_norm", add_one=True)),
     ] + _decoder_rules(config, permute_qk=False, norm_plus_one=True)
-    return Plan("gemma2", hp, rules, tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
+
+
+def _gemma3(config: Any) -> Plan:
+    """Gemma 3, text only (``Gemma3ForCausalLM``, model_type ``gemma3_text``). Sliding-window layers rotate with
+    their own base (``rope.freq_base_swa``) and no scaling; full-attention layers with ``rope_theta`` and the
+    model's scaling. Which layers slide is written per layer (``attention.sliding_window_pattern``, one bool
+    each), not left to llama.cpp's default of every sixth layer global."""
+    _check_act(config, ("gelu_pytorch_tanh",), "gemma3")
+    if getattr(config, "attn_logit_softcapping", None):
+        raise GgufUnsupported("This Gemma 3 model caps attention logits (attn_logit_softcapping); llama.cpp's gemma3 "
+                              "does not, so the GGUF would answer differently. Export the merged Hugging Face folder instead.")
+    if config.query_pre_attn_scalar != _head_dim(config):
+        raise GgufUnsupported(f"This Gemma 3 model scales attention by query_pre_attn_scalar={config.query_pre_attn_scalar} "
+                              f"rather than its head size {_head_dim(config)}; llama.cpp's gemma3 uses the head size.")
+    hp = _common(config) | _rope_keys(config, "gemma3")[0]
+    hp["attention.key_length"] = hp["attention.value_length"] = _head_dim(config)
+    if getattr(config, "final_logit_softcapping", None):
+        hp["final_logit_softcapping"] = float(config.final_logit_softcapping)
+    params = getattr(config, "rope_parameters", None) or {}
+    local = params.get("sliding_attention") if isinstance(params.get("sliding_attention"), dict) else {}
+    if (local.get("rope_type") or "default") != "default":
+        raise GgufUnsupported(f"This Gemma 3 model scales the rope of its sliding-window layers ({local['rope_type']!r}); "
+                              "llama.cpp's gemma3 scales only the full-attention layers.")
+    local_base = local.get("rope_theta") or getattr(config, "rope_local_base_freq", None) or 10000.0
+    layer_types = list(getattr(config, "layer_types", None) or [])
+    if getattr(config, "sliding_window", None) and "sliding_attention" in layer_types:
+        hp["attention.sliding_window"] = int(config.sliding_window)
+        hp["attention.sliding_window_pattern"] = [t == "sliding_attention" for t in layer_types]  # (n_layer,)
+        hp["rope.freq_base_swa"] = float(local_base)
+    return Plan("gemma3", hp, _gemma_rules(config), tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
 
 
 def _gpt2(config: Any) -> Plan:
@@ -421,6 +455,7 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "qwen2": lambda c: _qwen(c, "qwen2"),
     "qwen3": lambda c: _qwen(c, "qwen3"),
     "gemma2": _gemma2,
+    "gemma3_text": _gemma3,
     "phi3": _phi3,
     "gpt2": _gpt2,
     "bloom": _bloom,

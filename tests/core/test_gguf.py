@@ -43,6 +43,11 @@ def _config(kind: str, vocab: int = V, **extra):
     if kind == "gemma2":
         return tf.Gemma2Config(num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=128,
                                final_logit_softcapping=30.0, attn_logit_softcapping=50.0, **common)
+    if kind == "gemma3":
+        # one sliding layer (window 4: shorter than the check's texts, so the mask matters), then a global one
+        return tf.Gemma3TextConfig(num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=4,
+                                   layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0,
+                                   **common)
     if kind == "phi3":
         return tf.Phi3Config(num_key_value_heads=4, tie_word_embeddings=False, original_max_position_embeddings=256,
                              resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0, **common)
@@ -90,7 +95,7 @@ def no_leftovers(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
-ARCHS = ["llama", "llama-tied", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt2", "bloom"]
+ARCHS = ["llama", "llama-tied", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gpt2", "bloom"]
 
 
 @needs_llama_cpp
