@@ -1,5 +1,5 @@
 """Which servers will load an adapter, and why not: llama.cpp (and Ollama, LM Studio, which run llama.cpp's
-LoRA GGUF) and vLLM.
+LoRA GGUF), vLLM, TGI and LoRAX.
 
 Read from the adapter folder alone (``adapter_config.json`` and the safetensors header: tensor names and
 shapes), so it needs neither torch nor the base model: `check_folder`. Each `Verdict` says whether the
@@ -15,9 +15,12 @@ What each server accepts (from their documented loaders):
   trained biases, every rank at most ``--max-lora-rank`` (one of `VLLM_MAX_LORA_RANKS`; the default 16),
   targets that are linear layers of the decoder blocks (not the embedding or the output head).
 
+- **TGI / LoRAX** (one loader, TGI's is LoRAX's): LoRA only; one ``lora_alpha / r`` (rsLoRA honoured) for
+  every module, so ``rank_pattern`` / ``alpha_pattern`` or ranks that differ between modules are scaled
+  wrongly; only ``lora_A`` / ``lora_B`` are read (DoRA, ``modules_to_save``, biases would be left out).
+
 `serving_compatible` writes a copy of a LoRA adapter with one rank and ``lora_alpha == r``: rsLoRA and
 per-module rank/alpha baked into the tensors, for servers that apply one ``alpha / r`` to every module.
-TGI and LoRAX are not checked here.
 """
 
 from __future__ import annotations
@@ -157,10 +160,34 @@ def _vllm(f: AdapterFacts) -> Verdict:
     return Verdict(server, True, [], how)
 
 
+def _tgi(f: AdapterFacts) -> Verdict:
+    """TGI and LoRAX share one LoRA loader: it reads ``r``, ``lora_alpha`` and ``use_rslora`` from the config,
+    multiplies every module's ``lora_B`` by that one scale, stacks each module type's A and B over the layers
+    (one shape per type), and takes only ``lora_A`` / ``lora_B`` tensors from the file."""
+    server = "TGI / LoRAX"
+    if f.peft_type != "LORA":
+        return Verdict(server, False, [f"they serve LoRA adapters only; this is {f.peft_type}. Serve the merged model "
+                                       "(--merged) instead."])
+    drop = "they read only lora_A / lora_B, so {} would be left out and the answers would differ."
+    why = _beyond_lora_pairs(f, dora=drop.format("DoRA's magnitudes"), saved=drop.format("modules_to_save ({})"),
+                             bias=drop.format("trained biases"))
+    if why:
+        return Verdict(server, False, why + ["Serve the merged model (--merged) instead."])
+    patterns = [k for k in ("rank_pattern", "alpha_pattern") if f.config.get(k)]
+    if patterns or len(set(f.ranks.values())) > 1:
+        what = " / ".join(patterns) or "ranks that differ between modules"
+        return Verdict(server, False, [
+            f"they apply one lora_alpha / r to every module, so this adapter's {what} would be scaled wrongly. "
+            "A serving-compatible copy (core.serving.serving_compatible: one rank, each module's scale baked into "
+            "lora_B) computes the same; serve that."])
+    return Verdict(server, True, [], "load the adapter folder as an adapter (TGI: --lora-adapters NAME=ADAPTER_FOLDER; "
+                   "LoRAX: adapter_id in the request)")
+
+
 def check_folder(folder: str | os.PathLike[str], *, model_type: str | None = None) -> list[Verdict]:
     """The verdict of each server on the adapter in ``folder`` (a PEFT adapter folder)."""
     facts = read_facts(folder)
-    return [_llama_cpp(facts, model_type), _vllm(facts)]
+    return [_llama_cpp(facts, model_type), _vllm(facts), _tgi(facts)]
 
 
 # --------------------------------------------------------------------------------------------------

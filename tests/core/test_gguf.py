@@ -160,6 +160,18 @@ def test_unsupported_architecture_and_existing_file_are_refused(tmp_path):
         _dest_file(tmp_path / "m.bin", overwrite=False)
 
 
+def test_gemma3_refusals_say_why():
+    from core.gguf_arch import GgufUnsupported, plan_for
+
+    capped, scaled = _config("gemma3"), _config("gemma3")
+    capped.attn_logit_softcapping, scaled.query_pre_attn_scalar = 50.0, 32
+    with pytest.raises(GgufUnsupported, match="caps attention logits \\(attn_logit_softcapping\\); llama.cpp's gemma3 does not"):
+        plan_for(capped)
+    with pytest.raises(GgufUnsupported, match="query_pre_attn_scalar=32 rather than its head size 16"):
+        plan_for(scaled)
+    assert plan_for(_config("gemma3")).hparams["attention.sliding_window_pattern"] == [True, False]
+
+
 # --------------------------------------------------------------------------------------------------
 # RoPE scaling: the short originals (16 positions) make each scaling change the logits at the check's positions
 

@@ -150,6 +150,15 @@ def test_refusals_name_the_reason_per_server(tmp_path, lora, llama_words, vllm_w
     assert not v["vLLM"].ok and vllm_words in v["vLLM"].line() and "Serve the merged model" in v["vLLM"].line()
 
 
+def test_tgi_and_lorax_verdicts(tmp_path):
+    v = verdicts(saved(tmp_path, r=8))
+    assert v["TGI / LoRAX"].ok and "--lora-adapters" in v["TGI / LoRAX"].how
+    v = verdicts(saved(tmp_path / "d", use_dora=True))
+    assert not v["TGI / LoRAX"].ok and "so DoRA's magnitudes would be left out" in v["TGI / LoRAX"].line()
+    v = verdicts(saved(tmp_path / "m", modules_to_save=["lm_head"]))
+    assert "modules_to_save (lm_head) would be left out" in v["TGI / LoRAX"].line()
+
+
 def test_non_lora_methods_are_merged_only_everywhere(tmp_path):
     from core import IA3Config
     from core.models import load_model
@@ -159,6 +168,7 @@ def test_non_lora_methods_are_merged_only_everywhere(tmp_path):
     v = verdicts(tmp_path)
     assert not v["vLLM"].ok and "LoRA adapters only; this is IA3" in v["vLLM"].line()
     assert not v["llama.cpp / Ollama / LM Studio"].ok and "merged GGUF (--gguf)" in v["llama.cpp / Ollama / LM Studio"].line()
+    assert not v["TGI / LoRAX"].ok and "LoRA adapters only; this is IA3" in v["TGI / LoRAX"].line()
     assert check_folder(tmp_path, model_type="gpt_neox")[0].ok is False
 
 
@@ -201,8 +211,10 @@ def test_serving_compatible_copy_bakes_rslora_and_per_module_rank_and_alpha_into
     got = logits_of(out)
     effect = float((want - base).abs().max())
     assert float((got - want).abs().max()) < 1e-4 * max(1.0, effect) and effect > 0.1
-    v = verdicts(out)
-    assert v["vLLM"].ok and v["llama.cpp / Ollama / LM Studio"].ok and "baked" not in v["llama.cpp / Ollama / LM Studio"].how
+    before, v = verdicts(tmp_path / "a"), verdicts(out)
+    assert not before["TGI / LoRAX"].ok and "rank_pattern / alpha_pattern would be scaled wrongly" in before["TGI / LoRAX"].line()
+    assert v["TGI / LoRAX"].ok and v["vLLM"].ok and v["llama.cpp / Ollama / LM Studio"].ok
+    assert "baked" not in v["llama.cpp / Ollama / LM Studio"].how
     # the same padding without the per-module scales: wrong by much more than the tolerance above
     unscaled = {k: (t if "lora_B" not in k else t.clone()) for k, t in load_file(str(out / "adapter_model.safetensors")).items()}
     original = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
