@@ -261,7 +261,7 @@ def spm_tokenizer(style: str):
 
 @needs_llama_cpp
 @pytest.mark.parametrize("style", ["legacy", "gemma"])
-def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_like_transformers(tmp_path, style):
+def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_like_transformers(tmp_path, style, monkeypatch):
     from gguf import GGUFReader
 
     from core.gguf_export import export_gguf, llama_cpp_tokens
@@ -279,6 +279,15 @@ def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_
     pieces = [p for ids in ours for p in tok.convert_ids_to_tokens(ids)]
     # the texts exercise merges (pieces of several characters) and byte fallback (ö, 日本 are not in the vocabulary)
     assert any(len(p) >= 3 and not p.startswith("<0x") for p in pieces) and "<0xC3>" in pieces and "<0xE6>" in pieces
+    if style == "legacy":  # the scores are what makes llama.cpp join the same pairs: with equal scores it does not
+        from core import gguf_export
+
+        keys = gguf_export._spm_keys
+        monkeypatch.setattr(gguf_export, "_spm_keys",
+                            lambda *a: keys(*a) | {"tokenizer.ggml.scores": [0.0] * len(tok)})
+        plain, _ = tiny("llama", tokenizer=tok)
+        gguf_export.write_model_gguf(tmp_path / "flat.gguf", plain, dict(plain.state_dict()), tok, "f32")
+        assert llama_cpp_tokens(tmp_path / "flat.gguf", texts) != ours
 
 
 def test_unigram_and_other_space_handling_are_refused_with_the_reason():
