@@ -342,7 +342,7 @@ def test_adapter_gguf_with_rslora_and_per_module_rank_and_alpha_is_exact_in_llam
 
 
 @needs_llama_cpp
-@pytest.mark.parametrize("kind", ["gpt2", "bloom", "qwen2"])
+@pytest.mark.parametrize("kind", ["gpt2", "bloom", "qwen2", "gemma3"])
 def test_adapter_gguf_on_other_architectures(tmp_path, kind):
     from core.gguf_export import export_gguf_adapter
 
