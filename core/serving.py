@@ -14,7 +14,6 @@ What each server accepts (from their documented loaders):
 - **vLLM** (``--enable-lora``): PEFT LoRA folders without DoRA and without ``modules_to_save``, no
   trained biases, every rank at most ``--max-lora-rank`` (one of `VLLM_MAX_LORA_RANKS`; the default 16),
   targets that are linear layers of the decoder blocks (not the embedding or the output head).
-
 - **TGI / LoRAX** (one loader, TGI's is LoRAX's): LoRA only; one ``lora_alpha / r`` (rsLoRA honoured) for
   every module, so ``rank_pattern`` / ``alpha_pattern`` or ranks that differ between modules are scaled
   wrongly; only ``lora_A`` / ``lora_B`` are read (DoRA, ``modules_to_save``, biases would be left out).
