@@ -86,6 +86,8 @@ class Plan:
     """``lm_head`` shares the embedding: ``output.weight`` is not written (llama.cpp reuses ``token_embd``)."""
     skip: tuple[str, ...] = ()
     """Hugging Face names that are not weights llama.cpp reads (buffers, rotary tables)."""
+    extra: dict[str, list[float]] = field(default_factory=dict)
+    """Tensors the model has no weight for but llama.cpp reads (``rope_freqs.weight``): GGUF name -> float32 values."""
 
     def map(self, hf_name: str) -> Target | None:
         """The GGUF target of Hugging Face tensor ``hf_name``; None for a tensor llama.cpp does not read.
@@ -114,22 +116,79 @@ def _rope_params(config: Any) -> dict[str, Any]:
     return merged
 
 
-def _rope_keys(config: Any, model: str) -> dict[str, Any]:
+def _rope_keys(config: Any, model: str, *, freq_factors: bool = False) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """The rope keys of ``config`` and the tensors they need (``rope_freqs.weight`` for "llama3").
+
+    What llama.cpp can express, and how (its rope: angle ``pos · base^(-2i/d) · freq_scale / f_i``):
+
+    - "linear" (positions divided by ``factor``): ``rope.scaling.type linear`` and ``rope.scaling.factor``.
+    - "llama3" (per-frequency: long wavelengths divided by ``factor``, short ones kept, a smooth ramp between):
+      no scaling key; a ``rope_freqs.weight`` tensor ``(d/2,)`` of per-frequency divisors ``f_i`` =
+      Hugging Face's unscaled inverse frequency over its scaled one. Only llama.cpp's llama reads it, so
+      ``freq_factors`` says whether this architecture can.
+    - "yarn": ``rope.scaling.type yarn``, ``factor`` and ``original_context_length``; llama.cpp then blends
+      interpolation and extrapolation between the correction dims of beta_fast 32 / beta_slow 1 and scales
+      attention by ``0.1 ln(factor) + 1``, the defaults of Hugging Face's YaRN. Other betas, an explicit
+      ``attention_factor`` or ``mscale`` / ``mscale_all_dim`` (DeepSeek's variant) are refused: llama.cpp's
+      llama reads none of them from the file.
+    - anything else ("dynamic" rescales by the current length, "longrope" switches factor sets) is refused.
+    """
     rope = _rope_params(config)
     out: dict[str, Any] = {}
     if rope.get("rope_theta") is not None:
         out["rope.freq_base"] = float(rope["rope_theta"])
     kind = rope.get("rope_type") or rope.get("type") or "default"
     if kind == "default":
-        return out
+        return out, {}
     if kind == "linear" and rope.get("factor"):
         out["rope.scaling.type"] = "linear"
         out["rope.scaling.factor"] = float(rope["factor"])
-        return out
+        return out, {}
+    if kind == "llama3" and freq_factors:
+        return out, {"rope_freqs.weight": _llama3_divisors(config, rope)}
+    if kind == "yarn" and rope.get("factor"):
+        odd = {k: rope[k] for k in ("attention_factor", "mscale", "mscale_all_dim") if rope.get(k) not in (None, 0)}
+        odd |= {k: rope[k] for k, default in (("beta_fast", 32), ("beta_slow", 1)) if rope.get(k) not in (None, default)}
+        if rope.get("truncate") is False:
+            odd["truncate"] = False
+        if odd:
+            raise GgufUnsupported(
+                f"This {model} model's YaRN rope scaling sets {', '.join(f'{k}={v}' for k, v in odd.items())}; llama.cpp's "
+                f"{model} applies YaRN with beta_fast 32, beta_slow 1 and the attention factor 0.1·ln(factor)+1 only, so "
+                "the GGUF would answer differently. Export the merged Hugging Face folder instead.")
+        out["rope.scaling.type"] = "yarn"
+        out["rope.scaling.factor"] = float(rope["factor"])
+        orig = rope.get("original_max_position_embeddings") or getattr(config, "original_max_position_embeddings", None)
+        out["rope.scaling.original_context_length"] = int(orig or config.max_position_embeddings)
+        return out, {}
+    where = f" (llama.cpp reads per-frequency factors only for llama and mistral, not {model})" if kind == "llama3" else ""
     raise GgufUnsupported(
-        f"This {model} model uses rope scaling {kind!r}; the GGUF export writes only plain and linear rope "
-        "scaling (it would otherwise answer differently in llama.cpp). Export the merged Hugging Face folder instead."
-    )
+        f"This {model} model uses rope scaling {kind!r}{where}; the GGUF export writes plain, linear, llama3 and YaRN "
+        "rope scaling only (it would otherwise answer differently in llama.cpp). Export the merged Hugging Face folder "
+        "instead.")
+
+
+def _llama3_divisors(config: Any, rope: dict[str, Any]) -> list[float]:
+    """Llama 3.1's rope scaling as per-frequency divisors ``f_i`` (``d/2`` floats, ``d`` the rotated head size):
+    wavelength ``λ_i = 2π / inv_freq_i``; ``λ_i < orig/high``: 1 (kept); ``λ_i > orig/low``: ``factor``;
+    between: ``1 / ((1 - s)/factor + s)`` with ``s = (orig/λ_i - low) / (high - low)``."""
+    import math
+
+    factor, low, high = float(rope["factor"]), float(rope["low_freq_factor"]), float(rope["high_freq_factor"])
+    orig = float(rope["original_max_position_embeddings"])
+    base = float(rope.get("rope_theta") or 10000.0)
+    dim = int(_head_dim(config) * float(rope.get("partial_rotary_factor") or 1.0))
+    out = []
+    for i in range(0, dim, 2):
+        wavelen = 2 * math.pi * base ** (i / dim)
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return out
 
 
 def _head_dim(config: Any) -> int:
@@ -222,10 +281,11 @@ def _llama(config: Any) -> Plan:
     _check_act(config, ("silu",), "llama")
     if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
         pass  # llama.cpp's llama reads optional q/k/v/o and ffn biases
-    hp = _common(config) | _rope_keys(config, "llama")
+    rope, extra = _rope_keys(config, "llama", freq_factors=True)
+    hp = _common(config) | rope
     hp["rope.dimension_count"] = _head_dim(config)
     return Plan("llama", hp, _decoder_rules(config, permute_qk=True), tied=bool(config.tie_word_embeddings),
-                skip=(r"rotary_emb\.",))
+                skip=(r"rotary_emb\.",), extra=extra)
 
 
 def _mistral(config: Any) -> Plan:
@@ -241,7 +301,7 @@ def _mistral(config: Any) -> Plan:
 
 def _qwen(config: Any, arch: str) -> Plan:
     _check_act(config, ("silu",), arch)
-    hp = _common(config) | _rope_keys(config, arch)
+    hp = _common(config) | _rope_keys(config, arch)[0]
     hp["rope.dimension_count"] = _head_dim(config)
     return Plan(arch, hp, _decoder_rules(config, permute_qk=False), tied=bool(config.tie_word_embeddings),
                 skip=(r"rotary_emb\.",))
@@ -249,7 +309,7 @@ def _qwen(config: Any, arch: str) -> Plan:
 
 def _gemma2(config: Any) -> Plan:
     _check_act(config, ("gelu_pytorch_tanh",), "gemma2")
-    hp = _common(config) | _rope_keys(config, "gemma2")
+    hp = _common(config) | _rope_keys(config, "gemma2")[0]
     hp["attention.key_length"] = hp["attention.value_length"] = _head_dim(config)
     hp["attn_logit_softcapping"] = float(config.attn_logit_softcapping or 0.0)
     hp["final_logit_softcapping"] = float(config.final_logit_softcapping or 0.0)
@@ -257,15 +317,49 @@ def _gemma2(config: Any) -> Plan:
     if config.query_pre_attn_scalar != _head_dim(config):
         raise GgufUnsupported("This Gemma 2 model scales attention by query_pre_attn_scalar other than its head size; "
                               "llama.cpp's gemma2 does not.")
+    return Plan("gemma2", hp, _gemma_rules(config), tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
+
+
+def _gemma_rules(config: Any) -> list:
+    """Gemma 2 / 3 decoder: four norms per block, each ``1 + w`` (q/k norms too, in Gemma 3)."""
     L = r"model\.layers\.(?P<n>\d+)\."
     P = r"\.(?P<p>weight|bias)"
-    # first: Gemma 2's post_attention_layernorm is a norm after attention, not llama's norm before the MLP
-    rules = [
+    # first: Gemma's post_attention_layernorm is a norm after attention, not llama's norm before the MLP
+    return [
         _rule(L + r"post_attention_layernorm" + P, lambda m: _blk(m, "post_attention_norm", add_one=True)),
         _rule(L + r"pre_feedforward_layernorm" + P, lambda m: _blk(m, "ffn_norm", add_one=True)),
         _rule(L + r"post_feedforward_layernorm" + P, lambda m: _blk(m, "post_ffw_norm", add_one=True)),
     ] + _decoder_rules(config, permute_qk=False, norm_plus_one=True)
-    return Plan("gemma2", hp, rules, tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
+
+
+def _gemma3(config: Any) -> Plan:
+    """Gemma 3, text only (``Gemma3ForCausalLM``, model_type ``gemma3_text``). Sliding-window layers rotate with
+    their own base (``rope.freq_base_swa``) and no scaling; full-attention layers with ``rope_theta`` and the
+    model's scaling. Which layers slide is written per layer (``attention.sliding_window_pattern``, one bool
+    each), not left to llama.cpp's default of every sixth layer global."""
+    _check_act(config, ("gelu_pytorch_tanh",), "gemma3")
+    if getattr(config, "attn_logit_softcapping", None):
+        raise GgufUnsupported("This Gemma 3 model caps attention logits (attn_logit_softcapping); llama.cpp's gemma3 "
+                              "does not, so the GGUF would answer differently. Export the merged Hugging Face folder instead.")
+    if config.query_pre_attn_scalar != _head_dim(config):
+        raise GgufUnsupported(f"This Gemma 3 model scales attention by query_pre_attn_scalar={config.query_pre_attn_scalar} "
+                              f"rather than its head size {_head_dim(config)}; llama.cpp's gemma3 uses the head size.")
+    hp = _common(config) | _rope_keys(config, "gemma3")[0]
+    hp["attention.key_length"] = hp["attention.value_length"] = _head_dim(config)
+    if getattr(config, "final_logit_softcapping", None):
+        hp["final_logit_softcapping"] = float(config.final_logit_softcapping)
+    params = getattr(config, "rope_parameters", None) or {}
+    local = params.get("sliding_attention") if isinstance(params.get("sliding_attention"), dict) else {}
+    if (local.get("rope_type") or "default") != "default":
+        raise GgufUnsupported(f"This Gemma 3 model scales the rope of its sliding-window layers ({local['rope_type']!r}); "
+                              "llama.cpp's gemma3 scales only the full-attention layers.")
+    local_base = local.get("rope_theta") or getattr(config, "rope_local_base_freq", None) or 10000.0
+    layer_types = list(getattr(config, "layer_types", None) or [])
+    if getattr(config, "sliding_window", None) and "sliding_attention" in layer_types:
+        hp["attention.sliding_window"] = int(config.sliding_window)
+        hp["attention.sliding_window_pattern"] = [t == "sliding_attention" for t in layer_types]  # (n_layer,)
+        hp["rope.freq_base_swa"] = float(local_base)
+    return Plan("gemma3", hp, _gemma_rules(config), tied=bool(config.tie_word_embeddings), skip=(r"rotary_emb\.",))
 
 
 def _gpt2(config: Any) -> Plan:
@@ -330,7 +424,7 @@ def _bloom(config: Any) -> Plan:
 
 def _phi3(config: Any) -> Plan:
     _check_act(config, ("silu",), "phi3")
-    hp = _common(config) | _rope_keys(config, "phi3")
+    hp = _common(config) | _rope_keys(config, "phi3")[0]
     hp["rope.dimension_count"] = int(_head_dim(config) * float(getattr(config, "partial_rotary_factor", 1.0) or 1.0))
     orig = getattr(config, "original_max_position_embeddings", None)
     if orig:
@@ -361,6 +455,7 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "qwen2": lambda c: _qwen(c, "qwen2"),
     "qwen3": lambda c: _qwen(c, "qwen3"),
     "gemma2": _gemma2,
+    "gemma3_text": _gemma3,
     "phi3": _phi3,
     "gpt2": _gpt2,
     "bloom": _bloom,

@@ -6,8 +6,9 @@ llama.cpp itself before the file is put in place.
   ``f16``, ``bf16``, ``q8_0`` (written here with the ``gguf`` package) or a k-quant such as
   ``Q4_K_M`` (``f16`` written here, then requantized by llama.cpp's own quantizer). The mapping of
   Hugging Face names and layouts onto llama.cpp's is `core.gguf_arch`; the tokenizer (byte-level BPE:
-  tokens, token types, merges, pre-tokenizer, special ids) and chat template are written from the
-  model's own tokenizer.
+  tokens, token types, merges, pre-tokenizer, special ids; or SentencePiece-style BPE with byte
+  fallback as GGUF's "llama" tokenizer: tokens, scores, token types, special ids) and chat template are
+  written from the model's own tokenizer.
 - `export_gguf_adapter`: a LoRA adapter as ``<gguf tensor>.weight.lora_a`` ``(r, in)`` and ``.lora_b``
   ``(out, r)`` pairs plus ``adapter.lora.alpha``. llama.cpp scales every pair by ``alpha / r`` with
   ``r`` read from that pair's shape and one alpha per file; rsLoRA (``alpha / sqrt(r)``) and
@@ -115,9 +116,12 @@ def _require_llama_cpp() -> Any:
 @contextlib.contextmanager
 def _llama(model_path: Path, *, lora: Path | None = None, n_ctx: int = 256, vocab_only: bool = False) -> Iterator[Any]:
     llama_cpp = _require_llama_cpp()
+    # The KV cache in float32 (llama.cpp's default is f16): the check measures the file, not the cache's rounding.
+    # Measured 2026-12-07 on the tiny f32 models: llama 1.9e-3 -> 2e-6, gemma2 1.6e-2 -> 2.8e-3 of logits ~7.
+    f32 = int(getattr(llama_cpp, "GGML_TYPE_F32", 0))
     kwargs: dict[str, Any] = dict(model_path=str(model_path), n_ctx=n_ctx, n_batch=n_ctx, logits_all=True,
                                   n_threads=max(1, min(4, os.cpu_count() or 1)), n_gpu_layers=0, verbose=False,
-                                  vocab_only=vocab_only)
+                                  vocab_only=vocab_only, type_k=f32, type_v=f32)
     if lora is not None:
         kwargs["lora_path"] = str(lora)
     try:
@@ -299,7 +303,8 @@ _PRE_NAMES: dict[tuple, str] = {
 
 
 def tokenizer_keys(tokenizer: Any, vocab_size: int) -> dict[str, Any]:
-    """The ``tokenizer.ggml.*`` keys and ``tokenizer.chat_template`` for a byte-level BPE tokenizer.
+    """The ``tokenizer.ggml.*`` keys and ``tokenizer.chat_template`` for a byte-level BPE tokenizer (GGUF's
+    "gpt2" tokenizer model), or for a SentencePiece-style BPE with byte fallback (`_spm_keys`).
 
     ``tokens[i]`` is id ``i``'s token text (ids the tokenizer lacks up to the model's ``vocab_size`` are
     ``[PAD<i>]``, unused); special added tokens are *control* tokens, other added tokens *user-defined*
@@ -310,11 +315,14 @@ def tokenizer_keys(tokenizer: Any, vocab_size: int) -> dict[str, Any]:
                               f"{type(tokenizer).__name__}.")
     spec = json.loads(backend.to_str())
     model = spec.get("model", {})
-    if model.get("type") != "BPE" or model.get("byte_fallback"):
+    if model.get("type") == "BPE" and model.get("byte_fallback"):
+        return _spm_keys(tokenizer, spec, vocab_size)
+    if model.get("type") != "BPE":
         raise GgufUnsupported(
-            f"GGUF export writes byte-level BPE tokenizers (GPT-2, Llama 3, Qwen, SmolLM style); this tokenizer is "
-            f"{model.get('type')}{' with byte fallback (SentencePiece style)' if model.get('byte_fallback') else ''}. "
-            "Export the merged Hugging Face folder and convert it with llama.cpp's convert_hf_to_gguf.py.")
+            f"GGUF export writes BPE tokenizers: byte-level (GPT-2, Llama 3, Qwen, SmolLM style) or SentencePiece-style "
+            f"with byte fallback (Llama 2, Mistral, Gemma); this tokenizer's model is {model.get('type')}. llama.cpp's "
+            "SentencePiece tokenizer merges pieces greedily by score, which is not how a Unigram model splits text, so "
+            "the GGUF would read prompts differently. Export the merged Hugging Face folder instead.")
     signature = _pre_signature(spec.get("pre_tokenizer"))
     pre = _PRE_NAMES.get(signature)
     if pre is None:
@@ -344,6 +352,13 @@ def tokenizer_keys(tokenizer: Any, vocab_size: int) -> dict[str, Any]:
         "tokenizer.ggml.token_type": types,
         "tokenizer.ggml.merges": merges,
     }
+    keys.update(_special_keys(tokenizer, vocab_size, add_space_prefix=False))
+    return keys
+
+
+def _special_keys(tokenizer: Any, vocab_size: int, *, add_space_prefix: bool) -> dict[str, Any]:
+    """Special ids, whether a prompt starts with BOS / ends with EOS, the space prefix and the chat template."""
+    keys: dict[str, Any] = {}
     for key, attr in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("unknown", "unk_token_id"),
                       ("padding", "pad_token_id")):
         value = getattr(tokenizer, attr, None)
@@ -354,12 +369,102 @@ def tokenizer_keys(tokenizer: Any, vocab_size: int) -> dict[str, Any]:
     bos, eos = getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "eos_token_id", None)
     keys["tokenizer.ggml.add_bos_token"] = bool(bos is not None and probe[:1] == [bos] and plain[:1] != [bos])
     keys["tokenizer.ggml.add_eos_token"] = bool(eos is not None and probe[-1:] == [eos] and plain[-1:] != [eos])
-    keys["tokenizer.ggml.add_space_prefix"] = False
+    keys["tokenizer.ggml.add_space_prefix"] = add_space_prefix
     template = getattr(tokenizer, "chat_template", None)
     if isinstance(template, dict):
         template = template.get("default") or next(iter(template.values()), None)
     if isinstance(template, str) and template:
         keys["tokenizer.chat_template"] = template
+    return keys
+
+
+_SPACE = "\u2581"  # ▁, SentencePiece's visible space
+_TOKEN_UNKNOWN, _TOKEN_BYTE = 2, 6
+
+
+def _spm_space_handling(spec: dict[str, Any]) -> bool:
+    """Whether a SentencePiece-style tokenizer.json puts ``▁`` before the text (llama.cpp's
+    ``add_space_prefix``); `GgufUnsupported` unless it replaces spaces by ``▁`` in one of the two ways Llama 2,
+    Mistral and Gemma tokenizers are written and otherwise leaves the text whole (llama.cpp's "llama"
+    tokenizer does exactly that: optional leading space, spaces -> ``▁``, then merges over the whole text).
+
+    - normalizer ``Replace(" ", "▁")``, optionally after ``Prepend("▁")``; no pre-tokenizer;
+    - no normalizer; pre-tokenizer ``Metaspace(replacement="▁", prepend_scheme="never", split=False)``.
+    """
+    norm, pre = spec.get("normalizer"), spec.get("pre_tokenizer")
+    steps = (norm.get("normalizers", []) if norm and norm.get("type") == "Sequence" else [norm]) if norm else []
+    kinds = [s.get("type") for s in steps]
+
+    def replaces_space(s: dict[str, Any]) -> bool:
+        return s.get("type") == "Replace" and s.get("pattern", {}).get("String") == " " and s.get("content") == _SPACE
+
+    if pre is None and steps and replaces_space(steps[-1]):
+        if kinds == ["Replace"]:
+            return False
+        if kinds == ["Prepend", "Replace"] and steps[0].get("prepend") == _SPACE:
+            return True
+    if not steps and pre and pre.get("type") == "Metaspace" and pre.get("replacement") == _SPACE \
+            and not pre.get("split", True):
+        scheme = pre.get("prepend_scheme", "always" if pre.get("add_prefix_space", True) else "never")
+        if scheme == "never":
+            return False
+        # Metaspace adds "▁" only where the text does not already start with one (and, "first", only at the very
+        # start); llama.cpp adds it to every text, and again after each special token: " Hi" after [INST] would
+        # be "▁▁Hi" in llama.cpp and "▁Hi" here.
+        raise GgufUnsupported(
+            f"This tokenizer adds '▁' in front with a Metaspace pre-tokenizer (prepend_scheme {scheme!r}), which skips "
+            "text that already starts with a space; llama.cpp always adds it, also after special tokens, so prompts "
+            "such as chat turns would be read differently. Export the merged Hugging Face folder instead.")
+    raise GgufUnsupported(
+        f"This SentencePiece-style tokenizer prepares text with normalizer {kinds or None} and pre-tokenizer "
+        f"{(pre or {}).get('type')}; llama.cpp's llama tokenizer only replaces spaces by '▁' (optionally adding one "
+        "in front), so the GGUF would read prompts differently. Export the merged Hugging Face folder instead.")
+
+
+def _spm_keys(tokenizer: Any, spec: dict[str, Any], vocab_size: int) -> dict[str, Any]:
+    """GGUF's "llama" (SentencePiece) tokenizer for a tokenizer.json BPE model with byte fallback.
+
+    llama.cpp splits the text into characters and repeatedly joins the adjacent pair whose joined text is a
+    token with the highest *score*; a character missing from the vocabulary becomes its UTF-8 bytes
+    ``<0xXX>``. Hugging Face's BPE joins the pair of the earliest *merge rule*. Scoring each token by minus
+    the rank of the merge that makes it (``score(a+b) = -rank("a b")``) makes the two pick the same pairs in
+    the same order; tokens no merge makes (characters, bytes, specials) are never a pair's join, and get
+    the lowest score so a stray one is never preferred. The export's tokenizer check confirms it per model."""
+    model = spec["model"]
+    vocab: dict[str, int] = tokenizer.get_vocab()
+    top = max(vocab.values())
+    if top >= vocab_size:
+        raise GgufUnsupported(f"The tokenizer has token id {top} but the model has only {vocab_size} embeddings; "
+                              "resize the embeddings (or use the matching tokenizer) before exporting.")
+    add_space_prefix = _spm_space_handling(spec)
+    missing = [f"<0x{b:02X}>" for b in range(256) if f"<0x{b:02X}>" not in vocab]
+    if missing:
+        raise GgufUnsupported(f"This tokenizer falls back to bytes but lacks the byte tokens {', '.join(missing[:4])}"
+                              f"{' ...' if len(missing) > 4 else ''}; llama.cpp's llama tokenizer needs all 256.")
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
+    unmerged = -float(len(merges) + 1)
+    rank: dict[str, float] = {}
+    for i, merge in enumerate(merges):
+        left, _, right = merge.partition(" ")
+        rank.setdefault(left + right, -float(i))
+    tokens = [f"[PAD{i}]" for i in range(vocab_size)]
+    scores = [unmerged] * vocab_size
+    types = [_TOKEN_UNUSED] * vocab_size
+    unk = getattr(tokenizer, "unk_token_id", None)
+    for text, i in vocab.items():
+        tokens[i], scores[i] = text, rank.get(text, unmerged)
+        is_byte = len(text) == 6 and text.startswith("<0x") and text.endswith(">")
+        types[i] = _TOKEN_BYTE if is_byte else _TOKEN_UNKNOWN if i == unk else _TOKEN_NORMAL
+    for i, added in tokenizer.added_tokens_decoder.items():
+        if i < vocab_size and i != unk:
+            tokens[i], types[i] = added.content, (_TOKEN_CONTROL if added.special else _TOKEN_USER)
+    keys: dict[str, Any] = {
+        "tokenizer.ggml.model": "llama",
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": scores,
+        "tokenizer.ggml.token_type": types,
+    }
+    keys.update(_special_keys(tokenizer, vocab_size, add_space_prefix=add_space_prefix))
     return keys
 
 
@@ -381,6 +486,8 @@ def _writer_value(writer: Any, key: str, value: Any) -> None:
     elif isinstance(value, list):
         if key.endswith("token_type"):
             sub = GGUFValueType.INT32
+        elif value and isinstance(value[0], bool):
+            sub = GGUFValueType.BOOL  # e.g. gemma3.attention.sliding_window_pattern, one per layer
         elif value and isinstance(value[0], float):
             sub = GGUFValueType.FLOAT32
         else:
@@ -482,6 +589,8 @@ def write_model_gguf(path: Path, model: torch.nn.Module, state: dict[str, torch.
             writer.add_tensor(target.name, array, raw_dtype=raw)
             if progress:
                 progress(0.1 + 0.5 * (i + 1) / len(items), f"converting {hf_name}")
+        for gguf_name, values in plan.extra.items():  # e.g. rope_freqs.weight (d/2,): always float32, like norms
+            writer.add_tensor(gguf_name, torch.tensor(values, dtype=torch.float32).numpy())
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()

@@ -25,11 +25,11 @@ needs_llama_cpp = pytest.mark.skipif(LLAMA_CPP is not None, reason=f"llama.cpp i
 V, H = 260, 64  # the tiny byte tokenizer's vocabulary; hidden size (q8_0 rows are whole 32-blocks)
 
 
-def _config(kind: str):
+def _config(kind: str, vocab: int = V, **extra):
     import transformers as tf
 
-    common = dict(vocab_size=V, hidden_size=H, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  max_position_embeddings=256, bos_token_id=0, eos_token_id=2, pad_token_id=3)
+    common = dict(vocab_size=vocab, hidden_size=H, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  max_position_embeddings=256, bos_token_id=0, eos_token_id=2, pad_token_id=3, **extra)
     if kind == "llama":
         return tf.LlamaConfig(num_key_value_heads=2, tie_word_embeddings=False, **common)
     if kind == "llama-tied":
@@ -43,6 +43,11 @@ def _config(kind: str):
     if kind == "gemma2":
         return tf.Gemma2Config(num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=128,
                                final_logit_softcapping=30.0, attn_logit_softcapping=50.0, **common)
+    if kind == "gemma3":
+        # one sliding layer (window 4: shorter than the check's texts, so the mask matters), then a global one
+        return tf.Gemma3TextConfig(num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=4,
+                                   layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0,
+                                   **common)
     if kind == "phi3":
         return tf.Phi3Config(num_key_value_heads=4, tie_word_embeddings=False, original_max_position_embeddings=256,
                              resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0, **common)
@@ -55,14 +60,16 @@ def _config(kind: str):
     raise ValueError(kind)
 
 
-def tiny(kind: str, seed: int = 0):
-    """A random model of ``kind`` whose logits spread over several units, and the tiny byte tokenizer."""
+def tiny(kind: str, seed: int = 0, tokenizer=None, **extra):
+    """A random model of ``kind`` whose logits spread over several units, and the tiny byte tokenizer (or
+    ``tokenizer``, whose size the model's vocabulary takes); ``extra``: more config settings."""
     from transformers import AutoModelForCausalLM
 
     from core.models import tiny_tokenizer
 
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(_config(kind), dtype=torch.float32)
+    vocab = len(tokenizer) if tokenizer is not None else V
+    model = AutoModelForCausalLM.from_config(_config(kind, vocab, **extra), dtype=torch.float32)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 2:
@@ -71,7 +78,7 @@ def tiny(kind: str, seed: int = 0):
                 p.uniform_(0.8, 1.2) if name.endswith("weight") else p.normal_(0, 0.05)
             else:
                 p.normal_(0, 0.05)
-    return model.eval(), tiny_tokenizer()
+    return model.eval(), tokenizer if tokenizer is not None else tiny_tokenizer()
 
 
 def with_lora(model, **lora):
@@ -88,7 +95,7 @@ def no_leftovers(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
-ARCHS = ["llama", "llama-tied", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt2", "bloom"]
+ARCHS = ["llama", "llama-tied", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gpt2", "bloom"]
 
 
 @needs_llama_cpp
@@ -153,6 +160,161 @@ def test_unsupported_architecture_and_existing_file_are_refused(tmp_path):
         _dest_file(tmp_path / "m.bin", overwrite=False)
 
 
+def test_gemma3_refusals_say_why():
+    from core.gguf_arch import GgufUnsupported, plan_for
+
+    capped, scaled = _config("gemma3"), _config("gemma3")
+    capped.attn_logit_softcapping, scaled.query_pre_attn_scalar = 50.0, 32
+    with pytest.raises(GgufUnsupported, match="caps attention logits \\(attn_logit_softcapping\\); llama.cpp's gemma3 does not"):
+        plan_for(capped)
+    with pytest.raises(GgufUnsupported, match="query_pre_attn_scalar=32 rather than its head size 16"):
+        plan_for(scaled)
+    assert plan_for(_config("gemma3")).hparams["attention.sliding_window_pattern"] == [True, False]
+
+
+# --------------------------------------------------------------------------------------------------
+# RoPE scaling: the short originals (16 positions) make each scaling change the logits at the check's positions
+
+ROPE = {
+    "linear": {"rope_type": "linear", "factor": 4.0},
+    # head size 16, base 10^4: wavelengths 6.3 (ramp, between 16/4 and 16/1), 19.9 ... (divided by 8)
+    "llama3": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 16},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
+}
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("kind, scaling", [("llama", "linear"), ("llama", "llama3"), ("llama", "yarn"), ("qwen2", "yarn")])
+def test_rope_scaling_is_written_so_llama_cpp_answers_like_our_model(tmp_path, kind, scaling):
+    from gguf import GGUFReader
+
+    from core.export import _check_inputs, _logits
+    from core.gguf_export import export_gguf
+
+    model, tok = tiny(kind, rope_scaling=dict(ROPE[scaling], rope_theta=10000.0))
+    plain, _ = tiny(kind)  # the same weights without the scaling
+    inputs = _check_inputs(model, tok)
+    effect = float((_logits(model, inputs) - _logits(plain, inputs)).abs().max())
+    result = export_gguf(with_lora(model), tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert result.max_abs_diff <= result.allowed < effect / 20  # agrees, and the scaling is far above the tolerance
+    reader = GGUFReader(str(tmp_path / "m.gguf"))
+    freqs = [t for t in reader.tensors if t.name == "rope_freqs.weight"]
+    if scaling == "llama3":
+        # (head 16 / 2,): the first frequency on the ramp, the others divided by the whole factor
+        assert list(freqs[0].shape) == [8] and 1.0 < float(freqs[0].data[0]) < 8.0 and set(freqs[0].data[1:]) == {8.0}
+    else:
+        assert not freqs
+        assert bytes(reader.fields[f"{kind}.rope.scaling.type"].parts[-1]).decode() == scaling
+
+
+def test_rope_scaling_llama_cpp_cannot_express_is_refused_with_the_reason():
+    import transformers as tf
+
+    from core.gguf_arch import GgufUnsupported, plan_for
+
+    yarn = dict(ROPE["yarn"], rope_theta=10000.0)
+    with pytest.raises(GgufUnsupported, match="YaRN rope scaling sets beta_fast=8; llama.cpp's llama applies YaRN with"):
+        plan_for(tf.LlamaConfig(rope_scaling=dict(yarn, beta_fast=8)))
+    with pytest.raises(GgufUnsupported, match="sets attention_factor=2.0"):
+        plan_for(tf.LlamaConfig(rope_scaling=dict(yarn, attention_factor=2.0)))
+    with pytest.raises(GgufUnsupported, match="rope scaling 'llama3' \\(llama.cpp reads per-frequency factors only for llama"):
+        plan_for(tf.Qwen2Config(rope_scaling=dict(ROPE["llama3"], rope_theta=10000.0)))
+
+
+# --------------------------------------------------------------------------------------------------
+# SentencePiece-style tokenizers (Llama 2, Mistral, Gemma): GGUF's "llama" tokenizer
+
+
+SPM_CORPUS = ["The capital of France is Paris.", "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1)",
+              "Once upon a time, in a small village, there lived a cat.", "In 2024, 3 cats ate 15 fish... didn't they?"]
+
+
+def spm_tokenizer(style: str):
+    """A tiny tokenizer.json BPE with byte fallback, trained here (no download): ids 0-2 ``<unk> <s> </s>``,
+    3-258 the byte tokens ``<0x00>``..``<0xFF>``, then ~140 merges. ``style``: how it turns spaces into ``▁``,
+    as Llama 2 / Mistral files do (``legacy``: normalizer Prepend + Replace), as newer conversions do
+    (``metaspace``: a Metaspace pre-tokenizer) or as Gemma does (``gemma``: Replace only, no leading ``▁``)."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    if style == "legacy":
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    elif style == "gemma":
+        tok.normalizer = normalizers.Replace(" ", "\u2581")
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials + [f"<0x{i:02X}>" for i in range(256)],
+                                  show_progress=False)
+    tok.train_from_iterator(SPM_CORPUS * 20, trainer)
+    spec = json.loads(tok.to_str())
+    spec["added_tokens"] = [a for a in spec["added_tokens"] if a["content"] in specials]  # bytes: plain vocabulary
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@needs_llama_cpp
+@pytest.mark.parametrize("style", ["legacy", "gemma"])
+def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_like_transformers(tmp_path, style, monkeypatch):
+    from gguf import GGUFReader
+
+    from core.gguf_export import export_gguf, llama_cpp_tokens
+
+    tok = spm_tokenizer(style)
+    model, _ = tiny("llama", tokenizer=tok)
+    result = export_gguf(with_lora(model), tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert result.tokenizer_checked and result.max_abs_diff <= result.allowed  # the export's own checks passed
+    fields = GGUFReader(str(tmp_path / "m.gguf")).fields
+    assert bytes(fields["tokenizer.ggml.model"].parts[-1]).decode() == "llama"
+    assert bool(fields["tokenizer.ggml.add_space_prefix"].parts[-1][0]) == (style != "gemma")
+    texts = ("The capital of Köln", "fibonacci(n - 1) is 日本", "  two  spaces, a cat\n\nthere")
+    ours = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert llama_cpp_tokens(tmp_path / "m.gguf", texts) == ours
+    pieces = [p for ids in ours for p in tok.convert_ids_to_tokens(ids)]
+    # the texts exercise merges (pieces of several characters) and byte fallback (ö, 日本 are not in the vocabulary)
+    assert any(len(p) >= 3 and not p.startswith("<0x") for p in pieces) and "<0xC3>" in pieces and "<0xE6>" in pieces
+    if style == "legacy":  # the scores are what makes llama.cpp join the same pairs: with equal scores it does not
+        from core import gguf_export
+
+        keys = gguf_export._spm_keys
+        monkeypatch.setattr(gguf_export, "_spm_keys",
+                            lambda *a: keys(*a) | {"tokenizer.ggml.scores": [0.0] * len(tok)})
+        plain, _ = tiny("llama", tokenizer=tok)
+        gguf_export.write_model_gguf(tmp_path / "flat.gguf", plain, dict(plain.state_dict()), tok, "f32")
+        assert llama_cpp_tokens(tmp_path / "flat.gguf", texts) != ours
+
+
+def test_unigram_and_other_space_handling_are_refused_with_the_reason():
+    import json
+
+    from tokenizers import Tokenizer, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    from core.gguf_arch import GgufUnsupported
+    from core.gguf_export import tokenizer_keys
+
+    uni = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0)], unk_id=0))
+    with pytest.raises(GgufUnsupported, match="this tokenizer's model is Unigram. llama.cpp's SentencePiece tokenizer"):
+        tokenizer_keys(PreTrainedTokenizerFast(tokenizer_object=uni, unk_token="<unk>"), 8)
+    tok = spm_tokenizer("legacy")
+    spec = json.loads(tok.backend_tokenizer.to_str())
+    spec["normalizer"] = json.loads(normalizers.NFKC().__getstate__())  # Gemma-like files never do this
+    odd = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), unk_token="<unk>")
+    with pytest.raises(GgufUnsupported, match=r"normalizer \['NFKC'\] and pre-tokenizer None"):
+        tokenizer_keys(odd, len(tok))
+    # Metaspace skips the leading "▁" where the text starts with a space; llama.cpp does not (measured: the
+    # text "  two" is [▁▁, two] in transformers and [▁▁▁ ...] in llama.cpp)
+    tok = spm_tokenizer("metaspace")
+    with pytest.raises(GgufUnsupported, match="Metaspace pre-tokenizer \\(prepend_scheme 'first'\\)"):
+        tokenizer_keys(tok, len(tok))
+
+
 # --------------------------------------------------------------------------------------------------
 # Adapters
 
@@ -180,7 +342,7 @@ def test_adapter_gguf_with_rslora_and_per_module_rank_and_alpha_is_exact_in_llam
 
 
 @needs_llama_cpp
-@pytest.mark.parametrize("kind", ["gpt2", "bloom", "qwen2"])
+@pytest.mark.parametrize("kind", ["gpt2", "bloom", "qwen2", "gemma3"])
 def test_adapter_gguf_on_other_architectures(tmp_path, kind):
     from core.gguf_export import export_gguf_adapter
 

@@ -150,6 +150,15 @@ def test_refusals_name_the_reason_per_server(tmp_path, lora, llama_words, vllm_w
     assert not v["vLLM"].ok and vllm_words in v["vLLM"].line() and "Serve the merged model" in v["vLLM"].line()
 
 
+def test_tgi_and_lorax_verdicts(tmp_path):
+    v = verdicts(saved(tmp_path, r=8))
+    assert v["TGI / LoRAX"].ok and "--lora-adapters" in v["TGI / LoRAX"].how
+    v = verdicts(saved(tmp_path / "d", use_dora=True))
+    assert not v["TGI / LoRAX"].ok and "so DoRA's magnitudes would be left out" in v["TGI / LoRAX"].line()
+    v = verdicts(saved(tmp_path / "m", modules_to_save=["lm_head"]))
+    assert "modules_to_save (lm_head) would be left out" in v["TGI / LoRAX"].line()
+
+
 def test_non_lora_methods_are_merged_only_everywhere(tmp_path):
     from core import IA3Config
     from core.models import load_model
@@ -159,4 +168,71 @@ def test_non_lora_methods_are_merged_only_everywhere(tmp_path):
     v = verdicts(tmp_path)
     assert not v["vLLM"].ok and "LoRA adapters only; this is IA3" in v["vLLM"].line()
     assert not v["llama.cpp / Ollama / LM Studio"].ok and "merged GGUF (--gguf)" in v["llama.cpp / Ollama / LM Studio"].line()
+    assert not v["TGI / LoRAX"].ok and "LoRA adapters only; this is IA3" in v["TGI / LoRAX"].line()
     assert check_folder(tmp_path, model_type="gpt_neox")[0].ok is False
+
+
+def test_serving_compatible_copy_bakes_rslora_and_per_module_rank_and_alpha_into_one_scale(tmp_path):
+    """The copy has one rank and lora_alpha == r (scale 1 for any server); through our engine it gives the
+    original's logits. Without the baked scales (the copy's B left as trained) the logits differ far more."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from core.models import load_model
+    from core.peft_model import PeftModel
+    from core.serving import serving_compatible
+
+    model, _ = load_model("tiny-llama")
+    torch.manual_seed(0)
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, use_rslora=True, rank_pattern={"v_proj": 8},
+                                            alpha_pattern={"o_proj": 3}, target_modules=["q_proj", "v_proj", "o_proj"]))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)
+    peft.save_pretrained(tmp_path / "a")
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    with torch.no_grad():
+        want = peft(input_ids=ids).logits
+        with peft.disable_adapter():
+            base = peft(input_ids=ids).logits
+
+    def logits_of(folder):
+        fresh, _ = load_model("tiny-llama")
+        with torch.no_grad():
+            return PeftModel.from_pretrained(fresh, folder).eval()(input_ids=ids).logits
+
+    out = serving_compatible(tmp_path / "a", tmp_path / "b")
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"], config["use_rslora"], config["rank_pattern"], config["alpha_pattern"]) == \
+        (8, 8, False, {}, {})
+    shapes = {k: tuple(v.shape) for k, v in load_file(str(out / "adapter_model.safetensors")).items()}
+    assert {s[0] for k, s in shapes.items() if "lora_A" in k} == {8}
+    got = logits_of(out)
+    effect = float((want - base).abs().max())
+    assert float((got - want).abs().max()) < 1e-4 * max(1.0, effect) and effect > 0.1
+    before, v = verdicts(tmp_path / "a"), verdicts(out)
+    assert not before["TGI / LoRAX"].ok and "rank_pattern / alpha_pattern would be scaled wrongly" in before["TGI / LoRAX"].line()
+    assert v["TGI / LoRAX"].ok and v["vLLM"].ok and v["llama.cpp / Ollama / LM Studio"].ok
+    assert "baked" not in v["llama.cpp / Ollama / LM Studio"].how
+    # the same padding without the per-module scales: wrong by much more than the tolerance above
+    unscaled = {k: (t if "lora_B" not in k else t.clone()) for k, t in load_file(str(out / "adapter_model.safetensors")).items()}
+    original = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
+    for k, t in unscaled.items():
+        if "lora_B" in k:
+            t.zero_()
+            t[:, : original[k].shape[1]] = original[k]
+    (tmp_path / "c").mkdir()
+    save_file(unscaled, str(tmp_path / "c" / "adapter_model.safetensors"))
+    (tmp_path / "c" / "adapter_config.json").write_text(json.dumps(config))
+    assert float((logits_of(tmp_path / "c") - want).abs().max()) > 0.1 * effect
+
+
+def test_serving_compatible_copy_is_refused_where_no_faithful_form_exists(tmp_path):
+    from core.serving import serving_compatible
+
+    with pytest.raises(ValueError, match="no serving-compatible copy of this adapter exists: DoRA's learned magnitudes"):
+        serving_compatible(saved(tmp_path, use_dora=True), tmp_path / "b")
+    with pytest.raises(ValueError, match=r"modules_to_save \(lm_head\) are full copies.* Serve the merged model instead"):
+        serving_compatible(saved(tmp_path / "m", modules_to_save=["lm_head"]), tmp_path / "c")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
