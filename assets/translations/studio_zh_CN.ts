@@ -474,97 +474,97 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="102" />
+        <location filename="../../studio/widgets/export_dialog.py" line="105" />
         <source>Export run {0}</source>
         <translation>导出运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="104" />
+        <location filename="../../studio/widgets/export_dialog.py" line="107" />
         <source>Merged model (a plain Hugging Face model folder)</source>
         <translation>合并后的模型（普通的 Hugging Face 模型文件夹）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="105" />
+        <location filename="../../studio/widgets/export_dialog.py" line="108" />
         <source>Adapter only (PEFT's layout: adapter_config.json + safetensors)</source>
         <translation>仅适配器（PEFT 布局：adapter_config.json + safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="106" />
+        <location filename="../../studio/widgets/export_dialog.py" line="109" />
         <source>GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)</source>
         <translation>用于 llama.cpp / LM Studio 的 GGUF（合并；在 llama.cpp 中校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="107" />
+        <location filename="../../studio/widgets/export_dialog.py" line="110" />
         <source>LoRA adapter GGUF (llama.cpp --lora; checked on its base)</source>
         <translation>LoRA 适配器 GGUF（llama.cpp --lora；在其基座上校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="108" />
+        <location filename="../../studio/widgets/export_dialog.py" line="111" />
         <source>Ollama folder (GGUF + Modelfile)</source>
         <translation>Ollama 文件夹（GGUF + Modelfile）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="116" />
+        <location filename="../../studio/widgets/export_dialog.py" line="119" />
         <source>name for ollama create (optional)</source>
         <translation>ollama create 使用的名称（可选）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="137" />
+        <location filename="../../studio/widgets/export_dialog.py" line="140" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="143" />
+        <location filename="../../studio/widgets/export_dialog.py" line="146" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="144" />
+        <location filename="../../studio/widgets/export_dialog.py" line="147" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="145" />
+        <location filename="../../studio/widgets/export_dialog.py" line="148" />
         <source>GGUF type</source>
         <translation>GGUF 类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="146" />
+        <location filename="../../studio/widgets/export_dialog.py" line="149" />
         <source>Ollama name</source>
         <translation>Ollama 名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="153" />
+        <location filename="../../studio/widgets/export_dialog.py" line="156" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="158" />
+        <location filename="../../studio/widgets/export_dialog.py" line="161" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="174" />
+        <location filename="../../studio/widgets/export_dialog.py" line="177" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="215" />
+        <location filename="../../studio/widgets/export_dialog.py" line="218" />
         <source>Writing {0}, then checking it in llama.cpp against our model…</source>
         <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="224" />
+        <location filename="../../studio/widgets/export_dialog.py" line="227" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="224" />
+        <location filename="../../studio/widgets/export_dialog.py" line="227" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="225" />
+        <location filename="../../studio/widgets/export_dialog.py" line="228" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>
@@ -1618,223 +1618,150 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="152" />
-        <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
-        <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="154" />
-        <source>Model:</source>
-        <translation>模型：</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="156" />
-        <source>Folder…</source>
-        <translation>文件夹…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="157" />
-        <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
-        <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="158" />
-        <source>.gguf…</source>
-        <translation>.gguf…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="159" />
-        <source>Open a .gguf model file</source>
-        <translation>打开 .gguf 模型文件</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="162" />
-        <source>Hub…</source>
-        <translation>Hub…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="163" />
-        <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
-        <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="176" />
+        <location filename="../../studio/main_window.py" line="102" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="177" />
+        <location filename="../../studio/main_window.py" line="103" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="178" />
+        <location filename="../../studio/main_window.py" line="104" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="201" />
+        <location filename="../../studio/main_window.py" line="129" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="224" />
-        <source>&amp;File</source>
-        <translation>文件(&amp;F)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="225" />
-        <source>&amp;New…</source>
-        <translation>新建(&amp;N)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="226" />
-        <source>&amp;Open…</source>
-        <translation>打开(&amp;O)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="227" />
-        <source>&amp;Save</source>
-        <translation>保存(&amp;S)</translation>
-    </message>
-    <message>
         <location filename="../../studio/main_window.py" line="228" />
-        <source>Save &amp;As…</source>
-        <translation>另存为(&amp;A)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="229" />
-        <source>Recent projects</source>
-        <translation>最近的项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="231" />
-        <source>&amp;Quit</source>
-        <translation>退出(&amp;Q)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="232" />
-        <source>&amp;Edit</source>
-        <translation>编辑(&amp;E)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="233" />
-        <location filename="../../studio/main_window.py" line="259" />
-        <source>&amp;Undo</source>
-        <translation>撤销(&amp;U)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="236" />
-        <location filename="../../studio/main_window.py" line="260" />
-        <source>&amp;Redo</source>
-        <translation>重做(&amp;R)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="243" />
-        <source>&amp;View</source>
-        <translation>视图(&amp;V)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="244" />
-        <source>Focus the tree filter</source>
-        <translation>聚焦到模块树筛选框</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="249" />
-        <source>Language</source>
-        <translation>语言</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="251" />
-        <source>System</source>
-        <translation>跟随系统</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="287" />
-        <source>&amp;Help</source>
-        <translation>帮助(&amp;H)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="288" />
-        <source>&amp;Documentation</source>
-        <translation>文档(&amp;D)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="292" />
-        <source>&amp;About Adapter Studio</source>
-        <translation>关于 Adapter Studio(&amp;A)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="303" />
-        <source>The language changes the next time Adapter Studio starts.</source>
-        <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="406" />
-        <source>Cannot open project</source>
-        <translation>无法打开项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="430" />
-        <location filename="../../studio/main_window.py" line="494" />
-        <location filename="../../studio/main_window.py" line="642" />
+        <location filename="../../studio/main_window.py" line="367" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="498" />
-        <source>Saved — the project saves itself as you edit.</source>
-        <translation>已保存——项目会在编辑时自动保存。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="501" />
-        <source>New project</source>
-        <translation>新建项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="508" />
-        <source>Open project</source>
-        <translation>打开项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="517" />
-        <source>Save project as</source>
-        <translation>项目另存为</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="536" />
-        <source>Model folder</source>
-        <translation>模型文件夹</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="541" />
-        <source>Model file</source>
-        <translation>模型文件</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="571" />
+        <location filename="../../studio/main_window.py" line="296" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="572" />
+        <location filename="../../studio/main_window.py" line="297" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="584" />
+        <location filename="../../studio/main_window.py" line="309" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="609" />
+        <location filename="../../studio/main_window.py" line="334" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="635" />
+        <location filename="../../studio/main_window.py" line="360" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
+    </message>
+</context>
+<context>
+    <name>Menus</name>
+    <message>
+        <location filename="../../studio/menus.py" line="25" />
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="26" />
+        <source>&amp;New…</source>
+        <translation>新建(&amp;N)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="27" />
+        <source>&amp;Open…</source>
+        <translation>打开(&amp;O)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="28" />
+        <source>&amp;Save</source>
+        <translation>保存(&amp;S)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="29" />
+        <source>Save &amp;As…</source>
+        <translation>另存为(&amp;A)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="30" />
+        <source>Recent projects</source>
+        <translation>最近的项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="32" />
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="34" />
+        <source>&amp;Edit</source>
+        <translation>编辑(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="35" />
+        <location filename="../../studio/menus.py" line="82" />
+        <source>&amp;Undo</source>
+        <translation>撤销(&amp;U)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="38" />
+        <location filename="../../studio/menus.py" line="83" />
+        <source>&amp;Redo</source>
+        <translation>重做(&amp;R)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="46" />
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="47" />
+        <source>Focus the tree filter</source>
+        <translation>聚焦到模块树筛选框</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="52" />
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="54" />
+        <source>System</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="65" />
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="66" />
+        <source>&amp;Documentation</source>
+        <translation>文档(&amp;D)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="70" />
+        <source>&amp;About Adapter Studio</source>
+        <translation>关于 Adapter Studio(&amp;A)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="89" />
+        <source>The language changes the next time Adapter Studio starts.</source>
+        <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
 </context>
 <context>
@@ -2078,6 +2005,59 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
 </context>
 <context>
+    <name>ModelBar</name>
+    <message>
+        <location filename="../../studio/model_bar.py" line="35" />
+        <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
+        <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="37" />
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="39" />
+        <source>Folder…</source>
+        <translation>文件夹…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="40" />
+        <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
+        <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="41" />
+        <source>.gguf…</source>
+        <translation>.gguf…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="42" />
+        <source>Open a .gguf model file</source>
+        <translation>打开 .gguf 模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="45" />
+        <source>Hub…</source>
+        <translation>Hub…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="46" />
+        <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
+        <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="72" />
+        <source>Model folder</source>
+        <translation>模型文件夹</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="77" />
+        <source>Model file</source>
+        <translation>模型文件</translation>
+    </message>
+</context>
+<context>
     <name>ModuleTree</name>
     <message>
         <location filename="../../studio/widgets/module_tree.py" line="113" />
@@ -2307,6 +2287,77 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/widgets/playground.py" line="238" />
         <source> The adapter did not change this answer.</source>
         <translation> 适配器没有改变这个回答。</translation>
+    </message>
+</context>
+<context>
+    <name>ProjectFiles</name>
+    <message>
+        <location filename="../../studio/project_files.py" line="61" />
+        <source>Cannot open project</source>
+        <translation>无法打开项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="94" />
+        <source>New project</source>
+        <translation>新建项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="101" />
+        <source>Open project</source>
+        <translation>打开项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="109" />
+        <source>Read-only: {0}</source>
+        <translation>只读：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="113" />
+        <source>Saved — the project saves itself as you edit.</source>
+        <translation>已保存——项目会在编辑时自动保存。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="120" />
+        <source>Save project as</source>
+        <translation>项目另存为</translation>
+    </message>
+</context>
+<context>
+    <name>ReadOnlyBanner</name>
+    <message>
+        <location filename="../../studio/project_files.py" line="155" />
+        <source>Show that window</source>
+        <translation>显示那个窗口</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="156" />
+        <source>Try again</source>
+        <translation>重试</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="157" />
+        <source>Open the project for editing if no other window has it open any more</source>
+        <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="170" />
+        <source>another window of Adapter Studio has this project open; only that window can change it.</source>
+        <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="172" />
+        <source>the project's lock file cannot be written ({0}).</source>
+        <translation>无法写入项目的锁文件（{0}）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="174" />
+        <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
+        <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="182" />
+        <source>Read-only: {0}</source>
+        <translation>只读：{0}</translation>
     </message>
 </context>
 <context>
@@ -2578,7 +2629,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     <name>TrainingController</name>
     <message>
         <location filename="../../studio/training.py" line="76" />
-        <location filename="../../studio/training.py" line="95" />
+        <location filename="../../studio/training.py" line="97" />
         <source>Runs</source>
         <translation>运行</translation>
     </message>
@@ -2593,74 +2644,74 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>适配位置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="90" />
+        <location filename="../../studio/training.py" line="92" />
         <source>Samples</source>
         <translation>样例</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="92" />
+        <location filename="../../studio/training.py" line="94" />
         <source>Blind A/B</source>
         <translation>盲评 A/B</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="100" />
+        <location filename="../../studio/training.py" line="102" />
         <source>▶ Train</source>
         <translation>▶ 训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="101" />
+        <location filename="../../studio/training.py" line="103" />
         <source>Start a training run in a worker process (Ctrl+Enter)</source>
         <translation>在工作进程中开始一次训练 (Ctrl+Enter)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="102" />
+        <location filename="../../studio/training.py" line="104" />
         <source>■ Stop</source>
         <translation>■ 停止</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="103" />
+        <location filename="../../studio/training.py" line="105" />
         <source>Checkpoint and stop the run (Esc)</source>
         <translation>写入检查点并停止运行 (Esc)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="105" />
-        <location filename="../../studio/training.py" line="469" />
+        <location filename="../../studio/training.py" line="107" />
+        <location filename="../../studio/training.py" line="471" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="116" />
+        <location filename="../../studio/training.py" line="118" />
         <source>&amp;Run</source>
         <translation>运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="117" />
+        <location filename="../../studio/training.py" line="119" />
         <source>&amp;Train</source>
         <translation>训练(&amp;T)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="119" />
+        <location filename="../../studio/training.py" line="121" />
         <source>&amp;Stop</source>
         <translation>停止(&amp;S)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="122" />
-        <location filename="../../studio/training.py" line="475" />
+        <location filename="../../studio/training.py" line="124" />
+        <location filename="../../studio/training.py" line="477" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="125" />
+        <location filename="../../studio/training.py" line="127" />
         <source>&amp;Resume selected run</source>
         <translation>恢复所选运行(&amp;R)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="130" />
+        <location filename="../../studio/training.py" line="132" />
         <source>&amp;Export…</source>
         <translation>导出(&amp;E)…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="131" />
+        <location filename="../../studio/training.py" line="133" />
         <source>Save &amp;plot…</source>
         <translation>保存图表(&amp;P)…</translation>
     </message>
@@ -2669,235 +2720,197 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="266" />
+        <location filename="../../studio/training.py" line="268" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="271" />
+        <location filename="../../studio/training.py" line="273" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="280" />
+        <location filename="../../studio/training.py" line="282" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="289" />
-        <location filename="../../studio/training.py" line="361" />
+        <location filename="../../studio/training.py" line="291" />
+        <location filename="../../studio/training.py" line="363" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="294" />
+        <location filename="../../studio/training.py" line="296" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="317" />
+        <location filename="../../studio/training.py" line="319" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="322" />
+        <location filename="../../studio/training.py" line="324" />
         <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
         <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="325" />
+        <location filename="../../studio/training.py" line="327" />
         <source>Targets: {0}</source>
         <translation>目标：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="327" />
+        <location filename="../../studio/training.py" line="329" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="328" />
+        <location filename="../../studio/training.py" line="330" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="334" />
+        <location filename="../../studio/training.py" line="336" />
         <source>Data: {0}</source>
         <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="336" />
+        <location filename="../../studio/training.py" line="338" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
         <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="346" />
+        <location filename="../../studio/training.py" line="348" />
         <source>There is no run {0}.</source>
         <translation>没有运行 {0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="348" />
+        <location filename="../../studio/training.py" line="350" />
         <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
         <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="351" />
-        <location filename="../../studio/training.py" line="558" />
+        <location filename="../../studio/training.py" line="353" />
+        <location filename="../../studio/training.py" line="560" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="353" />
+        <location filename="../../studio/training.py" line="355" />
         <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="384" />
+        <location filename="../../studio/training.py" line="386" />
         <source>Slurm script</source>
         <translation>Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="385" />
+        <location filename="../../studio/training.py" line="387" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="466" />
+        <location filename="../../studio/training.py" line="468" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="466" />
+        <location filename="../../studio/training.py" line="468" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="467" />
+        <location filename="../../studio/training.py" line="469" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="469" />
+        <location filename="../../studio/training.py" line="471" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="470" />
+        <location filename="../../studio/training.py" line="472" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="475" />
+        <location filename="../../studio/training.py" line="477" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="511" />
+        <location filename="../../studio/training.py" line="513" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="528" />
+        <location filename="../../studio/training.py" line="530" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="539" />
+        <location filename="../../studio/training.py" line="541" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="542" />
+        <location filename="../../studio/training.py" line="544" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="551" />
-        <location filename="../../studio/training.py" line="556" />
+        <location filename="../../studio/training.py" line="553" />
+        <location filename="../../studio/training.py" line="558" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="562" />
+        <location filename="../../studio/training.py" line="564" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="577" />
+        <location filename="../../studio/training.py" line="579" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="578" />
+        <location filename="../../studio/training.py" line="580" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="579" />
+        <location filename="../../studio/training.py" line="581" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="583" />
+        <location filename="../../studio/training.py" line="585" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="593" />
+        <location filename="../../studio/training.py" line="595" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="596" />
+        <location filename="../../studio/training.py" line="598" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
-    </message>
-</context>
-<context>
-    <name>_ReadOnlyBanner</name>
-    <message>
-        <location filename="../../studio/main_window.py" line="793" />
-        <source>Show that window</source>
-        <translation>显示那个窗口</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="794" />
-        <source>Try again</source>
-        <translation>重试</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="795" />
-        <source>Open the project for editing if no other window has it open any more</source>
-        <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="808" />
-        <source>another window of Adapter Studio has this project open; only that window can change it.</source>
-        <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="810" />
-        <source>the project's lock file cannot be written ({0}).</source>
-        <translation>无法写入项目的锁文件（{0}）。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="812" />
-        <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
-        <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="820" />
-        <source>Read-only: {0}</source>
-        <translation>只读：{0}</translation>
     </message>
 </context>
 </TS>

@@ -131,7 +131,7 @@ def training_window(make_window, tmp_path):
 def wait_cost(qtbot, window):
     """Wait until no cost computation is pending or running."""
     qtbot.waitUntil(
-        lambda: not window._cost_timer.isActive() and not window._cost_running and not window.runner.busy,
+        lambda: window.estimate.idle(),
         timeout=LOAD_TIMEOUT_MS,
     )
 
