@@ -112,8 +112,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _add_new(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "new", help="create a project file", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "new", _cmd_new, help="create a project file",
         description="Create a project file (settings in SQLite, artifacts in a folder beside it) with the "
         "method's tested defaults; --set changes any setting.",
         epilog="examples:\n  adapter-studio new facts --model smollm2-135m-instruct --method lora "
@@ -131,7 +131,6 @@ def _add_new(subparsers: argparse._SubParsersAction) -> None:
                         "--set quant_type=fp4, double_quant=false, compute_dtype=bfloat16 (default none: float32)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="any method, data or training setting, e.g. r=8, max_length=256, train.max_steps=100 (repeatable)")
-    parser.set_defaults(handler=_cmd_new)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,15 +283,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train", help="train a project (a new run, or resume one)", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "train", _cmd_train, help="train a project (a new run, or resume one)",
         description="Start a training run of PROJECT in a worker process and show its progress. Ctrl-C stops "
         "it with a checkpoint; a second Ctrl-C leaves it running in the background.",
     )
     parser.add_argument("project", metavar="PROJECT", help="the project file")
     parser.add_argument("--steps", type=int, help="optimizer steps to train (default: the project's max_steps)")
     parser.add_argument("--resume", type=int, metavar="RUN", help="continue run RUN from its last checkpoint")
-    parser.set_defaults(handler=_cmd_train)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -364,14 +362,13 @@ def _print_run_detail(project: Any, run: Any) -> None:
 
 
 def _add_runs(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "runs", help="list a project's runs", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "runs", _cmd_runs, help="list a project's runs",
         description="List the runs of PROJECT with their status; a run whose worker died shows as interrupted.",
     )
     parser.add_argument("project", metavar="PROJECT", help="the project file")
     parser.add_argument("--run", type=int, metavar="ID", help="details of one run (error, traceback, log)")
     parser.add_argument("--json", action="store_true", help="print the runs as JSON (for tools)")
-    parser.set_defaults(handler=_cmd_runs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -416,8 +413,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _add_eval(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval", help="score a run's checkpoint (or the base model) on a data file", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "eval", _cmd_eval, help="score a run's checkpoint (or the base model) on a data file",
         description="Answer every record of FILE greedily, with prompts formatted exactly as the run's training "
         "formatted them (chat template or plain), and score the answers against the references: exact match "
         "(case, whitespace and trailing punctuation ignored), contains, token F1 and ROUGE-L, as fractions 0-1.",
@@ -436,7 +433,6 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
                         "default: the completion column), e.g. a short answer inside a longer completion")
     parser.add_argument("--samples", action="store_true", help="also print each prompt, reference and answer")
     parser.add_argument("--json", action="store_true", help="print JSON: exact_match, contains, f1, rouge_l, n")
-    parser.set_defaults(handler=_cmd_eval)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -498,8 +494,8 @@ def _export_gguf(args: argparse.Namespace, project: Any, run: Any, checkpoint: P
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export a run as a merged model or a PEFT adapter", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "export", _cmd_export, help="export a run as a merged model or a PEFT adapter",
         description="Export the last checkpoint of a run (default: the latest run that has one). The result is "
         "written to a temporary folder, reloaded and compared with the adapter model, then moved into place.",
     )
@@ -523,7 +519,6 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ollama-name", metavar="NAME", help="also run `ollama create NAME` when ollama is on PATH")
     parser.add_argument("--ollama-adapter", action="store_true",
                         help="--ollama with the base GGUF plus the adapter GGUF (ADAPTER) instead of a merged model")
-    parser.set_defaults(handler=_cmd_export)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -557,8 +552,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _add_pull(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "pull", help="download a model from the Hugging Face Hub into its cache", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "pull", _cmd_pull, help="download a model from the Hugging Face Hub into its cache",
         description="Download what MODEL needs (config, tokenizer, safetensors weights) into the Hugging Face "
         "cache, with progress; an interrupted download continues where it stopped. Exits 0 only when the snapshot "
         "is complete and every file matches the Hub's hash and size. HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME and "
@@ -566,7 +561,6 @@ def _add_pull(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help="a Hub model id, ORGANISATION/NAME")
     parser.add_argument("--revision", help="a branch, tag or commit (default: main)")
-    parser.set_defaults(handler=_cmd_pull)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -599,20 +593,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="create and train the demo project (SmolLM2-135M-Instruct, LoRA)", parents=[_debug_parent()],
+    parser = _subcommand(
+        subparsers, "demo", _cmd_demo, help="create and train the demo project (SmolLM2-135M-Instruct, LoRA)",
         description=f"Create {DEMO_PROJECT} (SmolLM2-135M-Instruct, LoRA with the tested defaults, the small "
         "dataset shipped in assets/datasets/) and train it. Run it again for another run.",
     )
     parser.add_argument("--dir", default=".", help="where to put the demo project (default: here)")
     parser.add_argument("--steps", type=int, help="optimizer steps (default: the LoRA defaults)")
-    parser.set_defaults(handler=_cmd_demo)
 
 
 # One entry per subcommand, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_new, _add_train, _add_runs, _add_eval, _add_export, _add_inspect, _add_pull, _add_demo,
 ]
+
+
+def _subcommand(subparsers: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int],
+                **options: Any) -> argparse.ArgumentParser:
+    """A subcommand's parser with ``--debug`` (`_debug_parent`); `main` runs ``handler`` for it."""
+    parser = subparsers.add_parser(name, parents=[_debug_parent()], **options)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def _debug_parent() -> argparse.ArgumentParser:

@@ -1698,223 +1698,150 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="157" />
-        <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
-        <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="159" />
-        <source>Model:</source>
-        <translation>模型：</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="161" />
-        <source>Folder…</source>
-        <translation>文件夹…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="162" />
-        <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
-        <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="163" />
-        <source>.gguf…</source>
-        <translation>.gguf…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="164" />
-        <source>Open a .gguf model file</source>
-        <translation>打开 .gguf 模型文件</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="167" />
-        <source>Hub…</source>
-        <translation>Hub…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="168" />
-        <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
-        <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="181" />
+        <location filename="../../studio/main_window.py" line="102" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="182" />
+        <location filename="../../studio/main_window.py" line="103" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="183" />
+        <location filename="../../studio/main_window.py" line="104" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="206" />
+        <location filename="../../studio/main_window.py" line="129" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="229" />
-        <source>&amp;File</source>
-        <translation>文件(&amp;F)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="230" />
-        <source>&amp;New…</source>
-        <translation>新建(&amp;N)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="231" />
-        <source>&amp;Open…</source>
-        <translation>打开(&amp;O)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="232" />
-        <source>&amp;Save</source>
-        <translation>保存(&amp;S)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="233" />
-        <source>Save &amp;As…</source>
-        <translation>另存为(&amp;A)…</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="234" />
-        <source>Recent projects</source>
-        <translation>最近的项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="236" />
-        <source>&amp;Quit</source>
-        <translation>退出(&amp;Q)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="237" />
-        <source>&amp;Edit</source>
-        <translation>编辑(&amp;E)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="238" />
-        <location filename="../../studio/main_window.py" line="264" />
-        <source>&amp;Undo</source>
-        <translation>撤销(&amp;U)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="241" />
-        <location filename="../../studio/main_window.py" line="265" />
-        <source>&amp;Redo</source>
-        <translation>重做(&amp;R)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="248" />
-        <source>&amp;View</source>
-        <translation>视图(&amp;V)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="249" />
-        <source>Focus the tree filter</source>
-        <translation>聚焦到模块树筛选框</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="254" />
-        <source>Language</source>
-        <translation>语言</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="256" />
-        <source>System</source>
-        <translation>跟随系统</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="277" />
-        <source>&amp;Help</source>
-        <translation>帮助(&amp;H)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="278" />
-        <source>&amp;Documentation</source>
-        <translation>文档(&amp;D)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="282" />
-        <source>&amp;About Adapter Studio</source>
-        <translation>关于 Adapter Studio(&amp;A)</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="293" />
-        <source>The language changes the next time Adapter Studio starts.</source>
-        <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="399" />
-        <source>Cannot open project</source>
-        <translation>无法打开项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="423" />
-        <location filename="../../studio/main_window.py" line="487" />
-        <location filename="../../studio/main_window.py" line="635" />
+        <location filename="../../studio/main_window.py" line="228" />
+        <location filename="../../studio/main_window.py" line="367" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="491" />
-        <source>Saved — the project saves itself as you edit.</source>
-        <translation>已保存——项目会在编辑时自动保存。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="494" />
-        <source>New project</source>
-        <translation>新建项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="501" />
-        <source>Open project</source>
-        <translation>打开项目</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="510" />
-        <source>Save project as</source>
-        <translation>项目另存为</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="529" />
-        <source>Model folder</source>
-        <translation>模型文件夹</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="534" />
-        <source>Model file</source>
-        <translation>模型文件</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="564" />
+        <location filename="../../studio/main_window.py" line="296" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="565" />
+        <location filename="../../studio/main_window.py" line="297" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="577" />
+        <location filename="../../studio/main_window.py" line="309" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="602" />
+        <location filename="../../studio/main_window.py" line="334" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="628" />
+        <location filename="../../studio/main_window.py" line="360" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
+    </message>
+</context>
+<context>
+    <name>Menus</name>
+    <message>
+        <location filename="../../studio/menus.py" line="25" />
+        <source>&amp;File</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="26" />
+        <source>&amp;New…</source>
+        <translation>新建(&amp;N)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="27" />
+        <source>&amp;Open…</source>
+        <translation>打开(&amp;O)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="28" />
+        <source>&amp;Save</source>
+        <translation>保存(&amp;S)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="29" />
+        <source>Save &amp;As…</source>
+        <translation>另存为(&amp;A)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="30" />
+        <source>Recent projects</source>
+        <translation>最近的项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="32" />
+        <source>&amp;Quit</source>
+        <translation>退出(&amp;Q)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="34" />
+        <source>&amp;Edit</source>
+        <translation>编辑(&amp;E)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="35" />
+        <location filename="../../studio/menus.py" line="82" />
+        <source>&amp;Undo</source>
+        <translation>撤销(&amp;U)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="38" />
+        <location filename="../../studio/menus.py" line="83" />
+        <source>&amp;Redo</source>
+        <translation>重做(&amp;R)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="46" />
+        <source>&amp;View</source>
+        <translation>视图(&amp;V)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="47" />
+        <source>Focus the tree filter</source>
+        <translation>聚焦到模块树筛选框</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="52" />
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="54" />
+        <source>System</source>
+        <translation>跟随系统</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="65" />
+        <source>&amp;Help</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="66" />
+        <source>&amp;Documentation</source>
+        <translation>文档(&amp;D)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="70" />
+        <source>&amp;About Adapter Studio</source>
+        <translation>关于 Adapter Studio(&amp;A)</translation>
+    </message>
+    <message>
+        <location filename="../../studio/menus.py" line="89" />
+        <source>The language changes the next time Adapter Studio starts.</source>
+        <translation>语言将在下次启动 Adapter Studio 时更改。</translation>
     </message>
 </context>
 <context>
@@ -2173,6 +2100,59 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
 </context>
 <context>
+    <name>ModelBar</name>
+    <message>
+        <location filename="../../studio/model_bar.py" line="35" />
+        <source>A built-in name, a model folder, a .gguf file or a cached hub id</source>
+        <translation>内置名称、模型文件夹、.gguf 文件或已缓存的 Hub ID</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="37" />
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="39" />
+        <source>Folder…</source>
+        <translation>文件夹…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="40" />
+        <source>Open a Hugging Face model folder (config.json + *.safetensors)</source>
+        <translation>打开 Hugging Face 模型文件夹（config.json + *.safetensors）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="41" />
+        <source>.gguf…</source>
+        <translation>.gguf…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="42" />
+        <source>Open a .gguf model file</source>
+        <translation>打开 .gguf 模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="45" />
+        <source>Hub…</source>
+        <translation>Hub…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="46" />
+        <source>Find a model on the Hugging Face Hub or in the gallery: look at it, then download it</source>
+        <translation>在 Hugging Face Hub 或模型库中查找模型：先查看，再下载</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="72" />
+        <source>Model folder</source>
+        <translation>模型文件夹</translation>
+    </message>
+    <message>
+        <location filename="../../studio/model_bar.py" line="77" />
+        <source>Model file</source>
+        <translation>模型文件</translation>
+    </message>
+</context>
+<context>
     <name>ModuleTree</name>
     <message>
         <location filename="../../studio/widgets/module_tree.py" line="113" />
@@ -2402,6 +2382,77 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/widgets/playground.py" line="238" />
         <source> The adapter did not change this answer.</source>
         <translation> 适配器没有改变这个回答。</translation>
+    </message>
+</context>
+<context>
+    <name>ProjectFiles</name>
+    <message>
+        <location filename="../../studio/project_files.py" line="61" />
+        <source>Cannot open project</source>
+        <translation>无法打开项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="94" />
+        <source>New project</source>
+        <translation>新建项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="101" />
+        <source>Open project</source>
+        <translation>打开项目</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="109" />
+        <source>Read-only: {0}</source>
+        <translation>只读：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="113" />
+        <source>Saved — the project saves itself as you edit.</source>
+        <translation>已保存——项目会在编辑时自动保存。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="120" />
+        <source>Save project as</source>
+        <translation>项目另存为</translation>
+    </message>
+</context>
+<context>
+    <name>ReadOnlyBanner</name>
+    <message>
+        <location filename="../../studio/project_files.py" line="155" />
+        <source>Show that window</source>
+        <translation>显示那个窗口</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="156" />
+        <source>Try again</source>
+        <translation>重试</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="157" />
+        <source>Open the project for editing if no other window has it open any more</source>
+        <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="170" />
+        <source>another window of Adapter Studio has this project open; only that window can change it.</source>
+        <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="172" />
+        <source>the project's lock file cannot be written ({0}).</source>
+        <translation>无法写入项目的锁文件（{0}）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="174" />
+        <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
+        <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/project_files.py" line="182" />
+        <source>Read-only: {0}</source>
+        <translation>只读：{0}</translation>
     </message>
 </context>
 <context>
@@ -2955,44 +3006,6 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/training.py" line="598" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
-    </message>
-</context>
-<context>
-    <name>_ReadOnlyBanner</name>
-    <message>
-        <location filename="../../studio/main_window.py" line="786" />
-        <source>Show that window</source>
-        <translation>显示那个窗口</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="787" />
-        <source>Try again</source>
-        <translation>重试</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="788" />
-        <source>Open the project for editing if no other window has it open any more</source>
-        <translation>若已没有其他窗口打开此项目，则以可编辑方式重新打开</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="801" />
-        <source>another window of Adapter Studio has this project open; only that window can change it.</source>
-        <translation>Adapter Studio 的另一个窗口已打开此项目；只有那个窗口可以修改它。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="803" />
-        <source>the project's lock file cannot be written ({0}).</source>
-        <translation>无法写入项目的锁文件（{0}）。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="805" />
-        <source>Adapter Studio (process {0} on {1}, since {2}) has this project open; only that window can change it.</source>
-        <translation>Adapter Studio（{1} 上的进程 {0}，自 {2} 起）已打开此项目；只有那个窗口可以修改它。</translation>
-    </message>
-    <message>
-        <location filename="../../studio/main_window.py" line="813" />
-        <source>Read-only: {0}</source>
-        <translation>只读：{0}</translation>
     </message>
 </context>
 </TS>

@@ -2,8 +2,9 @@
 export and training read.
 
 `METHODS` is the registry: one line per method, ``PeftType`` name -> its file, in the picker's order.
-The facts themselves live in each method file as ``FACTS = MethodFacts(...)`` (`core.methods.contract`);
-this module reads them from the file's text (``ast.literal_eval`` of the call's keywords), so importing
+The facts themselves live in each method file as ``FACTS = MethodFacts(...)`` (`core.methods.contract`, or
+``FACTS = MethodFacts.prompt_learning(...)`` for the facts the prompt-learning methods share); this module
+reads them from the file's text (``ast.literal_eval`` of the call's keywords), so importing
 it — or asking it about a method — loads no torch. Where the source is not on disk (a frozen bundle
 keeps only bytecode) it imports the method file instead, which loads torch there.
 """
@@ -90,7 +91,7 @@ def _facts_from_source(source: str, module: str) -> MethodFacts:
     # Only the FACTS statement is parsed (the whole file cost ~30 ms a method on the GUI thread): from its
     # first line, as many lines as make a complete statement.
     where = f"{module.replace('.', '/')}.py"
-    match = re.search(r"^FACTS = MethodFacts\(", source, re.M)
+    match = re.search(r"^FACTS = MethodFacts(?:\.(prompt_learning))?\(", source, re.M)
     if match is None:
         raise TypeError(f"{where} declares no FACTS = MethodFacts(...) at module level.")
     line = source.count("\n", 0, match.start()) + 1
@@ -109,4 +110,5 @@ def _facts_from_source(source: str, module: str) -> MethodFacts:
         values = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
     except ValueError:
         raise TypeError(f"{where}, line {line}: every value of FACTS must be a literal (the catalog reads it without importing the file).") from None
-    return MethodFacts(**values)
+    build = getattr(MethodFacts, match.group(1)) if match.group(1) else MethodFacts
+    return build(**values)

@@ -4,7 +4,8 @@ engine contract (`AdapterMethod`, with the optional hooks named in `HOOKS`).
 A method file ``core/methods/<method>.py`` defines, at module level:
 
 - ``FACTS = MethodFacts(...)`` with literal values only: `core.methods.catalog` reads them from the
-  file's text, so the window and the command line know every method without importing torch;
+  file's text, so the window and the command line know every method without importing torch (the
+  prompt-learning methods write ``MethodFacts.prompt_learning(...)``: their shared facts, theirs added);
 - ``Config``: its dataclass config (a `core.config.PeftConfig` subclass, also under PEFT's name);
 - ``can_target(module)``: ``None`` if the method can adapt this module, else why not (one sentence);
 - ``inject(model, config, adapter_name, *, initialise=True)``: wrap the selected modules of ``model``
@@ -59,6 +60,21 @@ class MethodFacts:
     def suggested(self) -> dict[str, Any]:
         """The form's first values (`form_first_values` taken from `adapter_defaults`)."""
         return {name: self.adapter_defaults[name] for name in self.form_first_values}
+
+    @classmethod
+    def prompt_learning(cls, *, label: str, learning_rate: float, no_targets: str,
+                        adapter_defaults: dict[str, Any] | None = None) -> MethodFacts:
+        """The facts prompt tuning, P-tuning and prefix tuning share, with what each names itself: they merge
+        nothing, learn 20 virtual tokens by default, and adapt no module. Prompt learning trains far fewer
+        parameters than LoRA and wants a much larger learning rate (each file gives its own), linear decay."""
+        return cls(
+            label=label,
+            mergeable=False,
+            adapter_defaults={"num_virtual_tokens": 20, **(adapter_defaults or {})},
+            training_defaults={"learning_rate": learning_rate, "lr_scheduler": "linear"},
+            form_first_values=("num_virtual_tokens",),
+            no_targets=no_targets,
+        )
 
 
 class AdapterMethod(Protocol):

@@ -30,13 +30,10 @@ from core.methods import _prompt
 from core.methods.contract import MethodFacts
 
 
-# Prompt learning trains far fewer parameters than LoRA and wants a much larger learning rate.
-FACTS = MethodFacts(
+FACTS = MethodFacts.prompt_learning(
     label="P-tuning",
-    mergeable=False,
-    adapter_defaults={"num_virtual_tokens": 20, "encoder_hidden_size": 128},
-    training_defaults={"learning_rate": 1e-2, "lr_scheduler": "linear"},
-    form_first_values=("num_virtual_tokens",),
+    learning_rate=1e-2,
+    adapter_defaults={"encoder_hidden_size": 128},
     no_targets="P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.",
 )
 

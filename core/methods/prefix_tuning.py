@@ -35,13 +35,9 @@ from core.methods.contract import MethodFacts
 INIT_CHOICES = (None, "zero")
 
 
-# Prompt learning trains far fewer parameters than LoRA and wants a much larger learning rate.
-FACTS = MethodFacts(
+FACTS = MethodFacts.prompt_learning(
     label="Prefix tuning",
-    mergeable=False,
-    adapter_defaults={"num_virtual_tokens": 20},
-    training_defaults={"learning_rate": 1e-2, "lr_scheduler": "linear"},
-    form_first_values=("num_virtual_tokens",),
+    learning_rate=1e-2,
     no_targets="Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
 )
 

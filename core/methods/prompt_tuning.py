@@ -28,13 +28,9 @@ from core.methods import _prompt
 from core.methods.contract import MethodFacts
 
 
-# Prompt learning trains far fewer parameters than LoRA and wants a much larger learning rate.
-FACTS = MethodFacts(
+FACTS = MethodFacts.prompt_learning(
     label="Prompt tuning",
-    mergeable=False,
-    adapter_defaults={"num_virtual_tokens": 20},
-    training_defaults={"learning_rate": 3e-2, "lr_scheduler": "linear"},
-    form_first_values=("num_virtual_tokens",),
+    learning_rate=3e-2,
     no_targets="Prompt tuning learns virtual tokens in front of the input; it adapts no module.",
 )
 

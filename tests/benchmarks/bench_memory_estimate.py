@@ -90,21 +90,13 @@ if mode != "rss-cold":
     run(skeleton(warm_ref).config, 1, 16, 1)
     gc.collect()
 if mode == "tensors":
-    from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
+
+    from tests.benchmarks._profile import allocation_rise
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run(meta.config, batch, seq, steps)
-    events = []
-    stack = list(prof.profiler.kineto_results.experimental_event_tree())
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        if node.tag == _EventType.Allocation:
-            events.append((node.start_time_ns, node.extra_fields.alloc_size, node.extra_fields.total_allocated))
-    events.sort()
-    base = events[0][2] - events[0][1]  # live bytes before the first allocation
-    measured = max(total for _, _, total in events) - base
+    measured = allocation_rise(prof)
 else:
     before = status("VmRSS")
     open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS

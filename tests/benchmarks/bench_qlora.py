@@ -65,8 +65,8 @@ rows = [torch.randint(0, meta.config.vocab_size, (seq,), generator=g).tolist() f
 data = PreparedData([Example(r, list(r)) for r in rows], [], DataStats(), "text", 0)
 args = TrainingArguments(max_steps=steps, batch_size=batch, warmup_steps=0, save_steps=0, eval_steps=0, eval_samples=0,
                          device="cpu")
-from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile
+from tests.benchmarks._profile import allocation_rise
 
 times = []
 with tempfile.TemporaryDirectory() as out, profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -80,16 +80,7 @@ with tempfile.TemporaryDirectory() as out, profile(activities=[ProfilerActivity.
             print(f"{precision}: step {len(times) + 1} {now - last:.1f} s", file=sys.stderr, flush=True)
             times.append(now - last)
             last = now
-events = []
-stack = list(prof.profiler.kineto_results.experimental_event_tree())
-while stack:
-    node = stack.pop()
-    stack.extend(node.children)
-    if node.tag == _EventType.Allocation:
-        events.append((node.start_time_ns, node.extra_fields.alloc_size, node.extra_fields.total_allocated))
-events.sort()
-base = events[0][2] - events[0][1]
-rise = max(total for _, _, total in events) - base
+rise = allocation_rise(prof)
 print(json.dumps({"precision": precision, "resident": resident, "peak": resident + rise, "estimate": est,
                   "step_s": statistics.median(times[1:]) if len(times) > 1 else times[0]}))
 """

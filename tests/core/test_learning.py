@@ -40,6 +40,22 @@ def accuracy(replies: list[str], expected: list[str]) -> float:
     return sum(e.lower() in r.lower() for r, e in zip(replies, expected)) / len(expected)
 
 
+def train_lora_defaults(model, tok, data, out, **overrides):
+    """LoRA with the product's defaults (`core.train.defaults_for`, untuned; ``overrides`` change training
+    arguments) trained on ``data`` to completion -> (the PEFT model, the base's held-out loss, the last eval loss)."""
+    method_kwargs, args = defaults_for("LORA")
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    torch.manual_seed(args.seed)
+    peft = get_peft_model(model, LoraConfig(**method_kwargs))
+    with peft.disable_adapter():
+        base_loss = evaluate(peft, data.validation, data.pad_token_id)
+    events = list(train(peft, tok, data, args, out))
+    assert not isinstance(events[-1], Failed), events[-1].reason + events[-1].detail
+    assert isinstance(events[-1], Finished) and events[-1].status == "completed"
+    return peft, base_loss, [e for e in events if isinstance(e, Eval)][-1].eval_loss
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
 def test_lora_defaults_teach_made_up_facts(tmp_path):
@@ -56,15 +72,7 @@ def test_lora_defaults_teach_made_up_facts(tmp_path):
     data = prepare(DataConfig(path=str(TRAIN), validation_path=str(HELDOUT), max_length=128, use_chat_template=chat), tok)
     base_acc = accuracy(answers(model, tok, prompts, chat), expected)
 
-    method_kwargs, args = defaults_for("LORA")  # the defaults, untuned
-    torch.manual_seed(args.seed)
-    peft = get_peft_model(model, LoraConfig(**method_kwargs))
-    with peft.disable_adapter():
-        base_loss = evaluate(peft, data.validation, data.pad_token_id)
-    events = list(train(peft, tok, data, args, tmp_path))
-    assert not isinstance(events[-1], Failed), events[-1].reason + events[-1].detail
-    assert isinstance(events[-1], Finished) and events[-1].status == "completed"
-    eval_loss = [e for e in events if isinstance(e, Eval)][-1].eval_loss
+    peft, base_loss, eval_loss = train_lora_defaults(model, tok, data, tmp_path)
 
     peft.eval()
     replies = answers(peft, tok, prompts, chat)

@@ -251,9 +251,7 @@ def test_lora_on_a_4bit_smollm2_still_teaches_made_up_capitals(tmp_path):
     import os
 
     from core.data import DataConfig, prepare
-    from core.protocol import Eval, Failed, Finished
-    from core.train import defaults_for, evaluate, train
-    from tests.core.test_learning import HELDOUT, TRAIN, accuracy, answers
+    from tests.core.test_learning import HELDOUT, TRAIN, accuracy, answers, train_lora_defaults
 
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         torch.set_num_threads(1)  # as test_learning: one thread is faster on an overloaded machine
@@ -263,16 +261,7 @@ def test_lora_on_a_4bit_smollm2_still_teaches_made_up_capitals(tmp_path):
     assert is_quantized(model)
     data = prepare(DataConfig(path=str(TRAIN), validation_path=str(HELDOUT), max_length=128, use_chat_template=False), tok)
     base_acc = accuracy(answers(model, tok, prompts, False), expected)
-    method_kwargs, args = defaults_for("LORA")
-    args.eval_samples = 0
-    torch.manual_seed(args.seed)
-    model = core.get_peft_model(model, core.LoraConfig(**method_kwargs))
-    with model.disable_adapter():
-        base_loss = evaluate(model, data.validation, data.pad_token_id)
-    events = list(train(model, tok, data, args, tmp_path))
-    assert not isinstance(events[-1], Failed), events[-1].reason + events[-1].detail
-    assert isinstance(events[-1], Finished) and events[-1].status == "completed"
-    eval_loss = [e for e in events if isinstance(e, Eval)][-1].eval_loss
+    model, base_loss, eval_loss = train_lora_defaults(model, tok, data, tmp_path, eval_samples=0)
     model.eval()
     tuned_acc = accuracy(answers(model, tok, prompts, False), expected)
     print(f"\n4-bit base: held-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; accuracy {base_acc:.0%} -> {tuned_acc:.0%}")

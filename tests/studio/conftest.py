@@ -63,7 +63,6 @@ def make_window(qtbot, tmp_path, qsettings):
     With a model or settings the test's project is those defaults with LoRA r=8 on q_proj and v_proj
     (`TEST_LORA`): the tree tests need a selection that leaves blocks partly ticked, which the
     product's all-linear default does not."""
-    from studio.main_window import MainWindow
 
     def make(model: str | None = None, name: str = "p.adapterstudio", settings: dict | None = None):
         path = tmp_path / name
@@ -77,14 +76,21 @@ def make_window(qtbot, tmp_path, qsettings):
                 data["model"] = model
             data.update(settings or {})
             Project.create(path, ProjectSettings.from_dict(data)).close()
-        window = MainWindow(path, qsettings=qsettings)
-        qtbot.addWidget(window)
-        with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=LOAD_TIMEOUT_MS):
-            window.show()
-        wait_cost(qtbot, window)
-        return window
+        return show_window(qtbot, path, qsettings)
 
     return make
+
+
+def show_window(qtbot, path, qsettings):
+    """A shown MainWindow on ``path``, once its tree, methods and cost are loaded."""
+    from studio.main_window import MainWindow
+
+    window = MainWindow(path, qsettings=qsettings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=LOAD_TIMEOUT_MS):
+        window.show()
+    wait_cost(qtbot, window)
+    return window
 
 
 @pytest.fixture
@@ -125,7 +131,7 @@ def training_window(make_window, tmp_path):
 def wait_cost(qtbot, window):
     """Wait until no cost computation is pending or running."""
     qtbot.waitUntil(
-        lambda: not window._cost_timer.isActive() and not window._cost_running and not window.runner.busy,
+        lambda: window.estimate.idle(),
         timeout=LOAD_TIMEOUT_MS,
     )
 
@@ -167,9 +173,10 @@ def train_tiny_project(folder, *, rows: int, completion: str, runs: int, **train
     return path
 
 
-def open_copy(trained, tmp_path, make_window):
-    """A window on a copy of a trained project (the runs' checkpoint paths still point into the original's
-    folder, which the copy reads)."""
+@pytest.fixture
+def trained_window(trained, tmp_path, make_window):
+    """A window on a copy of the test module's ``trained`` project (its own module-scoped fixture); the
+    runs' checkpoint paths still point into the original's folder, which the copy reads."""
     import shutil
 
     path = tmp_path / "t.adapterstudio"

@@ -113,7 +113,7 @@ def _chinese_error(text: str, where: str) -> None:
 
 def test_errors_read_in_chinese_in_a_chinese_window(chinese, make_window, qtbot, tmp_path):
     window = make_window("tiny-llama")
-    assert QCoreApplication.translate("MainWindow", "&File") == "文件(&F)"
+    assert QCoreApplication.translate("Menus", "&File") == "文件(&F)"
 
     # a target that matches nothing: the tree's flags
     window.tree.targets_edit.setText("q_proj, nonsense_proj")

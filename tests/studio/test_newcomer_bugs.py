@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 
 from core.store import Project
-from tests.studio.conftest import LOAD_TIMEOUT_MS, open_copy, train_tiny_project, wait_cost
+from tests.studio.conftest import LOAD_TIMEOUT_MS, train_tiny_project, wait_cost
 
 RUN_TIMEOUT_MS = 120_000
 SCREEN_W = 1600  # the Xvfb screen the newcomer used (1600×1000)
@@ -23,11 +23,6 @@ def trained(tmp_path_factory) -> Path:
     """A project with two runs trained by the real worker (through the CLI's code path)."""
     return train_tiny_project(tmp_path_factory.mktemp("newcomer"), rows=16, completion=" zebra zebra", runs=2,
                               max_steps=12, eval_steps=0, save_steps=6, warmup_steps=0)
-
-
-@pytest.fixture
-def trained_window(trained, tmp_path, make_window):
-    return open_copy(trained, tmp_path, make_window)
 
 
 def _saved_targets(path: Path):

@@ -18,20 +18,9 @@ from PySide6.QtCore import Qt
 
 from core import protocol as p
 from core.store import Project
-from tests.studio.conftest import LOAD_TIMEOUT_MS, wait_cost
+from tests.studio.conftest import LOAD_TIMEOUT_MS, show_window
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _open(qtbot, path: Path, qsettings):
-    from studio.main_window import MainWindow
-
-    window = MainWindow(path, qsettings=qsettings)
-    qtbot.addWidget(window)
-    with qtbot.waitSignals([window.model_ready, window.methods_ready], timeout=LOAD_TIMEOUT_MS):
-        window.show()
-    wait_cost(qtbot, window)
-    return window
 
 
 def _set_field(window, name: str, value) -> None:
@@ -53,7 +42,7 @@ def test_second_window_in_the_same_process_is_read_only_and_writes_nothing(make_
     first = make_window(model="tiny-llama")
     path = first.project.path
     assert not first.project.readonly and not first.readonly_banner.isVisible()
-    second = _open(qtbot, path, qsettings)
+    second = show_window(qtbot, path, qsettings)
 
     assert second.project.readonly
     assert second.readonly_banner.isVisible()
@@ -105,7 +94,7 @@ def test_a_second_process_holds_the_project_and_its_death_frees_it(tmp_path, mak
         else:
             raise AssertionError("the second adapter-studio never took the project's lock")
 
-        window = _open(qtbot, path, qsettings)
+        window = show_window(qtbot, path, qsettings)
         assert window.project.readonly
         text = window.readonly_banner.text.text()
         assert f"process {other.pid}" in text, text

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from core import protocol as p
 from core.store import Project
-from tests.studio.conftest import open_copy, train_tiny_project
+from tests.studio.conftest import train_tiny_project
 
 RUN_TIMEOUT_MS = 120_000
 
@@ -20,11 +20,6 @@ def trained(tmp_path_factory) -> Path:
     """A project with one run trained by the real worker (through the CLI's code path)."""
     return train_tiny_project(tmp_path_factory.mktemp("trained"), rows=24, completion=" zebra zebra zebra", runs=1,
                               max_steps=20, eval_steps=10, save_steps=10, warmup_steps=2)
-
-
-@pytest.fixture
-def trained_window(trained, tmp_path, make_window):
-    return open_copy(trained, tmp_path, make_window)
 
 
 def fake_run(project: Project, losses: list[float], evals: list[float], **training) -> int:
