@@ -460,18 +460,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
             checkpoint = choose_checkpoint(project, run, args.checkpoint, args.metric)
         if args.gguf or args.gguf_adapter or args.ollama:
             return _export_gguf(args, project, run, checkpoint)
-        kind = "merged" if args.merged else "adapter"
-        dest = Path(args.merged or args.adapter).expanduser().absolute()
+        kind = "merged" if args.merged else "serving-adapter" if args.serving_compatible else "adapter"
+        dest = Path(args.merged or args.serving_compatible or args.adapter).expanduser().absolute()
         if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
             raise CliError(f"{dest} already exists and is not empty; choose a new folder.")
-        print(f"Exporting run {run.id} ({checkpoint.name}) as {'a merged model' if kind == 'merged' else 'an adapter'} "
-              f"to {dest} ...", file=sys.stderr)
-        result = export_run(run.config.model, checkpoint, dest, merged=(kind == "merged"), training=run.config.training)
+        what = {"merged": "a merged model", "adapter": "an adapter", "serving-adapter": "a serving-compatible adapter"}
+        print(f"Exporting run {run.id} ({checkpoint.name}) as {what[kind]} to {dest} ...", file=sys.stderr)
+        result = export_run(run.config.model, checkpoint, dest, merged=(kind == "merged"), training=run.config.training,
+                            serving=(kind == "serving-adapter"))
         detail = {"max_abs_diff": result.max_abs_diff, "bytes": result.bytes, "files": len(result.files)}
         if not project.readonly:
             project.add_export(run.id, kind, result.path, checkpoint=checkpoint, verified=True, detail=detail)
     print(f"Exported run {run.id} to {result.path} ({result.bytes / 2**20:.1f} MiB); reloaded and checked against "
           f"the adapter model: largest logit difference {result.max_abs_diff:.2e}.")
+    if kind == "serving-adapter":  # what it was made for: say which servers load it as written
+        from core.serving import check_folder
+
+        for verdict in check_folder(result.path)[1:]:  # vLLM, TGI / LoRAX (llama.cpp reads GGUF, not this folder)
+            print(verdict.line())
     return 0
 
 
@@ -507,6 +513,10 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--merged", metavar="DIR", help="write a merged Hugging Face model folder")
     where.add_argument("--adapter", metavar="DIR", help="write the adapter only, in PEFT's layout")
+    where.add_argument("--serving-compatible", metavar="DIR",
+                       help="write a LoRA adapter in PEFT's layout with one rank and lora_alpha == r, each module's "
+                       "scale (rsLoRA, rank/alpha patterns) baked into lora_B, for servers that apply one alpha/r "
+                       "to every module (TGI, LoRAX); checked against the adapter model")
     where.add_argument("--gguf", metavar="FILE", help="write the merged model as one GGUF file (llama.cpp, LM Studio), "
                        "checked in llama.cpp")
     where.add_argument("--gguf-adapter", metavar="FILE", help="write a LoRA adapter GGUF (llama.cpp --lora), checked "

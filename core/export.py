@@ -61,7 +61,7 @@ class ExportResult:
 
     path: str
     kind: str
-    """``"merged"`` or ``"adapter"``."""
+    """``"merged"``, ``"adapter"`` or ``"serving-adapter"``."""
     max_abs_diff: float
     """Largest absolute logit difference between the reloaded export and the adapter model."""
     files: list[str] = field(default_factory=list)
@@ -98,6 +98,46 @@ def export_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def export_serving_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = None, overwrite: bool = False,
+                           tolerance: float | None = None) -> ExportResult:
+    """Write the active LoRA adapter as a serving-compatible PEFT folder (`core.serving.serving_compatible`:
+    one rank, ``lora_alpha == r``, each module's own scale baked into ``lora_B``), for servers that apply one
+    ``alpha / r`` to every module (TGI, LoRAX). Verified like `export_adapter`: the copy is loaded back
+    beside the live adapter and must give its logits. `ExportError` with the reasons where no such copy
+    exists (DoRA, ``modules_to_save``, trained biases, methods other than LoRA)."""
+    from core.serving import serving_compatible
+
+    dest = _check_dest(dest, overwrite)
+    inputs = _check_inputs(peft, tokenizer)
+    reference = _logits(peft, inputs)  # (n, T, V)
+    raw = Path(tempfile.mkdtemp(prefix=f".{dest.name}.raw-", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        peft.save_pretrained(raw)
+        try:
+            # the adapter as PEFT saves it is the input; messages name the destination, not the scratch folder
+            serving_compatible(raw / _subfolder(peft.active_adapter), tmp, name=f"the adapter for {dest.name}")
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        active, check = peft.active_adapter, "export_check"
+        peft.load_adapter(tmp, check)
+        try:
+            peft.set_adapter(check)
+            got = _logits(peft, inputs)
+        finally:
+            peft.set_adapter(active)
+            peft.delete_adapter(check)
+        diff = _compare(reference, got, tolerance, "the serving-compatible adapter")
+        return _finish(tmp, dest, "serving-adapter", diff)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
 
 
 def export_merged(peft: Any, tokenizer: Any, dest: str | os.PathLike[str], *, max_shard_size: int | str = "2GB",

@@ -81,13 +81,15 @@ def adapter_folder(checkpoint: Path) -> Path:
     return inner if (inner / "adapter_config.json").is_file() else checkpoint
 
 
-def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool, training: dict[str, Any] | None = None) -> Any:
-    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified).
+def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool, training: dict[str, Any] | None = None,
+               serving: bool = False) -> Any:
+    """Load the base model and a checkpoint's adapter, then export with `core.export` (verified): merged, the
+    adapter as trained, or (``serving``) its serving-compatible copy (`core.export.export_serving_adapter`).
 
     ``training`` (the run's training settings) gives the base precision the adapter was trained on: an adapter
     trained on a 4-bit base is checked against that base, and merged into its float decoding (`core.export`)."""
     # Imported here: these load torch and transformers, which the window keeps off its GUI thread.
-    from core.export import export_adapter, export_merged
+    from core.export import export_adapter, export_merged, export_serving_adapter
     from core.peft_model import PeftModel
     from core.quantize import load_base
 
@@ -100,6 +102,8 @@ def export_run(model_ref: str, checkpoint: Path, dest: Path, *, merged: bool, tr
     peft = PeftModel.from_pretrained(model, adapter_folder(checkpoint))
     if merged:
         return export_merged(peft, tokenizer, dest)
+    if serving:
+        return export_serving_adapter(peft, dest, tokenizer=tokenizer)
     return export_adapter(peft, dest, tokenizer=tokenizer)
 
 

@@ -203,26 +203,27 @@ def _module_scale(path: str, rank: int, config: dict[str, Any]) -> float:
     return alpha / (math.sqrt(rank) if config.get("use_rslora") else rank)
 
 
-def serving_compatible(folder: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+def serving_compatible(folder: str | os.PathLike[str], dest: str | os.PathLike[str], *, name: str | None = None) -> Path:
     """Write a copy of the LoRA adapter in ``folder`` that a server applying one ``lora_alpha / r`` to every
     module computes exactly as PEFT computes the original: one rank ``R`` (the largest), ``lora_alpha = R``
     (scale 1), no rsLoRA, no rank/alpha patterns. Per module ``ΔW = s_m B A`` with ``A (r_m, in)``,
     ``B (out, r_m)``; the copy stores ``A' (R, in)`` = A over ``R - r_m`` zero rows and ``B' (out, R)`` =
     ``s_m B`` beside ``R - r_m`` zero columns, so ``1 · B' A' = s_m B A`` (the zero rank directions add
     nothing). Refused (`ValueError` with the reasons) for what has no such form: DoRA, ``modules_to_save``,
-    trained biases, non-LoRA methods. Returns ``dest``."""
+    trained biases, non-LoRA methods; the messages start with ``name`` (default: the folder). Returns ``dest``."""
     import torch
     from safetensors.torch import load_file, save_file
 
     folder, dest = Path(folder), Path(dest)
+    name = name or str(folder)
     facts = read_facts(folder)
     if facts.peft_type != "LORA":
-        raise ValueError(f"{folder}: a serving-compatible copy is made of LoRA adapters only; this is {facts.peft_type}.")
+        raise ValueError(f"{name}: a serving-compatible copy is made of LoRA adapters only; this is {facts.peft_type}.")
     why = _beyond_lora_pairs(facts, dora="DoRA's learned magnitudes are not A/B pairs.",
                              saved="modules_to_save ({}) are full copies, not A/B pairs.",
                              bias="trained biases are not A/B pairs.")
     if why:
-        raise ValueError(f"{folder}: no serving-compatible copy of this adapter exists: " + " ".join(why)
+        raise ValueError(f"{name}: no serving-compatible copy of this adapter exists: " + " ".join(why)
                          + " Serve the merged model instead.")
     if dest.exists() and any(dest.iterdir()):
         raise ValueError(f"{dest} already exists and is not empty; choose a new folder.")

@@ -236,3 +236,60 @@ def test_serving_compatible_copy_is_refused_where_no_faithful_form_exists(tmp_pa
     with pytest.raises(ValueError, match=r"modules_to_save \(lm_head\) are full copies.* Serve the merged model instead"):
         serving_compatible(saved(tmp_path / "m", modules_to_save=["lm_head"]), tmp_path / "c")
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_cli_serving_compatible_export_bakes_the_scales_checks_and_records_it(tmp_path, capsys):
+    """``adapter-studio export --serving-compatible DIR``: a run trained with rsLoRA and a rank pattern is written
+    with one rank and lora_alpha == r, each module's B multiplied by its own scale; the export loads it back and
+    compares logits, prints which servers load it, and records it. DoRA has no such copy: refused, nothing left."""
+    import io
+    import math
+
+    import torch
+    from safetensors.torch import load_file
+
+    from core import worker
+    from core.cli import main
+    from core.export import export_serving_adapter
+    from core.models import load_model
+    from core.store import Project
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "completion": f" {i + 1}"}) + "\n" for i in range(24)))
+    assert main(["new", str(tmp_path / "p"), "--model", "tiny-llama", "--targets", "q_proj,v_proj",
+                 "--dataset", str(data), "--set", "max_length=64", "--set", "r=4", "--set", "lora_alpha=16",
+                 "--set", "use_rslora=true", "--set", 'rank_pattern={"v_proj": 8}', "--set", "max_steps=2",
+                 "--set", "eval_steps=0"]) == 0
+    path = tmp_path / "p.adapterstudio"
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK
+    capsys.readouterr()
+    assert main(["export", str(path), "--serving-compatible", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "reloaded and checked against the adapter model" in out
+    assert "TGI / LoRAX: yes" in out and "vLLM: yes" in out
+    config = json.loads((tmp_path / "s" / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"], config["use_rslora"], config["rank_pattern"]) == (8, 8, False, {})
+    with Project.open(path) as proj:
+        exports = proj.exports()
+        checkpoint = proj.last_checkpoint(run_id)
+    assert [(e["kind"], e["path"].name, e["verified"]) for e in exports] == [("serving-adapter", "s", True)]
+    # rsLoRA: q_proj (rank 4) was scaled by 16 / sqrt(4), v_proj (rank 8) by 16 / sqrt(8); the copy applies 1
+    from core.runs import adapter_folder
+
+    original = load_file(str(adapter_folder(checkpoint) / "adapter_model.safetensors"))
+    copy = load_file(str(tmp_path / "s" / "adapter_model.safetensors"))
+    for key, b in original.items():
+        if "lora_B" in key:
+            rank = b.shape[1]
+            assert rank == (8 if "v_proj" in key else 4)
+            assert float(b.abs().max()) > 0  # trained: the comparison below has something to compare
+            torch.testing.assert_close(copy[key][:, :rank], b * (16 / math.sqrt(rank)))
+            assert copy[key].shape[1] == 8 and not copy[key][:, rank:].any()
+    # the same flag refuses what has no such form, in the export's words, and leaves nothing behind
+    model, tok = load_model("tiny-llama")
+    dora = get_peft_model(model, LoraConfig(target_modules=["q_proj"], use_dora=True))
+    with pytest.raises(ExportError, match="the adapter for d: no serving-compatible copy of this adapter exists: DoRA"):
+        export_serving_adapter(dora, tmp_path / "x" / "d", tokenizer=tok)
+    assert not any((tmp_path / "x").iterdir())
