@@ -149,9 +149,12 @@ def llama_cpp_logits(model_path: Path, input_ids: torch.Tensor, *, lora: Path | 
         return torch.from_numpy(np.load(out)).float()
 
 
-def llama_cpp_tokens(model_path: Path, texts: tuple[str, ...]) -> list[list[int]]:
+def llama_cpp_tokens(model_path: Path, texts: tuple[str, ...], *, special: bool = False) -> list[list[int]]:
+    """llama.cpp's ids for ``texts`` (no BOS); ``special``: special tokens written in the text are read as
+    those tokens, as llama.cpp's server and Ollama read a rendered chat prompt."""
     with _scratch(model_path) as out:
-        _in_child({"op": "tokens", "model": str(model_path), "texts": list(texts), "out": str(out)}, model_path, None)
+        _in_child({"op": "tokens", "model": str(model_path), "texts": list(texts), "out": str(out), "special": special},
+                  model_path, None)
         return json.loads(out.read_text())
 
 
@@ -208,7 +211,8 @@ def _child_job(job: dict[str, Any]) -> None:
             np.save(f, np.stack(rows))
     elif job["op"] == "tokens":
         with _llama(Path(job["model"]), vocab_only=True) as llm:
-            out.write_text(json.dumps([llm.tokenize(t.encode("utf-8"), add_bos=False, special=False) for t in job["texts"]]))
+            out.write_text(json.dumps([llm.tokenize(t.encode("utf-8"), add_bos=False, special=bool(job.get("special")))
+                                        for t in job["texts"]]))
     else:
         raise ValueError(job["op"])
 
@@ -408,13 +412,19 @@ def _spm_space_handling(spec: dict[str, Any]) -> bool:
         scheme = pre.get("prepend_scheme", "always" if pre.get("add_prefix_space", True) else "never")
         if scheme == "never":
             return False
-        # Metaspace adds "▁" only where the text does not already start with one (and, "first", only at the very
-        # start); llama.cpp adds it to every text, and again after each special token: " Hi" after [INST] would
-        # be "▁▁Hi" in llama.cpp and "▁Hi" here.
+        # Metaspace adds "▁" only where a piece of text does not already start with one ("always": each piece
+        # between special tokens; "first": only the input's very first). llama.cpp has one switch,
+        # add_space_prefix, and when on adds it at the start and after every special token, whatever follows
+        # (llama-vocab.cpp, the SPM branch of tokenize). Either setting splits some prompts differently, so no
+        # mapping is faithful (measured in tests/core/test_gguf.py for both schemes and both settings).
+        after_special = ("; and it adds none after special tokens ('<s>Hi' is <s> + 'Hi' here, <s> + '▁Hi' there)"
+                         if scheme == "first" else "")
         raise GgufUnsupported(
-            f"This tokenizer adds '▁' in front with a Metaspace pre-tokenizer (prepend_scheme {scheme!r}), which skips "
-            "text that already starts with a space; llama.cpp always adds it, also after special tokens, so prompts "
-            "such as chat turns would be read differently. Export the merged Hugging Face folder instead.")
+            f"This tokenizer adds '▁' in front with a Metaspace pre-tokenizer (prepend_scheme {scheme!r}), only where "
+            "the text does not already start with a space; llama.cpp's llama tokenizer cannot do that. With its "
+            "add_space_prefix on, ' Hi' would read as '▁▁Hi' (here '▁Hi')" + after_special + "; with it off, 'Hi' "
+            "would lose its '▁'. Prompts, chat turns included, would be read differently, so no GGUF is written. "
+            "Export the merged Hugging Face folder (--merged) and serve it with a server that reads tokenizer.json.")
     raise GgufUnsupported(
         f"This SentencePiece-style tokenizer prepares text with normalizer {kinds or None} and pre-tokenizer "
         f"{(pre or {}).get('type')}; llama.cpp's llama tokenizer only replaces spaces by '▁' (optionally adding one "
