@@ -322,11 +322,13 @@ def tokenizer_keys(tokenizer: Any, vocab_size: int) -> dict[str, Any]:
     if model.get("type") == "BPE" and model.get("byte_fallback"):
         return _spm_keys(tokenizer, spec, vocab_size)
     if model.get("type") != "BPE":
+        why = _unigram_differences(spec) if model.get("type") == "Unigram" else []
         raise GgufUnsupported(
             f"GGUF export writes BPE tokenizers: byte-level (GPT-2, Llama 3, Qwen, SmolLM style) or SentencePiece-style "
-            f"with byte fallback (Llama 2, Mistral, Gemma); this tokenizer's model is {model.get('type')}. llama.cpp's "
-            "SentencePiece tokenizer merges pieces greedily by score, which is not how a Unigram model splits text, so "
-            "the GGUF would read prompts differently. Export the merged Hugging Face folder instead.")
+            f"with byte fallback (Llama 2, Mistral, Gemma); this tokenizer's model is {model.get('type')}. "
+            + ("llama.cpp's Unigram tokenizer (GGUF's t5) would split this one differently: " + " ".join(why) + " "
+               if why else "GGUF export does not map it to llama.cpp's tokenizers (Unigram: GGUF's t5) yet. ")
+            + "Export the merged Hugging Face folder (--merged) and serve it with a server that reads tokenizer.json.")
     signature = _pre_signature(spec.get("pre_tokenizer"))
     pre = _PRE_NAMES.get(signature)
     if pre is None:
@@ -429,6 +431,35 @@ def _spm_space_handling(spec: dict[str, Any]) -> bool:
         f"This SentencePiece-style tokenizer prepares text with normalizer {kinds or None} and pre-tokenizer "
         f"{(pre or {}).get('type')}; llama.cpp's llama tokenizer only replaces spaces by '▁' (optionally adding one "
         "in front), so the GGUF would read prompts differently. Export the merged Hugging Face folder instead.")
+
+
+def _unigram_differences(spec: dict[str, Any]) -> list[str]:
+    """Where llama.cpp's Unigram tokenizer (GGUF ``t5``, llama-vocab.cpp's UGM: Viterbi over token scores on
+    the whole text, spaces to ``▁``, optionally ``▁`` added before the first non-space character of each
+    piece between special tokens, the normalizer only as a precompiled SentencePiece charsmap) would split
+    the text differently from this tokenizer.json Unigram model. Each difference is said so that the
+    refusal names this tokenizer's own reasons."""
+    why: list[str] = []
+    if spec["model"].get("byte_fallback"):
+        why.append("it falls back to bytes for characters outside the vocabulary, where llama.cpp's gives one <unk>.")
+    pre = spec.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre] if pre else []
+    for step in steps:
+        if step.get("type") == "Metaspace":
+            scheme = step.get("prepend_scheme", "always" if step.get("add_prefix_space", True) else "never")
+            if scheme != "never":
+                why.append(f"its Metaspace (prepend_scheme {scheme!r}) adds '▁' only where the text does not already "
+                           "start with a space; llama.cpp's adds it before the first non-space character either way.")
+            if step.get("split", True):
+                why.append("its Metaspace splits the text at every '▁' before choosing tokens; llama.cpp's chooses "
+                           "over the whole text.")
+        else:
+            why.append(f"its pre-tokenizer {step.get('type')} has no counterpart in llama.cpp's.")
+    norm = spec.get("normalizer") or {}
+    kinds = [n.get("type") for n in (norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm] if norm else [])]
+    if [k for k in kinds if k != "Precompiled"]:
+        why.append(f"its normalizer {kinds} is more than the precompiled character map llama.cpp's applies.")
+    return why
 
 
 def _spm_keys(tokenizer: Any, spec: dict[str, Any], vocab_size: int) -> dict[str, Any]:

@@ -295,15 +295,29 @@ def test_sentencepiece_style_tokenizer_is_written_as_llama_tokenizer_and_splits_
 def test_unigram_and_other_space_handling_are_refused_with_the_reason():
     import json
 
-    from tokenizers import Tokenizer, models, normalizers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     from core.gguf_arch import GgufUnsupported
     from core.gguf_export import tokenizer_keys
 
     uni = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0)], unk_id=0))
-    with pytest.raises(GgufUnsupported, match="this tokenizer's model is Unigram. llama.cpp's SentencePiece tokenizer"):
+    with pytest.raises(GgufUnsupported, match="this tokenizer's model is Unigram. GGUF export does not map it to "
+                       "llama.cpp's tokenizers \\(Unigram: GGUF's t5\\) yet. Export the merged Hugging Face folder"):
         tokenizer_keys(PreTrainedTokenizerFast(tokenizer_object=uni, unk_token="<unk>"), 8)
+    # a T5-like Unigram (Metaspace "always", splitting; byte fallback; a normalizer beyond a charsmap): each reason said
+    uni = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0)], unk_id=0, byte_fallback=True))
+    uni.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
+    uni.normalizer = normalizers.Lowercase()
+    with pytest.raises(GgufUnsupported) as refused:
+        tokenizer_keys(PreTrainedTokenizerFast(tokenizer_object=uni, unk_token="<unk>"), 8)
+    message = str(refused.value)
+    assert "llama.cpp's Unigram tokenizer (GGUF's t5) would split this one differently: it falls back to bytes" in message
+    assert "its Metaspace (prepend_scheme 'always') adds '▁' only where the text does not already start" in message
+    assert "its Metaspace splits the text at every '▁'" in message
+    assert "its normalizer ['Lowercase'] is more than the precompiled character map" in message
+    assert message.endswith("Export the merged Hugging Face folder (--merged) and serve it with a server that reads "
+                            "tokenizer.json.")
     tok = spm_tokenizer("legacy")
     spec = json.loads(tok.backend_tokenizer.to_str())
     spec["normalizer"] = json.loads(normalizers.NFKC().__getstate__())  # Gemma-like files never do this
