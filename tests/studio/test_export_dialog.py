@@ -12,22 +12,23 @@ from pathlib import Path
 import pytest
 
 from core import protocol as p
-from tests.studio.conftest import open_copy, train_tiny_project
+from tests.studio.conftest import train_tiny_project
 
 RUN_TIMEOUT_MS = 180_000
 METRICS = ("eval_loss", "exact_match", "contains", "f1", "rouge_l")
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory) -> Path:
+def trained(tmp_path_factory) -> Path:
+    """The evaluated run (conftest's `trained_window` opens a copy of it)."""
     return train_tiny_project(tmp_path_factory.mktemp("evaluated"), rows=24, completion=" zebra zebra zebra", runs=1,
                               max_steps=8, eval_steps=4, save_steps=4, warmup_steps=0, eval_samples=2,
                               eval_max_new_tokens=4)
 
 
 @pytest.fixture
-def window(evaluated, tmp_path, make_window):
-    return open_copy(evaluated, tmp_path, make_window)
+def window(trained_window):
+    return trained_window
 
 
 def expected_best(project, run_id: int, metric: str) -> tuple[int, float]:
