@@ -423,6 +423,14 @@ ZH.update({
     "Best by": "最佳依据", "Best by {0}: step {1} ({2}), score {3}": "按{0}最佳：第 {1} 步（{2}），得分 {3}",
 })
 
+# The export dialog's serving-compatible adapter (docs/export.md).
+ZH.update({
+    "Serving-compatible adapter (one rank, scales baked in: vLLM, TGI / LoRAX)": "适合推理服务的适配器（统一秩，缩放已并入权重：vLLM、TGI / LoRAX）",
+    "A LoRA adapter copy that servers applying one alpha / r to every module compute exactly as the original (rsLoRA, rank and alpha patterns folded into the weights); checked by reloading it.":
+        "LoRA 适配器的副本：对所有模块使用同一个 alpha / r 的推理服务会得到与原适配器完全相同的结果（rsLoRA、各模块的秩与 alpha 已并入权重）；导出后重新加载校验。",
+    "a serving-compatible adapter": "适合推理服务的适配器",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

@@ -474,177 +474,192 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ExportDialog</name>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="51" />
+        <location filename="../../studio/widgets/export_dialog.py" line="53" />
         <source>eval loss</source>
         <translation>评估损失</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="51" />
+        <location filename="../../studio/widgets/export_dialog.py" line="53" />
         <source>exact match</source>
         <translation>完全匹配</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="52" />
+        <location filename="../../studio/widgets/export_dialog.py" line="54" />
         <source>contains</source>
         <translation>包含</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="52" />
+        <location filename="../../studio/widgets/export_dialog.py" line="54" />
         <source>token F1</source>
         <translation>词元 F1</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="53" />
+        <location filename="../../studio/widgets/export_dialog.py" line="55" />
         <source>ROUGE-L</source>
         <translation>ROUGE-L</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="135" />
+        <location filename="../../studio/widgets/export_dialog.py" line="143" />
         <source>Export run {0}</source>
         <translation>导出运行 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="137" />
+        <location filename="../../studio/widgets/export_dialog.py" line="145" />
         <source>Merged model (a plain Hugging Face model folder)</source>
         <translation>合并后的模型（普通的 Hugging Face 模型文件夹）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="138" />
+        <location filename="../../studio/widgets/export_dialog.py" line="146" />
         <source>Adapter only (PEFT's layout: adapter_config.json + safetensors)</source>
         <translation>仅适配器（PEFT 布局：adapter_config.json + safetensors）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="139" />
+        <location filename="../../studio/widgets/export_dialog.py" line="147" />
         <source>GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)</source>
         <translation>用于 llama.cpp / LM Studio 的 GGUF（合并；在 llama.cpp 中校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="140" />
+        <location filename="../../studio/widgets/export_dialog.py" line="148" />
         <source>LoRA adapter GGUF (llama.cpp --lora; checked on its base)</source>
         <translation>LoRA 适配器 GGUF（llama.cpp --lora；在其基座上校验）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="141" />
+        <location filename="../../studio/widgets/export_dialog.py" line="149" />
         <source>Ollama folder (GGUF + Modelfile)</source>
         <translation>Ollama 文件夹（GGUF + Modelfile）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="149" />
+        <location filename="../../studio/widgets/export_dialog.py" line="150" />
+        <source>Serving-compatible adapter (one rank, scales baked in: vLLM, TGI / LoRAX)</source>
+        <translation>适合推理服务的适配器（统一秩，缩放已并入权重：vLLM、TGI / LoRAX）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="151" />
+        <source>A LoRA adapter copy that servers applying one alpha / r to every module compute exactly as the original (rsLoRA, rank and alpha patterns folded into the weights); checked by reloading it.</source>
+        <translation>LoRA 适配器的副本：对所有模块使用同一个 alpha / r 的推理服务会得到与原适配器完全相同的结果（rsLoRA、各模块的秩与 alpha 已并入权重）；导出后重新加载校验。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="161" />
         <source>name for ollama create (optional)</source>
         <translation>ollama create 使用的名称（可选）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="171" />
+        <location filename="../../studio/widgets/export_dialog.py" line="184" />
         <source>Final weights — step {0}</source>
         <translation>最终权重——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="171" />
+        <location filename="../../studio/widgets/export_dialog.py" line="184" />
         <source>Last checkpoint — step {0}</source>
         <translation>最后的检查点——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="173" />
+        <location filename="../../studio/widgets/export_dialog.py" line="186" />
         <source>Best by a metric the run evaluated</source>
         <translation>按运行评估过的指标选最佳</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="177" />
+        <location filename="../../studio/widgets/export_dialog.py" line="190" />
         <source>No checkpoint of this run was evaluated (eval_steps with checkpoints at the same steps).</source>
         <translation>此运行没有经过评估的检查点（需要设置 eval_steps，并在相同步数保存检查点）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="179" />
+        <location filename="../../studio/widgets/export_dialog.py" line="192" />
         <source>step {0} — {1}</source>
         <translation>第 {0} 步——{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="183" />
+        <location filename="../../studio/widgets/export_dialog.py" line="196" />
         <source>{0} (lowest)</source>
         <translation>{0}（越低越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="183" />
+        <location filename="../../studio/widgets/export_dialog.py" line="196" />
         <source>{0} (highest)</source>
         <translation>{0}（越高越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="184" />
+        <location filename="../../studio/widgets/export_dialog.py" line="197" />
         <source>What "best" ranks by: the run's checkpoints with this metric in the project file</source>
         <translation>“最佳”的排序依据：项目文件中带有此指标的本运行检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="194" />
+        <location filename="../../studio/widgets/export_dialog.py" line="207" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="200" />
+        <location filename="../../studio/widgets/export_dialog.py" line="213" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="201" />
+        <location filename="../../studio/widgets/export_dialog.py" line="214" />
         <source>Best by</source>
         <translation>最佳依据</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="203" />
+        <location filename="../../studio/widgets/export_dialog.py" line="216" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="204" />
+        <location filename="../../studio/widgets/export_dialog.py" line="217" />
         <source>GGUF type</source>
         <translation>GGUF 类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="205" />
+        <location filename="../../studio/widgets/export_dialog.py" line="218" />
         <source>Ollama name</source>
         <translation>Ollama 名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="212" />
+        <location filename="../../studio/widgets/export_dialog.py" line="225" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="217" />
+        <location filename="../../studio/widgets/export_dialog.py" line="230" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="236" />
+        <location filename="../../studio/widgets/export_dialog.py" line="250" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="250" />
+        <location filename="../../studio/widgets/export_dialog.py" line="264" />
         <source>No checkpoint of this run was evaluated.</source>
         <translation>此运行没有经过评估的检查点。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="252" />
+        <location filename="../../studio/widgets/export_dialog.py" line="266" />
         <source>Best by {0}: step {1} ({2}), score {3}</source>
         <translation>按{0}最佳：第 {1} 步（{2}），得分 {3}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="311" />
+        <location filename="../../studio/widgets/export_dialog.py" line="325" />
         <source>Writing {0}, then checking it in llama.cpp against our model…</source>
         <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="320" />
+        <location filename="../../studio/widgets/export_dialog.py" line="334" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="320" />
+        <location filename="../../studio/widgets/export_dialog.py" line="334" />
+        <source>a serving-compatible adapter</source>
+        <translation>适合推理服务的适配器</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="335" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="321" />
+        <location filename="../../studio/widgets/export_dialog.py" line="336" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>

@@ -16,6 +16,8 @@ this run's checkpoints). All three are resolved by `core.evaluate.choose_checkpo
 
 from __future__ import annotations
 
+import html
+
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +92,20 @@ def default_export_folder(project_path: Path, run_id: int) -> Path:
     return (documents if documents.is_dir() else home) / "Adapter Studio exports" / name
 
 
-def _export_job(model_ref: str, checkpoint: str, dest: str, merged: bool, training: dict[str, Any]) -> dict[str, Any]:
+def _export_job(model_ref: str, checkpoint: str, dest: str, kind: str, training: dict[str, Any]) -> dict[str, Any]:
     from core.runs import export_run
 
     # The run's training settings carry its base precision: a run trained on a 4-bit base is checked and
     # merged against that base, as `adapter-studio export` does.
-    result = export_run(model_ref, Path(checkpoint), Path(dest), merged=merged, training=training)
+    result = export_run(model_ref, Path(checkpoint), Path(dest), merged=kind == "merged", training=training,
+                        serving=kind == "serving-adapter")
+    servers: list[str] = []
+    if kind == "serving-adapter":  # what the copy is for: which servers load it as written (vLLM, TGI / LoRAX)
+        from core.serving import check_folder
+
+        servers = [verdict.line() for verdict in check_folder(result.path)[1:]]
     return {"path": result.path, "kind": result.kind, "max_abs_diff": result.max_abs_diff,
-            "bytes": result.bytes, "files": len(result.files), "checkpoint": checkpoint}
+            "bytes": result.bytes, "files": len(result.files), "checkpoint": checkpoint, "servers": servers}
 
 
 def _gguf_job(model_ref: str, checkpoint: str, dest: str, target: str, gguf_type: str, ollama_name: str,
@@ -139,8 +147,12 @@ class ExportDialog(QDialog):
         self.gguf = QRadioButton(self.tr("GGUF for llama.cpp / LM Studio (merged; checked in llama.cpp)"))
         self.gguf_adapter = QRadioButton(self.tr("LoRA adapter GGUF (llama.cpp --lora; checked on its base)"))
         self.ollama = QRadioButton(self.tr("Ollama folder (GGUF + Modelfile)"))
+        self.serving = QRadioButton(self.tr("Serving-compatible adapter (one rank, scales baked in: vLLM, TGI / LoRAX)"))
+        self.serving.setToolTip(self.tr("A LoRA adapter copy that servers applying one alpha / r to every module "
+                                        "compute exactly as the original (rsLoRA, rank and alpha patterns folded "
+                                        "into the weights); checked by reloading it."))
         group = QButtonGroup(self)
-        for button in (self.merged, self.adapter, self.gguf, self.gguf_adapter, self.ollama):
+        for button in (self.merged, self.adapter, self.gguf, self.gguf_adapter, self.ollama, self.serving):
             group.addButton(button)
         self.gguf_type = QComboBox()
         self.gguf_type.addItems(list(GGUF_TYPES))
@@ -159,6 +171,7 @@ class ExportDialog(QDialog):
             self.why.setText(why_not_mergeable(self.method))
         if catalog.key(self.method) != "LORA":
             self.gguf_adapter.setEnabled(False)  # llama.cpp loads LoRA adapters only
+            self.serving.setEnabled(False)  # servers load LoRA adapters only
         # Which weights: data "last", "best" or a step (int), each resolved by core.evaluate.choose_checkpoint.
         self.run = run
         self.checkpoint = QComboBox()
@@ -221,6 +234,7 @@ class ExportDialog(QDialog):
         box.addWidget(self.gguf)
         box.addWidget(self.gguf_adapter)
         box.addWidget(self.ollama)
+        box.addWidget(self.serving)
         box.addWidget(self.why)
         box.addLayout(form)
         box.addWidget(self.progress)
@@ -271,7 +285,7 @@ class ExportDialog(QDialog):
     @property
     def kind(self) -> str:
         for kind, button in (("gguf", self.gguf), ("gguf-adapter", self.gguf_adapter), ("ollama", self.ollama),
-                             ("merged", self.merged)):
+                             ("merged", self.merged), ("serving-adapter", self.serving)):
             if button.isChecked():
                 return kind
         return "adapter"
@@ -317,9 +331,10 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.progress.setRange(0, 0)  # busy
         self.progress.show()
-        what = self.tr("a merged model") if self.kind == "merged" else self.tr("the adapter")
+        what = {"merged": self.tr("a merged model"), "serving-adapter": self.tr("a serving-compatible adapter")}.get(
+            self.kind, self.tr("the adapter"))
         self.result.setText(self.tr("Writing {0}, then reloading it and comparing logits with the adapter model…").format(what))
-        self.runner.submit(_export_job, self.model_ref, checkpoint, str(dest), self.kind == "merged",
+        self.runner.submit(_export_job, self.model_ref, checkpoint, str(dest), self.kind,
                            dict(self.training), on_done=self._done, on_error=self._failed)
 
     def _done(self, info: dict[str, Any]) -> None:
@@ -332,7 +347,7 @@ class ExportDialog(QDialog):
         self.result.setText(
             f"<b style='color:#2ca02c'>✓ Verified</b>: {self._from()}{info['kind']} written to {info['path']} "
             f"({info['bytes'] / 2**20:.1f} MiB). Reloaded and compared with the adapter model: largest logit "
-            f"difference {info['max_abs_diff']:.2e}.")
+            f"difference {info['max_abs_diff']:.2e}." + "".join(f"<br>{html.escape(line)}" for line in info["servers"]))
         self.export_button.setEnabled(True)
         self.info = info
         self.exported.emit(info)

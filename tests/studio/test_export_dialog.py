@@ -113,6 +113,58 @@ def test_export_takes_the_best_checkpoint_by_a_metric_and_records_it(window, qtb
     assert dialog.choice() == (ck[8], {"checkpoint_step": 8, "chosen": "step"})
 
 
+def run_export(window, qtbot, kind: str, folder: Path, gguf_type: str = "f16", name: str = "") -> tuple[dict, list[str]]:
+    """Export the window's last run through the dialog as ``kind`` (the target's radio button) and wait for it:
+    (the exported info plus the result line's ``text``, the progress messages said on the way)."""
+    from studio.widgets.export_dialog import ExportDialog
+
+    project, tc = window.project, window.training
+    dialog = ExportDialog(project, project.runs()[-1].id, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.exported.connect(lambda *_: tc.refresh_runs())
+    getattr(dialog, kind).setChecked(True)
+    dialog.gguf_type.setCurrentText(gguf_type)
+    dialog.ollama_name.setText(name)
+    dialog.folder.setText(str(folder))
+    said: list[str] = []
+    dialog._progress.connect(lambda fraction, message: said.append(message))
+    with qtbot.waitSignal(dialog.exported, timeout=RUN_TIMEOUT_MS) as done:
+        dialog.export_button.click()
+        assert not dialog.export_button.isEnabled() and dialog.progress.isVisible()
+    assert dialog.progress.value() == dialog.progress.maximum()  # finished
+    assert dialog.export_button.isEnabled()
+    return {**done.args[0], "text": dialog.result.text()}, said
+
+
+def test_serving_compatible_adapter_from_the_dialog_bakes_the_scale_and_says_which_servers(window, qtbot, tmp_path):
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    info, _ = run_export(window, qtbot, "serving", tmp_path / "serve")
+    text = info["text"]
+    assert "✓ Verified" in text and "serving-adapter written to" in text, text
+    assert "vLLM" in text and "TGI / LoRAX" in text, text
+    config = json.loads((tmp_path / "serve" / "adapter_config.json").read_text())
+    assert config["lora_alpha"] == config["r"] and not config.get("use_rslora")
+    assert window.project.exports()[-1]["kind"] == "serving-adapter"
+    # the trained adapter's scale alpha / r now sits inside B: the copy's B is the checkpoint's B times it
+    from core.runs import adapter_folder
+
+    original = adapter_folder(Path(info["checkpoint"]))
+    trained = json.loads((original / "adapter_config.json").read_text())
+    scale = trained["lora_alpha"] / trained["r"]
+    assert scale != 1.0  # else the check below could not tell a baked scale from a plain copy
+    before = load_file(str(original / "adapter_model.safetensors"))
+    after = load_file(str(tmp_path / "serve" / "adapter_model.safetensors"))
+    b_keys = [k for k in before if k.endswith("lora_B.weight")]
+    assert b_keys and sorted(after) == sorted(before)
+    for key in b_keys:
+        assert torch.allclose(after[key], before[key] * scale, atol=1e-6), key
+
+
 @pytest.mark.slow
 def test_gguf_and_ollama_from_the_dialog_are_checked_by_llama_cpp(window, qtbot, tmp_path, monkeypatch):
     from llama_cpp import Llama
@@ -126,22 +178,7 @@ def test_gguf_and_ollama_from_the_dialog_are_checked_by_llama_cpp(window, qtbot,
                                                if not (Path(d) / "ollama").exists()))
 
     def export(kind: str, folder: Path, gguf_type: str = "f16", name: str = "") -> tuple[dict, list[str]]:
-        dialog = ExportDialog(project, run.id, window)
-        qtbot.addWidget(dialog)
-        dialog.show()
-        dialog.exported.connect(lambda *_: tc.refresh_runs())
-        getattr(dialog, kind).setChecked(True)
-        dialog.gguf_type.setCurrentText(gguf_type)
-        dialog.ollama_name.setText(name)
-        dialog.folder.setText(str(folder))
-        said: list[str] = []
-        dialog._progress.connect(lambda fraction, message: said.append(message))
-        with qtbot.waitSignal(dialog.exported, timeout=RUN_TIMEOUT_MS) as done:
-            dialog.export_button.click()
-            assert not dialog.export_button.isEnabled() and dialog.progress.isVisible()
-        assert dialog.progress.value() == dialog.progress.maximum()  # finished
-        assert dialog.export_button.isEnabled()
-        return {**done.args[0], "text": dialog.result.text()}, said
+        return run_export(window, qtbot, kind, folder, gguf_type, name)
 
     # the merged model as one q8_0 GGUF file beside the folder name
     info, said = export("gguf", tmp_path / "m", "q8_0")
