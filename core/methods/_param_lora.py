@@ -297,6 +297,17 @@ def select(model: nn.Module, names: list[str]) -> list[tuple[str, str]]:
     return chosen
 
 
+def _at(model: nn.Module, path: str) -> nn.Module:
+    """The module at ``path`` (a name without wrappers), passing through wrapped owners: the outermost wrapper
+    when the module there is wrapped."""
+    module = model
+    for part in path.split(".") if path else []:
+        if isinstance(module, ParamLoraLayer):
+            module = module.owner()
+        module = getattr(module, part)
+    return module
+
+
 def _chain(head: nn.Module) -> list[ParamLoraLayer]:
     """The wrappers stacked on one owner, outermost first."""
     out = []
@@ -316,8 +327,8 @@ def inject(model: nn.Module, config: Any, adapter_name: str, *, initialise: bool
     wanted: dict[str, list[str]] = {}
     for path, pname in chosen:
         wanted.setdefault(path, []).append(pname)
-    existing = {path: {w.parameter_name for w in _chain(model.get_submodule(path))}
-                for path, _, _ in _owners(model) if path and isinstance(model.get_submodule(path), ParamLoraLayer)}
+    existing = {path: {w.parameter_name for w in _chain(_at(model, path))}
+                for path, _, _ in _owners(model) if path and isinstance(_at(model, path), ParamLoraLayer)}
     if existing and {p: set(v) for p, v in wanted.items()} != existing:
         before = sorted(f"{p}.{n}" for p, ns in existing.items() for n in ns)
         raise TargetError(
@@ -328,12 +339,13 @@ def inject(model: nn.Module, config: Any, adapter_name: str, *, initialise: bool
     keys = []
     for path, pname in chosen:
         key = f"{path}.{pname}"
-        head = model.get_submodule(path)
+        head = _at(model, path)
         layer = next((w for w in _chain(head) if w.parameter_name == pname), None)
         if layer is None:
             layer = ParamLoraLayer(head, pname)
             parent, _, child = path.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, layer)
+            holder = _at(model, parent)
+            setattr(holder.owner() if isinstance(holder, ParamLoraLayer) else holder, child, layer)
         if adapter_name in layer.r:
             raise ValueError(f"Parameter {key} already has an adapter named '{adapter_name}'.")
         layer.add_adapter(adapter_name, config, key, initialise=initialise)
