@@ -209,3 +209,28 @@ def test_targets_that_select_nothing_or_clash_are_refused():
     assert "other" not in model.peft_config
     model.add_adapter("second", core.LoraConfig(target_modules=[], target_parameters=EXPERTS))  # same set: fine
     assert model.base_model.model.model.layers[0].mlp.experts.adapter_names() == ["default", "second"]
+
+
+def test_parameters_only_config_round_trips_through_peft(tmp_path):
+    import json
+
+    model = ours("qwen3_moe", target_parameters=list(reversed(EXPERTS)))
+    randomise_b(model)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert saved["target_modules"] == [] and saved["target_parameters"] == sorted(EXPERTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        in_peft = peft.PeftModel.from_pretrained(make("qwen3_moe"), tmp_path)
+    torch.testing.assert_close(logits(in_peft), logits(model), rtol=0, atol=1e-5)
+    again = core.PeftModel.from_pretrained(make("qwen3_moe"), tmp_path)
+    torch.testing.assert_close(logits(again), logits(model), rtol=0, atol=1e-6)
+
+
+def test_fan_in_fan_out_and_weighted_combination_are_refused():
+    with pytest.raises(ConfigError, match="fan_in_fan_out"):
+        core.LoraConfig(target_parameters=EXPERTS, fan_in_fan_out=True)
+    model = ours("mixtral")
+    with pytest.raises(ValueError, match="add_weighted_adapter cannot combine adapters that use target_parameters"):
+        model.add_weighted_adapter(["default"], [1.0], "combined")
+    assert "combined" not in model.peft_config
