@@ -131,6 +131,9 @@ def add_weighted_adapter(
     configs = [peft_model.peft_config[a] for a in adapters]
     if any(c.use_dora for c in configs):
         raise ValueError("add_weighted_adapter cannot combine DoRA adapters: their magnitude vectors do not add up.")
+    with_params = [a for a, c in zip(adapters, configs) if getattr(c, "target_parameters", None)]
+    if with_params:  # as PEFT: the per-expert factors (core/methods/_param_lora.py) have no combination rule here
+        raise ValueError(f"add_weighted_adapter cannot combine adapters that use target_parameters ('{with_params[0]}').")
     _check_modules_to_save(peft_model, adapters)
     combination_type = "linear" if len(adapters) == 1 else combination_type
     if combination_type not in COMBINATION_TYPES:

@@ -34,6 +34,7 @@ import logging
 import math
 import mmap
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -262,7 +263,8 @@ def _plain_state_dict(base: torch.nn.Module, adapter: str) -> dict[str, torch.Te
     for key, tensor in base.state_dict().items():
         if ".original_module." in key:
             continue
-        name = key.replace(f".modules_to_save.{adapter}.", ".").replace(".base_layer.", ".")
+        # nested wrappers (LoRA on two parameters of one module) stack several: ``experts.base_layer.base_layer.w``
+        name = re.sub(r"(\.base_layer)+\.", ".", key.replace(f".modules_to_save.{adapter}.", "."))
         if name in plain:
             out[name] = tensor
     missing = plain - set(out)

@@ -288,7 +288,7 @@ class PeftModel(nn.Module):
     def _drop_adapter_layers(self, adapter_name: str) -> None:
         """Delete ``adapter_name`` from every layer; layers left with no adapter go back to their base module."""
         model = self.base_model.model
-        for path, layer in list(self.base_model.adapter_layers()):
+        for path, layer in _deepest_first(self.base_model.adapter_layers()):
             if adapter_name in layer.adapter_names():
                 layer.delete_adapter(adapter_name)
             if not layer.adapter_names():
@@ -455,7 +455,7 @@ class PeftModel(nn.Module):
         names = adapter_names if adapter_names is not None else self.active_adapters
         model = self.base_model.model
         self._untie_adapted_weights()
-        for path, layer in list(self.base_model.adapter_layers()):
+        for path, layer in _deepest_first(self.base_model.adapter_layers()):
             if not isinstance(layer, ModulesToSaveWrapper):
                 layer.merge(names, safe_merge=safe_merge)
             _replace(model, path, layer.unwrap(merge=True))
@@ -464,7 +464,7 @@ class PeftModel(nn.Module):
     def unload(self) -> nn.Module:
         """Remove every adapter without merging and return the original transformers model."""
         model = self.base_model.model
-        for path, layer in list(self.base_model.adapter_layers()):
+        for path, layer in _deepest_first(self.base_model.adapter_layers()):
             _replace(model, path, layer.unwrap(merge=False))
         return model
 
@@ -860,6 +860,15 @@ def _check_adapter_name(name: str) -> None:
         raise ValueError(f"Adapter name {name!r} is not allowed: use a non-empty name without dots.")
     if any(name.startswith(p) for p in RESERVED_PREFIXES):
         raise ValueError(f"Adapter name {name!r} is not allowed: it starts like an internal parameter name.")
+
+
+def _deepest_first(layers: Iterator[tuple[str, AdapterLayer]]) -> list[tuple[str, AdapterLayer]]:
+    """Adapter layers, nested ones before the layer around them.
+
+    LoRA on parameters nests wrappers (``…experts`` around ``…experts.base_layer``, core/methods/_param_lora.py):
+    unwrapping the inner one first keeps every path valid while the layers are put back one by one.
+    """
+    return list(layers)[::-1]
 
 
 def _replace(model: nn.Module, path: str, new: nn.Module) -> None:

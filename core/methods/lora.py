@@ -36,6 +36,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
+from core.methods import _param_lora
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -62,7 +63,7 @@ class LoraConfig(PeftConfig):
     # PEFT features we do not implement, with the value that means "off" (a file using one is refused).
     UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {
         "lora_bias": False, "layer_replication": None, "use_qalora": False, "loftq_config": {},
-        "eva_config": None, "corda_config": None, "megatron_config": None, "target_parameters": None,
+        "eva_config": None, "corda_config": None, "megatron_config": None,
         "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
         "monteclora_config": None, "ensure_weight_tying": False,
@@ -93,6 +94,12 @@ class LoraConfig(PeftConfig):
         metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."},
     )
     rank_pattern: dict[str, int] = field(default_factory=dict, metadata={"help": "Per-module rank overrides, name/regex -> r."})
+    # Parameters, not modules: mixture-of-experts weights (core/methods/_param_lora.py).
+    target_parameters: list[str] | None = field(
+        default=None,
+        metadata={"help": "Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and "
+                          "'experts.down_proj' for the experts of a MoE model (one update per expert)."},
+    )
     alpha_pattern: dict[str, float] = field(default_factory=dict, metadata={"help": "Per-module alpha overrides."})
 
     def __post_init__(self) -> None:
@@ -123,6 +130,7 @@ class LoraConfig(PeftConfig):
                 raise ConfigError(f"rank_pattern['{name}'] must be a whole number ≥ 1, got {rank!r}.")
         self.rank_pattern = dict(self.rank_pattern or {})
         self.alpha_pattern = dict(self.alpha_pattern or {})
+        _param_lora.check_config(self)
 
 
 Config = LoraConfig
@@ -132,7 +140,7 @@ def can_target(module: nn.Module) -> str | None:
     """None if LoRA can adapt ``module``; otherwise why not."""
     if isinstance(module, (nn.Linear, nn.Embedding)) or type(module).__name__ == "Conv1D":
         return None
-    return f"LoRA adapts Linear, Conv1D and Embedding layers, not {type(module).__name__}."
+    return f"LoRA adapts Linear, Conv1D and Embedding layers, not {type(module).__name__}.{_param_lora.parameter_hint(module)}"
 
 
 def _pattern_value(patterns: dict[str, Any], name: str, default: Any) -> Any:
@@ -501,7 +509,11 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     Resolves the config's targets in place (defaults and ``all-linear`` become the list of names, as PEFT
     writes them). Returns the adapted module names.
     """
-    selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
+    if config.target_parameters and config.target_modules == []:
+        # only parameters (PEFT's convention: target_modules=[]); None would still mean the architecture's defaults
+        selection = targeting.TargetSelection(target_modules=[])
+    else:
+        selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
     config.target_modules = selection.target_modules
     for module_name in selection.selected:
         module = model.get_submodule(module_name)
@@ -518,6 +530,8 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         if adapter_name in module.r:
             raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
         module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+    if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
+        return selection.selected + _param_lora.inject(model, config, adapter_name, initialise=initialise)
     return selection.selected
 
 

@@ -13,9 +13,14 @@ falcon, bloom and gpt2 (hidden 32, 2 layers, vocab 300):
   llama, mistral, gpt2 and bloom and refuses the others with a message that names the model type and why.
 
 Mixture-of-experts models (qwen3_moe, mixtral): transformers 5 stores each block's experts as fused 3-D
-parameters (``experts.gate_up_proj (E, 2·I, H)``), not as Linear layers, and the router as a parameter
-of its own module, so ``all-linear`` adapts the attention projections only; naming ``experts`` is refused
-with the layer's class name.
+parameters (``experts.gate_up_proj (E, 2·I, H)``, ``experts.down_proj (E, H, I)``), not as Linear layers,
+and the router as a parameter of its own module, so ``all-linear`` adapts the attention projections only.
+The experts are adapted when named in LoRA's ``target_parameters`` (one low-rank update per expert,
+core/methods/_param_lora.py): the train/save/reload/merge/export test below runs on these two with
+``all-linear`` plus ``target_parameters=["experts.gate_up_proj", "experts.down_proj"]`` and also checks that
+every expert parameter's update got a gradient and that the merged export changed the expert weights.
+Naming ``experts`` in ``target_modules`` is refused with the layer's class name and a pointer to
+``target_parameters``. Parity with PEFT on the experts: tests/core/test_param_lora.py.
 """
 
 from __future__ import annotations
@@ -132,9 +137,12 @@ def test_default_targets_are_the_attention_and_mlp_projections(arch):
     assert set(short.peft_config["default"].target_modules) == SHORT_DEFAULTS[arch]
 
 
+MOE_EXPERTS = ["experts.gate_up_proj", "experts.down_proj"]
+
+
 @pytest.mark.parametrize("arch", ["qwen3_moe", "mixtral"])
-def test_moe_experts_are_refused_by_name(arch):
-    with pytest.raises(TargetError, match=r"experts.*Experts"):
+def test_moe_experts_in_target_modules_point_to_target_parameters(arch):
+    with pytest.raises(TargetError, match=r"experts.*Experts.*gate_up_proj \(4, \d+, 32\).*target_parameters"):
         core.get_peft_model(make(arch), core.LoraConfig(target_modules=["experts"]))
 
 
@@ -144,7 +152,8 @@ def test_moe_experts_are_refused_by_name(arch):
 )
 def test_lora_trains_a_step_saves_reloads_merges_and_exports(arch, tmp_path):
     torch.manual_seed(1)
-    peft = core.get_peft_model(make(arch), core.LoraConfig(**lora_defaults(r=4, lora_alpha=8)))
+    moe = {"target_parameters": MOE_EXPERTS} if arch in ("qwen3_moe", "mixtral") else {}
+    peft = core.get_peft_model(make(arch), core.LoraConfig(**lora_defaults(r=4, lora_alpha=8, **moe)))
     peft.train()
     optimizer = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-2)
     loss = peft(input_ids=IDS, labels=IDS).loss
@@ -155,6 +164,10 @@ def test_lora_trains_a_step_saves_reloads_merges_and_exports(arch, tmp_path):
     assert b_grads and all(g is not None and g.abs().sum() > 0 for g in b_grads.values()), "a lora_B got no gradient"
     frozen = [n for n, p in peft.named_parameters() if not p.requires_grad and p.grad is not None]
     assert not frozen
+    if moe:  # every expert parameter of every block has its own update, and each got a gradient
+        expert_b = [n for n in b_grads if ".experts." in n]
+        assert len(expert_b) == 2 * 2, expert_b  # 2 blocks x (gate_up_proj, down_proj)
+        base_experts = make(arch).model.layers[0].mlp.experts.gate_up_proj.detach().clone()
     optimizer.step()
     peft.eval()
     trained = logits(peft)
@@ -168,6 +181,8 @@ def test_lora_trains_a_step_saves_reloads_merges_and_exports(arch, tmp_path):
     assert result.kind == "merged" and result.max_abs_diff < 1e-3
     merged = T.AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
     torch.testing.assert_close(logits(merged), trained, rtol=0, atol=1e-4)
+    if moe:  # the expert updates are in the exported weights
+        assert (merged.model.layers[0].mlp.experts.gate_up_proj - base_experts).abs().max() > 1e-4
     torch.testing.assert_close(logits(peft), trained, rtol=0, atol=1e-5)  # the live model after merge + unmerge
 
 

@@ -148,7 +148,7 @@ def test_unknown_keys_from_a_newer_peft_load_with_a_warning(tmp_path, caplog, in
 
 
 @pytest.mark.parametrize("key,value", [("use_qalora", True), ("layer_replication", [[0, 2]]), ("lora_bias", True),
-                                       ("target_parameters", ["mlp.experts.down_proj"])])
+                                       ("trainable_token_indices", [5, 6])])
 def test_unsupported_peft_features_in_a_config_are_refused(tmp_path, key, value):
     _saved(tmp_path)
     data = json.loads((tmp_path / "adapter_config.json").read_text()) | {key: value}
