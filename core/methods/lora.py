@@ -277,8 +277,6 @@ class LoraLayer(nn.Module):
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         if self.kind == "embedding":
-            if config.use_dora:
-                raise ConfigError(f"{module_name}: DoRA is supported on Linear and Conv1D layers, not on embeddings.")
             # A (r, vocab) is looked up like an embedding table; B (dim, r) projects up.
             self.lora_embedding_A[name] = nn.Parameter(torch.zeros(r, self.in_features, **factory))
             self.lora_embedding_B[name] = nn.Parameter(torch.zeros(self.out_features, r, **factory))
@@ -426,8 +424,9 @@ class LoraLayer(nn.Module):
     # ---- the math ---------------------------------------------------------------------------------
 
     def _oriented(self, w: torch.Tensor) -> torch.Tensor:
-        """A weight in (out, in) orientation, whichever way the base layer stores it (Conv1D: (in, out))."""
-        return w.T if self.kind == "conv1d" else w
+        """A weight in (out, in) orientation, whichever way the base layer stores it (Conv1D: (in, out); an
+        embedding (vocab, dim) is read as (dim, vocab): its outputs are the dim features)."""
+        return w.T if self.kind in ("conv1d", "embedding") else w
 
     def delta_weight(self, name: str) -> torch.Tensor:
         """``s · B A`` in the base weight's own layout and dtype, computed in fp32 (exact enough to merge)."""
@@ -472,7 +471,10 @@ class LoraLayer(nn.Module):
             W = self.base_layer.weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
             return torch.linalg.norm(W.flatten(1), dim=1)
         W = self._oriented(self.base_layer.weight.float())
-        delta = self.lora_B[name].weight.float() @ self.lora_A[name].weight.float() * self.scaling[name]
+        if self.kind == "embedding":  # (dim, r) @ (r, vocab): the norm runs over the vocabulary, one per feature
+            delta = self.lora_embedding_B[name].float() @ self.lora_embedding_A[name].float() * self.scaling[name]
+        else:
+            delta = self.lora_B[name].weight.float() @ self.lora_A[name].weight.float() * self.scaling[name]
         return torch.linalg.norm(W + delta, dim=1)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -489,7 +491,14 @@ class LoraLayer(nn.Module):
                 base = self.base_layer
                 # (..., r): row lookups of A^T, with the base embedding's lookup options
                 hidden = F.embedding(x, A.T, base.padding_idx, base.max_norm, base.norm_type, base.scale_grad_by_freq, base.sparse)
-                result = result + ((hidden @ B.T) * self.scaling[name]).to(result.dtype)
+                update = (hidden @ B.T) * self.scaling[name]  # (..., dim)
+                if name in self.lora_magnitude_vector:
+                    # DoRA on a lookup: m/‖W'‖ per feature (dim,), norm detached (§4.3), scales what the rows
+                    # give so far (the base lookup and earlier adapters, as PEFT) plus this update
+                    scale = (self._magnitude(name) / self._weight_norm(name).detach()).to(result.dtype)
+                    result = scale * result + (scale * update).to(result.dtype)
+                else:
+                    result = result + update.to(result.dtype)
                 continue
             A = self.lora_A[name].weight  # (r, in)
             x_in = x.to(A.dtype)

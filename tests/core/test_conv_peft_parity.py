@@ -247,7 +247,7 @@ def test_weighted_adapter_on_conv2d_matches_peft(combination_type):
 
     def combined(engine):
         model = engine.get_peft_model(_base(2), engine.LoraConfig(r=4, lora_alpha=8, target_modules=["c1", "c3"]))
-        model.add_adapter("b", engine.LoraConfig(r=2, lora_alpha=4, target_modules=["c1", "c3"]))
+        model.add_adapter("b", engine.LoraConfig(r=4, lora_alpha=4, target_modules=["c1", "c3"]))
         perturb_adapter(model)
         torch.manual_seed(11)
         model.add_weighted_adapter(["default", "b"], [0.7, -0.4], "mix", combination_type=combination_type, **kwargs)
@@ -262,3 +262,56 @@ def test_weighted_adapter_on_conv2d_matches_peft(combination_type):
     for key in ours:
         torch.testing.assert_close(ours[key], theirs[key], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(y_ours, y_theirs, atol=ATOL, rtol=0)
+
+
+# ---- DoRA on nn.Embedding -------------------------------------------------------------------------------------
+
+
+class EmbNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.lin = nn.Linear(8, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.lin(self.emb(ids))
+
+
+def test_dora_on_embedding_matches_peft(tmp_path):
+    """magnitude (dim,): the norm of W' = W + s·(BA)ᵀ over the vocabulary per feature; output m/‖W'‖ ⊙ (W' lookup)."""
+    torch.manual_seed(0)
+    base = EmbNet().eval()
+    ids = torch.tensor([[1, 5, 19, 0], [7, 7, 3, 12]])
+    config = {"r": 4, "lora_alpha": 8, "target_modules": ["emb"], "use_dora": True}
+    ours = core.get_peft_model(copy.deepcopy(base), core.LoraConfig(**config)).eval()
+    theirs = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(**config)).eval()
+    assert _shapes(ours) == _shapes(theirs)
+    key = "base_model.model.emb.lora_magnitude_vector.default.weight"
+    torch.testing.assert_close(ours.state_dict()[key], theirs.state_dict()[key])  # B = 0 at init: ‖W‖ in both
+    perturb_adapter(ours, seed=1)
+    perturb_adapter(theirs, seed=2)
+    ours.save_pretrained(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "peft")
+    with torch.no_grad():
+        y_ours, y_theirs = ours(ids), theirs(ids)
+        assert not torch.allclose(y_ours, base(ids), atol=1e-3)
+        torch.testing.assert_close(peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()(ids),
+                                   y_ours, atol=ATOL, rtol=0)
+        torch.testing.assert_close(core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()(ids),
+                                   y_theirs, atol=ATOL, rtol=0)
+    # one backward pass with peft's weights: the same gradients (the norm is a constant in backward in both)
+    ours.load_state_dict(theirs.state_dict())
+    for model in (ours, theirs):
+        model(ids).square().mean().backward()
+    grads = {n: p.grad for n, p in theirs.named_parameters() if p.requires_grad}
+    assert {n for n, p in ours.named_parameters() if p.requires_grad} == set(grads)
+    for name, p in ours.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p.grad, grads[name], atol=1e-5, rtol=1e-4)
+    # merged equals unmerged; unmerge restores the table
+    table = ours.base_model.model.emb.base_layer.weight.detach().clone()
+    with torch.no_grad():
+        ours.merge_adapter()
+        torch.testing.assert_close(ours(ids), y_theirs, **MERGED)
+        ours.unmerge_adapter()
+        torch.testing.assert_close(ours.base_model.model.emb.base_layer.weight, table, atol=1e-6, rtol=0)
