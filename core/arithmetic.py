@@ -220,21 +220,29 @@ def _combine_layer(layer, present, combination_type, new_rank, A_new, density, m
     # *_svd: combine the full updates ΔW_i = s_i B_i A_i, (out, in) (embedding: (dim, vocab)), then factorise
     # The rule runs on ΔW in the base weight's own layout (Conv1D (in, out), embedding (vocab, dim)), so that dare's
     # random draws land on the same elements as PEFT's for the same seed; the SVD takes the (out, in) view.
+    # A convolution's ΔW is its kernel (out, in, *k); the SVD takes it as (out, in·k…) and the factors go back to
+    # A (r, in, *k), B (out, r, 1, …). A grouped convolution has no such kernel (core.methods.lora refuses it).
     flip = layer.kind in ("conv1d", "embedding")
+    conv = layer.kind == "conv"
     deltas = []
     for a, _ in present:
         A, B = _factors(layer, a)
-        delta = (B @ A) * layer.scaling[a]
+        delta = layer._conv_delta(a) if conv else B @ A
+        delta = delta * layer.scaling[a]
         deltas.append(delta.T if flip else delta)
     ws = torch.tensor([w for _, w in present]).to(deltas[0].device)
     delta = combine(combination_type.removesuffix("_svd") if combination_type != "svd" else "svd", deltas, ws, density, majority)
     delta = delta.T if flip else delta
-    U, S, Vh = torch.linalg.svd(delta, full_matrices=full, driver=driver)
+    U, S, Vh = torch.linalg.svd(delta.flatten(1) if conv else delta, full_matrices=full, driver=driver)
     B_new = U[:, :new_rank] @ torch.diag(S[:new_rank])  # (out, r)
-    A_new = Vh[:new_rank, :]  # (r, in)
+    A_new = Vh[:new_rank, :]  # (r, in) or (r, in·k…)
     if clamp is not None:
         high = torch.quantile(torch.cat([B_new.flatten(), A_new.flatten()]), clamp)
         B_new, A_new = B_new.clamp(-high, high), A_new.clamp(-high, high)
+    if conv:
+        ones = (1,) * (delta.dim() - 2)
+        A_new = A_new.reshape(A_new.shape[0], *delta.shape[1:])  # (r, in, *k)
+        B_new = B_new.reshape(*B_new.shape, *ones)  # (out, r, 1, …)
     return A_new, B_new
 
 

@@ -87,7 +87,7 @@ class AdapterModel(nn.Module):
 TUNER_NAMES = frozenset({
     "peft_config", "active_adapter", "active_adapters", "set_adapter", "delete_adapter", "add_weighted_adapter",
     "merge_adapter", "unmerge_adapter", "merge_and_unload", "unload", "disable_adapter_layers",
-    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type",
+    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type", "prefix",
 })
 
 
@@ -126,6 +126,14 @@ class PeftModel(nn.Module):
     def peft_type(self) -> PeftType:
         """The method of every adapter in this model."""
         return next(iter(self.peft_config.values())).peft_type
+
+    @property
+    def prefix(self) -> str:
+        """PEFT's tuner ``prefix``: what the method's parameter names contain (``lora_``, ``ia3_``)."""
+        prefixes = {PeftType.LORA: "lora_", PeftType.ADALORA: "lora_", PeftType.IA3: "ia3_"}
+        if self.peft_type not in prefixes:
+            raise AttributeError(f"A {self.peft_type.value} model has no parameter prefix (it adds no adapter layers).")
+        return prefixes[self.peft_type]
 
     def add_adapter(
         self, adapter_name: str, peft_config: PeftConfig, low_cpu_mem_usage: bool = False,

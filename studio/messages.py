@@ -24,7 +24,7 @@ CONTEXT = "Messages"
 
 # Named parts of core's messages, for `_pattern`: what each may hold (anything else: any text).
 _PARTS = {"field": r"\w+", "cls": r"\w+", "line": r"\d+", "col": r"\d+", "step": r"\d+", "min": r"-?\d+",
-          "kinds": r"[\w, ]+?", "rest": r".*"}
+          "kinds": r"[\w, /]+?", "rest": r".*"}
 
 
 def _pattern(template: str) -> re.Pattern[str]:

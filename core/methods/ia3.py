@@ -8,6 +8,9 @@ feed-forward layer (the paper's ``l_ff``, applied inside the MLP), its input:
 - attention-style target: ``y = (W x + b) ⊙ l`` with ``l (out, 1)``;
 - feed-forward target:    ``y = W (x ⊙ l) + b`` with ``l (1, in)``.
 
+On ``nn.Conv2d`` / ``nn.Conv3d`` (as PEFT; not ``nn.Conv1d``) ``l`` scales channels: ``(1, out, 1, 1[, 1])``, or
+``(1, in, 1, 1[, 1])`` for a feed-forward target, broadcast over the spatial positions.
+
 ``l`` starts at ones, so the adapted model starts equal to the base. Several active adapters multiply.
 Merging scales W's rows (or columns for feed-forward targets) and, for output scaling, the bias; unmerging
 divides by ``l + 1e-8`` as PEFT does, so it is exact only up to float rounding.
@@ -113,9 +116,9 @@ Config = IA3Config
 
 def can_target(module: nn.Module) -> str | None:
     """None if (IA)³ can adapt ``module``; otherwise why not."""
-    if isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D":
+    if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)) or type(module).__name__ == "Conv1D":
         return None
-    return f"(IA)³ adapts Linear and Conv1D layers, not {type(module).__name__}."
+    return f"(IA)³ adapts Linear, Conv1D, Conv2d and Conv3d layers, not {type(module).__name__}."
 
 
 def is_feedforward(config: IA3Config, module_name: str) -> bool:
@@ -127,7 +130,7 @@ def is_feedforward(config: IA3Config, module_name: str) -> bool:
 
 
 class IA3Layer(nn.Module):
-    """Wraps one Linear / Conv1D layer and holds any number of named (IA)³ vectors for it."""
+    """Wraps one Linear / Conv1D / Conv2d / Conv3d layer and holds any number of named (IA)³ vectors for it."""
 
     def __init__(self, base_layer: nn.Module, feedforward: bool) -> None:
         super().__init__()
@@ -139,6 +142,9 @@ class IA3Layer(nn.Module):
         if isinstance(base_layer, nn.Linear):
             self.kind = "linear"
             self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        elif isinstance(base_layer, (nn.Conv2d, nn.Conv3d)):  # weight (out, in/groups, *k)
+            self.kind = "conv"
+            self.in_features, self.out_features = base_layer.in_channels, base_layer.out_channels
         else:  # transformers Conv1D: weight (in, out), y = x @ W + b
             self.kind = "conv1d"
             self.in_features, self.out_features = base_layer.weight.shape
@@ -150,12 +156,14 @@ class IA3Layer(nn.Module):
     # ---- adapters ---------------------------------------------------------------------------------
 
     def add_adapter(self, name: str, config: IA3Config, *, initialise: bool = True) -> None:
-        """Create vector ``name``: (1, in) for a feed-forward target, else (out, 1)."""
+        """Create vector ``name``: (1, in) for a feed-forward target, else (out, 1); a convolution's (1, channels, 1, …)."""
         weight = self.base_layer.weight
         # fp32 on a half-precision base, as PEFT's autocast_adapter_dtype default: small updates survive, files match
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         shape = (1, self.in_features) if self.is_feedforward else (self.out_features, 1)
+        if self.kind == "conv":
+            shape = (1, self.in_features if self.is_feedforward else self.out_features, *self._kernel_ones())
         vector = torch.empty(shape, **factory)
         with torch.no_grad():
             if initialise and config.init_ia3_weights:
@@ -190,6 +198,10 @@ class IA3Layer(nn.Module):
 
     # ---- the math ---------------------------------------------------------------------------------
 
+    def _kernel_ones(self) -> tuple[int, ...]:
+        """``(1,) * spatial dims`` of a convolution (2 for Conv2d, 3 for Conv3d); () otherwise."""
+        return (1,) * (self.base_layer.weight.dim() - 2) if self.kind == "conv" else ()
+
     def _scaling(self) -> torch.Tensor | None:
         """The product of the active, unmerged vectors, flattened: (in,) or (out,); None if there are none."""
         scale = None
@@ -207,6 +219,9 @@ class IA3Layer(nn.Module):
         scale = self._scaling()
         if scale is None:
             return self.base_layer(x, *args, **kwargs)
+        if self.kind == "conv":
+            # channels sit before the spatial axes ((N, C, *spatial) or unbatched (C, *spatial)): (C,) -> (C, 1, …)
+            scale = scale.view(-1, *self._kernel_ones())
         if self.is_feedforward:
             # (..., in) ⊙ (in,) before the layer
             return self.base_layer((x.to(scale.dtype) * scale).to(x.dtype), *args, **kwargs)
@@ -216,7 +231,23 @@ class IA3Layer(nn.Module):
     def _factors(self, name: str) -> torch.Tensor:
         """The vector shaped to broadcast over the stored weight: rows for output scaling, columns for input."""
         v = self.ia3_l[name].detach()  # (out, 1) or (1, in), i.e. already (out, in)-broadcastable
+        if self.kind == "conv":
+            return self._conv_factors(v)
         return v.T if self.kind == "conv1d" else v  # Conv1D stores (in, out)
+
+    def _conv_factors(self, v: torch.Tensor) -> torch.Tensor:
+        """A convolution's vector (1, C, 1, …) shaped to broadcast over its weight (out, in/groups, *k)."""
+        base, ones = self.base_layer, self._kernel_ones()
+        if not self.is_feedforward:
+            return v.reshape(-1, 1, *ones)  # (out, 1, 1, …): one factor per output channel
+        groups = base.groups
+        if groups == 1:
+            return v  # (1, in, 1, …): one factor per input column of every kernel
+        # Grouped: output channel o of group g = o // (out/g) reads inputs g·(in/g) … (g+1)·(in/g) - 1, stored as its
+        # columns 0 … in/g - 1; so the factor of weight[o, j] is l[g·(in/g) + j]: (g, 1, in/g) repeated over out/g.
+        per_in, per_out = base.in_channels // groups, base.out_channels // groups
+        table = v.reshape(groups, 1, per_in).expand(groups, per_out, per_in)
+        return table.reshape(base.out_channels, per_in, *ones)
 
     def merge(self, names: list[str] | None = None, safe_merge: bool = False) -> None:
         """Multiply the vectors into the base weight (and bias, for output scaling)."""
@@ -289,7 +320,7 @@ def inject(model: nn.Module, config: IA3Config, adapter_name: str, *, initialise
         if not isinstance(module, IA3Layer):
             base = module
             is_conv1d = type(base).__name__ == "Conv1D"
-            if is_conv1d != bool(config.fan_in_fan_out):
+            if is_conv1d != bool(config.fan_in_fan_out) and not isinstance(base, (nn.Conv2d, nn.Conv3d)):
                 warnings.warn(f"{module_name} is a {type(base).__name__}: setting fan_in_fan_out={is_conv1d}.", stacklevel=2)
                 config.fan_in_fan_out = is_conv1d
             module = IA3Layer(base, is_feedforward(config, module_name))

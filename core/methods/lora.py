@@ -9,8 +9,11 @@ A frozen weight ``W (out, in)`` gets a trainable low-rank update: ``y = W x + b 
 - PiSSA init (Meng et al., 2024, https://arxiv.org/abs/2404.02948): ``A, B`` from the top-r singular triplets
   of ``W``, which keeps only the residual ``W - s·BA`` in the base layer.
 
-Layers: ``nn.Linear``, transformers' ``Conv1D`` (weight stored ``(in, out)``: ``fan_in_fan_out``) and
-``nn.Embedding`` (``A (r, vocab)``, ``B (dim, r)``, looked up instead of multiplied).
+Layers: ``nn.Linear``, transformers' ``Conv1D`` (weight stored ``(in, out)``: ``fan_in_fan_out``),
+``nn.Embedding`` (``A (r, vocab)``, ``B (dim, r)``, looked up instead of multiplied) and ``nn.Conv1d/2d/3d``
+(PEFT's layout: ``lora_A`` a convolution with the base's kernel, stride, padding and dilation producing ``r``
+channels, weight ``(r, in, *k)``; ``lora_B`` a ``1×…×1`` convolution ``r → out`` with the base's ``groups``,
+weight ``(out, r/groups, 1, …)``; ``ΔW = s · B A`` has the base kernel's shape ``(out, in, *k)``).
 
 Parameter names equal PEFT's (``lora_A.<adapter>.weight``, ``lora_embedding_A.<adapter>``,
 ``lora_magnitude_vector.<adapter>.weight``) so saved files are interchangeable.
@@ -136,11 +139,15 @@ class LoraConfig(PeftConfig):
 Config = LoraConfig
 
 
+CONV_CLASSES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
 def can_target(module: nn.Module) -> str | None:
     """None if LoRA can adapt ``module``; otherwise why not."""
-    if isinstance(module, (nn.Linear, nn.Embedding)) or type(module).__name__ == "Conv1D":
+    if isinstance(module, (nn.Linear, nn.Embedding, *CONV_CLASSES)) or type(module).__name__ == "Conv1D":
         return None
-    return f"LoRA adapts Linear, Conv1D and Embedding layers, not {type(module).__name__}.{_param_lora.parameter_hint(module)}"
+    return (f"LoRA adapts Linear, Conv1D, Embedding and Conv1d/2d/3d layers, not {type(module).__name__}."
+            f"{_param_lora.parameter_hint(module)}")
 
 
 def _pattern_value(patterns: dict[str, Any], name: str, default: Any) -> Any:
@@ -158,7 +165,8 @@ UPDATE_METRIC = "norm"
 def update_size(module_name: str, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, Any]:
     """How much one adapted module changed, from its saved weights: ``{"norm": ‖ΔW‖_F, "rank": r}``.
 
-    ``weights``: ``lora_A`` (r, in) and ``lora_B`` (out, r) as float tensors; ``config``: the adapter's
+    ``weights``: ``lora_A`` (r, in) and ``lora_B`` (out, r) as float tensors (a convolution's ``(r, in, *k)`` and
+    ``(out, r, 1, …)``, flattened to those); ``config``: the adapter's
     ``adapter_config.json``. ``ΔW = scaling · B A`` (out, in), ``scaling = alpha / r`` (``/ √r`` with
     rsLoRA), the module's ``rank_pattern`` / ``alpha_pattern`` entries honoured as training applied them."""
     A, B = weights["lora_A"], weights["lora_B"]
@@ -166,12 +174,13 @@ def update_size(module_name: str, weights: dict[str, torch.Tensor], config: dict
     r = _pattern_value(config.get("rank_pattern") or {}, module_name, config.get("r") or rank)
     alpha = _pattern_value(config.get("alpha_pattern") or {}, module_name, config.get("lora_alpha") or r)
     scaling = float(alpha) / (math.sqrt(r) if config.get("use_rslora") else float(r))
-    delta = (B @ A).flatten(1)  # conv-style shapes: the receptive field flattened into columns
+    delta = B.flatten(1) @ A.flatten(1)  # (out, in·k…): a convolution's receptive field flattened into columns
     return {"norm": float(torch.linalg.norm(delta) * scaling), "rank": rank}
 
 
 class DoraMagnitude(nn.Module):
-    """DoRA's learned magnitude, one value per output feature: ``weight (out,)`` (a module so the key is PEFT's)."""
+    """DoRA's learned magnitude, one value per output feature: ``weight (out,)``, for a convolution
+    ``(1, out, 1, …)`` as PEFT stores it (a module so the key is PEFT's)."""
 
     def __init__(self, magnitude: torch.Tensor) -> None:
         super().__init__()
@@ -220,7 +229,7 @@ _shared_dropout = _SharedDropout()
 
 
 class LoraLayer(nn.Module):
-    """Wraps one Linear / Conv1D / Embedding layer and holds any number of named LoRA adapters for it."""
+    """Wraps one Linear / Conv1D / Embedding / Conv1d-3d layer and holds any number of named LoRA adapters for it."""
 
     def __init__(self, base_layer: nn.Module) -> None:
         super().__init__()
@@ -234,6 +243,9 @@ class LoraLayer(nn.Module):
         elif isinstance(base_layer, nn.Linear):
             self.kind = "linear"
             self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        elif isinstance(base_layer, CONV_CLASSES):  # weight (out, in/groups, *k)
+            self.kind = "conv"
+            self.in_features, self.out_features = base_layer.in_channels, base_layer.out_channels
         else:  # transformers Conv1D: weight (in, out), y = x @ W + b
             self.kind = "conv1d"
             self.in_features, self.out_features = base_layer.weight.shape
@@ -274,11 +286,11 @@ class LoraLayer(nn.Module):
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         if self.kind == "embedding":
-            if config.use_dora:
-                raise ConfigError(f"{module_name}: DoRA is supported on Linear and Conv1D layers, not on embeddings.")
             # A (r, vocab) is looked up like an embedding table; B (dim, r) projects up.
             self.lora_embedding_A[name] = nn.Parameter(torch.zeros(r, self.in_features, **factory))
             self.lora_embedding_B[name] = nn.Parameter(torch.zeros(self.out_features, r, **factory))
+        elif self.kind == "conv":
+            self._add_conv(name, r, config, module_name, factory)
         else:
             self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
             self.lora_B[name] = nn.Linear(r, self.out_features, bias=False, **factory)
@@ -289,9 +301,34 @@ class LoraLayer(nn.Module):
         if initialise or self.pissa[name]:
             self._initialise(name, init, module_name)
         if config.use_dora:
-            self.lora_magnitude_vector[name] = DoraMagnitude(self._weight_norm(name).detach())
+            norm = self._weight_norm(name).detach()  # (out,)
+            # PEFT keeps a convolution's magnitude as (1, out, 1, …) (the weight's per-channel norm, transposed)
+            self.lora_magnitude_vector[name] = DoraMagnitude(norm.view(1, -1, *self._kernel_ones()) if self.kind == "conv" else norm)
         if name not in self.active_adapters and not self.active_adapters:
             self.active_adapters = [name]
+
+    def _kernel_ones(self) -> tuple[int, ...]:
+        """``(1,) * spatial dims`` of a convolution: 1 for Conv1d, 2 for Conv2d, 3 for Conv3d; () otherwise."""
+        return (1,) * (self.base_layer.weight.dim() - 2) if self.kind == "conv" else ()
+
+    def _add_conv(self, name: str, r: int, config: LoraConfig, module_name: str, factory: dict[str, Any]) -> None:
+        """PEFT's convolution layout: ``A`` sees the base's receptive field, ``B`` mixes the r channels 1×…×1."""
+        base = self.base_layer
+        groups = base.groups
+        if r % groups:
+            raise ConfigError(
+                f"{module_name}: a {type(base).__name__} with groups={groups} needs a rank divisible by {groups} "
+                f"(lora_B is grouped like the layer), got r={r}. Choose such a rank or do not target this layer."
+            )
+        conv = type(base) if type(base) in CONV_CLASSES else CONV_CLASSES[base.weight.dim() - 3]
+        # A: (r, in, *k), the base's kernel, stride, padding, dilation and padding mode, so that its output has the
+        # base output's spatial size and B·A merges into the base kernel exactly. (PEFT leaves dilation and padding
+        # mode at their defaults, which breaks dilated layers; with the defaults both agree.)
+        self.lora_A[name] = conv(self.in_features, r, base.kernel_size, base.stride, base.padding, base.dilation,
+                                 bias=False, padding_mode=base.padding_mode, **factory)
+        # B: (out, r/groups, 1, …), grouped like the base so each group's outputs read their share of the r channels
+        ones = self._kernel_ones()
+        self.lora_B[name] = conv(r, self.out_features, ones, ones, groups=groups, bias=False, **factory)
 
     def _initialise(self, name: str, init: bool | str, module_name: str) -> None:
         with torch.no_grad():
@@ -306,6 +343,8 @@ class LoraLayer(nn.Module):
                 else:
                     raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not an embedding.")
                 return
+            if self.kind == "conv" and isinstance(init, str) and init.startswith("pissa"):
+                raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not a {type(self.base_layer).__name__}.")
             A, B = self.lora_A[name].weight, self.lora_B[name].weight
             if init is False:
                 return  # nn.Linear's default init for both: the adapter changes the output from the start
@@ -394,23 +433,57 @@ class LoraLayer(nn.Module):
     # ---- the math ---------------------------------------------------------------------------------
 
     def _oriented(self, w: torch.Tensor) -> torch.Tensor:
-        """A weight in (out, in) orientation, whichever way the base layer stores it (Conv1D: (in, out))."""
-        return w.T if self.kind == "conv1d" else w
+        """A weight in (out, in) orientation, whichever way the base layer stores it (Conv1D: (in, out); an
+        embedding (vocab, dim) is read as (dim, vocab): its outputs are the dim features)."""
+        return w.T if self.kind in ("conv1d", "embedding") else w
 
     def delta_weight(self, name: str) -> torch.Tensor:
         """``s · B A`` in the base weight's own layout and dtype, computed in fp32 (exact enough to merge)."""
         if self.kind == "embedding":
             A, B = self.lora_embedding_A[name].float(), self.lora_embedding_B[name].float()
             delta = (B @ A).T * self.scaling[name]  # (vocab, dim)
+        elif self.kind == "conv":
+            delta = self._conv_delta(name) * self.scaling[name]
         else:
             A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
             delta = self._oriented(B @ A) * self.scaling[name]
         return delta.to(self.base_layer.weight.dtype)
 
+    def _conv_delta(self, name: str, grouped_ok: bool = False) -> torch.Tensor:
+        """``B A`` of a convolution adapter as a kernel (out, in, *k), fp32, unscaled: B (out, r, 1, …) is a
+        1×…×1 mix of A's r output channels, so ``ΔW[o] = Σ_j B[o, j] A[j]``.
+
+        Grouped layers (B (out, r/g, 1, …)) have no such kernel: the update reads every input channel, the base
+        kernel only its group's, so merging is refused. DoRA's norm (``grouped_ok``) still needs a stand-in of the
+        weight's shape: PEFT's, B seen as (out·r/g / r, r) times A as (r, in·k…), reshaped to (out, in/g, *k), so
+        that a grouped DoRA file gives the same outputs in both engines."""
+        if self.base_layer.groups > 1 and not grouped_ok:
+            raise NotImplementedError(
+                f"A LoRA adapter on a {type(self.base_layer).__name__} with groups={self.base_layer.groups} cannot be "
+                f"merged: its update reads all input channels, the grouped kernel only its group's. Keep it unmerged."
+            )
+        A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
+        r = A.shape[0]
+        return (B.reshape(-1, r) @ A.reshape(r, -1)).view(self.base_layer.weight.shape)  # (out, r) @ (r, in·k…)
+
+    def _channels(self, v: torch.Tensor) -> torch.Tensor:
+        """A per-output vector (out,) shaped to broadcast over the weight: (out, 1) or (out, 1, *k ones)."""
+        return v.view(-1, 1, *self._kernel_ones())
+
+    def _magnitude(self, name: str) -> torch.Tensor:
+        """DoRA's magnitude as (out,) whatever its stored shape."""
+        return self.lora_magnitude_vector[name].weight.flatten()
+
     def _weight_norm(self, name: str) -> torch.Tensor:
-        """DoRA's ``||W + s·BA||`` per output row, (out,), fp32."""
+        """DoRA's ``||W + s·BA||`` per output row (a convolution: per output channel over in·k…), (out,), fp32."""
+        if self.kind == "conv":
+            W = self.base_layer.weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
+            return torch.linalg.norm(W.flatten(1), dim=1)
         W = self._oriented(self.base_layer.weight.float())
-        delta = self.lora_B[name].weight.float() @ self.lora_A[name].weight.float() * self.scaling[name]
+        if self.kind == "embedding":  # (dim, r) @ (r, vocab): the norm runs over the vocabulary, one per feature
+            delta = self.lora_embedding_B[name].float() @ self.lora_embedding_A[name].float() * self.scaling[name]
+        else:
+            delta = self.lora_B[name].weight.float() @ self.lora_A[name].weight.float() * self.scaling[name]
         return torch.linalg.norm(W + delta, dim=1)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -427,7 +500,14 @@ class LoraLayer(nn.Module):
                 base = self.base_layer
                 # (..., r): row lookups of A^T, with the base embedding's lookup options
                 hidden = F.embedding(x, A.T, base.padding_idx, base.max_norm, base.norm_type, base.scale_grad_by_freq, base.sparse)
-                result = result + ((hidden @ B.T) * self.scaling[name]).to(result.dtype)
+                update = (hidden @ B.T) * self.scaling[name]  # (..., dim)
+                if name in self.lora_magnitude_vector:
+                    # DoRA on a lookup: m/‖W'‖ per feature (dim,), norm detached (§4.3), scales what the rows
+                    # give so far (the base lookup and earlier adapters, as PEFT) plus this update
+                    scale = (self._magnitude(name) / self._weight_norm(name).detach()).to(result.dtype)
+                    result = scale * result + (scale * update).to(result.dtype)
+                else:
+                    result = result + update.to(result.dtype)
                 continue
             A = self.lora_A[name].weight  # (r, in)
             x_in = x.to(A.dtype)
@@ -436,6 +516,10 @@ class LoraLayer(nn.Module):
                 x_in = _shared_dropout(x_in, p)
             if name in self.lora_magnitude_vector:
                 result = result + self._dora_extra(name, x_in, result, dropped=self.training and p > 0).to(result.dtype)
+            elif self.kind == "conv":
+                # (N, out, *spatial) += s · B(A(x)): A convolves in -> r channels, B mixes r -> out at each position
+                update = self.lora_B[name](self.lora_A[name](x_in))
+                result = torch.add(result, update.to(result.dtype), alpha=self.scaling[name])
             else:
                 # (..., out) += s · B A x: plain F.linear on the weights (no module-call overhead, 2 per layer),
                 # and alpha folds the scale into the add
@@ -445,12 +529,18 @@ class LoraLayer(nn.Module):
 
     def _dora_extra(self, name: str, x: torch.Tensor, result: torch.Tensor, dropped: bool) -> torch.Tensor:
         """What DoRA adds to the base output: ``(m/‖W'‖ − 1)·Wx + (m/‖W'‖)·s·BAx`` (norm detached, §4.3)."""
-        scale = (self.lora_magnitude_vector[name].weight / self._weight_norm(name).detach()).to(x.dtype)  # (out,)
+        scale = (self._magnitude(name) / self._weight_norm(name).detach()).to(x.dtype)  # (out,)
         lora = self.lora_B[name](self.lora_A[name](x))
-        if dropped:  # the base output was computed on the un-dropped input: redo W x on the dropped one
+        bias = getattr(self.base_layer, "bias", None)
+        if self.kind == "conv":
+            # the output's channel axis is 1 (N, out, *spatial), or 0 unbatched: (out,) -> (out, 1, …) broadcasts on both
+            scale = scale.view(-1, *self._kernel_ones())
+            bias = bias.view(-1, *self._kernel_ones()) if bias is not None else None
+        if dropped and self.kind == "conv":  # the base output was computed on the un-dropped input: redo W x
+            base_out = self.base_layer._conv_forward(x, self.base_layer.weight.to(x.dtype), None)
+        elif dropped:
             base_out = F.linear(x, self._oriented(self.base_layer.weight).to(x.dtype))
         else:
-            bias = getattr(self.base_layer, "bias", None)
             base_out = result - bias if bias is not None else result
         return (scale - 1) * base_out + scale * lora * self.scaling[name]
 
@@ -467,9 +557,9 @@ class LoraLayer(nn.Module):
             with torch.no_grad():
                 if name in self.lora_magnitude_vector:
                     norm = self._weight_norm(name)  # (out,)
-                    scale = self.lora_magnitude_vector[name].weight.float() / norm
+                    scale = self._channels(self._magnitude(name).float() / norm)  # (out, 1, …)
                     W = self._oriented(weight.float()) + self._oriented(self.delta_weight(name).float())
-                    new = self._oriented(W * scale[:, None])
+                    new = self._oriented(W * scale)
                     self._merged_norms[name] = norm
                 else:
                     new = weight.float() + self.delta_weight(name).float()
@@ -485,8 +575,8 @@ class LoraLayer(nn.Module):
             name = self.merged_adapters.pop()
             with torch.no_grad():
                 if name in self.lora_magnitude_vector:
-                    scale = self.lora_magnitude_vector[name].weight.float() / self._merged_norms.pop(name)
-                    W = self._oriented(weight.float()) / scale[:, None] - self._oriented(self.delta_weight(name).float())
+                    scale = self._channels(self._magnitude(name).float() / self._merged_norms.pop(name))  # (out, 1, …)
+                    W = self._oriented(weight.float()) / scale - self._oriented(self.delta_weight(name).float())
                     weight.data.copy_(self._oriented(W).to(weight.dtype))
                 else:
                     weight.data.copy_((weight.float() - self.delta_weight(name).float()).to(weight.dtype))
@@ -520,7 +610,7 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         if not isinstance(module, LoraLayer):
             base = module
             is_conv1d = type(base).__name__ == "Conv1D"
-            if is_conv1d != bool(config.fan_in_fan_out) and not isinstance(base, nn.Embedding):
+            if is_conv1d != bool(config.fan_in_fan_out) and not isinstance(base, (nn.Embedding, *CONV_CLASSES)):
                 # The layer's own class decides the orientation; record it in the config as PEFT does.
                 warnings.warn(f"{module_name} is a {type(base).__name__}: setting fan_in_fan_out={is_conv1d}.", stacklevel=2)
                 config.fan_in_fan_out = is_conv1d
