@@ -1,4 +1,4 @@
-"""Proof that training teaches: LoRA with the method defaults teaches SmolLM2-135M-Instruct 40 made-up
+"""Proof that training teaches: LoRA (and AdaLoRA) with the method defaults teaches SmolLM2-135M-Instruct 40 made-up
 capitals (assets/datasets/made_up_capitals.jsonl) on the CPU, and it answers held-out paraphrases
 (a question form it never saw) correctly where the base model cannot."""
 
@@ -83,3 +83,17 @@ def test_lora_defaults_teach_made_up_facts(tmp_path):
     assert r["eval_loss"] < 0.5 * r["base_loss"]
     assert r["base_acc"] <= 0.05
     assert r["tuned_acc"] >= 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # as the LoRA test: ~5 min of training under a load average of 4-6 on 2 cores
+def test_adalora_defaults_teach_made_up_facts(tmp_path):
+    # Issue #21: at lora_alpha 32 AdaLoRA's update stayed ~15x smaller than LoRA's (0.00 held-out exact match
+    # through the CLI, loss 3.10 -> 1.36); at the measured default 2048 the CLI run scored 1.00 exact match
+    # and LoRA's defaults 0.95 (docs/method-defaults.md). LoRA's own test asks >= 0.7; ask the same here.
+    r = train_facts(tmp_path, "ADALORA")
+    assert r["eval_loss"] < 0.5 * r["base_loss"]
+    assert r["base_acc"] <= 0.05
+    assert r["tuned_acc"] >= 0.7
+    ranks = r["peft"].rank_pattern()
+    assert sum(ranks.values()) <= 8 * len(ranks)  # the budget schedule ran: target_r 8 on average
