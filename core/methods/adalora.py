@@ -53,10 +53,18 @@ ADALORA_DEFAULT_TARGETS: dict[str, list[str]] = {
 
 
 # The schedule needs the run's length: total_step must equal the run's max_steps (60 by default).
+# lora_alpha 2048 (scale α / init_r = 128, LoRA's is 32 / 16 = 2): Λ carries the update's magnitudes and Adam
+# moves each E_i by about the learning rate a step, ~0.06 over the product's 60 steps (5 warm-up, cosine), so a
+# singular value of ΔW = P Λ Q · α / init_r (P, Q kept near-orthonormal by the penalty) reaches at most
+# 0.06 · α / init_r: 0.12 at α 32, where LoRA's B (out, r) moves every element by ~lr, so a column grows by
+# lr · √out (√576 = 24) a step and a direction of ΔW reaches ~2 · 0.06 · 24 · 0.58 (A's row norm) ≈ 1.7.
+# Measured (docs/method-defaults.md, tests/benchmarks/sweep_defaults.py --plain, SmolLM2-135M-Instruct,
+# made-up capitals, 60 steps, 2026-12-07): held-out exact match α 32: 0.00 (loss 3.10 -> 1.36), α 512: 0.35
+# (-> 0.26), α 2048: 1.00 (-> 0.02); LoRA's defaults 0.95 (-> 0.06).
 FACTS = MethodFacts(
     label="AdaLoRA",
     mergeable=True,
-    adapter_defaults={"init_r": 16, "target_r": 8, "lora_alpha": 32, "target_modules": "all-linear", "total_step": 60,
+    adapter_defaults={"init_r": 16, "target_r": 8, "lora_alpha": 2048, "target_modules": "all-linear", "total_step": 60,
                       "tinit": 6, "tfinal": 12},
     training_defaults={"learning_rate": 2e-3},
     form_first_values=("total_step",),

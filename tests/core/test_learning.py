@@ -1,4 +1,4 @@
-"""Proof that training teaches: LoRA with the method defaults teaches SmolLM2-135M-Instruct 40 made-up
+"""Proof that training teaches: LoRA (and AdaLoRA) with the method defaults teaches SmolLM2-135M-Instruct 40 made-up
 capitals (assets/datasets/made_up_capitals.jsonl) on the CPU, and it answers held-out paraphrases
 (a question form it never saw) correctly where the base model cannot."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import LoraConfig, get_peft_model
+from core import AdaLoraConfig, LoraConfig, get_peft_model
 from core.data import DataConfig, prepare
 from core.models import load_model
 from core.protocol import Eval, Failed, Finished
@@ -21,6 +21,7 @@ from core.train import defaults_for, evaluate, train
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "assets/datasets/made_up_capitals.jsonl"
 HELDOUT = ROOT / "assets/datasets/made_up_capitals_heldout.jsonl"
+CONFIGS = {"LORA": LoraConfig, "ADALORA": AdaLoraConfig}
 
 
 @torch.no_grad()
@@ -40,14 +41,15 @@ def accuracy(replies: list[str], expected: list[str]) -> float:
     return sum(e.lower() in r.lower() for r, e in zip(replies, expected)) / len(expected)
 
 
-def train_lora_defaults(model, tok, data, out, **overrides):
-    """LoRA with the product's defaults (`core.train.defaults_for`, untuned; ``overrides`` change training
-    arguments) trained on ``data`` to completion -> (the PEFT model, the base's held-out loss, the last eval loss)."""
-    method_kwargs, args = defaults_for("LORA")
+def train_defaults(method: str, model, tok, data, out, **overrides):
+    """``method`` (a PeftType name) with the product's defaults (`core.train.defaults_for`, untuned; ``overrides``
+    change training arguments) trained on ``data`` to completion -> (the PEFT model, the base's held-out loss,
+    the last eval loss). Also used by test_qlora's 4-bit run."""
+    method_kwargs, args = defaults_for(method)
     for name, value in overrides.items():
         setattr(args, name, value)
     torch.manual_seed(args.seed)
-    peft = get_peft_model(model, LoraConfig(**method_kwargs))
+    peft = get_peft_model(model, CONFIGS[method](**method_kwargs))
     with peft.disable_adapter():
         base_loss = evaluate(peft, data.validation, data.pad_token_id)
     events = list(train(peft, tok, data, args, out))
@@ -56,9 +58,9 @@ def train_lora_defaults(model, tok, data, out, **overrides):
     return peft, base_loss, [e for e in events if isinstance(e, Eval)][-1].eval_loss
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
-def test_lora_defaults_teach_made_up_facts(tmp_path):
+def train_facts(tmp_path: Path, method: str) -> dict:
+    """Train SmolLM2-135M-Instruct on the made-up capitals with ``method``'s defaults (a PeftType name, its
+    ``FACTS``), untuned, and score it on the held-out paraphrases: the shared machinery of the learning tests."""
     # Plain "prompt\ncompletion" rows (~22 tokens; with SmolLM2's chat template and its default system
     # prompt they are ~53) keep this run near a minute. The chat path is covered by test_data.py.
     chat = False
@@ -72,13 +74,35 @@ def test_lora_defaults_teach_made_up_facts(tmp_path):
     data = prepare(DataConfig(path=str(TRAIN), validation_path=str(HELDOUT), max_length=128, use_chat_template=chat), tok)
     base_acc = accuracy(answers(model, tok, prompts, chat), expected)
 
-    peft, base_loss, eval_loss = train_lora_defaults(model, tok, data, tmp_path)
+    peft, base_loss, eval_loss = train_defaults(method, model, tok, data, tmp_path)
 
     peft.eval()
     replies = answers(peft, tok, prompts, chat)
     tuned_acc = accuracy(replies, expected)
-    print(f"\nheld-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; held-out accuracy base {base_acc:.0%} -> tuned {tuned_acc:.0%}; "
-          f"{time.perf_counter() - t0:.0f} s ({data.stats.summary()['mean']:.0f} tokens/example); e.g. {prompts[0]!r} -> {replies[0]!r}")
-    assert eval_loss < 0.5 * base_loss
-    assert base_acc <= 0.05
-    assert tuned_acc >= 0.7
+    print(f"\n{method}: held-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; held-out accuracy base {base_acc:.0%} -> tuned "
+          f"{tuned_acc:.0%}; {time.perf_counter() - t0:.0f} s ({data.stats.summary()['mean']:.0f} tokens/example); "
+          f"e.g. {prompts[0]!r} -> {replies[0]!r}")
+    return {"base_loss": base_loss, "eval_loss": eval_loss, "base_acc": base_acc, "tuned_acc": tuned_acc, "peft": peft}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
+def test_lora_defaults_teach_made_up_facts(tmp_path):
+    r = train_facts(tmp_path, "LORA")
+    assert r["eval_loss"] < 0.5 * r["base_loss"]
+    assert r["base_acc"] <= 0.05
+    assert r["tuned_acc"] >= 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # as the LoRA test: ~5 min of training under a load average of 4-6 on 2 cores
+def test_adalora_defaults_teach_made_up_facts(tmp_path):
+    # Issue #21: at lora_alpha 32 AdaLoRA's update stayed ~15x smaller than LoRA's (0.00 held-out exact match
+    # through the CLI, loss 3.10 -> 1.36); at the measured default 2048 the CLI run scored 1.00 exact match
+    # and LoRA's defaults 0.95 (docs/method-defaults.md). LoRA's own test asks >= 0.7; ask the same here.
+    r = train_facts(tmp_path, "ADALORA")
+    assert r["eval_loss"] < 0.5 * r["base_loss"]
+    assert r["base_acc"] <= 0.05
+    assert r["tuned_acc"] >= 0.7
+    ranks = r["peft"].rank_pattern()
+    assert sum(ranks.values()) <= 8 * len(ranks)  # the budget schedule ran: target_r 8 on average

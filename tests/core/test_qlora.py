@@ -251,7 +251,7 @@ def test_lora_on_a_4bit_smollm2_still_teaches_made_up_capitals(tmp_path):
     import os
 
     from core.data import DataConfig, prepare
-    from tests.core.test_learning import HELDOUT, TRAIN, accuracy, answers, train_lora_defaults
+    from tests.core.test_learning import HELDOUT, TRAIN, accuracy, answers, train_defaults
 
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         torch.set_num_threads(1)  # as test_learning: one thread is faster on an overloaded machine
@@ -261,7 +261,7 @@ def test_lora_on_a_4bit_smollm2_still_teaches_made_up_capitals(tmp_path):
     assert is_quantized(model)
     data = prepare(DataConfig(path=str(TRAIN), validation_path=str(HELDOUT), max_length=128, use_chat_template=False), tok)
     base_acc = accuracy(answers(model, tok, prompts, False), expected)
-    model, base_loss, eval_loss = train_lora_defaults(model, tok, data, tmp_path, eval_samples=0)
+    model, base_loss, eval_loss = train_defaults("LORA", model, tok, data, tmp_path, eval_samples=0)
     model.eval()
     tuned_acc = accuracy(answers(model, tok, prompts, False), expected)
     print(f"\n4-bit base: held-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; accuracy {base_acc:.0%} -> {tuned_acc:.0%}")
