@@ -5,6 +5,11 @@ The method and training settings are the method file's tested defaults (its ``FA
 `core.methods.catalog`, which loads no torch, so the window can call this before its first paint).
 For LoRA they are what ``tests/core/test_learning.py`` trains SmolLM2-135M-Instruct with to show
 that the defaults teach: r=16 on all linear layers, alpha 32, learning rate 2e-3.
+
+A mixture-of-experts model adds one thing (`model_method_defaults`): transformers 5 keeps its experts as
+fused 3-D parameters, not Linear layers, so ``all-linear`` (which must mean what it means in PEFT) adapts
+attention only; LoRA's default for such a model also names the experts' parameters in
+``target_parameters`` (`expert_parameters`), so a new qwen3_moe / mixtral project trains attention + experts.
 """
 
 from __future__ import annotations
@@ -29,6 +34,38 @@ def method_defaults(method: Any = DEFAULT_METHOD) -> tuple[dict[str, Any], dict[
     facts = catalog.facts(method)
     method_config = {"peft_type": catalog.key(method), "task_type": "CAUSAL_LM", **copy.deepcopy(facts.adapter_defaults)}
     return method_config, copy.deepcopy(dict(facts.training_defaults))
+
+
+def expert_parameters(model: Any) -> list[str]:
+    """The fused expert weights of a mixture-of-experts ``model`` as ``target_parameters`` entries (PEFT's
+    suffix rule), e.g. ``["experts.gate_up_proj", "experts.down_proj"]`` for qwen3_moe and mixtral; [] for a
+    dense model. Duck-typed on ``named_modules()`` (works on a meta skeleton; this module loads no torch).
+
+    An expert parameter is a 3-D ``(E, out, in)`` (or ``(E, in, out)``) weight held by a module whose name
+    or class says "expert": a Conv1d's weight is 3-D too (mamba's ``conv1d``), and must not be taken."""
+    entries: list[str] = []
+    for path, module in model.named_modules():
+        leaf = path.rsplit(".", 1)[-1]
+        if not path or ("expert" not in leaf.lower() and "expert" not in type(module).__name__.lower()):
+            continue
+        for pname, param in module.named_parameters(recurse=False):
+            entry = f"{leaf}.{pname}"
+            if param.ndim == 3 and entry not in entries:
+                entries.append(entry)
+    return entries
+
+
+def model_method_defaults(method_config: dict[str, Any], model: Any) -> list[str]:
+    """Complete ``method_config`` (a `method_defaults` dict, changed in place) for ``model``: for LoRA on a
+    mixture-of-experts model whose config has no ``target_parameters`` key yet, set them to the experts' fused
+    parameters (`expert_parameters`). Returns the entries added ([] when nothing changed: other methods, dense
+    models, or a config where a person already chose ``target_parameters``, ``[]`` and null included)."""
+    if method_config.get("peft_type") != "LORA" or "target_parameters" in method_config:
+        return []
+    experts = expert_parameters(model)
+    if experts:
+        method_config["target_parameters"] = experts
+    return experts
 
 
 def sample_dataset() -> Path | None:

@@ -24,8 +24,8 @@ from typing import Any
 from core.args import TrainingArguments
 from core.config import PeftType
 from core.data import DataConfig
-from core.defaults import method_defaults
-from core.errors import RequestError
+from core.defaults import method_defaults, model_method_defaults
+from core.errors import ConfigError, RequestError
 
 def worker_env() -> dict[str, str]:
     """The environment a worker child process needs: unbuffered, and `-m core.worker` importable without an install."""
@@ -178,18 +178,35 @@ def create_project(
         data["format"] = data_format
     training = dataclasses.asdict(TrainingArguments.from_dict(training_defaults))
     apply_sets(list(sets), method_config, data, training)
+    base = None
+    experts: list[str] = []
+    if check_targets or not targets:
+        from core.models import skeleton
+
+        base = skeleton(model)  # meta device: no weights, ~1 s
+        if not targets:  # the person chose no modules: the model's defaults (a MoE model's experts too)
+            experts = model_method_defaults(method_config, base)
 
     # Validate everything before writing anything: the configs, then the targets against the model.
-    peft_config = config_from_dict(method_config, source="the method settings")
+    try:
+        peft_config = config_from_dict(method_config, source="the method settings")
+    except ConfigError as exc:
+        if not experts:
+            raise
+        raise ConfigError(
+            f"{exc} (The default for this mixture-of-experts model also adapts its experts through "
+            f"target_parameters={experts}; add --set target_parameters=[] to adapt the attention layers only.)"
+        ) from exc
     data_config = DataConfig(**data)
     train_args = TrainingArguments.from_dict(training)
     method_config = peft_config.to_dict()
     summary = f"{ptype} on {model}"
+    if experts:
+        summary += f" (attention and the experts: {', '.join(experts)})"
     if check_targets:
-        from core.models import skeleton
         from core.peft_model import get_peft_model
 
-        adapted = get_peft_model(skeleton(model), peft_config)  # meta device: no weights, ~1 s
+        adapted = get_peft_model(base, peft_config)
         trainable, total = adapted.get_nb_trainable_parameters()
         summary += f", {trainable:,d} trainable parameters ({100 * trainable / total:.2f} %)"
     settings = ProjectSettings(model=model, method_config=method_config, data=dataclasses.asdict(data_config),
