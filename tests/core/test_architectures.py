@@ -21,6 +21,10 @@ core/methods/_param_lora.py): the train/save/reload/merge/export test below runs
 every expert parameter's update got a gradient and that the merged export changed the expert weights.
 Naming ``experts`` in ``target_modules`` is refused with the layer's class name and a pointer to
 ``target_parameters``. Parity with PEFT on the experts: tests/core/test_param_lora.py.
+
+The product's LoRA default for a MoE model (`core.defaults.model_method_defaults`, what ``adapter-studio new``
+applies) is ``all-linear`` plus those two ``target_parameters``, so a new qwen3_moe / mixtral project trains
+attention and experts; llama's default is unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import torch
 import transformers as T
 
 import core
-from core.defaults import method_defaults
+from core.defaults import method_defaults, model_method_defaults, sample_dataset
 from core.errors import ConfigError, TargetError
 from core.export import export_merged
 from core.models import tiny_tokenizer
@@ -144,6 +148,53 @@ MOE_EXPERTS = ["experts.gate_up_proj", "experts.down_proj"]
 def test_moe_experts_in_target_modules_point_to_target_parameters(arch):
     with pytest.raises(TargetError, match=r"experts.*Experts.*gate_up_proj \(4, \d+, 32\).*target_parameters"):
         core.get_peft_model(make(arch), core.LoraConfig(target_modules=["experts"]))
+
+
+@pytest.mark.parametrize("arch", ["qwen3_moe", "mixtral", "llama"])
+def test_lora_defaults_for_a_moe_model_train_the_experts_and_dense_defaults_are_unchanged(arch):
+    config, _ = method_defaults("LORA")
+    added = model_method_defaults(config, make(arch))
+    if arch == "llama":
+        assert added == [] and config == method_defaults("LORA")[0]
+        return
+    assert added == MOE_EXPERTS and config["target_parameters"] == MOE_EXPERTS
+    assert config["target_modules"] == "all-linear"  # the modules' default means what it means in PEFT
+    torch.manual_seed(1)
+    peft = core.get_peft_model(make(arch), core.LoraConfig(**{k: v for k, v in config.items() if k not in ("peft_type", "task_type")}))
+    assert suffixes(peft.peft_config["default"].target_modules) == PROJECTIONS[arch]  # attention, as before
+    # lora_B starts at zero, so ΔW = s·B·A of every expert is zero until a step moves B: (out, E·r) per parameter.
+    expert_b = {n: p for n, p in peft.named_parameters() if ".experts." in n and "lora_B" in n}
+    assert len(expert_b) == 2 * 2 and all(p.abs().sum() == 0 for p in expert_b.values())  # 2 blocks x 2 parameters
+    peft.train()
+    optimizer = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-2)
+    peft(input_ids=IDS, labels=IDS).loss.backward()
+    optimizer.step()
+    moved = {n: float(p.abs().sum()) for n, p in expert_b.items()}
+    assert all(v > 0 for v in moved.values()), moved
+
+
+@pytest.mark.parametrize("arch", ["qwen3_moe", "llama"])
+def test_new_project_on_a_moe_model_adapts_the_experts_unless_told_otherwise(arch, tmp_path):
+    from core.runs import create_project
+    from core.store import Project
+
+    CONFIGS[arch]().save_pretrained(tmp_path / "model")  # a config alone: `new` builds a meta skeleton
+    data = str(sample_dataset())
+
+    def made(name, **kw):
+        path, summary = create_project(tmp_path / name, model=str(tmp_path / "model"), method="lora", dataset=data, **kw)
+        with Project.open(path, readonly=True) as project:
+            return project.settings().method_config.get("target_parameters"), summary
+
+    chosen, summary = made("default.adapterstudio")
+    if arch == "llama":
+        assert chosen is None and "experts" not in summary
+        return
+    assert sorted(chosen) == sorted(MOE_EXPERTS) and "the experts" in summary  # the file keeps them sorted
+    assert made("modules.adapterstudio", targets="q_proj,v_proj")[0] is None  # modules a person chose: only those
+    assert made("attention.adapterstudio", sets=["target_parameters=[]"])[0] in (None, [])
+    with pytest.raises(ConfigError, match=r"lora_dropout.*target_parameters=\[]"):
+        made("dropout.adapterstudio", sets=["lora_dropout=0.1"])
 
 
 # 5-20 s each on a loaded 2-core machine (the export reloads and checks): llama and gpt2 always, the rest marked slow.
