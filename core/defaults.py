@@ -36,21 +36,34 @@ def method_defaults(method: Any = DEFAULT_METHOD) -> tuple[dict[str, Any], dict[
     return method_config, copy.deepcopy(dict(facts.training_defaults))
 
 
-def expert_parameters(model: Any) -> list[str]:
-    """The fused expert weights of a mixture-of-experts ``model`` as ``target_parameters`` entries (PEFT's
-    suffix rule), e.g. ``["experts.gate_up_proj", "experts.down_proj"]`` for qwen3_moe and mixtral; [] for a
-    dense model. Duck-typed on ``named_modules()`` (works on a meta skeleton; this module loads no torch).
+def expert_weights(model: Any) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+    """Module path -> its fused expert weights ``[(name, shape)]``, in module and registration order, e.g.
+    ``{"model.layers.0.mlp.experts": [("gate_up_proj", (E, 2·I, H)), ("down_proj", (E, H, I))], ...}`` for
+    qwen3_moe and mixtral; {} for a dense model. Duck-typed on ``named_modules()`` (works on a meta
+    skeleton; this module loads no torch). The module tree ticks these rows into ``target_parameters``.
 
-    An expert parameter is a 3-D ``(E, out, in)`` (or ``(E, in, out)``) weight held by a module whose name
-    or class says "expert": a Conv1d's weight is 3-D too (mamba's ``conv1d``), and must not be taken."""
-    entries: list[str] = []
+    An expert weight is a 3-D ``(E, out, in)`` (or ``(E, in, out)``) parameter held by a module whose name or
+    class says "expert": a Conv1d's weight is 3-D too (mamba's ``conv1d``), and must not be taken."""
+    found: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     for path, module in model.named_modules():
         leaf = path.rsplit(".", 1)[-1]
         if not path or ("expert" not in leaf.lower() and "expert" not in type(module).__name__.lower()):
             continue
-        for pname, param in module.named_parameters(recurse=False):
-            entry = f"{leaf}.{pname}"
-            if param.ndim == 3 and entry not in entries:
+        weights = [(n, tuple(p.shape)) for n, p in module.named_parameters(recurse=False) if p.ndim == 3]
+        if weights:
+            found[path] = weights
+    return found
+
+
+def expert_parameters(model: Any) -> list[str]:
+    """The fused expert weights of a mixture-of-experts ``model`` (`expert_weights`) as ``target_parameters``
+    entries (PEFT's suffix rule: a key equal to an entry or ending in ``'.' + entry``), e.g.
+    ``["experts.gate_up_proj", "experts.down_proj"]`` for qwen3_moe and mixtral; [] for a dense model."""
+    entries: list[str] = []
+    for path, weights in expert_weights(model).items():
+        for name, _ in weights:
+            entry = f"{path.rsplit('.', 1)[-1]}.{name}"
+            if entry not in entries:
                 entries.append(entry)
     return entries
 
