@@ -59,9 +59,14 @@ def expert_parameters(model: Any) -> list[str]:
     """The fused expert weights of a mixture-of-experts ``model`` (`expert_weights`) as ``target_parameters``
     entries (PEFT's suffix rule: a key equal to an entry or ending in ``'.' + entry``), e.g.
     ``["experts.gate_up_proj", "experts.down_proj"]`` for qwen3_moe and mixtral; [] for a dense model."""
+    return expert_parameters_of(expert_weights(model))
+
+
+def expert_parameters_of(weights: dict[str, list[tuple[str, tuple[int, ...]]]]) -> list[str]:
+    """`expert_parameters` from an `expert_weights` answer (the studio holds that, not the model)."""
     entries: list[str] = []
-    for path, weights in expert_weights(model).items():
-        for name, _ in weights:
+    for path, named in weights.items():
+        for name, _ in named:
             entry = f"{path.rsplit('.', 1)[-1]}.{name}"
             if entry not in entries:
                 entries.append(entry)

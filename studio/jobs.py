@@ -38,6 +38,9 @@ class ModelInfo:
     num_layers: int
     """Length of the longest block list (0 if none), for the layer-range control."""
     layers_name: str = ""
+    experts: dict[str, list[tuple[str, tuple[int, ...]]]] = dataclasses.field(default_factory=dict)
+    """Module name -> its fused expert weights ``[(name, (E, out, in))]`` (`core.defaults.expert_weights`):
+    the rows that tick into LoRA's ``target_parameters``; {} for a dense model."""
 
 
 _lock = threading.Lock()
@@ -68,6 +71,7 @@ def load_tree(ref: str) -> ModelInfo:
     """Build (or reuse) the skeleton of ``ref`` and describe it for the tree widget."""
     from torch import nn
 
+    from core.defaults import expert_weights
     from core.methods import target_support
     from core.tree import describe
 
@@ -86,7 +90,7 @@ def load_tree(ref: str) -> ModelInfo:
         if isinstance(module, nn.ModuleList) and len(module) > num_layers:
             num_layers, layers_name = len(module), name.rsplit(".", 1)[-1]
     model_type = getattr(getattr(model, "config", None), "model_type", "") or ""
-    return ModelInfo(ref, node, names, support, sorted(linear), model_type, num_layers, layers_name)
+    return ModelInfo(ref, node, names, support, sorted(linear), model_type, num_layers, layers_name, expert_weights(model))
 
 
 def count_cost(ref: str, method_module: Any, config: Any, memory: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self.undo = self.state.undo
         self._undoable = False  # set once a project's settings are on screen; off while undo applies
+        self._click_edit = False  # an experts row ticked: the method edit is its own undo step
         self.setWindowTitle("Adapter Studio")
 
         self.model_bar = ModelBar(self)  # the model choice and the project's path; part 2 adds Train / Stop
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.tr("Starting…"))
 
         self.tree.targets_edited.connect(self.edit_targets)
+        self.tree.parameters_edited.connect(self.edit_parameters)
         self.method_form.config_changed.connect(self._on_config)
         self.method_form.method_changed.connect(self._on_method)
         self.method_form.form.error_changed.connect(self._on_form_error)
@@ -336,7 +338,10 @@ class MainWindow(QMainWindow):
 
     def _on_method(self, method: str, save: bool = True) -> None:
         reason = None if self.method_form.uses_targets(method) else catalog.no_targets_reason(method)
-        self.tree.set_method(method, label(method), no_targets_reason=reason, has_layers=self.method_form.uses_layers(method))
+        self.tree.set_method(method, label(method), no_targets_reason=reason, has_layers=self.method_form.uses_layers(method),
+                             has_parameters=self.method_form.has_parameters(method))
+        if self.settings is not None:
+            self.tree.set_parameters(self.settings.method_config.get("target_parameters"))
         if reason is None:
             self.method_form.set_targets(self.targets, self.layers)
         self._update_highlight()
@@ -369,6 +374,19 @@ class MainWindow(QMainWindow):
         if (targets, layers) != old:
             self.undo.push(TargetsCommand(self, old, (targets, layers)))
 
+    def edit_parameters(self, parameters: Any) -> None:
+        """An experts row ticked in the tree: ``target_parameters`` through the method form, so the edit is
+        validated, saved and undone like one typed into the field (`_on_config` records it)."""
+        if self.project is not None and self.project.readonly:  # a click on a check box: put it back
+            self.tree.set_parameters(self.settings.method_config.get("target_parameters") if self.settings else None)
+            self.statusBar().showMessage(self.tr("Read-only: {0}").format(self.project.readonly_reason), 8000)
+            return
+        self._click_edit = True  # like a tick of a module: its own undo step, never merged with the next
+        try:
+            self.method_form.set_parameters(parameters)
+        finally:
+            self._click_edit = False
+
     def apply_targets(self, targets: Any, layers: Any) -> None:
         self.targets, self.layers = targets, layers
         self.tree.set_targets(targets, layers)
@@ -382,7 +400,10 @@ class MainWindow(QMainWindow):
     def _record(self, section: str, old: dict, new: dict) -> None:
         keys = {k for k in set(old) | set(new) if old.get(k) != new.get(k)} - {"target_modules", "layers_to_transform", "layers_pattern"}
         if self._undoable and keys:
-            self.undo.push(SettingsCommand(self, section, copy.deepcopy(old), copy.deepcopy(new), keys))
+            command = SettingsCommand(self, section, copy.deepcopy(old), copy.deepcopy(new), keys)
+            if self._click_edit:
+                command.merge_key = None
+            self.undo.push(command)
 
     def apply_section(self, section: str, values: dict[str, Any]) -> None:
         """Show and save ``values`` for "method", "training" or "data" (undo / redo)."""
@@ -413,6 +434,7 @@ class MainWindow(QMainWindow):
             return
         self._record("method", self.settings.method_config, config)
         self.settings.method_config = config
+        self.tree.set_parameters(config.get("target_parameters"))
         self.save()
         if config.get("peft_type") == "ADAPTION_PROMPT":
             self._update_highlight()

@@ -96,6 +96,32 @@ def matched(
     return out
 
 
+def parameters_matched(entries: list[str] | None, keys: Iterable[str]) -> set[str]:
+    """The parameter keys (``<module>.<parameter>``) a ``target_parameters`` list selects among ``keys``
+    (PEFT's rule: a key equal to an entry or ending in ``'.' + entry``; no regex, no layers)."""
+    return {k for e in entries or [] for k in entry_matches(e, keys)}
+
+
+def parameter_entries(chosen: set[str], keys: list[str], kept: list[str] = ()) -> list[str] | None:
+    """A short ``target_parameters`` list that selects exactly ``chosen`` among the expert weights ``keys``
+    (e.g. ``model.layers.0.mlp.experts.gate_up_proj``), after ``kept`` (entries a person typed that select
+    none of ``keys``; the tree leaves them alone). A ``<module leaf>.<parameter>`` suffix stands for all the
+    keys it matches when they are all chosen (``experts.gate_up_proj``: every block); other keys are listed
+    in full. None when nothing is left (the field's default: no parameters)."""
+    out = list(kept)
+    covered: set[str] = set()
+    for key in keys:  # model order: gate_up_proj before down_proj, block 0 first
+        if key not in chosen or key in covered:
+            continue
+        suffix = ".".join(key.split(".")[-2:])
+        hits = set(entry_matches(suffix, keys))
+        entry = suffix if hits <= chosen else key
+        covered |= hits if entry == suffix else {key}
+        if entry not in out:
+            out.append(entry)
+    return out or None
+
+
 def unmatched_entries(targets: list[str] | str | None, names: list[str]) -> list[tuple[str, list[str]]]:
     """List entries (or a regex) that match no module, each with the closest real names."""
     if not targets or targets == ALL_LINEAR:

@@ -132,6 +132,21 @@ class MethodForm(QWidget):
         if values is not None:
             self._emit(values)
 
+    def has_parameters(self, method: str | None = None) -> bool:
+        """Whether the method's config has ``target_parameters`` (LoRA): the tree's experts rows tick into it."""
+        return "target_parameters" in {f.name for f in dataclasses.fields(self.config_class(method))}
+
+    def set_parameters(self, parameters: list[str] | None) -> None:
+        """New ``target_parameters`` from the tree (an experts row ticked): into the form's field, then the
+        whole config re-validated (emits when valid, so the window records and saves it like a typed edit)."""
+        fw = self.form.fields.get("target_parameters")
+        if fw is None:
+            return
+        fw.set(parameters)
+        values = self.form.validate()
+        if values is not None:
+            self._emit(values)
+
     def built(self) -> Any:
         """The method's ``Config`` as the form's last validation built it (every change of a field,
         the targets or the method validates), or None while the form is invalid."""

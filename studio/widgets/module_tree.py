@@ -10,6 +10,13 @@ Rows: attribute name, class, shape facts, parameter count (exact figure on hover
 whose blocks are identical folds into one row, ``h (0-23): 24 x BloomBlock``, that expands into one
 block; ticking a module there targets it in every block (PEFT's suffix rule); the bar that appears
 offers "only block N" instead. Unticking a parent unticks everything below it.
+
+Mixture-of-experts rows (``experts``: a module whose weights are fused 3-D parameters, ``gate_up_proj
+(E, 2·I, H)``, ``down_proj (E, H, I)``) are no Linear layer, so no ``target_modules`` entry can adapt them;
+for a method with ``target_parameters`` (LoRA) their box ticks those weights into ``target_parameters``
+instead (`parameters_edited`; ``experts.gate_up_proj, experts.down_proj`` when ticked in every block) and
+unticking removes them. When a LoRA project on a MoE model names no parameters, a button offers the experts
+(the default `core.defaults.model_method_defaults` gives a new project of ``adapter-studio new``).
 """
 
 from __future__ import annotations
@@ -87,6 +94,8 @@ class ModuleTree(QWidget):
 
     targets_edited = Signal(object, object)
     """(target_modules, layers_to_transform) the person asked for."""
+    parameters_edited = Signal(object)
+    """The ``target_parameters`` (a list, or None) the person asked for by ticking an experts row."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +106,10 @@ class ModuleTree(QWidget):
         self._has_layers = True
         self.targets: list[str] | str | None = None
         self.layers: list[int] | None = None
+        self.parameters: list[str] | None = None
+        """The config's ``target_parameters``."""
+        self._has_parameters = False
+        """Whether the method has ``target_parameters`` (LoRA): experts rows tick into it."""
         self._rows: dict[str, _Row] = {}
         self._shown_state: dict[str, Qt.CheckState] = {}
         """The check state `_refresh` gave each row: only a change from it is the person's click."""
@@ -183,6 +196,12 @@ class ModuleTree(QWidget):
         self.suggest.hide()
         self.suggested: list[str] | None = None
         self.suggest.clicked.connect(self._on_suggest)
+        # LoRA on a MoE model without target_parameters adapts attention only (all-linear means what it
+        # means in PEFT): one click adds the experts, as `adapter-studio new` does for such a model.
+        self.suggest_experts = QPushButton()
+        self.suggest_experts.setObjectName("suggest_experts")
+        self.suggest_experts.hide()
+        self.suggest_experts.clicked.connect(self._on_suggest_experts)
 
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -194,6 +213,7 @@ class ModuleTree(QWidget):
         box.addLayout(row)
         box.addWidget(self.flags)
         box.addWidget(self.suggest, 0, Qt.AlignmentFlag.AlignLeft)
+        box.addWidget(self.suggest_experts, 0, Qt.AlignmentFlag.AlignLeft)
 
         self._filter_timer = QTimer(self, singleShot=True, interval=150)
         self._filter_timer.timeout.connect(self.apply_filter)
@@ -252,11 +272,15 @@ class ModuleTree(QWidget):
         self._refresh()
         self.apply_filter()
 
-    def set_method(self, method: str, label: str, *, no_targets_reason: str | None, has_layers: bool) -> None:
-        """The chosen method: which rows it can target (from each module's support), or why none."""
+    def set_method(
+        self, method: str, label: str, *, no_targets_reason: str | None, has_layers: bool, has_parameters: bool = False
+    ) -> None:
+        """The chosen method: which rows it can target (from each module's support), or why none;
+        ``has_parameters``: its config has ``target_parameters`` (experts rows tick into it)."""
         if method != self.method:
             self.offer.hide()
         self.method, self.method_label = method, label
+        self._has_parameters = has_parameters
         self._no_targets_reason = no_targets_reason
         self._has_layers = has_layers
         self.targets_edit.setEnabled(no_targets_reason is None)
@@ -274,6 +298,41 @@ class ModuleTree(QWidget):
         self.targets = targets
         self.layers = list(layers) if layers else None
         self._refresh()
+
+    def set_parameters(self, parameters: list[str] | None) -> None:
+        """Re-tick the experts rows for the config's ``target_parameters`` (no signal)."""
+        self.parameters = list(parameters) if parameters else None
+        self._refresh()
+
+    # ---- experts: fused weights ticked into target_parameters --------------------------------------
+
+    def expert_keys(self) -> list[str]:
+        """Every fused expert weight of the model as a parameter key, in model order."""
+        if self.info is None:
+            return []
+        return [f"{m}.{n}" for m, weights in getattr(self.info, "experts", {}).items() for n, _ in weights]
+
+    def _param_keys(self, row: _Row) -> list[str]:
+        """The expert weights an experts row stands for (every block when folded); [] for other rows or
+        when the method has no target_parameters."""
+        if self.info is None or not self._has_parameters or self._no_targets_reason:
+            return []
+        experts = getattr(self.info, "experts", {})
+        return [f"{m}.{n}" for m in row.real for n, _ in experts.get(m, [])]
+
+    def selected_parameters(self) -> set[str]:
+        """The expert weights the config's ``target_parameters`` select."""
+        return T.parameters_matched(self.parameters, self.expert_keys())
+
+    def _param_tooltip(self, row: _Row, hit: list[str], keys: list[str]) -> str:
+        weights = ", ".join(f"{n} ({' × '.join(map(str, shape))})" for n, shape in self.info.experts[row.real[0]])
+        text = self.tr("{0}: its weights are fused parameters, one matrix per expert ({1}), not Linear layers. "
+                       "Ticking adds them to target_parameters (one LoRA update per expert); unticking removes "
+                       "them.").format(row.path, weights)
+        if len(row.real) > 1:
+            text += " " + self.tr("Selected in {0} of {1} blocks.").format(
+                len({k.rsplit(".", 1)[0] for k in hit}), len(row.real))
+        return text
 
     # ---- building --------------------------------------------------------------------------------
 
@@ -363,6 +422,7 @@ class ModuleTree(QWidget):
         if self.info is None:
             return
         selected = self.selected()
+        chosen_params = self.selected_parameters()
         self._updating = True
         try:
             grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
@@ -406,6 +466,20 @@ class ModuleTree(QWidget):
                         item.setToolTip(0, f"{row.path}: {self.highlight_note} ({len(lit)} of {len(row.real)} blocks)")
                     else:
                         item.setToolTip(0, f"{row.path or item.text(1)}: {reason}" if reason else row.path)
+                    keys = self._param_keys(row)
+                    if keys:  # an experts row: its box is its weights in target_parameters
+                        flags |= Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
+                        hit = [k for k in keys if k in chosen_params]
+                        state = (
+                            Qt.CheckState.Checked if len(hit) == len(keys)
+                            else Qt.CheckState.PartiallyChecked if hit else Qt.CheckState.Unchecked
+                        )
+                        item.setCheckState(0, state)
+                        self._shown_state[row.path] = state
+                        for col in range(4):
+                            item.setForeground(col, QBrush())
+                            item.setBackground(col, QBrush(tint) if hit else QBrush())
+                        item.setToolTip(0, self._param_tooltip(row, hit, keys))
                 item.setFlags(flags)
             self.targets_edit.setText(T.format_targets(self.targets))
             self.layers_all.blockSignals(True)
@@ -432,6 +506,7 @@ class ModuleTree(QWidget):
     def _show_flags(self, selected: set[str]) -> None:
         problems = self.problems = []
         self._show_suggestion()
+        self._show_experts_suggestion()
         if self._no_targets_reason:
             self.flags.setStyleSheet("color: palette(mid);")
             self.flags.setText(breakable(person(self._no_targets_reason)))
@@ -475,6 +550,27 @@ class ModuleTree(QWidget):
                                                         "the same roles (attention query/key/value/output, MLP) here."))
         self.suggest.show()
 
+    def _show_experts_suggestion(self) -> None:
+        """Offer the experts when the method could adapt them and the config names no parameters."""
+        from core.defaults import expert_parameters_of  # torch-free
+
+        entries = expert_parameters_of(getattr(self.info, "experts", {})) if self.info is not None else []
+        if not entries or not self._has_parameters or self._no_targets_reason or self.parameters:
+            self.suggest_experts.hide()
+            return
+        self.suggest_experts.setText(self.tr("Also adapt the experts ({0})").format(", ".join(entries)))
+        self.suggest_experts.setToolTip(self.tr(
+            "This mixture-of-experts model keeps its experts as fused parameters, which all-linear does not "
+            "select: without target_parameters only the attention layers train. A click sets target_parameters "
+            "to {0} (one LoRA update per expert), the default of a new project on this model.").format(", ".join(entries)))
+        self.suggest_experts.show()
+
+    def _on_suggest_experts(self) -> None:
+        from core.defaults import expert_parameters_of
+
+        if self.info is not None:
+            self.parameters_edited.emit(expert_parameters_of(self.info.experts) or None)
+
     def _on_suggest(self) -> None:
         if self.suggested is not None:
             self.targets_edited.emit(list(self.suggested), self.layers)
@@ -499,6 +595,10 @@ class ModuleTree(QWidget):
         """What a click on a row's check box does: untick if anything below is ticked, else tick
         (in every block, when the row stands for several)."""
         row = self._rows[path]
+        keys = self._param_keys(row)
+        if keys:
+            self._toggle_parameters(keys)
+            return
         current = self.unrestricted()
         shown = self.selected()
         if any(p in shown for p in row.leaves):
@@ -509,6 +609,15 @@ class ModuleTree(QWidget):
             if len(row.real) > 1 and row.targetable:
                 self._offer(row)
         self._emit(new)
+
+    def _toggle_parameters(self, keys: list[str]) -> None:
+        """An experts row's click: its weights out of target_parameters if any is in, else in (every block)."""
+        every = self.expert_keys()
+        chosen = self.selected_parameters()
+        new = chosen - set(keys) if chosen & set(keys) else chosen | set(keys)
+        # entries a person typed that select no expert weight (another parameter) stay as they are
+        kept = [e for e in self.parameters or [] if not T.entry_matches(e, every)]
+        self.parameters_edited.emit(T.parameter_entries(new, every, kept))
 
     def context_actions(self, path: str) -> list[tuple[str, Any]]:
         """(label, callable) pairs of a row's menu: tick in all blocks / only one block / untick."""
