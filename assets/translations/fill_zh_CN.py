@@ -432,6 +432,16 @@ ZH.update({
     "a serving-compatible adapter": "适合推理服务的适配器",
 })
 
+# The module tree's experts rows (mixture-of-experts models: LoRA's target_parameters).
+ZH.update({
+    "{0}: its weights are fused parameters, one matrix per expert ({1}), not Linear layers. Ticking adds them to target_parameters (one LoRA update per expert); unticking removes them.":
+        "{0}：其权重是融合参数，每个专家一个矩阵（{1}），不是 Linear 层。勾选会把它们加入 target_parameters（每个专家一个 LoRA 更新）；取消勾选会移除它们。",
+    "Selected in {0} of {1} blocks.": "已在 {1} 个块中的 {0} 个中选中。",
+    "Also adapt the experts ({0})": "同时适配专家（{0}）",
+    "This mixture-of-experts model keeps its experts as fused parameters, which all-linear does not select: without target_parameters only the attention layers train. A click sets target_parameters to {0} (one LoRA update per expert), the default of a new project on this model.":
+        "这个混合专家模型把专家保存为融合参数，all-linear 不会选中它们：没有 target_parameters 时只训练注意力层。点击后 target_parameters 设为 {0}（每个专家一个 LoRA 更新），即在此模型上新建项目时的默认值。",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

@@ -1718,53 +1718,54 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../studio/main_window.py" line="102" />
+        <location filename="../../studio/main_window.py" line="103" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="103" />
+        <location filename="../../studio/main_window.py" line="104" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="104" />
+        <location filename="../../studio/main_window.py" line="105" />
         <source>Data</source>
         <translation>数据</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="129" />
+        <location filename="../../studio/main_window.py" line="130" />
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="228" />
-        <location filename="../../studio/main_window.py" line="367" />
+        <location filename="../../studio/main_window.py" line="230" />
+        <location filename="../../studio/main_window.py" line="372" />
+        <location filename="../../studio/main_window.py" line="382" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="296" />
+        <location filename="../../studio/main_window.py" line="298" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="297" />
+        <location filename="../../studio/main_window.py" line="299" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="309" />
+        <location filename="../../studio/main_window.py" line="311" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="334" />
+        <location filename="../../studio/main_window.py" line="336" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="360" />
+        <location filename="../../studio/main_window.py" line="365" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2175,153 +2176,173 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>ModuleTree</name>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="113" />
+        <location filename="../../studio/widgets/module_tree.py" line="126" />
         <source>Filter: name or regex (F)</source>
         <translation>筛选：名称或正则表达式 (F)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="127" />
+        <location filename="../../studio/widgets/module_tree.py" line="140" />
         <source>Module</source>
         <translation>模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="127" />
+        <location filename="../../studio/widgets/module_tree.py" line="140" />
         <source>Class</source>
         <translation>类</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="127" />
+        <location filename="../../studio/widgets/module_tree.py" line="140" />
         <source>Shape</source>
         <translation>形状</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="127" />
+        <location filename="../../studio/widgets/module_tree.py" line="140" />
         <source>Params</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="144" />
+        <location filename="../../studio/widgets/module_tree.py" line="157" />
         <source>Only this block</source>
         <translation>仅此块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="151" />
+        <location filename="../../studio/widgets/module_tree.py" line="164" />
         <source>block</source>
         <translation>块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="157" />
+        <location filename="../../studio/widgets/module_tree.py" line="170" />
         <source>all layers</source>
         <translation>所有层</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="164" />
+        <location filename="../../studio/widgets/module_tree.py" line="177" />
         <source>Layers:</source>
         <translation>层：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="166" />
+        <location filename="../../studio/widgets/module_tree.py" line="179" />
         <source>from</source>
         <translation>从</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="168" />
+        <location filename="../../studio/widgets/module_tree.py" line="181" />
         <source>to</source>
         <translation>到</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="172" />
+        <location filename="../../studio/widgets/module_tree.py" line="185" />
         <source>target_modules: names (q_proj, v_proj) or a regex</source>
         <translation>target_modules：名称（q_proj, v_proj）或正则表达式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="177" />
+        <location filename="../../studio/widgets/module_tree.py" line="190" />
         <source>Targets:</source>
         <translation>目标：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="230" />
+        <location filename="../../studio/widgets/module_tree.py" line="250" />
         <source>{0} · {1} · {2} parameters</source>
         <translation>{0} · {1} · {2} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="232" />
+        <location filename="../../studio/widgets/module_tree.py" line="252" />
         <source>architecture only: no weights (inspect and estimate; it cannot be trained — open a folder of the real model to train it)</source>
         <translation>仅架构：没有权重（可查看和估算；不能训练——请打开真实模型的文件夹来训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="341" />
+        <location filename="../../studio/widgets/module_tree.py" line="329" />
+        <source>{0}: its weights are fused parameters, one matrix per expert ({1}), not Linear layers. Ticking adds them to target_parameters (one LoRA update per expert); unticking removes them.</source>
+        <translation>{0}：其权重是融合参数，每个专家一个矩阵（{1}），不是 Linear 层。勾选会把它们加入 target_parameters（每个专家一个 LoRA 更新）；取消勾选会移除它们。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/module_tree.py" line="333" />
+        <source>Selected in {0} of {1} blocks.</source>
+        <translation>已在 {1} 个块中的 {0} 个中选中。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/module_tree.py" line="400" />
         <source>no model</source>
         <translation>没有模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="346" />
+        <location filename="../../studio/widgets/module_tree.py" line="405" />
         <source>{0} does not target modules of the tree.</source>
         <translation>{0} 不以模块树中的模块为目标。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="445" />
+        <location filename="../../studio/widgets/module_tree.py" line="520" />
         <source>'{0}' matches no module (closest: {1})</source>
         <translation>'{0}' 不匹配任何模块（最接近：{1}）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="447" />
+        <location filename="../../studio/widgets/module_tree.py" line="522" />
         <source>'{0}' matches no module</source>
         <translation>'{0}' 不匹配任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="450" />
+        <location filename="../../studio/widgets/module_tree.py" line="525" />
         <source>{0} cannot adapt {1}: {2}</source>
         <translation>{0} 无法适配 {1}：{2}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="453" />
+        <location filename="../../studio/widgets/module_tree.py" line="528" />
         <source>layers_to_transform only works with a name list, not a regex</source>
         <translation>layers_to_transform 只能与名称列表一起使用，不能与正则表达式一起使用</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="455" />
+        <location filename="../../studio/widgets/module_tree.py" line="530" />
         <source>these targets select no module</source>
         <translation>这些目标没有选中任何模块</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="473" />
+        <location filename="../../studio/widgets/module_tree.py" line="548" />
         <source>Use {0} (the same modules in this model)</source>
         <translation>使用 {0}（此模型中的相同模块）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="474" />
+        <location filename="../../studio/widgets/module_tree.py" line="549" />
         <source>The targets name modules of another architecture; these have the same roles (attention query/key/value/output, MLP) here.</source>
         <translation>这些目标是另一种架构的模块名；此处这些模块承担相同的角色（注意力的 query/key/value/output、MLP）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="522" />
+        <location filename="../../studio/widgets/module_tree.py" line="561" />
+        <source>Also adapt the experts ({0})</source>
+        <translation>同时适配专家（{0}）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/module_tree.py" line="563" />
+        <source>This mixture-of-experts model keeps its experts as fused parameters, which all-linear does not select: without target_parameters only the attention layers train. A click sets target_parameters to {0} (one LoRA update per expert), the default of a new project on this model.</source>
+        <translation>这个混合专家模型把专家保存为融合参数，all-linear 不会选中它们：没有 target_parameters 时只训练注意力层。点击后 target_parameters 设为 {0}（每个专家一个 LoRA 更新），即在此模型上新建项目时的默认值。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/module_tree.py" line="631" />
         <source>Untick {0}</source>
         <translation>取消勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="525" />
+        <location filename="../../studio/widgets/module_tree.py" line="634" />
         <source>Tick in all {0} blocks</source>
         <translation>在全部 {0} 个块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="528" />
-        <location filename="../../studio/widgets/module_tree.py" line="543" />
+        <location filename="../../studio/widgets/module_tree.py" line="637" />
+        <location filename="../../studio/widgets/module_tree.py" line="652" />
         <source>Tick only in block {0}</source>
         <translation>仅在第 {0} 块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="530" />
+        <location filename="../../studio/widgets/module_tree.py" line="639" />
         <source>Tick {0}</source>
         <translation>勾选 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="544" />
+        <location filename="../../studio/widgets/module_tree.py" line="653" />
         <source>Tick only in block</source>
         <translation>仅在某一块中勾选</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/module_tree.py" line="572" />
+        <location filename="../../studio/widgets/module_tree.py" line="681" />
         <source>{0}: ticked in all {1} blocks.</source>
         <translation>{0}：已在全部 {1} 个块中勾选。</translation>
     </message>
