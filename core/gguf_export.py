@@ -30,6 +30,7 @@ import gc
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,13 +82,17 @@ class GgufResult(ExportResult):
     base_gguf: str | None = None
     """For an adapter: the base GGUF it was checked on."""
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """For a person: what the file does differently from our model though the check passed (e.g. text that
+    llama.cpp's tokenizer splits differently)."""
 
     def summary(self) -> str:
         what = f"{self.gguf_type} {self.kind}"
         base = f" on {Path(self.base_gguf).name}" if self.base_gguf else ""
         return (f"{what}{base}: checked in llama.cpp, largest logit difference {self.max_abs_diff:.3g} (allowed "
                 f"{self.allowed:.3g}), greedy tokens agree at {self.greedy_agreement:.0%} of positions"
-                + ("; llama.cpp tokenizes the check texts as we do" if self.tokenizer_checked else ""))
+                + ("; llama.cpp tokenizes the check texts as we do" if self.tokenizer_checked else "")
+                + "".join(f". Warning: {w.rstrip('.')}" for w in self.warnings))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,9 +261,18 @@ def compare(reference: torch.Tensor, got: torch.Tensor, gguf_type: str, what: st
     return Check(diff, allowed, agreement, False)
 
 
-def check_tokenizer(path: Path, tokenizer: Any) -> None:
-    """llama.cpp must split `TOKENIZER_TEXTS` into the same ids as ``tokenizer``."""
-    theirs = llama_cpp_tokens(path, TOKENIZER_TEXTS)
+def check_tokenizer(path: Path, tokenizer: Any) -> list[str]:
+    """llama.cpp must split `TOKENIZER_TEXTS` into the same ids as ``tokenizer``. Returns warnings for a person:
+    for a Metaspace that prepends "▁", the kinds of text llama.cpp reads differently (`space_prefix_differences`)."""
+    scheme = _tokenizer_metaspace(tokenizer)
+    prefix = _written_space_prefix(path) if scheme in ("first", "always") else None
+    texts = TOKENIZER_TEXTS
+    if prefix is not None:
+        # The merges and byte fallback are checked on every text: where only the leading "▁" is known to
+        # differ (measured and reported below), llama.cpp gets the text with that space added or taken away.
+        texts = tuple(t if _piece_agrees(scheme, prefix, True, t[:1] == " ") else
+                      (t[1:] if prefix else " " + t) for t in TOKENIZER_TEXTS)
+    theirs = llama_cpp_tokens(path, texts)
     for text, got in zip(TOKENIZER_TEXTS, theirs):
         ours = tokenizer(text, add_special_tokens=False)["input_ids"]
         if list(got) != list(ours):
@@ -267,6 +281,61 @@ def check_tokenizer(path: Path, tokenizer: Any) -> None:
                 f"Verification failed: llama.cpp tokenizes {text[:40]!r} differently from the model's tokenizer (from "
                 f"token {at}: llama.cpp {list(got)[at:at + 4]}, ours {list(ours)[at:at + 4]}); the GGUF would read "
                 "prompts differently, so nothing was written.")
+    return [] if prefix is None else space_prefix_differences(path, tokenizer, scheme, prefix)
+
+
+def _written_space_prefix(path: Path) -> bool:
+    from gguf import GGUFReader
+
+    field_ = GGUFReader(str(path)).fields.get("tokenizer.ggml.add_space_prefix")
+    return bool(field_.parts[-1][0]) if field_ is not None else True
+
+
+def _shown(tokenizer: Any, ids: list[int]) -> str:
+    """The pieces of ``ids`` as one quoted string, byte tokens ``<0xXX>`` read back as their characters:
+    ``'▁▁Hi'``, where the "▁" llama.cpp adds or leaves out is what a person needs to see."""
+    text, pending = "", b""
+    for piece in tokenizer.convert_ids_to_tokens(ids):
+        if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+            pending += bytes([int(piece[3:5], 16)])
+            continue
+        text += pending.decode("utf-8", "replace") + piece
+        pending = b""
+    return repr(text + pending.decode("utf-8", "replace"))
+
+
+def space_prefix_differences(path: Path, tokenizer: Any, scheme: str, prefix: bool) -> list[str]:
+    """Tokenize `space_prefix_probes` in llama.cpp, special tokens parsed as a server parses a chat prompt,
+    and say which kinds it splits differently, one example each. A kind that should agree and does not is
+    a wrong file: `ExportError`. Empty when every kind agrees."""
+    probes = space_prefix_probes(tokenizer)
+    theirs = llama_cpp_tokens(path, tuple(t for _, t in probes), special=True)
+    differ: list[str] = []
+    agree: list[str] = []
+    for (kind, text), got in zip(probes, theirs):
+        ours = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if list(got) == list(ours):
+            agree.append(kind)
+            continue
+        if _text_agrees(tokenizer, scheme, prefix, text):
+            raise ExportError(f"Verification failed: llama.cpp tokenizes {kind} ({text[:40]!r}) differently from the "
+                              f"model's tokenizer ({_shown(tokenizer, got)}, ours {_shown(tokenizer, ours)}); the GGUF "
+                              "would read prompts differently, so nothing was written.")
+        at, end, cut = 0, None, ""
+        if len(text) > 12:  # a rendered chat turn: the tokens around the first difference only
+            at = max(0, next((i for i, (a, b) in enumerate(zip(got, ours)) if a != b), min(len(got), len(ours))) - 1)
+            end, cut = at + 4, "…"
+        differ.append(f"{kind} ({text[:12]!r}{cut} → {_shown(tokenizer, got[at:end])}{cut}, here "
+                      f"{_shown(tokenizer, ours[at:end])}{cut})")
+    if not differ:
+        return []
+    return [f"llama.cpp splits some text differently from this tokenizer: its Metaspace pre-tokenizer (prepend_scheme "
+            f"{scheme!r}) adds '▁' in front only where the text does not start with a space"
+            + (" (and only at the input's start, not after special tokens)" if scheme == "first" else "")
+            + f", and llama.cpp has one switch for it, add_space_prefix, written {'on' if prefix else 'off'} here so "
+            f"that these read the same: {', '.join(agree)}. It differs on " + "; ".join(differ)
+            + ". Prompts of those kinds get a different first token in llama.cpp and Ollama; for exact tokenization "
+            "serve the merged Hugging Face folder (--merged)."]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,14 +457,16 @@ _SPACE = "\u2581"  # ▁, SentencePiece's visible space
 _TOKEN_UNKNOWN, _TOKEN_BYTE = 2, 6
 
 
-def _spm_space_handling(spec: dict[str, Any]) -> bool:
+def _spm_space_handling(spec: dict[str, Any], tokenizer: Any = None) -> bool:
     """Whether a SentencePiece-style tokenizer.json puts ``▁`` before the text (llama.cpp's
     ``add_space_prefix``); `GgufUnsupported` unless it replaces spaces by ``▁`` in one of the two ways Llama 2,
     Mistral and Gemma tokenizers are written and otherwise leaves the text whole (llama.cpp's "llama"
     tokenizer does exactly that: optional leading space, spaces -> ``▁``, then merges over the whole text).
 
     - normalizer ``Replace(" ", "▁")``, optionally after ``Prepend("▁")``; no pre-tokenizer;
-    - no normalizer; pre-tokenizer ``Metaspace(replacement="▁", prepend_scheme="never", split=False)``.
+    - no normalizer; pre-tokenizer ``Metaspace(replacement="▁", split=False)``: with prepend_scheme "never"
+      exactly; with "first" or "always" the setting of `_choose_space_prefix`, which llama.cpp cannot match on
+      every text (the export's check says where, `space_prefix_differences`).
     """
     norm, pre = spec.get("normalizer"), spec.get("pre_tokenizer")
     steps = (norm.get("normalizers", []) if norm and norm.get("type") == "Sequence" else [norm]) if norm else []
@@ -409,28 +480,113 @@ def _spm_space_handling(spec: dict[str, Any]) -> bool:
             return False
         if kinds == ["Prepend", "Replace"] and steps[0].get("prepend") == _SPACE:
             return True
-    if not steps and pre and pre.get("type") == "Metaspace" and pre.get("replacement") == _SPACE \
-            and not pre.get("split", True):
-        scheme = pre.get("prepend_scheme", "always" if pre.get("add_prefix_space", True) else "never")
-        if scheme == "never":
-            return False
-        # Metaspace adds "▁" only where a piece of text does not already start with one ("always": each piece
-        # between special tokens; "first": only the input's very first). llama.cpp has one switch,
-        # add_space_prefix, and when on adds it at the start and after every special token, whatever follows
-        # (llama-vocab.cpp, the SPM branch of tokenize). Either setting splits some prompts differently, so no
-        # mapping is faithful (measured in tests/core/test_gguf.py for both schemes and both settings).
-        after_special = ("; and it adds none after special tokens ('<s>Hi' is <s> + 'Hi' here, <s> + '▁Hi' there)"
-                         if scheme == "first" else "")
-        raise GgufUnsupported(
-            f"This tokenizer adds '▁' in front with a Metaspace pre-tokenizer (prepend_scheme {scheme!r}), only where "
-            "the text does not already start with a space; llama.cpp's llama tokenizer cannot do that. With its "
-            "add_space_prefix on, ' Hi' would read as '▁▁Hi' (here '▁Hi')" + after_special + "; with it off, 'Hi' "
-            "would lose its '▁'. Prompts, chat turns included, would be read differently, so no GGUF is written. "
-            "Export the merged Hugging Face folder (--merged) and serve it with a server that reads tokenizer.json.")
+    scheme = _metaspace_prepend(spec)
+    if scheme == "never":
+        return False
+    if scheme is not None:
+        return _choose_space_prefix(tokenizer, scheme)
     raise GgufUnsupported(
         f"This SentencePiece-style tokenizer prepares text with normalizer {kinds or None} and pre-tokenizer "
         f"{(pre or {}).get('type')}; llama.cpp's llama tokenizer only replaces spaces by '▁' (optionally adding one "
         "in front), so the GGUF would read prompts differently. Export the merged Hugging Face folder instead.")
+
+
+def _metaspace_prepend(spec: dict[str, Any]) -> str | None:
+    """The prepend_scheme of a tokenizer.json whose only text preparation is a whole-text (``split=False``)
+    ``Metaspace(replacement="▁")`` pre-tokenizer; None for any other form."""
+    norm, pre = spec.get("normalizer"), spec.get("pre_tokenizer")
+    if norm or not pre or pre.get("type") != "Metaspace" or pre.get("replacement") != _SPACE or pre.get("split", True):
+        return None
+    return pre.get("prepend_scheme", "always" if pre.get("add_prefix_space", True) else "never")
+
+
+def _tokenizer_metaspace(tokenizer: Any) -> str | None:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    spec = json.loads(backend.to_str())
+    model = spec.get("model", {})
+    return _metaspace_prepend(spec) if model.get("type") == "BPE" and model.get("byte_fallback") else None
+
+
+def _specials(tokenizer: Any) -> list[str]:
+    """The special tokens as they are written in a prompt (llama.cpp parses them as control tokens)."""
+    found = {a.content for a in getattr(tokenizer, "added_tokens_decoder", {}).values() if a.special}
+    return sorted(found, key=len, reverse=True)
+
+
+def _pieces(tokenizer: Any, text: str) -> list[tuple[bool, bool]]:
+    """``text`` cut at its special tokens, as llama.cpp and transformers both cut it: for each piece of
+    plain text, (whether it is the input's start, whether it starts with a space)."""
+    specials = _specials(tokenizer)
+    parts = re.split("(" + "|".join(re.escape(t) for t in specials) + ")", text) if specials else [text]
+    out, at = [], 0
+    for part in parts:
+        if part and part not in specials:
+            out.append((at == 0, part[0] in (" ", _SPACE)))
+        at += len(part)
+    return out
+
+
+def _piece_agrees(scheme: str, prefix: bool, at_start: bool, leading_space: bool) -> bool:
+    """Metaspace adds "▁" to a piece that does not start with one: every piece ("always") or only the one at
+    the input's start ("first"). llama.cpp, with add_space_prefix on, adds one to every piece — at the start
+    and after each special token — whatever it starts with (llama-vocab.cpp, the SPM branch of tokenize); off,
+    to none. After that both replace spaces by "▁" and merge the same way, so a piece agrees iff both add one
+    or neither does."""
+    ours = not leading_space and (scheme == "always" or at_start)
+    return ours == prefix
+
+
+def _text_agrees(tokenizer: Any, scheme: str, prefix: bool, text: str) -> bool:
+    return all(_piece_agrees(scheme, prefix, *piece) for piece in _pieces(tokenizer, text))
+
+
+def _chat_turn(tokenizer: Any) -> str | None:
+    """A user turn rendered by the tokenizer's own chat template, as Ollama and llama.cpp's chat endpoints
+    send it; None without a template (or one that fails to render)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    try:
+        return tokenizer.apply_chat_template([{"role": "user", "content": "Hi there, how are you?"}], tokenize=False,
+                                             add_generation_prompt=True)
+    except Exception:  # a template that needs other messages or variables: judged on plain text alone
+        return None
+
+
+_PLAIN = "Hi there"
+_AFTER_NEWLINE = "Hi,\nthere"
+
+
+def _choose_space_prefix(tokenizer: Any, scheme: str) -> bool:
+    """The add_space_prefix setting for a Metaspace that prepends (``scheme`` "first" or "always"): the one
+    under which the commonest prompts read the same. First the chat turn the model's own template renders
+    (what Ollama and llama.cpp's chat endpoints send a chat model), then plain text and text after a newline;
+    on a tie on, as llama.cpp's converter writes SentencePiece models."""
+    chat = _chat_turn(tokenizer) if tokenizer is not None else None
+
+    def score(prefix: bool) -> tuple[bool, int, bool]:
+        chat_ok = chat is None or _text_agrees(tokenizer, scheme, prefix, chat)
+        plain_ok = sum(_piece_agrees(scheme, prefix, True, False) for _ in (_PLAIN, _AFTER_NEWLINE))
+        return chat_ok, plain_ok, prefix
+
+    return max((True, False), key=score)
+
+
+def space_prefix_probes(tokenizer: Any) -> list[tuple[str, str]]:
+    """(kind, example text) for each shape of text whose start a Metaspace and llama.cpp may read
+    differently; the export's check tokenizes each in llama.cpp (special tokens parsed, as a server does)."""
+    special = next((t for t in (getattr(tokenizer, "bos_token", None), getattr(tokenizer, "eos_token", None))
+                    if isinstance(t, str) and t), None) or next(iter(_specials(tokenizer)), None)
+    probes = [("plain text", _PLAIN), ("text after a newline", _AFTER_NEWLINE)]
+    chat = _chat_turn(tokenizer)
+    if chat is not None:
+        probes.append(("a chat turn rendered by the chat template", chat))
+    probes.append(("text that starts with a space", " Hi"))
+    if special:
+        probes += [("text right after a special token", f"{special}Hi"),
+                   ("text after a special token that starts with a space", f"{special} Hi")]
+    return probes
 
 
 def _unigram_differences(spec: dict[str, Any]) -> list[str]:
@@ -477,7 +633,7 @@ def _spm_keys(tokenizer: Any, spec: dict[str, Any], vocab_size: int) -> dict[str
     if top >= vocab_size:
         raise GgufUnsupported(f"The tokenizer has token id {top} but the model has only {vocab_size} embeddings; "
                               "resize the embeddings (or use the matching tokenizer) before exporting.")
-    add_space_prefix = _spm_space_handling(spec)
+    add_space_prefix = _spm_space_handling(spec, tokenizer)
     missing = [f"<0x{b:02X}>" for b in range(256) if f"<0x{b:02X}>" not in vocab]
     if missing:
         raise GgufUnsupported(f"This tokenizer falls back to bytes but lacks the byte tokens {', '.join(missing[:4])}"
@@ -723,12 +879,12 @@ def export_gguf(model: Any, tokenizer: Any, dest: str | os.PathLike[str], *, ggu
             _k_quantize(written, final, gguf_type)
         say(0.75, "checking the file in llama.cpp")
         check = compare(reference, llama_cpp_logits(final, inputs["input_ids"]), gguf_type, f"the {gguf_type} GGUF in llama.cpp")
-        check_tokenizer(final, tokenizer)
+        warnings = check_tokenizer(final, tokenizer)
         size = _finish_file(final, dest)
         say(1.0, "done")
         return GgufResult(str(dest), "gguf", check.max_abs_diff, [dest.name], size, gguf_type=gguf_type,
                           allowed=check.allowed, greedy_agreement=check.greedy_agreement, tokenizer_checked=True,
-                          notes=notes)
+                          notes=notes, warnings=warnings)
     finally:
         for p in staged:
             with contextlib.suppress(FileNotFoundError):
@@ -996,4 +1152,4 @@ def export_checkpoint(model_ref: str, checkpoint: Path, dest: str | os.PathLike[
 def _detail(r: GgufResult) -> dict[str, Any]:
     return {"gguf_type": r.gguf_type, "max_abs_diff": r.max_abs_diff, "allowed": r.allowed,
             "greedy_agreement": r.greedy_agreement, "bytes": r.bytes, "base_gguf": r.base_gguf,
-            "checked_by": "llama.cpp"}
+            "checked_by": "llama.cpp", "warnings": r.warnings}

@@ -358,7 +358,9 @@ class ExportDialog(QDialog):
         if not self.project.readonly:
             self.project.add_export(self.run_id, info["kind"], info["path"], checkpoint=info["checkpoint"],
                                     verified=True, detail={**info["detail"], **self.chosen})
-        self.result.setText("<b style='color:#2ca02c'>✓ Verified</b>: " + self._from() + info["message"].replace("\n", "<br>"))
+        # escaped: a tokenizer warning quotes special tokens such as <s>, which rich text would read as markup
+        self.result.setText("<b style='color:#2ca02c'>✓ Verified</b>: " + self._from()
+                            + html.escape(info["message"], quote=False).replace("\n", "<br>"))
         self.export_button.setEnabled(True)
         self.info = info
         self.exported.emit(info)

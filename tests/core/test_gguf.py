@@ -326,38 +326,74 @@ def test_unigram_and_other_space_handling_are_refused_with_the_reason():
         tokenizer_keys(odd, len(tok))
 
 
+# A chat template of the usual shape: BOS, then each turn's text right after a role marker, closed by EOS
+SPM_CHAT = ("{{ bos_token }}{% for m in messages %}[{{ m['role'] }}]: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+            "{% if add_generation_prompt %}[assistant]:{% endif %}")
+
+
 @needs_llama_cpp
 @pytest.mark.parametrize("scheme", ["first", "always"])
-def test_metaspace_prepend_is_refused_because_llama_cpp_splits_some_prompts_differently_either_way(tmp_path, scheme,
+def test_metaspace_prepend_is_exported_with_a_warning_naming_the_text_llama_cpp_splits_differently(tmp_path, scheme,
                                                                                                   monkeypatch):
     """A Metaspace pre-tokenizer that adds ``▁`` in front does so only where the text (``always``: each piece
     between special tokens; ``first``: the input's start) does not already begin with a space. llama.cpp's
-    llama tokenizer has one switch, ``add_space_prefix``. The file is written here with each setting anyway
-    (the refusal bypassed) and read by llama.cpp, special tokens parsed as a server parses a chat prompt:
-    each setting splits some text differently from transformers, while the rest agree (the files are right
-    otherwise). If a llama.cpp version ever matches with one setting, this test fails and the mapping can
-    come back."""
+    llama tokenizer has one switch, ``add_space_prefix``, so some text is always read differently. The export
+    writes the setting under which the model's chat turns and then plain text agree, passes its logits check,
+    and warns which kinds of text differ, with an example each, as measured in llama.cpp.
+
+    Then the file is written with each setting (the choice bypassed) and llama.cpp tokenizes seven texts,
+    special tokens parsed as a server parses a chat prompt: the table in docs/export.md. If a llama.cpp
+    version ever matches on all of them with one setting, this test fails and the warning can go."""
+    from gguf import GGUFReader
+
     from core import gguf_export
-    from core.gguf_arch import GgufUnsupported
 
     tok = spm_tokenizer("metaspace" if scheme == "first" else "metaspace-always")
-    with pytest.raises(GgufUnsupported, match=f"Metaspace pre-tokenizer \\(prepend_scheme '{scheme}'\\), only where the "
-                       "text does not already start with a space.*With its add_space_prefix on, ' Hi' would read as "
-                       "'▁▁Hi'.*with it off, 'Hi' would lose its '▁'.*Export the merged Hugging Face folder"):
-        gguf_export.tokenizer_keys(tok, len(tok))
-    if scheme == "first":
-        with pytest.raises(GgufUnsupported, match="it adds none after special tokens"):
-            gguf_export.tokenizer_keys(tok, len(tok))
+    tok.chat_template = SPM_CHAT
     model, _ = tiny("llama", tokenizer=tok)
+    result = gguf_export.export_gguf(with_lora(model), tok, tmp_path / "m.gguf", gguf_type="f32")
+    assert result.tokenizer_checked and result.max_abs_diff <= result.allowed  # the export's own checks passed
+    prefix = bool(GGUFReader(str(tmp_path / "m.gguf")).fields["tokenizer.ggml.add_space_prefix"].parts[-1][0])
+    # "always": on agrees on plain text and on the chat turn; "first": on would add "▁" after every special
+    # token of the chat turn, so off, and plain text loses its leading "▁"
+    assert prefix == (scheme == "always")
+    (warning,) = result.warnings
+    assert warning.rstrip(".") in result.summary() and result.summary() in gguf_export.RunExport(
+        "gguf", result.path, [result], gguf_export._detail(result), result.summary()).message
+    assert gguf_export._detail(result)["warnings"] == [warning]
+    assert f"Metaspace pre-tokenizer (prepend_scheme '{scheme}')" in warning
+    assert f"add_space_prefix, written {'on' if prefix else 'off'}" in warning
+    if scheme == "always":
+        assert "these read the same: plain text, text after a newline, a chat turn rendered by the chat template, " \
+               "text right after a special token. It differs on text that starts with a space (' Hi' → '▁▁Hi', here " \
+               "'▁Hi'); text after a special token that starts with a space ('<s> Hi' → '<s>▁▁Hi', here '<s>▁Hi')." \
+               in warning
+        ordinary = (gguf_export._PLAIN, "The capital of France is Paris.", gguf_export._AFTER_NEWLINE)
+    else:
+        assert "these read the same: a chat turn rendered by the chat template, text that starts with a space, " \
+               "text right after a special token, text after a special token that starts with a space. It differs " \
+               "on plain text ('Hi there' → 'Hi▁there', here '▁Hi▁there'); text after a newline ('Hi,\\nthere' → " \
+               "'Hi,\\nthere', here '▁Hi,\\nthere')." in warning
+        ordinary = ("<s>The capital of France is Paris.",)
+    chat = tok.apply_chat_template([{"role": "user", "content": "Hello, tell me about Paris."},
+                                    {"role": "assistant", "content": "It is the capital of France."},
+                                    {"role": "user", "content": "And Köln?"}], tokenize=False, add_generation_prompt=True)
+    texts = (chat,) + ordinary
+    assert gguf_export.llama_cpp_tokens(tmp_path / "m.gguf", texts, special=True) == \
+        [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+
     texts = ("Hi there", " Hi there", "  two  spaces", "<s>Hi", "<s> Hi", "a</s>b", "Köln 日本")
     ours = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     agree = {}
-    for prefix in (True, False):
-        monkeypatch.setattr(gguf_export, "_spm_space_handling", lambda spec, prefix=prefix: prefix)
-        path = tmp_path / f"prefix-{prefix}.gguf"
+    model, _ = tiny("llama", tokenizer=tok)  # without the adapter with_lora put into the other
+    for on in (True, False):
+        monkeypatch.setattr(gguf_export, "_choose_space_prefix", lambda tokenizer, scheme, on=on: on)
+        path = tmp_path / f"prefix-{on}.gguf"
         gguf_export.write_model_gguf(path, model, dict(model.state_dict()), tok, "f32")
         got = gguf_export.llama_cpp_tokens(path, texts, special=True)
-        agree[prefix] = {t for t, a, b in zip(texts, got, ours) if a == b}
+        agree[on] = {t for t, a, b in zip(texts, got, ours) if a == b}
+        # the pure prediction the choice rests on says the same as llama.cpp for every text
+        assert agree[on] == {t for t in texts if gguf_export._text_agrees(tok, scheme, on, t)}
     # on: an extra "▁" where the text starts with a space (and, "first", after special tokens)
     differ_on = {" Hi there", "  two  spaces", "<s> Hi"} | ({"<s>Hi", "a</s>b"} if scheme == "first" else set())
     # off: no "▁" at the start of plain text (and, "always", none after special tokens)
