@@ -84,21 +84,28 @@ def export_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = 
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
         peft.save_pretrained(tmp)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
-        active, check = peft.active_adapter, "export_check"
-        peft.load_adapter(tmp, check)
-        try:
-            peft.set_adapter(check)
-            got = _logits(peft, inputs)
-        finally:
-            peft.set_adapter(active)
-            peft.delete_adapter(check)
-        diff = _compare(reference, got, tolerance, "the reloaded adapter")
+        diff = _reload_and_compare(peft, tmp, tokenizer, inputs, reference, tolerance, "the reloaded adapter")
         return _finish(tmp, dest, "adapter", diff)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _reload_and_compare(peft: Any, folder: Path, tokenizer: Any, inputs: Any, reference: Any, tolerance: float | None,
+                        what: str) -> float:
+    """Save the tokenizer beside the adapter written to ``folder``, load that adapter back beside the live one
+    and compare its logits with ``reference`` (n, T, V): the largest difference, or `ExportError` naming ``what``."""
+    if tokenizer is not None:
+        tokenizer.save_pretrained(folder)
+    active, check = peft.active_adapter, "export_check"
+    peft.load_adapter(folder, check)
+    try:
+        peft.set_adapter(check)
+        got = _logits(peft, inputs)
+    finally:
+        peft.set_adapter(active)
+        peft.delete_adapter(check)
+    return _compare(reference, got, tolerance, what)
 
 
 def export_serving_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer: Any = None, overwrite: bool = False,
@@ -122,17 +129,7 @@ def export_serving_adapter(peft: Any, dest: str | os.PathLike[str], *, tokenizer
             serving_compatible(raw / _subfolder(peft.active_adapter), tmp, name=f"the adapter for {dest.name}")
         except ValueError as exc:
             raise ExportError(str(exc)) from None
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
-        active, check = peft.active_adapter, "export_check"
-        peft.load_adapter(tmp, check)
-        try:
-            peft.set_adapter(check)
-            got = _logits(peft, inputs)
-        finally:
-            peft.set_adapter(active)
-            peft.delete_adapter(check)
-        diff = _compare(reference, got, tolerance, "the serving-compatible adapter")
+        diff = _reload_and_compare(peft, tmp, tokenizer, inputs, reference, tolerance, "the serving-compatible adapter")
         return _finish(tmp, dest, "serving-adapter", diff)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
