@@ -39,6 +39,7 @@ class TrainingArguments:
     warmup_steps: int = field(default=5, metadata={"help": "Steps of linear warm-up from 0 to the learning rate."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Clip the gradient norm to this; 0 = no clipping."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward: less memory, ~30 % slower."})
+    share_dropout_masks: bool = field(default=False, metadata={"help": "LoRA: layers reading the same input (q/k/v, gate/up) share one dropout mask per step instead of one each (PEFT's way): faster, but a different regulariser."})
     device: str = field(default="auto", metadata={"help": "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU."})
     mixed_precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'."})
     base_precision: str = field(default="float32", metadata={"help": "How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes)."})

@@ -50,6 +50,7 @@ from core.data import IGNORE, Example, PreparedData, collate, stream_indices
 from core.errors import TrainingConfigError, explain
 from core.evaluate import eval_prompts
 from core.evaluate import samples as generate_samples
+from core.methods.lora import share_dropout_masks
 from core.protocol import Checkpoint, Continued, Eval, Event, Failed, Finished, Log, Paused, Samples, Started, Step
 
 Flag = threading.Event | Callable[[], bool] | None
@@ -336,24 +337,25 @@ def _forward_backward(run: _Run, data: PreparedData) -> tuple[float, int]:
     n_target = sum(_n_targets(e) for e in batch_all)  # trained tokens of the global batch
     n_tokens = sum(len(e.input_ids) for e in batch_all)  # input tokens, padding excluded
     loss_sum = torch.zeros((), device=device)
-    for m in range(args.gradient_accumulation_steps):
-        chunk = m * world + run.rank
-        micro = batch_all[chunk * args.batch_size:(chunk + 1) * args.batch_size]
-        batch = {k: v.to(device) for k, v in collate(micro, data.pad_token_id).items()}
-        # accumulate(): no gradient sync before the last micro-batch (DDP/FSDP), DeepSpeed's boundary on it.
-        with run.accelerator.accumulate(run.model):
-            with run.accelerator.autocast():
-                micro_sum = _loss_sum(run.model, batch)  # () summed over the micro-batch's trained tokens
-            # DDP averages gradients over processes (×world turns that into a sum) and backward()
-            # divides by the accumulation steps (×accumulation steps undoes it), so the step's gradient is that of
-            # (sum of token losses) / (trained tokens of the global batch).
-            objective = micro_sum * (world * args.gradient_accumulation_steps) / n_target
-            if run.orth_weight:
-                # AdaLoRA's orthogonality penalty (the same on every rank, so DDP's average keeps it);
-                # backward()'s division spreads it over the micro-batches: added once per optimizer step.
-                objective = objective + run.orth_weight * run.peft.orthogonality_penalty()
-            run.accelerator.backward(objective)
-        loss_sum += micro_sum.detach()
+    with share_dropout_masks(args.share_dropout_masks):  # off by default: one LoRA dropout mask per layer, as PEFT
+        for m in range(args.gradient_accumulation_steps):
+            chunk = m * world + run.rank
+            micro = batch_all[chunk * args.batch_size:(chunk + 1) * args.batch_size]
+            batch = {k: v.to(device) for k, v in collate(micro, data.pad_token_id).items()}
+            # accumulate(): no gradient sync before the last micro-batch (DDP/FSDP), DeepSpeed's boundary on it.
+            with run.accelerator.accumulate(run.model):
+                with run.accelerator.autocast():
+                    micro_sum = _loss_sum(run.model, batch)  # () summed over the micro-batch's trained tokens
+                # DDP averages gradients over processes (×world turns that into a sum) and backward()
+                # divides by the accumulation steps (×accumulation steps undoes it), so the step's gradient is that of
+                # (sum of token losses) / (trained tokens of the global batch).
+                objective = micro_sum * (world * args.gradient_accumulation_steps) / n_target
+                if run.orth_weight:
+                    # AdaLoRA's orthogonality penalty (the same on every rank, so DDP's average keeps it);
+                    # backward()'s division spreads it over the micro-batches: added once per optimizer step.
+                    objective = objective + run.orth_weight * run.peft.orthogonality_penalty()
+                run.accelerator.backward(objective)
+            loss_sum += micro_sum.detach()
     loss_t = run.accelerator.reduce(loss_sum, reduction="sum") if world > 1 else loss_sum
     return float(loss_t) / n_target, n_tokens
 

@@ -82,6 +82,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "Steps of linear warm-up from 0 to the learning rate."),
     QT_TRANSLATE_NOOP("FieldHelp", "Clip the gradient norm to this; 0 = no clipping."),
     QT_TRANSLATE_NOOP("FieldHelp", "Recompute activations in backward: less memory, ~30 % slower."),
+    QT_TRANSLATE_NOOP("FieldHelp", "LoRA: layers reading the same input (q/k/v, gate/up) share one dropout mask per step instead of one each (PEFT's way): faster, but a different regulariser."),
     QT_TRANSLATE_NOOP("FieldHelp", "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU."),
     QT_TRANSLATE_NOOP("FieldHelp", "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'."),
     QT_TRANSLATE_NOOP("FieldHelp", "How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes)."),

@@ -262,6 +262,8 @@ ZH.update({
     "Steps of linear warm-up from 0 to the learning rate.": "从 0 线性预热到学习率的步数。",
     "Clip the gradient norm to this; 0 = no clipping.": "将梯度范数裁剪到此值；0 = 不裁剪。",
     "Recompute activations in backward: less memory, ~30 % slower.": "在反向传播中重新计算激活：更省内存，约慢 30 %。",
+    "LoRA: layers reading the same input (q/k/v, gate/up) share one dropout mask per step instead of one each (PEFT's way): faster, but a different regulariser.":
+        "LoRA：读取同一输入的层（q/k/v、gate/up）每步共用一个 dropout 掩码，而不是各自生成一个（PEFT 的做法）：更快，但正则化效果不同。",
     "Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU.": "在哪里训练：'auto'（有 GPU 时用 GPU，否则用 CPU）、'cpu'、'cuda'、'cuda:N'（编号为 N 的 GPU）或 'mps'（Apple GPU）。在 accelerate launch / torchrun 下每个进程使用自己的 GPU。",
     "'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'.": "'auto'（支持的 GPU 上用 bf16，否则 fp16；CPU 上不用）、'no'、'bf16'、'fp16'。",
     "How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes).": "冻结的基础模型权重以何种精度保存：'float32'、'bfloat16'、'float16'、'8bit' 或 '4bit'（QLoRA：用 bitsandbytes，与 transformers 的 BitsAndBytesConfig 量化结果完全相同）。",

@@ -1013,148 +1013,153 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="85" />
+        <source>LoRA: layers reading the same input (q/k/v, gate/up) share one dropout mask per step instead of one each (PEFT's way): faster, but a different regulariser.</source>
+        <translation>LoRA：读取同一输入的层（q/k/v、gate/up）每步共用一个 dropout 掩码，而不是各自生成一个（PEFT 的做法）：更快，但正则化效果不同。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="86" />
         <source>Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU.</source>
         <translation>在哪里训练：'auto'（有 GPU 时用 GPU，否则用 CPU）、'cpu'、'cuda'、'cuda:N'（编号为 N 的 GPU）或 'mps'（Apple GPU）。在 accelerate launch / torchrun 下每个进程使用自己的 GPU。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="86" />
+        <location filename="../../studio/field_help.py" line="87" />
         <source>'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'.</source>
         <translation>'auto'（支持的 GPU 上用 bf16，否则 fp16；CPU 上不用）、'no'、'bf16'、'fp16'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="87" />
+        <location filename="../../studio/field_help.py" line="88" />
         <source>How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes).</source>
         <translation>冻结的基础模型权重以何种精度保存：'float32'、'bfloat16'、'float16'、'8bit' 或 '4bit'（QLoRA：用 bitsandbytes，与 transformers 的 BitsAndBytesConfig 量化结果完全相同）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="88" />
+        <location filename="../../studio/field_help.py" line="89" />
         <source>4-bit base only: 'nf4' (NormalFloat, as in QLoRA) or 'fp4'.</source>
         <translation>仅用于 4 位基础模型：'nf4'（NormalFloat，与 QLoRA 相同）或 'fp4'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="89" />
+        <location filename="../../studio/field_help.py" line="90" />
         <source>4-bit base only: quantize the quantization scales too (about 0.4 bit a weight less).</source>
         <translation>仅用于 4 位基础模型：对量化缩放因子也进行量化（每个权重约少 0.4 位）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="90" />
+        <location filename="../../studio/field_help.py" line="91" />
         <source>8-bit / 4-bit base: the dtype its layers compute in and its unquantized modules are held in: 'float32', 'bfloat16' or 'float16'.</source>
         <translation>8 位 / 4 位基础模型：各层的计算精度，以及未量化模块的保存精度：'float32'、'bfloat16' 或 'float16'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="91" />
+        <location filename="../../studio/field_help.py" line="92" />
         <source>Seed of data order, dropout and adapter initialisation.</source>
         <translation>数据顺序、dropout 和适配器初始化的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="92" />
+        <location filename="../../studio/field_help.py" line="93" />
         <source>Report a step event every this many steps.</source>
         <translation>每隔这么多步报告一次步骤事件。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="93" />
+        <location filename="../../studio/field_help.py" line="94" />
         <source>Evaluate on the validation split every this many steps (and at the end); 0 = only at the end.</source>
         <translation>每隔这么多步（以及结束时）在验证集上评估；0 = 仅在结束时评估。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="94" />
+        <location filename="../../studio/field_help.py" line="95" />
         <source>Examples per evaluation batch and process.</source>
         <translation>每个评估批次、每个进程的样本数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="98" />
         <source>Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.</source>
         <translation>每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="98" />
+        <location filename="../../studio/field_help.py" line="99" />
         <source>Keep at most this many checkpoints (oldest deleted first); 0 = keep all.</source>
         <translation>最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="99" />
+        <location filename="../../studio/field_help.py" line="100" />
         <source>A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.</source>
         <translation>一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="100" />
+        <location filename="../../studio/field_help.py" line="101" />
         <source>'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns).</source>
         <translation>'prompt_completion'、'chat'、'text' 或 'auto'（根据列检测）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="101" />
+        <location filename="../../studio/field_help.py" line="102" />
         <source>Column with the prompt (prompt_completion format).</source>
         <translation>包含提示的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="102" />
+        <location filename="../../studio/field_help.py" line="103" />
         <source>Column with the answer to learn (prompt_completion format).</source>
         <translation>包含要学习的回答的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="103" />
+        <location filename="../../studio/field_help.py" line="104" />
         <source>Column with the list of {role, content} messages (chat format).</source>
         <translation>包含 {role, content} 消息列表的列（chat 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="104" />
+        <location filename="../../studio/field_help.py" line="105" />
         <source>Column with the raw text (text format).</source>
         <translation>包含原始文本的列（text 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="105" />
+        <location filename="../../studio/field_help.py" line="106" />
         <source>prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation).</source>
         <translation>prompt_completion：用聊天模板把提示和补全渲染为一轮 user/assistant 对话（False：直接拼接）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="106" />
+        <location filename="../../studio/field_help.py" line="107" />
         <source>prompt_completion without the chat template: text put between prompt and completion.</source>
         <translation>不使用聊天模板的 prompt_completion：放在提示和补全之间的文本。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="107" />
+        <location filename="../../studio/field_help.py" line="108" />
         <source>'completion': loss on answers / assistant turns only; 'all': on every token.</source>
         <translation>'completion'：只在回答 / assistant 轮次上计算损失；'all'：在每个 token 上计算。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="108" />
+        <location filename="../../studio/field_help.py" line="109" />
         <source>Longer examples are cut to this many tokens (and counted).</source>
         <translation>更长的样本会被截断到这么多 token（并计数）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="109" />
+        <location filename="../../studio/field_help.py" line="110" />
         <source>Pack several short examples into one row of max_length tokens (fewer pad tokens).</source>
         <translation>把多个短样本打包成一行 max_length 个 token（更少的填充 token）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="110" />
+        <location filename="../../studio/field_help.py" line="111" />
         <source>Fraction of the examples held out for evaluation (0: none).</source>
         <translation>留作评估的样本比例（0：不留）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="111" />
+        <location filename="../../studio/field_help.py" line="112" />
         <source>A separate validation file (overrides validation_split).</source>
         <translation>单独的验证文件（覆盖 validation_split）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="112" />
+        <location filename="../../studio/field_help.py" line="113" />
         <source>Split to use for a hub dataset or a save_to_disk DatasetDict.</source>
         <translation>用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="113" />
+        <location filename="../../studio/field_help.py" line="114" />
         <source>Seed of the validation split.</source>
         <translation>验证集拆分的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="95" />
-        <location filename="../../studio/field_help.py" line="114" />
+        <location filename="../../studio/field_help.py" line="96" />
+        <location filename="../../studio/field_help.py" line="115" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
         <translation>每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="96" />
-        <location filename="../../studio/field_help.py" line="115" />
+        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="116" />
         <source>Longest answer generated for each evaluation prompt, in tokens.</source>
         <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
     </message>

@@ -18,17 +18,20 @@ weight ``(out, r/groups, 1, …)``; ``ΔW = s · B A`` has the base kernel's sha
 Parameter names equal PEFT's (``lora_A.<adapter>.weight``, ``lora_embedding_A.<adapter>``,
 ``lora_magnitude_vector.<adapter>.weight``) so saved files are interchangeable.
 
-Dropout semantics: as PEFT, dropout applies to the input of ``A`` only, never to the base path. Two
-differences, both keeping each layer's dropout distribution: when several adapted layers read the very same
-input tensor (q/k/v projections, gate/up projections) they share one mask per forward pass instead of drawing
-one each, and the mask comes from 16-bit integer draws (``p`` rounded to a multiple of 1/65536).
+Dropout semantics: as PEFT, dropout applies to the input of ``A`` only, never to the base path, and each
+adapted layer draws its own mask. The mask comes from 16-bit integer draws (``p`` rounded to a multiple of
+1/65536). Optionally (`share_dropout_masks`, the training argument of the same name) layers that read the
+very same input tensor (q/k/v projections, gate/up projections) share one mask per forward pass: cheaper,
+the same distribution per layer, but masks correlated across those layers — a different regulariser.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import threading
+from collections.abc import Iterator
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -211,6 +214,8 @@ class _SharedDropout(threading.local):
     """
 
     def __init__(self) -> None:
+        self.enabled = False
+        """Off (PEFT's semantics: one mask per layer) unless `share_dropout_masks` turns it on."""
         self.x: torch.Tensor | None = None
         self.key: tuple[int, float] | None = None
         self.value: torch.Tensor | None = None
@@ -226,6 +231,20 @@ class _SharedDropout(threading.local):
 
 
 _shared_dropout = _SharedDropout()
+
+
+@contextlib.contextmanager
+def share_dropout_masks(enabled: bool = True) -> Iterator[None]:
+    """Within: LoRA layers that read the very same input tensor in one forward pass share one dropout mask
+    (`_SharedDropout`) instead of drawing one each (the default, as PEFT). The training loop enters it with
+    ``TrainingArguments.share_dropout_masks``; the cache is emptied on the way out."""
+    previous = _shared_dropout.enabled
+    _shared_dropout.enabled = enabled
+    try:
+        yield
+    finally:
+        _shared_dropout.enabled = previous
+        _shared_dropout.clear()
 
 
 class LoraLayer(nn.Module):
@@ -513,7 +532,7 @@ class LoraLayer(nn.Module):
             x_in = x.to(A.dtype)
             p = self.dropout_p[name]
             if self.training and p > 0:
-                x_in = _shared_dropout(x_in, p)
+                x_in = _shared_dropout(x_in, p) if _shared_dropout.enabled else bernoulli_dropout(x_in, p)  # (..., in)
             if name in self.lora_magnitude_vector:
                 result = result + self._dora_extra(name, x_in, result, dropped=self.training and p > 0).to(result.dtype)
             elif self.kind == "conv":

@@ -1,9 +1,11 @@
 """One LoRA training step on SmolLM2-135M's architecture: ours against PEFT, and the floor.
 
-    .venv/bin/python tests/benchmarks/bench_lora_step.py [--pairs 12] [--dropout 0.05]
+    .venv/bin/python tests/benchmarks/bench_lora_step.py [--pairs 12] [--dropout 0.05] [--share-masks]
 
 Setting (issue #2): r=16, lora_dropout 0.05, every linear layer but the head, AdamW, batch 4 x 128 tokens,
-all 30 layers, random weights. Ours and PEFT run alternately in one process (A B A B ...) so that machine
+all 30 layers, random weights. Both engines draw one dropout mask per adapted layer (PEFT's semantics, our
+default); ``--share-masks`` times ours with ``share_dropout_masks`` on (q/k/v and gate/up share one mask: a
+different regulariser, so not like for like). Ours and PEFT run alternately in one process (A B A B ...) so that machine
 noise hits both alike; the figure is the median of the per-pair ratios ours/PEFT.
 
 The floor is the same step with the base frozen and no adapter: backward still runs through every layer
@@ -38,13 +40,16 @@ def make_model(seed: int = 0) -> LlamaForCausalLM:
     return LlamaForCausalLM(LlamaConfig(**SMOLLM2))
 
 
-def lora_step_fn(model, batch):
+def lora_step_fn(model, batch, share_masks: bool = False):
+    from core.methods.lora import share_dropout_masks
+
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
 
     def step() -> None:
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
+        with share_dropout_masks(share_masks):  # a no-op for PEFT's model (no layer of ours in it)
+            loss = model(input_ids=batch, labels=batch).loss
+            loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
@@ -77,6 +82,7 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--share-masks", action="store_true", help="ours with share_dropout_masks (not like for like)")
     args = parser.parse_args()
 
     torch.manual_seed(1)
@@ -87,7 +93,7 @@ def main() -> None:
     base = make_model()
     for m in (ours, theirs, base):
         m.train()
-    steps = {"ours": lora_step_fn(ours, batch), "peft": lora_step_fn(theirs, batch), "floor": floor_step_fn(base, batch)}
+    steps = {"ours": lora_step_fn(ours, batch, args.share_masks), "peft": lora_step_fn(theirs, batch), "floor": floor_step_fn(base, batch)}
     for fn in steps.values():
         for _ in range(args.warmup):
             fn()
@@ -99,7 +105,8 @@ def main() -> None:
     ratio = statistics.median(o / p for o, p in zip(times["ours"], times["peft"]))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.pairs} alternating rounds, "
-          f"r={args.rank}, dropout={args.dropout}, batch {args.batch}x{args.tokens}")
+          f"r={args.rank}, dropout={args.dropout}, batch {args.batch}x{args.tokens}"
+          + (", ours with shared dropout masks" if args.share_masks else ""))
     for name in steps:
         print(f"  {name:6s} median step {med[name]:.3f} s  = {med[name] / med['floor']:.2f} x floor")
     print(f"  ours/PEFT median of per-round ratios: {ratio:.3f}")

@@ -261,25 +261,58 @@ def test_dropout_only_in_training_and_only_on_the_adapter_path(family, tied, kwa
         torch.testing.assert_close(logits(model, input_ids), logits(base, input_ids), atol=0, rtol=0)
 
 
-def test_layers_reading_the_same_input_share_one_dropout_mask(monkeypatch):
-    """Documented in core/methods/lora.py: q/k/v read the same tensor and get the same mask (PEFT draws one each)."""
+def _record_dropout(monkeypatch):
+    """Count the masks drawn and record (input, dropped input) per adapted layer, in call order."""
+    import core.methods.lora as lora
+
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    draws: list[int] = []
+    real_draw = lora.bernoulli_dropout
+
+    def draw(x, p):
+        draws.append(1)
+        out = real_draw(x, p)
+        calls.append((x, out))
+        return out
+
+    monkeypatch.setattr(lora, "bernoulli_dropout", draw)
+    return calls, draws
+
+
+def test_each_layer_draws_its_own_dropout_mask_by_default(monkeypatch):
+    """PEFT's semantics: q/k/v read the same tensor but each draws its own mask."""
+    model = _build("llama", True, dict(r=4, lora_dropout=0.5, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    calls, draws = _record_dropout(monkeypatch)
+    model.train()
+    model(input_ids=torch.randint(4, 300, (2, 16)))
+    n_layers = len(model.base_model.model.model.layers)
+    assert len(draws) == 4 * n_layers  # one mask per adapted layer
+    (x, q), (xk, k), (xv, v) = calls[:3]
+    assert xk is x and xv is x  # the same input tensor ...
+    assert not torch.equal(q == 0, k == 0) and not torch.equal(q == 0, v == 0)  # ... different masks
+
+
+def test_layers_reading_the_same_input_share_one_dropout_mask_when_asked(monkeypatch):
+    """`share_dropout_masks` (the training argument of that name): q/k/v get the same mask, one draw for them."""
     import core.methods.lora as lora
 
     model = _build("llama", True, dict(r=4, lora_dropout=0.5, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
     shared = lora._shared_dropout
     calls: list[tuple[torch.Tensor, torch.Tensor]] = []  # (input, dropped input) per adapted layer, in call order
+    real_call = lora._SharedDropout.__call__
 
-    def recording(x, p):
-        out = shared(x, p)
+    def recording(self, x, p):
+        out = real_call(self, x, p)
         calls.append((x, out))
         return out
 
     draws: list[int] = []
     real_draw = lora.bernoulli_dropout
-    monkeypatch.setattr(lora, "_shared_dropout", recording)
+    monkeypatch.setattr(lora._SharedDropout, "__call__", recording)
     monkeypatch.setattr(lora, "bernoulli_dropout", lambda x, p: draws.append(1) or real_draw(x, p))
     model.train()
-    model(input_ids=torch.randint(4, 300, (2, 16)))
+    with lora.share_dropout_masks():
+        model(input_ids=torch.randint(4, 300, (2, 16)))
     n_layers = len(model.base_model.model.model.layers)
     assert len(calls) == 4 * n_layers and len(draws) == 2 * n_layers  # one mask for q/k/v, one for o_proj
     (x, q), (_, k), (_, v), (o_in, o) = calls[:4]
@@ -288,6 +321,7 @@ def test_layers_reading_the_same_input_share_one_dropout_mask(monkeypatch):
     assert 0.3 < dropped.float().mean() < 0.7
     torch.testing.assert_close(q[~dropped], x[~dropped] * 2)  # kept values scaled by 1 / (1 - p)
     assert o.shape[-1] == q.shape[-1] and not torch.equal(o, q) and o_in is not x
+    assert not shared.enabled and shared.x is None  # left off and emptied on the way out
 
 
 # ---- several adapters, generation ----------------------------------------------------------------------------

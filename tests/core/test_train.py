@@ -250,6 +250,28 @@ def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, t
     assert isinstance(events[-1], Finished)
 
 
+def test_dropout_masks_are_per_layer_unless_the_run_shares_them(dataset, tmp_path, monkeypatch):
+    """One LoRA dropout mask per adapted layer and forward pass (PEFT's semantics) by default; with
+    share_dropout_masks the layers reading the same input (q/k/v, gate/up of tiny-llama) draw one between them."""
+    import core.methods.lora as lora
+
+    draws: list[int] = []
+    real_draw = lora.bernoulli_dropout
+    monkeypatch.setattr(lora, "bernoulli_dropout", lambda x, p: draws.append(1) or real_draw(x, p))
+    counts = {}
+    for share in (False, True):
+        draws.clear()
+        peft, tok, data = setup(dataset, dropout=0.1)
+        events = list(train(peft, tok, data, TrainingArguments(max_steps=1, batch_size=4, eval_steps=0, save_steps=0,
+                                                               eval_samples=0, share_dropout_masks=share), tmp_path / str(share)))
+        assert isinstance(events[-1], Finished), events[-1]
+        counts[share] = len(draws)
+    layers = len(peft.base_model.model.model.layers)
+    # all-linear on a llama block: q, k, v, o, gate, up, down = 7 layers; shared: {q,k,v}, o, {gate,up}, down = 4
+    assert counts == {False: 7 * layers, True: 4 * layers}
+    assert not lora._shared_dropout.enabled  # the run left it as it found it
+
+
 def test_adalora_update_and_allocate_is_called_every_step(dataset, tmp_path, monkeypatch):
     import core.checkpoint as checkpoint_mod
 
