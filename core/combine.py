@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import RequestError
+from core.methods import catalog
 
 # The names of core.arithmetic (kept here as literals: that module imports torch, this one must not).
 FACTOR_TYPES = ("linear", "ties", "dare_linear", "dare_ties", "magnitude_prune")
@@ -44,7 +45,14 @@ RANDOM = ("dare_linear", "dare_ties")
 """Rules (without ``_svd``) that draw random masks: the plan's ``seed`` makes them reproducible."""
 FINISHED = ("completed", "stopped")
 """Run statuses that may be combined: the run ended as its worker reported, with its final checkpoint."""
-COMBINABLE_METHODS = ("LORA", "IA3")
+
+
+def combination_types(method: str) -> tuple[str, ...]:
+    """The combination types of ``method``'s runs (its file's ``FACTS.combination_types``); () for none."""
+    try:
+        return catalog.facts(method).combination_types
+    except catalog.UnknownMethod:
+        return ()
 
 
 def rule(how: str) -> str:
@@ -234,14 +242,15 @@ def plan_combination(project: Any, request: CombineRequest) -> CombinationPlan:
         listing = ", ".join(f"run {i} {m}" for i, m in methods.items())
         raise RequestError(f"{_names(runs)} use different methods ({listing}); only adapters of one method can be combined.")
     method = methods[ids[0]]
-    if method not in COMBINABLE_METHODS:
-        raise RequestError(f"{_names(runs)} are {method} runs; combining works for LoRA and IA3 adapters "
-                           "(prompt-learning methods and AdaLoRA have no combination rule).")
-    if method == "IA3" and how != "linear":
-        raise RequestError(f"IA3 runs combine by the linear rule only (a weighted sum of their scaling vectors); "
-                           f"choose linear instead of {how}.")
-    if method == "LORA":
-        _check_lora(runs, configs, how)
+    types = combination_types(method)
+    if not types:
+        combinable = [catalog.facts(m).label for m in catalog.names() if catalog.facts(m).combination_types]
+        raise RequestError(f"{_names(runs)} are {method} runs, which have no combination rule; runs of "
+                           f"{' and '.join(combinable)} can be combined.")
+    if how not in types:
+        raise RequestError(f"{catalog.facts(method).label} runs combine by {' or '.join(types)} only; "
+                           f"choose {types[0]} instead of {how}.")
+    _check_adapters(runs, configs, how)
     name = request.name.strip() or combination_name([r.name or f"run {r.id}" for r in runs], weights, how)
     first = runs[0]
     return CombinationPlan(
@@ -253,8 +262,9 @@ def plan_combination(project: Any, request: CombineRequest) -> CombinationPlan:
     )
 
 
-def _check_lora(runs: list[Any], configs: dict[int, dict[str, Any]], how: str) -> None:
-    """The LoRA refusals of `core.arithmetic.add_weighted_adapter`, said with the runs' names before anything loads."""
+def _check_adapters(runs: list[Any], configs: dict[int, dict[str, Any]], how: str) -> None:
+    """The refusals of `core.arithmetic.add_weighted_adapter`, said with the runs' names before anything loads (the
+    LoRA settings they read are absent from an IA3 config, and IA3 has one rule, linear, on vectors: no rank)."""
     dora = [r for r in runs if configs[r.id].get("use_dora")]
     if dora:
         raise RequestError(f"{_names(dora)} trained DoRA adapters; their magnitude vectors do not add up, so DoRA runs "
@@ -276,7 +286,7 @@ def _check_lora(runs: list[Any], configs: dict[int, dict[str, Any]], how: str) -
         regex = [r for r in runs if isinstance(configs[r.id].get("target_modules"), str)]
         raise RequestError(f"{_names(regex)}: targets named by a regular expression, the other runs' by a list; "
                            "such runs cannot be combined.")
-    if how in FACTOR_TYPES:
+    if how in FACTOR_TYPES and all("r" in configs[r.id] for r in runs):
         ranks = {r.id: _rank(configs[r.id]) for r in runs}
         if len(set(ranks.values())) > 1:
             listing = ", ".join(f"run {i} r={k}" for i, k in ranks.items())

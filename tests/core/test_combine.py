@@ -181,6 +181,11 @@ def test_impossible_combinations_are_refused_naming_the_runs(project, tmp_path):
     refused(rf"run {four_bit} on tiny-llama \(4bit nf4\)", runs=[1, four_bit])
     ia3 = finished_run(adapter={"peft_type": "IA3"})
     refused(rf"runs 1, {ia3} use different methods \(run 1 LORA, run {ia3} IA3\)", runs=[1, ia3])
+    ia3_too = finished_run(adapter={"peft_type": "IA3"})
+    refused(r"IA³ runs combine by linear only; choose linear instead of cat", runs=[ia3, ia3_too], how="cat")
+    prompts = [finished_run(adapter={"peft_type": "PROMPT_TUNING"}) for _ in range(2)]
+    refused(rf"runs {prompts[0]}, {prompts[1]} are PROMPT_TUNING runs, which have no combination rule; runs of LoRA "
+            "and IA³ can be combined", runs=prompts)
     dora = finished_run(adapter={"use_dora": True})
     refused(rf"run {dora} trained DoRA adapters", runs=[1, dora])
     pissa = finished_run(adapter={"init_lora_weights": "pissa"})
@@ -219,3 +224,15 @@ def test_the_cli_combines_exports_and_refuses(trained, tmp_path, capsys):
     with Project.open(path) as project:
         assert project.run(5).config.combined["weights"] == [0.5, 0.5]
         assert [(e["run_id"], e["kind"]) for e in project.exports()] == [(5, "adapter")]
+
+
+def test_the_type_lists_agree_with_the_engine():
+    """core.combine (torch-free) names the engine's rules; LoRA's and IA3's FACTS offer what the engine combines."""
+    from core import arithmetic, combine
+    from core.methods import catalog
+
+    assert combine.COMBINATION_TYPES == arithmetic.COMBINATION_TYPES and combine.NEEDS_DENSITY == arithmetic.NEEDS_DENSITY
+    assert combine.FACTOR_TYPES == arithmetic.FACTOR_TYPES and combine.SVD_TYPES == arithmetic.SVD_TYPES
+    assert sorted(catalog.facts("LORA").combination_types) == sorted(arithmetic.COMBINATION_TYPES)
+    assert catalog.facts("IA3").combination_types == ("linear",)
+    assert [m for m in catalog.names() if catalog.facts(m).combination_types] == ["LORA", "IA3"]
