@@ -474,6 +474,7 @@ ZH.update({
     "Make one adapter from finished runs, each with a weight (adapter arithmetic)": "把已完成的运行按各自的权重合并成一个适配器（适配器运算）",
     "Make one adapter from finished runs, each with a weight, and save it as a new run": "把已完成的运行按各自的权重合并成一个适配器，并保存为新运行",
     "Saved the combination as run {0}.": "已将合并结果保存为运行 {0}。",
+    "The combined adapter": "合并得到的适配器",
 })
 
 path = Path(__file__).with_name("studio_zh_CN.ts")

@@ -708,121 +708,126 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/widgets/export_dialog.py" line="184" />
+        <source>The combined adapter</source>
+        <translation>合并得到的适配器</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="187" />
         <source>Final weights — step {0}</source>
         <translation>最终权重——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="184" />
+        <location filename="../../studio/widgets/export_dialog.py" line="187" />
         <source>Last checkpoint — step {0}</source>
         <translation>最后的检查点——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="186" />
+        <location filename="../../studio/widgets/export_dialog.py" line="189" />
         <source>Best by a metric the run evaluated</source>
         <translation>按运行评估过的指标选最佳</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="190" />
+        <location filename="../../studio/widgets/export_dialog.py" line="193" />
         <source>No checkpoint of this run was evaluated (eval_steps with checkpoints at the same steps).</source>
         <translation>此运行没有经过评估的检查点（需要设置 eval_steps，并在相同步数保存检查点）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="192" />
+        <location filename="../../studio/widgets/export_dialog.py" line="195" />
         <source>step {0} — {1}</source>
         <translation>第 {0} 步——{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="196" />
+        <location filename="../../studio/widgets/export_dialog.py" line="199" />
         <source>{0} (lowest)</source>
         <translation>{0}（越低越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="196" />
+        <location filename="../../studio/widgets/export_dialog.py" line="199" />
         <source>{0} (highest)</source>
         <translation>{0}（越高越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="197" />
+        <location filename="../../studio/widgets/export_dialog.py" line="200" />
         <source>What "best" ranks by: the run's checkpoints with this metric in the project file</source>
         <translation>“最佳”的排序依据：项目文件中带有此指标的本运行检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="207" />
+        <location filename="../../studio/widgets/export_dialog.py" line="210" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="213" />
+        <location filename="../../studio/widgets/export_dialog.py" line="216" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="214" />
+        <location filename="../../studio/widgets/export_dialog.py" line="217" />
         <source>Best by</source>
         <translation>最佳依据</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="216" />
+        <location filename="../../studio/widgets/export_dialog.py" line="219" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="217" />
+        <location filename="../../studio/widgets/export_dialog.py" line="220" />
         <source>GGUF type</source>
         <translation>GGUF 类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="218" />
+        <location filename="../../studio/widgets/export_dialog.py" line="221" />
         <source>Ollama name</source>
         <translation>Ollama 名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="225" />
+        <location filename="../../studio/widgets/export_dialog.py" line="228" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="230" />
+        <location filename="../../studio/widgets/export_dialog.py" line="233" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="250" />
+        <location filename="../../studio/widgets/export_dialog.py" line="253" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="264" />
+        <location filename="../../studio/widgets/export_dialog.py" line="267" />
         <source>No checkpoint of this run was evaluated.</source>
         <translation>此运行没有经过评估的检查点。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="266" />
+        <location filename="../../studio/widgets/export_dialog.py" line="269" />
         <source>Best by {0}: step {1} ({2}), score {3}</source>
         <translation>按{0}最佳：第 {1} 步（{2}），得分 {3}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="325" />
+        <location filename="../../studio/widgets/export_dialog.py" line="328" />
         <source>Writing {0}, then checking it in llama.cpp against our model…</source>
         <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="334" />
+        <location filename="../../studio/widgets/export_dialog.py" line="337" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="334" />
+        <location filename="../../studio/widgets/export_dialog.py" line="337" />
         <source>a serving-compatible adapter</source>
         <translation>适合推理服务的适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="335" />
+        <location filename="../../studio/widgets/export_dialog.py" line="338" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="336" />
+        <location filename="../../studio/widgets/export_dialog.py" line="339" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>

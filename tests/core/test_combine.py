@@ -90,6 +90,7 @@ def adapter_logits(folder: Path) -> torch.Tensor:
         return PeftModel.from_pretrained(model, folder).eval()(input_ids=IDS).logits
 
 
+@pytest.mark.slow  # with the module's three trainings
 def test_a_combination_is_a_new_run_that_exports_and_reloads_as_the_engine_combines(project, tmp_path):
     from core.runs import adapter_folder, export_run, prepare_run
 

@@ -94,6 +94,7 @@ def test_combine_preview_save_and_export(trained_window, qtbot, tmp_path):
     # exported like any run
     export = ExportDialog(project, run_id, window)
     qtbot.addWidget(export)
+    assert export.checkpoint.itemText(0) == "The combined adapter" and export.checkpoint.currentData() == "last"
     export.adapter.setChecked(True)
     export.folder.setText(str(tmp_path / "out"))
     with qtbot.waitSignal(export.exported, timeout=RUN_TIMEOUT_MS) as done:
