@@ -262,17 +262,25 @@ def test_made_up_capitals_scores_rise_and_eval_agrees_with_peft(tmp_path, capsys
     assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK
     with Project.open(path) as proj:
         scores = proj.eval_scores(run_id)
-    assert main(["eval", str(path), "--run", str(run_id), *common, "--samples"]) == 0
-    tuned = json.loads(capsys.readouterr().out)
-    assert main(["eval", str(path), "--run", str(run_id), "--data", str(HELDOUT), "--json", "--max-new-tokens", "16"]) == 0
+    # The tuned run scored against the whole sentence "The capital of X is Y." (the data's completion, the default
+    # reference); its replies, which do not depend on the reference (the prompt is tokenized on its own), are then
+    # scored against the short answers here: one generation pass instead of a second `eval --reference answer`
+    # (the base above goes through that option).
+    assert main(["eval", str(path), "--run", str(run_id), "--data", str(HELDOUT), "--json", "--max-new-tokens", "16",
+                 "--samples"]) == 0
     tuned_sentence = json.loads(capsys.readouterr().out)
+    records = [json.loads(line) for line in HELDOUT.read_text().splitlines() if line.strip()]
+    rows = tuned_sentence["samples"]
+    assert len(rows) == len(records) and all(row["prompt"].endswith(r["prompt"] + "\n") for row, r in zip(rows, records))
+    assert [row["reference"] for row in rows] == [r["completion"] for r in records]
+    tuned = {"n": len(rows), "contains": sum(ev.contains(row["output"], r["answer"]) for row, r in zip(rows, records)) / len(rows)}
     assert main(["export", str(path), "--run", str(run_id), "--adapter", str(tmp_path / "exported")]) == 0
     capsys.readouterr()
     independent = _peft_contains(tmp_path / "exported", HELDOUT)
-    print(f"\nbase {base}\ntuned (answer) {tuned | {'samples': None}}\ntuned (sentence) {tuned_sentence}\n"
+    print(f"\nbase {base}\ntuned (answer) {tuned}\ntuned (sentence) {tuned_sentence | {'samples': None}}\n"
           f"per step {[(s['step'], s['exact_match'], s['contains'], s['eval_loss']) for s in scores]}\n"
           f"peft on the exported adapter: contains {independent:.3f}")
-    assert base["n"] == tuned["n"] == 40
+    assert base["n"] == tuned["n"] == tuned_sentence["n"] == 40
     assert base["contains"] <= 0.05 and base["exact_match"] <= 0.05
     assert tuned["contains"] >= 0.9
     assert tuned_sentence["exact_match"] >= 0.9  # the whole sentence "The capital of X is Y." as in the data
