@@ -113,7 +113,8 @@ def try_forward(layer: nn.Module, x: torch.Tensor, args: tuple, kwargs: dict, sh
         return None
     if base.weight.requires_grad or base._forward_hooks or base._forward_pre_hooks or hasattr(base, "_hf_hook"):
         return None
-    if torch.is_autocast_enabled(x.device.type) or x.dtype != base.weight.dtype:
+    # (the meta device, where core/estimate.py traces a step, has no autocast state to ask about)
+    if (x.device.type != "meta" and torch.is_autocast_enabled(x.device.type)) or x.dtype != base.weight.dtype:
         return None
     A, B = layer.lora_A[name].weight, layer.lora_B[name].weight
     if not (A.requires_grad or B.requires_grad or x.requires_grad):
