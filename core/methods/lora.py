@@ -42,7 +42,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
-from core.methods import _param_lora
+from core.methods import _lora_fused, _param_lora
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -199,11 +199,7 @@ def bernoulli_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     as fast on CPU: each 64-bit draw of the generator gives four independent 16-bit lanes (float Bernoulli
     draws spend a whole draw per element), and the backward is a single multiply with the saved mask.
     """
-    n = x.numel()
-    # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
-    words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
-    lanes = words.view(torch.int16)[:n].view(x.shape)
-    keep = lanes >= round(p * 65536) - 32768
+    keep = _lora_fused.keep_mask(x.shape, p, x.device)  # (..., in) bool, the same draws as the fused path's
     return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
 
 
@@ -508,6 +504,10 @@ class LoraLayer(nn.Module):
         return torch.linalg.norm(W + delta, dim=1)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        # Training a plain adapter on a frozen Linear: one autograd node that keeps less (core/methods/_lora_fused.py)
+        fused = _lora_fused.try_forward(self, x, args, kwargs, _shared_dropout.enabled)
+        if fused is not None:
+            return fused
         if self.disabled:
             if self.merged_adapters:
                 self.unmerge()

@@ -1,12 +1,19 @@
 """One LoRA training step on SmolLM2-135M's architecture: ours against PEFT, and the floor.
 
     .venv/bin/python tests/benchmarks/bench_lora_step.py [--pairs 12] [--dropout 0.05] [--share-masks]
+        [--generic] [--no-floor] [--threads N] [--json out.json]
 
 Setting (issue #2): r=16, lora_dropout 0.05, every linear layer but the head, AdamW, batch 4 x 128 tokens,
 all 30 layers, random weights. Both engines draw one dropout mask per adapted layer (PEFT's semantics, our
 default); ``--share-masks`` times ours with ``share_dropout_masks`` on (q/k/v and gate/up share one mask: a
-different regulariser, so not like for like). Ours and PEFT run alternately in one process (A B A B ...) so that machine
-noise hits both alike; the figure is the median of the per-pair ratios ours/PEFT.
+different regulariser, so not like for like). ``--generic`` adds a third model: ours with the training fast
+path (core/methods/_lora_fused.py) switched off, i.e. the engine before it. All models run in turn in one
+process, the order rotated every round, so that machine noise hits all alike; the figure is the median of
+the per-round ratios ours/PEFT, with their spread (min..max) and the load average before and after.
+
+Activation memory: the bytes autograd keeps for backward during one step's forward pass — every tensor
+saved by a backward node, counted once per storage (``torch.autograd.graph.saved_tensors_hooks``); the
+model's weights, which backward also reads, are left out. It is exact and does not depend on the allocator.
 
 The floor is the same step with the base frozen and no adapter: backward still runs through every layer
 down to the input embeddings (they require grad) but computes no weight gradient. It is what any adapter
@@ -16,6 +23,9 @@ method must pay at least; each method's step is also reported as a multiple of i
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import statistics
 import sys
 import time
@@ -35,19 +45,33 @@ SMOLLM2 = dict(
 )
 
 
-def make_model(seed: int = 0) -> LlamaForCausalLM:
+def make_model(seed: int = 0, layers: int = 30) -> LlamaForCausalLM:
     torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(**SMOLLM2))
+    return LlamaForCausalLM(LlamaConfig(**{**SMOLLM2, "num_hidden_layers": layers}))
 
 
-def lora_step_fn(model, batch, share_masks: bool = False):
+@contextlib.contextmanager
+def fast_path(enabled: bool):
+    """Within: our LoRA layers take the generic path if ``enabled`` is False."""
+    from core.methods import _lora_fused
+
+    real = _lora_fused.try_forward
+    if not enabled:
+        _lora_fused.try_forward = lambda *a: None
+    try:
+        yield
+    finally:
+        _lora_fused.try_forward = real
+
+
+def lora_step_fn(model, batch, share_masks: bool = False, fast: bool = True):
     from core.methods.lora import share_dropout_masks
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
 
     def step() -> None:
-        with share_dropout_masks(share_masks):  # a no-op for PEFT's model (no layer of ours in it)
+        with share_dropout_masks(share_masks), fast_path(fast):  # no-ops for PEFT's model (no layer of ours in it)
             loss = model(input_ids=batch, labels=batch).loss
             loss.backward()
         opt.step()
@@ -68,6 +92,29 @@ def floor_step_fn(model, batch):
     return step
 
 
+def saved_activation_bytes(model, batch, share_masks: bool = False, floor: bool = False, fast: bool = True) -> int:
+    """Bytes of the tensors autograd saves during one forward pass, each storage once, weights left out."""
+    from core.methods.lora import share_dropout_masks
+
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), share_dropout_masks(share_masks), fast_path(fast):
+        if floor:
+            inputs = model.get_input_embeddings()(batch).detach().requires_grad_(True)
+            loss = model(inputs_embeds=inputs, labels=batch).loss
+        else:
+            loss = model(input_ids=batch, labels=batch).loss
+    del loss
+    return sum(seen.values())
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -83,33 +130,74 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--share-masks", action="store_true", help="ours with share_dropout_masks (not like for like)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor (faster rounds)")
+    parser.add_argument("--generic", action="store_true", help="also time ours with the fast path off (the engine before it)")
+    parser.add_argument("--layers", type=int, default=30, help="decoder layers (30: SmolLM2-135M; fewer for a smoke run)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(1)
     batch = torch.randint(0, SMOLLM2["vocab_size"], (args.batch, args.tokens))
     settings = dict(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=args.dropout, target_modules="all-linear")
-    ours = core.get_peft_model(make_model(), core.LoraConfig(task_type="CAUSAL_LM", **settings))
-    theirs = peft.get_peft_model(make_model(), peft.LoraConfig(task_type="CAUSAL_LM", **settings))
-    base = make_model()
-    for m in (ours, theirs, base):
+    ours = core.get_peft_model(make_model(layers=args.layers), core.LoraConfig(task_type="CAUSAL_LM", **settings))
+    theirs = peft.get_peft_model(make_model(layers=args.layers), peft.LoraConfig(task_type="CAUSAL_LM", **settings))
+    models = {"ours": ours, "peft": theirs}
+    steps = {"ours": lora_step_fn(ours, batch, args.share_masks), "peft": lora_step_fn(theirs, batch)}
+    if args.generic:
+        generic = core.get_peft_model(make_model(layers=args.layers), core.LoraConfig(task_type="CAUSAL_LM", **settings))
+        models["generic"] = generic
+        steps["generic"] = lora_step_fn(generic, batch, args.share_masks, fast=False)
+    if not args.no_floor:
+        base = make_model(layers=args.layers)
+        models["floor"] = base
+        steps["floor"] = floor_step_fn(base, batch)
+    for m in models.values():
         m.train()
-    steps = {"ours": lora_step_fn(ours, batch, args.share_masks), "peft": lora_step_fn(theirs, batch), "floor": floor_step_fn(base, batch)}
     for fn in steps.values():
         for _ in range(args.warmup):
             fn()
+    activations = {
+        name: saved_activation_bytes(m, batch, share_masks=args.share_masks and name in ("ours", "generic"),
+                                     floor=name == "floor", fast=name != "generic")
+        for name, m in models.items()
+    }
 
+    load_before = os.getloadavg()
     times: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(args.pairs):
-        for name, fn in steps.items():
-            times[name].append(timed(fn))
-    ratio = statistics.median(o / p for o, p in zip(times["ours"], times["peft"]))
+    names = list(steps)
+    for i in range(args.pairs):
+        for name in names[i % len(names):] + names[:i % len(names)]:  # rotated: each model takes each slot in turn
+            times[name].append(timed(steps[name]))
+    load_after = os.getloadavg()
+    ratios = [o / p for o, p in zip(times["ours"], times["peft"])]
+    ratio = statistics.median(ratios)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.pairs} alternating rounds, "
-          f"r={args.rank}, dropout={args.dropout}, batch {args.batch}x{args.tokens}"
+    print(f"torch {torch.__version__}, peft {peft.__version__}, {torch.get_num_threads()} threads, {args.pairs} "
+          f"alternating rounds, r={args.rank}, dropout={args.dropout}, batch {args.batch}x{args.tokens}"
           + (", ours with shared dropout masks" if args.share_masks else ""))
+    print(f"  load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}")
     for name in steps:
-        print(f"  {name:6s} median step {med[name]:.3f} s  = {med[name] / med['floor']:.2f} x floor")
-    print(f"  ours/PEFT median of per-round ratios: {ratio:.3f}")
+        floor = f"  = {med[name] / med['floor']:.2f} x floor" if "floor" in med else ""
+        print(f"  {name:6s} median step {med[name]:.3f} s (min {min(times[name]):.3f}, max {max(times[name]):.3f}){floor}"
+              f"; saved activations {activations[name] / 2**20:.1f} MiB")
+    print(f"  ours/PEFT median of per-round ratios: {ratio:.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+    if args.generic:
+        generic_ratios = [g / p for g, p in zip(times["generic"], times["peft"])]
+        print(f"  generic/PEFT (fast path off) median of per-round ratios: {statistics.median(generic_ratios):.3f} "
+              f"(min {min(generic_ratios):.3f}, max {max(generic_ratios):.3f})")
+    for name in activations:
+        if name != "peft":
+            print(f"  {name}/PEFT saved activations: {activations[name] / activations['peft']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "torch": torch.__version__, "peft": peft.__version__, "threads": torch.get_num_threads(),
+            "args": vars(args), "load_before": load_before, "load_after": load_after, "times": times,
+            "ratios": ratios, "ratio_median": ratio, "activation_bytes": activations,
+        }, indent=1))
 
 
 if __name__ == "__main__":

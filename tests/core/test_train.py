@@ -253,11 +253,12 @@ def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, t
 def test_dropout_masks_are_per_layer_unless_the_run_shares_them(dataset, tmp_path, monkeypatch):
     """One LoRA dropout mask per adapted layer and forward pass (PEFT's semantics) by default; with
     share_dropout_masks the layers reading the same input (q/k/v, gate/up of tiny-llama) draw one between them."""
+    import core.methods._lora_fused as fused
     import core.methods.lora as lora
 
     draws: list[int] = []
-    real_draw = lora.bernoulli_dropout
-    monkeypatch.setattr(lora, "bernoulli_dropout", lambda x, p: draws.append(1) or real_draw(x, p))
+    real_draw = fused.keep_mask  # every mask is drawn here, on the training fast path and the generic one
+    monkeypatch.setattr(fused, "keep_mask", lambda shape, p, device: draws.append(1) or real_draw(shape, p, device))
     counts = {}
     for share in (False, True):
         draws.clear()

@@ -1,0 +1,123 @@
+"""LoRA on a frozen ``nn.Linear`` as one autograd node: the training fast path of `core.methods.lora`.
+
+The generic path (``LoraLayer.forward``) runs the base layer, a dropout, two linears, a scale and an add as
+separate autograd nodes. Each keeps its own inputs for backward: the dropped input per layer in full
+precision, a float mask, the un-scaled update; and backward adds the base's and the adapter's input gradients
+in one more pass. Here the whole layer, ``y = W x + b + s · B A (mask ⊙ x) / (1 - p)``, is one
+`torch.autograd.Function` that keeps only what backward needs:
+
+- ``x`` itself, the very tensor the layer was given: q/k/v (and gate/up) read one tensor, so it is kept
+  once for all of them (the generic path keeps one dropped copy per layer);
+- the dropout mask as ``bool`` (one byte an element; the dropped input is rebuilt from ``x`` and the mask
+  in backward, one multiply);
+- the rank-r intermediate ``h = c · A (mask ⊙ x)``, ``c = s / (1 - p)`` (the scale and dropout's
+  ``1/(1-p)`` are folded into this small tensor instead of the wide output);
+- the frozen weights, which are parameters anyway.
+
+The forward adds ``h Bᵀ`` into the base output in place (one GEMM with accumulate), and backward builds the
+input gradient as ``(gh A) ⊙ mask`` followed by ``+= g W`` in the same buffer: no separate add of the two
+paths. The mask is drawn exactly as `core.methods.lora.bernoulli_dropout` draws it (16-bit integer lanes,
+the same generator calls), so a seed gives the same masks on either path.
+
+Used only where it is the same computation as the generic path: one active, unmerged, plain (non-DoRA)
+adapter on an exact ``nn.Linear`` whose weight is frozen, no hooks on the base layer, no autocast, gradients
+on. Anything else goes the generic way (`try_forward` returns None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
+    """Dropout's keep mask (bool, ``shape``), each element kept with probability ``1 - p`` (``p`` rounded to a
+    multiple of 1/65536): every 64-bit word of the generator gives four 16-bit lanes, one per element."""
+    n = shape.numel()
+    # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
+    words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
+    lanes = words.view(torch.int16)[:n].view(shape)
+    return lanes >= round(p * 65536) - 32768
+
+
+class LoraLinearFunction(torch.autograd.Function):
+    """``y = x Wᵀ + b + c · (mask ⊙ x) Aᵀ Bᵀ`` with ``W`` frozen; gradients for ``x``, ``b``, ``A``, ``B``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, A: torch.Tensor,
+                B: torch.Tensor, scaling: float, p: float) -> torch.Tensor:
+        # x (..., in); weight (out, in) frozen; bias (out,) or None; A (r, in); B (out, r)
+        out = F.linear(x, weight, bias)  # (..., out), a fresh buffer: the adapter's update is added into it
+        x2 = x.reshape(-1, x.shape[-1])  # (N, in), a view when x is contiguous
+        xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)  # adapters may be fp32 on a half base
+        mask = None
+        c = scaling
+        if p > 0:
+            mask = keep_mask(xa.shape, p, xa.device)  # (N, in) bool
+            xa = xa * mask
+            c = scaling / (1.0 - p)
+        h = F.linear(xa, A).mul_(c)  # (N, r): scale and 1/(1-p) on the narrow tensor
+        out2 = out.view(-1, out.shape[-1])  # (N, out)
+        if out2.dtype == B.dtype:
+            out2.addmm_(h, B.t())  # out += h Bᵀ, one GEMM with accumulate
+        else:
+            out2.add_(F.linear(h, B).to(out2.dtype))  # the update in the adapter's dtype, cast back as the base's
+        ctx.save_for_backward(x, weight, A, B, h, mask)
+        ctx.c = c
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight, A, B, h, mask = ctx.saved_tensors
+        need_x, _, need_bias, need_A, need_B = ctx.needs_input_grad[:5]
+        g2 = grad.reshape(-1, grad.shape[-1])  # (N, out)
+        ga = g2 if g2.dtype == B.dtype else g2.to(B.dtype)
+        grad_B = ga.t() @ h if need_B else None  # (out, r)
+        gh = (ga @ B).mul_(ctx.c)  # (N, r): gradient of A's output (mask ⊙ x) Aᵀ
+        grad_A = None
+        if need_A:
+            x2 = x.reshape(-1, x.shape[-1])
+            xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)
+            if mask is not None:
+                xa = xa * mask  # the dropped input, rebuilt (N, in)
+            grad_A = gh.t() @ xa  # (r, in)
+        grad_x = None
+        if need_x:
+            gx = gh @ A  # (N, in): the adapter's share
+            if mask is not None:
+                gx.mul_(mask)
+            if gx.dtype == g2.dtype == weight.dtype:
+                gx.addmm_(g2, weight)  # += g W, the base's share, in the same buffer
+            else:
+                gx = gx.to(x.dtype).add_(g2 @ weight.to(g2.dtype))
+            grad_x = gx.view(x.shape)
+        grad_bias = g2.sum(0) if ctx.has_bias and need_bias else None
+        return grad_x, None, grad_bias, grad_A, grad_B, None, None
+
+
+def try_forward(layer: nn.Module, x: torch.Tensor, args: tuple, kwargs: dict, shared_masks: bool) -> torch.Tensor | None:
+    """``layer``'s output through `LoraLinearFunction`, or None where the generic path must run (see the module
+    docstring for when). ``layer`` is a `core.methods.lora.LoraLayer`; ``shared_masks``: `share_dropout_masks` is on
+    (its cache lives on the generic path)."""
+    if args or kwargs or layer.kind != "linear" or layer.disabled or layer.merged_adapters or shared_masks:
+        return None
+    if len(layer.active_adapters) != 1 or not torch.is_grad_enabled():
+        return None
+    name = layer.active_adapters[0]
+    base = layer.base_layer
+    if type(base) is not nn.Linear or name in layer.lora_magnitude_vector or name not in layer.lora_A:
+        return None
+    if base.weight.requires_grad or base._forward_hooks or base._forward_pre_hooks or hasattr(base, "_hf_hook"):
+        return None
+    # (the meta device, where core/estimate.py traces a step, has no autocast state to ask about)
+    if (x.device.type != "meta" and torch.is_autocast_enabled(x.device.type)) or x.dtype != base.weight.dtype:
+        return None
+    A, B = layer.lora_A[name].weight, layer.lora_B[name].weight
+    if not (A.requires_grad or B.requires_grad or x.requires_grad):
+        return None
+    p = layer.dropout_p[name] if layer.training else 0.0
+    return LoraLinearFunction.apply(x, base.weight, base.bias, A, B, layer.scaling[name], p)
