@@ -541,7 +541,8 @@ class PeftModel(nn.Module):
         return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
 
     def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
-        """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``.
+        """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``,
+        and the Hub model card ``save_directory/README.md`` (:meth:`create_or_update_model_card`).
 
         Each file is written to a temporary name and renamed into place, so an interrupted save never
         leaves a half-written adapter behind.
@@ -551,9 +552,14 @@ class PeftModel(nn.Module):
         root = Path(save_directory)
         if root.exists() and not root.is_dir():
             raise ValueError(f"Cannot save the adapter into {root}: it is a file, not a folder.")
-        for name in selected_adapters or list(self.peft_config):
+        for name in selected_adapters or []:
             if name not in self.peft_config:
                 raise ValueError(f"No adapter named '{name}'. Adapters: {', '.join(self.peft_config)}.")
+        # PEFT writes the Hub model card (README.md: library_name peft, the method's tag) beside the adapter; an
+        # existing card keeps its text
+        root.mkdir(parents=True, exist_ok=True)
+        self.create_or_update_model_card(str(root))
+        for name in selected_adapters or list(self.peft_config):
             folder = root if name == "default" else root / name
             folder.mkdir(parents=True, exist_ok=True)
             state = {k: v.detach().to("cpu").clone().contiguous() for k, v in self.adapter_state_dict(name).items()}

@@ -213,7 +213,7 @@ def test_save_load_round_trip_is_exact(family, tied, kwargs, tmp_path, input_ids
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     counts = model.get_nb_trainable_parameters()
     model.save_pretrained(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors", "README.md"}
 
     torch.manual_seed(0)  # pissa_niter: the same randomised SVD as at creation
     loaded = core.PeftModel.from_pretrained(make_model(family, tied), tmp_path)

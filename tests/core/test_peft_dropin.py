@@ -322,6 +322,26 @@ def test_model_card(tmp_path):
     assert "pipeline_tag: text-generation" in text and "- lora" in text
 
 
+def test_save_pretrained_writes_the_model_card_like_peft(tmp_path):
+    """PEFT's save_pretrained writes README.md (library_name peft, the method's tag; no base_model for a model
+    without a config); an existing card keeps its text."""
+    import yaml
+
+    peft = pytest.importorskip("peft")
+    for engine in (core, peft):
+        folder = tmp_path / engine.__name__
+        model = torch.nn.Sequential(torch.nn.Linear(10, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        peft_model = engine.get_peft_model(model, engine.LoraConfig(target_modules=["0"]))
+        folder.mkdir()
+        (folder / "README.md").write_text("---\nlicense: mit\n---\n\nMy notes.\n")
+        peft_model.save_pretrained(folder)
+        text = (folder / "README.md").read_text()
+        meta = yaml.safe_load(text.split("---")[1])
+        assert meta["library_name"] == "peft" and "lora" in meta["tags"] and "base_model" not in meta, engine.__name__
+        assert meta["license"] == "mit" and "My notes." in text
+        assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= {p.name for p in folder.iterdir()}
+
+
 def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
     model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
     peft_model = core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
