@@ -77,7 +77,7 @@ class AdaLoraConfig(PeftConfig):
     """Settings of an AdaLoRA adapter (PEFT's ``AdaLoraConfig`` fields and defaults)."""
 
     peft_type: ClassVar[PeftType] = PeftType.ADALORA
-    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {**LoraConfig.UNSUPPORTED_DEFAULTS, "use_dora": False}
+    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {**LoraConfig.UNSUPPORTED_DEFAULTS, "use_dora": False, "lora_bias": False}
     # LoRA fields PEFT writes for AdaLoRA but never reads for it: accepted and dropped without a warning.
     IGNORED_KEYS: ClassVar[tuple[str, ...]] = ("use_rslora", "alpha_pattern")
 
