@@ -20,7 +20,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -417,8 +417,15 @@ class PeftModel(nn.Module):
         if hook is not None:  # e.g. prompt learning: nothing to merge, the hook says so
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else self.active_adapters
+        layers = [layer for _, layer in self.base_model.adapter_layers()]
+        holding = [layer for layer in layers if set(names) & set(layer.adapter_names())]
+        if holding and all(set(names) & set(l.adapter_names()) <= set(getattr(l, "merged_adapters", ())) for l in holding):
+            # a second merge_adapter() is harmless but usually a mistake in the caller's bookkeeping: say so (as PEFT)
+            warnings.warn(f"merge_adapter(): All adapters are already merged, nothing to do ({', '.join(names)}).",
+                          UserWarning, stacklevel=2)
+            return
         self._untie_adapted_weights()
-        for _, layer in self.base_model.adapter_layers():
+        for layer in layers:
             layer.merge(names, safe_merge=safe_merge)
 
     def _untie_adapted_weights(self) -> None:
@@ -602,6 +609,7 @@ class PeftModel(nn.Module):
         replacement applied to the file's keys), ``subfolder``, and the hub download options (``revision``,
         ``token``, ``cache_dir``, ...), which change nothing for a local folder. Any other keyword is an error.
         """
+        device_map = kwargs.pop("device_map", None)
         folder = _resolve_load_options("load_adapter", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = load_config(folder)
         config.inference_mode = not is_trainable
@@ -616,6 +624,9 @@ class PeftModel(nn.Module):
             del self.peft_config[adapter_name]
             self._refresh_trainable()
             raise
+        _apply_device_map(self, device_map, "load_adapter")
+        # the load is strict (a missing or unexpected tensor is an error above), so both lists are empty
+        return LoadResult(missing_keys=[], unexpected_keys=[])
 
     def _undo_init(self, adapter_name: str) -> None:
         """After a failed load: undo what the adapter's init did to base weights (PiSSA), before removing it."""
@@ -729,6 +740,7 @@ class PeftModel(nn.Module):
         Keywords as in PEFT (see :meth:`load_adapter`, plus ``torch_device``); an unknown keyword is an error.
         """
         torch_device = kwargs.pop("torch_device", None)
+        device_map = kwargs.pop("device_map", None)
         folder = _resolve_load_options("from_pretrained", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = config or load_config(folder)
         config.inference_mode = not is_trainable
@@ -744,6 +756,7 @@ class PeftModel(nn.Module):
             peft._undo_init(adapter_name)
             peft.unload()  # give the caller their model back unchanged
             raise
+        _apply_device_map(peft, device_map, "from_pretrained")
         if not is_trainable:
             peft.eval()
         return peft
@@ -822,6 +835,35 @@ def _resolve_load_options(verb: str, model_id: str | os.PathLike, torch_device: 
             raise ValueError(f"{verb}(torch_device={torch_device!r}): this process sees no CUDA device.")
     folder = Path(model_id) / subfolder if subfolder else Path(model_id)
     return folder
+
+
+class LoadResult(NamedTuple):
+    """What :meth:`PeftModel.load_adapter` returns, as PEFT (torch's ``load_state_dict`` result): the parameters the
+    file did not provide and the file's keys that fit nothing. Our load is strict, so both are empty on success."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _apply_device_map(peft_model: nn.Module, device_map: Any, verb: str) -> None:
+    """PEFT's ``device_map`` keyword when loading: ``{"": device}`` (or any map naming one device) places the whole
+    model there. Spreading a model over several devices is the base model's business (transformers'
+    ``from_pretrained(device_map=...)``; the adapter follows its base layers), so other maps are refused."""
+    if device_map is None:
+        return
+    devices = set(device_map.values()) if isinstance(device_map, dict) else set()
+    if len(devices) != 1:
+        raise ValueError(
+            f"{verb}(device_map={device_map!r}): only a map that puts the whole model on one device (e.g. {{'': 'cpu'}}) "
+            f"is supported here. To spread the model over devices, load the base model with device_map=... in "
+            f"transformers; the adapter is created where each of its base layers lives."
+        )
+    device = devices.pop()
+    try:
+        device = torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{verb}(device_map={device_map!r}): {device!r} is not a device name such as 'cpu' or 'cuda:0'.") from None
+    peft_model.to(device)
 
 
 def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None) -> dict[str, torch.Tensor]:

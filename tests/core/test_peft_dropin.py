@@ -240,6 +240,33 @@ def test_an_unknown_keyword_is_refused(tmp_path, verb):
         core.PeftModel.from_pretrained(make_model("llama"), tmp_path, ephemeral_gpu_offload=True)
 
 
+def test_load_adapter_reports_its_keys_and_device_map_places_the_model(tmp_path):
+    """PEFT's load_adapter returns (missing_keys, unexpected_keys); device_map={"": device} is PEFT's keyword for
+    where the model goes: honoured (the model ends up there) or, for a map over several devices, refused."""
+    trained = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    trained.save_pretrained(tmp_path)
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), tmp_path, device_map={"": "cpu"})
+    result = loaded.load_adapter(tmp_path, adapter_name="other", device_map={"": "cpu"})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert {p.device.type for p in loaded.parameters()} == {"cpu"}
+    assert torch.allclose(logits(loaded, IDS), logits(trained, IDS))
+    with pytest.raises(ValueError, match="one device"):
+        core.PeftModel.from_pretrained(make_model("llama"), tmp_path, device_map="auto")
+
+
+def test_a_second_merge_adapter_warns_and_changes_nothing():
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    peft_model.merge_adapter()
+    merged = logits(peft_model, IDS)
+    with pytest.warns(UserWarning, match="All adapters are already merged, nothing to do"):
+        peft_model.merge_adapter()
+    assert torch.equal(logits(peft_model, IDS), merged)
+    peft_model.unmerge_adapter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a first merge does not warn
+        peft_model.merge_adapter()
+
+
 # ---- helper functions and several active adapters ----------------------------------------------------------
 
 
