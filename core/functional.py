@@ -84,6 +84,56 @@ def set_peft_model_state_dict(
     return IncompatibleKeys(missing_keys=missing, unexpected_keys=unexpected)
 
 
+def _base_keys(peft_model: PeftModel) -> dict[str, str]:
+    """The base model's key (as before adapters were added) -> its key in ``peft_model.base_model.model``.
+
+    Inside an adapter layer only its ``base_layer`` branch, inside a modules_to_save wrapper only its
+    ``original_module`` branch belongs to the base model; those segments are left out of the original key, and
+    everything else inside a wrapper (the adapters' tensors, the trained copies) is not a base key."""
+    model = peft_model.base_model.model
+    modules = dict(model.named_modules(remove_duplicate=False))
+    keys: dict[str, str] = {}
+    for key in model.state_dict(keep_vars=True):
+        parts, kept, path, is_base = key.split("."), [], "", True
+        for i, part in enumerate(parts[:-1]):
+            module = modules.get(path)
+            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)):
+                if part not in ("base_layer", "original_module"):
+                    is_base = False
+                    break
+            else:
+                kept.append(part)
+            path = f"{path}.{part}" if path else part
+        if is_base and not isinstance(modules.get(path), (AdapterLayer, ModulesToSaveWrapper)):
+            keys[".".join([*kept, parts[-1]])] = key
+    return keys
+
+
+def get_base_model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The base model's state dict under its own keys (as before the adapters were added): no adapter tensors,
+    no ``base_layer`` / ``original_module`` segments (PEFT's helper of that name; the tensors are the live ones)."""
+    peft_model = _peft_model(model, "get_base_model_state_dict")
+    state = peft_model.base_model.model.state_dict()
+    return {original: state[key] for original, key in _base_keys(peft_model).items()}
+
+
+def set_base_model_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], strict: bool = True) -> IncompatibleKeys:
+    """Load ``state_dict`` (the base model's own keys) into the base model under its adapters (PEFT's helper).
+
+    ``strict``: a key missing from ``state_dict`` or one that names nothing is an error (nothing is loaded);
+    otherwise what fits is loaded and the rest reported as (missing_keys, unexpected_keys)."""
+    peft_model = _peft_model(model, "set_base_model_state_dict")
+    keys = _base_keys(peft_model)
+    missing = [k for k in keys if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in keys]
+    if strict and (missing or unexpected):
+        parts = ([f"{len(missing)} key(s) of the base model are missing, e.g. '{missing[0]}'"] if missing else []) + \
+                ([f"{len(unexpected)} key(s) name nothing in the base model, e.g. '{unexpected[0]}'"] if unexpected else [])
+        raise RuntimeError(f"set_base_model_state_dict: {'; '.join(parts)}. Nothing was loaded.")
+    peft_model.base_model.model.load_state_dict({keys[k]: v for k, v in state_dict.items() if k in keys}, strict=False)
+    return IncompatibleKeys(missing_keys=missing, unexpected_keys=unexpected)
+
+
 def inject_adapter_in_model(
     peft_config: PeftConfig, model: nn.Module, adapter_name: str = "default", low_cpu_mem_usage: bool = False,
     state_dict: dict[str, torch.Tensor] | None = None,
@@ -116,6 +166,10 @@ def _peft_model(model: nn.Module, verb: str) -> PeftModel:
     """The PeftModel behind ``model`` (itself, or the one inject_adapter_in_model left on a plain model)."""
     if isinstance(model, PeftModel):
         return model
+    # a wrapper that holds the model as ``.module`` (torch's FSDP, DistributedDataParallel): the model inside it
+    inner = model._modules.get("module") or model._modules.get("_fsdp_wrapped_module")
+    if isinstance(inner, nn.Module):
+        return _peft_model(inner, verb)
     owner = model.__dict__.get("_peft_owner")
     if owner is None:
         raise ValueError(f"{verb}: this model has no adapters; build it with get_peft_model or inject_adapter_in_model.")

@@ -79,6 +79,9 @@ class AdapterModel(nn.Module):
                 raise
             owner = self.__dict__.get("_owner")
             if name in TUNER_NAMES and owner is not None and owner() is not None:
+                if name == "active_adapter":  # PEFT's tuner: the name, or the list when several are active
+                    names = owner().active_adapters
+                    return names if len(names) > 1 else owner().active_adapter
                 return getattr(owner(), name)
             return getattr(self.model, name)
 
@@ -119,8 +122,20 @@ class PeftModel(nn.Module):
     @property
     def active_adapters(self) -> list[str]:
         """The active adapter names: ``[active_adapter]``, or the list given to ``set_adapter([...])``."""
+        if not self.peft_config:  # every adapter was deleted
+            return []
         names = self.__dict__.get("_active_names") or []
         return list(names) if names and names[0] == self.active_adapter else [self.active_adapter]
+
+    @property
+    def has_active_enabled_adapter(self) -> bool:
+        """PEFT's flag: some adapter is active and the adapters are not switched off (``disable_adapter()``)."""
+        return bool(self.active_adapters) and not self.adapters_disabled
+
+    @property
+    def _is_prompt_learning(self) -> bool:
+        """PEFT's private flag, read by PEFT's helper functions (e.g. ``get_base_model_state_dict``)."""
+        return bool(self.peft_config) and self.active_peft_config.is_prompt_learning
 
     @property
     def peft_type(self) -> PeftType:
@@ -283,11 +298,19 @@ class PeftModel(nn.Module):
         """Remove an adapter; if it was active, the remaining active ones (or the first remaining one) stay active."""
         if adapter_name not in self.peft_config:
             raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
-        if len(self.peft_config) == 1:
-            raise ValueError("This is the model's only adapter; use unload() to get the base model back instead.")
+        if any(adapter_name in getattr(layer, "merged_adapters", ()) for _, layer in self.base_model.adapter_layers()):
+            # its update is inside the base weights: deleting the adapter would leave it there for ever
+            raise ValueError(f"Cannot delete adapter(s) {[adapter_name]!r} while they are merged. Please unmerge them "
+                             f"first (unmerge_adapter()).")
         active = [n for n in self.active_adapters if n != adapter_name]
         self._drop_adapter_layers(adapter_name)
         del self.peft_config[adapter_name]
+        if not self.peft_config:
+            # the last adapter (as PEFT allows): the layers are back to the base modules, nothing is active; the
+            # base model (``base_model``) runs as before, and add_adapter can start again
+            self.active_adapter = None
+            self.__dict__["_active_names"] = []
+            return
         active = active or [next(iter(self.peft_config))]
         self.active_adapter = active[0]
         self.__dict__["_active_names"] = active
@@ -338,6 +361,8 @@ class PeftModel(nn.Module):
     def _method_hook(self, verb: str) -> Any:
         """The method file's ``peft_<verb>`` when it takes this verb over (the verbs: `core.methods.contract.HOOKS`)."""
         assert verb in HOOKS, f"{verb!r} is not one of the hooks core.methods.contract names"
+        if not self.peft_config:  # every adapter was deleted: the plain model's behaviour
+            return None
         return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -38,6 +38,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.lora import LoraConfig
+from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -186,7 +187,7 @@ def can_target(module: nn.Module) -> str | None:
     return f"AdaLoRA adapts Linear, Conv1D and Conv2d layers, not {type(module).__name__}."
 
 
-class SVDLayer(nn.Module):
+class SVDLayer(WrapsBaseLayer):
     """Wraps one Linear / Conv1D / Conv2d layer and holds named SVD-form adapters ``(A, E, B, ranknum)`` for it.
 
     On a ``Conv2d`` (as PEFT's layout): ``A (r, in·kh·kw)``, ``B (out, r)``; the update ``B (A ⊙ E)`` reshaped to

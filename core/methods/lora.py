@@ -43,6 +43,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods import _param_lora
+from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -277,7 +278,7 @@ def share_dropout_masks(enabled: bool = True) -> Iterator[None]:
         _shared_dropout.clear()
 
 
-class LoraLayer(nn.Module):
+class LoraLayer(WrapsBaseLayer):
     """Wraps one Linear / Conv1D / Embedding / Conv1d-3d layer and holds any number of named LoRA adapters for it."""
 
     def __init__(self, base_layer: nn.Module) -> None:

@@ -6,6 +6,7 @@ and compares. Tiny seeded models from ``tests/core/conftest.py``.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -267,7 +268,95 @@ def test_a_second_merge_adapter_warns_and_changes_nothing():
         peft_model.merge_adapter()
 
 
+def test_deleting_the_last_adapter_leaves_the_base_model_as_peft():
+    base = make_model("llama")
+    expected = logits(base, IDS)
+    peft_model = core.get_peft_model(base, lora(init_lora_weights=False))
+    peft_model.add_adapter("other", lora(init_lora_weights=False))
+    peft_model.delete_adapter("other")
+    assert peft_model.active_adapters == ["default"]
+    peft_model.delete_adapter("default")
+    assert peft_model.peft_config == {} and peft_model.active_adapters == []
+    assert not any("lora_" in n for n, _ in peft_model.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model.base_model(IDS).logits, expected)
+
+
+def test_a_merged_adapter_cannot_be_deleted_and_nothing_changes():
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False), adapter_name="a")
+    peft_model.add_adapter("b", lora(init_lora_weights=False))
+    peft_model.set_adapter("b")
+    peft_model.merge_adapter()
+    state = {k: v.clone() for k, v in peft_model.state_dict().items()}
+    with pytest.raises(ValueError, match=re.escape("Cannot delete adapter(s) ['b'] while they are merged")):
+        peft_model.delete_adapter("b")
+    assert set(peft_model.peft_config) == {"a", "b"}
+    assert all(torch.equal(v, peft_model.state_dict()[k]) for k, v in state.items())
+    peft_model.delete_adapter("a")  # the unmerged one may go; the merge stays
+    assert set(peft_model.peft_config) == {"b"}
+    peft_model.unmerge_adapter()
+    peft_model.delete_adapter("b")
+    assert not peft_model.peft_config
+
+
+def test_the_tuner_reports_several_active_adapters_as_a_list():
+    peft_model = core.get_peft_model(make_model("llama"), lora())
+    peft_model.add_adapter("other", lora())
+    assert peft_model.base_model.active_adapter == "default"
+    peft_model.base_model.set_adapter(["default", "other"])
+    assert peft_model.active_adapters == ["default", "other"]
+    assert peft_model.base_model.active_adapter == ["default", "other"]
+
+
 # ---- helper functions and several active adapters ----------------------------------------------------------
+
+
+def test_state_dict_helpers_see_through_a_wrapper_holding_the_model_as_module():
+    """torch's FSDP and DistributedDataParallel hold the wrapped model as ``.module``: the helpers use that model."""
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+
+    class Wrapper(nn.Module):  # what DDP / FSDP look like from outside: the model is the child ``module``
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    state = core.get_peft_model_state_dict(Wrapper(peft_model))
+    assert state.keys() == peft_model.adapter_state_dict().keys()
+    fresh = core.get_peft_model(make_model("llama"), lora())
+    assert core.set_peft_model_state_dict(Wrapper(fresh), state).unexpected_keys == []
+    assert torch.allclose(logits(fresh, IDS), logits(peft_model, IDS))
+
+
+@pytest.mark.parametrize("config", [
+    {"target_modules": ["q_proj", "v_proj"], "modules_to_save": ["lm_head"]},
+    {"peft_type": "ADALORA", "target_modules": ["q_proj"], "total_step": 10},
+])
+def test_base_model_state_dict_round_trip_as_peft(config):
+    """get_base_model_state_dict gives the base model's own keys and tensors (as peft's helper on peft's model);
+    set_base_model_state_dict puts them back under the adapters."""
+    peft = pytest.importorskip("peft")
+    config = dict(config)
+    kind = config.pop("peft_type", "LORA")
+    want = make_model("llama").state_dict()
+    keys = {}
+    for engine in (core, peft):
+        make = engine.AdaLoraConfig if kind == "ADALORA" else engine.LoraConfig
+        peft_model = engine.get_peft_model(make_model("llama"), make(**config))
+        got = engine.get_base_model_state_dict(peft_model)
+        keys[engine.__name__] = set(got)
+        assert all(torch.equal(got[k], want[k]) for k in want), engine.__name__
+    assert keys["core"] == keys["peft"] == set(want)
+    peft_model = core.get_peft_model(make_model("llama"), (core.AdaLoraConfig if kind == "ADALORA" else core.LoraConfig)(**config))
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if not p.requires_grad:
+                p.add_(0.1)
+    result = core.set_base_model_state_dict(peft_model, want)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    got = core.get_base_model_state_dict(peft_model)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    with pytest.raises(RuntimeError, match="name nothing in the base model"):
+        core.set_base_model_state_dict(peft_model, {**want, "nope.weight": torch.zeros(1)})
 
 
 def test_state_dict_helpers_match_peft_keys():
@@ -380,3 +469,37 @@ def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
+
+
+@pytest.mark.parametrize("method", ["lora", "adalora", "ia3"])
+def test_a_model_that_reads_its_layers_weight_keeps_working(method):
+    """Models that read ``self.conv.weight`` (its device, dtype) in forward, as PEFT's layers allow: the wrapper
+    hands out the wrapped layer's own weight and bias."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3)
+
+        def forward(self, x):
+            return self.conv(x.to(self.conv.weight.dtype)) + self.conv.bias.view(1, -1, 1, 1)
+
+    torch.manual_seed(0)
+    config = {"lora": core.LoraConfig(target_modules=["conv"]), "ia3": core.IA3Config(target_modules=["conv"], feedforward_modules=[]),
+              "adalora": core.AdaLoraConfig(target_modules=["conv"], total_step=10)}[method]
+    net = Net()
+    weight, bias = net.conv.weight, net.conv.bias
+    peft_model = core.get_peft_model(net, config)
+    layer = peft_model.base_model.model.conv
+    assert layer.weight is weight and layer.bias is bias
+    assert peft_model(torch.ones(1, 2, 5, 5, dtype=torch.int64)).shape == (1, 4, 3, 3)
+
+
+def test_has_active_enabled_adapter_follows_disable_adapter():
+    peft_model = core.get_peft_model(make_model("llama"), lora())
+    assert peft_model.has_active_enabled_adapter
+    with peft_model.disable_adapter():
+        with peft_model.disable_adapter():
+            assert not peft_model.has_active_enabled_adapter
+        assert not peft_model.has_active_enabled_adapter
+    assert peft_model.has_active_enabled_adapter
