@@ -311,7 +311,7 @@ def isinstance_wrapper(status: TunerLayerStatus) -> bool:
 def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:
     """Write or update ``output_dir/README.md`` so the Hub knows it holds an adapter.
 
-    The card's metadata gets ``library_name: peft``, ``base_model`` (the config's base model, when it is a
+    The card's metadata gets ``library_name: peft``, ``base_model`` (the base model's own config name, when it is a
     name rather than a local path), the method as a tag (e.g. ``lora``) and, for causal LMs,
     ``pipeline_tag: text-generation``. An existing card keeps its text and its other metadata.
     """
@@ -329,7 +329,10 @@ def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:
     card.data["tags"] = sorted(tags)
     if config.task_type is not None and config.task_type.value == "CAUSAL_LM" and not card.data.get("pipeline_tag"):
         card.data["pipeline_tag"] = "text-generation"
-    base = config.base_model_name_or_path
+    # as PEFT: the name the base model's own config records (a model without a config, e.g. a custom nn.Module,
+    # gets no base_model even when the adapter's config names one)
+    model_config = getattr(peft_model.base_model.model, "config", None)
+    base = getattr(model_config, "_name_or_path", None) or getattr(model_config, "name_or_path", None)
     if base and not Path(base).exists():
         card.data["base_model"] = base
     path.parent.mkdir(parents=True, exist_ok=True)

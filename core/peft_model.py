@@ -301,7 +301,7 @@ class PeftModel(nn.Module):
         if any(adapter_name in getattr(layer, "merged_adapters", ()) for _, layer in self.base_model.adapter_layers()):
             # its update is inside the base weights: deleting the adapter would leave it there for ever
             raise ValueError(f"Cannot delete adapter(s) {[adapter_name]!r} while they are merged. Please unmerge them "
-                             f"first (unmerge_adapter()).")
+                             f"first. (unmerge_adapter() takes their updates out of the base weights.)")
         active = [n for n in self.active_adapters if n != adapter_name]
         self._drop_adapter_layers(adapter_name)
         del self.peft_config[adapter_name]

@@ -447,7 +447,7 @@ def test_save_pretrained_writes_the_model_card_like_peft(tmp_path):
     for engine in (core, peft):
         folder = tmp_path / engine.__name__
         model = torch.nn.Sequential(torch.nn.Linear(10, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-        peft_model = engine.get_peft_model(model, engine.LoraConfig(target_modules=["0"]))
+        peft_model = engine.get_peft_model(model, engine.LoraConfig(target_modules=["0"], base_model_name_or_path="my/model"))
         folder.mkdir()
         (folder / "README.md").write_text("---\nlicense: mit\n---\n\nMy notes.\n")
         peft_model.save_pretrained(folder)
