@@ -18,8 +18,8 @@ from tests.peft_suite import run
 
 FILES = ["test_config.py", "test_mapping.py"]
 KEYWORD = "(LoraConfig or IA3Config or TestGetPeftModel) and not AdaLora"
-# measured 2026-12-07 (this slice, our engine): see docs/peft-compatibility.md
-FLOOR = 0
+# measured 2026-12-07 (this slice, our engine, cases of our methods): 25 pass, 37 fail; see docs/peft-compatibility.md
+FLOOR = 25
 
 
 @pytest.mark.slow
@@ -32,6 +32,8 @@ def test_peft_own_config_and_mapping_tests_pass_on_our_engine(tmp_path):
     report = tmp_path / "ours.json"
     run.run("core", FILES, KEYWORD, report, timeout=60)
     outcomes = json.loads(report.read_text())
-    passed = sorted(n for n, (outcome, _) in outcomes.items() if outcome == "passed")
-    failed = sorted(n for n, (outcome, _) in outcomes.items() if outcome == "failed")
+    # cases of methods we do not implement run on real peft (the shim hands them over): not counted
+    ours = {n: outcome for n, (outcome, methods) in outcomes.items() if "out-of-scope" not in methods}
+    passed = sorted(n for n, outcome in ours.items() if outcome == "passed")
+    failed = sorted(n for n, outcome in ours.items() if outcome == "failed")
     assert len(passed) >= FLOOR, f"{len(passed)} of PEFT's cases pass (at least {FLOOR} did); failing now: {failed[:10]}"
