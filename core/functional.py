@@ -81,6 +81,18 @@ def set_peft_model_state_dict(
         adapter_name, dict(peft_model_state_dict), "set_peft_model_state_dict", strict=False,
         ignore_mismatched_sizes=ignore_mismatched_sizes,
     )
+    # As PEFT (a non-strict load into the whole model): a key that is no tensor of this adapter but names a tensor
+    # of the model itself — e.g. the base biases saved by an adapter with bias="all" — is loaded there.
+    model_state = peft_model.base_model.model.state_dict(keep_vars=True)
+    given = {k if k.startswith(PREFIX) else PREFIX + k: v for k, v in peft_model_state_dict.items()}
+    loaded = []
+    with torch.no_grad():
+        for key in unexpected:
+            target, value = model_state.get(key.removeprefix(PREFIX)), given.get(key)
+            if target is not None and value is not None and tuple(target.shape) == tuple(value.shape):
+                target.copy_(value.to(dtype=target.dtype, device=target.device))
+                loaded.append(key)
+    unexpected = [k for k in unexpected if k not in loaded]
     return IncompatibleKeys(missing_keys=missing, unexpected_keys=unexpected)
 
 

@@ -503,3 +503,25 @@ def test_has_active_enabled_adapter_follows_disable_adapter():
             assert not peft_model.has_active_enabled_adapter
         assert not peft_model.has_active_enabled_adapter
     assert peft_model.has_active_enabled_adapter
+
+
+def test_set_peft_model_state_dict_loads_base_tensors_it_names_as_peft():
+    """A state dict saved with bias="all" holds the base biases; loading it into an adapter without bias training
+    puts them into the model (PEFT's non-strict load), and they are not reported as unexpected."""
+    peft = pytest.importorskip("peft")
+    results = {}
+    for engine in (core, peft):
+        trained = engine.get_peft_model(make_model("gpt2"), engine.LoraConfig(r=4, target_modules=["c_attn"], bias="all",
+                                                                                init_lora_weights=False))
+        with torch.no_grad():
+            for n, p in trained.named_parameters():
+                if n.endswith(".bias"):
+                    p.fill_(0.5)
+        state = engine.get_peft_model_state_dict(trained)
+        assert any(k.endswith(".bias") for k in state)
+        fresh = engine.get_peft_model(make_model("gpt2"), engine.LoraConfig(r=4, target_modules=["c_attn"]))
+        result = engine.set_peft_model_state_dict(fresh, state)
+        results[engine.__name__] = (logits(fresh, IDS), result.unexpected_keys, logits(trained, IDS))
+    assert results["core"][1] == [] and results["peft"][1] == []
+    torch.testing.assert_close(results["core"][0], results["core"][2])
+    torch.testing.assert_close(results["core"][0], results["peft"][0], atol=1e-5, rtol=1e-5)
