@@ -297,7 +297,9 @@ class PeftModel(nn.Module):
     def delete_adapter(self, adapter_name: str) -> None:
         """Remove an adapter; if it was active, the remaining active ones (or the first remaining one) stay active."""
         if adapter_name not in self.peft_config:
-            raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
+            # PEFT's sentence first (code matches it), then what there is
+            raise ValueError(f"Adapter {adapter_name} does not exist: no adapter named '{adapter_name}'. Adapters: "
+                             f"{', '.join(self.peft_config) or 'none'}.")
         if any(adapter_name in getattr(layer, "merged_adapters", ()) for _, layer in self.base_model.adapter_layers()):
             # its update is inside the base weights: deleting the adapter would leave it there for ever
             raise ValueError(f"Cannot delete adapter(s) {[adapter_name]!r} while they are merged. Please unmerge them "

@@ -292,6 +292,8 @@ def test_a_merged_adapter_cannot_be_deleted_and_nothing_changes():
         peft_model.delete_adapter("b")
     assert set(peft_model.peft_config) == {"a", "b"}
     assert all(torch.equal(v, peft_model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(ValueError, match="Adapter c does not exist: no adapter named 'c'"):  # PEFT's sentence, then ours
+        peft_model.delete_adapter("c")
     peft_model.delete_adapter("a")  # the unmerged one may go; the merge stays
     assert set(peft_model.peft_config) == {"b"}
     peft_model.unmerge_adapter()
