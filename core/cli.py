@@ -8,7 +8,7 @@ to stderr as written (not hard-wrapped, so a path in it stays whole and copyable
 and exit with status 2, without a traceback; a training run that fails exits with 1 after
 printing its reason. ``--debug`` (before or after the command) shows tracebacks and the worker's log.
 
-Commands: ``new``, ``train``, ``runs``, ``eval``, ``export``, ``inspect``, ``pull``, ``demo``.
+Commands: ``new``, ``train``, ``runs``, ``eval``, ``export``, ``combine``, ``inspect``, ``pull``, ``demo``.
 
 ``train`` runs the training worker (`core.worker`) as a child process in its own session and draws
 its protocol lines as a progress bar. A child, not an in-process loop, because it is exactly what the
@@ -532,6 +532,56 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# combine
+
+
+def _cmd_combine(args: argparse.Namespace) -> int:
+    from core.combine import CombineRequest, combine_runs
+    from core.store import Project
+
+    weights = args.weights if args.weights is not None else [1.0 / len(args.runs)] * len(args.runs)
+    request = CombineRequest(runs=args.runs, weights=weights, how=args.how, density=args.density,
+                             majority_sign_method=args.majority_sign_method, svd_rank=args.svd_rank, seed=args.seed,
+                             name=args.name or "")
+    progress = _Progress()
+    with Project.open(args.project) as project:
+        # every refusal (runs, bases, methods, ranks) comes before the model loads
+        run_id = combine_runs(project, request, lambda fraction, text: progress.line(f"combining: {fraction:4.0%} {text}"))
+        progress.end()
+        run, checkpoint = project.run(run_id), project.last_checkpoint(run_id)
+    rank = run.config.method_config.get("r")
+    print(f"Run {run_id}: {run.name}" + (f", rank {rank}" if rank else "") + f"; its adapter is in {checkpoint}.")
+    print(f"Export it with: adapter-studio export {args.project} --run {run_id} --adapter DIR (or --merged DIR, --gguf FILE)")
+    return 0
+
+
+def _add_combine(subparsers: argparse._SubParsersAction) -> None:
+    from core.combine import COMBINATION_TYPES  # torch-free
+
+    parser = _subcommand(
+        subparsers, "combine", _cmd_combine, help="combine finished runs into a new run (adapter arithmetic)",
+        description="Combine the last checkpoints of finished LoRA (or IA3) runs on the same base model into one "
+        "adapter, recorded as a new run that exports and evaluates like any other. cat is exact (the weighted sum of "
+        "the updates; the ranks add up); linear and the pruning rules (ties, dare_*, magnitude_prune) add the A and B "
+        "matrices (same rank needed); the svd types combine the full updates and factorise the result.",
+        epilog="example:\n  adapter-studio combine facts.adapterstudio --runs 3 5 --weights 0.5 0.5 --how ties --density 0.5",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project file")
+    parser.add_argument("--runs", type=int, nargs="+", required=True, metavar="ID", help="the runs to combine (two or more)")
+    parser.add_argument("--weights", type=float, nargs="+", metavar="W",
+                        help="one weight per run, in the same order (default: equal weights summing to 1)")
+    parser.add_argument("--how", choices=COMBINATION_TYPES, default="cat", help="the combination type (default cat)")
+    parser.add_argument("--density", type=float, help="fraction of values kept, 0-1 (ties, dare_*, magnitude_prune and "
+                        "their _svd variants)")
+    parser.add_argument("--majority-sign-method", choices=("total", "frequency"), default="total",
+                        help="ties / dare_ties: the sign kept per value (default total)")
+    parser.add_argument("--svd-rank", type=int, help="rank of the svd types' result (default: the largest rank)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of dare's random masks (default 0)")
+    parser.add_argument("--name", help="the new run's name (default: what it combines, e.g. '0.5×run 3 + 0.5×run 5 (ties)')")
+
+
+# --------------------------------------------------------------------------------------------------
 # pull
 
 
@@ -614,7 +664,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
 
 # One entry per subcommand, in --help order.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_new, _add_train, _add_runs, _add_eval, _add_export, _add_inspect, _add_pull, _add_demo,
+    _add_new, _add_train, _add_runs, _add_eval, _add_export, _add_combine, _add_inspect, _add_pull, _add_demo,
 ]
 
 

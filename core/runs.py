@@ -5,7 +5,8 @@ arguments and printing) and the window (`studio`, which adds widgets).
 - start a run: `prepare_run` (a new run, or one made ready to continue), then the worker process
   `worker_command` with `worker_env`;
 - find a run (`find_run`) and the adapter inside a checkpoint (`adapter_folder`);
-- export a run's checkpoint (`export_run`).
+- export a run's checkpoint (`export_run`);
+- combine finished runs into a new run (`core.combine`, which loads torch only to build the adapter).
 
 Torch-free at import (the window imports it on its GUI thread); `export_run` loads torch when called.
 Errors a person can fix are `core.errors.RequestError` (the CLI's ``CliError``).
@@ -55,6 +56,9 @@ def prepare_run(project: Any, *, steps: int | None = None, resume: int | None = 
     if resume is None:
         return project.create_run(training_overrides=overrides)
     run = find_run(project, resume)
+    if run.config.combined is not None:
+        raise RequestError(f"run {run.id} was made by combining runs {', '.join(map(str, run.config.combined.get('runs', [])))}, "
+                           "not trained: there is nothing to continue. Train a new run, or combine again.")
     if run.alive:
         raise RequestError(f"run {run.id} is already training (process {run.pid}); stop it first or watch it with `runs`.")
     if not run.resumable and not overrides:

@@ -257,6 +257,9 @@ class ProjectSettings:
     """The training-arguments dataclass of ``core.train`` as a dict."""
     name: str = ""
     """A display name; defaults to the file's stem."""
+    combined: dict[str, Any] | None = None
+    """Only in a run's snapshot, for a run made by combining others (`core.combine`): the runs, weights and
+    combination type it was made of. None for a trained run (and for the project's settings)."""
 
     @property
     def method(self) -> str:
@@ -269,14 +272,17 @@ class ProjectSettings:
         return self.method_config.get("target_modules")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the run's config snapshot)."""
-        return {
+        """JSON-ready dict (the run's config snapshot); ``combined`` only when set."""
+        out = {
             "name": self.name,
             "model": self.model,
             "method_config": self.method_config,
             "data": self.data,
             "training": self.training,
         }
+        if self.combined is not None:
+            out["combined"] = self.combined
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ProjectSettings":
@@ -286,6 +292,7 @@ class ProjectSettings:
             data=dict(data.get("data") or {}),
             training=dict(data.get("training") or {}),
             name=data.get("name") or "",
+            combined=data.get("combined"),
         )
 
 
@@ -585,6 +592,37 @@ class Project:
             folder = self.artifacts_dir / f"run-{run_id}"
             self.db["runs"].update(run_id, {"checkpoint_dir": self._rel(folder), "name": name or f"run {run_id}"})
         return int(run_id)
+
+    def add_finished_run(self, name: str, settings: ProjectSettings, adapter: str | os.PathLike[str], *,
+                         message: str = "") -> int:
+        """A run that no worker trained (a combination of runs, `core.combine`): recorded ``completed`` at once,
+        with ``settings`` as its snapshot and one checkpoint, step 0, holding the adapter folder ``adapter``,
+        which is moved to ``run-<id>/checkpoint-0/adapter``. ``message`` goes into its log. One transaction:
+        if the move fails, no run is left behind. Returns its id."""
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").is_file():
+            raise ProjectFileError(f"{adapter} holds no adapter (no adapter_config.json); nothing was recorded.")
+        now = _now()
+        with self._write():
+            run_id = int(self.db["runs"].insert(
+                {"name": name, "status": "completed", "config": _dumps(settings.to_dict()), "created": now,
+                 "started": now, "ended": now, "step": 0, "total_steps": 0}
+            ).last_pk)
+            folder = self.artifacts_dir / f"run-{run_id}"
+            checkpoint = folder / "checkpoint-0"
+            if checkpoint.exists():  # left by a run of this id that an older copy of the file had
+                raise ProjectFileError(f"{checkpoint} already exists; move it away and try again.")
+            checkpoint.mkdir(parents=True)
+            try:
+                adapter.rename(checkpoint / "adapter")
+            except OSError:
+                checkpoint.rmdir()
+                raise
+            self.db["runs"].update(run_id, {"checkpoint_dir": self._rel(folder)})
+            self.db["checkpoints"].insert({"run_id": run_id, "step": 0, "path": self._rel(checkpoint), "time": now})
+            if message:
+                self.db["logs"].insert({"run_id": run_id, "time": now, "level": "info", "message": message})
+        return run_id
 
     def update_run_config(self, run_id: int, training_overrides: dict[str, Any]) -> None:
         """Change training arguments of a run's snapshot (e.g. more steps before a resume)."""

@@ -130,6 +130,8 @@ class TrainingController(QObject):
         """Why the last Train / Resume did not start (tests read it; the person sees a message)."""
         menu.addSeparator()
         self.act_export = menu.addAction(self.tr("&Export…"), self.export_dialog)
+        self.act_combine = menu.addAction(self.tr("&Combine runs…"), lambda: self.combine_dialog())
+        self.act_combine.setToolTip(self.tr("Make one adapter from finished runs, each with a weight, and save it as a new run"))
         self.act_save_plot = menu.addAction(self.tr("Save &plot…"), self.view._save_dialog)
         window.addAction(self.act_train)
         window.addAction(self.act_stop)
@@ -139,6 +141,7 @@ class TrainingController(QObject):
         self.view.resume_requested.connect(lambda run_id: self.train(resume=run_id))
         self.runs.selection_changed.connect(self._on_selection)
         self.runs.resume_requested.connect(lambda run_id: self.train(resume=run_id))
+        self.runs.combine_requested.connect(lambda ids: self.combine_dialog(ids))
         self.runs.can_resume = self.resume_refusal  # the context menu greys Resume for a run that cannot
         self._refresh_timer = QTimer(self, interval=2000)
         self._refresh_timer.timeout.connect(self.refresh_runs)
@@ -639,6 +642,35 @@ class TrainingController(QObject):
         dialog.exported.connect(lambda *_: self.refresh_runs())
         dialog.show()
         self.export = dialog
+
+    # ---- combine -----------------------------------------------------------------------------------
+
+    def combine_dialog(self, selected: list[int] | None = None) -> Any:
+        """The Combine runs dialog (`studio.widgets.combine_dialog`), the runs list's selection ticked; its preview
+        plays in the playground, its saved run appears in the runs list, selected."""
+        from studio.widgets.combine_dialog import CombineDialog
+
+        if self.project is None:
+            return None
+        ids = self.runs.selected_ids() if selected is None else selected
+        dialog = CombineDialog(self.project, ids, self.window)
+        dialog.preview_ready.connect(self._show_preview)
+        dialog.saved.connect(self._combined)
+        dialog.finished.connect(lambda _result: self.playground.clear_preview())
+        dialog.show()  # not modal: the playground stays usable beside it
+        self.combine = dialog
+        return dialog
+
+    def _show_preview(self, label: str, path: str, model: str) -> None:
+        self.playground.set_preview(label, path, model)
+        self.tabs.setCurrentWidget(self.playground)
+        self.dock.show()
+
+    def _combined(self, run_id: int) -> None:
+        self.playground.clear_preview()
+        self.refresh_runs()
+        self.show_run(run_id)
+        self.window.statusBar().showMessage(self.tr("Saved the combination as run {0}.").format(run_id), 8000)
 
 
 def _scrolled(widget: QWidget) -> QWidget:

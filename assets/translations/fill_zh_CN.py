@@ -445,6 +445,39 @@ ZH.update({
         "这个混合专家模型把专家保存为融合参数，all-linear 不会选中它们：没有 target_parameters 时只训练注意力层。点击后 target_parameters 设为 {0}（每个专家一个 LoRA 更新），即在此模型上新建项目时的默认值。",
 })
 
+# Combine runs (adapter arithmetic; docs/combine.md).
+ZH.update({
+    "linear — adds the A and B matrices (same rank); cheap, approximate": "linear——把 A 矩阵与 B 矩阵分别相加（秩须相同）；计算量小，结果近似",
+    "cat — exact weighted sum of the updates; the ranks add up": "cat——各更新的精确加权和；秩相加",
+    "svd — weighted sum of the updates, refactorised to a chosen rank": "svd——各更新的加权和，再分解到选定的秩",
+    "ties — prune, keep the majority sign, average (same rank)": "ties——剪枝，保留多数符号，再取平均（秩须相同）",
+    "dare_linear — random pruning with rescaling, then linear (same rank)": "dare_linear——随机剪枝并重新缩放，再按 linear 合并（秩须相同）",
+    "dare_ties — random pruning with rescaling, then ties (same rank)": "dare_ties——随机剪枝并重新缩放，再按 ties 合并（秩须相同）",
+    "magnitude_prune — keep the largest values, then linear (same rank)": "magnitude_prune——保留绝对值最大的值，再按 linear 合并（秩须相同）",
+    "{0} — the {1} rule on the full updates, then svd": "{0}——对完整更新应用 {1} 规则，再做 svd 分解",
+    "Combine runs": "合并运行",
+    "Make one adapter from finished runs on the same base model, each with a weight (a negative weight subtracts). Preview it in the playground, then save it as a new run that exports like any other.":
+        "把同一基础模型上已完成的运行合并成一个适配器，每个运行带一个权重（负权重表示减去）。先在试验场中预览，再保存为新的运行，可以像其他运行一样导出。",
+    "rank": "秩", "weight": "权重", "status {0}": "状态 {0}",
+    "The fraction of each tensor's values kept before combining": "合并前每个张量保留的值所占比例",
+    "total — the sign of the weighted sum": "total——取加权和的符号", "frequency — the more frequent sign": "frequency——取出现更多的符号",
+    "the largest rank of the runs": "各运行中最大的秩", "Combination": "合并方式", "Density": "密度",
+    "Majority sign": "多数符号", "SVD rank": "SVD 秩", "Name": "名称",
+    "Preview in the playground": "在试验场中预览", "Save as new run": "保存为新运行",
+    "No finished run with a checkpoint yet: train runs first (LoRA or IA3, on the same base model).":
+        "还没有带检查点的已完成运行：请先训练运行（LoRA 或 IA3，同一基础模型）。",
+    "Combining {0}…": "正在合并 {0}…", "Preview (not saved): {0}": "预览（未保存）：{0}",
+    "Ready in the playground: {0}. Save keeps exactly this adapter.": "已可在试验场中使用：{0}。保存时保留的正是这个适配器。",
+    "Saved as run {0}: {1}. Export it from the runs list like any run.": "已保存为运行 {0}：{1}。可以像其他运行一样从运行列表导出。",
+    "The combination failed: {0}": "合并失败：{0}",
+    "Type a prompt and Generate: the base model and the previewed adapter side by side.": "输入提示词并点击生成：基础模型与预览的适配器并排输出。",
+    "Combine selected runs…": "合并所选运行…", "Combine runs…": "合并运行…", "&Combine runs…": "合并运行(&C)…",
+    "Make one adapter from finished runs, each with a weight (adapter arithmetic)": "把已完成的运行按各自的权重合并成一个适配器（适配器运算）",
+    "Make one adapter from finished runs, each with a weight, and save it as a new run": "把已完成的运行按各自的权重合并成一个适配器，并保存为新运行",
+    "Saved the combination as run {0}.": "已将合并结果保存为运行 {0}。",
+    "The combined adapter": "合并得到的适配器",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

@@ -241,6 +241,169 @@
     </message>
 </context>
 <context>
+    <name>CombineDialog</name>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="51" />
+        <source>linear — adds the A and B matrices (same rank); cheap, approximate</source>
+        <translation>linear——把 A 矩阵与 B 矩阵分别相加（秩须相同）；计算量小，结果近似</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="52" />
+        <source>cat — exact weighted sum of the updates; the ranks add up</source>
+        <translation>cat——各更新的精确加权和；秩相加</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="53" />
+        <source>svd — weighted sum of the updates, refactorised to a chosen rank</source>
+        <translation>svd——各更新的加权和，再分解到选定的秩</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="54" />
+        <source>ties — prune, keep the majority sign, average (same rank)</source>
+        <translation>ties——剪枝，保留多数符号，再取平均（秩须相同）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="55" />
+        <source>dare_linear — random pruning with rescaling, then linear (same rank)</source>
+        <translation>dare_linear——随机剪枝并重新缩放，再按 linear 合并（秩须相同）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="56" />
+        <source>dare_ties — random pruning with rescaling, then ties (same rank)</source>
+        <translation>dare_ties——随机剪枝并重新缩放，再按 ties 合并（秩须相同）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="57" />
+        <source>magnitude_prune — keep the largest values, then linear (same rank)</source>
+        <translation>magnitude_prune——保留绝对值最大的值，再按 linear 合并（秩须相同）</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="78" />
+        <source>Combine runs</source>
+        <translation>合并运行</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="79" />
+        <source>Make one adapter from finished runs on the same base model, each with a weight (a negative weight subtracts). Preview it in the playground, then save it as a new run that exports like any other.</source>
+        <translation>把同一基础模型上已完成的运行合并成一个适配器，每个运行带一个权重（负权重表示减去）。先在试验场中预览，再保存为新的运行，可以像其他运行一样导出。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="85" />
+        <source>run</source>
+        <translation>运行</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="85" />
+        <source>method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="85" />
+        <source>rank</source>
+        <translation>秩</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="85" />
+        <source>weight</source>
+        <translation>权重</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="96" />
+        <source>status {0}</source>
+        <translation>状态 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="117" />
+        <source>{0} — the {1} rule on the full updates, then svd</source>
+        <translation>{0}——对完整更新应用 {1} 规则，再做 svd 分解</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="124" />
+        <source>The fraction of each tensor's values kept before combining</source>
+        <translation>合并前每个张量保留的值所占比例</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="126" />
+        <source>total — the sign of the weighted sum</source>
+        <translation>total——取加权和的符号</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="127" />
+        <source>frequency — the more frequent sign</source>
+        <translation>frequency——取出现更多的符号</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="130" />
+        <source>the largest rank of the runs</source>
+        <translation>各运行中最大的秩</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="139" />
+        <source>Combination</source>
+        <translation>合并方式</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="140" />
+        <source>Density</source>
+        <translation>密度</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="141" />
+        <source>Majority sign</source>
+        <translation>多数符号</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="142" />
+        <source>SVD rank</source>
+        <translation>SVD 秩</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="143" />
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="150" />
+        <source>Preview in the playground</source>
+        <translation>在试验场中预览</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="151" />
+        <source>Save as new run</source>
+        <translation>保存为新运行</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="172" />
+        <source>No finished run with a checkpoint yet: train runs first (LoRA or IA3, on the same base model).</source>
+        <translation>还没有带检查点的已完成运行：请先训练运行（LoRA 或 IA3，同一基础模型）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="249" />
+        <source>Combining {0}…</source>
+        <translation>正在合并 {0}…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="266" />
+        <source>Preview (not saved): {0}</source>
+        <translation>预览（未保存）：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="267" />
+        <source>Ready in the playground: {0}. Save keeps exactly this adapter.</source>
+        <translation>已可在试验场中使用：{0}。保存时保留的正是这个适配器。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="292" />
+        <source>Saved as run {0}: {1}. Export it from the runs list like any run.</source>
+        <translation>已保存为运行 {0}：{1}。可以像其他运行一样从运行列表导出。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="305" />
+        <source>The combination failed: {0}</source>
+        <translation>合并失败：{0}</translation>
+    </message>
+</context>
+<context>
     <name>CostPanel</name>
     <message>
         <location filename="../../studio/widgets/cost_panel.py" line="108" />
@@ -545,121 +708,126 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/widgets/export_dialog.py" line="184" />
+        <source>The combined adapter</source>
+        <translation>合并得到的适配器</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/export_dialog.py" line="187" />
         <source>Final weights — step {0}</source>
         <translation>最终权重——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="184" />
+        <location filename="../../studio/widgets/export_dialog.py" line="187" />
         <source>Last checkpoint — step {0}</source>
         <translation>最后的检查点——第 {0} 步</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="186" />
+        <location filename="../../studio/widgets/export_dialog.py" line="189" />
         <source>Best by a metric the run evaluated</source>
         <translation>按运行评估过的指标选最佳</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="190" />
+        <location filename="../../studio/widgets/export_dialog.py" line="193" />
         <source>No checkpoint of this run was evaluated (eval_steps with checkpoints at the same steps).</source>
         <translation>此运行没有经过评估的检查点（需要设置 eval_steps，并在相同步数保存检查点）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="192" />
+        <location filename="../../studio/widgets/export_dialog.py" line="195" />
         <source>step {0} — {1}</source>
         <translation>第 {0} 步——{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="196" />
+        <location filename="../../studio/widgets/export_dialog.py" line="199" />
         <source>{0} (lowest)</source>
         <translation>{0}（越低越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="196" />
+        <location filename="../../studio/widgets/export_dialog.py" line="199" />
         <source>{0} (highest)</source>
         <translation>{0}（越高越好）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="197" />
+        <location filename="../../studio/widgets/export_dialog.py" line="200" />
         <source>What "best" ranks by: the run's checkpoints with this metric in the project file</source>
         <translation>“最佳”的排序依据：项目文件中带有此指标的本运行检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="207" />
+        <location filename="../../studio/widgets/export_dialog.py" line="210" />
         <source>Browse…</source>
         <translation>浏览…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="213" />
+        <location filename="../../studio/widgets/export_dialog.py" line="216" />
         <source>Checkpoint</source>
         <translation>检查点</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="214" />
+        <location filename="../../studio/widgets/export_dialog.py" line="217" />
         <source>Best by</source>
         <translation>最佳依据</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="216" />
+        <location filename="../../studio/widgets/export_dialog.py" line="219" />
         <source>Folder</source>
         <translation>文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="217" />
+        <location filename="../../studio/widgets/export_dialog.py" line="220" />
         <source>GGUF type</source>
         <translation>GGUF 类型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="218" />
+        <location filename="../../studio/widgets/export_dialog.py" line="221" />
         <source>Ollama name</source>
         <translation>Ollama 名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="225" />
+        <location filename="../../studio/widgets/export_dialog.py" line="228" />
         <source>Export</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="230" />
+        <location filename="../../studio/widgets/export_dialog.py" line="233" />
         <source>This run has no checkpoint yet; train (or resume) it first.</source>
         <translation>此运行还没有检查点；请先训练（或恢复）它。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="250" />
+        <location filename="../../studio/widgets/export_dialog.py" line="253" />
         <source>Export to folder</source>
         <translation>导出到文件夹</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="264" />
+        <location filename="../../studio/widgets/export_dialog.py" line="267" />
         <source>No checkpoint of this run was evaluated.</source>
         <translation>此运行没有经过评估的检查点。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="266" />
+        <location filename="../../studio/widgets/export_dialog.py" line="269" />
         <source>Best by {0}: step {1} ({2}), score {3}</source>
         <translation>按{0}最佳：第 {1} 步（{2}），得分 {3}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="325" />
+        <location filename="../../studio/widgets/export_dialog.py" line="328" />
         <source>Writing {0}, then checking it in llama.cpp against our model…</source>
         <translation>正在写入 {0}，然后在 llama.cpp 中与我们的模型对照校验…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="334" />
+        <location filename="../../studio/widgets/export_dialog.py" line="337" />
         <source>a merged model</source>
         <translation>合并后的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="334" />
+        <location filename="../../studio/widgets/export_dialog.py" line="337" />
         <source>a serving-compatible adapter</source>
         <translation>适合推理服务的适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="335" />
+        <location filename="../../studio/widgets/export_dialog.py" line="338" />
         <source>the adapter</source>
         <translation>适配器</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/export_dialog.py" line="336" />
+        <location filename="../../studio/widgets/export_dialog.py" line="339" />
         <source>Writing {0}, then reloading it and comparing logits with the adapter model…</source>
         <translation>正在写入{0}，然后重新加载并与适配器模型比较 logits…</translation>
     </message>
@@ -2410,27 +2578,32 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>&lt;b&gt;加上适配器&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="184" />
+        <location filename="../../studio/widgets/playground.py" line="193" />
         <source>No checkpoint yet: train a run first.</source>
         <translation>还没有检查点：请先训练一次。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="192" />
+        <location filename="../../studio/widgets/playground.py" line="201" />
+        <source>Type a prompt and Generate: the base model and the previewed adapter side by side.</source>
+        <translation>输入提示词并点击生成：基础模型与预览的适配器并排输出。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/playground.py" line="219" />
         <source>Base model: {0} · adapter: {1}</source>
         <translation>基础模型：{0} · 适配器：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="209" />
+        <location filename="../../studio/widgets/playground.py" line="236" />
         <source>Loading {0} with {1}…</source>
         <translation>正在加载 {0} 和 {1}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="238" />
+        <location filename="../../studio/widgets/playground.py" line="265" />
         <source>Done.</source>
         <translation>完成。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="238" />
+        <location filename="../../studio/widgets/playground.py" line="265" />
         <source> The adapter did not change this answer.</source>
         <translation> 适配器没有改变这个回答。</translation>
     </message>
@@ -2677,39 +2850,54 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>ROUGE-L</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="95" />
+        <location filename="../../studio/widgets/runs_list.py" line="97" />
         <source>The task score the runs list shows: each run's best over its evaluations</source>
         <translation>运行列表显示的任务得分：每个运行在各次评估中的最佳值</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="100" />
+        <location filename="../../studio/widgets/runs_list.py" line="102" />
         <source>Select two runs to compare their settings; several to overlay their curves.</source>
         <translation>选择两个运行可比较设置；选择多个可叠加曲线。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="102" />
+        <location filename="../../studio/widgets/runs_list.py" line="104" />
         <source>Exports of this project (verified against the adapter model)</source>
         <translation>本项目的导出（已与适配器模型比对验证）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="108" />
+        <location filename="../../studio/widgets/runs_list.py" line="110" />
         <source>Score:</source>
         <translation>得分：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="118" />
+        <location filename="../../studio/widgets/runs_list.py" line="120" />
         <source>Exports</source>
         <translation>导出</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="243" />
+        <location filename="../../studio/widgets/runs_list.py" line="245" />
         <source>Resume from last checkpoint</source>
         <translation>从最近的检查点恢复</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/runs_list.py" line="243" />
+        <location filename="../../studio/widgets/runs_list.py" line="245" />
         <source>Resume — {0}</source>
         <translation>恢复——{0}</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="252" />
+        <source>Combine selected runs…</source>
+        <translation>合并所选运行…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="252" />
+        <source>Combine runs…</source>
+        <translation>合并运行…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/runs_list.py" line="253" />
+        <source>Make one adapter from finished runs, each with a weight (adapter arithmetic)</source>
+        <translation>把已完成的运行按各自的权重合并成一个适配器（适配器运算）</translation>
     </message>
 </context>
 <context>
@@ -2821,7 +3009,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="107" />
-        <location filename="../../studio/training.py" line="471" />
+        <location filename="../../studio/training.py" line="474" />
         <source>‖ Pause</source>
         <translation>‖ 暂停</translation>
     </message>
@@ -2842,7 +3030,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="124" />
-        <location filename="../../studio/training.py" line="477" />
+        <location filename="../../studio/training.py" line="480" />
         <source>&amp;Pause</source>
         <translation>暂停(&amp;P)</translation>
     </message>
@@ -2858,6 +3046,16 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/training.py" line="133" />
+        <source>&amp;Combine runs…</source>
+        <translation>合并运行(&amp;C)…</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="134" />
+        <source>Make one adapter from finished runs, each with a weight, and save it as a new run</source>
+        <translation>把已完成的运行按各自的权重合并成一个适配器，并保存为新运行</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="135" />
         <source>Save &amp;plot…</source>
         <translation>保存图表(&amp;P)…</translation>
     </message>
@@ -2866,197 +3064,202 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>还没有运行——按“训练”(Ctrl+Enter)。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="268" />
+        <location filename="../../studio/training.py" line="271" />
         <source>A run is training; stop it first.</source>
         <translation>有运行正在训练；请先停止它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="273" />
+        <location filename="../../studio/training.py" line="276" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="282" />
+        <location filename="../../studio/training.py" line="285" />
         <source>Looking for GPUs…</source>
         <translation>正在查找 GPU…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="291" />
-        <location filename="../../studio/training.py" line="363" />
+        <location filename="../../studio/training.py" line="294" />
+        <location filename="../../studio/training.py" line="366" />
         <source>Cannot train</source>
         <translation>无法训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="296" />
+        <location filename="../../studio/training.py" line="299" />
         <source>starting the worker…</source>
         <translation>正在启动工作进程…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="319" />
+        <location filename="../../studio/training.py" line="322" />
         <source>Model: {0}</source>
         <translation>模型：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="324" />
+        <location filename="../../studio/training.py" line="327" />
         <source>Model: the built-in {0} is only an architecture (no weights); open a folder of the real model to train it.</source>
         <translation>模型：内置的 {0} 只是一个架构（没有权重）；请打开真实模型的文件夹来训练它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="327" />
+        <location filename="../../studio/training.py" line="330" />
         <source>Targets: {0}</source>
         <translation>目标：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="329" />
+        <location filename="../../studio/training.py" line="332" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="330" />
+        <location filename="../../studio/training.py" line="333" />
         <source>Training</source>
         <translation>训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="336" />
+        <location filename="../../studio/training.py" line="339" />
         <source>Data: {0}</source>
         <translation>数据：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="338" />
+        <location filename="../../studio/training.py" line="341" />
         <source>Data: {0} (Preview again once it is fixed.)</source>
         <translation>数据：{0}（修正后请再次预览。）</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="348" />
+        <location filename="../../studio/training.py" line="351" />
         <source>There is no run {0}.</source>
         <translation>没有运行 {0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="350" />
+        <location filename="../../studio/training.py" line="353" />
         <source>Run {0} is complete: there is nothing to resume. Train starts a new run with the current settings (raise max_steps in the Training tab to train longer).</source>
         <translation>运行 {0} 已完成：没有可恢复的内容。“训练”会用当前设置开始新的运行（要训练更久，请在“训练”选项卡中调高 max_steps）。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="353" />
-        <location filename="../../studio/training.py" line="560" />
+        <location filename="../../studio/training.py" line="356" />
+        <location filename="../../studio/training.py" line="563" />
         <source>Run {0} is training already.</source>
         <translation>运行 {0} 已在训练。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="355" />
+        <location filename="../../studio/training.py" line="358" />
         <source>Run {0} has no checkpoint to resume from; fix what it reports and press Train for a new run.</source>
         <translation>运行 {0} 没有可从中恢复的检查点；请修正它报告的问题，然后按“训练”开始新的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="386" />
+        <location filename="../../studio/training.py" line="389" />
         <source>Saved the {0}: {1}</source>
         <translation>已保存{0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="386" />
+        <location filename="../../studio/training.py" line="389" />
         <source>launch script</source>
         <translation>启动脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="386" />
+        <location filename="../../studio/training.py" line="389" />
         <source>Slurm script</source>
         <translation>Slurm 脚本</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="387" />
+        <location filename="../../studio/training.py" line="390" />
         <source>accelerate config</source>
         <translation>accelerate 配置</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="468" />
+        <location filename="../../studio/training.py" line="471" />
         <source>▶ Continuing…</source>
         <translation>▶ 正在继续…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="468" />
+        <location filename="../../studio/training.py" line="471" />
         <source>▶ Continue</source>
         <translation>▶ 继续</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="469" />
+        <location filename="../../studio/training.py" line="472" />
         <source>The run is paused (its memory and place are kept); go on training (Ctrl+P)</source>
         <translation>运行已暂停（保留其内存和进度）；继续训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="471" />
+        <location filename="../../studio/training.py" line="474" />
         <source>‖ Pausing…</source>
         <translation>‖ 正在暂停…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="472" />
+        <location filename="../../studio/training.py" line="475" />
         <source>Pause the run after its current step, keeping its memory and place; Continue goes on (Ctrl+P)</source>
         <translation>在当前步之后暂停运行，保留其内存和进度；“继续”接着训练 (Ctrl+P)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="477" />
+        <location filename="../../studio/training.py" line="480" />
         <source>&amp;Continue</source>
         <translation>继续(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="513" />
+        <location filename="../../studio/training.py" line="516" />
         <source>run {0}: {1}</source>
         <translation>运行 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="530" />
+        <location filename="../../studio/training.py" line="533" />
         <source>Coloured {0} tree rows by where the adaptation went.</source>
         <translation>已按适配的位置为 {0} 行模块树着色。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="541" />
+        <location filename="../../studio/training.py" line="544" />
         <source>Stop run {0}? It writes a checkpoint first; Resume continues it.</source>
         <translation>停止运行 {0}？会先写入检查点；“恢复”可继续。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="544" />
+        <location filename="../../studio/training.py" line="547" />
         <source>stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="553" />
-        <location filename="../../studio/training.py" line="558" />
+        <location filename="../../studio/training.py" line="556" />
+        <location filename="../../studio/training.py" line="561" />
         <source>Select a stopped, failed or interrupted run in the runs list first.</source>
         <translation>请先在运行列表中选择一个已停止、失败或中断的运行。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="564" />
+        <location filename="../../studio/training.py" line="567" />
         <source>Resume the selected run from its last checkpoint</source>
         <translation>从最后一个检查点恢复所选运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="579" />
+        <location filename="../../studio/training.py" line="582" />
         <source>A run is training</source>
         <translation>有运行正在训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="580" />
+        <location filename="../../studio/training.py" line="583" />
         <source>Stop the run</source>
         <translation>停止运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="581" />
+        <location filename="../../studio/training.py" line="584" />
         <source>Keep it running in the background</source>
         <translation>在后台继续运行</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="585" />
+        <location filename="../../studio/training.py" line="588" />
         <source>Stop training</source>
         <translation>停止训练</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="595" />
+        <location filename="../../studio/training.py" line="598" />
         <source>Run {0} is training. Stop it (a checkpoint is written), or keep it running in the background? Reopening the project shows it again.</source>
         <translation>运行 {0} 正在训练。停止它（会写入检查点），还是让它在后台继续运行？重新打开项目时会再次显示它。</translation>
     </message>
     <message>
-        <location filename="../../studio/training.py" line="598" />
+        <location filename="../../studio/training.py" line="601" />
         <source>It is paused: kept in the background it stays paused until you reopen the project and continue it.</source>
         <translation>它已暂停：在后台保留时会一直暂停，直到你重新打开项目并继续它。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/training.py" line="673" />
+        <source>Saved the combination as run {0}.</source>
+        <translation>已将合并结果保存为运行 {0}。</translation>
     </message>
 </context>
 </TS>

@@ -55,6 +55,9 @@ class MethodFacts:
     the form shows it as a plain field."""
     low_rank: bool = False
     """Each adapted module holds a low-rank update ``B A`` (the Adaptation tab draws its size)."""
+    combination_types: tuple[str, ...] = ()
+    """The ``add_weighted_adapter`` rules (`core.arithmetic`) that combine this method's adapters, which the
+    Combine runs dialog and ``adapter-studio combine`` offer (`core.combine`); empty: its runs cannot be combined."""
 
     @property
     def suggested(self) -> dict[str, Any]:

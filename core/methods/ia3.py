@@ -65,6 +65,7 @@ FACTS = MethodFacts(
     mergeable=True,
     adapter_defaults={"target_modules": None},
     training_defaults={"learning_rate": 1e-2},
+    combination_types=("linear",),  # a weighted sum of the scaling vectors (core.arithmetic)
 )
 
 

@@ -59,6 +59,8 @@ FACTS = MethodFacts(
     adapter_defaults={"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"},
     training_defaults={"learning_rate": 2e-3},
     low_rank=True,
+    combination_types=("linear", "ties", "dare_linear", "dare_ties", "magnitude_prune", "cat", "svd", "ties_svd",
+                       "dare_linear_svd", "dare_ties_svd", "magnitude_prune_svd"),
 )
 
 

@@ -180,9 +180,12 @@ class ExportDialog(QDialog):
         if on_disk:
             last = on_disk[-1]
             final = run.status == "completed" and last["step"] >= run.step
-            self.checkpoint.addItem(
-                (self.tr("Final weights — step {0}") if final else self.tr("Last checkpoint — step {0}")).format(last["step"]),
-                "last")
+            if run.config.combined is not None:  # a combination of runs (core.combine): one adapter, no training step
+                self.checkpoint.addItem(self.tr("The combined adapter"), "last")
+            else:
+                self.checkpoint.addItem(
+                    (self.tr("Final weights — step {0}") if final else self.tr("Last checkpoint — step {0}")).format(last["step"]),
+                    "last")
             self.checkpoint.addItem(self.tr("Best by a metric the run evaluated"), "best")
             if not self.metrics:
                 item = self.checkpoint.model().item(1)

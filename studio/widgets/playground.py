@@ -162,11 +162,20 @@ class Playground(QWidget):
         self.checkpoint_model: dict[str, str] = {}
         """Checkpoint folder -> the model its run trained (the window fills it); else `model_ref`."""
         self.outputs = {"base": "", "adapter": ""}
+        self.preview: tuple[str, str, str] | None = None
+        """(label, adapter folder, model reference) of an adapter shown before it is a run (`set_preview`)."""
+        self._items: list[tuple[str, str]] = []
 
     def set_checkpoints(self, model_ref: str, checkpoints: list[tuple[str, str]], prefer: str | None = None) -> None:
         """[(label, checkpoint folder)], newest first. ``prefer``: the checkpoint to show unless the
-        person picked another (the window passes the newest finished run's last checkpoint)."""
+        person picked another (the window passes the newest finished run's last checkpoint). A preview
+        (`set_preview`) stays first in the list."""
         self.model_ref = model_ref
+        self._items = list(checkpoints)
+        if self.preview is not None:
+            label, path, model = self.preview
+            checkpoints = [(label, path), *checkpoints]
+            self.checkpoint_model[path] = model  # the window refills checkpoint_model from the project file
         if prefer != self._preferred:  # a newer run finished: show it, even over an earlier pick
             self._picked = None
         self._preferred = prefer
@@ -179,9 +188,27 @@ class Playground(QWidget):
         self.checkpoint.setCurrentIndex(i if i >= 0 else (0 if checkpoints else -1))
         self.checkpoint.blockSignals(False)
         self._show_model()
-        self.go.setEnabled(bool(checkpoints))
+        self.go.setEnabled(bool(checkpoints) and not self.busy)
         if not checkpoints:
             self.status.setText(self.tr("No checkpoint yet: train a run first."))
+
+    def set_preview(self, label: str, path: str, model_ref: str) -> None:
+        """An adapter that is not (yet) a run of the project, e.g. the Combine dialog's preview: first in the
+        picker and chosen, until `clear_preview`."""
+        self.preview = (label, path, model_ref)
+        self._picked = path
+        self.set_checkpoints(self.model_ref, self._items, prefer=self._preferred)
+        self.status.setText(self.tr("Type a prompt and Generate: the base model and the previewed adapter side by side."))
+
+    def clear_preview(self) -> None:
+        """Drop the preview from the picker (its folder is gone once the dialog closes)."""
+        if self.preview is None:
+            return
+        path = self.preview[1]
+        self.preview = None
+        if self._picked == path:
+            self._picked = None
+        self.set_checkpoints(self.model_ref, self._items, prefer=self._preferred)
 
     def _show_model(self) -> None:
         path = self.checkpoint.currentData()

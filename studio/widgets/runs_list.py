@@ -77,6 +77,8 @@ class RunsList(QWidget):
 
     selection_changed = Signal(list)
     resume_requested = Signal(int)
+    combine_requested = Signal(list)
+    """Combine runs… from the context menu, with the selected runs (the window opens the Combine dialog)."""
     metric_changed = Signal()
     """The person chose another task score for the "best score" column (the window refills the list)."""
 
@@ -245,7 +247,12 @@ class RunsList(QWidget):
         resume.setEnabled(not why)
         resume.setToolTip(why)
         resume.triggered.connect(lambda: self.resume_requested.emit(run_id))
-        return [resume]
+        ids = self.selected_ids()
+        ids = ids if run_id in ids else [run_id]
+        combine = QAction(self.tr("Combine selected runs…") if len(ids) > 1 else self.tr("Combine runs…"), parent or self)
+        combine.setToolTip(self.tr("Make one adapter from finished runs, each with a weight (adapter arithmetic)"))
+        combine.triggered.connect(lambda: self.combine_requested.emit(ids))
+        return [resume, combine]
 
 
 def _latest_comparisons(rows: list[dict[str, Any]]) -> dict[int, tuple[str, str]]:
