@@ -29,6 +29,8 @@ _EXPORTS = {
     "set_peft_model_state_dict": "core.functional",
     "inject_adapter_in_model": "core.functional",
     "get_layer_status": "core.functional",
+    "get_base_model_state_dict": "core.functional",
+    "set_base_model_state_dict": "core.functional",
     "get_model_status": "core.functional",
     "TunerLayerStatus": "core.functional",
     "TunerModelStatus": "core.functional",

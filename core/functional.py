@@ -81,6 +81,68 @@ def set_peft_model_state_dict(
         adapter_name, dict(peft_model_state_dict), "set_peft_model_state_dict", strict=False,
         ignore_mismatched_sizes=ignore_mismatched_sizes,
     )
+    # As PEFT (a non-strict load into the whole model): a key that is no tensor of this adapter but names a tensor
+    # of the model itself — e.g. the base biases saved by an adapter with bias="all" — is loaded there.
+    model_state = peft_model.base_model.model.state_dict(keep_vars=True)
+    given = {k if k.startswith(PREFIX) else PREFIX + k: v for k, v in peft_model_state_dict.items()}
+    loaded = []
+    with torch.no_grad():
+        for key in unexpected:
+            target, value = model_state.get(key.removeprefix(PREFIX)), given.get(key)
+            if target is not None and value is not None and tuple(target.shape) == tuple(value.shape):
+                target.copy_(value.to(dtype=target.dtype, device=target.device))
+                loaded.append(key)
+    unexpected = [k for k in unexpected if k not in loaded]
+    return IncompatibleKeys(missing_keys=missing, unexpected_keys=unexpected)
+
+
+def _base_keys(peft_model: PeftModel) -> dict[str, str]:
+    """The base model's key (as before adapters were added) -> its key in ``peft_model.base_model.model``.
+
+    Inside an adapter layer only its ``base_layer`` branch, inside a modules_to_save wrapper only its
+    ``original_module`` branch belongs to the base model; those segments are left out of the original key, and
+    everything else inside a wrapper (the adapters' tensors, the trained copies) is not a base key."""
+    model = peft_model.base_model.model
+    modules = dict(model.named_modules(remove_duplicate=False))
+    keys: dict[str, str] = {}
+    for key in model.state_dict(keep_vars=True):
+        parts, kept, path, is_base = key.split("."), [], "", True
+        for i, part in enumerate(parts[:-1]):
+            module = modules.get(path)
+            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)):
+                if part not in ("base_layer", "original_module"):
+                    is_base = False
+                    break
+            else:
+                kept.append(part)
+            path = f"{path}.{part}" if path else part
+        if is_base and not isinstance(modules.get(path), (AdapterLayer, ModulesToSaveWrapper)):
+            keys[".".join([*kept, parts[-1]])] = key
+    return keys
+
+
+def get_base_model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The base model's state dict under its own keys (as before the adapters were added): no adapter tensors,
+    no ``base_layer`` / ``original_module`` segments (PEFT's helper of that name; the tensors are the live ones)."""
+    peft_model = _peft_model(model, "get_base_model_state_dict")
+    state = peft_model.base_model.model.state_dict()
+    return {original: state[key] for original, key in _base_keys(peft_model).items()}
+
+
+def set_base_model_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], strict: bool = True) -> IncompatibleKeys:
+    """Load ``state_dict`` (the base model's own keys) into the base model under its adapters (PEFT's helper).
+
+    ``strict``: a key missing from ``state_dict`` or one that names nothing is an error (nothing is loaded);
+    otherwise what fits is loaded and the rest reported as (missing_keys, unexpected_keys)."""
+    peft_model = _peft_model(model, "set_base_model_state_dict")
+    keys = _base_keys(peft_model)
+    missing = [k for k in keys if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in keys]
+    if strict and (missing or unexpected):
+        parts = ([f"{len(missing)} key(s) of the base model are missing, e.g. '{missing[0]}'"] if missing else []) + \
+                ([f"{len(unexpected)} key(s) name nothing in the base model, e.g. '{unexpected[0]}'"] if unexpected else [])
+        raise RuntimeError(f"set_base_model_state_dict: {'; '.join(parts)}. Nothing was loaded.")
+    peft_model.base_model.model.load_state_dict({keys[k]: v for k, v in state_dict.items() if k in keys}, strict=False)
     return IncompatibleKeys(missing_keys=missing, unexpected_keys=unexpected)
 
 
@@ -116,6 +178,10 @@ def _peft_model(model: nn.Module, verb: str) -> PeftModel:
     """The PeftModel behind ``model`` (itself, or the one inject_adapter_in_model left on a plain model)."""
     if isinstance(model, PeftModel):
         return model
+    # a wrapper that holds the model as ``.module`` (torch's FSDP, DistributedDataParallel): the model inside it
+    inner = model._modules.get("module") or model._modules.get("_fsdp_wrapped_module")
+    if isinstance(inner, nn.Module):
+        return _peft_model(inner, verb)
     owner = model.__dict__.get("_peft_owner")
     if owner is None:
         raise ValueError(f"{verb}: this model has no adapters; build it with get_peft_model or inject_adapter_in_model.")
@@ -257,7 +323,7 @@ def isinstance_wrapper(status: TunerLayerStatus) -> bool:
 def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:
     """Write or update ``output_dir/README.md`` so the Hub knows it holds an adapter.
 
-    The card's metadata gets ``library_name: peft``, ``base_model`` (the config's base model, when it is a
+    The card's metadata gets ``library_name: peft``, ``base_model`` (the base model's own config name, when it is a
     name rather than a local path), the method as a tag (e.g. ``lora``) and, for causal LMs,
     ``pipeline_tag: text-generation``. An existing card keeps its text and its other metadata.
     """
@@ -275,7 +341,10 @@ def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:
     card.data["tags"] = sorted(tags)
     if config.task_type is not None and config.task_type.value == "CAUSAL_LM" and not card.data.get("pipeline_tag"):
         card.data["pipeline_tag"] = "text-generation"
-    base = config.base_model_name_or_path
+    # as PEFT: the name the base model's own config records (a model without a config, e.g. a custom nn.Module,
+    # gets no base_model even when the adapter's config names one)
+    model_config = getattr(peft_model.base_model.model, "config", None)
+    base = getattr(model_config, "_name_or_path", None) or getattr(model_config, "name_or_path", None)
     if base and not Path(base).exists():
         card.data["base_model"] = base
     path.parent.mkdir(parents=True, exist_ok=True)

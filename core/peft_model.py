@@ -20,7 +20,7 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -79,6 +79,9 @@ class AdapterModel(nn.Module):
                 raise
             owner = self.__dict__.get("_owner")
             if name in TUNER_NAMES and owner is not None and owner() is not None:
+                if name == "active_adapter":  # PEFT's tuner: the name, or the list when several are active
+                    names = owner().active_adapters
+                    return names if len(names) > 1 else owner().active_adapter
                 return getattr(owner(), name)
             return getattr(self.model, name)
 
@@ -119,8 +122,20 @@ class PeftModel(nn.Module):
     @property
     def active_adapters(self) -> list[str]:
         """The active adapter names: ``[active_adapter]``, or the list given to ``set_adapter([...])``."""
+        if not self.peft_config:  # every adapter was deleted
+            return []
         names = self.__dict__.get("_active_names") or []
         return list(names) if names and names[0] == self.active_adapter else [self.active_adapter]
+
+    @property
+    def has_active_enabled_adapter(self) -> bool:
+        """PEFT's flag: some adapter is active and the adapters are not switched off (``disable_adapter()``)."""
+        return bool(self.active_adapters) and not self.adapters_disabled
+
+    @property
+    def _is_prompt_learning(self) -> bool:
+        """PEFT's private flag, read by PEFT's helper functions (e.g. ``get_base_model_state_dict``)."""
+        return bool(self.peft_config) and self.active_peft_config.is_prompt_learning
 
     @property
     def peft_type(self) -> PeftType:
@@ -282,12 +297,22 @@ class PeftModel(nn.Module):
     def delete_adapter(self, adapter_name: str) -> None:
         """Remove an adapter; if it was active, the remaining active ones (or the first remaining one) stay active."""
         if adapter_name not in self.peft_config:
-            raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(self.peft_config)}.")
-        if len(self.peft_config) == 1:
-            raise ValueError("This is the model's only adapter; use unload() to get the base model back instead.")
+            # PEFT's sentence first (code matches it), then what there is
+            raise ValueError(f"Adapter {adapter_name} does not exist: no adapter named '{adapter_name}'. Adapters: "
+                             f"{', '.join(self.peft_config) or 'none'}.")
+        if any(adapter_name in getattr(layer, "merged_adapters", ()) for _, layer in self.base_model.adapter_layers()):
+            # its update is inside the base weights: deleting the adapter would leave it there for ever
+            raise ValueError(f"Cannot delete adapter(s) {[adapter_name]!r} while they are merged. Please unmerge them "
+                             f"first. (unmerge_adapter() takes their updates out of the base weights.)")
         active = [n for n in self.active_adapters if n != adapter_name]
         self._drop_adapter_layers(adapter_name)
         del self.peft_config[adapter_name]
+        if not self.peft_config:
+            # the last adapter (as PEFT allows): the layers are back to the base modules, nothing is active; the
+            # base model (``base_model``) runs as before, and add_adapter can start again
+            self.active_adapter = None
+            self.__dict__["_active_names"] = []
+            return
         active = active or [next(iter(self.peft_config))]
         self.active_adapter = active[0]
         self.__dict__["_active_names"] = active
@@ -338,6 +363,8 @@ class PeftModel(nn.Module):
     def _method_hook(self, verb: str) -> Any:
         """The method file's ``peft_<verb>`` when it takes this verb over (the verbs: `core.methods.contract.HOOKS`)."""
         assert verb in HOOKS, f"{verb!r} is not one of the hooks core.methods.contract names"
+        if not self.peft_config:  # every adapter was deleted: the plain model's behaviour
+            return None
         return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -417,8 +444,15 @@ class PeftModel(nn.Module):
         if hook is not None:  # e.g. prompt learning: nothing to merge, the hook says so
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else self.active_adapters
+        layers = [layer for _, layer in self.base_model.adapter_layers()]
+        holding = [layer for layer in layers if set(names) & set(layer.adapter_names())]
+        if holding and all(set(names) & set(l.adapter_names()) <= set(getattr(l, "merged_adapters", ())) for l in holding):
+            # a second merge_adapter() is harmless but usually a mistake in the caller's bookkeeping: say so (as PEFT)
+            warnings.warn(f"merge_adapter(): All adapters are already merged, nothing to do ({', '.join(names)}).",
+                          UserWarning, stacklevel=2)
+            return
         self._untie_adapted_weights()
-        for _, layer in self.base_model.adapter_layers():
+        for layer in layers:
             layer.merge(names, safe_merge=safe_merge)
 
     def _untie_adapted_weights(self) -> None:
@@ -541,7 +575,8 @@ class PeftModel(nn.Module):
         return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
 
     def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
-        """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``.
+        """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``,
+        and the Hub model card ``save_directory/README.md`` (:meth:`create_or_update_model_card`).
 
         Each file is written to a temporary name and renamed into place, so an interrupted save never
         leaves a half-written adapter behind.
@@ -551,9 +586,14 @@ class PeftModel(nn.Module):
         root = Path(save_directory)
         if root.exists() and not root.is_dir():
             raise ValueError(f"Cannot save the adapter into {root}: it is a file, not a folder.")
-        for name in selected_adapters or list(self.peft_config):
+        for name in selected_adapters or []:
             if name not in self.peft_config:
                 raise ValueError(f"No adapter named '{name}'. Adapters: {', '.join(self.peft_config)}.")
+        # PEFT writes the Hub model card (README.md: library_name peft, the method's tag) beside the adapter; an
+        # existing card keeps its text
+        root.mkdir(parents=True, exist_ok=True)
+        self.create_or_update_model_card(str(root))
+        for name in selected_adapters or list(self.peft_config):
             folder = root if name == "default" else root / name
             folder.mkdir(parents=True, exist_ok=True)
             state = {k: v.detach().to("cpu").clone().contiguous() for k, v in self.adapter_state_dict(name).items()}
@@ -596,6 +636,7 @@ class PeftModel(nn.Module):
         replacement applied to the file's keys), ``subfolder``, and the hub download options (``revision``,
         ``token``, ``cache_dir``, ...), which change nothing for a local folder. Any other keyword is an error.
         """
+        device_map = kwargs.pop("device_map", None)
         folder = _resolve_load_options("load_adapter", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = load_config(folder)
         config.inference_mode = not is_trainable
@@ -610,6 +651,9 @@ class PeftModel(nn.Module):
             del self.peft_config[adapter_name]
             self._refresh_trainable()
             raise
+        _apply_device_map(self, device_map, "load_adapter")
+        # the load is strict (a missing or unexpected tensor is an error above), so both lists are empty
+        return LoadResult(missing_keys=[], unexpected_keys=[])
 
     def _undo_init(self, adapter_name: str) -> None:
         """After a failed load: undo what the adapter's init did to base weights (PiSSA), before removing it."""
@@ -723,6 +767,7 @@ class PeftModel(nn.Module):
         Keywords as in PEFT (see :meth:`load_adapter`, plus ``torch_device``); an unknown keyword is an error.
         """
         torch_device = kwargs.pop("torch_device", None)
+        device_map = kwargs.pop("device_map", None)
         folder = _resolve_load_options("from_pretrained", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = config or load_config(folder)
         config.inference_mode = not is_trainable
@@ -738,6 +783,7 @@ class PeftModel(nn.Module):
             peft._undo_init(adapter_name)
             peft.unload()  # give the caller their model back unchanged
             raise
+        _apply_device_map(peft, device_map, "from_pretrained")
         if not is_trainable:
             peft.eval()
         return peft
@@ -816,6 +862,35 @@ def _resolve_load_options(verb: str, model_id: str | os.PathLike, torch_device: 
             raise ValueError(f"{verb}(torch_device={torch_device!r}): this process sees no CUDA device.")
     folder = Path(model_id) / subfolder if subfolder else Path(model_id)
     return folder
+
+
+class LoadResult(NamedTuple):
+    """What :meth:`PeftModel.load_adapter` returns, as PEFT (torch's ``load_state_dict`` result): the parameters the
+    file did not provide and the file's keys that fit nothing. Our load is strict, so both are empty on success."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _apply_device_map(peft_model: nn.Module, device_map: Any, verb: str) -> None:
+    """PEFT's ``device_map`` keyword when loading: ``{"": device}`` (or any map naming one device) places the whole
+    model there. Spreading a model over several devices is the base model's business (transformers'
+    ``from_pretrained(device_map=...)``; the adapter follows its base layers), so other maps are refused."""
+    if device_map is None:
+        return
+    devices = set(device_map.values()) if isinstance(device_map, dict) else set()
+    if len(devices) != 1:
+        raise ValueError(
+            f"{verb}(device_map={device_map!r}): only a map that puts the whole model on one device (e.g. {{'': 'cpu'}}) "
+            f"is supported here. To spread the model over devices, load the base model with device_map=... in "
+            f"transformers; the adapter is created where each of its base layers lives."
+        )
+    device = devices.pop()
+    try:
+        device = torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{verb}(device_map={device_map!r}): {device!r} is not a device name such as 'cpu' or 'cuda:0'.") from None
+    peft_model.to(device)
 
 
 def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None) -> dict[str, torch.Tensor]:

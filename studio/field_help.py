@@ -32,6 +32,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."),
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module rank overrides, name/regex -> r."),
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module alpha overrides."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."),
     QT_TRANSLATE_NOOP("FieldHelp", "Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and 'experts.down_proj' for the experts of a MoE model (one update per expert)."),
     QT_TRANSLATE_NOOP("FieldHelp", "How many virtual tokens to learn (≥ 1)."),
     QT_TRANSLATE_NOOP("FieldHelp", "Width of one virtual token; filled in from the model (hidden size)."),

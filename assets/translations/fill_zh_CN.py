@@ -212,6 +212,7 @@ ZH.update({
     "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random.": "True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。",
     "Per-module rank overrides, name/regex -> r.": "按模块覆盖秩，名称/正则表达式 -> r。",
     "Per-module alpha overrides.": "按模块覆盖 alpha。",
+    "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias.": "给 lora_B 加一个可训练的偏置 (out,)，与更新同样缩放；合并时加到该层的偏置上。",
     "Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and 'experts.down_proj' for the experts of a MoE model (one update per expert).": "按名称或名称后缀指定要适配的参数，例如 MoE 模型专家的 'experts.gate_up_proj' 和 'experts.down_proj'（每个专家一个更新）。",
     "How many virtual tokens to learn (≥ 1).": "要学习的虚拟 token 数量（≥ 1）。",
     "Width of one virtual token; filled in from the model (hidden size).": "单个虚拟 token 的宽度；根据模型填入（隐藏层大小）。",

@@ -111,6 +111,8 @@ def try_forward(layer: nn.Module, x: torch.Tensor, args: tuple, kwargs: dict, sh
     base = layer.base_layer
     if type(base) is not nn.Linear or name in layer.lora_magnitude_vector or name not in layer.lora_A:
         return None
+    if layer.lora_B[name].bias is not None:  # lora_bias: B's own bias (out,) is not part of the fused node
+        return None
     if base.weight.requires_grad or base._forward_hooks or base._forward_pre_hooks or hasattr(base, "_hf_hook"):
         return None
     # (the meta device, where core/estimate.py traces a step, has no autocast state to ask about)

@@ -38,6 +38,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods.lora import LoraConfig
+from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -77,7 +78,7 @@ class AdaLoraConfig(PeftConfig):
     """Settings of an AdaLoRA adapter (PEFT's ``AdaLoraConfig`` fields and defaults)."""
 
     peft_type: ClassVar[PeftType] = PeftType.ADALORA
-    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {**LoraConfig.UNSUPPORTED_DEFAULTS, "use_dora": False}
+    UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {**LoraConfig.UNSUPPORTED_DEFAULTS, "use_dora": False, "lora_bias": False}
     # LoRA fields PEFT writes for AdaLoRA but never reads for it: accepted and dropped without a warning.
     IGNORED_KEYS: ClassVar[tuple[str, ...]] = ("use_rslora", "alpha_pattern")
 
@@ -177,13 +178,20 @@ Config = AdaLoraConfig
 
 def can_target(module: nn.Module) -> str | None:
     """None if AdaLoRA can adapt ``module``; otherwise why not."""
-    if isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D":
+    if isinstance(module, (nn.Linear, nn.Conv2d)) or type(module).__name__ == "Conv1D":
+        if isinstance(module, nn.Conv2d) and module.groups > 1:
+            # ΔW = B (A ⊙ E) is (out, in·kh·kw): a grouped kernel (out, in/g, kh, kw) has fewer elements, so the
+            # update has no kernel of the base's shape to convolve with (PEFT fails there with a reshape error)
+            return f"AdaLoRA adapts Conv2d layers with groups=1 only, not groups={module.groups}."
         return None
-    return f"AdaLoRA adapts Linear and Conv1D layers, not {type(module).__name__}."
+    return f"AdaLoRA adapts Linear, Conv1D and Conv2d layers, not {type(module).__name__}."
 
 
-class SVDLayer(nn.Module):
-    """Wraps one Linear / Conv1D layer and holds named SVD-form adapters ``(A, E, B, ranknum)`` for it."""
+class SVDLayer(WrapsBaseLayer):
+    """Wraps one Linear / Conv1D / Conv2d layer and holds named SVD-form adapters ``(A, E, B, ranknum)`` for it.
+
+    On a ``Conv2d`` (as PEFT's layout): ``A (r, in·kh·kw)``, ``B (out, r)``; the update ``B (A ⊙ E)`` reshaped to
+    the kernel ``(out, in, kh, kw)`` is convolved with the base's stride, padding and dilation."""
 
     def __init__(self, base_layer: nn.Module, module_name: str) -> None:
         super().__init__()
@@ -192,9 +200,12 @@ class SVDLayer(nn.Module):
             raise TypeError(reason)
         self.base_layer = base_layer
         self.module_name = module_name  # path inside the model: the rank_pattern key is f"{module_name}.lora_E"
-        self.kind = "linear" if isinstance(base_layer, nn.Linear) else "conv1d"
+        self.kind = "linear" if isinstance(base_layer, nn.Linear) else "conv2d" if isinstance(base_layer, nn.Conv2d) else "conv1d"
         if self.kind == "linear":
             self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        elif self.kind == "conv2d":  # A's columns run over the receptive field: in_channels · kh · kw
+            kh, kw = base_layer.kernel_size
+            self.in_features, self.out_features = base_layer.in_channels * kh * kw, base_layer.out_channels
         else:  # transformers Conv1D: weight (in, out)
             self.in_features, self.out_features = base_layer.weight.shape
         self.lora_A = nn.ParameterDict()  # (r, in)   right singular vectors Q
@@ -285,7 +296,10 @@ class SVDLayer(nn.Module):
         """``B (A ⊙ E) · α / (ranknum + 1e-5)`` in the base weight's layout, computed in fp32 (and kept so if asked)."""
         A, E, B = self.lora_A[name].float(), self.lora_E[name].float(), self.lora_B[name].float()
         delta = (B @ (A * E)) * self.scaling[name] / (self.ranknum[name].float() + 1e-5)  # (out, in)
-        delta = delta.T if self.kind == "conv1d" else delta
+        if self.kind == "conv1d":
+            delta = delta.T
+        elif self.kind == "conv2d":  # (out, in·kh·kw) -> the kernel (out, in, kh, kw)
+            delta = delta.reshape(self.base_layer.weight.shape)
         return delta if fp32 else delta.to(self.base_layer.weight.dtype)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -301,6 +315,14 @@ class SVDLayer(nn.Module):
             x_in = x.to(A.dtype)
             if self.training and self.dropout_p[name] > 0:
                 x_in = F.dropout(x_in, self.dropout_p[name], training=True)
+            if self.kind == "conv2d":
+                # (N, in, H, W) -> (N, out, H', W'): the update as a kernel, convolved as the base layer convolves
+                base = self.base_layer
+                kernel = (B @ (A * E) * self.scaling[name] / (self.ranknum[name] + 1e-5)).reshape(base.weight.shape)
+                update = F.conv2d(x_in, kernel, stride=base.stride, padding=base.padding, dilation=base.dilation,
+                                  groups=base.groups)
+                result = result + update.to(result.dtype)
+                continue
             # (..., in) @ (in, r) @ (r, out), the order PEFT computes in
             update = (x_in @ (A * E).T @ B.T) * self.scaling[name] / (self.ranknum[name] + 1e-5)
             result = result + update.to(result.dtype)
@@ -371,7 +393,7 @@ def inject(model: nn.Module, config: AdaLoraConfig, adapter_name: str, *, initia
         module = model.get_submodule(module_name)
         if not isinstance(module, SVDLayer):
             is_conv1d = type(module).__name__ == "Conv1D"
-            if is_conv1d != bool(config.fan_in_fan_out):
+            if is_conv1d != bool(config.fan_in_fan_out) and not isinstance(module, nn.Conv2d):
                 warnings.warn(f"{module_name} is a {type(module).__name__}: setting fan_in_fan_out={is_conv1d}.", stacklevel=2)
                 config.fan_in_fan_out = is_conv1d
             module = SVDLayer(module, module_name)

@@ -30,6 +30,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
+from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -130,7 +131,7 @@ def is_feedforward(config: IA3Config, module_name: str) -> bool:
     return any(module_name.endswith(entry) for entry in ff or [])
 
 
-class IA3Layer(nn.Module):
+class IA3Layer(WrapsBaseLayer):
     """Wraps one Linear / Conv1D / Conv2d / Conv3d layer and holds any number of named (IA)³ vectors for it."""
 
     def __init__(self, base_layer: nn.Module, feedforward: bool) -> None:

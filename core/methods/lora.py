@@ -43,6 +43,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods import _lora_fused, _param_lora
+from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
@@ -70,7 +71,7 @@ class LoraConfig(PeftConfig):
     peft_type: ClassVar[PeftType] = PeftType.LORA
     # PEFT features we do not implement, with the value that means "off" (a file using one is refused).
     UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {
-        "lora_bias": False, "layer_replication": None, "use_qalora": False, "loftq_config": {},
+        "layer_replication": None, "use_qalora": False, "loftq_config": {},
         "eva_config": None, "corda_config": None, "megatron_config": None,
         "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
@@ -109,6 +110,10 @@ class LoraConfig(PeftConfig):
                           "'experts.down_proj' for the experts of a MoE model (one update per expert)."},
     )
     alpha_pattern: dict[str, float] = field(default_factory=dict, metadata={"help": "Per-module alpha overrides."})
+    lora_bias: bool = field(
+        default=False,
+        metadata={"help": "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -138,10 +143,36 @@ class LoraConfig(PeftConfig):
                 raise ConfigError(f"rank_pattern['{name}'] must be a whole number ≥ 1, got {rank!r}.")
         self.rank_pattern = dict(self.rank_pattern or {})
         self.alpha_pattern = dict(self.alpha_pattern or {})
+        _check_lora_bias(self)
         _param_lora.check_config(self)
 
 
 Config = LoraConfig
+
+
+def _check_lora_bias(config: LoraConfig) -> None:
+    """``lora_bias`` as PEFT allows it: a bool, with the plain inits (True / False) and without DoRA."""
+    if not isinstance(config.lora_bias, bool):
+        raise ConfigError(f"lora_bias must be true or false, got {config.lora_bias!r}.")
+    if config.lora_bias and config.init_lora_weights not in (True, False):
+        raise ConfigError(f"lora_bias=True works with init_lora_weights true or false only, got {config.init_lora_weights!r}.")
+    if config.lora_bias and config.use_dora:
+        raise ConfigError("lora_bias=True cannot be combined with DoRA (use_dora); turn one of them off.")
+
+
+def _add_bias_update(layer: "LoraLayer", name: str, sign: float) -> None:
+    """Merge (``sign`` 1) or unmerge (-1) ``lora_bias``: the layer's bias (out,) += sign · s · lora_B's bias."""
+    lora_b = getattr(layer.lora_B[name], "bias", None) if name in layer.lora_B else None
+    if lora_b is None:
+        return
+    bias = getattr(layer.base_layer, "bias", None)
+    if bias is None:
+        raise RuntimeError(
+            f"Cannot merge LoRA adapter '{name}': it has lora_bias=True but its {type(layer.base_layer).__name__} "
+            f"layer has no bias to add it to. Keep it unmerged."
+        )
+    with torch.no_grad():
+        bias.data.copy_((bias.float() + sign * layer.scaling[name] * lora_b.float()).to(bias.dtype))
 
 
 CONV_CLASSES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -245,7 +276,7 @@ def share_dropout_masks(enabled: bool = True) -> Iterator[None]:
         _shared_dropout.clear()
 
 
-class LoraLayer(nn.Module):
+class LoraLayer(WrapsBaseLayer):
     """Wraps one Linear / Conv1D / Embedding / Conv1d-3d layer and holds any number of named LoRA adapters for it."""
 
     def __init__(self, base_layer: nn.Module) -> None:
@@ -302,6 +333,11 @@ class LoraLayer(nn.Module):
         # to B survive, and files match PEFT's. The forward casts the input to this dtype and the result back.
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
+        if config.lora_bias and self.kind == "embedding":
+            raise ConfigError(f"{module_name}: lora_bias=True is not supported on an embedding (as in PEFT); do not target it.")
+        if config.lora_bias and getattr(self.base_layer, "bias", None) is None:
+            warnings.warn(f"{module_name}: lora_bias=True on a {type(self.base_layer).__name__} without a bias: the "
+                          f"adapter cannot be merged into it.", stacklevel=3)
         if self.kind == "embedding":
             # A (r, vocab) is looked up like an embedding table; B (dim, r) projects up.
             self.lora_embedding_A[name] = nn.Parameter(torch.zeros(r, self.in_features, **factory))
@@ -310,7 +346,7 @@ class LoraLayer(nn.Module):
             self._add_conv(name, r, config, module_name, factory)
         else:
             self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
-            self.lora_B[name] = nn.Linear(r, self.out_features, bias=False, **factory)
+            self.lora_B[name] = nn.Linear(r, self.out_features, bias=config.lora_bias, **factory)  # lora_bias: (out,)
         init = config.init_lora_weights
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
@@ -345,7 +381,7 @@ class LoraLayer(nn.Module):
                                  bias=False, padding_mode=base.padding_mode, **factory)
         # B: (out, r/groups, 1, …), grouped like the base so each group's outputs read their share of the r channels
         ones = self._kernel_ones()
-        self.lora_B[name] = conv(r, self.out_features, ones, ones, groups=groups, bias=False, **factory)
+        self.lora_B[name] = conv(r, self.out_features, ones, ones, groups=groups, bias=config.lora_bias, **factory)
 
     def _initialise(self, name: str, init: bool | str, module_name: str) -> None:
         with torch.no_grad():
@@ -368,6 +404,8 @@ class LoraLayer(nn.Module):
             if init is True:
                 nn.init.kaiming_uniform_(A, a=math.sqrt(5))
                 nn.init.zeros_(B)
+                if self.lora_B[name].bias is not None:  # lora_bias: zero too, so the update starts at exactly zero
+                    nn.init.zeros_(self.lora_B[name].bias)
             elif init == "gaussian":
                 nn.init.normal_(A, std=1 / self.r[name])
                 nn.init.zeros_(B)
@@ -440,6 +478,8 @@ class LoraLayer(nn.Module):
         if name in self.lora_A:
             out["lora_A.weight"] = self.lora_A[name].weight
             out["lora_B.weight"] = self.lora_B[name].weight
+            if self.lora_B[name].bias is not None:  # lora_bias (out,)
+                out["lora_B.bias"] = self.lora_B[name].bias
         if name in self.lora_embedding_A:
             out["lora_embedding_A"] = self.lora_embedding_A[name]
             out["lora_embedding_B"] = self.lora_embedding_B[name]
@@ -544,7 +584,7 @@ class LoraLayer(nn.Module):
             else:
                 # (..., out) += s · B A x: plain F.linear on the weights (no module-call overhead, 2 per layer),
                 # and alpha folds the scale into the add
-                update = F.linear(F.linear(x_in, A), self.lora_B[name].weight)  # (..., r) -> (..., out)
+                update = F.linear(F.linear(x_in, A), self.lora_B[name].weight, self.lora_B[name].bias)  # (..., r) -> (..., out)
                 result = torch.add(result, update.to(result.dtype), alpha=self.scaling[name])
         return result
 
@@ -586,6 +626,7 @@ class LoraLayer(nn.Module):
                     new = weight.float() + self.delta_weight(name).float()
                 if safe_merge and not torch.isfinite(new).all():
                     raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                _add_bias_update(self, name, 1.0)
                 weight.data.copy_(new.to(weight.dtype))
             self.merged_adapters.append(name)
 
@@ -601,6 +642,7 @@ class LoraLayer(nn.Module):
                     weight.data.copy_(self._oriented(W).to(weight.dtype))
                 else:
                     weight.data.copy_((weight.float() - self.delta_weight(name).float()).to(weight.dtype))
+                    _add_bias_update(self, name, -1.0)
 
     def unwrap(self, merge: bool, names: list[str] | None = None) -> nn.Module:
         """The base layer to put back into the model: with the updates merged in, or restored to the original."""

@@ -1,4 +1,4 @@
-"""LoRA (+DoRA) and (IA)³ on ``nn.Conv1d/2d/3d`` against peft 0.21.2 (the test-only oracle) on tiny conv models.
+"""LoRA (+DoRA), AdaLoRA (Conv2d) and (IA)³ on ``nn.Conv1d/2d/3d`` against peft 0.21.2 (the test-only oracle) on tiny conv models.
 
 - tensors: the same keys and shapes as peft's (``lora_A`` (r, in, *k), ``lora_B`` (out, r/groups, 1, …), DoRA's
   magnitude (1, out, 1, …), (IA)³'s vector (1, channels, 1, …));
@@ -315,3 +315,47 @@ def test_dora_on_embedding_matches_peft(tmp_path):
         torch.testing.assert_close(ours(ids), y_theirs, **MERGED)
         ours.unmerge_adapter()
         torch.testing.assert_close(ours.base_model.model.emb.base_layer.weight, table, atol=1e-6, rtol=0)
+
+
+def _adalora(engine, **kwargs):
+    return engine.AdaLoraConfig(init_r=4, target_r=2, lora_alpha=8, total_step=10, target_modules=["c1", "c3"], **kwargs)
+
+
+def test_adalora_conv2d_matches_peft(tmp_path):
+    """AdaLoRA on ``nn.Conv2d`` (PEFT's SVDConv2d layout): A (r, in·kh·kw), E (r, 1), B (out, r); files both ways,
+    outputs, one backward's gradients, and merged equals unmerged."""
+    base = _base(2)
+    x = _input(2)
+    ours = core.get_peft_model(copy.deepcopy(base), _adalora(core))
+    theirs = peft.get_peft_model(copy.deepcopy(base), _adalora(peft))
+    assert _shapes(ours) == _shapes(theirs)
+    assert tuple(ours.state_dict()["base_model.model.c1.lora_A.default"].shape) == (4, 3 * 3 * 3)
+    perturb_adapter(theirs, seed=4)
+    ours.load_state_dict(theirs.state_dict())
+    for model in (ours, theirs):
+        model(x).square().mean().backward()
+    grads = {n: p.grad for n, p in theirs.named_parameters() if p.requires_grad}
+    assert {n for n, p in ours.named_parameters() if p.requires_grad} == set(grads)
+    for name, p in ours.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p.grad, grads[name], atol=1e-5, rtol=1e-4)
+    ours.eval(), theirs.eval()
+    perturb_adapter(ours, seed=1)
+    ours.save_pretrained(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "peft")
+    with torch.no_grad():
+        y_ours, y_theirs = ours(x), theirs(x)
+        assert not torch.allclose(y_ours, base(x), atol=1e-3)
+        in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()
+        torch.testing.assert_close(in_peft(x), y_ours, atol=ATOL, rtol=0)
+        in_ours = core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()
+        torch.testing.assert_close(in_ours(x), y_theirs, atol=ATOL, rtol=0)
+        ours.merge_adapter()
+        torch.testing.assert_close(ours(x), y_ours, **MERGED)
+        ours.unmerge_adapter()
+        torch.testing.assert_close(ours.base_model.model.c1.base_layer.weight, base.c1.weight, atol=1e-6, rtol=0)
+
+
+def test_adalora_refuses_a_grouped_conv2d_with_the_module_name():
+    with pytest.raises((TargetError, ConfigError, TypeError), match="groups=2"):
+        core.get_peft_model(_base(2, groups=2), core.AdaLoraConfig(total_step=10, target_modules=["c2"]))

@@ -213,7 +213,7 @@ def test_save_load_round_trip_is_exact(family, tied, kwargs, tmp_path, input_ids
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     counts = model.get_nb_trainable_parameters()
     model.save_pretrained(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors"}
+    assert {p.name for p in tmp_path.iterdir()} == {"adapter_config.json", "adapter_model.safetensors", "README.md"}
 
     torch.manual_seed(0)  # pissa_niter: the same randomised SVD as at creation
     loaded = core.PeftModel.from_pretrained(make_model(family, tied), tmp_path)
@@ -318,7 +318,7 @@ def test_layers_reading_the_same_input_share_one_dropout_mask_when_asked(monkeyp
 
 # ---- several adapters, generation ----------------------------------------------------------------------------
 
-def test_delete_merged_adapter_restores_weights_and_other_adapter(input_ids):
+def test_delete_adapter_after_unmerge_restores_weights_and_other_adapter(input_ids):
     model = _build("llama", True, dict(r=4, target_modules=["q_proj", "v_proj"]))
     model.add_adapter("other", core.LoraConfig(r=2, target_modules=["v_proj", "o_proj"]))
     perturb_adapter(model)
@@ -328,7 +328,11 @@ def test_delete_merged_adapter_restores_weights_and_other_adapter(input_ids):
     other = logits(model, input_ids)
     model.set_adapter("default")
     model.merge_adapter()
-    model.delete_adapter("default")  # unmerges before removing
+    with pytest.raises(ValueError, match="while they are merged"):  # as PEFT: unmerge first, nothing changes
+        model.delete_adapter("default")
+    assert "default" in model.peft_config
+    model.unmerge_adapter()
+    model.delete_adapter("default")
     assert model.active_adapter == "other"
     kept = _base_weights(model)
     for k in kept:

@@ -6,6 +6,7 @@ and compares. Tiny seeded models from ``tests/core/conftest.py``.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -240,7 +241,124 @@ def test_an_unknown_keyword_is_refused(tmp_path, verb):
         core.PeftModel.from_pretrained(make_model("llama"), tmp_path, ephemeral_gpu_offload=True)
 
 
+def test_load_adapter_reports_its_keys_and_device_map_places_the_model(tmp_path):
+    """PEFT's load_adapter returns (missing_keys, unexpected_keys); device_map={"": device} is PEFT's keyword for
+    where the model goes: honoured (the model ends up there) or, for a map over several devices, refused."""
+    trained = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    trained.save_pretrained(tmp_path)
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), tmp_path, device_map={"": "cpu"})
+    result = loaded.load_adapter(tmp_path, adapter_name="other", device_map={"": "cpu"})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert {p.device.type for p in loaded.parameters()} == {"cpu"}
+    assert torch.allclose(logits(loaded, IDS), logits(trained, IDS))
+    with pytest.raises(ValueError, match="one device"):
+        core.PeftModel.from_pretrained(make_model("llama"), tmp_path, device_map="auto")
+
+
+def test_a_second_merge_adapter_warns_and_changes_nothing():
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+    peft_model.merge_adapter()
+    merged = logits(peft_model, IDS)
+    with pytest.warns(UserWarning, match="All adapters are already merged, nothing to do"):
+        peft_model.merge_adapter()
+    assert torch.equal(logits(peft_model, IDS), merged)
+    peft_model.unmerge_adapter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a first merge does not warn
+        peft_model.merge_adapter()
+
+
+def test_deleting_the_last_adapter_leaves_the_base_model_as_peft():
+    base = make_model("llama")
+    expected = logits(base, IDS)
+    peft_model = core.get_peft_model(base, lora(init_lora_weights=False))
+    peft_model.add_adapter("other", lora(init_lora_weights=False))
+    peft_model.delete_adapter("other")
+    assert peft_model.active_adapters == ["default"]
+    peft_model.delete_adapter("default")
+    assert peft_model.peft_config == {} and peft_model.active_adapters == []
+    assert not any("lora_" in n for n, _ in peft_model.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(peft_model.base_model(IDS).logits, expected)
+
+
+def test_a_merged_adapter_cannot_be_deleted_and_nothing_changes():
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False), adapter_name="a")
+    peft_model.add_adapter("b", lora(init_lora_weights=False))
+    peft_model.set_adapter("b")
+    peft_model.merge_adapter()
+    state = {k: v.clone() for k, v in peft_model.state_dict().items()}
+    with pytest.raises(ValueError, match=re.escape("Cannot delete adapter(s) ['b'] while they are merged")):
+        peft_model.delete_adapter("b")
+    assert set(peft_model.peft_config) == {"a", "b"}
+    assert all(torch.equal(v, peft_model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(ValueError, match="Adapter c does not exist: no adapter named 'c'"):  # PEFT's sentence, then ours
+        peft_model.delete_adapter("c")
+    peft_model.delete_adapter("a")  # the unmerged one may go; the merge stays
+    assert set(peft_model.peft_config) == {"b"}
+    peft_model.unmerge_adapter()
+    peft_model.delete_adapter("b")
+    assert not peft_model.peft_config
+
+
+def test_the_tuner_reports_several_active_adapters_as_a_list():
+    peft_model = core.get_peft_model(make_model("llama"), lora())
+    peft_model.add_adapter("other", lora())
+    assert peft_model.base_model.active_adapter == "default"
+    peft_model.base_model.set_adapter(["default", "other"])
+    assert peft_model.active_adapters == ["default", "other"]
+    assert peft_model.base_model.active_adapter == ["default", "other"]
+
+
 # ---- helper functions and several active adapters ----------------------------------------------------------
+
+
+def test_state_dict_helpers_see_through_a_wrapper_holding_the_model_as_module():
+    """torch's FSDP and DistributedDataParallel hold the wrapped model as ``.module``: the helpers use that model."""
+    peft_model = core.get_peft_model(make_model("llama"), lora(init_lora_weights=False))
+
+    class Wrapper(nn.Module):  # what DDP / FSDP look like from outside: the model is the child ``module``
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    state = core.get_peft_model_state_dict(Wrapper(peft_model))
+    assert state.keys() == peft_model.adapter_state_dict().keys()
+    fresh = core.get_peft_model(make_model("llama"), lora())
+    assert core.set_peft_model_state_dict(Wrapper(fresh), state).unexpected_keys == []
+    assert torch.allclose(logits(fresh, IDS), logits(peft_model, IDS))
+
+
+@pytest.mark.parametrize("config", [
+    {"target_modules": ["q_proj", "v_proj"], "modules_to_save": ["lm_head"]},
+    {"peft_type": "ADALORA", "target_modules": ["q_proj"], "total_step": 10},
+])
+def test_base_model_state_dict_round_trip_as_peft(config):
+    """get_base_model_state_dict gives the base model's own keys and tensors (as peft's helper on peft's model);
+    set_base_model_state_dict puts them back under the adapters."""
+    peft = pytest.importorskip("peft")
+    config = dict(config)
+    kind = config.pop("peft_type", "LORA")
+    want = make_model("llama").state_dict()
+    keys = {}
+    for engine in (core, peft):
+        make = engine.AdaLoraConfig if kind == "ADALORA" else engine.LoraConfig
+        peft_model = engine.get_peft_model(make_model("llama"), make(**config))
+        got = engine.get_base_model_state_dict(peft_model)
+        keys[engine.__name__] = set(got)
+        assert all(torch.equal(got[k], want[k]) for k in want), engine.__name__
+    assert keys["core"] == keys["peft"] == set(want)
+    peft_model = core.get_peft_model(make_model("llama"), (core.AdaLoraConfig if kind == "ADALORA" else core.LoraConfig)(**config))
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if not p.requires_grad:
+                p.add_(0.1)
+    result = core.set_base_model_state_dict(peft_model, want)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    got = core.get_base_model_state_dict(peft_model)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    with pytest.raises(RuntimeError, match="name nothing in the base model"):
+        core.set_base_model_state_dict(peft_model, {**want, "nope.weight": torch.zeros(1)})
 
 
 def test_state_dict_helpers_match_peft_keys():
@@ -322,6 +440,26 @@ def test_model_card(tmp_path):
     assert "pipeline_tag: text-generation" in text and "- lora" in text
 
 
+def test_save_pretrained_writes_the_model_card_like_peft(tmp_path):
+    """PEFT's save_pretrained writes README.md (library_name peft, the method's tag; no base_model for a model
+    without a config); an existing card keeps its text."""
+    import yaml
+
+    peft = pytest.importorskip("peft")
+    for engine in (core, peft):
+        folder = tmp_path / engine.__name__
+        model = torch.nn.Sequential(torch.nn.Linear(10, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        peft_model = engine.get_peft_model(model, engine.LoraConfig(target_modules=["0"], base_model_name_or_path="my/model"))
+        folder.mkdir()
+        (folder / "README.md").write_text("---\nlicense: mit\n---\n\nMy notes.\n")
+        peft_model.save_pretrained(folder)
+        text = (folder / "README.md").read_text()
+        meta = yaml.safe_load(text.split("---")[1])
+        assert meta["library_name"] == "peft" and "lora" in meta["tags"] and "base_model" not in meta, engine.__name__
+        assert meta["license"] == "mit" and "My notes." in text
+        assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= {p.name for p in folder.iterdir()}
+
+
 def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
     model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
     peft_model = core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
@@ -333,3 +471,59 @@ def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
+
+
+@pytest.mark.parametrize("method", ["lora", "adalora", "ia3"])
+def test_a_model_that_reads_its_layers_weight_keeps_working(method):
+    """Models that read ``self.conv.weight`` (its device, dtype) in forward, as PEFT's layers allow: the wrapper
+    hands out the wrapped layer's own weight and bias."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3)
+
+        def forward(self, x):
+            return self.conv(x.to(self.conv.weight.dtype)) + self.conv.bias.view(1, -1, 1, 1)
+
+    torch.manual_seed(0)
+    config = {"lora": core.LoraConfig(target_modules=["conv"]), "ia3": core.IA3Config(target_modules=["conv"], feedforward_modules=[]),
+              "adalora": core.AdaLoraConfig(target_modules=["conv"], total_step=10)}[method]
+    net = Net()
+    weight, bias = net.conv.weight, net.conv.bias
+    peft_model = core.get_peft_model(net, config)
+    layer = peft_model.base_model.model.conv
+    assert layer.weight is weight and layer.bias is bias
+    assert peft_model(torch.ones(1, 2, 5, 5, dtype=torch.int64)).shape == (1, 4, 3, 3)
+
+
+def test_has_active_enabled_adapter_follows_disable_adapter():
+    peft_model = core.get_peft_model(make_model("llama"), lora())
+    assert peft_model.has_active_enabled_adapter
+    with peft_model.disable_adapter():
+        with peft_model.disable_adapter():
+            assert not peft_model.has_active_enabled_adapter
+        assert not peft_model.has_active_enabled_adapter
+    assert peft_model.has_active_enabled_adapter
+
+
+def test_set_peft_model_state_dict_loads_base_tensors_it_names_as_peft():
+    """A state dict saved with bias="all" holds the base biases; loading it into an adapter without bias training
+    puts them into the model (PEFT's non-strict load), and they are not reported as unexpected."""
+    peft = pytest.importorskip("peft")
+    results = {}
+    for engine in (core, peft):
+        trained = engine.get_peft_model(make_model("gpt2"), engine.LoraConfig(r=4, target_modules=["c_attn"], bias="all",
+                                                                                init_lora_weights=False))
+        with torch.no_grad():
+            for n, p in trained.named_parameters():
+                if n.endswith(".bias"):
+                    p.fill_(0.5)
+        state = engine.get_peft_model_state_dict(trained)
+        assert any(k.endswith(".bias") for k in state)
+        fresh = engine.get_peft_model(make_model("gpt2"), engine.LoraConfig(r=4, target_modules=["c_attn"]))
+        result = engine.set_peft_model_state_dict(fresh, state)
+        results[engine.__name__] = (logits(fresh, IDS), result.unexpected_keys, logits(trained, IDS))
+    assert results["core"][1] == [] and results["peft"][1] == []
+    torch.testing.assert_close(results["core"][0], results["core"][2])
+    torch.testing.assert_close(results["core"][0], results["peft"][0], atol=1e-5, rtol=1e-5)

@@ -33,7 +33,8 @@ SERVED_CONFIGS = {
     "PromptEncoderConfig": "P_TUNING", "PrefixTuningConfig": "PREFIX_TUNING", "AdaptionPromptConfig": "ADAPTION_PROMPT",
 }
 SERVED = (*SERVED_CONFIGS, "PeftModel", "PeftModelForCausalLM", "get_peft_model", "get_peft_model_state_dict",
-          "set_peft_model_state_dict", "inject_adapter_in_model", "get_layer_status", "get_model_status")
+          "set_peft_model_state_dict", "inject_adapter_in_model", "get_layer_status", "get_model_status",
+          "get_base_model_state_dict", "set_base_model_state_dict")
 REAL = {name: getattr(real_peft, name) for name in SERVED}
 
 
