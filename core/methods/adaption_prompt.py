@@ -58,6 +58,8 @@ FACTS = MethodFacts(
     form_first_values=("adapter_len", "adapter_layers"),
     no_targets="Adaption prompt adds gated prompts to the top attention layers; it adapts no module.",
     own_targets=True,
+    good_for=("style",),
+    measured={"facts": 0.0, "style": 0.0, "trainable": 11522, "seconds": 0},
 )
 
 

@@ -58,6 +58,8 @@ FACTS = MethodFacts(
     adapter_defaults={"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"},
     training_defaults={"learning_rate": 2e-3},
     low_rank=True,
+    good_for=("facts", "style"),
+    measured={"facts": 0.95, "style": 0.0, "trainable": 4884480, "seconds": 0},
 )
 
 

@@ -39,6 +39,8 @@ FACTS = MethodFacts.prompt_learning(
     label="Prefix tuning",
     learning_rate=1e-2,
     no_targets="Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
+    good_for=("style",),
+    measured={"facts": 0.0, "style": 0.0, "trainable": 230400, "seconds": 0},
 )
 
 
