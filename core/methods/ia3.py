@@ -65,7 +65,7 @@ FACTS = MethodFacts(
     adapter_defaults={"target_modules": None},
     training_defaults={"learning_rate": 1e-2},
     good_for=("style",),
-    measured={"facts": 0.0, "style": 0.0, "trainable": 57600, "seconds": 0},
+    measured={"facts": 0.0, "style": 1.0, "trainable": 57600, "seconds": 378},
 )
 
 

@@ -59,7 +59,7 @@ FACTS = MethodFacts(
     training_defaults={"learning_rate": 2e-3},
     low_rank=True,
     good_for=("facts", "style"),
-    measured={"facts": 0.95, "style": 0.0, "trainable": 4884480, "seconds": 0},
+    measured={"facts": 0.95, "style": 1.0, "trainable": 4884480, "seconds": 375},
 )
 
 

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # new questions (a reply format to steer, the content the model already knows).
 TASKS = {
     "facts": (ROOT / "assets/datasets/made_up_capitals.jsonl", ROOT / "assets/datasets/made_up_capitals_heldout.jsonl"),
-    "style": (ROOT / "assets/datasets/answer_template.jsonl", ROOT / "assets/datasets/answer_template_heldout.jsonl"),
+    "style": (ROOT / "assets/datasets/reply_template.jsonl", ROOT / "assets/datasets/reply_template_heldout.jsonl"),
 }
 
 

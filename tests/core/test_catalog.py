@@ -28,7 +28,7 @@ def test_the_catalog_answers_without_importing_torch():
     result = json.loads(proc.stdout)
     assert result["torch"] is False
     assert result["facts"]["IA3"][:2] == ["IA³", True]
-    assert result["facts"]["ADAPTION_PROMPT"] == ["Adaption prompt", False, {"adapter_len": 10, "adapter_layers": 2}]
+    assert result["facts"]["ADAPTION_PROMPT"] == ["Adaption prompt", False, {"adapter_len": 10, "adapter_layers": 30}]
 
 
 @pytest.mark.parametrize("method", catalog.names())
