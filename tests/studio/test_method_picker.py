@@ -82,3 +82,12 @@ def test_the_fit_and_the_warning_read_in_chinese(qapp, qtbot, form):
         assert fresh.kind.itemText(fresh.kind.findData("style")) == "回答的风格或格式"
     finally:
         qapp.removeTranslator(translator)
+
+
+def test_adaption_prompts_first_value_fits_the_models_blocks(make_window):
+    # The default adapts every block up to 30; tiny-llama has 2, so the window's first value is 2 (and valid).
+    window = make_window("tiny-llama")
+    pick(window.method_form, "ADAPTION_PROMPT")
+    assert not window.method_form.form.error, window.method_form.form.error
+    assert window.method_form.form.values()["adapter_layers"] == 2
+    assert window.settings.method_config["adapter_layers"] == 2
