@@ -142,16 +142,18 @@ def test_adalora_defaults_teach_made_up_facts(base, tmp_path):
     assert sum(ranks.values()) <= 8 * len(ranks)  # the budget schedule ran: target_r 8 on average
 
 
-STYLE_STEPS = 60
-"""Steps of the style tests (the product's default; docs/method-defaults.md has the per-method scores)."""
+STYLE_STEPS = 30
+"""Steps of the style tests: half the product's 60 (docs/method-defaults.md has each method's score at 60), to keep
+CI's learning tests short; the template is a simpler thing to learn than 40 facts (the 60-step runs' training loss
+was below 0.8 by step 31 for every style method)."""
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("method", ["IA3", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "ADAPTION_PROMPT"])
+@pytest.mark.parametrize("method", ["IA3", "ADAPTION_PROMPT", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"])
 def test_style_methods_defaults_teach_a_reply_template(base, tmp_path, method):
-    # The base model never answers in the template; each of these methods at its defaults wrote it for most of
-    # the 40 new questions through the CLI (docs/method-defaults.md). Ask for a wide margin under that.
+    # The base model never answers in the template; each of these methods at its defaults wrote it for 0.975-1.00
+    # of the 40 new questions through the CLI at 60 steps (docs/method-defaults.md). Ask for a margin under that.
     r = learn(base, tmp_path, method, "style", max_steps=STYLE_STEPS)
     assert r["base"] == 0.0
     assert r["eval_loss"] < 0.5 * r["base_loss"]
