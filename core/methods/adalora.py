@@ -70,7 +70,7 @@ FACTS = MethodFacts(
     form_first_values=("total_step",),
     low_rank=True,
     good_for=("facts", "style"),
-    measured={"facts": 1.0, "style": 0.0, "trainable": 4887840, "seconds": 0},
+    measured={"facts": 1.0, "style": 1.0, "trainable": 4887840, "seconds": 459},
 )
 
 
