@@ -457,7 +457,7 @@ ZH.update({
         "在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个 CPU 核心上用时 {1:.0f} 秒。",
     "Merges into the model's weights.": "可以合并进模型权重。",
     "Stays a separate adapter: it cannot be merged into the model.": "保持为独立的适配器：不能合并进模型。",
-    "Measured: {0} at its defaults did not learn {1} (held-out score {2:.2f}).": "实测：{0} 在默认设置下没有学会{1}（留出集得分 {2:.2f}）。",
+    "Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).": "实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。",
     "For {0}, pick {1} ({2} scored {3:.2f}).": "对于{0}，请选择 {1}（{2} 得分 {3:.2f}）。",
 })
 

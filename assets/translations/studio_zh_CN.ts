@@ -1744,8 +1744,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/main_window.py" line="230" />
-        <location filename="../../studio/main_window.py" line="372" />
-        <location filename="../../studio/main_window.py" line="382" />
+        <location filename="../../studio/main_window.py" line="387" />
+        <location filename="../../studio/main_window.py" line="397" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
@@ -1760,17 +1760,17 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="311" />
+        <location filename="../../studio/main_window.py" line="312" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="336" />
+        <location filename="../../studio/main_window.py" line="337" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="365" />
+        <location filename="../../studio/main_window.py" line="380" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2191,8 +2191,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/widgets/method_form.py" line="177" />
-        <source>Measured: {0} at its defaults did not learn {1} (held-out score {2:.2f}).</source>
-        <translation>实测：{0} 在默认设置下没有学会{1}（留出集得分 {2:.2f}）。</translation>
+        <source>Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).</source>
+        <translation>实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/method_form.py" line="181" />

@@ -174,7 +174,7 @@ class MethodForm(QWidget):
         if facts is None or not facts.measured or kind in facts.good_for:
             return ""
         good = [f for f in (catalog.get(name) for name in self.methods) if f is not None and kind in f.good_for]
-        text = self.tr("Measured: {0} at its defaults did not learn {1} (held-out score {2:.2f}).").format(
+        text = self.tr("Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).").format(
             facts.label, self._kind_noun(kind), facts.measured.get(kind, 0.0))
         if good:
             best = max(good, key=lambda f: f.measured.get(kind, 0.0))

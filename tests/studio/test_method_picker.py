@@ -48,7 +48,7 @@ def test_the_form_says_what_the_method_is_for_and_warns_on_a_poor_fit(form):
     assert "cannot be merged" in form.fit.text()
     assert form.warning.isVisible()
     facts_score = catalog.facts("PROMPT_TUNING").measured["facts"]
-    assert f"did not learn new facts (held-out score {facts_score:.2f})" in form.warning.text()
+    assert f"learned little of new facts (held-out score {facts_score:.2f})" in form.warning.text()
     assert "LoRA" in form.warning.text()  # the methods that measured well on facts are named
     assert "Prompt tuning," not in form.warning.text().split("pick", 1)[1]
 
