@@ -453,8 +453,8 @@ ZH.update({
     "stores new facts": "能存储新事实", "steers style and format": "能引导风格和格式",
     "measured well on neither kind of data": "在两类数据上的测量结果都不好",
     "Good for: {0}.": "适用于：{0}。",
-    "On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 CPU cores.":
-        "在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个 CPU 核心上用时 {1:.0f} 秒。",
+    "On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.":
+        "在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个共享的 CPU 核心上用时 {1:.0f} 秒。",
     "Merges into the model's weights.": "可以合并进模型权重。",
     "Stays a separate adapter: it cannot be merged into the model.": "保持为独立的适配器：不能合并进模型。",
     "Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).": "实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。",

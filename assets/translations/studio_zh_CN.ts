@@ -2176,8 +2176,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/widgets/method_form.py" line="164" />
-        <source>On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 CPU cores.</source>
-        <translation>在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个 CPU 核心上用时 {1:.0f} 秒。</translation>
+        <source>On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.</source>
+        <translation>在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个共享的 CPU 核心上用时 {1:.0f} 秒。</translation>
     </message>
     <message>
         <location filename="../../studio/widgets/method_form.py" line="166" />

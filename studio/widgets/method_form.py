@@ -161,7 +161,7 @@ class MethodForm(QWidget):
         parts = [self.tr("Good for: {0}.").format(purposes)]
         m = facts.measured
         if "trainable" in m and "seconds" in m:
-            parts.append(self.tr("On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 CPU cores.")
+            parts.append(self.tr("On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.")
                          .format(_count(m["trainable"]), m["seconds"]))
         parts.append(self.tr("Merges into the model's weights.") if facts.mergeable
                      else self.tr("Stays a separate adapter: it cannot be merged into the model."))
