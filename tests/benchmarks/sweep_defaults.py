@@ -1,16 +1,21 @@
 """Measure a method's settings through the product's own path: ``adapter-studio new --method M [--set k=v ...]``
-→ ``train --steps N`` → ``eval`` on the held-out made-up capitals (new phrasings of the trained questions).
+→ ``train --steps N`` → ``eval`` on a task's held-out file: ``--task facts`` (default), the made-up capitals (new
+phrasings of the trained questions); ``--task style``, the reply template "Answer: X. Confidence: high." on new
+questions (docs/method-defaults.md).
 
 Each variant prints one JSON line: the method, the settings changed from its defaults, steps, the first and
 last logged training loss (the objective the optimizer saw: for AdaLoRA it includes the orthogonality
 penalty), the final held-out eval loss, held-out exact match of the whole sentence (the ``completion``
-column, what the data teaches: "The capital of X is Y."), ``contains`` of the bare city (the ``answer``
-column), the seconds of training and of scoring, and the date, machine, torch version and threads.
+column, what the data teaches: "The capital of X is Y."), ``contains`` of the bare answer (the ``answer``
+column), ``follows_format`` (the reply has the completion's form with any answer in it, `core.evaluate`), the seconds of training and of scoring, and the date, machine, torch version and threads.
 
     # LoRA, IA3 and AdaLoRA at their defaults, one after the other in one process (side by side):
     OMP_NUM_THREADS=1 nice -n 19 python tests/benchmarks/sweep_defaults.py --variant lora --variant ia3 --variant adalora
     # AdaLoRA with a changed setting (any `new --set` key; several in one variant, space-separated):
     OMP_NUM_THREADS=1 nice -n 19 python tests/benchmarks/sweep_defaults.py --variant "adalora lora_alpha=256 learning_rate=5e-3"
+    # Every prompt method on the style task (scored by the template: ``follows_format`` in the row):
+    OMP_NUM_THREADS=1 nice -n 19 python tests/benchmarks/sweep_defaults.py --plain --task style --variant prompt_tuning \
+        --variant p_tuning --variant prefix_tuning --variant adaption_prompt
 
 ``--plain`` trains on "prompt\\ncompletion" rows instead of the chat template (the product default, ~53 tokens
 a row with SmolLM2's template and default system prompt against ~22 plain): a ~2x cheaper proxy. Same seed
