@@ -142,10 +142,11 @@ def test_adalora_defaults_teach_made_up_facts(base, tmp_path):
     assert sum(ranks.values()) <= 8 * len(ranks)  # the budget schedule ran: target_r 8 on average
 
 
-STYLE_STEPS = 30
-"""Steps of the style tests: half the product's 60 (docs/method-defaults.md has each method's score at 60), to keep
-CI's learning tests short; the template is a simpler thing to learn than 40 facts (the 60-step runs' training loss
-was below 0.8 by step 31 for every style method)."""
+STYLE_STEPS = {"PROMPT_TUNING": 60}
+"""Steps of the style tests: 30, half the product's 60 (docs/method-defaults.md has each method's score at 60), to
+keep CI's learning tests short: the template is a simpler thing to learn than 40 facts. Prompt tuning, the slowest
+learner (loss 1.48 at step 21 of the 60-step run), followed the template for 48 % of the questions after 30 steps
+(2026-12-07) and 97.5 % after 60 (the CLI run): it gets the product's 60."""
 
 
 @pytest.mark.slow
@@ -154,7 +155,7 @@ was below 0.8 by step 31 for every style method)."""
 def test_style_methods_defaults_teach_a_reply_template(base, tmp_path, method):
     # The base model never answers in the template; each of these methods at its defaults wrote it for 0.975-1.00
     # of the 40 new questions through the CLI at 60 steps (docs/method-defaults.md). Ask for a margin under that.
-    r = learn(base, tmp_path, method, "style", max_steps=STYLE_STEPS)
+    r = learn(base, tmp_path, method, "style", max_steps=STYLE_STEPS.get(method, 30))
     assert r["base"] == 0.0
     assert r["eval_loss"] < 0.5 * r["base_loss"]
     assert r["tuned"] >= 0.7
