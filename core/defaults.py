@@ -74,10 +74,18 @@ def expert_parameters_of(weights: dict[str, list[tuple[str, tuple[int, ...]]]]) 
 
 
 def model_method_defaults(method_config: dict[str, Any], model: Any) -> list[str]:
-    """Complete ``method_config`` (a `method_defaults` dict, changed in place) for ``model``: for LoRA on a
+    """Complete ``method_config`` (a `method_defaults` dict, changed in place) for ``model``: for adaption prompt,
+    ``adapter_layers`` capped at the model's number of blocks; for LoRA on a
     mixture-of-experts model whose config has no ``target_parameters`` key yet, set them to the experts' fused
     parameters (`expert_parameters`). Returns the entries added ([] when nothing changed: other methods, dense
     models, or a config where a person already chose ``target_parameters``, ``[]`` and null included)."""
+    if method_config.get("peft_type") == "ADAPTION_PROMPT":
+        # The default adapts every block up to 30 (SmolLM2-135M's 30 measured best, docs/method-defaults.md);
+        # a model with fewer blocks gets all of its own (adaption prompt refuses more layers than the model has).
+        blocks = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+        if isinstance(blocks, int) and blocks > 0 and (method_config.get("adapter_layers") or 0) > blocks:
+            method_config["adapter_layers"] = blocks
+        return []
     if method_config.get("peft_type") != "LORA" or "target_parameters" in method_config:
         return []
     experts = expert_parameters(model)

@@ -67,6 +67,20 @@ def contains(output: str, reference: str) -> float:
     return float(bool(ref) and ref in normalize(output))
 
 
+def follows_format(output: str, reference: str, answer: str) -> float:
+    """1.0 if ``output`` has the reference's form with any words where the reference has ``answer``: the format
+    of a templated reply, whatever it answers. ``"Answer: Lyon. Confidence: high."`` follows the reference
+    ``"Answer: Paris. Confidence: high."`` (answer ``"Paris"``); ``"Paris"`` or ``"Answer: Paris."`` do not.
+    Compared after `normalize`; a reference that does not contain its answer falls back to `exact_match`."""
+    out, ref, ans = normalize(output), normalize(reference), normalize(answer)
+    if not ans or ans not in ref:
+        return exact_match(output, reference)
+    before, after = ref.split(ans, 1)
+    # The hole takes any text with a word in it ("answer: . confidence: high" is not the format).
+    hole = re.fullmatch(re.escape(before) + r"(.+?)" + re.escape(after), out)
+    return float(hole is not None and _WORD.search(hole.group(1)) is not None)
+
+
 def token_f1(output: str, reference: str) -> float:
     """Harmonic mean of precision and recall of the answer's words against the reference's (multisets)."""
     out, ref = words(output), words(reference)

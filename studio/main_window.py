@@ -306,6 +306,7 @@ class MainWindow(QMainWindow):
             self.tree.set_loading(False)
             self.tree.set_model(info)
             self.tree.set_targets(self.targets, self.layers)
+            self._fit_suggestions(info)
             if self.method_form.method:
                 self._on_method(self.method_form.method)
             self.statusBar().showMessage(self.tr("{0}: {1:,} parameters").format(ref, info.node.total_params), 5000)
@@ -345,6 +346,20 @@ class MainWindow(QMainWindow):
         if reason is None:
             self.method_form.set_targets(self.targets, self.layers)
         self._update_highlight()
+
+    def _fit_suggestions(self, info: Any) -> None:
+        """First values that depend on the model: adaption prompt's ``adapter_layers`` default (every block, up
+        to 30) capped at the blocks this model has, as `core.defaults.model_method_defaults` does for `new`."""
+        from studio.targets import layer_index
+
+        method = "ADAPTION_PROMPT"
+        attn = [n for n in info.names if info.support.get(n, {}).get(method) is None]
+        blocks = len({i for n in attn if (i := layer_index(n, None)) is not None})
+        default = (catalog.get(method).suggested if catalog.get(method) else {}).get("adapter_layers")
+        if blocks and default:
+            self.method_form.overrides[method] = {"adapter_layers": min(default, blocks)}
+        else:
+            self.method_form.overrides.pop(method, None)
 
     def _update_highlight(self) -> None:
         """Adaption prompt: tint the attention modules of the top ``adapter_layers`` blocks."""

@@ -478,6 +478,25 @@ ZH.update({
     "The combined adapter": "合并得到的适配器",
 })
 
+# The method picker: what each method is for (measured) and the warning for a poor fit (issue #21).
+ZH.update({
+    "new facts to remember": "需要记住的新事实", "a style or format for answers": "回答的风格或格式",
+    "What your dataset teaches. New facts: names, numbers, answers the model does not know yet. A style or format: the way answers are written (a template, a tone, JSON), with content the model already knows.":
+        "你的数据集教的是什么。新事实：模型还不知道的名称、数字、答案。风格或格式：回答的写法（模板、语气、JSON），内容是模型已经知道的。",
+    "Your data teaches": "你的数据教的是", "new facts": "新事实", "a style or format": "风格或格式",
+    "stores new facts": "能存储新事实", "steers style and format": "能引导风格和格式",
+    "measured well on neither kind of data": "在两类数据上的测量结果都不好",
+    "Good for: {0}.": "适用于：{0}。",
+    "On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.":
+        "在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个共享的 CPU 核心上用时 {1:.0f} 秒。",
+    "Merges into the model's weights.": "可以合并进模型权重。",
+    "Stays a separate adapter: it cannot be merged into the model.": "保持为独立的适配器：不能合并进模型。",
+    "Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).": "实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。",
+    "For {0}, pick {1} ({2} scored {3:.2f}).": "对于{0}，请选择 {1}（{2} 得分 {3:.2f}）。",
+    "The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never downloads models itself. On a machine with network, run `hf download {id}` and copy the cache over, or clone https://huggingface.co/{id} and choose that folder.":
+        "本地 Hugging Face 缓存中没有 hub id '{id}'，而 Adapter Studio 自己从不下载模型。请在有网络的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 并选择那个文件夹。",
+})
+
 path = Path(__file__).with_name("studio_zh_CN.ts")
 tree = ET.parse(path)
 missing = []

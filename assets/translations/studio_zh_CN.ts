@@ -1917,8 +1917,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <location filename="../../studio/main_window.py" line="230" />
-        <location filename="../../studio/main_window.py" line="372" />
-        <location filename="../../studio/main_window.py" line="382" />
+        <location filename="../../studio/main_window.py" line="387" />
+        <location filename="../../studio/main_window.py" line="397" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
@@ -1933,17 +1933,17 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="311" />
+        <location filename="../../studio/main_window.py" line="312" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="336" />
+        <location filename="../../studio/main_window.py" line="337" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="365" />
+        <location filename="../../studio/main_window.py" line="380" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2052,7 +2052,7 @@ The training process itself needs more: Python and torch, and the allocator's sl
     </message>
     <message>
         <source>The hub id '{id}' is not in the local Hugging Face cache, and Adapter Studio never downloads models itself. On a machine with network, run `hf download {id}` and copy the cache over, or clone https://huggingface.co/{id} and choose that folder.</source>
-        <translation type="vanished">Hub ID '{id}' 不在本地 Hugging Face 缓存中，而 Adapter Studio 从不自行下载模型。请在联网的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 后选择该文件夹。</translation>
+        <translation>本地 Hugging Face 缓存中没有 hub id '{id}'，而 Adapter Studio 自己从不下载模型。请在有网络的机器上运行 `hf download {id}` 并把缓存复制过来，或克隆 https://huggingface.co/{id} 并选择那个文件夹。</translation>
     </message>
     <message>
         <location filename="../../studio/messages.py" line="53" />
@@ -2288,14 +2288,89 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MethodForm</name>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="51" />
+        <location filename="../../studio/widgets/method_form.py" line="58" />
         <source>loading methods…</source>
         <translation>正在加载方法…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="60" />
+        <location filename="../../studio/widgets/method_form.py" line="62" />
+        <source>new facts to remember</source>
+        <translation>需要记住的新事实</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="63" />
+        <source>a style or format for answers</source>
+        <translation>回答的风格或格式</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="64" />
+        <source>What your dataset teaches. New facts: names, numbers, answers the model does not know yet. A style or format: the way answers are written (a template, a tone, JSON), with content the model already knows.</source>
+        <translation>你的数据集教的是什么。新事实：模型还不知道的名称、数字、答案。风格或格式：回答的写法（模板、语气、JSON），内容是模型已经知道的。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="79" />
         <source>Method</source>
         <translation>方法</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="80" />
+        <source>Your data teaches</source>
+        <translation>你的数据教的是</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="150" />
+        <source>new facts</source>
+        <translation>新事实</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="150" />
+        <source>a style or format</source>
+        <translation>风格或格式</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="153" />
+        <source>stores new facts</source>
+        <translation>能存储新事实</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="153" />
+        <source>steers style and format</source>
+        <translation>能引导风格和格式</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="160" />
+        <source>measured well on neither kind of data</source>
+        <translation>在两类数据上的测量结果都不好</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="161" />
+        <source>Good for: {0}.</source>
+        <translation>适用于：{0}。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="164" />
+        <source>On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.</source>
+        <translation>在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个共享的 CPU 核心上用时 {1:.0f} 秒。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="166" />
+        <source>Merges into the model's weights.</source>
+        <translation>可以合并进模型权重。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="167" />
+        <source>Stays a separate adapter: it cannot be merged into the model.</source>
+        <translation>保持为独立的适配器：不能合并进模型。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="177" />
+        <source>Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).</source>
+        <translation>实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/method_form.py" line="181" />
+        <source>For {0}, pick {1} ({2} scored {3:.2f}).</source>
+        <translation>对于{0}，请选择 {1}（{2} 得分 {3:.2f}）。</translation>
     </message>
 </context>
 <context>

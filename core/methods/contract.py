@@ -20,13 +20,17 @@ A method file ``core/methods/<method>.py`` defines, at module level:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # torch loads lazily: the window reads the facts on its GUI thread
     from torch import nn
 
     from core.config import PeftConfig
+
+DATA_KINDS = ("facts", "style")
+"""What a dataset can teach, as the method form asks: ``"facts"``, new facts to store and recall (the made-up
+capitals); ``"style"``, a style or format for answers the model can already give (the answer template)."""
 
 HOOKS = ("inject", "forward", "generate", "adapter_state_dict", "load_weights", "merge_adapter", "merge_and_unload")
 """The ``PeftModel`` verbs a method may take over with a module-level ``peft_<verb>(peft_model, ...)``
@@ -58,6 +62,14 @@ class MethodFacts:
     combination_types: tuple[str, ...] = ()
     """The ``add_weighted_adapter`` rules (`core.arithmetic`) that combine this method's adapters, which the
     Combine runs dialog and ``adapter-studio combine`` offer (`core.combine`); empty: its runs cannot be combined."""
+    good_for: tuple[str, ...] = ()
+    """The kinds of data (`DATA_KINDS`) the defaults measured well on: the method form recommends the method for
+    them and warns before training on another kind (docs/method-defaults.md)."""
+    measured: dict[str, Any] = field(default_factory=dict)
+    """What the defaults measured on SmolLM2-135M-Instruct (tests/benchmarks/sweep_defaults.py, 60 steps, plain
+    rows; docs/method-defaults.md): ``"facts"``, ``"style"``: the held-out score of each task (exact match on
+    the made-up capitals; `core.evaluate.follows_format` on the answer template), ``"trainable"``: trainable
+    parameters, ``"seconds"``: seconds of the 60 training steps of the style task (2 shared CPU cores)."""
 
     @property
     def suggested(self) -> dict[str, Any]:
@@ -66,7 +78,8 @@ class MethodFacts:
 
     @classmethod
     def prompt_learning(cls, *, label: str, learning_rate: float, no_targets: str,
-                        adapter_defaults: dict[str, Any] | None = None) -> MethodFacts:
+                        adapter_defaults: dict[str, Any] | None = None, training_defaults: dict[str, Any] | None = None,
+                        good_for: tuple[str, ...] = (), measured: dict[str, Any] | None = None) -> MethodFacts:
         """The facts prompt tuning, P-tuning and prefix tuning share, with what each names itself: they merge
         nothing, learn 20 virtual tokens by default, and adapt no module. Prompt learning trains far fewer
         parameters than LoRA and wants a much larger learning rate (each file gives its own), linear decay."""
@@ -74,9 +87,11 @@ class MethodFacts:
             label=label,
             mergeable=False,
             adapter_defaults={"num_virtual_tokens": 20, **(adapter_defaults or {})},
-            training_defaults={"learning_rate": learning_rate, "lr_scheduler": "linear"},
+            training_defaults={"learning_rate": learning_rate, "lr_scheduler": "linear", **(training_defaults or {})},
             form_first_values=("num_virtual_tokens",),
             no_targets=no_targets,
+            good_for=good_for,
+            measured=dict(measured or {}),
         )
 
 

@@ -60,12 +60,17 @@ IA3_DEFAULT_FEEDFORWARD: dict[str, list[str]] = {
 
 
 # target_modules None: the architecture's default attention and feed-forward modules.
+# Measured (docs/method-defaults.md, sweep_defaults.py --plain, SmolLM2-135M-Instruct, 60 steps, 2026-12-07):
+# lr 1e-2: made-up capitals 0.00 held-out exact match, reply template followed 1.00 (0.55 exact); lr 5e-2:
+# capitals 0.35, template 1.00 (0.50 exact). IA3 steers style and format; 57.6 k scales store few new facts.
 FACTS = MethodFacts(
     label="IA³",
     mergeable=True,
     adapter_defaults={"target_modules": None},
-    training_defaults={"learning_rate": 1e-2},
+    training_defaults={"learning_rate": 5e-2},
     combination_types=("linear",),  # a weighted sum of the scaling vectors (core.arithmetic)
+    good_for=("style",),
+    measured={"facts": 0.35, "style": 1.0, "trainable": 57600, "seconds": 295},
 )
 
 

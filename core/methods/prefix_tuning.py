@@ -35,10 +35,16 @@ from core.methods.contract import MethodFacts
 INIT_CHOICES = (None, "zero")
 
 
+# Measured (docs/method-defaults.md, sweep_defaults.py --plain --task style, SmolLM2-135M-Instruct, 60 steps,
+# 2026-12-07): random prefixes (PEFT's default) start far from the base (step-1 loss 8.38 against 4.55) and
+# followed the reply template 0.975 but answered right 0.025; all-zero prefixes (step-1 loss 4.93): 0.975 and 0.45.
 FACTS = MethodFacts.prompt_learning(
     label="Prefix tuning",
     learning_rate=1e-2,
+    adapter_defaults={"init_weights": "zero"},
     no_targets="Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
+    good_for=("style",),
+    measured={"facts": 0.0, "style": 0.975, "trainable": 230400, "seconds": 391},
 )
 
 

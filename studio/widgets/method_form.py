@@ -4,6 +4,12 @@ The picker lists every method of ``core.methods.REGISTRY`` (so methods appear as
 form is a `DataclassForm` over the method's ``Config``. Targets are not in the form: the module
 tree owns ``target_modules`` / ``layers_to_transform`` and hands them in (`set_targets`) so that the
 config is validated as a whole. Switching method keeps the values of fields both methods have.
+
+Under the picker the form says what the method is for, from its measured facts (``FACTS.good_for`` and
+``FACTS.measured`` in ``core/methods/<method>.py``): whether it stores new facts or steers style and format,
+its trainable size, speed, and whether it merges. The user says what their data teaches ("Your data
+teaches": new facts or a style/format); a method that measured poorly on that kind gets a warning naming
+the methods that measured well, before anything trains (docs/method-defaults.md).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.methods import catalog
+from core.methods.contract import DATA_KINDS
 from studio.widgets.dataclass_form import DataclassForm
 from studio.messages import person
 
@@ -51,6 +58,18 @@ class MethodForm(QWidget):
         self.picker.addItem(self.tr("loading methods…"))
         self.about = QLabel()
         self.about.setWordWrap(True)
+        self.kind = QComboBox()
+        self.kind.addItem(self.tr("new facts to remember"), "facts")
+        self.kind.addItem(self.tr("a style or format for answers"), "style")
+        self.kind.setToolTip(self.tr("What your dataset teaches. New facts: names, numbers, answers the model does not know "
+                                     "yet. A style or format: the way answers are written (a template, a tone, JSON), "
+                                     "with content the model already knows."))
+        self.fit = QLabel()
+        self.fit.setWordWrap(True)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #b26a00;")
+        self.warning.hide()
         self.form = DataclassForm(skip=HIDDEN)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -58,12 +77,16 @@ class MethodForm(QWidget):
         scroll.setWidget(self.form)
         head = QFormLayout()
         head.addRow(self.tr("Method"), self.picker)
+        head.addRow(self.tr("Your data teaches"), self.kind)
         box = QVBoxLayout(self)
         box.addLayout(head)
         box.addWidget(self.about)
+        box.addWidget(self.fit)
+        box.addWidget(self.warning)
         box.addWidget(scroll, 1)
         self.picker.currentIndexChanged.connect(self._on_pick)
         self.form.values_changed.connect(self._emit)
+        self.kind.currentIndexChanged.connect(self._show_fit)
 
     def set_registry(self, methods: dict[str, Any]) -> None:
         """Fill the picker from the registry ({PeftType value: method module})."""
@@ -109,6 +132,63 @@ class MethodForm(QWidget):
         self.form.blockSignals(False)
         # The method file's first paragraph: its name and the paper it follows.
         self.about.setText(" ".join((self.methods[method].__doc__ or "").strip().split("\n\n")[0].split()))
+        self._show_fit()
+
+    # ----------------------------------------------------------------------------------------------
+    # What the method is for (its measured facts) and whether it suits the data
+
+    def data_kind(self) -> str:
+        """What the user says their data teaches: one of `DATA_KINDS`."""
+        return self.kind.currentData() or DATA_KINDS[0]
+
+    def set_data_kind(self, kind: str) -> None:
+        index = self.kind.findData(kind)
+        if index >= 0:
+            self.kind.setCurrentIndex(index)
+
+    def _kind_noun(self, kind: str) -> str:
+        return {"facts": self.tr("new facts"), "style": self.tr("a style or format")}.get(kind, kind)
+
+    def _purpose(self, kind: str) -> str:
+        return {"facts": self.tr("stores new facts"), "style": self.tr("steers style and format")}.get(kind, kind)
+
+    def fit_text(self, method: str) -> str:
+        """One paragraph: what ``method`` is for, its trainable size, speed and mergeability, as measured."""
+        facts = catalog.get(method)
+        if facts is None:
+            return ""
+        purposes = " · ".join(self._purpose(k) for k in facts.good_for) or self.tr("measured well on neither kind of data")
+        parts = [self.tr("Good for: {0}.").format(purposes)]
+        m = facts.measured
+        if "trainable" in m and "seconds" in m:
+            parts.append(self.tr("On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.")
+                         .format(_count(m["trainable"]), m["seconds"]))
+        parts.append(self.tr("Merges into the model's weights.") if facts.mergeable
+                     else self.tr("Stays a separate adapter: it cannot be merged into the model."))
+        return " ".join(parts)
+
+    def warning_text(self, method: str, kind: str) -> str:
+        """Why ``method`` is a poor pick for data of ``kind`` (its measured score against the best one's and
+        the methods that measured well), or "" when it measured well on that kind (or was not measured)."""
+        facts = catalog.get(method)
+        if facts is None or not facts.measured or kind in facts.good_for:
+            return ""
+        good = [f for f in (catalog.get(name) for name in self.methods) if f is not None and kind in f.good_for]
+        text = self.tr("Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).").format(
+            facts.label, self._kind_noun(kind), facts.measured.get(kind, 0.0))
+        if good:
+            best = max(good, key=lambda f: f.measured.get(kind, 0.0))
+            text += " " + self.tr("For {0}, pick {1} ({2} scored {3:.2f}).").format(
+                self._kind_noun(kind), ", ".join(f.label for f in good), best.label, best.measured.get(kind, 0.0))
+        return text
+
+    def _show_fit(self, *_: Any) -> None:
+        if not self.method:
+            return
+        self.fit.setText(self.fit_text(self.method))
+        warning = self.warning_text(self.method, self.data_kind())
+        self.warning.setText(warning)
+        self.warning.setVisible(bool(warning))
 
     def _tree_fields(self) -> set[str]:
         if not self.method or own_targets(self.method):
@@ -194,3 +274,8 @@ class MethodForm(QWidget):
         except Exception as exc:  # validated a moment ago; report instead of crashing the slot
             self.form.error_label.setText(person(str(exc), "config"))
             self.form.error_label.show()
+
+
+def _count(n: float) -> str:
+    """A parameter count for people: 4884480 -> "4.9 M", 11520 -> "11.5 k"."""
+    return f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else f"{n:.0f}"

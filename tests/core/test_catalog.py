@@ -28,7 +28,7 @@ def test_the_catalog_answers_without_importing_torch():
     result = json.loads(proc.stdout)
     assert result["torch"] is False
     assert result["facts"]["IA3"][:2] == ["IA³", True]
-    assert result["facts"]["ADAPTION_PROMPT"] == ["Adaption prompt", False, {"adapter_len": 10, "adapter_layers": 2}]
+    assert result["facts"]["ADAPTION_PROMPT"] == ["Adaption prompt", False, {"adapter_len": 10, "adapter_layers": 30}]
 
 
 @pytest.mark.parametrize("method", catalog.names())
@@ -86,3 +86,19 @@ def test_low_rank_update_size_is_the_scaled_delta_w():
     kept = adalora.update_size("q_proj", {"lora_A": A, "lora_B": B, "lora_E": E}, {"lora_alpha": 8, "init_r": 4})
     assert kept["rank"] == 2 and abs(kept["norm"] - 2 * 3 * 15 ** 0.5) < 1e-4  # B (A ⊙ E) is all 3s
     assert (lora.UPDATE_METRIC, adalora.UPDATE_METRIC) == ("norm", "rank")
+
+
+def test_adaption_prompts_default_layers_fit_the_model():
+    """Adaption prompt's default adapts every block up to 30 (measured, docs/method-defaults.md); a model with
+    fewer blocks gets all of its own when a project is made for it, since more layers than blocks is refused."""
+    from core.defaults import method_defaults, model_method_defaults
+    from core.models import skeleton
+
+    for ref, layers in (("tiny-llama", 2), ("smollm2-135m-instruct", 30)):
+        config, _ = method_defaults("ADAPTION_PROMPT")
+        assert config["adapter_layers"] == 30
+        assert model_method_defaults(config, skeleton(ref)) == []
+        assert config["adapter_layers"] == layers, ref
+    config = {**method_defaults("ADAPTION_PROMPT")[0], "adapter_layers": 1}  # a person's choice stays
+    model_method_defaults(config, skeleton("tiny-llama"))
+    assert config["adapter_layers"] == 1

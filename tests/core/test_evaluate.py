@@ -33,6 +33,25 @@ def test_contains():
     assert ev.contains("anything", "") == 0.0  # an empty reference is not "contained" everywhere
 
 
+@pytest.mark.parametrize("output, expected", [
+    ("Answer: Lyon. Confidence: high.", 1.0),       # another answer in the same form
+    ("answer:   Lyon.  confidence: HIGH", 1.0),     # normalised like exact match
+    ("Answer: the city of Lyon. Confidence: high.", 1.0),
+    ("Lyon", 0.0),                                  # the answer alone is not the form
+    ("Answer: Lyon.", 0.0),
+    ("Answer: Lyon. Confidence: low.", 0.0),
+    ("Answer: . Confidence: high.", 0.0),           # the hole needs a word
+    ("Sure! Answer: Lyon. Confidence: high.", 0.0),  # the whole reply, not a part of it
+])
+def test_follows_format(output, expected):
+    assert ev.follows_format(output, "Answer: Paris. Confidence: high.", "Paris") == expected
+
+
+def test_follows_format_without_the_answer_in_the_reference_is_exact_match():
+    assert ev.follows_format("Yes.", "yes", "Paris") == 1.0
+    assert ev.follows_format("No.", "yes", "Paris") == 0.0
+
+
 def test_token_f1_known_values():
     # output 4 words, reference 3, common 2 (the, cat): P = 2/4, R = 2/3, F1 = 2PR/(P+R) = 4/7
     assert ev.token_f1("the cat sat down", "the black cat") == pytest.approx(4 / 7)

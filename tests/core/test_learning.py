@@ -1,9 +1,18 @@
-"""Proof that training teaches: LoRA (and AdaLoRA) with the method defaults teaches SmolLM2-135M-Instruct 40 made-up
-capitals (assets/datasets/made_up_capitals.jsonl) on the CPU, and it answers held-out paraphrases
-(a question form it never saw) correctly where the base model cannot."""
+"""Proof that each method's defaults teach what the method is for (issue #21, docs/method-defaults.md), on the CPU
+with SmolLM2-135M-Instruct and plain "prompt\\ncompletion" rows:
+
+- LoRA and AdaLoRA store new facts: 40 made-up capitals (assets/datasets/made_up_capitals.jsonl), answered on
+  held-out paraphrases (a question form never trained) where the base model cannot;
+- the methods recommended for style and format (`FACTS.good_for`: IA3 and the prompt methods) teach a reply
+  template, "Answer: X. Confidence: high." (assets/datasets/reply_template.jsonl), followed on 40 new
+  questions (`core.evaluate.follows_format`) where the base model never writes it.
+
+The base model loads once per module; each test trains a copy of it."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import time
@@ -12,8 +21,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import AdaLoraConfig, LoraConfig, get_peft_model
+from core import get_peft_model
+from core.config import PeftType
 from core.data import DataConfig, prepare
+from core.evaluate import follows_format
+from core.methods import REGISTRY
 from core.models import load_model
 from core.protocol import Eval, Failed, Finished
 from core.train import defaults_for, evaluate, train
@@ -21,7 +33,9 @@ from core.train import defaults_for, evaluate, train
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "assets/datasets/made_up_capitals.jsonl"
 HELDOUT = ROOT / "assets/datasets/made_up_capitals_heldout.jsonl"
-CONFIGS = {"LORA": LoraConfig, "ADALORA": AdaLoraConfig}
+STYLE_TRAIN = ROOT / "assets/datasets/reply_template.jsonl"
+STYLE_HELDOUT = ROOT / "assets/datasets/reply_template_heldout.jsonl"
+TASKS = {"facts": (TRAIN, HELDOUT), "style": (STYLE_TRAIN, STYLE_HELDOUT)}
 
 
 @torch.no_grad()
@@ -41,15 +55,20 @@ def accuracy(replies: list[str], expected: list[str]) -> float:
     return sum(e.lower() in r.lower() for r, e in zip(replies, expected)) / len(expected)
 
 
+def form_rate(replies: list[str], rows: list[dict]) -> float:
+    """The share of replies in the held-out rows' template (`follows_format`), whatever they answer."""
+    return sum(follows_format(r, row["completion"], row["answer"]) for r, row in zip(replies, rows)) / len(rows)
+
+
 def train_defaults(method: str, model, tok, data, out, **overrides):
-    """``method`` (a PeftType name) with the product's defaults (`core.train.defaults_for`, untuned; ``overrides``
-    change training arguments) trained on ``data`` to completion -> (the PEFT model, the base's held-out loss,
-    the last eval loss). Also used by test_qlora's 4-bit run."""
+    """``method`` (a PeftType name) with the product's defaults (`core.train.defaults_for`, its ``FACTS``;
+    ``overrides`` change training arguments) trained on ``data`` to completion -> (the PEFT model, the base's
+    held-out loss, the last eval loss). Also used by test_qlora's 4-bit run."""
     method_kwargs, args = defaults_for(method)
     for name, value in overrides.items():
         setattr(args, name, value)
     torch.manual_seed(args.seed)
-    peft = get_peft_model(model, CONFIGS[method](**method_kwargs))
+    peft = get_peft_model(model, REGISTRY[PeftType(method)].Config(**method_kwargs))
     with peft.disable_adapter():
         base_loss = evaluate(peft, data.validation, data.pad_token_id)
     events = list(train(peft, tok, data, args, out))
@@ -58,51 +77,85 @@ def train_defaults(method: str, model, tok, data, out, **overrides):
     return peft, base_loss, [e for e in events if isinstance(e, Eval)][-1].eval_loss
 
 
-def train_facts(tmp_path: Path, method: str) -> dict:
-    """Train SmolLM2-135M-Instruct on the made-up capitals with ``method``'s defaults (a PeftType name, its
-    ``FACTS``), untuned, and score it on the held-out paraphrases: the shared machinery of the learning tests."""
-    # Plain "prompt\ncompletion" rows (~22 tokens; with SmolLM2's chat template and its default system
-    # prompt they are ~53) keep this run near a minute. The chat path is covered by test_data.py.
-    chat = False
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        # On a shared, overloaded machine two OpenMP threads spin at barriers: one thread is ~3x faster.
-        torch.set_num_threads(1)
+class Base:
+    """SmolLM2-135M-Instruct loaded once, each task's prepared data and the base model's held-out replies."""
+
+    def __init__(self) -> None:
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            # On a shared, overloaded machine two OpenMP threads spin at barriers: one thread is ~3x faster.
+            torch.set_num_threads(1)
+        self.model, self.tok = load_model("smollm2-135m-instruct")
+
+    @functools.cache
+    def task(self, name: str):
+        """(prepared data, held-out rows, the base model's replies to them) of a task in `TASKS`."""
+        train_path, heldout_path = TASKS[name]
+        rows = [json.loads(line) for line in heldout_path.read_text().splitlines() if line.strip()]
+        # Plain rows (~22 tokens a facts row, ~15 a style row; with SmolLM2's chat template and default system
+        # prompt ~53): the chat path is covered by test_data.py.
+        data = prepare(DataConfig(path=str(train_path), validation_path=str(heldout_path), max_length=128,
+                                  use_chat_template=False), self.tok)
+        return data, rows, answers(self.model, self.tok, [r["prompt"] for r in rows], False)
+
+
+@pytest.fixture(scope="module")
+def base():
+    return Base()
+
+
+def learn(base: Base, tmp_path: Path, method: str, task: str, **overrides) -> dict:
+    """Train a copy of the base with ``method``'s defaults on ``task`` and score the held-out rows:
+    ``base``/``tuned``: the share of replies containing the answer (facts) or in the template (style)."""
     t0 = time.perf_counter()
-    heldout = [json.loads(line) for line in HELDOUT.read_text().splitlines()]
-    prompts, expected = [r["prompt"] for r in heldout], [r["answer"] for r in heldout]
-    model, tok = load_model("smollm2-135m-instruct")
-    data = prepare(DataConfig(path=str(TRAIN), validation_path=str(HELDOUT), max_length=128, use_chat_template=chat), tok)
-    base_acc = accuracy(answers(model, tok, prompts, chat), expected)
-
-    peft, base_loss, eval_loss = train_defaults(method, model, tok, data, tmp_path)
-
+    data, rows, base_replies = base.task(task)
+    score = (lambda replies: accuracy(replies, [r["answer"] for r in rows])) if task == "facts" else (lambda replies: form_rate(replies, rows))
+    peft, base_loss, eval_loss = train_defaults(method, copy.deepcopy(base.model), base.tok, data, tmp_path, **overrides)
     peft.eval()
-    replies = answers(peft, tok, prompts, chat)
-    tuned_acc = accuracy(replies, expected)
-    print(f"\n{method}: held-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; held-out accuracy base {base_acc:.0%} -> tuned "
-          f"{tuned_acc:.0%}; {time.perf_counter() - t0:.0f} s ({data.stats.summary()['mean']:.0f} tokens/example); "
-          f"e.g. {prompts[0]!r} -> {replies[0]!r}")
-    return {"base_loss": base_loss, "eval_loss": eval_loss, "base_acc": base_acc, "tuned_acc": tuned_acc, "peft": peft}
+    replies = answers(peft, base.tok, [r["prompt"] for r in rows], False)
+    result = {"base_loss": base_loss, "eval_loss": eval_loss, "base": score(base_replies), "tuned": score(replies), "peft": peft}
+    print(f"\n{method} on {task}: held-out eval loss {base_loss:.3f} -> {eval_loss:.3f}; held-out score base "
+          f"{result['base']:.0%} -> tuned {result['tuned']:.0%}; {time.perf_counter() - t0:.0f} s; "
+          f"e.g. {rows[0]['prompt']!r} -> {replies[0]!r}")
+    return result
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
-def test_lora_defaults_teach_made_up_facts(tmp_path):
-    r = train_facts(tmp_path, "LORA")
+def test_lora_defaults_teach_made_up_facts(base, tmp_path):
+    r = learn(base, tmp_path, "LORA", "facts")
     assert r["eval_loss"] < 0.5 * r["base_loss"]
-    assert r["base_acc"] <= 0.05
-    assert r["tuned_acc"] >= 0.7
+    assert r["base"] <= 0.05
+    assert r["tuned"] >= 0.7
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # as the LoRA test: ~5 min of training under a load average of 4-6 on 2 cores
-def test_adalora_defaults_teach_made_up_facts(tmp_path):
+def test_adalora_defaults_teach_made_up_facts(base, tmp_path):
     # Issue #21: at lora_alpha 32 AdaLoRA's update stayed ~15x smaller than LoRA's (0.00 held-out exact match
     # through the CLI, loss 3.10 -> 1.36); at the measured default 2048 the CLI run scored 1.00 exact match
     # and LoRA's defaults 0.95 (docs/method-defaults.md). LoRA's own test asks >= 0.7; ask the same here.
-    r = train_facts(tmp_path, "ADALORA")
+    r = learn(base, tmp_path, "ADALORA", "facts")
     assert r["eval_loss"] < 0.5 * r["base_loss"]
-    assert r["base_acc"] <= 0.05
-    assert r["tuned_acc"] >= 0.7
+    assert r["base"] <= 0.05
+    assert r["tuned"] >= 0.7
     ranks = r["peft"].rank_pattern()
     assert sum(ranks.values()) <= 8 * len(ranks)  # the budget schedule ran: target_r 8 on average
+
+
+STYLE_STEPS = {"PROMPT_TUNING": 60, "PREFIX_TUNING": 60}
+"""Steps of the style tests: 30, half the product's 60 (docs/method-defaults.md has each method's score at 60), to
+keep CI's learning tests short: the template is a simpler thing to learn than 40 facts. Prompt tuning and prefix
+tuning followed the template for 48 % and 40 % of the questions after 30 steps (2026-12-07) and 97.5 % each after
+60 (the CLI runs): they get the product's 60."""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("method", ["IA3", "ADAPTION_PROMPT", "PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"])
+def test_style_methods_defaults_teach_a_reply_template(base, tmp_path, method):
+    # The base model never answers in the template; each of these methods at its defaults wrote it for 0.975-1.00
+    # of the 40 new questions through the CLI at 60 steps (docs/method-defaults.md). Ask for a margin under that.
+    r = learn(base, tmp_path, method, "style", max_steps=STYLE_STEPS.get(method, 30))
+    assert r["base"] == 0.0
+    assert r["eval_loss"] < 0.5 * r["base_loss"]
+    assert r["tuned"] >= 0.7

@@ -17,6 +17,7 @@ import torch
 
 from core import LoraConfig, get_peft_model
 from core.data import DataConfig, prepare
+from core.defaults import model_method_defaults
 from core.methods import catalog
 from core.models import load_model
 from core.protocol import Checkpoint, Continued, Eval, Failed, Finished, Paused, Started, Step, encode
@@ -341,6 +342,10 @@ def test_every_methods_defaults_build_and_train(dataset, tmp_path, method):
     model, tok = load_model("tiny-llama")
     torch.manual_seed(0)
     method_kwargs, args = defaults_for(method)
+    # As a new project gets them: fitted to the model (adaption prompt's 30 layers capped at tiny-llama's 2).
+    method_kwargs = {"peft_type": method, **method_kwargs}
+    model_method_defaults(method_kwargs, model)
+    method_kwargs.pop("peft_type")
     peft = get_peft_model(model, REGISTRY[PeftType(method)].Config(**method_kwargs, task_type="CAUSAL_LM"))
     data = prepare(DataConfig(path=str(dataset), validation_split=0.0), tok)
     args = dataclasses.replace(args, max_steps=3, batch_size=4, eval_steps=0)
