@@ -78,6 +78,21 @@ def _randomise_ia3(model, seed: int = 3) -> None:
                 p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
 
 
+def _files_load_both_ways(ours, theirs, base, x, tmp_path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Save both adapters, check they change the output, and load each engine's file into the other engine: the
+    same outputs within ATOL. Returns both adapted outputs (ours, peft's) for later merge checks."""
+    ours.save_pretrained(tmp_path / "ours")
+    theirs.save_pretrained(tmp_path / "peft")
+    with torch.no_grad():
+        y_ours, y_theirs = ours(x), theirs(x)
+        assert not torch.allclose(y_ours, base(x), atol=1e-3)  # the adapters do change the output
+        in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()
+        torch.testing.assert_close(in_peft(x), y_ours, atol=ATOL, rtol=0)
+        in_ours = core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()
+        torch.testing.assert_close(in_ours(x), y_theirs, atol=ATOL, rtol=0)
+    return y_ours, y_theirs
+
+
 # ---- LoRA / DoRA ----------------------------------------------------------------------------------------------
 
 
@@ -96,15 +111,7 @@ def test_lora_conv_tensors_files_and_outputs_match_peft(dim, dora, tmp_path):
             torch.testing.assert_close(ours.state_dict()[key], theirs.state_dict()[key])
     perturb_adapter(ours, seed=1)
     perturb_adapter(theirs, seed=2)
-    ours.save_pretrained(tmp_path / "ours")
-    theirs.save_pretrained(tmp_path / "peft")
-    with torch.no_grad():
-        y_ours, y_theirs = ours(x), theirs(x)
-        assert not torch.allclose(y_ours, base(x), atol=1e-3)  # the adapters do change the output
-        in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()
-        torch.testing.assert_close(in_peft(x), y_ours, atol=ATOL, rtol=0)
-        in_ours = core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()
-        torch.testing.assert_close(in_ours(x), y_theirs, atol=ATOL, rtol=0)
+    _files_load_both_ways(ours, theirs, base, x, tmp_path)
 
 
 @pytest.mark.parametrize("dora", [False, True], ids=["lora", "dora"])
@@ -199,15 +206,7 @@ def test_ia3_conv_vectors_files_and_outputs_match_peft(dim, feedforward, tmp_pat
     assert _shapes(ours)["base_model.model.c3.ia3_l.default"] == (1, 4, *([1] * dim))
     _randomise_ia3(ours, seed=1)
     _randomise_ia3(theirs, seed=2)
-    ours.save_pretrained(tmp_path / "ours")
-    theirs.save_pretrained(tmp_path / "peft")
-    with torch.no_grad():
-        y_ours, y_theirs = ours(x), theirs(x)
-        assert not torch.allclose(y_ours, base(x), atol=1e-3)
-        in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()
-        torch.testing.assert_close(in_peft(x), y_ours, atol=ATOL, rtol=0)
-        in_ours = core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()
-        torch.testing.assert_close(in_ours(x), y_theirs, atol=ATOL, rtol=0)
+    _files_load_both_ways(ours, theirs, base, x, tmp_path)
 
 
 @pytest.mark.parametrize("feedforward", [False, True], ids=["output", "feedforward"])
@@ -290,15 +289,7 @@ def test_dora_on_embedding_matches_peft(tmp_path):
     torch.testing.assert_close(ours.state_dict()[key], theirs.state_dict()[key])  # B = 0 at init: ‖W‖ in both
     perturb_adapter(ours, seed=1)
     perturb_adapter(theirs, seed=2)
-    ours.save_pretrained(tmp_path / "ours")
-    theirs.save_pretrained(tmp_path / "peft")
-    with torch.no_grad():
-        y_ours, y_theirs = ours(ids), theirs(ids)
-        assert not torch.allclose(y_ours, base(ids), atol=1e-3)
-        torch.testing.assert_close(peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()(ids),
-                                   y_ours, atol=ATOL, rtol=0)
-        torch.testing.assert_close(core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()(ids),
-                                   y_theirs, atol=ATOL, rtol=0)
+    _, y_theirs = _files_load_both_ways(ours, theirs, base, ids, tmp_path)
     # one backward pass with peft's weights: the same gradients (the norm is a constant in backward in both)
     ours.load_state_dict(theirs.state_dict())
     for model in (ours, theirs):
@@ -341,15 +332,8 @@ def test_adalora_conv2d_matches_peft(tmp_path):
             torch.testing.assert_close(p.grad, grads[name], atol=1e-5, rtol=1e-4)
     ours.eval(), theirs.eval()
     perturb_adapter(ours, seed=1)
-    ours.save_pretrained(tmp_path / "ours")
-    theirs.save_pretrained(tmp_path / "peft")
+    y_ours, _ = _files_load_both_ways(ours, theirs, base, x, tmp_path)
     with torch.no_grad():
-        y_ours, y_theirs = ours(x), theirs(x)
-        assert not torch.allclose(y_ours, base(x), atol=1e-3)
-        in_peft = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "ours").eval()
-        torch.testing.assert_close(in_peft(x), y_ours, atol=ATOL, rtol=0)
-        in_ours = core.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "peft").eval()
-        torch.testing.assert_close(in_ours(x), y_theirs, atol=ATOL, rtol=0)
         ours.merge_adapter()
         torch.testing.assert_close(ours(x), y_ours, **MERGED)
         ours.unmerge_adapter()
