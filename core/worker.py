@@ -208,12 +208,15 @@ class _Emitter:
     def __init__(self, out: TextIO) -> None:
         self._out: TextIO | None = out
         self._lock = threading.Lock()
+        self._ended = False  # a Finished/Failed line was written
 
     def __call__(self, msg: protocol.Message) -> None:
         line = protocol.encode(msg) + "\n"
         with self._lock:
-            if self._out is None:
+            if self._out is None or (self._ended and isinstance(msg, Heartbeat)):
+                # the recorder thread may beat once more while the run closes: Finished/Failed stays the last line
                 return
+            self._ended = self._ended or isinstance(msg, (Finished, Failed))
             try:
                 self._out.write(line)
                 self._out.flush()

@@ -438,3 +438,14 @@ def test_two_processes_are_one_run_pause_stop_resume_and_a_failing_process(tmp_p
         run = proj.run(run_id)
         assert run.status == "failed" and "Process 1 failed" in run.error and "injected fault" in run.error
         assert proj.last_checkpoint(run_id) == good
+
+
+def test_finished_stays_the_last_protocol_line_when_a_heartbeat_comes_late():
+    # the recorder thread can beat while the run closes (seen once in a fresh-clone run): drop beats after the end
+    out = io.StringIO()
+    emit = worker._Emitter(out)
+    emit(p.Heartbeat(step=3))
+    emit(p.Finished("completed", step=4))
+    emit(p.Heartbeat(step=4))
+    lines = [p.decode(line) for line in out.getvalue().splitlines()]
+    assert [type(e).__name__ for e in lines] == ["Heartbeat", "Finished"]
