@@ -113,6 +113,7 @@ class HubDialog(QDialog):
         self.model: Any = None  # core.hub.HubModel of the current id
         self.cancel_event: threading.Event | None = None
         self.thread: threading.Thread | None = None
+        self.downloading = False  # True from Download until the thread's result reaches the window
 
         self.query = QLineEdit()
         self.query.setPlaceholderText(self.tr("Search words, or a model id such as Qwen/Qwen2.5-0.5B-Instruct"))
@@ -328,14 +329,19 @@ class HubDialog(QDialog):
     # ---- downloading -----------------------------------------------------------------------------
 
     def download(self) -> None:
-        if self.current is None or (self.thread is not None and self.thread.is_alive()):
+        if self.current is None or self.downloading:
             return
+        if self.thread is not None:
+            # The last download has reported (``_on_download_done`` ran) but its thread may not have returned
+            # yet: asking ``is_alive()`` here raced a quick second click and silently did nothing.
+            self.thread.join(5)
         from core import hub
 
         repo_id, model = self.current, self.model
         revision = self.revision.text().strip() or None
         self.cancel_event = threading.Event()
         cancel, emit, finish = self.cancel_event, self._progress.emit, self._download_done.emit
+        self.downloading = True
         self.download_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.message.setText(self.tr("Downloading {0}…").format(repo_id))
@@ -370,6 +376,7 @@ class HubDialog(QDialog):
             _bytes(p.done), _bytes(p.total), _bytes(p.speed), eta, p.file))
 
     def _on_download_done(self, ok: bool, text: str) -> None:
+        self.downloading = False
         self.cancel_button.setEnabled(False)
         if ok:
             self.progress.setValue(1000)

@@ -91,6 +91,23 @@ def test_search_look_download_cancel_resume(qtbot, dialog, stand_in: StandInHub)
     assert chosen.args == [REPO]
 
 
+def test_download_clicked_while_the_last_thread_is_still_returning_starts(qtbot, dialog, stand_in) -> None:  # noqa: F811
+    """The last download has reported, but its thread has not returned yet (seen in CI: a click right after a
+    cancel did nothing, and the resumed download never came). The click must start the download."""
+    import threading
+    import time
+
+    dlg = dialog
+    with qtbot.waitSignal(dlg.looked_up, timeout=TIMEOUT):
+        dlg.look(REPO)
+    dlg.thread = threading.Thread(target=time.sleep, args=(0.5,), daemon=True)  # a thread that is still returning
+    dlg.thread.start()
+    with qtbot.waitSignal(dlg.download_finished, timeout=TIMEOUT) as finished:
+        dlg.download_button.click()
+    assert finished.args == [True], dlg.message.text()
+    assert _gets(stand_in, "model.safetensors")
+
+
 def _weights_size(hub: StandInHub) -> int:
     return len(hub.repos[REPO].files["model.safetensors"])
 
