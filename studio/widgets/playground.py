@@ -158,6 +158,7 @@ class Playground(QWidget):
         self.bridge.note.connect(self.status.setText, Qt.ConnectionType.QueuedConnection)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._generating = False
         self.model_ref = ""
         self.checkpoint_model: dict[str, str] = {}
         """Checkpoint folder -> the model its run trained (the window fills it); else `model_ref`."""
@@ -220,7 +221,9 @@ class Playground(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        # Set by Generate, cleared when the result reaches the window: asking the thread ``is_alive()`` would
+        # refuse a Generate clicked between its last signal and its return.
+        return self._generating
 
     def generate(self) -> None:
         checkpoint = self.checkpoint.currentData()
@@ -231,6 +234,7 @@ class Playground(QWidget):
         self.base_out.clear()
         self.adapter_out.clear()
         self.outputs = {"base": "", "adapter": ""}
+        self._generating = True
         self.go.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setText(self.tr("Loading {0} with {1}…").format(model_ref, Path(checkpoint).name))
@@ -256,6 +260,7 @@ class Playground(QWidget):
         (self.base_out if side == "base" else self.adapter_out).setPlainText(text)
 
     def _on_done(self, error: str) -> None:
+        self._generating = False
         self.go.setEnabled(True)
         self.stop_button.setEnabled(False)
         if error:
