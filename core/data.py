@@ -33,6 +33,10 @@ from core.errors import DataError
 
 FORMATS = ("auto", "prompt_completion", "chat", "text")
 TRAIN_ON = ("completion", "all")
+TEACHES = ("facts", "style")
+"""What a dataset can teach, as the user says it (`DataConfig.teaches`): ``"facts"``, new facts to store and recall
+(the made-up capitals); ``"style"``, a style or format for answers the model can already give (the answer
+template). Training ignores it; the studio's method form warns about a method that measured poorly on it."""
 IGNORE = -100  # label of tokens that carry no loss (PyTorch's cross_entropy ignore_index)
 
 # ChatML, for tokenizers without a chat template (the tiny built-ins and SmolLM2 use the same layout).
@@ -64,12 +68,19 @@ class DataConfig:
     validation_path: str | None = field(default=None, metadata={"help": "A separate validation file (overrides validation_split)."})
     split: str = field(default="train", metadata={"help": "Split to use for a hub dataset or a save_to_disk DatasetDict."})
     seed: int = field(default=0, metadata={"help": "Seed of the validation split."})
+    teaches: str = field(
+        default="facts",
+        metadata={"help": "What the data teaches: 'facts' (new facts to remember) or 'style' (a style or format for answers). "
+                          "Training ignores it; the studio warns about a method that measured poorly on it."},
+    )
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise DataError(f"format must be one of {', '.join(FORMATS)}, not {self.format!r}.")
         if self.train_on not in TRAIN_ON:
             raise DataError(f"train_on must be one of {', '.join(TRAIN_ON)}, not {self.train_on!r}.")
+        if self.teaches not in TEACHES:
+            raise DataError(f"teaches must be one of {', '.join(TEACHES)}, not {self.teaches!r}.")
         if self.max_length < 2:
             raise DataError(f"max_length must be at least 2, not {self.max_length}.")
         if not 0.0 <= self.validation_split < 1.0:

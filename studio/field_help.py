@@ -113,6 +113,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "A separate validation file (overrides validation_split)."),
     QT_TRANSLATE_NOOP("FieldHelp", "Split to use for a hub dataset or a save_to_disk DatasetDict."),
     QT_TRANSLATE_NOOP("FieldHelp", "Seed of the validation split."),
+    QT_TRANSLATE_NOOP("FieldHelp", "What the data teaches: 'facts' (new facts to remember) or 'style' (a style or format for answers). Training ignores it; the studio warns about a method that measured poorly on it."),
     QT_TRANSLATE_NOOP("FieldHelp", "At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off."),
     QT_TRANSLATE_NOOP("FieldHelp", "Longest answer generated for each evaluation prompt, in tokens."),
 )

@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.tree.parameters_edited.connect(self.edit_parameters)
         self.method_form.config_changed.connect(self._on_config)
         self.method_form.method_changed.connect(self._on_method)
+        self.method_form.data_kind_changed.connect(self.data_panel.set_teaches)
         self.method_form.form.error_changed.connect(self._on_form_error)
         self.training_form.values_changed.connect(self._on_training)
         self.data_form.values_changed.connect(self._on_data)
@@ -273,6 +274,7 @@ class MainWindow(QMainWindow):
                 self.settings.training = self.training_form.validate() or self.settings.training
             self.data_panel.set_values(self.registry["data"], self.settings.data)
             self.settings.data = self.data_form.validate() or self.settings.data
+            self.method_form.set_data_kind(self.settings.data.get("teaches") or "facts")
             self.save()
             t = self.settings.training
             self.cost.set_memory_inputs(t.get("batch_size") or 8, (self.settings.data or {}).get("max_length") or 512)
@@ -439,6 +441,7 @@ class MainWindow(QMainWindow):
             else:
                 self.settings.data = values
                 self.data_panel.set_values(self.data_form.cls, values)
+                self.method_form.set_data_kind(values.get("teaches") or "facts")
             self.save()
             self.request_cost()
         finally:

@@ -294,6 +294,7 @@ ZH.update({
     "A separate validation file (overrides validation_split).": "单独的验证文件（覆盖 validation_split）。",
     "Split to use for a hub dataset or a save_to_disk DatasetDict.": "用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。",
     "Seed of the validation split.": "验证集拆分的随机种子。",
+    "What the data teaches: 'facts' (new facts to remember) or 'style' (a style or format for answers). Training ignores it; the studio warns about a method that measured poorly on it.": "数据教的内容：'facts'（要记住的新事实）或 'style'（回答的风格或格式）。训练不使用它；若所选方法在这类数据上测得效果差，工作室会提示。",
 })
 
 # Issue 19 (a newcomer's bugs): Train's refusals, Resume's reasons, the failure's details, the playground's model.

@@ -504,132 +504,132 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>DataPanel</name>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="99" />
+        <location filename="../../studio/widgets/data_panel.py" line="101" />
         <source>a .jsonl, .json, .csv or .parquet file, a save_to_disk folder, or a cached hub id</source>
         <translation>.jsonl、.json、.csv 或 .parquet 文件，save_to_disk 文件夹，或已缓存的 Hub ID</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="100" />
+        <location filename="../../studio/widgets/data_panel.py" line="102" />
         <source>Choose file…</source>
         <translation>选择文件…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="107" />
+        <location filename="../../studio/widgets/data_panel.py" line="109" />
         <source>auto: told from the columns; or say which layout the records have</source>
         <translation>auto：根据列判断；或指定记录的布局</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="116" />
+        <location filename="../../studio/widgets/data_panel.py" line="118" />
         <source>prompt</source>
         <translation>提示</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="117" />
+        <location filename="../../studio/widgets/data_panel.py" line="119" />
         <source>completion</source>
         <translation>补全</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="118" />
+        <location filename="../../studio/widgets/data_panel.py" line="120" />
         <source>messages</source>
         <translation>消息</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="119" />
+        <location filename="../../studio/widgets/data_panel.py" line="121" />
         <source>text</source>
         <translation>文本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="122" />
+        <location filename="../../studio/widgets/data_panel.py" line="124" />
         <source>The column with the prompt (the context, not trained on)</source>
         <translation>包含提示的列（作为上下文，不参与训练）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="123" />
+        <location filename="../../studio/widgets/data_panel.py" line="125" />
         <source>The column with the answer to learn</source>
         <translation>包含要学习的回答的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="124" />
+        <location filename="../../studio/widgets/data_panel.py" line="126" />
         <source>The column with the list of {role, content} messages</source>
         <translation>包含 {role, content} 消息列表的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="125" />
+        <location filename="../../studio/widgets/data_panel.py" line="127" />
         <source>The column with the raw text</source>
         <translation>包含原始文本的列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="127" />
+        <location filename="../../studio/widgets/data_panel.py" line="129" />
         <source>Dataset</source>
         <translation>数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="130" />
+        <location filename="../../studio/widgets/data_panel.py" line="132" />
         <source>file</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="131" />
+        <location filename="../../studio/widgets/data_panel.py" line="133" />
         <source>format</source>
         <translation>格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="142" />
+        <location filename="../../studio/widgets/data_panel.py" line="144" />
         <source>alpaca layout: instruction (+ input) is the prompt, output the completion. Pick columns above to use others.</source>
         <translation>alpaca 布局：instruction（+ input）为提示，output 为补全。在上方选择列可改用其他列。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="156" />
+        <location filename="../../studio/widgets/data_panel.py" line="158" />
         <source>Preview</source>
         <translation>预览</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="245" />
+        <location filename="../../studio/widgets/data_panel.py" line="252" />
         <source>Choose a dataset</source>
         <translation>选择数据集</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="245" />
+        <location filename="../../studio/widgets/data_panel.py" line="252" />
         <source>Datasets (*.jsonl *.json *.csv *.parquet);;All files (*)</source>
         <translation>数据集 (*.jsonl *.json *.csv *.parquet);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="368" />
+        <location filename="../../studio/widgets/data_panel.py" line="375" />
         <source>detected: {0}</source>
         <translation>检测到：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="370" />
+        <location filename="../../studio/widgets/data_panel.py" line="377" />
         <source>no format fits: pick the columns</source>
         <translation>没有合适的格式：请选择列</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="396" />
+        <location filename="../../studio/widgets/data_panel.py" line="403" />
         <source>alpaca: instruction + input</source>
         <translation>alpaca：instruction + input</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="396" />
+        <location filename="../../studio/widgets/data_panel.py" line="403" />
         <source>alpaca: output</source>
         <translation>alpaca：output</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="400" />
+        <location filename="../../studio/widgets/data_panel.py" line="407" />
         <source>{0} (not in the file)</source>
         <translation>{0}（不在文件中）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="439" />
+        <location filename="../../studio/widgets/data_panel.py" line="446" />
         <source>format: {0} · {1} examples</source>
         <translation>格式：{0} · {1} 个样本</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="459" />
+        <location filename="../../studio/widgets/data_panel.py" line="466" />
         <source>tokens per example</source>
         <translation>每个样本的 token 数</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/data_panel.py" line="460" />
+        <location filename="../../studio/widgets/data_panel.py" line="467" />
         <source>examples</source>
         <translation>样本数</translation>
     </message>
@@ -1325,14 +1325,19 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>验证集拆分的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="97" />
         <location filename="../../studio/field_help.py" line="116" />
+        <source>What the data teaches: 'facts' (new facts to remember) or 'style' (a style or format for answers). Training ignores it; the studio warns about a method that measured poorly on it.</source>
+        <translation>数据教的内容：'facts'（要记住的新事实）或 'style'（回答的风格或格式）。训练不使用它；若所选方法在这类数据上测得效果差，工作室会提示。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="117" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
         <translation>每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="98" />
-        <location filename="../../studio/field_help.py" line="117" />
+        <location filename="../../studio/field_help.py" line="118" />
         <source>Longest answer generated for each evaluation prompt, in tokens.</source>
         <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
     </message>
@@ -1358,210 +1363,210 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>来自 Hugging Face Hub 的模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="118" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="119" />
         <source>Search words, or a model id such as Qwen/Qwen2.5-0.5B-Instruct</source>
         <translation>搜索词，或模型 ID，例如 Qwen/Qwen2.5-0.5B-Instruct</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="119" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="120" />
         <source>Search</source>
         <translation>搜索</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="120" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="121" />
         <source>Look up id</source>
         <translation>查询 ID</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="122" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="123" />
         <source>revision (main)</source>
         <translation>修订版本 (main)</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="131" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="132" />
         <source>Choose a model on the left: its facts, tree and memory show before anything is downloaded.</source>
         <translation>在左侧选择一个模型：在下载任何内容之前即可看到它的信息、模块树和内存估算。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="152" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="153" />
         <source>Download</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="153" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="154" />
         <source>Cancel download</source>
         <translation>取消下载</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="154" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="155" />
         <source>Use this model</source>
         <translation>使用此模型</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="155" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="156" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="167" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="168" />
         <source>hf_… (read token, for gated models)</source>
         <translation>hf_…（读取令牌，用于受限模型）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="168" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="169" />
         <source>Save token</source>
         <translation>保存令牌</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="175" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="176" />
         <source>Access token:</source>
         <translation>访问令牌：</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="210" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="211" />
         <source>Gallery (facts and tree offline)</source>
         <translation>模型库（离线显示信息和模块树）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="216" />
-        <location filename="../../studio/widgets/hub_dialog.py" line="225" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="217" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="226" />
         <source>, gated</source>
         <translation>，受限</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="221" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="222" />
         <source>On the Hub</source>
         <translation>Hub 上</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="226" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="227" />
         <source>{0}  ({1:,} downloads{2})</source>
         <translation>{0}  （{1:,} 次下载{2}）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="240" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="241" />
         <source>Searching the Hub for {0}…</source>
         <translation>正在 Hub 上搜索 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="245" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="246" />
         <source>{0} models found on the Hub.</source>
         <translation>在 Hub 上找到 {0} 个模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="246" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="247" />
         <source>No model on the Hub matches {0}.</source>
         <translation>Hub 上没有与 {0} 匹配的模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="268" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="269" />
         <source>Looking up {0} (config.json only)…</source>
         <translation>正在查询 {0}（仅 config.json）…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="269" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="270" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="290" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="291" />
         <source>Parameters: {0:,} ({1})</source>
         <translation>参数：{0:,}（{1}）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="299" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="300" />
         <source>Training memory for the current method (estimate): {0}; trainable parameters {1:,}</source>
         <translation>当前方法的训练内存（估算）：{0}；可训练参数 {1:,}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
-        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="320" />
         <source>no</source>
         <translation>否</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="303" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
         <source>yes (access granted on request)</source>
         <translation>是（申请后自动授权）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="304" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
         <source>yes (the authors approve each request)</source>
         <translation>是（作者逐一审批申请）</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
-        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="306" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="320" />
         <source>Licence: {0} · gated: {1}</source>
         <translation>许可证：{0} · 受限：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="305" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="306" />
         <source>not stated</source>
         <translation>未注明</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="313" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="314" />
         <source>Download: {0} files, {1}</source>
         <translation>下载：{0} 个文件，{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="311" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="312" />
         <source>Offline: what the cache holds.</source>
         <translation>离线：缓存中已有的内容。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="315" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="316" />
         <source>Already downloaded: it opens offline.</source>
         <translation>已下载：可离线打开。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="319" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="320" />
         <source>yes</source>
         <translation>是</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="320" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="321" />
         <source>From the gallery's config.json (the Hub was not reached).</source>
         <translation>来自模型库自带的 config.json（未连接到 Hub）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="341" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="347" />
         <source>Downloading {0}…</source>
         <translation>正在下载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="364" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="370" />
         <source>Cancelling…</source>
         <translation>正在取消…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="369" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="375" />
         <source>{0} of {1} · {2}/s · {3} left · {4}</source>
         <translation>{0} / {1} · {2}/s · 剩余 {3} · {4}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="376" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="383" />
         <source>{0} is downloaded and its weights check out ({1}).</source>
         <translation>{0} 已下载，权重校验通过（{1}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="397" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="404" />
         <source>Logged in as {0}</source>
         <translation>已登录为 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="401" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="408" />
         <source>Not saved</source>
         <translation>未保存</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="408" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="415" />
         <source>A token is stored</source>
         <translation>已保存令牌</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/hub_dialog.py" line="408" />
+        <location filename="../../studio/widgets/hub_dialog.py" line="415" />
         <source>No token stored</source>
         <translation>未保存令牌</translation>
     </message>
@@ -1916,34 +1921,34 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="230" />
-        <location filename="../../studio/main_window.py" line="387" />
-        <location filename="../../studio/main_window.py" line="397" />
+        <location filename="../../studio/main_window.py" line="231" />
+        <location filename="../../studio/main_window.py" line="389" />
+        <location filename="../../studio/main_window.py" line="399" />
         <source>Read-only: {0}</source>
         <translation>只读：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="298" />
+        <location filename="../../studio/main_window.py" line="300" />
         <source>Building the skeleton of {0}…</source>
         <translation>正在构建 {0} 的骨架…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="299" />
+        <location filename="../../studio/main_window.py" line="301" />
         <source>Loading {0}…</source>
         <translation>正在加载 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="312" />
+        <location filename="../../studio/main_window.py" line="314" />
         <source>{0}: {1:,} parameters</source>
         <translation>{0}：{1:,} 个参数</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="337" />
+        <location filename="../../studio/main_window.py" line="339" />
         <source>The methods could not be loaded: {0}</source>
         <translation>无法加载方法：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/main_window.py" line="380" />
+        <location filename="../../studio/main_window.py" line="382" />
         <source>adaption prompt adapts this attention module</source>
         <translation>adaption prompt 会适配此注意力模块</translation>
     </message>
@@ -2288,87 +2293,87 @@ The training process itself needs more: Python and torch, and the allocator's sl
 <context>
     <name>MethodForm</name>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="58" />
+        <location filename="../../studio/widgets/method_form.py" line="60" />
         <source>loading methods…</source>
         <translation>正在加载方法…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="62" />
+        <location filename="../../studio/widgets/method_form.py" line="64" />
         <source>new facts to remember</source>
         <translation>需要记住的新事实</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="63" />
+        <location filename="../../studio/widgets/method_form.py" line="65" />
         <source>a style or format for answers</source>
         <translation>回答的风格或格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="64" />
+        <location filename="../../studio/widgets/method_form.py" line="66" />
         <source>What your dataset teaches. New facts: names, numbers, answers the model does not know yet. A style or format: the way answers are written (a template, a tone, JSON), with content the model already knows.</source>
         <translation>你的数据集教的是什么。新事实：模型还不知道的名称、数字、答案。风格或格式：回答的写法（模板、语气、JSON），内容是模型已经知道的。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="79" />
+        <location filename="../../studio/widgets/method_form.py" line="81" />
         <source>Method</source>
         <translation>方法</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="80" />
+        <location filename="../../studio/widgets/method_form.py" line="82" />
         <source>Your data teaches</source>
         <translation>你的数据教的是</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="150" />
+        <location filename="../../studio/widgets/method_form.py" line="153" />
         <source>new facts</source>
         <translation>新事实</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="150" />
+        <location filename="../../studio/widgets/method_form.py" line="153" />
         <source>a style or format</source>
         <translation>风格或格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="153" />
+        <location filename="../../studio/widgets/method_form.py" line="156" />
         <source>stores new facts</source>
         <translation>能存储新事实</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="153" />
+        <location filename="../../studio/widgets/method_form.py" line="156" />
         <source>steers style and format</source>
         <translation>能引导风格和格式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="160" />
+        <location filename="../../studio/widgets/method_form.py" line="163" />
         <source>measured well on neither kind of data</source>
         <translation>在两类数据上的测量结果都不好</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="161" />
+        <location filename="../../studio/widgets/method_form.py" line="164" />
         <source>Good for: {0}.</source>
         <translation>适用于：{0}。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="164" />
+        <location filename="../../studio/widgets/method_form.py" line="167" />
         <source>On SmolLM2-135M: {0} trainable parameters; 60 steps took {1:.0f} s on 2 shared CPU cores.</source>
         <translation>在 SmolLM2-135M 上：{0} 个可训练参数；60 步在 2 个共享的 CPU 核心上用时 {1:.0f} 秒。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="166" />
+        <location filename="../../studio/widgets/method_form.py" line="169" />
         <source>Merges into the model's weights.</source>
         <translation>可以合并进模型权重。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="167" />
+        <location filename="../../studio/widgets/method_form.py" line="170" />
         <source>Stays a separate adapter: it cannot be merged into the model.</source>
         <translation>保持为独立的适配器：不能合并进模型。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="177" />
+        <location filename="../../studio/widgets/method_form.py" line="180" />
         <source>Measured: {0} at its defaults learned little of {1} (held-out score {2:.2f}).</source>
         <translation>实测：{0} 在默认设置下几乎没有学会{1}（留出集得分 {2:.2f}）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/method_form.py" line="181" />
+        <location filename="../../studio/widgets/method_form.py" line="184" />
         <source>For {0}, pick {1} ({2} scored {3:.2f}).</source>
         <translation>对于{0}，请选择 {1}（{2} 得分 {3:.2f}）。</translation>
     </message>
@@ -2653,32 +2658,32 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>&lt;b&gt;加上适配器&lt;/b&gt;</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="193" />
+        <location filename="../../studio/widgets/playground.py" line="194" />
         <source>No checkpoint yet: train a run first.</source>
         <translation>还没有检查点：请先训练一次。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="201" />
+        <location filename="../../studio/widgets/playground.py" line="202" />
         <source>Type a prompt and Generate: the base model and the previewed adapter side by side.</source>
         <translation>输入提示词并点击生成：基础模型与预览的适配器并排输出。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="219" />
+        <location filename="../../studio/widgets/playground.py" line="220" />
         <source>Base model: {0} · adapter: {1}</source>
         <translation>基础模型：{0} · 适配器：{1}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="236" />
+        <location filename="../../studio/widgets/playground.py" line="240" />
         <source>Loading {0} with {1}…</source>
         <translation>正在加载 {0} 和 {1}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="265" />
+        <location filename="../../studio/widgets/playground.py" line="270" />
         <source>Done.</source>
         <translation>完成。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/playground.py" line="265" />
+        <location filename="../../studio/widgets/playground.py" line="270" />
         <source> The adapter did not change this answer.</source>
         <translation> 适配器没有改变这个回答。</translation>
     </message>

@@ -23,14 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.data import TEACHES as DATA_KINDS  # what a dataset can teach, as the user says it (`core.data.TEACHES`)
+
 if TYPE_CHECKING:  # torch loads lazily: the window reads the facts on its GUI thread
     from torch import nn
 
     from core.config import PeftConfig
-
-DATA_KINDS = ("facts", "style")
-"""What a dataset can teach, as the method form asks: ``"facts"``, new facts to store and recall (the made-up
-capitals); ``"style"``, a style or format for answers the model can already give (the answer template)."""
 
 HOOKS = ("inject", "forward", "generate", "adapter_state_dict", "load_weights", "merge_adapter", "merge_and_unload")
 """The ``PeftModel`` verbs a method may take over with a module-level ``peft_<verb>(peft_model, ...)``

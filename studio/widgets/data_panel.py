@@ -48,7 +48,9 @@ FORMAT_OF = {"prompt_column": "prompt_completion", "completion_column": "prompt_
              "messages_column": "chat", "text_column": "text"}
 ROLES_OF = {"prompt_completion": ("prompt_column", "completion_column"), "alpaca": ("prompt_column", "completion_column"),
             "chat": ("messages_column",), "text": ("text_column",)}
-SHOWN_ELSEWHERE = ("path", "format", *ROLES)  # DataConfig fields the Dataset box shows (hidden in the form)
+# DataConfig fields shown elsewhere (hidden in the form): the Dataset box's; ``teaches``, the method form's "Your data
+# teaches" (it decides which methods the form recommends).
+SHOWN_ELSEWHERE = ("path", "format", *ROLES, "teaches")
 ERROR_STYLE = "border: 1px solid #c62828;"
 
 
@@ -217,6 +219,11 @@ class DataPanel(QWidget):
         path = self._value("path") or ""
         if path != self._scanned:
             self._read_columns(path, fresh=False)
+
+    def set_teaches(self, kind: str) -> None:
+        """What the data teaches (`core.data.TEACHES`), as picked in the method form: saved like any data field."""
+        if self._value("teaches") != kind:
+            self._set_fields({"teaches": kind})
 
     def _value(self, name: str) -> Any:
         fw = self.form.fields.get(name)

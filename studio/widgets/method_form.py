@@ -45,6 +45,8 @@ class MethodForm(QWidget):
 
     method_changed = Signal(str)
     config_changed = Signal(dict)
+    data_kind_changed = Signal(str)
+    """The user picked another "Your data teaches" (one of `DATA_KINDS`); the window saves it with the data."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +89,7 @@ class MethodForm(QWidget):
         self.picker.currentIndexChanged.connect(self._on_pick)
         self.form.values_changed.connect(self._emit)
         self.kind.currentIndexChanged.connect(self._show_fit)
+        self.kind.activated.connect(lambda *_: self.data_kind_changed.emit(self.data_kind()))  # the user's pick only
 
     def set_registry(self, methods: dict[str, Any]) -> None:
         """Fill the picker from the registry ({PeftType value: method module})."""

@@ -86,6 +86,19 @@ def test_a_long_path_in_an_error_is_one_unbroken_line(tmp_path, data_file, capsy
     assert len(lines) == 1 and f"{project} already exists" in lines[0]
 
 
+def test_new_saves_what_the_data_teaches_and_refuses_another_kind(tmp_path, data_file, capsys):
+    # The method form's "Your data teaches" (issue #21), from the command line: saved with the data settings.
+    assert main(["new", str(tmp_path / "s"), "--model", "tiny-llama", "--dataset", str(data_file),
+                 "--set", "teaches=style"]) == 0
+    with Project.open(tmp_path / "s.adapterstudio") as proj:
+        assert proj.settings().data["teaches"] == "style"
+    capsys.readouterr()
+    assert main(["new", str(tmp_path / "t"), "--model", "tiny-llama", "--dataset", str(data_file),
+                 "--set", "teaches=poems"]) == 2
+    assert "teaches must be one of facts, style, not 'poems'" in capsys.readouterr().err
+    assert not (tmp_path / "t.adapterstudio").exists()
+
+
 def test_runs_shows_dead_worker_as_interrupted(tmp_path, data_file, capsys):
     assert main(new(tmp_path, data_file)) == 0
     path = tmp_path / "p.adapterstudio"

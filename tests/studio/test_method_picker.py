@@ -91,3 +91,35 @@ def test_adaption_prompts_first_value_fits_the_models_blocks(make_window):
     assert not window.method_form.form.error, window.method_form.form.error
     assert window.method_form.form.values()["adapter_layers"] == 2
     assert window.settings.method_config["adapter_layers"] == 2
+
+
+def test_what_the_data_teaches_is_saved_with_the_project_and_undoable(make_window, qtbot, tmp_path, qsettings):
+    from core.store import Project
+    from tests.studio.conftest import show_window
+
+    window = make_window("tiny-llama")
+    form = window.method_form
+    pick(form, "PROMPT_TUNING")
+    assert form.data_kind() == "facts" and form.warning.isVisible()
+    # The user picks "a style or format" (activated: a pick by the user, not set by code).
+    index = form.kind.findData("style")
+    form.kind.setCurrentIndex(index)
+    form.kind.activated.emit(index)
+    assert not form.warning.isVisible()
+    assert window.settings.data["teaches"] == "style"
+    path = window.project.path
+    window.flush()  # edits are written together after a short delay; Train and closing flush them
+    with Project.open(path) as proj:
+        assert proj.settings().data["teaches"] == "style"  # in the project file, not only the window
+
+    window.undo.undo()  # Edit ▸ Undo gives back "new facts", in the form and in the file
+    assert form.data_kind() == "facts" and form.warning.isVisible()
+    window.flush()
+    with Project.open(path) as proj:
+        assert proj.settings().data["teaches"] == "facts"
+    window.undo.redo()
+    window.close()
+
+    again = show_window(qtbot, path, qsettings)  # reopened: the form shows what the file says
+    assert again.method_form.data_kind() == "style"
+    assert again.method_form.method == "PROMPT_TUNING" and not again.method_form.warning.isVisible()
