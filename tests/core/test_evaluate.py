@@ -248,91 +248,9 @@ def test_cli_eval_prints_a_table_and_json(tmp_path, data_file, capsys):
 
 
 # --------------------------------------------------------------------------------------------------
-# The made-up capitals: the base scores ~0, the trained run >= 0.9, and `eval` agrees with peft
-
-ROOT = Path(__file__).resolve().parents[2]
-CAPITALS = ROOT / "assets/datasets/made_up_capitals.jsonl"
-HELDOUT = ROOT / "assets/datasets/made_up_capitals_heldout.jsonl"
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(2400)  # ~11 min of training under a load average of 13-14 (as tests/core/test_learning.py)
-def test_made_up_capitals_scores_rise_and_eval_agrees_with_peft(tmp_path, capsys):
-    import os
-
-    import torch
-
-    from core import worker
-
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        torch.set_num_threads(1)  # as in tests/core/test_learning.py: one thread is faster on an overloaded machine
-    # Plain "prompt\ncompletion" rows (as test_learning), the held-out phrasings as the evaluation set.
-    assert main(["new", str(tmp_path / "caps"), "--model", "smollm2-135m-instruct", "--dataset", str(CAPITALS),
-                 "--set", "max_length=128", "--set", "use_chat_template=false", "--set", f"validation_path={HELDOUT}",
-                 "--set", "save_steps=20", "--set", "eval_steps=20", "--set", "save_total_limit=0",
-                 "--set", "eval_max_new_tokens=16"]) == 0
-    capsys.readouterr()
-    path = tmp_path / "caps.adapterstudio"
-    common = ["--data", str(HELDOUT), "--reference", "answer", "--json", "--max-new-tokens", "16"]
-    assert main(["eval", str(path), "--base", *common]) == 0
-    base = json.loads(capsys.readouterr().out)
-    with Project.open(path) as proj:
-        run_id = proj.create_run()
-    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK
-    with Project.open(path) as proj:
-        scores = proj.eval_scores(run_id)
-    # The tuned run scored against the whole sentence "The capital of X is Y." (the data's completion, the default
-    # reference); its replies, which do not depend on the reference (the prompt is tokenized on its own), are then
-    # scored against the short answers here: one generation pass instead of a second `eval --reference answer`
-    # (the base above goes through that option).
-    assert main(["eval", str(path), "--run", str(run_id), "--data", str(HELDOUT), "--json", "--max-new-tokens", "16",
-                 "--samples"]) == 0
-    tuned_sentence = json.loads(capsys.readouterr().out)
-    records = [json.loads(line) for line in HELDOUT.read_text().splitlines() if line.strip()]
-    rows = tuned_sentence["samples"]
-    assert len(rows) == len(records) and all(row["prompt"].endswith(r["prompt"] + "\n") for row, r in zip(rows, records))
-    assert [row["reference"] for row in rows] == [r["completion"] for r in records]
-    tuned = {"n": len(rows), "contains": sum(ev.contains(row["output"], r["answer"]) for row, r in zip(rows, records)) / len(rows)}
-    assert main(["export", str(path), "--run", str(run_id), "--adapter", str(tmp_path / "exported")]) == 0
-    capsys.readouterr()
-    independent = _peft_contains(tmp_path / "exported", HELDOUT)
-    print(f"\nbase {base}\ntuned (answer) {tuned}\ntuned (sentence) {tuned_sentence | {'samples': None}}\n"
-          f"per step {[(s['step'], s['exact_match'], s['contains'], s['eval_loss']) for s in scores]}\n"
-          f"peft on the exported adapter: contains {independent:.3f}")
-    assert base["n"] == tuned["n"] == tuned_sentence["n"] == 40
-    assert base["contains"] <= 0.05 and base["exact_match"] <= 0.05
-    assert tuned["contains"] >= 0.9
-    assert tuned_sentence["exact_match"] >= 0.9  # the whole sentence "The capital of X is Y." as in the data
-    # In the project file: the base (step 0) answers none of the 8 sampled prompts; exact match rises to >= 0.9.
-    steps = [s["step"] for s in scores]
-    assert steps == [0, 20, 40, 60]
-    exact = [s["exact_match"] for s in scores]
-    assert exact[0] == 0.0 and exact[-1] >= 0.9 and exact[-1] > exact[1]
-    # The exported adapter, loaded by peft onto transformers' model, scored by a plain loop: the same fraction.
-    assert independent == pytest.approx(tuned["contains"], abs=1 / 40)
-
-
-def _peft_contains(adapter: Path, heldout: Path) -> float:
-    """The fraction of held-out answers found in greedy replies of transformers + peft (plain prompt + "\\n")."""
-    import peft
-    import torch
-    import transformers
-
-    from core.models import _smollm2_dir
-
-    base = transformers.AutoModelForCausalLM.from_pretrained(_smollm2_dir(), torch_dtype=torch.float32)
-    tok = transformers.AutoTokenizer.from_pretrained(_smollm2_dir())
-    model = peft.PeftModel.from_pretrained(base, str(adapter)).eval()
-    hits = 0
-    records = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
-    for record in records:
-        ids = tok(record["prompt"] + "\n", return_tensors="pt")["input_ids"]
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False,
-                                 pad_token_id=tok.eos_token_id)
-        reply = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
-        hits += record["answer"].lower() in reply.lower()
-    return hits / len(records)
+# The made-up capitals through the product's path (new -> worker -> eval -> export, checked by peft) is
+# tests/core/test_learning.py::test_lora_defaults_teach_made_up_facts: one LoRA run proves both that the
+# defaults teach and that the evaluation scores what was learned.
 
 
 def test_cli_train_prints_the_task_scores_of_each_evaluation(tmp_path, data_file, capsys):

@@ -7,7 +7,9 @@ with SmolLM2-135M-Instruct and plain "prompt\\ncompletion" rows:
   template, "Answer: X. Confidence: high." (assets/datasets/reply_template.jsonl), followed on 40 new
   questions (`core.evaluate.follows_format`) where the base model never writes it.
 
-The base model loads once per module; each test trains a copy of it."""
+LoRA's test goes through the product's own path (`new` -> the worker -> `eval` -> export -> peft) and is also the
+proof of the evaluation (issue #17); the others train through `core.train.train`, the loop the worker runs. The
+base model loads once per module; each of those tests trains a copy of it."""
 
 from __future__ import annotations
 
@@ -120,12 +122,91 @@ def learn(base: Base, tmp_path: Path, method: str, task: str, **overrides) -> di
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # minutes on 2 quiet cores; 649 s under a load average of 13-14 (docs/training.md)
-def test_lora_defaults_teach_made_up_facts(base, tmp_path):
-    r = learn(base, tmp_path, "LORA", "facts")
-    assert r["eval_loss"] < 0.5 * r["base_loss"]
-    assert r["base"] <= 0.05
-    assert r["tuned"] >= 0.7
+@pytest.mark.timeout(2400)  # ~11 min of training under a load average of 13-14 (docs/training.md)
+def test_lora_defaults_teach_made_up_facts(base, tmp_path, capsys):
+    """LoRA stores new facts, through the product's own path: `new` with LoRA's defaults (plain rows, the held-out
+    phrasings as the evaluation set) -> the worker trains 60 steps, scoring 8 held-out prompts every 20 steps into
+    the project file -> `eval` of the base and of the run on all 40 -> export -> peft on transformers' model,
+    scored by a plain loop, agrees. The same run proves issue #17's evaluation (docs/evaluation.md#measured)."""
+    import io
+
+    from core import evaluate as ev
+    from core import worker
+    from core.cli import main
+    from core.store import Project
+
+    # Plain "prompt\ncompletion" rows (as the other tests here), the held-out phrasings as the evaluation set.
+    assert main(["new", str(tmp_path / "caps"), "--model", "smollm2-135m-instruct", "--dataset", str(TRAIN),
+                 "--set", "max_length=128", "--set", "use_chat_template=false", "--set", f"validation_path={HELDOUT}",
+                 "--set", "save_steps=20", "--set", "eval_steps=20", "--set", "save_total_limit=0",
+                 "--set", "eval_max_new_tokens=16"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "caps.adapterstudio"
+    common = ["--data", str(HELDOUT), "--reference", "answer", "--json", "--max-new-tokens", "16"]
+    assert main(["eval", str(path), "--base", *common]) == 0
+    base_scores = json.loads(capsys.readouterr().out)
+    with Project.open(path) as proj:
+        run_id = proj.create_run()
+    assert worker.run_job(path, run_id, out=io.StringIO()) == worker.EXIT_OK
+    with Project.open(path) as proj:
+        scores = proj.eval_scores(run_id)
+    # The tuned run scored against the whole sentence "The capital of X is Y." (the data's completion, the default
+    # reference); its replies, which do not depend on the reference (the prompt is tokenized on its own), are then
+    # scored against the short answers here: one generation pass instead of a second `eval --reference answer`
+    # (the base above goes through that option).
+    assert main(["eval", str(path), "--run", str(run_id), "--data", str(HELDOUT), "--json", "--max-new-tokens", "16",
+                 "--samples"]) == 0
+    tuned_sentence = json.loads(capsys.readouterr().out)
+    records = [json.loads(line) for line in HELDOUT.read_text().splitlines() if line.strip()]
+    rows = tuned_sentence["samples"]
+    assert len(rows) == len(records) and all(row["prompt"].endswith(r["prompt"] + "\n") for row, r in zip(rows, records))
+    assert [row["reference"] for row in rows] == [r["completion"] for r in records]
+    tuned = {"n": len(rows), "contains": sum(ev.contains(row["output"], r["answer"]) for row, r in zip(rows, records)) / len(rows)}
+    assert main(["export", str(path), "--run", str(run_id), "--adapter", str(tmp_path / "exported")]) == 0
+    capsys.readouterr()
+    independent = _peft_contains(tmp_path / "exported", HELDOUT)
+    print(f"\nbase {base_scores}\ntuned (answer) {tuned}\ntuned (sentence) {tuned_sentence | {'samples': None}}\n"
+          f"per step {[(s['step'], s['exact_match'], s['contains'], s['eval_loss']) for s in scores]}\n"
+          f"peft on the exported adapter: contains {independent:.3f}")
+    assert base_scores["n"] == tuned["n"] == tuned_sentence["n"] == 40
+    assert base_scores["contains"] <= 0.05 and base_scores["exact_match"] <= 0.05
+    assert tuned["contains"] >= 0.9
+    assert tuned_sentence["exact_match"] >= 0.9  # the whole sentence "The capital of X is Y." as in the data
+    # In the project file: the base (step 0) answers none of the 8 sampled prompts; exact match rises to >= 0.9.
+    steps = [s["step"] for s in scores]
+    assert steps == [0, 20, 40, 60]
+    exact = [s["exact_match"] for s in scores]
+    assert exact[0] == 0.0 and exact[-1] >= 0.9 and exact[-1] > exact[1]
+    # The held-out eval loss (all 40 rows, as the worker computes it) falls below half the base model's.
+    data, _, _ = base.task("facts")  # the same rows and settings as the project's; its base replies serve AdaLoRA's test
+    base_loss = evaluate(base.model, data.validation, data.pad_token_id)
+    print(f"held-out eval loss {base_loss:.3f} -> {scores[-1]['eval_loss']:.3f}")
+    assert scores[-1]["eval_loss"] < 0.5 * base_loss
+    # The exported adapter, loaded by peft onto transformers' model, scored by a plain loop: the same fraction.
+    assert independent == pytest.approx(tuned["contains"], abs=1 / 40)
+
+
+def _peft_contains(adapter: Path, heldout: Path) -> float:
+    """The fraction of held-out answers found in greedy replies of transformers + peft (plain prompt + "\\n")."""
+    import peft
+    import torch
+    import transformers
+
+    from core.models import _smollm2_dir
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(_smollm2_dir(), torch_dtype=torch.float32)
+    tok = transformers.AutoTokenizer.from_pretrained(_smollm2_dir())
+    model = peft.PeftModel.from_pretrained(base, str(adapter)).eval()
+    hits = 0
+    records = [json.loads(line) for line in heldout.read_text().splitlines() if line.strip()]
+    for record in records:
+        ids = tok(record["prompt"] + "\n", return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False,
+                                 pad_token_id=tok.eos_token_id)
+        reply = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        hits += record["answer"].lower() in reply.lower()
+    return hits / len(records)
 
 
 @pytest.mark.slow
