@@ -4,6 +4,7 @@ dialog, a preview played in the playground, Save as a new run (the previewed ada
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,22 @@ import pytest
 from tests.studio.conftest import train_tiny_project
 
 RUN_TIMEOUT_MS = 180_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def save_picture(window, dialog, out: Path) -> None:
+    """``UPDATE_DOCS_SCREENSHOT=1``: the dialog beside the window's playground with the preview's answers, as
+    this test left them (docs/combine.md shows it: real runs, a real preview, nothing drawn by hand)."""
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+
+    left, right = dialog.grab(), window.grab()
+    picture = QPixmap(left.width() + right.width() + 12, max(left.height(), right.height()))
+    picture.fill(QColor("#e0e0e0"))
+    painter = QPainter(picture)
+    painter.drawPixmap(0, 0, left)
+    painter.drawPixmap(left.width() + 12, 0, right)
+    painter.end()
+    assert picture.save(str(out))
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +92,8 @@ def test_combine_preview_save_and_export(trained_window, qtbot, tmp_path):
     assert "<span" not in pg.status.text(), pg.status.text()
     assert pg.outputs["adapter"] and pg.outputs["adapter"] != pg.outputs["base"]
     previewed = load_file(str(Path(folder) / "adapter_model.safetensors"))
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        save_picture(window, dialog, ROOT / "docs" / "screenshot-combine.png")
 
     # Save: the previewed adapter becomes run 3 (moved in, not built again), listed and shown in the playground
     with qtbot.waitSignal(dialog.saved, timeout=RUN_TIMEOUT_MS) as saved:
