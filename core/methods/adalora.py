@@ -70,7 +70,6 @@ FACTS = MethodFacts(
     training_defaults={"learning_rate": 2e-3},
     form_first_values=("total_step",),
     low_rank=True,
-    good_for=("facts", "style"),
     measured={"facts": 1.0, "style": 1.0, "trainable": 4887840, "seconds": 459},
 )
 

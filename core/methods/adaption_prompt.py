@@ -61,7 +61,6 @@ FACTS = MethodFacts(
     form_first_values=("adapter_len", "adapter_layers"),
     no_targets="Adaption prompt adds gated prompts to the top attention layers; it adapts no module.",
     own_targets=True,
-    good_for=("style",),
     measured={"facts": 0.0, "style": 1.0, "trainable": 172830, "seconds": 438},
 )
 

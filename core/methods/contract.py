@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # torch loads lazily: the window reads the facts on its GUI t
 
     from core.config import PeftConfig
 
+GOOD_SCORE = 0.5
+"""A method is "good for" a kind of data when its defaults scored at least this on that task's held-out file (the base
+model scores 0.00 on both; docs/method-defaults.md)."""
+
 HOOKS = ("inject", "forward", "generate", "adapter_state_dict", "load_weights", "merge_adapter", "merge_and_unload")
 """The ``PeftModel`` verbs a method may take over with a module-level ``peft_<verb>(peft_model, ...)``
 (`core.peft_model.PeftModel._method_hook`); a method that defines none gets the plain behaviour."""
@@ -60,14 +64,18 @@ class MethodFacts:
     combination_types: tuple[str, ...] = ()
     """The ``add_weighted_adapter`` rules (`core.arithmetic`) that combine this method's adapters, which the
     Combine runs dialog and ``adapter-studio combine`` offer (`core.combine`); empty: its runs cannot be combined."""
-    good_for: tuple[str, ...] = ()
-    """The kinds of data (`DATA_KINDS`) the defaults measured well on: the method form recommends the method for
-    them and warns before training on another kind (docs/method-defaults.md)."""
     measured: dict[str, Any] = field(default_factory=dict)
     """What the defaults measured on SmolLM2-135M-Instruct (tests/benchmarks/sweep_defaults.py, 60 steps, plain
     rows; docs/method-defaults.md): ``"facts"``, ``"style"``: the held-out score of each task (exact match on
     the made-up capitals; `core.evaluate.follows_format` on the answer template), ``"trainable"``: trainable
     parameters, ``"seconds"``: seconds of the 60 training steps of the style task (2 shared CPU cores)."""
+
+    @property
+    def good_for(self) -> tuple[str, ...]:
+        """The kinds of data (`DATA_KINDS`) the defaults measured well on (a held-out score of at least `GOOD_SCORE`
+        in `measured`): the method form recommends the method for them and warns before training on another kind
+        (docs/method-defaults.md). Derived, so it cannot disagree with the measurement."""
+        return tuple(kind for kind in DATA_KINDS if self.measured.get(kind, 0.0) >= GOOD_SCORE)
 
     @property
     def suggested(self) -> dict[str, Any]:
@@ -77,7 +85,7 @@ class MethodFacts:
     @classmethod
     def prompt_learning(cls, *, label: str, learning_rate: float, no_targets: str,
                         adapter_defaults: dict[str, Any] | None = None, training_defaults: dict[str, Any] | None = None,
-                        good_for: tuple[str, ...] = (), measured: dict[str, Any] | None = None) -> MethodFacts:
+                        measured: dict[str, Any] | None = None) -> MethodFacts:
         """The facts prompt tuning, P-tuning and prefix tuning share, with what each names itself: they merge
         nothing, learn 20 virtual tokens by default, and adapt no module. Prompt learning trains far fewer
         parameters than LoRA and wants a much larger learning rate (each file gives its own), linear decay."""
@@ -88,7 +96,6 @@ class MethodFacts:
             training_defaults={"learning_rate": learning_rate, "lr_scheduler": "linear", **(training_defaults or {})},
             form_first_values=("num_virtual_tokens",),
             no_targets=no_targets,
-            good_for=good_for,
             measured=dict(measured or {}),
         )
 

@@ -69,7 +69,6 @@ FACTS = MethodFacts(
     adapter_defaults={"target_modules": None},
     training_defaults={"learning_rate": 5e-2},
     combination_types=("linear",),  # a weighted sum of the scaling vectors (core.arithmetic)
-    good_for=("style",),
     measured={"facts": 0.35, "style": 1.0, "trainable": 57600, "seconds": 295},
 )
 

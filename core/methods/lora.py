@@ -61,7 +61,6 @@ FACTS = MethodFacts(
     low_rank=True,
     combination_types=("linear", "ties", "dare_linear", "dare_ties", "magnitude_prune", "cat", "svd", "ties_svd",
                        "dare_linear_svd", "dare_ties_svd", "magnitude_prune_svd"),
-    good_for=("facts", "style"),
     measured={"facts": 0.95, "style": 1.0, "trainable": 4884480, "seconds": 375},
 )
 

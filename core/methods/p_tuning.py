@@ -35,7 +35,6 @@ FACTS = MethodFacts.prompt_learning(
     learning_rate=1e-2,
     adapter_defaults={"encoder_hidden_size": 128},
     no_targets="P-tuning learns virtual tokens (through a small prompt encoder); it adapts no module.",
-    good_for=("style",),
     measured={"facts": 0.0, "style": 1.0, "trainable": 176192, "seconds": 610},
 )
 

@@ -43,7 +43,6 @@ FACTS = MethodFacts.prompt_learning(
     learning_rate=1e-2,
     adapter_defaults={"init_weights": "zero"},
     no_targets="Prefix tuning learns key/value prefixes for every attention layer; it adapts no module.",
-    good_for=("style",),
     measured={"facts": 0.0, "style": 0.975, "trainable": 230400, "seconds": 391},
 )
 

@@ -32,7 +32,6 @@ FACTS = MethodFacts.prompt_learning(
     label="Prompt tuning",
     learning_rate=3e-2,
     no_targets="Prompt tuning learns virtual tokens in front of the input; it adapts no module.",
-    good_for=("style",),
     measured={"facts": 0.0, "style": 0.975, "trainable": 11520, "seconds": 623},
 )
 
