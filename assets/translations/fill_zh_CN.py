@@ -457,6 +457,7 @@ ZH.update({
     "magnitude_prune — keep the largest values, then linear (same rank)": "magnitude_prune——保留绝对值最大的值，再按 linear 合并（秩须相同）",
     "{0} — the {1} rule on the full updates, then svd": "{0}——对完整更新应用 {1} 规则，再做 svd 分解",
     "Combine runs": "合并运行",
+    "{0} runs cannot be combined this way": "{0} 的运行不能这样合并",
     "Make one adapter from finished runs on the same base model, each with a weight (a negative weight subtracts). Preview it in the playground, then save it as a new run that exports like any other.":
         "把同一基础模型上已完成的运行合并成一个适配器，每个运行带一个权重（负权重表示减去）。先在试验场中预览，再保存为新的运行，可以像其他运行一样导出。",
     "rank": "秩", "weight": "权重", "status {0}": "状态 {0}",

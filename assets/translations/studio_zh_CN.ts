@@ -308,97 +308,102 @@
         <translation>权重</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="96" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="98" />
         <source>status {0}</source>
         <translation>状态 {0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="117" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="119" />
         <source>{0} — the {1} rule on the full updates, then svd</source>
         <translation>{0}——对完整更新应用 {1} 规则，再做 svd 分解</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="124" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="126" />
         <source>The fraction of each tensor's values kept before combining</source>
         <translation>合并前每个张量保留的值所占比例</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="126" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="128" />
         <source>total — the sign of the weighted sum</source>
         <translation>total——取加权和的符号</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="127" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="129" />
         <source>frequency — the more frequent sign</source>
         <translation>frequency——取出现更多的符号</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="130" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="132" />
         <source>the largest rank of the runs</source>
         <translation>各运行中最大的秩</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="139" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="141" />
         <source>Combination</source>
         <translation>合并方式</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="140" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="142" />
         <source>Density</source>
         <translation>密度</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="141" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="143" />
         <source>Majority sign</source>
         <translation>多数符号</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="142" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="144" />
         <source>SVD rank</source>
         <translation>SVD 秩</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="143" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="145" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="150" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="152" />
         <source>Preview in the playground</source>
         <translation>在试验场中预览</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="151" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="153" />
         <source>Save as new run</source>
         <translation>保存为新运行</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="172" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="174" />
         <source>No finished run with a checkpoint yet: train runs first (LoRA or IA3, on the same base model).</source>
         <translation>还没有带检查点的已完成运行：请先训练运行（LoRA 或 IA3，同一基础模型）。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="249" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="243" />
+        <source>{0} runs cannot be combined this way</source>
+        <translation>{0} 的运行不能这样合并</translation>
+    </message>
+    <message>
+        <location filename="../../studio/widgets/combine_dialog.py" line="271" />
         <source>Combining {0}…</source>
         <translation>正在合并 {0}…</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="266" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="288" />
         <source>Preview (not saved): {0}</source>
         <translation>预览（未保存）：{0}</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="267" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="289" />
         <source>Ready in the playground: {0}. Save keeps exactly this adapter.</source>
         <translation>已可在试验场中使用：{0}。保存时保留的正是这个适配器。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="292" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="314" />
         <source>Saved as run {0}: {1}. Export it from the runs list like any run.</source>
         <translation>已保存为运行 {0}：{1}。可以像其他运行一样从运行列表导出。</translation>
     </message>
     <message>
-        <location filename="../../studio/widgets/combine_dialog.py" line="305" />
+        <location filename="../../studio/widgets/combine_dialog.py" line="327" />
         <source>The combination failed: {0}</source>
         <translation>合并失败：{0}</translation>
     </message>

@@ -84,12 +84,14 @@ class CombineDialog(QDialog):
         self.runs.setRootIsDecorated(False)
         self.runs.setHeaderLabels([self.tr("run"), self.tr("method"), self.tr("rank"), self.tr("weight")])
         self.weights: dict[int, QDoubleSpinBox] = {}
+        self.methods: dict[int, str] = {}  # run id -> its method (PeftType value)
         chosen = set(selected or [])
         for run in project.runs():
             if run.status not in FINISHED or project.last_checkpoint(run.id) is None:
                 continue
             rank = run.config.method_config.get("r")
             item = QTreeWidgetItem([run.name or f"run {run.id}", run.config.method, str(rank or "")])
+            self.methods[run.id] = run.config.method
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked if run.id in chosen else Qt.CheckState.Unchecked)
@@ -205,6 +207,7 @@ class CombineDialog(QDialog):
         """Show only the knobs the type needs; check the choice (`plan_combination`) and say what is wrong."""
         if not self._ready:
             return
+        self._offer_types()
         how = self.how.currentData()
         for widget, shown in ((self.density, needs_density(how)), (self.sign, needs_sign(how)),
                               (self.svd_rank, needs_svd_rank(how))):
@@ -223,6 +226,25 @@ class CombineDialog(QDialog):
                 self.problem = person(str(exc), getattr(exc, "kind", None))
             self.message.setText(self.problem and f"<span style='color:#d62728'>{_escape(self.problem)}</span>")
         self._update_buttons()
+
+    def _offer_types(self) -> None:
+        """Only the combination types the checked runs' method has (`FACTS.combination_types`: IA3 adds its scaling
+        vectors linearly, nothing else) can be picked; the others stay listed, greyed, with why. A type that is no
+        longer possible gives way to the method's first."""
+        from core.methods import catalog
+
+        methods = {self.methods[i] for i in self.checked() if i in self.methods}
+        facts = catalog.get(next(iter(methods))) if len(methods) == 1 else None
+        allowed = set(facts.combination_types) if facts is not None else set(COMBINATION_TYPES)
+        model = self.how.model()
+        for row in range(self.how.count()):
+            item = model.item(row)
+            item.setEnabled(self.how.itemData(row) in allowed)
+            item.setToolTip("" if item.isEnabled() else self.tr("{0} runs cannot be combined this way").format(facts.label))
+        if self.how.currentData() not in allowed and facts is not None and facts.combination_types:
+            self.how.blockSignals(True)  # called from _changed, which goes on with the new type
+            self.how.setCurrentIndex(self.how.findData(facts.combination_types[0]))
+            self.how.blockSignals(False)
 
     def _ids(self) -> list[int]:
         return [int(self.runs.topLevelItem(k).data(0, Qt.ItemDataRole.UserRole)) for k in range(self.runs.topLevelItemCount())]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.methods import catalog
 from tests.studio.conftest import train_tiny_project
 
 RUN_TIMEOUT_MS = 180_000
@@ -122,3 +123,24 @@ def test_combine_preview_save_and_export(trained_window, qtbot, tmp_path):
 
     dialog.close()
     assert not list(project.artifacts_dir.glob(".combine-*"))  # no preview folder left behind
+
+
+@pytest.mark.slow
+def test_only_the_methods_combination_types_can_be_picked(trained_window, qtbot):
+    from studio.widgets.combine_dialog import CombineDialog
+
+    dialog = CombineDialog(trained_window.project, [1, 2], trained_window)
+    qtbot.addWidget(dialog)
+    model = dialog.how.model()
+
+    def enabled() -> set[str]:
+        return {dialog.how.itemData(row) for row in range(dialog.how.count()) if model.item(row).isEnabled()}
+
+    assert enabled() == set(catalog.facts("LORA").combination_types)  # LoRA runs: every type
+    dialog.how.setCurrentIndex(dialog.how.findData("ties"))
+    # Were the two runs IA3 (its scaling vectors only add linearly), only "linear" could be picked, and the
+    # dialog moves off "ties" to it.
+    dialog.methods = {1: "IA3", 2: "IA3"}
+    dialog._changed()
+    assert enabled() == {"linear"} and dialog.how.currentData() == "linear"
+    assert "IA³ runs cannot be combined this way" in model.item(dialog.how.findData("ties")).toolTip()
