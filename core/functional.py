@@ -109,8 +109,9 @@ def _base_keys(peft_model: PeftModel) -> dict[str, str]:
         parts, kept, path, is_base = key.split("."), [], "", True
         for i, part in enumerate(parts[:-1]):
             module = modules.get(path)
-            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)):
-                if part not in ("base_layer", "original_module"):
+            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)) or hasattr(module, "trainable_tokens_delta"):
+                # a trainable-tokens wrapper keeps the embedding at token_adapter.base_layer
+                if part not in ("base_layer", "original_module", "token_adapter"):
                     is_base = False
                     break
             else:
@@ -261,7 +262,7 @@ def get_layer_status(model: nn.Module) -> list[TunerLayerStatus]:
             module_type=f"{type(layer).__module__.rsplit('.', 1)[-1]}.{type(layer).__name__}",
             enabled=not layer.disabled,
             # as PEFT: a layer reports the model's active adapters, also one it does not hold (a narrower target)
-            active_adapters=list(layer.active_adapters) if owner is None or isinstance(layer, ModulesToSaveWrapper)
+            active_adapters=list(layer.active_adapters) if owner is None or getattr(layer, "single_active", False)
             else list(owner.active_adapters),
             merged_adapters=list(layer.merged_adapters),
             requires_grad=requires_grad,
@@ -317,7 +318,7 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
 
 def isinstance_wrapper(status: TunerLayerStatus) -> bool:
     """A modules_to_save copy: it has at most one active adapter, so it is left out of the model's active list."""
-    return status.module_type.endswith(ModulesToSaveWrapper.__name__)
+    return status.module_type.endswith((ModulesToSaveWrapper.__name__, "TrainableTokensWrapper"))
 
 
 def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:

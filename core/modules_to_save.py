@@ -17,6 +17,8 @@ from torch import nn
 class ModulesToSaveWrapper(nn.Module):
     """Routes calls to the active adapter's trainable copy of a module, or to the frozen original."""
 
+    single_active = True  # a copy replaces the module: one adapter's copy at a time
+
     def __init__(self, module: nn.Module, path: str = "") -> None:
         super().__init__()
         reason = cannot_wrap(module, path)

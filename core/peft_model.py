@@ -285,10 +285,13 @@ class PeftModel(nn.Module):
                     f"are possible for {', '.join(t.value for t in MULTI_ACTIVE_TYPES)}."
                 )
             for path, layer in self.base_model.adapter_layers():
-                if isinstance(layer, ModulesToSaveWrapper) and len(set(names) & set(layer.adapter_names())) > 1:
+                # modules_to_save copies and trainable-token rows replace the module's output rather than add to it
+                if getattr(layer, "single_active", False) and len(set(names) & set(layer.adapter_names())) > 1:
+                    what = "trained copy of" if isinstance(layer, ModulesToSaveWrapper) else "trainable tokens in"
                     raise ValueError(
-                        f"Adapters {', '.join(n for n in names if n in layer.adapter_names())} each have their own "
-                        f"trained copy of '{path}' (modules_to_save); only one of them can be active at a time."
+                        f"Only one adapter can be set at a time for {type(layer).__name__}: adapters "
+                        f"{', '.join(n for n in names if n in layer.adapter_names())} each have their own {what} '{path}'; "
+                        f"only one of them can be active at a time."
                     )
         self.active_adapter = names[0]
         self.__dict__["_active_names"] = names
@@ -413,7 +416,7 @@ class PeftModel(nn.Module):
         params: list[nn.Parameter] = []
         for _, layer in self.base_model.adapter_layers():
             for pname, p in layer.named_parameters():
-                if not pname.startswith(("base_layer.", "original_module.")):
+                if "base_layer" not in pname.split(".") and not pname.startswith("original_module."):
                     params.append(p)
         for encoder in (self._modules.get("prompt_encoder") or {}).values():
             params.extend(encoder.parameters())

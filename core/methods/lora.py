@@ -42,7 +42,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
-from core.methods import _lora_fused, _param_lora
+from core.methods import _lora_fused, _param_lora, _trainable_tokens
 from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
@@ -75,7 +75,7 @@ class LoraConfig(PeftConfig):
     UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {
         "layer_replication": None, "use_qalora": False, "loftq_config": {},
         "eva_config": None, "corda_config": None, "megatron_config": None,
-        "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
+        "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
         "monteclora_config": None, "ensure_weight_tying": False,
         "megatron_core": "megatron.core", "qalora_group_size": 16,
@@ -116,6 +116,12 @@ class LoraConfig(PeftConfig):
         default=False,
         metadata={"help": "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."},
     )
+    # A few rows of an embedding trained beside the update (core/methods/_trainable_tokens.py).
+    trainable_token_indices: list[int] | dict[str, list[int]] | None = field(
+        default=None,
+        metadata={"help": "Token ids whose rows of the input embedding train (e.g. newly added tokens), or "
+                          "{embedding module name: ids}."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -147,6 +153,7 @@ class LoraConfig(PeftConfig):
         self.alpha_pattern = dict(self.alpha_pattern or {})
         _check_lora_bias(self)
         _param_lora.check_config(self)
+        self.trainable_token_indices = _trainable_tokens.check_indices(self.trainable_token_indices)
 
 
 Config = LoraConfig
@@ -685,9 +692,11 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         if adapter_name in module.r:
             raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
         module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+    selected = list(selection.selected)
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
-        return selection.selected + _param_lora.inject(model, config, adapter_name, initialise=initialise)
-    return selection.selected
+        selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+    _trainable_tokens.inject(model, config, adapter_name)  # last, as PEFT: an embedding that is a LoRA target is refused
+    return selected
 
 
 LAYER_CLASS = LoraLayer
