@@ -501,9 +501,12 @@ class PeftModel(nn.Module):
         model = self.base_model.model
         self._untie_adapted_weights()
         for path, layer in _deepest_first(self.base_model.adapter_layers()):
-            if not isinstance(layer, ModulesToSaveWrapper):
-                layer.merge(names, safe_merge=safe_merge)
-            _replace(model, path, layer.unwrap(merge=True))
+            if isinstance(layer, ModulesToSaveWrapper):
+                _replace(model, path, layer.unwrap(merge=True))
+                continue
+            layer.merge(names, safe_merge=safe_merge)
+            # only ``names``: unwrap's default (the active adapters) would also merge an active adapter not asked for
+            _replace(model, path, layer.unwrap(merge=True, names=names))
         return model
 
     def unload(self) -> nn.Module:

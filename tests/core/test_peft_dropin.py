@@ -527,3 +527,25 @@ def test_set_peft_model_state_dict_loads_base_tensors_it_names_as_peft():
     assert results["core"][1] == [] and results["peft"][1] == []
     torch.testing.assert_close(results["core"][0], results["core"][2])
     torch.testing.assert_close(results["core"][0], results["peft"][0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_merge_and_unload_merges_only_the_adapters_named(method):
+    """``merge_and_unload(adapter_names=[...])`` merges those adapters only, also when another one is active
+    (it used to merge the active adapter as well)."""
+    make = lora if method == "lora" else (lambda: core.IA3Config(target_modules=["q_proj", "down_proj"],
+                                                                 feedforward_modules=["down_proj"]))
+    model = core.get_peft_model(make_model("llama"), make())
+    model.add_adapter("other", make())
+    perturb_adapter(model, seed=1)
+    if method == "ia3":
+        with torch.no_grad():
+            for name, p in sorted(model.named_parameters()):
+                if "ia3_l" in name:
+                    p.copy_(torch.rand(p.shape, generator=torch.Generator().manual_seed(len(name))) + 0.5)
+    model.set_adapter("other")
+    only_other = logits(model, IDS)
+    model.set_adapter("default")
+    assert not torch.allclose(logits(model, IDS), only_other)
+    merged = model.merge_and_unload(adapter_names=["other"])
+    torch.testing.assert_close(logits(merged, IDS), only_other, atol=1e-5, rtol=0)
