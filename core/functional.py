@@ -257,9 +257,14 @@ def get_layer_status(model: nn.Module) -> list[TunerLayerStatus]:
             if tensors:
                 requires_grad[adapter] = _all_or_irregular([t.requires_grad for t in tensors])
                 devices[adapter] = sorted({t.device.type for t in tensors})
+        module_type = f"{type(layer).__module__.rsplit('.', 1)[-1]}.{type(layer).__name__}"
+        if isinstance(layer, ModulesToSaveWrapper):
+            module_type = type(layer).__name__  # PEFT's wrappers are named without their module
+        elif hasattr(layer, "token_adapter"):  # PEFT reports the trainable-tokens layer inside the wrapper
+            name, module_type = f"{name}.token_adapter", "TrainableTokensLayer"
         statuses.append(TunerLayerStatus(
             name=f"model.{name}" if isinstance(model, PeftModel) else name,  # PEFT names it inside base_model
-            module_type=f"{type(layer).__module__.rsplit('.', 1)[-1]}.{type(layer).__name__}",
+            module_type=module_type,
             enabled=not layer.disabled,
             # as PEFT: a layer reports the model's active adapters, also one it does not hold (a narrower target)
             active_adapters=list(layer.active_adapters) if owner is None or getattr(layer, "single_active", False)
@@ -308,7 +313,10 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
         total_params=total,
         num_adapter_layers=len(layers),
         enabled=same([s.enabled for s in layers]),
-        active_adapters=same([sorted(s.active_adapters) for s in layers if not isinstance_wrapper(s)] or [[]]),
+        # a wrapper (modules_to_save, trainable tokens) with no active copy is left out: the active adapter simply
+        # has none there; one that routes to another adapter than the layers makes the model "irregular" (as PEFT)
+        active_adapters=same([sorted(s.active_adapters) for s in layers if not (isinstance_wrapper(s) and not s.active_adapters)]
+                             or [[]]),
         merged_adapters=same([sorted(s.merged_adapters) for s in layers]) if merged else [],
         requires_grad={a: (v[0] if all(x == v[0] for x in v) else "irregular") for a, v in requires_grad.items()},
         available_adapters=sorted({a for s in layers for a in s.available_adapters}),
@@ -317,8 +325,8 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
 
 
 def isinstance_wrapper(status: TunerLayerStatus) -> bool:
-    """A modules_to_save copy: it has at most one active adapter, so it is left out of the model's active list."""
-    return status.module_type.endswith((ModulesToSaveWrapper.__name__, "TrainableTokensWrapper"))
+    """A modules_to_save copy or trainable-token rows: at most one active adapter (see get_model_status)."""
+    return status.module_type.endswith((ModulesToSaveWrapper.__name__, "TrainableTokensLayer"))
 
 
 def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:

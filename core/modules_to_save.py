@@ -39,8 +39,9 @@ class ModulesToSaveWrapper(nn.Module):
         """Names of the adapters that have a copy here."""
         return list(self.modules_to_save.keys())
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Route to the first of ``names`` that has a copy; only that copy trains."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.modules_to_save][:1]
         self.original_module.requires_grad_(False)
         for name, module in self.modules_to_save.items():

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import ConfigError
+from core.methods._layer import AdapterSwitch
 
 
 def check_indices(value: Any) -> Any:
@@ -143,7 +144,7 @@ class TrainableTokensLayer(nn.Module):
         raise TypeError(f"Trainable tokens wrap an embedding or a tied linear head, not a {type(base).__name__}.")
 
 
-class TrainableTokensWrapper(nn.Module):
+class TrainableTokensWrapper(AdapterSwitch):
     """Sits where the embedding was (``<path>``); routes through ``token_adapter`` with the active adapter's rows."""
 
     single_active = True  # like a modules_to_save copy: one adapter's rows at a time (they replace, not add)
@@ -170,8 +171,9 @@ class TrainableTokensWrapper(nn.Module):
     def adapter_names(self) -> list[str]:
         return list(self.names)
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Activate the one of ``names`` that has rows here (PeftModel.set_adapter refuses two); only it trains."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         mine = [n for n in names if n in self.names]
         if len(mine) > 1:
             raise ValueError(f"Only one adapter can be set at a time for TrainableTokensWrapper: adapters "
@@ -315,11 +317,11 @@ def inject(model: nn.Module, config: Any, adapter_name: str) -> list[str]:
         module = modules[path]
         base = _base_of(module)
         if not isinstance(module, TrainableTokensWrapper) and hasattr(module, "adapter_names"):
-            raise ValueError(f"trainable_token_indices: '{path}' is already adapted ({type(module).__name__}); a module "
+            raise TypeError(f"trainable_token_indices: '{path}' is already adapted ({type(module).__name__}); a module "
                              f"cannot be both a LoRA target (or in modules_to_save) and have trainable tokens. Remove it "
                              f"from one of them.")
         if not isinstance(base, (nn.Embedding, nn.Linear)):
-            raise ValueError(f"trainable_token_indices: '{path}' is a {type(base).__name__}; trainable tokens need an "
+            raise TypeError(f"trainable_token_indices: '{path}' is a {type(base).__name__}; trainable tokens need an "
                              f"embedding (nn.Embedding).")
     wrapped = [_wrap(model, path, indices, adapter_name) for path, indices in plan]
     if input_indices is not None:

@@ -267,8 +267,9 @@ class SVDLayer(WrapsBaseLayer):
         """Names of the adapters this layer holds."""
         return list(self.lora_A.keys())
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Make ``names`` the active adapters; only they train (if ``trainable``); ``ranknum`` never trains."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.lora_A]
         for name in self.lora_A.keys():
             for container in (self.lora_A, self.lora_E, self.lora_B):

@@ -462,8 +462,9 @@ class LoraLayer(WrapsBaseLayer):
         """Names of the adapters this layer holds."""
         return list(self.r)
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Make ``names`` the active adapters; only they train (if ``trainable``)."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.r]
         for name in self.r:
             for p in self._params(name):

@@ -173,7 +173,7 @@ def test_config_errors_say_what_is_wrong():
         core.get_peft_model(EmbNet(), core.LoraConfig(target_modules=["lin"], trainable_token_indices={"emb": [100]}))
     with pytest.raises(ValueError, match="matches no module"):
         core.get_peft_model(EmbNet(), core.LoraConfig(target_modules=["lin"], trainable_token_indices={"wte": [1]}))
-    with pytest.raises(ValueError, match="already adapted"):
+    with pytest.raises(TypeError, match="already adapted"):
         core.get_peft_model(EmbNet(), core.LoraConfig(target_modules=["lin", "emb"], trainable_token_indices={"emb": [1]}))
     with pytest.raises(ValueError, match="but not both"):
         core.get_peft_model(EmbNet(), core.LoraConfig(target_modules=["lin"], modules_to_save=["emb"],
