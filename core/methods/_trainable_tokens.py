@@ -40,7 +40,8 @@ def check_indices(value: Any) -> Any:
     def rows(v: Any, where: str) -> list[int]:
         if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
             raise ConfigError(f"trainable_token_indices{where} must be a list of token ids (whole numbers), got {v!r}.")
-        out = list(v)
+        # a form's text field gives "5 17" as strings: whole numbers written as text are read as such
+        out = [int(i) if isinstance(i, str) and i.strip().isdigit() else i for i in v]
         if not out or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in out):
             raise ConfigError(f"trainable_token_indices{where} must be a non-empty list of token ids ≥ 0, got {v!r}.")
         if len(set(out)) != len(out):

@@ -120,7 +120,7 @@ class LoraConfig(PeftConfig):
     trainable_token_indices: list[int] | dict[str, list[int]] | None = field(
         default=None,
         metadata={"help": "Token ids whose rows of the input embedding train (e.g. newly added tokens), or "
-                          "{embedding module name: ids}."},
+                          "per embedding module: its name mapped to a list of ids."},
     )
 
     def __post_init__(self) -> None:

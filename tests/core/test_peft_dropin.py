@@ -549,3 +549,24 @@ def test_merge_and_unload_merges_only_the_adapters_named(method):
     assert not torch.allclose(logits(model, IDS), only_other)
     merged = model.merge_and_unload(adapter_names=["other"])
     torch.testing.assert_close(logits(merged, IDS), only_other, atol=1e-5, rtol=0)
+
+
+def test_a_layer_takes_one_adapter_name_and_can_be_switched_off_alone():
+    """PEFT's layer verbs: ``layer.set_adapter("name")`` and ``layer.enable_adapters(False)`` (that layer computes
+    its base module, its adapter stops training; the model's status then says enabled == "irregular")."""
+    model = core.get_peft_model(make_model("llama"), lora())
+    model.add_adapter("other", lora())
+    perturb_adapter(model, seed=2)
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    layer.set_adapter("other")
+    assert layer.active_adapters == ["other"]
+    assert layer.lora_A["other"].weight.requires_grad and not layer.lora_A["default"].weight.requires_grad
+    layer.set_adapter("default")
+    before = logits(model, IDS)
+    layer.enable_adapters(False)
+    assert layer.disable_adapters and not layer.lora_A["default"].weight.requires_grad
+    assert model.get_model_status().enabled == "irregular"
+    assert not torch.allclose(logits(model, IDS), before)
+    layer.enable_adapters(True)
+    assert layer.lora_A["default"].weight.requires_grad and model.get_model_status().enabled is True
+    torch.testing.assert_close(logits(model, IDS), before)

@@ -178,3 +178,12 @@ def test_config_errors_say_what_is_wrong():
     with pytest.raises(ValueError, match="but not both"):
         core.get_peft_model(EmbNet(), core.LoraConfig(target_modules=["lin"], modules_to_save=["emb"],
                                                      trainable_token_indices={"emb": [1]}))
+
+
+def test_ids_from_a_form_and_the_llama_cpp_export_refuses_rows():
+    """The studio's text field gives ids as strings ("0 5"); a llama.cpp LoRA GGUF cannot carry embedding rows."""
+    from core.gguf_export import adapter_refusals
+
+    assert core.LoraConfig(target_modules=["lin"], trainable_token_indices=["0", "5"]).trainable_token_indices == [0, 5]
+    model = core.get_peft_model(make_model("llama"), core.LoraConfig(target_modules=["q_proj"], trainable_token_indices=[4]))
+    assert any("trainable_token_indices" in reason for reason in adapter_refusals(model))
