@@ -90,7 +90,7 @@ class AdapterModel(nn.Module):
 TUNER_NAMES = frozenset({
     "peft_config", "active_adapter", "active_adapters", "set_adapter", "delete_adapter", "add_weighted_adapter",
     "merge_adapter", "unmerge_adapter", "merge_and_unload", "unload", "disable_adapter_layers",
-    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type", "prefix",
+    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type", "prefix", "set_requires_grad",
 })
 
 
@@ -421,6 +421,17 @@ class PeftModel(nn.Module):
         for encoder in (self._modules.get("prompt_encoder") or {}).values():
             params.extend(encoder.parameters())
         return params
+
+    def set_requires_grad(self, adapter_names: str | list[str], requires_grad: bool = True) -> None:
+        """Switch training of the named adapters' tensors on or off (PEFT's verb), whether active or not; the
+        other adapters keep their flags. Unknown names are an error."""
+        names = [adapter_names] if isinstance(adapter_names, str) else list(adapter_names)
+        unknown = [n for n in names if n not in self.peft_config]
+        if unknown:
+            raise ValueError(f"set_requires_grad: no adapter named '{unknown[0]}'. Adapters: {', '.join(self.peft_config)}.")
+        for name in names:
+            for _, _, p in self._own_parameters(name):
+                p.requires_grad_(requires_grad)
 
     def disable_adapter_layers(self) -> None:
         """Like entering :meth:`disable_adapter` until :meth:`enable_adapter_layers` (PEFT's tuner verbs)."""

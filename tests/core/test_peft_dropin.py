@@ -570,3 +570,28 @@ def test_a_layer_takes_one_adapter_name_and_can_be_switched_off_alone():
     layer.enable_adapters(True)
     assert layer.lora_A["default"].weight.requires_grad and model.get_model_status().enabled is True
     torch.testing.assert_close(logits(model, IDS), before)
+
+
+def test_set_requires_grad_and_status_as_peft():
+    """PEFT's ``set_requires_grad(names, flag)`` on the model and its tuner; the status names PEFT's layer kinds,
+    "other" for a base that is no transformers model, and an adapter merged in only some of its layers as irregular."""
+    peft = pytest.importorskip("peft")
+    model = core.get_peft_model(make_model("llama"), lora())
+    model.add_adapter("other", lora(target_modules=["q_proj"]))
+    model.set_requires_grad("other")
+    model.base_model.set_requires_grad("default", requires_grad=False)
+    status = model.get_model_status()
+    assert status.requires_grad == {"default": False, "other": True}
+    with pytest.raises(ValueError, match="no adapter named 'nope'"):
+        model.set_requires_grad(["nope"])
+    theirs = peft.get_peft_model(make_model("llama"), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj", "embed_tokens"]))
+    ours = core.get_peft_model(make_model("llama"), lora(target_modules=["q_proj", "v_proj", "embed_tokens"]))
+    assert [s.module_type for s in ours.get_layer_status()] == [s.module_type for s in theirs.get_layer_status()]
+    model.merge_adapter(["default"])
+    assert model.get_model_status().merged_adapters == ["default"]
+    model.base_model.model.model.layers[0].self_attn.v_proj.unmerge()
+    assert model.get_model_status().merged_adapters == "irregular"
+    plain = core.get_peft_model(nn.Sequential(nn.Linear(4, 4)), core.LoraConfig(target_modules=["0"]))
+    assert plain.get_model_status().base_model_type == "other"
+    with pytest.raises(ValueError, match="No adapter layers found in the model"):
+        core.get_layer_status(nn.Linear(2, 2))
