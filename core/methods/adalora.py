@@ -127,6 +127,7 @@ class AdaLoraConfig(PeftConfig):
                 raise ConfigError(f"{name} must be a whole number ≥ {low}, got {value!r}.")
         if self.total_step is None:
             raise ConfigError(
+                "AdaLoRA does not work when `total_step` is None, supply a value > 0. "
                 "total_step is required for AdaLoRA: the number of optimizer steps of the run, which the rank "
                 "budget schedule is laid out over (e.g. epochs × batches per epoch ÷ gradient accumulation)."
             )
@@ -134,6 +135,7 @@ class AdaLoraConfig(PeftConfig):
             raise ConfigError(f"total_step must be a whole number ≥ 1, got {self.total_step!r}.")
         if self.total_step <= self.tinit + self.tfinal:
             raise ConfigError(
+                f"The supplied schedule values don't allow for a budgeting phase: "
                 f"total_step ({self.total_step}) must be larger than tinit + tfinal ({self.tinit} + {self.tfinal}), "
                 f"or no step is left to reduce the ranks in. Lower tinit/tfinal or raise total_step."
             )
@@ -155,10 +157,16 @@ class AdaLoraConfig(PeftConfig):
             warnings.warn("AdaLoRA ignores r; the starting rank is init_r.", stacklevel=3)
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
+        # PEFT's sentences first (code written for PEFT matches them), then ours
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
-            raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
+            raise ConfigError("`layers_to_transform` cannot be used when `target_modules` is a str. (layers_to_transform "
+                              "cannot be combined with a regex string in target_modules; use a list.)")
+        if isinstance(self.target_modules, str) and self.layers_pattern:
+            raise ConfigError("`layers_pattern` cannot be used when `target_modules` is a str. (It only names the block "
+                              "list for layers_to_transform; use a list of module names.)")
         if self.layers_pattern and self.layers_to_transform is None:
-            raise ConfigError("layers_pattern only has an effect together with layers_to_transform.")
+            raise ConfigError("When `layers_pattern` is specified, `layers_to_transform` must also be specified. "
+                              "(layers_pattern only has an effect together with layers_to_transform.)")
         if self.modules_to_save is not None:
             self.modules_to_save = list(self.modules_to_save)
         if self.rank_pattern is not None:

@@ -140,10 +140,16 @@ class LoraConfig(PeftConfig):
             )
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
+        # PEFT's sentences first (code written for PEFT matches them), then ours
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
-            raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
+            raise ConfigError("`layers_to_transform` cannot be used when `target_modules` is a str. (layers_to_transform "
+                              "cannot be combined with a regex string in target_modules; use a list.)")
+        if isinstance(self.target_modules, str) and self.layers_pattern:
+            raise ConfigError("`layers_pattern` cannot be used when `target_modules` is a str. (It only names the block "
+                              "list for layers_to_transform; use a list of module names.)")
         if self.layers_pattern and self.layers_to_transform is None:
-            raise ConfigError("layers_pattern only has an effect together with layers_to_transform.")
+            raise ConfigError("When `layers_pattern` is specified, `layers_to_transform` must also be specified. "
+                              "(layers_pattern only has an effect together with layers_to_transform.)")
         if self.modules_to_save is not None:
             self.modules_to_save = list(self.modules_to_save)
         for name, rank in (self.rank_pattern or {}).items():

@@ -625,3 +625,9 @@ def test_config_file_api_as_peft(tmp_path):
         core.LoraConfig.from_pretrained(tmp_path / "sub")
     with pytest.raises(ValueError, match=re.escape("Invalid task type: 'nope'. Must be one of the following task types")):
         core.LoraConfig(task_type="nope")
+    with pytest.raises(ValueError, match="`layers_pattern` cannot be used when `target_modules` is a str"):
+        core.LoraConfig(target_modules=".*proj", layers_pattern="layers")
+    with pytest.raises(ValueError, match="When `layers_pattern` is specified, `layers_to_transform` must also be specified"):
+        core.LoraConfig(target_modules=["q_proj"], layers_pattern="layers")
+    with pytest.raises(ValueError, match="The supplied schedule values don't allow for a budgeting phase"):
+        core.AdaLoraConfig(target_modules=["q_proj"], total_step=10, tinit=5, tfinal=5)
