@@ -67,14 +67,21 @@ class PeftConfig:
     base_model_name_or_path: str | None = field(default=None, metadata={"help": "The base model this adapter belongs to."})
     revision: str | None = field(default=None, metadata={"help": "Revision of the base model."})
     inference_mode: bool = field(default=False, metadata={"help": "Loaded for inference only (adapter frozen)."})
+    # The PEFT version whose format the file follows (PEFT's field): ours for a new config, the file's when loaded.
+    # Not a setting (init=False: the forms leave it out); from_dict restores it.
+    peft_version: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        if self.peft_version is None:
+            self.peft_version = PEFT_FORMAT_VERSION
         if isinstance(self.task_type, str):
             try:
                 self.task_type = TaskType(self.task_type)
             except ValueError:
                 allowed = ", ".join(t.value for t in TaskType)
-                raise ConfigError(f"task_type {self.task_type!r} is not one of: {allowed}.") from None
+                # PEFT's sentence first (code written for PEFT matches it), then ours
+                raise ConfigError(f"Invalid task type: '{self.task_type}'. Must be one of the following task types: "
+                                  f"{allowed}. (task_type {self.task_type!r} is not one of them.)") from None
 
     @property
     def is_prompt_learning(self) -> bool:
@@ -91,20 +98,43 @@ class PeftConfig:
         out["peft_type"] = self.peft_type.value
         return out
 
-    def to_json(self) -> str:
-        """The text of ``adapter_config.json`` as PEFT writes it."""
+    def to_json(self, *, as_adapter: bool = True) -> str:
+        """The text of ``adapter_config.json``. ``as_adapter`` (a saved adapter, as ``PeftModel.save_pretrained``
+        writes it): ``inference_mode`` true, since loading decides trainability; otherwise the config as it is
+        (``PeftConfig.save_pretrained``, as PEFT)."""
         data = self.to_dict()
-        data["inference_mode"] = True  # PEFT always writes true; loading decides trainability
-        data["peft_version"] = PEFT_FORMAT_VERSION
+        if as_adapter:
+            data["inference_mode"] = True
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``adapter_config.json`` into ``directory`` (created if needed); returns the file path."""
-        directory = Path(directory)
+    def save_pretrained(self, directory: str | os.PathLike, **kwargs: Any) -> Path:
+        """Write ``adapter_config.json`` (the config as it is) into ``directory`` (created if needed); returns the
+        file path. PEFT's ``subfolder=`` is honoured; any other keyword is refused."""
+        subfolder = kwargs.pop("subfolder", None)
+        if kwargs:
+            raise TypeError(f"save_pretrained() got unknown keyword argument(s) {', '.join(sorted(kwargs))}; accepted: subfolder.")
+        directory = Path(directory) / subfolder if subfolder else Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / CONFIG_NAME
-        path.write_text(self.to_json(), encoding="utf-8")
+        path.write_text(self.to_json(as_adapter=False), encoding="utf-8")
         return path
+
+    @classmethod
+    def from_json_file(cls, path_json_file: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+        """The JSON object of a config file, as PEFT returns it (a dict; build a config with ``from_pretrained``).
+        A ``runtime_config`` entry (PEFT's settings for one session only) is dropped with a warning, as PEFT."""
+        path = Path(path_json_file)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a config file holds a JSON object, not {type(data).__name__}.")
+        if "runtime_config" in data:
+            warnings.warn(f"{path}: the configuration file contains a `runtime_config` key. This is ignored: runtime "
+                          f"settings are only valid for the session that set them.", stacklevel=2)
+            del data["runtime_config"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "PeftConfig":
@@ -113,8 +143,9 @@ class PeftConfig:
         kwargs: dict[str, Any] = {}
         ignored: list[str] = []
         for key, value in data.items():
-            # auto_mapping: PEFT writes the base model's class here when task_type is None; informational only
-            if key in ("peft_type", "peft_version", "auto_mapping"):
+            # auto_mapping: PEFT writes the base model's class here when task_type is None; informational only.
+            # runtime_config: PEFT's per-session settings, never meant to be in a file
+            if key in ("peft_type", "peft_version", "auto_mapping", "runtime_config"):
                 continue
             if key in names:
                 kwargs[key] = value
@@ -127,18 +158,47 @@ class PeftConfig:
             else:
                 ignored.append(key)
         if ignored:
-            message = f"{source}: ignoring unknown keys (written by a newer PEFT?): {', '.join(sorted(ignored))}"
+            # PEFT's sentence first (code written for PEFT matches it), then where and why
+            message = (f"Unexpected keyword arguments {sorted(ignored)!r} for class {cls.__name__}, these are ignored. "
+                       f"({source}: written by a newer PEFT?)")
             log.warning(message)
             warnings.warn(message, stacklevel=2)
-        return cls(**kwargs)
+        config = cls(**kwargs)
+        if isinstance(data.get("peft_version"), str):
+            config.peft_version = data["peft_version"]  # the version that wrote the file, as PEFT keeps it
+        return config
 
-    @staticmethod
-    def from_pretrained(directory: str | os.PathLike) -> "PeftConfig":
-        """Read ``adapter_config.json`` from ``directory`` into the right method's config class."""
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, subfolder: str | None = None,
+                        **kwargs: Any) -> "PeftConfig":
+        """Read ``adapter_config.json`` from a folder (``subfolder`` inside it) into the right method's config class.
+
+        PEFT's download keywords (``revision``, ``token``, ``cache_dir``, ...) are accepted and change nothing for a
+        local folder; any other keyword is refused (PEFT does not take config overrides here either).
+        """
         # Late: the factory (`core.methods`) sits above this module; the method files import this one.
         from core.methods.registry import load_config
 
-        return load_config(directory)
+        unknown = sorted(set(kwargs) - HUB_KEYWORDS)
+        if unknown:
+            raise TypeError(f"from_pretrained() got unknown keyword argument(s) {', '.join(unknown)}; accepted: "
+                            f"subfolder, {', '.join(sorted(HUB_KEYWORDS))}. To change a setting, set it on the loaded config.")
+        from core.methods.registry import MissingKeysError
+
+        folder = Path(pretrained_model_name_or_path)
+        try:
+            config = load_config(folder / subfolder if subfolder else folder)
+        except MissingKeysError as exc:  # PEFT's sentence names the class asked for
+            raise MissingKeysError(str(exc).replace("The config", f"The {cls.__name__} config", 1)) from None
+        if cls is not PeftConfig and not isinstance(config, cls):
+            raise ConfigError(f"{folder}: holds a {config.peft_type.value} config, not a {cls.__name__}; read it with "
+                              f"PeftConfig.from_pretrained.")
+        return config
+
+
+# The Hub download options PEFT's loaders accept; for a local folder they change nothing.
+HUB_KEYWORDS = frozenset({"revision", "token", "use_auth_token", "cache_dir", "local_files_only", "force_download",
+                          "proxies", "resume_download", "user_agent"})
 
 
 def normalise_names(value: Any, what: str) -> list[str] | str | None:

@@ -109,8 +109,9 @@ def _base_keys(peft_model: PeftModel) -> dict[str, str]:
         parts, kept, path, is_base = key.split("."), [], "", True
         for i, part in enumerate(parts[:-1]):
             module = modules.get(path)
-            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)):
-                if part not in ("base_layer", "original_module"):
+            if isinstance(module, (AdapterLayer, ModulesToSaveWrapper)) or hasattr(module, "trainable_tokens_delta"):
+                # a trainable-tokens wrapper keeps the embedding at token_adapter.base_layer
+                if part not in ("base_layer", "original_module", "token_adapter"):
                     is_base = False
                     break
             else:
@@ -256,12 +257,15 @@ def get_layer_status(model: nn.Module) -> list[TunerLayerStatus]:
             if tensors:
                 requires_grad[adapter] = _all_or_irregular([t.requires_grad for t in tensors])
                 devices[adapter] = sorted({t.device.type for t in tensors})
+        module_type = _peft_module_type(layer)
+        if hasattr(layer, "token_adapter"):  # PEFT reports the trainable-tokens layer inside the wrapper
+            name, module_type = f"{name}.token_adapter", "TrainableTokensLayer"
         statuses.append(TunerLayerStatus(
             name=f"model.{name}" if isinstance(model, PeftModel) else name,  # PEFT names it inside base_model
-            module_type=f"{type(layer).__module__.rsplit('.', 1)[-1]}.{type(layer).__name__}",
+            module_type=module_type,
             enabled=not layer.disabled,
             # as PEFT: a layer reports the model's active adapters, also one it does not hold (a narrower target)
-            active_adapters=list(layer.active_adapters) if owner is None or isinstance(layer, ModulesToSaveWrapper)
+            active_adapters=list(layer.active_adapters) if owner is None or getattr(layer, "single_active", False)
             else list(owner.active_adapters),
             merged_adapters=list(layer.merged_adapters),
             requires_grad=requires_grad,
@@ -269,7 +273,7 @@ def get_layer_status(model: nn.Module) -> list[TunerLayerStatus]:
             devices=devices,
         ))
     if not statuses:
-        raise ValueError("No adapter layers found in this model: is it a PeftModel or a model with adapters injected?")
+        raise ValueError("No adapter layers found in the model: is it a PeftModel or a model with adapters injected?")
     return statuses
 
 
@@ -298,26 +302,59 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
             requires_grad.setdefault(adapter, []).append(flag)
         for adapter, kinds in status.devices.items():
             devices.setdefault(adapter, set()).update(kinds)
-    merged = sorted({a for s in layers for a in s.merged_adapters})
+    # PEFT's rule: an adapter merged somewhere must be merged in every layer that holds it, else "irregular"
+    merged_somewhere = {a for s in layers for a in s.merged_adapters}
+    merged: list[str] | str = sorted(merged_somewhere)
+    if any((set(s.available_adapters) - set(s.merged_adapters)) & merged_somewhere for s in layers):
+        merged = "irregular"
     return TunerModelStatus(
-        base_model_type=type(base).__name__,
+        # as PEFT: the class of a transformers model, "other" for any other module
+        base_model_type=type(base).__name__ if _is_transformers_model(base) else "other",
         adapter_model_type=adapter_model_type,
         peft_types=peft_types,
         trainable_params=trainable,
         total_params=total,
         num_adapter_layers=len(layers),
         enabled=same([s.enabled for s in layers]),
-        active_adapters=same([sorted(s.active_adapters) for s in layers if not isinstance_wrapper(s)] or [[]]),
-        merged_adapters=same([sorted(s.merged_adapters) for s in layers]) if merged else [],
+        # a wrapper (modules_to_save, trainable tokens) with no active copy is left out: the active adapter simply
+        # has none there; one that routes to another adapter than the layers makes the model "irregular" (as PEFT)
+        active_adapters=same([sorted(s.active_adapters) for s in layers if not (isinstance_wrapper(s) and not s.active_adapters)]
+                             or [[]]),
+        merged_adapters=merged,
         requires_grad={a: (v[0] if all(x == v[0] for x in v) else "irregular") for a, v in requires_grad.items()},
         available_adapters=sorted({a for s in layers for a in s.available_adapters}),
         devices={a: sorted(v) for a, v in devices.items()},
     )
 
 
+def _is_transformers_model(model: nn.Module) -> bool:
+    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers") for c in type(model).__mro__)
+
+
+def _peft_module_type(layer: nn.Module) -> str:
+    """PEFT's name for the kind of layer (``lora.Linear``, ``lora.Embedding``, ``lora.Conv2d``, ``ia3.Linear``, ...):
+    PEFT has one layer class per wrapped kind, ours one per method."""
+    if isinstance(layer, ModulesToSaveWrapper):
+        return type(layer).__name__
+    method = type(layer).__module__.rsplit(".", 1)[-1].lstrip("_")
+    base = getattr(layer, "base_layer", None)
+    kind = getattr(layer, "kind", None)
+    if method == "param_lora":
+        return "lora.ParamWrapper"
+    if method == "adalora":
+        return "adalora.SVDLinear" if kind in ("linear", "conv1d") else f"adalora.SVD{type(base).__name__}"
+    if kind in ("linear", "conv1d"):  # transformers' Conv1D is a Linear with fan_in_fan_out in PEFT
+        return f"{method}.Linear"
+    if kind == "embedding":
+        return f"{method}.Embedding"
+    if kind == "conv" and base is not None:
+        return f"{method}.{type(base).__name__}"
+    return f"{method}.{type(layer).__name__}"
+
+
 def isinstance_wrapper(status: TunerLayerStatus) -> bool:
-    """A modules_to_save copy: it has at most one active adapter, so it is left out of the model's active list."""
-    return status.module_type.endswith(ModulesToSaveWrapper.__name__)
+    """A modules_to_save copy or trainable-token rows: at most one active adapter (see get_model_status)."""
+    return status.module_type.endswith((ModulesToSaveWrapper.__name__, "TrainableTokensLayer"))
 
 
 def create_or_update_model_card(peft_model: PeftModel, output_dir: str) -> None:

@@ -924,6 +924,9 @@ def adapter_refusals(peft: Any) -> list[str]:
     if config.modules_to_save:
         out.append(f"modules_to_save ({', '.join(config.modules_to_save)}) are full trained copies of those modules, not "
                    "low-rank updates; a llama.cpp LoRA adapter cannot carry them. Export a merged GGUF instead.")
+    if getattr(config, "trainable_token_indices", None):
+        out.append("The adapter trains rows of the embedding (trainable_token_indices); a llama.cpp LoRA adapter holds "
+                   "only A/B pairs. Export a merged GGUF instead.")
     if config.bias != "none":
         out.append(f"The adapter trains biases (bias={config.bias!r}); a llama.cpp LoRA adapter holds only A/B pairs. "
                    "Export a merged GGUF instead.")

@@ -17,6 +17,8 @@ from torch import nn
 class ModulesToSaveWrapper(nn.Module):
     """Routes calls to the active adapter's trainable copy of a module, or to the frozen original."""
 
+    single_active = True  # a copy replaces the module: one adapter's copy at a time
+
     def __init__(self, module: nn.Module, path: str = "") -> None:
         super().__init__()
         reason = cannot_wrap(module, path)
@@ -37,8 +39,9 @@ class ModulesToSaveWrapper(nn.Module):
         """Names of the adapters that have a copy here."""
         return list(self.modules_to_save.keys())
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Route to the first of ``names`` that has a copy; only that copy trains."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.modules_to_save][:1]
         self.original_module.requires_grad_(False)
         for name, module in self.modules_to_save.items():

@@ -90,7 +90,7 @@ class AdapterModel(nn.Module):
 TUNER_NAMES = frozenset({
     "peft_config", "active_adapter", "active_adapters", "set_adapter", "delete_adapter", "add_weighted_adapter",
     "merge_adapter", "unmerge_adapter", "merge_and_unload", "unload", "disable_adapter_layers",
-    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type", "prefix",
+    "enable_adapter_layers", "get_layer_status", "get_model_status", "peft_type", "prefix", "set_requires_grad",
 })
 
 
@@ -285,10 +285,13 @@ class PeftModel(nn.Module):
                     f"are possible for {', '.join(t.value for t in MULTI_ACTIVE_TYPES)}."
                 )
             for path, layer in self.base_model.adapter_layers():
-                if isinstance(layer, ModulesToSaveWrapper) and len(set(names) & set(layer.adapter_names())) > 1:
+                # modules_to_save copies and trainable-token rows replace the module's output rather than add to it
+                if getattr(layer, "single_active", False) and len(set(names) & set(layer.adapter_names())) > 1:
+                    what = "trained copy of" if isinstance(layer, ModulesToSaveWrapper) else "trainable tokens in"
                     raise ValueError(
-                        f"Adapters {', '.join(n for n in names if n in layer.adapter_names())} each have their own "
-                        f"trained copy of '{path}' (modules_to_save); only one of them can be active at a time."
+                        f"Only one adapter can be set at a time for {type(layer).__name__}: adapters "
+                        f"{', '.join(n for n in names if n in layer.adapter_names())} each have their own {what} '{path}'; "
+                        f"only one of them can be active at a time."
                     )
         self.active_adapter = names[0]
         self.__dict__["_active_names"] = names
@@ -413,11 +416,22 @@ class PeftModel(nn.Module):
         params: list[nn.Parameter] = []
         for _, layer in self.base_model.adapter_layers():
             for pname, p in layer.named_parameters():
-                if not pname.startswith(("base_layer.", "original_module.")):
+                if "base_layer" not in pname.split(".") and not pname.startswith("original_module."):
                     params.append(p)
         for encoder in (self._modules.get("prompt_encoder") or {}).values():
             params.extend(encoder.parameters())
         return params
+
+    def set_requires_grad(self, adapter_names: str | list[str], requires_grad: bool = True) -> None:
+        """Switch training of the named adapters' tensors on or off (PEFT's verb), whether active or not; the
+        other adapters keep their flags. Unknown names are an error."""
+        names = [adapter_names] if isinstance(adapter_names, str) else list(adapter_names)
+        unknown = [n for n in names if n not in self.peft_config]
+        if unknown:
+            raise ValueError(f"set_requires_grad: no adapter named '{unknown[0]}'. Adapters: {', '.join(self.peft_config)}.")
+        for name in names:
+            for _, _, p in self._own_parameters(name):
+                p.requires_grad_(requires_grad)
 
     def disable_adapter_layers(self) -> None:
         """Like entering :meth:`disable_adapter` until :meth:`enable_adapter_layers` (PEFT's tuner verbs)."""
@@ -498,9 +512,12 @@ class PeftModel(nn.Module):
         model = self.base_model.model
         self._untie_adapted_weights()
         for path, layer in _deepest_first(self.base_model.adapter_layers()):
-            if not isinstance(layer, ModulesToSaveWrapper):
-                layer.merge(names, safe_merge=safe_merge)
-            _replace(model, path, layer.unwrap(merge=True))
+            if isinstance(layer, ModulesToSaveWrapper):
+                _replace(model, path, layer.unwrap(merge=True))
+                continue
+            layer.merge(names, safe_merge=safe_merge)
+            # only ``names``: unwrap's default (the active adapters) would also merge an active adapter not asked for
+            _replace(model, path, layer.unwrap(merge=True, names=names))
         return model
 
     def unload(self) -> nn.Module:

@@ -33,6 +33,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module rank overrides, name/regex -> r."),
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module alpha overrides."),
     QT_TRANSLATE_NOOP("FieldHelp", "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."),
+    QT_TRANSLATE_NOOP("FieldHelp", "Token ids whose rows of the input embedding train (e.g. newly added tokens), or per embedding module: its name mapped to a list of ids."),
     QT_TRANSLATE_NOOP("FieldHelp", "Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and 'experts.down_proj' for the experts of a MoE model (one update per expert)."),
     QT_TRANSLATE_NOOP("FieldHelp", "How many virtual tokens to learn (≥ 1)."),
     QT_TRANSLATE_NOOP("FieldHelp", "Width of one virtual token; filled in from the model (hidden size)."),

@@ -213,6 +213,7 @@ ZH.update({
     "Per-module rank overrides, name/regex -> r.": "按模块覆盖秩，名称/正则表达式 -> r。",
     "Per-module alpha overrides.": "按模块覆盖 alpha。",
     "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias.": "给 lora_B 加一个可训练的偏置 (out,)，与更新同样缩放；合并时加到该层的偏置上。",
+    "Token ids whose rows of the input embedding train (e.g. newly added tokens), or per embedding module: its name mapped to a list of ids.": "要训练其输入嵌入行的 token id（例如新加入的 token），或按嵌入模块给出：模块名对应一个 id 列表。",
     "Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and 'experts.down_proj' for the experts of a MoE model (one update per expert).": "按名称或名称后缀指定要适配的参数，例如 MoE 模型专家的 'experts.gate_up_proj' 和 'experts.down_proj'（每个专家一个更新）。",
     "How many virtual tokens to learn (≥ 1).": "要学习的虚拟 token 数量（≥ 1）。",
     "Width of one virtual token; filled in from the model (hidden size).": "单个虚拟 token 的宽度；根据模型填入（隐藏层大小）。",

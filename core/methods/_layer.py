@@ -11,7 +11,22 @@ import torch
 from torch import nn
 
 
-class WrapsBaseLayer(nn.Module):
+class AdapterSwitch(nn.Module):
+    """PEFT's per-layer switch (``layer.enable_adapters(False)``, ``layer.disable_adapters``) for a layer with
+    ``disabled``, ``active_adapters`` and ``set_adapter(names, trainable)``. ``PeftModel.disable_adapter()`` is the
+    model-wide way; this one turns a single layer off (its model then reports ``enabled == "irregular"``)."""
+
+    @property
+    def disable_adapters(self) -> bool:
+        return self.disabled
+
+    def enable_adapters(self, enabled: bool) -> None:
+        """Off: the layer computes its base module only and its adapters stop training; on: the active ones train again."""
+        self.disabled = not enabled
+        self.set_adapter(list(self.active_adapters), trainable=bool(enabled))
+
+
+class WrapsBaseLayer(AdapterSwitch):
     """Mixin for a layer holding the wrapped module as ``self.base_layer``."""
 
     @property

@@ -168,7 +168,8 @@ class ParamLoraLayer(nn.Module):
     def adapter_names(self) -> list[str]:
         return list(self.r)
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.r]
         for name in self.r:
             for p in (*self.lora_A[name].parameters(), *self.lora_B[name].parameters()):

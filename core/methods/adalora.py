@@ -126,6 +126,7 @@ class AdaLoraConfig(PeftConfig):
                 raise ConfigError(f"{name} must be a whole number ≥ {low}, got {value!r}.")
         if self.total_step is None:
             raise ConfigError(
+                "AdaLoRA does not work when `total_step` is None, supply a value > 0. "
                 "total_step is required for AdaLoRA: the number of optimizer steps of the run, which the rank "
                 "budget schedule is laid out over (e.g. epochs × batches per epoch ÷ gradient accumulation)."
             )
@@ -133,6 +134,7 @@ class AdaLoraConfig(PeftConfig):
             raise ConfigError(f"total_step must be a whole number ≥ 1, got {self.total_step!r}.")
         if self.total_step <= self.tinit + self.tfinal:
             raise ConfigError(
+                f"The supplied schedule values don't allow for a budgeting phase: "
                 f"total_step ({self.total_step}) must be larger than tinit + tfinal ({self.tinit} + {self.tfinal}), "
                 f"or no step is left to reduce the ranks in. Lower tinit/tfinal or raise total_step."
             )
@@ -154,10 +156,16 @@ class AdaLoraConfig(PeftConfig):
             warnings.warn("AdaLoRA ignores r; the starting rank is init_r.", stacklevel=3)
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
+        # PEFT's sentences first (code written for PEFT matches them), then ours
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
-            raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
+            raise ConfigError("`layers_to_transform` cannot be used when `target_modules` is a str. (layers_to_transform "
+                              "cannot be combined with a regex string in target_modules; use a list.)")
+        if isinstance(self.target_modules, str) and self.layers_pattern:
+            raise ConfigError("`layers_pattern` cannot be used when `target_modules` is a str. (It only names the block "
+                              "list for layers_to_transform; use a list of module names.)")
         if self.layers_pattern and self.layers_to_transform is None:
-            raise ConfigError("layers_pattern only has an effect together with layers_to_transform.")
+            raise ConfigError("When `layers_pattern` is specified, `layers_to_transform` must also be specified. "
+                              "(layers_pattern only has an effect together with layers_to_transform.)")
         if self.modules_to_save is not None:
             self.modules_to_save = list(self.modules_to_save)
         if self.rank_pattern is not None:
@@ -266,8 +274,9 @@ class SVDLayer(WrapsBaseLayer):
         """Names of the adapters this layer holds."""
         return list(self.lora_A.keys())
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Make ``names`` the active adapters; only they train (if ``trainable``); ``ranknum`` never trains."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.lora_A]
         for name in self.lora_A.keys():
             for container in (self.lora_A, self.lora_E, self.lora_B):

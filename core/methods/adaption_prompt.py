@@ -131,7 +131,8 @@ class AdaptedAttention(nn.Module):
     def adapter_names(self) -> list[str]:
         return list(self.adaption_prompt)
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.adaption_prompt]
         for name in self.adaption_prompt:
             on = trainable and name in self.active_adapters

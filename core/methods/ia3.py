@@ -192,8 +192,9 @@ class IA3Layer(WrapsBaseLayer):
         """Names of the adapters this layer holds."""
         return list(self.ia3_l.keys())
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Make ``names`` the active adapters; only they train (if ``trainable``)."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.ia3_l]
         for name, p in self.ia3_l.items():
             p.requires_grad_(trainable and name in self.active_adapters)

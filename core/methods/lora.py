@@ -42,7 +42,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
-from core.methods import _lora_fused, _param_lora
+from core.methods import _lora_fused, _param_lora, _trainable_tokens
 from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
@@ -74,7 +74,7 @@ class LoraConfig(PeftConfig):
     UNSUPPORTED_DEFAULTS: ClassVar[dict[str, Any]] = {
         "layer_replication": None, "use_qalora": False, "loftq_config": {},
         "eva_config": None, "corda_config": None, "megatron_config": None,
-        "trainable_token_indices": None, "alora_invocation_tokens": None, "arrow_config": None,
+        "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
         "monteclora_config": None, "ensure_weight_tying": False,
         "megatron_core": "megatron.core", "qalora_group_size": 16,
@@ -115,6 +115,12 @@ class LoraConfig(PeftConfig):
         default=False,
         metadata={"help": "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."},
     )
+    # A few rows of an embedding trained beside the update (core/methods/_trainable_tokens.py).
+    trainable_token_indices: list[int] | dict[str, list[int]] | None = field(
+        default=None,
+        metadata={"help": "Token ids whose rows of the input embedding train (e.g. newly added tokens), or "
+                          "per embedding module: its name mapped to a list of ids."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,10 +139,16 @@ class LoraConfig(PeftConfig):
             )
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
+        # PEFT's sentences first (code written for PEFT matches them), then ours
         if isinstance(self.target_modules, str) and self.layers_to_transform is not None:
-            raise ConfigError("layers_to_transform cannot be combined with a regex string in target_modules; use a list.")
+            raise ConfigError("`layers_to_transform` cannot be used when `target_modules` is a str. (layers_to_transform "
+                              "cannot be combined with a regex string in target_modules; use a list.)")
+        if isinstance(self.target_modules, str) and self.layers_pattern:
+            raise ConfigError("`layers_pattern` cannot be used when `target_modules` is a str. (It only names the block "
+                              "list for layers_to_transform; use a list of module names.)")
         if self.layers_pattern and self.layers_to_transform is None:
-            raise ConfigError("layers_pattern only has an effect together with layers_to_transform.")
+            raise ConfigError("When `layers_pattern` is specified, `layers_to_transform` must also be specified. "
+                              "(layers_pattern only has an effect together with layers_to_transform.)")
         if self.modules_to_save is not None:
             self.modules_to_save = list(self.modules_to_save)
         for name, rank in (self.rank_pattern or {}).items():
@@ -146,6 +158,7 @@ class LoraConfig(PeftConfig):
         self.alpha_pattern = dict(self.alpha_pattern or {})
         _check_lora_bias(self)
         _param_lora.check_config(self)
+        self.trainable_token_indices = _trainable_tokens.check_indices(self.trainable_token_indices)
 
 
 Config = LoraConfig
@@ -454,8 +467,9 @@ class LoraLayer(WrapsBaseLayer):
         """Names of the adapters this layer holds."""
         return list(self.r)
 
-    def set_adapter(self, names: list[str], trainable: bool = True) -> None:
+    def set_adapter(self, names: str | list[str], trainable: bool = True) -> None:
         """Make ``names`` the active adapters; only they train (if ``trainable``)."""
+        names = [names] if isinstance(names, str) else names  # PEFT's layers take one name too
         self.active_adapters = [n for n in names if n in self.r]
         for name in self.r:
             for p in self._params(name):
@@ -684,9 +698,11 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         if adapter_name in module.r:
             raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
         module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+    selected = list(selection.selected)
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
-        return selection.selected + _param_lora.inject(model, config, adapter_name, initialise=initialise)
-    return selection.selected
+        selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+    _trainable_tokens.inject(model, config, adapter_name)  # last, as PEFT: an embedding that is a LoRA target is refused
+    return selected
 
 
 LAYER_CLASS = LoraLayer

@@ -15,6 +15,10 @@ from types import ModuleType
 from typing import Any
 
 from core.config import CONFIG_NAME, ConfigError, PeftConfig, PeftType
+
+
+class MissingKeysError(ConfigError, TypeError):
+    """A JSON file that is no adapter config (no ``peft_type``); a TypeError too, as PEFT raises."""
 from core.methods import catalog
 
 # PeftType -> method module; the method files are listed (one line each) in `catalog.METHODS`.
@@ -41,7 +45,8 @@ def load_config(directory: str | os.PathLike) -> PeftConfig:
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> PeftConfig:
     """Build the right config class for ``data['peft_type']``."""
     if "peft_type" not in data:
-        raise ConfigError(f"{source}: 'peft_type' is missing, so the adapter method is unknown.")
+        raise MissingKeysError(f"The config that is trying to be loaded is missing required keys: {{'peft_type'}}. "
+                               f"({source}: without 'peft_type' the adapter method is unknown; is it an adapter config?)")
     try:
         ptype = PeftType(data["peft_type"])
     except ValueError:

@@ -117,7 +117,10 @@ def test_config_json_round_trip_and_format(tmp_path):
     text = path.read_text()
     data = json.loads(text)
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
-    assert data["inference_mode"] is True and data["peft_type"] == "LORA" and data["task_type"] == "CAUSAL_LM"
+    # as PEFT: a config saves itself as it is (PeftModel.save_pretrained writes inference_mode true), with the
+    # PEFT version whose format it follows
+    assert data["inference_mode"] is False and data["peft_type"] == "LORA" and data["task_type"] == "CAUSAL_LM"
+    assert data["peft_version"] == core.LoraConfig().peft_version == "0.21.2"
     assert data["target_modules"] == ["q_proj", "v_proj"]
     again = core.PeftConfig.from_pretrained(tmp_path)
     assert type(again) is core.LoraConfig
@@ -148,7 +151,7 @@ def test_unknown_keys_from_a_newer_peft_load_with_a_warning(tmp_path, caplog, in
 
 
 @pytest.mark.parametrize("key,value", [("use_qalora", True), ("layer_replication", [[0, 2]]), ("use_bdlora", {"r": 2}),
-                                       ("trainable_token_indices", [5, 6])])
+                                       ("alora_invocation_tokens", [5, 6])])
 def test_unsupported_peft_features_in_a_config_are_refused(tmp_path, key, value):
     _saved(tmp_path)
     data = json.loads((tmp_path / "adapter_config.json").read_text()) | {key: value}
@@ -591,3 +594,40 @@ def test_embedding_target_names(family):
     assert tuple(layer.lora_embedding_A["default"].shape) == (4, 300)
     assert tuple(layer.lora_embedding_B["default"].shape) == (32, 4)
     perturb_adapter(model)
+
+
+def test_config_file_api_as_peft(tmp_path):
+    """PEFT's config-level API: from_json_file (a dict, runtime_config dropped), from_pretrained with subfolder and
+    download keywords, the file's peft_version kept, PEFT's sentences for unknown keys, task types and non-configs."""
+    peft = pytest.importorskip("peft")
+    config = core.LoraConfig(r=4, target_modules=["q_proj"])
+    config.save_pretrained(tmp_path, subfolder="sub")
+    path = tmp_path / "sub" / "adapter_config.json"
+    assert core.LoraConfig.from_json_file(path) == config.to_dict()
+    assert peft.LoraConfig.from_json_file(str(path)) == config.to_dict()  # the same JSON as PEFT reads it
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(data | {"runtime_config": {"ephemeral_gpu_offload": True}, "peft_version": "0.17.0"}))
+    with pytest.warns(UserWarning, match="runtime_config"):
+        assert "runtime_config" not in core.LoraConfig.from_json_file(path)
+    again = core.LoraConfig.from_pretrained(tmp_path, subfolder="sub", revision="main", cache_dir=str(tmp_path))
+    assert again.peft_version == "0.17.0" and again.r == 4  # the version that wrote the file
+    assert {k: v for k, v in again.to_dict().items() if k != "peft_version"} == {
+        k: v for k, v in config.to_dict().items() if k != "peft_version"}
+    with pytest.raises(TypeError, match="unknown keyword argument.*r"):
+        core.LoraConfig.from_pretrained(tmp_path / "sub", r=8)  # no overrides (as PEFT); said, not ignored
+    with pytest.raises(ConfigError, match="not a IA3Config"):
+        core.IA3Config.from_pretrained(tmp_path / "sub")
+    path.write_text(json.dumps(data | {"foobar": 1, "spam": 2}))
+    with pytest.warns(UserWarning, match=re.escape("Unexpected keyword arguments ['foobar', 'spam'] for class LoraConfig")):
+        core.PeftConfig.from_pretrained(tmp_path / "sub")
+    path.write_text(json.dumps({"foo": "bar"}))
+    with pytest.raises(TypeError, match=re.escape("The LoraConfig config that is trying to be loaded is missing required keys: {'peft_type'}")):
+        core.LoraConfig.from_pretrained(tmp_path / "sub")
+    with pytest.raises(ValueError, match=re.escape("Invalid task type: 'nope'. Must be one of the following task types")):
+        core.LoraConfig(task_type="nope")
+    with pytest.raises(ValueError, match="`layers_pattern` cannot be used when `target_modules` is a str"):
+        core.LoraConfig(target_modules=".*proj", layers_pattern="layers")
+    with pytest.raises(ValueError, match="When `layers_pattern` is specified, `layers_to_transform` must also be specified"):
+        core.LoraConfig(target_modules=["q_proj"], layers_pattern="layers")
+    with pytest.raises(ValueError, match="The supplied schedule values don't allow for a budgeting phase"):
+        core.AdaLoraConfig(target_modules=["q_proj"], total_step=10, tinit=5, tfinal=5)

@@ -527,3 +527,71 @@ def test_set_peft_model_state_dict_loads_base_tensors_it_names_as_peft():
     assert results["core"][1] == [] and results["peft"][1] == []
     torch.testing.assert_close(results["core"][0], results["core"][2])
     torch.testing.assert_close(results["core"][0], results["peft"][0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_merge_and_unload_merges_only_the_adapters_named(method):
+    """``merge_and_unload(adapter_names=[...])`` merges those adapters only, also when another one is active
+    (it used to merge the active adapter as well)."""
+    make = lora if method == "lora" else (lambda: core.IA3Config(target_modules=["q_proj", "down_proj"],
+                                                                 feedforward_modules=["down_proj"]))
+    model = core.get_peft_model(make_model("llama"), make())
+    model.add_adapter("other", make())
+    perturb_adapter(model, seed=1)
+    if method == "ia3":
+        with torch.no_grad():
+            for name, p in sorted(model.named_parameters()):
+                if "ia3_l" in name:
+                    p.copy_(torch.rand(p.shape, generator=torch.Generator().manual_seed(len(name))) + 0.5)
+    model.set_adapter("other")
+    only_other = logits(model, IDS)
+    model.set_adapter("default")
+    assert not torch.allclose(logits(model, IDS), only_other)
+    merged = model.merge_and_unload(adapter_names=["other"])
+    torch.testing.assert_close(logits(merged, IDS), only_other, atol=1e-5, rtol=0)
+
+
+def test_a_layer_takes_one_adapter_name_and_can_be_switched_off_alone():
+    """PEFT's layer verbs: ``layer.set_adapter("name")`` and ``layer.enable_adapters(False)`` (that layer computes
+    its base module, its adapter stops training; the model's status then says enabled == "irregular")."""
+    model = core.get_peft_model(make_model("llama"), lora())
+    model.add_adapter("other", lora())
+    perturb_adapter(model, seed=2)
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    layer.set_adapter("other")
+    assert layer.active_adapters == ["other"]
+    assert layer.lora_A["other"].weight.requires_grad and not layer.lora_A["default"].weight.requires_grad
+    layer.set_adapter("default")
+    before = logits(model, IDS)
+    layer.enable_adapters(False)
+    assert layer.disable_adapters and not layer.lora_A["default"].weight.requires_grad
+    assert model.get_model_status().enabled == "irregular"
+    assert not torch.allclose(logits(model, IDS), before)
+    layer.enable_adapters(True)
+    assert layer.lora_A["default"].weight.requires_grad and model.get_model_status().enabled is True
+    torch.testing.assert_close(logits(model, IDS), before)
+
+
+def test_set_requires_grad_and_status_as_peft():
+    """PEFT's ``set_requires_grad(names, flag)`` on the model and its tuner; the status names PEFT's layer kinds,
+    "other" for a base that is no transformers model, and an adapter merged in only some of its layers as irregular."""
+    peft = pytest.importorskip("peft")
+    model = core.get_peft_model(make_model("llama"), lora())
+    model.add_adapter("other", lora(target_modules=["q_proj"]))
+    model.set_requires_grad("other")
+    model.base_model.set_requires_grad("default", requires_grad=False)
+    status = model.get_model_status()
+    assert status.requires_grad == {"default": False, "other": True}
+    with pytest.raises(ValueError, match="no adapter named 'nope'"):
+        model.set_requires_grad(["nope"])
+    theirs = peft.get_peft_model(make_model("llama"), peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj", "embed_tokens"]))
+    ours = core.get_peft_model(make_model("llama"), lora(target_modules=["q_proj", "v_proj", "embed_tokens"]))
+    assert [s.module_type for s in ours.get_layer_status()] == [s.module_type for s in theirs.get_layer_status()]
+    model.merge_adapter(["default"])
+    assert model.get_model_status().merged_adapters == ["default"]
+    model.base_model.model.model.layers[0].self_attn.v_proj.unmerge()
+    assert model.get_model_status().merged_adapters == "irregular"
+    plain = core.get_peft_model(nn.Sequential(nn.Linear(4, 4)), core.LoraConfig(target_modules=["0"]))
+    assert plain.get_model_status().base_model_type == "other"
+    with pytest.raises(ValueError, match="No adapter layers found in the model"):
+        core.get_layer_status(nn.Linear(2, 2))

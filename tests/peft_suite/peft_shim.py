@@ -59,6 +59,15 @@ if ENGINE == "core":
         setattr(real_peft, _name, getattr(core, _name))
     real_peft.get_peft_model = get_peft_model
     real_peft.inject_adapter_in_model = inject_adapter_in_model
+    # The two wrapper classes ``peft.utils`` exports (its ``__all__``), which PEFT's tests use in isinstance checks
+    # to find an adapter's trained copy or token rows: ours, for modules our engine wrapped. Bound before PEFT's
+    # test modules import them; real peft's own modules keep the classes they imported themselves.
+    import peft.utils as _peft_utils
+    from core.methods._trainable_tokens import TrainableTokensWrapper
+    from core.modules_to_save import ModulesToSaveWrapper
+
+    _peft_utils.ModulesToSaveWrapper = ModulesToSaveWrapper
+    _peft_utils.TrainableTokensWrapper = TrainableTokensWrapper
 
 # every config class real peft exports (ours are named in SERVED_CONFIGS; the others are methods we do not implement)
 ALL_CONFIGS = {name for name in dir(real_peft) if name.endswith("Config") and name not in ("PeftConfig", "PromptLearningConfig")}

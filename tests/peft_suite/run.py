@@ -9,7 +9,7 @@
    real peft passes it here (offline, CPU). Printed per method: in scope, passed on our engine, failed, and
    the out-of-scope count; ``build/peft-suite/report.json`` keeps every case.
 
-Usage: ``python -m tests.peft_suite.run [-k EXPR] [--files test_mapping.py ...] [--skip-baseline]``.
+Usage: ``python -m tests.peft_suite.run [-k EXPR] [--files test_mapping.py ...] [--skip-baseline] [--name NAME]``.
 """
 
 from __future__ import annotations
@@ -115,16 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-baseline", action="store_true", help="reuse the last real-peft run")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per case")
     parser.add_argument("--summary-only", action="store_true", help="summarise the last runs' (possibly partial) results")
+    parser.add_argument("--name", help="keep this run's results apart (baseline-NAME.json, ours-NAME.json, "
+                                       "report-NAME.json), e.g. one per file; two runs with different names may overlap")
     args = parser.parse_args(argv)
+    suffix = f"-{args.name}" if args.name else ""
+    baseline_path, ours_path = WORK / f"baseline{suffix}.json", WORK / f"ours{suffix}.json"
     if args.summary_only:
-        ours = json.loads((WORK / "ours.json").read_text())
-        baseline_file = WORK / "baseline.json"
-        print(summarise(ours, json.loads(baseline_file.read_text()) if baseline_file.is_file() else None))
+        ours = json.loads(ours_path.read_text())
+        print(summarise(ours, json.loads(baseline_path.read_text()) if baseline_path.is_file() else None))
         return 0
     fetch()
     test_dependencies()
     started = time.time()
-    baseline_path, ours_path = WORK / "baseline.json", WORK / "ours.json"
     if not (args.skip_baseline and baseline_path.is_file()):
         run("peft", args.files, args.keyword, baseline_path, args.timeout)
     run("core", args.files, args.keyword, ours_path, args.timeout)
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     header = f"PEFT {VERSION}'s tests on our engine ({stamp}, {time.time() - started:.0f} s; files: {', '.join(args.files)}" \
              + (f"; -k {args.keyword}" if args.keyword else "") + ")"
     print("\n" + header + "\n" + text)
-    (WORK / "report.json").write_text(json.dumps({"header": header, "summary": text, "cases": ours}, indent=0))
+    (WORK / f"report{suffix}.json").write_text(json.dumps({"header": header, "summary": text, "cases": ours}, indent=0))
     return 0
 
 

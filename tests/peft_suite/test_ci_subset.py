@@ -18,8 +18,9 @@ from tests.peft_suite import run
 
 FILES = ["test_config.py", "test_mapping.py"]
 KEYWORD = "(LoraConfig or IA3Config or TestGetPeftModel) and not AdaLora"
-# measured 2026-12-07 (this slice, our engine, cases of our methods): 25 pass, 37 fail; see docs/peft-compatibility.md
-FLOOR = 25
+# measured 2026-12-07 (this slice, our engine, cases of our methods): 37 pass, 25 fail (was 25 / 37 before PEFT's
+# config-level API); what still fails and why: docs/peft-compatibility.md
+FLOOR = 37
 
 
 @pytest.mark.slow
