@@ -40,7 +40,8 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
     # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
     words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     lanes = words.view(torch.int16)[:n].view(shape)
-    return lanes >= round(p * 65536) - 32768
+    # the threshold as an int16 tensor: against a Python int the comparison takes a slower, widening path
+    return lanes >= torch.tensor(round(p * 65536) - 32768, dtype=torch.int16, device=device)
 
 
 class LoraLinearFunction(torch.autograd.Function):
@@ -56,8 +57,10 @@ class LoraLinearFunction(torch.autograd.Function):
         mask = None
         c = scaling
         if p > 0:
-            mask = keep_mask(xa.shape, p, xa.device)  # (N, in) bool
-            xa = xa * mask
+            mask = keep_mask(xa.shape, p, xa.device)  # (N, in) bool, saved for backward (1 byte an element)
+            # multiplied as xa's dtype: a float tensor times a bool one takes a slow type-promoting path on CPU
+            # (measured ~3x the time of the conversion and a float multiply together)
+            xa = xa * mask.to(xa.dtype)
             c = scaling / (1.0 - p)
         h = F.linear(xa, A).mul_(c)  # (N, r): scale and 1/(1-p) on the narrow tensor
         out2 = out.view(-1, out.shape[-1])  # (N, out)
@@ -78,18 +81,19 @@ class LoraLinearFunction(torch.autograd.Function):
         ga = g2 if g2.dtype == B.dtype else g2.to(B.dtype)
         grad_B = ga.t() @ h if need_B else None  # (out, r)
         gh = (ga @ B).mul_(ctx.c)  # (N, r): gradient of A's output (mask ⊙ x) Aᵀ
+        keep = mask.to(gh.dtype) if mask is not None else None  # (N, in), see forward for why not the bool
         grad_A = None
         if need_A:
             x2 = x.reshape(-1, x.shape[-1])
             xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)
-            if mask is not None:
-                xa = xa * mask  # the dropped input, rebuilt (N, in)
+            if keep is not None:
+                xa = xa * keep  # the dropped input, rebuilt (N, in)
             grad_A = gh.t() @ xa  # (r, in)
         grad_x = None
         if need_x:
             gx = gh @ A  # (N, in): the adapter's share
-            if mask is not None:
-                gx.mul_(mask)
+            if keep is not None:
+                gx.mul_(keep)
             if gx.dtype == g2.dtype == weight.dtype:
                 gx.addmm_(g2, weight)  # += g W, the base's share, in the same buffer
             else:
