@@ -20,8 +20,10 @@ paths. The mask is drawn exactly as `core.methods.lora.bernoulli_dropout` draws 
 the same generator calls), so a seed gives the same masks on either path.
 
 Used only where it is the same computation as the generic path: one active, unmerged, plain (non-DoRA)
-adapter on an exact ``nn.Linear`` whose weight is frozen, no hooks on the base layer, no autocast, gradients
-on. Anything else goes the generic way (`try_forward` returns None).
+adapter on an exact ``nn.Linear`` whose weight is frozen, no hooks on the base layer, gradients on. Under
+autocast (mixed-precision training on a GPU) the node runs on inputs cast to autocast's dtype, as autocast
+would cast each linear's inputs on the generic path. Anything else goes the generic way (`try_forward`
+returns None).
 """
 
 from __future__ import annotations
@@ -119,11 +121,30 @@ def try_forward(layer: nn.Module, x: torch.Tensor, args: tuple, kwargs: dict, sh
         return None
     if base.weight.requires_grad or base._forward_hooks or base._forward_pre_hooks or hasattr(base, "_hf_hook"):
         return None
-    # (the meta device, where core/estimate.py traces a step, has no autocast state to ask about)
-    if (x.device.type != "meta" and torch.is_autocast_enabled(x.device.type)) or x.dtype != base.weight.dtype:
-        return None
     A, B = layer.lora_A[name].weight, layer.lora_B[name].weight
     if not (A.requires_grad or B.requires_grad or x.requires_grad):
         return None
     p = layer.dropout_p[name] if layer.training else 0.0
+    # (the meta device, where core/estimate.py traces a step, has no autocast state to ask about)
+    if x.device.type != "meta" and torch.is_autocast_enabled(x.device.type):
+        return _under_autocast(x, base, A, B, layer.scaling[name], p)
+    if x.dtype != base.weight.dtype:
+        return None
     return LoraLinearFunction.apply(x, base.weight, base.bias, A, B, layer.scaling[name], p)
+
+
+def _under_autocast(x: torch.Tensor, base: nn.Linear, A: torch.Tensor, B: torch.Tensor, scaling: float,
+                    p: float) -> torch.Tensor | None:
+    """The fused layer as autocast runs the generic one (bf16/fp16 training on a GPU): every linear's inputs
+    cast to autocast's dtype, so the output, the saved ``x`` and ``h`` and all the GEMMs are in that dtype.
+
+    The casts happen before the node, as autograd operations: ``A``/``B`` (float32 parameters) get their
+    gradients back in float32, and ``x`` its gradient in its own dtype, as on the generic path. Inside the node
+    autocast is off: its inputs already have the dtype it would choose."""
+    device = x.device.type
+    dtype = torch.get_autocast_dtype(device)
+    if not x.is_floating_point() or base.weight.dtype not in (torch.float32, dtype):
+        return None  # e.g. a base quantized to integers: its own module decides
+    bias = base.bias.to(dtype) if base.bias is not None else None
+    with torch.autocast(device, enabled=False):
+        return LoraLinearFunction.apply(x.to(dtype), base.weight.to(dtype), bias, A.to(dtype), B.to(dtype), scaling, p)

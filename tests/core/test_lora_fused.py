@@ -94,3 +94,49 @@ def test_generic_path_where_the_fast_path_does_not_apply(monkeypatch):
     assert calls == []
     plain(input_ids=ids).logits.sum().backward()
     assert calls  # and the same model with gradients on takes it
+
+
+def _autocast_step(fused: bool, monkeypatch, autocast: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor], list]:
+    """One bf16-autocast forward + backward of a float32 tiny Llama (how the loop trains on a GPU), on the CPU;
+    ``autocast=False``: the same step in float32 throughout."""
+    calls = []
+    real = _lora_fused.LoraLinearFunction.apply
+    with monkeypatch.context() as m:
+        if fused:
+            m.setattr(_lora_fused.LoraLinearFunction, "apply", lambda *a: calls.append(a[0].dtype) or real(*a))
+        else:
+            m.setattr(_lora_fused, "try_forward", lambda *a: None)
+        torch.manual_seed(0)
+        model = core.get_peft_model(make_model("llama", True), core.LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=0.3, target_modules="all-linear", init_lora_weights=False))
+        model.train()
+        torch.manual_seed(7)
+        ids = torch.randint(4, 300, (2, 9))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    return loss.detach(), grads, calls
+
+
+def test_fused_step_under_autocast_matches_the_generic_step(monkeypatch):
+    """Under bf16 autocast the fast path runs on bf16 inputs (as autocast casts the generic path's linears), the
+    float32 adapter weights get float32 gradients, and loss and gradients agree with the generic path to bf16's
+    precision (the two round in different places: the generic path scales the dropped input before casting)."""
+    loss, grads, calls = _autocast_step(True, monkeypatch)
+    loss_ref, grads_ref, _ = _autocast_step(False, monkeypatch)
+    assert calls and set(calls) == {torch.bfloat16}  # the fast path ran, on bf16 inputs
+    torch.testing.assert_close(loss, loss_ref, rtol=2e-2, atol=2e-2)
+    assert grads.keys() == grads_ref.keys()
+    for name, g in grads.items():
+        assert g.dtype == torch.float32, name
+        # bf16 has 8 bits of mantissa: compare each gradient tensor as a whole, relative to its size
+        assert (g - grads_ref[name]).norm() <= 0.05 * grads_ref[name].norm() + 1e-6, name
+    # and the fast path rounds no worse than the generic one: each path's largest relative distance from the
+    # float32 step (measured: 0.029 fused, 0.032 generic)
+    _, exact, _ = _autocast_step(False, monkeypatch, autocast=False)
+
+    def worst(found):
+        return max(((found[n] - exact[n]).norm() / exact[n].norm()).item() for n in exact)
+
+    assert worst(grads) <= 1.2 * worst(grads_ref)
