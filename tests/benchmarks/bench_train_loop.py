@@ -2,13 +2,15 @@
 `Trainer` + PEFT, same model, data, settings and tokens, in one run. Not a pass/fail test.
 
     PYTHONPATH=. .venv/bin/python tests/benchmarks/bench_train_loop.py [--model smollm2-135m-instruct]
-        [--steps 20] [--skip 3] [--batch-size 8] [--threads N] [--bf16]
+        [--steps 20] [--skip 3] [--batch-size 8] [--threads N] [--bf16] [--repeats 5] [--json out.json]
 
 Each side runs in its own subprocess (so peak memory is measured per side): the model is loaded, LoRA
 r=16 on all linear layers is added (AdamW 2e-3, cosine, warm-up 5, batch 8, grad clipping 1.0), and
 ``--steps`` optimizer steps are taken on assets/datasets/made_up_capitals.jsonl rendered with the
 chat template. Tokens/s counts non-padding input tokens of the steps after the first ``--skip``.
-Peak memory: the process's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA.
+Peak memory: the process's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA. The sides
+alternate ``--repeats`` times (the order flipped every round); the figure is the median of the per-round
+throughput ratios, with their range, and the load average before and after.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -132,31 +135,44 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--bf16", action="store_true", help="bf16 mixed precision (CUDA)")
-    p.add_argument("--repeats", type=int, default=1, help="alternate the two sides this many times; report each side's best")
+    p.add_argument("--repeats", type=int, default=5, help="alternate the two sides this many times (the order flips each time)")
+    p.add_argument("--json", help="also write every run's figures and the load to this JSON file")
     p.add_argument("--side", choices=["ours", "trainer"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.side:
         result = (run_ours if args.side == "ours" else run_trainer)(args)
         print("RESULT " + json.dumps(result), flush=True)
         return
-    results: dict[str, dict] = {}
-    for _ in range(args.repeats):  # alternating, so a busy spell on a shared machine hits both sides
-        for side in ("ours", "trainer"):
+    runs: dict[str, list[dict]] = {"ours": [], "trainer": []}
+    load_before = os.getloadavg()
+    for i in range(args.repeats):  # alternating, the order flipped each round, so a busy spell hits both sides
+        for side in (("ours", "trainer") if i % 2 == 0 else ("trainer", "ours")):
             cmd = [sys.executable, __file__, "--side", side] + sys.argv[1:]
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not line:
                 raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
             got = json.loads(line[-1][7:])
-            print(f"  {side}: {got['tokens_per_s']:.0f} tokens/s, peak {got['peak_mib']:.0f} MiB", flush=True)
-            if side not in results or got["tokens_per_s"] > results[side]["tokens_per_s"]:
-                results[side] = got
-    o, t = results["ours"], results["trainer"]
-    print(f"model {args.model}, LoRA r=16 all-linear, batch {args.batch_size}, {args.steps} steps ({args.skip} untimed)")
-    print(f"{'':10s}{'tokens/s':>12s}{'peak MiB':>12s}")
-    print(f"{'ours':10s}{o['tokens_per_s']:12.0f}{o['peak_mib']:12.0f}")
-    print(f"{'Trainer':10s}{t['tokens_per_s']:12.0f}{t['peak_mib']:12.0f}")
-    print(f"ratio ours/Trainer: throughput {o['tokens_per_s'] / t['tokens_per_s']:.2f}x, peak memory {o['peak_mib'] / t['peak_mib']:.2f}x")
+            print(f"  round {i + 1} {side}: {got['tokens_per_s']:.0f} tokens/s, peak {got['peak_mib']:.0f} MiB", flush=True)
+            runs[side].append(got)
+    load_after = os.getloadavg()
+    # per round: ours' throughput over the Trainer's (the two ran back to back)
+    ratios = [o["tokens_per_s"] / t["tokens_per_s"] for o, t in zip(runs["ours"], runs["trainer"])]
+    med = {side: statistics.median(r["tokens_per_s"] for r in rs) for side, rs in runs.items()}
+    peak = {side: statistics.median(r["peak_mib"] for r in rs) for side, rs in runs.items()}
+    print(f"model {args.model}, LoRA r=16 all-linear, batch {args.batch_size}, {args.steps} steps ({args.skip} untimed), "
+          f"{args.repeats} alternating rounds, {args.threads or 'default'} threads")
+    print(f"  load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f}")
+    print(f"{'':10s}{'tokens/s (median, min..max)':>30s}{'peak MiB':>12s}")
+    for side, label in (("ours", "ours"), ("trainer", "Trainer")):
+        tps = [r["tokens_per_s"] for r in runs[side]]
+        print(f"{label:10s}{med[side]:>12.0f} ({min(tps):.0f}..{max(tps):.0f}){'':8s}{peak[side]:12.0f}")
+    print(f"ours/Trainer throughput, median of per-round ratios: {statistics.median(ratios):.2f}x "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); peak memory {peak['ours'] / peak['trainer']:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "load_before": load_before, "load_after": load_after,
+                                               "runs": runs, "ratios": ratios}, indent=1))
 
 
 if __name__ == "__main__":
