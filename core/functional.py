@@ -50,15 +50,20 @@ def get_peft_model_state_dict(
         live.update({key: entry[2] for key, entry in peft_model._embedding_weights().items()})
     elif save_embedding_layers not in ("auto", False):
         raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+    # A model with adapters injected (no PeftModel around it) names its tensors without the PeftModel's
+    # 'base_model.model.' prefix, and PEFT keys its state dict as the model given names them.
+    injected = model.__dict__.get("_peft_owner") is peft_model
     if state_dict is None:
-        return dict(live)
+        return {key.removeprefix(PREFIX): t for key, t in live.items()} if injected else dict(live)
     names = {id(t): n for n, t in peft_model.state_dict(keep_vars=True).items()}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in live.items():
         name = names.get(id(tensor))
+        if injected and name is not None and name not in state_dict:
+            name = name.removeprefix(PREFIX)
         if name is None or name not in state_dict:
             raise KeyError(f"get_peft_model_state_dict: the given state_dict has no '{name or key}' (adapter tensor {key}).")
-        out[key] = state_dict[name]
+        out[key.removeprefix(PREFIX) if injected else key] = state_dict[name]
     return out
 
 
