@@ -34,22 +34,20 @@ _ADAPTER_KEYS = ("lora_A", "lora_B", "lora_E", "lora_embedding_A", "lora_embeddi
 
 def get_peft_model_state_dict(
     model: nn.Module, state_dict: dict[str, torch.Tensor] | None = None, adapter_name: str = "default",
-    unwrap_compiled: bool = False, save_embedding_layers: bool | str = "auto",
+    unwrap_compiled: bool = False, save_embedding_layers: bool | str | None = None,
 ) -> dict[str, torch.Tensor]:
     """The tensors of adapter ``adapter_name`` keyed as in ``adapter_model.safetensors`` (adapter name removed).
 
     ``state_dict`` (the model's ``state_dict()``, e.g. gathered from several processes) supplies the values
-    instead of the live parameters. ``save_embedding_layers=True`` adds the base weights of the input/output
-    embeddings (PEFT's option for resized vocabularies); ``"auto"`` and ``False`` leave them out.
+    instead of the live parameters. ``save_embedding_layers`` (PEFT's ``True`` / ``False`` / ``"auto"``) adds the
+    base weights of the input/output embeddings as PEFT would; left out (our default) they are not included
+    (``PeftModel._embedding_layers_to_save``).
     """
     peft_model = _peft_model(model, "get_peft_model_state_dict")
     if adapter_name not in peft_model.peft_config:
         raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(peft_model.peft_config)}.")
     live = peft_model.adapter_state_dict(adapter_name)
-    if save_embedding_layers is True:
-        live.update({key: entry[2] for key, entry in peft_model._embedding_weights().items()})
-    elif save_embedding_layers not in ("auto", False):
-        raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+    live.update(peft_model._embedding_layers_to_save(adapter_name, save_embedding_layers))
     # A model with adapters injected (no PeftModel around it) names its tensors without the PeftModel's
     # 'base_model.model.' prefix, and PEFT keys its state dict as the model given names them.
     injected = model.__dict__.get("_peft_owner") is peft_model

@@ -591,10 +591,39 @@ class PeftModel(nn.Module):
             return hook(self, adapter_name or self.active_adapter)
         return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
 
-    def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
+    def _embedding_layers_to_save(self, adapter_name: str, save_embedding_layers: bool | str | None) -> dict[str, torch.Tensor]:
+        """The embeddings' base weights (file key -> live tensor) that ``save_embedding_layers`` asks to save.
+
+        ``None`` (our default): none — the base model has them. PEFT's values, when passed: ``True`` saves the input
+        and output embeddings' base weights of a transformers model (a model without ``get_input_embeddings`` gets a
+        warning and nothing); ``"auto"`` does so, with PEFT's warning, when a module named ``embed_tokens`` or
+        ``lm_head`` is a target of this adapter (and no trainable tokens are used), else saves none. PEFT's "auto"
+        also compares the vocabulary size with the base model's config on the Hub; we do not go online for that.
+        """
+        if save_embedding_layers is None or save_embedding_layers is False:
+            return {}
+        if save_embedding_layers == "auto":
+            config = self.peft_config[adapter_name]
+            adapted = [n for n, m in self.base_model.model.named_modules() if isinstance(m, AdapterLayer) and adapter_name in m.adapter_names()]
+            targeted = any(n.rpartition(".")[2] in ("embed_tokens", "lm_head") for n in adapted)
+            if not targeted or getattr(config, "trainable_token_indices", None) is not None:
+                return {}
+            warnings.warn("Setting `save_embedding_layers` to `True` as embedding layers found in `target_modules`.", stacklevel=3)
+        elif save_embedding_layers is not True:
+            raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+        if not hasattr(self.base_model.model, "get_input_embeddings"):
+            warnings.warn("Could not identify embedding layer(s) because the model is not a 🤗 transformers model.", stacklevel=3)
+            return {}
+        return {key: entry[2] for key, entry in self._embedding_weights().items()}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None,
+                        safe_serialization: bool = True, save_embedding_layers: bool | str | None = None) -> None:
         """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``,
         and the Hub model card ``save_directory/README.md`` (:meth:`create_or_update_model_card`).
 
+        ``save_embedding_layers`` (PEFT's ``True`` / ``False`` / ``"auto"``) also writes the embeddings' base
+        weights (:meth:`_embedding_layers_to_save`); left out, as by default, they are not written (PEFT's default
+        is ``"auto"``: docs/peft-compatibility.md).
         Each file is written to a temporary name and renamed into place, so an interrupted save never
         leaves a half-written adapter behind.
         """
@@ -613,7 +642,8 @@ class PeftModel(nn.Module):
         for name in selected_adapters or list(self.peft_config):
             folder = root if name == "default" else root / name
             folder.mkdir(parents=True, exist_ok=True)
-            state = {k: v.detach().to("cpu").clone().contiguous() for k, v in self.adapter_state_dict(name).items()}
+            tensors = {**self.adapter_state_dict(name), **self._embedding_layers_to_save(name, save_embedding_layers)}
+            state = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
             if safe_serialization:
                 _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
             else:
