@@ -432,6 +432,10 @@ class PeftModel(nn.Module):
         for name in names:
             for _, _, p in self._own_parameters(name):
                 p.requires_grad_(requires_grad)
+        for _, layer in self.base_model.adapter_layers():
+            refreeze = getattr(layer, "refreeze", None)  # weights an init keeps fixed (LoRA's MiCA B)
+            if refreeze is not None:
+                refreeze()
 
     def disable_adapter_layers(self) -> None:
         """Like entering :meth:`disable_adapter` until :meth:`enable_adapter_layers` (PEFT's tuner verbs)."""

@@ -47,7 +47,7 @@ from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
-INIT_CHOICES = (True, False, "gaussian", "pissa")
+INIT_CHOICES = (True, False, "gaussian", "pissa", "mica")
 BIAS_CHOICES = ("none", "all", "lora_only")
 
 
@@ -101,7 +101,8 @@ class LoraConfig(PeftConfig):
     use_dora: bool = field(default=False, metadata={"help": "Weight-decomposed LoRA: also learn a per-output magnitude."})
     init_lora_weights: bool | str = field(
         default=True,
-        metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."},
+        metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. 'mica': B from the "
+                          "weight's r smallest singular directions and kept frozen, A zero. False: both random."},
     )
     rank_pattern: dict[str, int] = field(default_factory=dict, metadata={"help": "Per-module rank overrides, name/regex -> r."})
     # Parameters, not modules: mixture-of-experts weights (core/methods/_param_lora.py).
@@ -135,7 +136,7 @@ class LoraConfig(PeftConfig):
         init = self.init_lora_weights
         if not (init in INIT_CHOICES or (isinstance(init, str) and re.fullmatch(r"pissa_niter_\d+", init))):
             raise ConfigError(
-                f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa' or 'pissa_niter_N'."
+                f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa', 'pissa_niter_N' or 'mica'."
             )
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
@@ -321,6 +322,7 @@ class LoraLayer(WrapsBaseLayer):
         self.scaling: dict[str, float] = {}
         self.dropout_p: dict[str, float] = {}
         self.pissa: dict[str, bool] = {}  # adapters whose init moved part of the base weight into A, B
+        self.frozen_B: set[str] = set()  # MiCA adapters: B is fixed at init and never trains, only A does
         self.active_adapters: list[str] = []
         self.merged_adapters: list[str] = []
         self.disabled = False
@@ -365,6 +367,11 @@ class LoraLayer(WrapsBaseLayer):
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
         self.pissa[name] = isinstance(init, str) and init.startswith("pissa")
+        if init == "mica":
+            if self.kind == "conv":
+                raise ConfigError(f"{module_name}: MiCA init needs a Linear, Conv1D or Embedding layer, not a {type(self.base_layer).__name__}.")
+            # B is part of the file (PEFT saves it), so a loaded MiCA adapter only needs B frozen again
+            self.frozen_B.add(name)
         if initialise or self.pissa[name]:
             self._initialise(name, init, module_name)
         if config.use_dora:
@@ -407,6 +414,9 @@ class LoraLayer(WrapsBaseLayer):
                     # A zero, B like nn.Embedding's own init: the update starts at exactly zero
                     nn.init.zeros_(self.lora_embedding_A[name])
                     nn.init.normal_(self.lora_embedding_B[name])
+                elif init == "mica":
+                    # the lookup's projection is W^T (dim, vocab): B (dim, r) from its smallest directions
+                    self._mica_init(name, self.base_layer.weight.detach().float().T, self.lora_embedding_A[name], self.lora_embedding_B[name], module_name)
                 else:
                     raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not an embedding.")
                 return
@@ -423,8 +433,22 @@ class LoraLayer(WrapsBaseLayer):
             elif init == "gaussian":
                 nn.init.normal_(A, std=1 / self.r[name])
                 nn.init.zeros_(B)
+            elif init == "mica":
+                self._mica_init(name, self._oriented(self.base_layer.weight.detach().float()), A, B, module_name)
             else:
                 self._pissa_init(name, init)
+
+    def _mica_init(self, name: str, weight: torch.Tensor, A: torch.Tensor, B: torch.Tensor, module_name: str) -> None:
+        """MiCA (minor component adaptation): ``B`` (out, r) = the left singular vectors of ``weight`` (out, in) with
+        the r smallest singular values, ``A`` (r, in) = 0 — the update starts at zero, the base is not touched, and
+        only A trains (``frozen_B``)."""
+        r = self.r[name]
+        if r > min(weight.shape):
+            raise ConfigError(f"{module_name}: MiCA init needs r ≤ min(in, out) = {min(weight.shape)} for this layer "
+                              f"(weight {tuple(weight.shape)}), got r={r}. Choose a smaller r or another init.")
+        U = torch.linalg.svd(weight, full_matrices=False)[0]  # (out, k), singular values descending
+        B.copy_(U[:, -r:].to(B.dtype))
+        A.zero_()
 
     def _pissa_init(self, name: str, init: str) -> None:
         """A, B from the top-r singular triplets of W; the base keeps W - s·BA so the output is unchanged."""
@@ -461,6 +485,7 @@ class LoraLayer(WrapsBaseLayer):
                 del container[name]
         for table in (self.r, self.lora_alpha, self.scaling, self.dropout_p, self.pissa):
             table.pop(name, None)
+        self.frozen_B.discard(name)
         self.active_adapters = [a for a in self.active_adapters if a != name]
 
     def adapter_names(self) -> list[str]:
@@ -474,6 +499,14 @@ class LoraLayer(WrapsBaseLayer):
         for name in self.r:
             for p in self._params(name):
                 p.requires_grad_(trainable and name in self.active_adapters)
+        self.refreeze()
+
+    def refreeze(self) -> None:
+        """Keep what an init fixed frozen (MiCA's B), whatever turned the adapter's gradients on."""
+        for name in self.frozen_B:
+            for container in (self.lora_B, self.lora_embedding_B):
+                if name in container:
+                    container[name].requires_grad_(False)
 
     def _params(self, name: str) -> list[nn.Parameter]:
         params: list[nn.Parameter] = []
