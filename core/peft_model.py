@@ -606,19 +606,21 @@ class PeftModel(nn.Module):
         """
         if save_embedding_layers is None or save_embedding_layers is False:
             return {}
+        if save_embedding_layers not in (True, "auto"):
+            raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+        adapted = [n for n, m in self.base_model.model.named_modules() if isinstance(m, AdapterLayer) and adapter_name in m.adapter_names()]
+        targeted = any(n.rpartition(".")[2] in ("embed_tokens", "lm_head") for n in adapted)
         if save_embedding_layers == "auto":
-            config = self.peft_config[adapter_name]
-            adapted = [n for n, m in self.base_model.model.named_modules() if isinstance(m, AdapterLayer) and adapter_name in m.adapter_names()]
-            targeted = any(n.rpartition(".")[2] in ("embed_tokens", "lm_head") for n in adapted)
-            if not targeted or getattr(config, "trainable_token_indices", None) is not None:
+            if not targeted or getattr(self.peft_config[adapter_name], "trainable_token_indices", None) is not None:
                 return {}
             warnings.warn("Setting `save_embedding_layers` to `True` as embedding layers found in `target_modules`.", stacklevel=3)
-        elif save_embedding_layers is not True:
-            raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
         if not hasattr(self.base_model.model, "get_input_embeddings"):
             warnings.warn("Could not identify embedding layer(s) because the model is not a 🤗 transformers model.", stacklevel=3)
             return {}
-        return {key: entry[2] for key, entry in self._embedding_weights().items()}
+        # with an embedding among the targets only the adapted embeddings' base weights (…embed_tokens.base_layer),
+        # else both (a resized vocabulary): PEFT's choice
+        return {key: entry[2] for key, entry in self._embedding_weights().items()
+                if not targeted or entry[0].endswith(".base_layer") or entry[0] == "base_layer"}
 
     def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None,
                         safe_serialization: bool = True, save_embedding_layers: bool | str | None = None) -> None:
