@@ -220,7 +220,10 @@ class PeftModel(nn.Module):
         if autocast and not meta:
             return
         for _, layer in self.base_model.adapter_layers():
-            base = getattr(getattr(layer, "base_layer", None), "weight", None)
+            # the weight the layer's update adds to (an nn.MultiheadAttention's in_proj_weight: LoRA's base_weight)
+            base = getattr(layer, "base_weight", None)
+            if base is None:
+                base = getattr(getattr(layer, "base_layer", None), "weight", None)
             for module, leaf, p in list(self._own_parameters(adapter_name)):
                 if not any(q is p for q in layer.parameters()):
                     continue

@@ -197,6 +197,13 @@ def can_target(module: nn.Module) -> str | None:
     """None if LoRA can adapt ``module``; otherwise why not."""
     if isinstance(module, (nn.Linear, nn.Embedding, *CONV_CLASSES)) or type(module).__name__ == "Conv1D":
         return None
+    if isinstance(module, nn.MultiheadAttention):
+        if not module._qkv_same_embed_dim:
+            return ("LoRA adapts an nn.MultiheadAttention only when query, key and value have the same size (one "
+                    "in_proj_weight), as PEFT; this one has separate q/k/v weights.")
+        if not isinstance(module.out_proj, nn.Linear) and type(module.out_proj).__name__ != "LoraLayer":
+            return "LoRA adapts an nn.MultiheadAttention only when its out_proj is an nn.Linear."
+        return None
     return (f"LoRA adapts Linear, Conv1D, Embedding and Conv1d/2d/3d layers, not {type(module).__name__}."
             f"{_param_lora.parameter_hint(module)}")
 
@@ -303,6 +310,11 @@ class LoraLayer(WrapsBaseLayer):
         if isinstance(base_layer, nn.Embedding):
             self.kind = "embedding"
             self.in_features, self.out_features = base_layer.num_embeddings, base_layer.embedding_dim
+        elif isinstance(base_layer, nn.MultiheadAttention):
+            # PEFT's layout: A (r, E) and B (3E, r) update in_proj_weight (3E, E) (q, k, v stacked); out_proj
+            # becomes a LoRA Linear of its own inside (``….base_layer.out_proj.lora_A``), given the same adapters
+            self.kind = "mha"
+            self.in_features, self.out_features = base_layer.embed_dim, 3 * base_layer.embed_dim
         elif isinstance(base_layer, nn.Linear):
             self.kind = "linear"
             self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
@@ -338,7 +350,7 @@ class LoraLayer(WrapsBaseLayer):
         self.lora_alpha[name] = alpha
         self.scaling[name] = alpha / math.sqrt(r) if config.use_rslora else alpha / r
         self.dropout_p[name] = float(config.lora_dropout)
-        weight = self.base_layer.weight
+        weight = self.base_weight
         if is_quantized_layer(self.base_layer) and (config.use_dora or str(config.init_lora_weights).startswith("pissa")):
             what = "DoRA" if config.use_dora else "PiSSA init"
             raise ConfigError(
@@ -349,6 +361,9 @@ class LoraLayer(WrapsBaseLayer):
         # to B survive, and files match PEFT's. The forward casts the input to this dtype and the result back.
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
+        if self.kind == "mha" and (config.use_dora or config.lora_bias or config.init_lora_weights not in (True, False, "gaussian")):
+            raise ConfigError(f"{module_name}: on an nn.MultiheadAttention LoRA supports neither DoRA, lora_bias nor "
+                              f"init_lora_weights={config.init_lora_weights!r} (as PEFT); use plain LoRA there.")
         if config.lora_bias and self.kind == "embedding":
             raise ConfigError(f"{module_name}: lora_bias=True is not supported on an embedding (as in PEFT); do not target it.")
         if config.lora_bias and getattr(self.base_layer, "bias", None) is None:
@@ -380,10 +395,20 @@ class LoraLayer(WrapsBaseLayer):
             self.lora_magnitude_vector[name] = DoraMagnitude(norm.view(1, -1, *self._kernel_ones()) if self.kind == "conv" else norm)
         if name not in self.active_adapters and not self.active_adapters:
             self.active_adapters = [name]
+        if self.kind == "mha":  # out_proj gets the same adapter (PEFT: LoRA on both, no way to pick one)
+            out_proj = self.base_layer.out_proj
+            if not isinstance(out_proj, LoraLayer):
+                out_proj = self.base_layer.out_proj = LoraLayer(out_proj)
+            out_proj.add_adapter(name, config, module_name, initialise=initialise)
+
+    @property
+    def base_weight(self) -> torch.Tensor:
+        """The weight the update adds to: the base layer's ``weight``, an nn.MultiheadAttention's ``in_proj_weight``."""
+        return self.base_layer.in_proj_weight if self.kind == "mha" else self.base_layer.weight
 
     def _kernel_ones(self) -> tuple[int, ...]:
         """``(1,) * spatial dims`` of a convolution: 1 for Conv1d, 2 for Conv2d, 3 for Conv3d; () otherwise."""
-        return (1,) * (self.base_layer.weight.dim() - 2) if self.kind == "conv" else ()
+        return (1,) * (self.base_weight.dim() - 2) if self.kind == "conv" else ()
 
     def _add_conv(self, name: str, r: int, config: LoraConfig, module_name: str, factory: dict[str, Any]) -> None:
         """PEFT's convolution layout: ``A`` sees the base's receptive field, ``B`` mixes the r channels 1×…×1."""
@@ -416,7 +441,7 @@ class LoraLayer(WrapsBaseLayer):
                     nn.init.normal_(self.lora_embedding_B[name])
                 elif init == "mica":
                     # the lookup's projection is W^T (dim, vocab): B (dim, r) from its smallest directions
-                    self._mica_init(name, self.base_layer.weight.detach().float().T, self.lora_embedding_A[name], self.lora_embedding_B[name], module_name)
+                    self._mica_init(name, self.base_weight.detach().float().T, self.lora_embedding_A[name], self.lora_embedding_B[name], module_name)
                 else:
                     raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not an embedding.")
                 return
@@ -434,7 +459,7 @@ class LoraLayer(WrapsBaseLayer):
                 nn.init.normal_(A, std=1 / self.r[name])
                 nn.init.zeros_(B)
             elif init == "mica":
-                self._mica_init(name, self._oriented(self.base_layer.weight.detach().float()), A, B, module_name)
+                self._mica_init(name, self._oriented(self.base_weight.detach().float()), A, B, module_name)
             else:
                 self._pissa_init(name, init)
 
@@ -452,7 +477,7 @@ class LoraLayer(WrapsBaseLayer):
 
     def _pissa_init(self, name: str, init: str) -> None:
         """A, B from the top-r singular triplets of W; the base keeps W - s·BA so the output is unchanged."""
-        base = self.base_layer.weight
+        base = self.base_weight
         weight = self._oriented(base.detach().float())  # (out, in)
         r, s = self.r[name], self.scaling[name]
         if init == "pissa":
@@ -473,7 +498,7 @@ class LoraLayer(WrapsBaseLayer):
         overwriting them): ``W = (W - s·B0A0) + s·B0A0``, up to float rounding. No-op for other inits."""
         if self.pissa.get(name) and name not in self.merged_adapters:
             with torch.no_grad():
-                base = self.base_layer.weight
+                base = self.base_weight
                 base.data = (base.float() + self.delta_weight(name).float()).to(base.dtype)
 
     def delete_adapter(self, name: str) -> None:
@@ -552,7 +577,7 @@ class LoraLayer(WrapsBaseLayer):
         else:
             A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
             delta = self._oriented(B @ A) * self.scaling[name]
-        return delta.to(self.base_layer.weight.dtype)
+        return delta.to(self.base_weight.dtype)
 
     def _conv_delta(self, name: str, grouped_ok: bool = False) -> torch.Tensor:
         """``B A`` of a convolution adapter as a kernel (out, in, *k), fp32, unscaled: B (out, r, 1, …) is a
@@ -569,7 +594,7 @@ class LoraLayer(WrapsBaseLayer):
             )
         A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
         r = A.shape[0]
-        return (B.reshape(-1, r) @ A.reshape(r, -1)).view(self.base_layer.weight.shape)  # (out, r) @ (r, in·k…)
+        return (B.reshape(-1, r) @ A.reshape(r, -1)).view(self.base_weight.shape)  # (out, r) @ (r, in·k…)
 
     def _channels(self, v: torch.Tensor) -> torch.Tensor:
         """A per-output vector (out,) shaped to broadcast over the weight: (out, 1) or (out, 1, *k ones)."""
@@ -582,9 +607,9 @@ class LoraLayer(WrapsBaseLayer):
     def _weight_norm(self, name: str) -> torch.Tensor:
         """DoRA's ``||W + s·BA||`` per output row (a convolution: per output channel over in·k…), (out,), fp32."""
         if self.kind == "conv":
-            W = self.base_layer.weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
+            W = self.base_weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
             return torch.linalg.norm(W.flatten(1), dim=1)
-        W = self._oriented(self.base_layer.weight.float())
+        W = self._oriented(self.base_weight.float())
         if self.kind == "embedding":  # (dim, r) @ (r, vocab): the norm runs over the vocabulary, one per feature
             delta = self.lora_embedding_B[name].float() @ self.lora_embedding_A[name].float() * self.scaling[name]
         else:
@@ -600,6 +625,8 @@ class LoraLayer(WrapsBaseLayer):
             if self.merged_adapters:
                 self.unmerge()
             return self.base_layer(x, *args, **kwargs)
+        if self.kind == "mha":
+            return self._mha_forward(x, *args, **kwargs)
         result = self.base_layer(x, *args, **kwargs)
         for name in self.active_adapters:
             if name in self.merged_adapters:
@@ -636,6 +663,33 @@ class LoraLayer(WrapsBaseLayer):
                 result = torch.add(result, update.to(result.dtype), alpha=self.scaling[name])
         return result
 
+    def _mha_forward(self, query: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """nn.MultiheadAttention reads ``in_proj_weight`` and ``out_proj.weight`` directly (no sub-module call), so
+        the unmerged updates are added to those two weights for this call only (``functional_call``: gradients reach
+        A and B, the stored weights are untouched). LoRA dropout does not apply here, as in PEFT."""
+        base = self.base_layer
+        out_proj = base.out_proj
+        weights: dict[str, torch.Tensor] = {}
+        names = [n for n in self.active_adapters if n not in self.merged_adapters and n in self.r]
+        if names:
+            W = base.in_proj_weight  # (3E, E)
+            delta = sum(self.scaling[n] * (self.lora_B[n].weight @ self.lora_A[n].weight) for n in names)  # (3E, E)
+            weights["in_proj_weight"] = W + delta.to(W.dtype)
+        if isinstance(out_proj, LoraLayer) and not out_proj.disabled:
+            out_names = [n for n in out_proj.active_adapters if n not in out_proj.merged_adapters and n in out_proj.r]
+            if out_names:
+                Wo = out_proj.base_layer.weight  # (E, E)
+                delta = sum(out_proj.scaling[n] * (out_proj.lora_B[n].weight @ out_proj.lora_A[n].weight) for n in out_names)
+                weights["out_proj.base_layer.weight"] = Wo + delta.to(Wo.dtype)
+        if not weights:
+            return base(query, *args, **kwargs)
+        return torch.func.functional_call(base, weights, (query, *args), kwargs)
+
+    def _restore_weights(self) -> None:
+        """PEFT's MultiheadAttention LoRA swaps merged weights in and out of the layer and re-registers them here;
+        ours never replaces the registered parameters (``_mha_forward``), so there is nothing to restore. Kept so
+        that code written for PEFT can call it."""
+
     def _dora_extra(self, name: str, x: torch.Tensor, result: torch.Tensor, dropped: bool) -> torch.Tensor:
         """What DoRA adds to the base output: ``(m/‖W'‖ − 1)·Wx + (m/‖W'‖)·s·BAx`` (norm detached, §4.3)."""
         scale = (self._magnitude(name) / self._weight_norm(name).detach()).to(x.dtype)  # (out,)
@@ -646,9 +700,9 @@ class LoraLayer(WrapsBaseLayer):
             scale = scale.view(-1, *self._kernel_ones())
             bias = bias.view(-1, *self._kernel_ones()) if bias is not None else None
         if dropped and self.kind == "conv":  # the base output was computed on the un-dropped input: redo W x
-            base_out = self.base_layer._conv_forward(x, self.base_layer.weight.to(x.dtype), None)
+            base_out = self.base_layer._conv_forward(x, self.base_weight.to(x.dtype), None)
         elif dropped:
-            base_out = F.linear(x, self._oriented(self.base_layer.weight).to(x.dtype))
+            base_out = F.linear(x, self._oriented(self.base_weight).to(x.dtype))
         else:
             base_out = result - bias if bias is not None else result
         return (scale - 1) * base_out + scale * lora * self.scaling[name]
@@ -659,7 +713,7 @@ class LoraLayer(WrapsBaseLayer):
         """Add the adapters' updates into the base weight (``names`` default: the active ones)."""
         if is_quantized_layer(self.base_layer):
             refuse_merge("a LoRA adapter")
-        weight = self.base_layer.weight
+        weight = self.base_weight
         for name in names if names is not None else self.active_adapters:
             if name in self.merged_adapters or name not in self.r:
                 continue
@@ -680,7 +734,7 @@ class LoraLayer(WrapsBaseLayer):
 
     def unmerge(self) -> None:
         """Subtract merged updates again, newest first."""
-        weight = self.base_layer.weight
+        weight = self.base_weight
         while self.merged_adapters:
             name = self.merged_adapters.pop()
             with torch.no_grad():
