@@ -29,6 +29,7 @@ from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftCon
 from core.errors import AdapterLoadError
 from core.methods.contract import HOOKS
 from core.methods.registry import REGISTRY, load_config
+from core import mixed_batch
 from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
 
 PREFIX = "base_model.model."
@@ -374,10 +375,36 @@ class PeftModel(nn.Module):
         return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        adapter_names = kwargs.pop("adapter_names", None)
+        if adapter_names is not None and not self.adapters_disabled:
+            # PEFT's mixed adapter batch: sample i through adapter adapter_names[i] (core/mixed_batch.py)
+            self._check_mixed_batch(list(adapter_names))
+            with mixed_batch.mixed(adapter_names):
+                return self.forward(*args, **kwargs)
         hook = self._method_hook("forward")
         if hook is not None:
             return hook(self, *args, **kwargs)
         return self.base_model(*args, **kwargs)
+
+    def _check_mixed_batch(self, adapter_names: list[str]) -> None:
+        """Refuse a mixed batch the layers cannot serve exactly (PEFT's sentences first, then why)."""
+        if self.training:
+            raise ValueError("Cannot pass `adapter_names` when the model is in training mode. (A mixed batch is for "
+                             "inference: call model.eval() first.)")
+        if any(getattr(layer, "merged_adapters", None) for _, layer in self.base_model.adapter_layers()):
+            raise ValueError("Cannot pass `adapter_names` when there are merged adapters, please call `unmerge_adapter` "
+                             "first. (A merged update would reach every sample of the batch.)")
+        unknown = sorted({n for n in adapter_names if n != mixed_batch.BASE and n not in self.peft_config})
+        if unknown:
+            raise ValueError(f"Trying to infer with non-existing adapter(s): {', '.join(unknown)}. Adapters of this "
+                             f"model: {', '.join(self.peft_config)} (and '{mixed_batch.BASE}' for the base model).")
+        named = {n for n in adapter_names if n != mixed_batch.BASE}
+        if self.peft_type != PeftType.LORA and named:
+            raise ValueError(f"Mixed adapter batches (`adapter_names`) are supported for LoRA adapters only, not "
+                             f"{self.peft_type.value}.")
+        if any(getattr(self.peft_config[n], "use_dora", False) for n in named):
+            raise ValueError("Cannot pass `adapter_names` when DoRA is enabled. (A DoRA adapter rescales the whole "
+                             "layer output, which a per-sample split does not do exactly.)")
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """transformers' ``generate`` through the adapted model."""

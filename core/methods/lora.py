@@ -43,6 +43,7 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods import _lora_fused, _param_lora, _trainable_tokens
+from core import mixed_batch
 from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
@@ -617,6 +618,9 @@ class LoraLayer(WrapsBaseLayer):
         return torch.linalg.norm(W + delta, dim=1)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        mixed = mixed_batch.current()
+        if mixed is not None and not self.disabled:
+            return self._mixed_forward(x, mixed, args, kwargs)
         # Training a plain adapter on a frozen Linear: one autograd node that keeps less (core/methods/_lora_fused.py)
         fused = _lora_fused.try_forward(self, x, args, kwargs, _shared_dropout.enabled)
         if fused is not None:
@@ -628,9 +632,25 @@ class LoraLayer(WrapsBaseLayer):
         if self.kind == "mha":
             return self._mha_forward(x, *args, **kwargs)
         result = self.base_layer(x, *args, **kwargs)
-        for name in self.active_adapters:
-            if name in self.merged_adapters:
+        return self._add_updates(x, result, [n for n in self.active_adapters if n not in self.merged_adapters])
+
+    def _mixed_forward(self, x: torch.Tensor, adapter_names: list[str], args: tuple, kwargs: dict) -> torch.Tensor:
+        """A mixed batch (core/mixed_batch.py): the base output for all rows, then each adapter's update added to the
+        rows (first dimension of ``x``) that name it, whether that adapter is active or not."""
+        if self.kind == "mha":
+            raise TypeError("lora.MultiheadAttention does not support mixed adapter batches. (Its update is added to "
+                            "the attention weights, which all samples of a batch share.)")
+        result = self.base_layer(x, *args, **kwargs)
+        for name, rows in mixed_batch.groups(adapter_names, len(x), x.device).items():
+            if name not in self.r:  # "__base__", or an adapter that does not adapt this layer
                 continue
+            part = self._add_updates(x[rows], result[rows], [name])
+            result = result.index_copy(0, rows, part.to(result.dtype))
+        return result
+
+    def _add_updates(self, x: torch.Tensor, result: torch.Tensor, names: list[str]) -> torch.Tensor:
+        """``result`` (the base output for ``x``) plus the updates of adapters ``names``."""
+        for name in names:
             if self.kind == "embedding":
                 A, B = self.lora_embedding_A[name], self.lora_embedding_B[name]
                 base = self.base_layer
