@@ -175,6 +175,8 @@ def inject_adapter_in_model(
     # The functions below find the adapters of an injected model through it (not a submodule: no extra keys).
     model.__dict__["_peft_owner"] = peft_model
     model.__dict__["peft_config"] = peft_model.peft_config
+    model.__dict__["targeted_module_names"] = peft_model.base_model.targeted_module_names
+    model.__dict__["targeted_parameter_names"] = peft_model.base_model.targeted_parameter_names
     return peft_model.base_model.model
 
 

@@ -62,9 +62,33 @@ class AdapterModel(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        # PEFT's tuner attributes: every module / parameter an adapter of this model adapts, each once, in the order
+        # the adapters were added (module paths inside ``.model``; parameters as ``<owner path>.<name>``)
+        self.targeted_module_names: list[str] = []
+        self.targeted_parameter_names: list[str] = []
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
+
+    def _record_targets(self, adapter_name: str) -> None:
+        """Add what adapter ``adapter_name`` adapts to ``targeted_module_names`` / ``targeted_parameter_names``."""
+        from core.methods._param_lora import ParamLoraLayer
+        from core.methods._trainable_tokens import TrainableTokensWrapper
+
+        for path, layer in self.adapter_layers():
+            if adapter_name not in layer.adapter_names() or isinstance(layer, (ModulesToSaveWrapper, TrainableTokensWrapper)):
+                continue
+            # a layer nested in another adapter layer (the out_proj of an adapted nn.MultiheadAttention, a chain of
+            # parameter LoRA layers on one module) is part of its owner's target, not one of its own
+            owner = ".".join(part for part in path.split(".") if part != "base_layer")
+            if isinstance(layer, ParamLoraLayer):
+                names, key = self.targeted_parameter_names, f"{owner}.{layer.parameter_name}"
+            elif ".base_layer." in f".{path}.":
+                continue
+            else:
+                names, key = self.targeted_module_names, path
+            if key not in names:
+                names.append(key)
 
     def adapter_layers(self) -> Iterator[tuple[str, AdapterLayer]]:
         """(qualified name inside ``.model``, layer) for every injected layer."""
@@ -196,6 +220,7 @@ class PeftModel(nn.Module):
             self._drop_adapter_layers(adapter_name)
             raise
         self.peft_config[adapter_name] = peft_config
+        self.base_model._record_targets(adapter_name)
         self._place_adapter(adapter_name, autocast=autocast_adapter_dtype, meta=low_cpu_mem_usage)
         self._refresh_trainable()
 
