@@ -313,8 +313,9 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
     if any((set(s.available_adapters) - set(s.merged_adapters)) & merged_somewhere for s in layers):
         merged = "irregular"
     return TunerModelStatus(
-        # as PEFT: the class of a transformers model, "other" for any other module
-        base_model_type=type(base).__name__ if _is_transformers_model(base) else "other",
+        # as PEFT: the base model's class inside a PeftModel (any module); for a model with adapters injected, the
+        # class of a transformers model and "other" for any other module
+        base_model_type=type(base).__name__ if isinstance(model, PeftModel) or _is_transformers_model(base) else "other",
         adapter_model_type=adapter_model_type,
         peft_types=peft_types,
         trainable_params=trainable,
