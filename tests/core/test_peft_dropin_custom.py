@@ -151,3 +151,163 @@ def test_mica_init_matches_peft_and_trains_only_a(tmp_path):
 def test_mica_refuses_a_rank_above_the_layer_size():
     with pytest.raises(core.ConfigError, match=r"MiCA init needs r ≤ min\(in, out\)"):
         core.get_peft_model(_Custom(), core.LoraConfig(r=5, target_modules=["lin1"], init_lora_weights="mica"))
+
+
+# ---- LoRA on nn.MultiheadAttention ----------------------------------------------------------------------------
+
+
+class _Mha(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2)
+        self.lin0 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x, _ = self.mha(x, x, x)
+        return self.lin0(x)
+
+
+def test_lora_on_multihead_attention_matches_peft_in_keys_outputs_merge_and_gradients():
+    torch.manual_seed(0)
+    base = _Mha().eval()
+    x = torch.randn(5, 2, 8)  # (seq, batch, embed)
+    kwargs = dict(r=2, target_modules=["mha", "lin0"], init_lora_weights=False)
+    ours = core.get_peft_model(copy.deepcopy(base), core.LoraConfig(**kwargs)).eval()
+    theirs = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(**kwargs)).eval()
+    state = core.get_peft_model_state_dict(ours)
+    # PEFT's layout: in_proj's A (r, E) / B (3E, r) on the layer, out_proj a LoRA Linear inside it
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        k: tuple(v.shape) for k, v in peft.get_peft_model_state_dict(theirs).items()}
+    assert tuple(state["base_model.model.mha.lora_B.weight"].shape) == (24, 2)
+    assert "base_model.model.mha.base_layer.out_proj.lora_A.weight" in state
+    # The reference is the layer with both weights updated once, W + s·B A (in_proj (3E, E), out_proj (E, E)).
+    # PEFT 0.21.2's MultiheadAttention adds out_proj's update twice in its forward and merge (it assigns W + ΔW,
+    # then lets the inner LoRA Linear merge ΔW again): docs/peft-compatibility.md. Its files load the same.
+    s = ours.base_model.model.mha.scaling["default"]  # alpha / r
+    A, B = state["base_model.model.mha.lora_A.weight"], state["base_model.model.mha.lora_B.weight"]
+    A_o = state["base_model.model.mha.base_layer.out_proj.lora_A.weight"]
+    B_o = state["base_model.model.mha.base_layer.out_proj.lora_B.weight"]
+    head = base.lin0.weight + ours.base_model.model.lin0.scaling["default"] * (
+        state["base_model.model.lin0.lora_B.weight"] @ state["base_model.model.lin0.lora_A.weight"])
+    with torch.no_grad():
+        updated = {"mha.in_proj_weight": base.mha.in_proj_weight + s * B @ A,
+                   "mha.out_proj.weight": base.mha.out_proj.weight + s * B_o @ A_o, "lin0.weight": head}
+        expected = torch.func.functional_call(base, updated, (x,))
+        assert not torch.allclose(ours(x), base(x))
+        torch.testing.assert_close(ours(x), expected)
+        with ours.disable_adapter():
+            torch.testing.assert_close(ours(x), base(x))
+        ours.merge_adapter()
+        torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-5)
+        ours.unmerge_adapter()
+        torch.testing.assert_close(ours.base_model.model.mha.base_layer.in_proj_weight, base.mha.in_proj_weight)
+    # the update trains (gradients reach in_proj's and out_proj's A and B), the base weights stay frozen
+    ours.train()
+    ours(x).sum().backward()
+    grads = {n for n, p in ours.named_parameters() if p.grad is not None}
+    assert {"base_model.model.mha.lora_A.default.weight", "base_model.model.mha.lora_B.default.weight",
+            "base_model.model.mha.base_layer.out_proj.lora_B.default.weight"} <= grads
+    assert not ours.base_model.model.mha.base_layer.in_proj_weight.requires_grad
+    merged = ours.merge_and_unload()
+    assert type(merged.mha) is nn.MultiheadAttention and isinstance(merged.mha.out_proj, nn.Linear)
+    with torch.no_grad():
+        torch.testing.assert_close(merged.eval()(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_lora_on_multihead_attention_with_separate_qkv_weights_is_refused():
+    model = nn.Sequential(nn.MultiheadAttention(8, 2, kdim=4, vdim=4))
+    with pytest.raises(core.TargetError, match="same size"):
+        core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
+
+
+# ---- mixed adapter batches --------------------------------------------------------------------------------
+
+
+class _Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6)
+        self.lin0 = nn.Linear(6, 6)
+        self.lin1 = nn.Linear(6, 2)
+
+    def forward(self, ids):
+        return self.lin1(torch.relu(self.lin0(self.emb(ids)))).mean(1)
+
+
+def test_mixed_adapter_batch_gives_each_sample_its_adapters_output_as_peft():
+    torch.manual_seed(0)
+    base = _Mlp().eval()
+    ids = torch.randint(0, 20, (6, 4))
+    first = dict(r=2, target_modules=["emb", "lin0"], modules_to_save=["lin1"], init_lora_weights=False)
+    second = dict(r=3, target_modules=["lin0"], modules_to_save=["lin1"], init_lora_weights=False)
+    names = ["__base__", "a", "b", "b", "a", "__base__"]
+    outputs = {}
+    for engine in (core, peft):
+        torch.manual_seed(1)
+        model = engine.get_peft_model(copy.deepcopy(base), engine.LoraConfig(**first), adapter_name="a")
+        model.add_adapter("b", engine.LoraConfig(**second))
+        with torch.no_grad():
+            for copy_ in (model.base_model.model.lin1.modules_to_save["a"], model.base_model.model.lin1.modules_to_save["b"]):
+                copy_.weight.add_(torch.randn_like(copy_.weight))
+        model.eval()
+        if engine is core:
+            state = {n: core.get_peft_model_state_dict(model, adapter_name=n) for n in ("a", "b")}
+        else:
+            for n in ("a", "b"):
+                peft.set_peft_model_state_dict(model, state[n], adapter_name=n)
+        with torch.no_grad():
+            mixed = model(ids, adapter_names=names)
+            single = {}
+            for n in ("a", "b"):
+                model.set_adapter(n)
+                single[n] = model(ids)
+            with model.disable_adapter():
+                single["__base__"] = model(ids)
+        for i, n in enumerate(names):
+            torch.testing.assert_close(mixed[i], single[n][i])
+        outputs[engine.__name__] = mixed
+    torch.testing.assert_close(outputs["core"], outputs["peft"])
+
+
+def test_mixed_adapter_batch_refusals_say_what_is_wrong():
+    torch.manual_seed(0)
+    model = core.get_peft_model(_Mlp(), core.LoraConfig(r=2, target_modules=["lin0"]), adapter_name="a").eval()
+    ids = torch.randint(0, 20, (3, 4))
+    with pytest.raises(ValueError, match=r"non-existing adapter\(s\): nope"):
+        model(ids, adapter_names=["a", "nope", "__base__"])
+    with pytest.raises(ValueError, match="Length of `adapter_names` should be the same as the number of inputs"):
+        model(ids, adapter_names=["a", "a"])
+    model.train()
+    with pytest.raises(ValueError, match="training mode"):
+        model(ids, adapter_names=["a"] * 3)
+    model.eval()
+    model.merge_adapter()
+    with pytest.raises(ValueError, match="merged adapters"):
+        model(ids, adapter_names=["a"] * 3)
+    model.unmerge_adapter()
+    model.add_adapter("d", core.LoraConfig(r=2, target_modules=["lin0"], use_dora=True))
+    with pytest.raises(ValueError, match="DoRA"):
+        model(ids, adapter_names=["d", "a", "a"])
+    model(ids, adapter_names=["__base__", "a", "a"])  # DoRA adapter not named: fine, as PEFT
+
+
+# ---- targeted_module_names --------------------------------------------------------------------------------
+
+
+def test_targeted_module_and_parameter_names_as_peft():
+    for kwargs, adapters in [
+        (dict(target_modules="lin.*"), []),
+        (dict(target_modules=["lin0", "lin1"], exclude_modules=["lin0"]), []),
+        (dict(target_modules=["lin1"]), [dict(target_modules=["lin0", "lin1"])]),
+        (dict(target_modules=["lin0"], target_parameters=["lin1.weight"]), []),
+    ]:
+        torch.manual_seed(0)
+        found = []
+        for engine in (core, peft):
+            model = engine.get_peft_model(_Mlp(), engine.LoraConfig(r=2, **kwargs))
+            for i, extra in enumerate(adapters):
+                model.add_adapter(f"x{i}", engine.LoraConfig(r=2, **extra))
+            found.append((model.targeted_module_names, model.base_model.targeted_parameter_names))
+        assert found[0] == found[1], kwargs
+    injected = core.inject_adapter_in_model(core.LoraConfig(r=2, target_modules=["lin1"]), _Mlp())
+    assert injected.targeted_module_names == ["lin1"]
