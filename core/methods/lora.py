@@ -784,13 +784,13 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     Resolves the config's targets in place (defaults and ``all-linear`` become the list of names, as PEFT
     writes them). Returns the adapted module names.
     """
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if config.target_parameters and (
-        config.target_modules == []
-        or (config.target_modules is None and model_type not in targeting.LORA_DEFAULT_TARGETS)
-    ):
-        # only parameters: PEFT's convention is target_modules=[]; None means the architecture's default modules
-        # where it has some, and otherwise (a custom model) also no modules. None stays None in the config.
+    # only parameters (PEFT's convention): target_modules [] or "", or None on a model without default targets
+    # (None on an architecture that has them still means those modules, as in PEFT)
+    parameters_only = bool(config.target_parameters) and config.target_modules in ([], "")
+    if config.target_parameters and config.target_modules is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        parameters_only = model_type not in targeting.LORA_DEFAULT_TARGETS
+    if parameters_only:
         selection = targeting.TargetSelection(target_modules=config.target_modules)
     else:
         selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
