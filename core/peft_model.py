@@ -518,7 +518,9 @@ class PeftModel(nn.Module):
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else self.active_adapters
         layers = [layer for _, layer in self.base_model.adapter_layers()]
-        holding = [layer for layer in layers if set(names) & set(layer.adapter_names())]
+        # layers whose adapters merge into weights (a modules_to_save copy replaces its module instead: it never
+        # counts as merged, so it cannot tell whether a merge already happened)
+        holding = [layer for layer in layers if set(names) & set(layer.adapter_names()) and not isinstance(layer, ModulesToSaveWrapper)]
         if holding and all(set(names) & set(l.adapter_names()) <= set(getattr(l, "merged_adapters", ())) for l in holding):
             # a second merge_adapter() is harmless but usually a mistake in the caller's bookkeeping: say so (as PEFT)
             warnings.warn(f"merge_adapter(): All adapters are already merged, nothing to do ({', '.join(names)}).",

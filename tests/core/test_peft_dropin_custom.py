@@ -311,3 +311,14 @@ def test_targeted_module_and_parameter_names_as_peft():
         assert found[0] == found[1], kwargs
     injected = core.inject_adapter_in_model(core.LoraConfig(r=2, target_modules=["lin1"]), _Mlp())
     assert injected.targeted_module_names == ["lin1"]
+
+
+def test_second_merge_warns_also_with_modules_to_save_and_no_targets_error_has_peft_sentence():
+    for engine in (core, peft):
+        torch.manual_seed(0)
+        model = engine.get_peft_model(_Mlp(), engine.LoraConfig(r=2, target_modules=["lin0"], modules_to_save=["lin1"]))
+        model.merge_adapter()
+        with pytest.warns(UserWarning, match="All adapters are already merged, nothing to do"):
+            model.merge_adapter()
+        with pytest.raises(ValueError, match="Please specify `target_modules`"):
+            engine.get_peft_model(_Mlp(), engine.LoraConfig(r=2))
