@@ -685,25 +685,37 @@ class LoraLayer(WrapsBaseLayer):
 
     def _mha_forward(self, query: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         """nn.MultiheadAttention reads ``in_proj_weight`` and ``out_proj.weight`` directly (no sub-module call), so
-        the unmerged updates are added to those two weights for this call only (``functional_call``: gradients reach
-        A and B, the stored weights are untouched). LoRA dropout does not apply here, as in PEFT."""
+        the unmerged updates are added to those two weights for this call only: ``W + s·B A`` is put in front of
+        the registered parameter (the instance ``__dict__``, which attribute lookup reads first, also where FSDP
+        keeps its unsharded views) and taken away afterwards. Gradients reach A and B; the stored weights are
+        untouched. LoRA dropout does not apply here, as in PEFT."""
         base = self.base_layer
         out_proj = base.out_proj
-        weights: dict[str, torch.Tensor] = {}
+        updated: list[tuple[nn.Module, str, torch.Tensor]] = []
         names = [n for n in self.active_adapters if n not in self.merged_adapters and n in self.r]
         if names:
             W = base.in_proj_weight  # (3E, E)
             delta = sum(self.scaling[n] * (self.lora_B[n].weight @ self.lora_A[n].weight) for n in names)  # (3E, E)
-            weights["in_proj_weight"] = W + delta.to(W.dtype)
+            updated.append((base, "in_proj_weight", W + delta.to(W.dtype)))
         if isinstance(out_proj, LoraLayer) and not out_proj.disabled:
             out_names = [n for n in out_proj.active_adapters if n not in out_proj.merged_adapters and n in out_proj.r]
             if out_names:
                 Wo = out_proj.base_layer.weight  # (E, E)
                 delta = sum(out_proj.scaling[n] * (out_proj.lora_B[n].weight @ out_proj.lora_A[n].weight) for n in out_names)
-                weights["out_proj.base_layer.weight"] = Wo + delta.to(Wo.dtype)
-        if not weights:
+                updated.append((out_proj.base_layer, "weight", Wo + delta.to(Wo.dtype)))
+        missing = object()
+        saved = []
+        try:
+            for module, name, value in updated:
+                saved.append((module, name, module.__dict__.get(name, missing)))
+                module.__dict__[name] = value
             return base(query, *args, **kwargs)
-        return torch.func.functional_call(base, weights, (query, *args), kwargs)
+        finally:
+            for module, name, previous in reversed(saved):
+                if previous is missing:
+                    del module.__dict__[name]
+                else:
+                    module.__dict__[name] = previous
 
     def _restore_weights(self) -> None:
         """PEFT's MultiheadAttention LoRA swaps merged weights in and out of the layer and re-registers them here;
