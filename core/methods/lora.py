@@ -758,8 +758,11 @@ class LoraLayer(WrapsBaseLayer):
                     self._merged_norms[name] = norm
                 else:
                     new = weight.float() + self.delta_weight(name).float()
-                if safe_merge and not torch.isfinite(new).all():
-                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                lora_b = self.lora_B[name].bias if name in self.lora_B else None
+                if safe_merge and not (torch.isfinite(new).all() and (lora_b is None or torch.isfinite(lora_b).all())):
+                    # PEFT's sentence first (code written for PEFT matches it), then ours
+                    raise ValueError(f"NaNs detected in the merged weights. The adapter {name} seems to be broken: merging "
+                                     f"it would put NaN/inf into the weights or bias; nothing was merged.")
                 _add_bias_update(self, name, 1.0)
                 weight.data.copy_(new.to(weight.dtype))
             self.merged_adapters.append(name)

@@ -322,3 +322,25 @@ def test_second_merge_warns_also_with_modules_to_save_and_no_targets_error_has_p
             model.merge_adapter()
         with pytest.raises(ValueError, match="Please specify `target_modules`"):
             engine.get_peft_model(_Mlp(), engine.LoraConfig(r=2))
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_safe_merge_refuses_a_non_finite_bias_and_leaves_the_layer_as_it_was(method):
+    torch.manual_seed(0)
+    if method == "lora":
+        config = core.LoraConfig(r=1, target_modules=["lin0"], lora_bias=True)
+    else:
+        config = core.IA3Config(target_modules=["lin0"], feedforward_modules=[])
+    model = core.get_peft_model(_Mlp(), config)
+    layer = model.base_model.model.lin0
+    assert layer.get_base_layer() is layer.base_layer  # PEFT's tuner-layer method
+    weight, bias = layer.base_layer.weight.detach().clone(), layer.base_layer.bias.detach().clone()
+    with torch.no_grad():
+        if method == "lora":
+            layer.lora_B["default"].bias.fill_(float("inf"))
+        else:
+            layer.ia3_l["default"].fill_(float("inf"))
+    with pytest.raises(ValueError, match="NaNs detected in the merged"):
+        layer.merge(safe_merge=True)
+    assert torch.equal(layer.base_layer.weight, weight) and torch.equal(layer.base_layer.bias, bias)
+    assert not layer.merged_adapters
