@@ -424,7 +424,7 @@ class PeftModel(nn.Module):
             raise ValueError(f"Trying to infer with non-existing adapter(s): {', '.join(unknown)}. Adapters of this "
                              f"model: {', '.join(self.peft_config)} (and '{mixed_batch.BASE}' for the base model).")
         named = {n for n in adapter_names if n != mixed_batch.BASE}
-        if self.peft_type != PeftType.LORA and named:
+        if self.peft_type != PeftType.LORA:  # other methods' layers do not split a batch, not even for "__base__"
             raise ValueError(f"Mixed adapter batches (`adapter_names`) are supported for LoRA adapters only, not "
                              f"{self.peft_type.value}.")
         if any(getattr(self.peft_config[n], "use_dora", False) for n in named):

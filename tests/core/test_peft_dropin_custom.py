@@ -289,6 +289,9 @@ def test_mixed_adapter_batch_refusals_say_what_is_wrong():
     with pytest.raises(ValueError, match="DoRA"):
         model(ids, adapter_names=["d", "a", "a"])
     model(ids, adapter_names=["__base__", "a", "a"])  # DoRA adapter not named: fine, as PEFT
+    ia3 = core.get_peft_model(_Mlp(), core.IA3Config(target_modules=["lin0"], feedforward_modules=[])).eval()
+    with pytest.raises(ValueError, match="LoRA adapters only"):
+        ia3(ids, adapter_names=["__base__"] * 3)
 
 
 # ---- targeted_module_names --------------------------------------------------------------------------------
