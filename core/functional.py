@@ -34,31 +34,34 @@ _ADAPTER_KEYS = ("lora_A", "lora_B", "lora_E", "lora_embedding_A", "lora_embeddi
 
 def get_peft_model_state_dict(
     model: nn.Module, state_dict: dict[str, torch.Tensor] | None = None, adapter_name: str = "default",
-    unwrap_compiled: bool = False, save_embedding_layers: bool | str = "auto",
+    unwrap_compiled: bool = False, save_embedding_layers: bool | str | None = None,
 ) -> dict[str, torch.Tensor]:
     """The tensors of adapter ``adapter_name`` keyed as in ``adapter_model.safetensors`` (adapter name removed).
 
     ``state_dict`` (the model's ``state_dict()``, e.g. gathered from several processes) supplies the values
-    instead of the live parameters. ``save_embedding_layers=True`` adds the base weights of the input/output
-    embeddings (PEFT's option for resized vocabularies); ``"auto"`` and ``False`` leave them out.
+    instead of the live parameters. ``save_embedding_layers`` (PEFT's ``True`` / ``False`` / ``"auto"``) adds the
+    base weights of the input/output embeddings as PEFT would; left out (our default) they are not included
+    (``PeftModel._embedding_layers_to_save``).
     """
     peft_model = _peft_model(model, "get_peft_model_state_dict")
     if adapter_name not in peft_model.peft_config:
         raise ValueError(f"No adapter named '{adapter_name}'. Adapters: {', '.join(peft_model.peft_config)}.")
     live = peft_model.adapter_state_dict(adapter_name)
-    if save_embedding_layers is True:
-        live.update({key: entry[2] for key, entry in peft_model._embedding_weights().items()})
-    elif save_embedding_layers not in ("auto", False):
-        raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+    live.update(peft_model._embedding_layers_to_save(adapter_name, save_embedding_layers))
+    # A model with adapters injected (no PeftModel around it) names its tensors without the PeftModel's
+    # 'base_model.model.' prefix, and PEFT keys its state dict as the model given names them.
+    injected = model.__dict__.get("_peft_owner") is peft_model
     if state_dict is None:
-        return dict(live)
+        return {key.removeprefix(PREFIX): t for key, t in live.items()} if injected else dict(live)
     names = {id(t): n for n, t in peft_model.state_dict(keep_vars=True).items()}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in live.items():
         name = names.get(id(tensor))
+        if injected and name is not None and name not in state_dict:
+            name = name.removeprefix(PREFIX)
         if name is None or name not in state_dict:
             raise KeyError(f"get_peft_model_state_dict: the given state_dict has no '{name or key}' (adapter tensor {key}).")
-        out[key] = state_dict[name]
+        out[key.removeprefix(PREFIX) if injected else key] = state_dict[name]
     return out
 
 
@@ -172,6 +175,8 @@ def inject_adapter_in_model(
     # The functions below find the adapters of an injected model through it (not a submodule: no extra keys).
     model.__dict__["_peft_owner"] = peft_model
     model.__dict__["peft_config"] = peft_model.peft_config
+    model.__dict__["targeted_module_names"] = peft_model.base_model.targeted_module_names
+    model.__dict__["targeted_parameter_names"] = peft_model.base_model.targeted_parameter_names
     return peft_model.base_model.model
 
 
@@ -308,8 +313,9 @@ def get_model_status(model: nn.Module) -> TunerModelStatus:
     if any((set(s.available_adapters) - set(s.merged_adapters)) & merged_somewhere for s in layers):
         merged = "irregular"
     return TunerModelStatus(
-        # as PEFT: the class of a transformers model, "other" for any other module
-        base_model_type=type(base).__name__ if _is_transformers_model(base) else "other",
+        # as PEFT: the base model's class inside a PeftModel (any module); for a model with adapters injected, the
+        # class of a transformers model and "other" for any other module
+        base_model_type=type(base).__name__ if isinstance(model, PeftModel) or _is_transformers_model(base) else "other",
         adapter_model_type=adapter_model_type,
         peft_types=peft_types,
         trainable_params=trainable,

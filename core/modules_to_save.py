@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from core import mixed_batch
+
 
 class ModulesToSaveWrapper(nn.Module):
     """Routes calls to the active adapter's trainable copy of a module, or to the frozen original."""
@@ -76,9 +78,26 @@ class ModulesToSaveWrapper(nn.Module):
         return self.original_module
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        mixed = mixed_batch.current()
+        if mixed is not None and not self.disabled:
+            return self._mixed_forward(mixed, *args, **kwargs)
         if self.disabled or not self.active_adapters:
             return self.original_module(*args, **kwargs)
         return self.modules_to_save[self.active_adapters[0]](*args, **kwargs)
+
+    def _mixed_forward(self, adapter_names: list[str], x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """A mixed batch (core/mixed_batch.py): each row through its adapter's copy ("__base__" or an adapter without
+        a copy here: the original); rows along the first dimension of ``x``."""
+        if not isinstance(self.original_module, mixed_batch.SUPPORTED):
+            raise mixed_batch.unsupported_module_error(self.original_module)
+        result = None
+        for name, rows in mixed_batch.groups(adapter_names, len(x), x.device).items():
+            module = self.modules_to_save[name] if name in self.modules_to_save else self.original_module
+            part = module(x[rows], *args, **kwargs)
+            if result is None:
+                result = part.new_zeros((len(x), *part.shape[1:]))
+            result = result.index_copy(0, rows, part.to(result.dtype))
+        return result
 
     def __getattr__(self, name: str) -> Any:
         # Callers read attributes such as `.weight` / `.bias` of the wrapped module (a model that uses

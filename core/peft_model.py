@@ -29,6 +29,7 @@ from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftCon
 from core.errors import AdapterLoadError
 from core.methods.contract import HOOKS
 from core.methods.registry import REGISTRY, load_config
+from core import mixed_batch
 from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
 
 PREFIX = "base_model.model."
@@ -61,9 +62,33 @@ class AdapterModel(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        # PEFT's tuner attributes: every module / parameter an adapter of this model adapts, each once, in the order
+        # the adapters were added (module paths inside ``.model``; parameters as ``<owner path>.<name>``)
+        self.targeted_module_names: list[str] = []
+        self.targeted_parameter_names: list[str] = []
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
+
+    def _record_targets(self, adapter_name: str) -> None:
+        """Add what adapter ``adapter_name`` adapts to ``targeted_module_names`` / ``targeted_parameter_names``."""
+        from core.methods._param_lora import ParamLoraLayer
+        from core.methods._trainable_tokens import TrainableTokensWrapper
+
+        for path, layer in self.adapter_layers():
+            if adapter_name not in layer.adapter_names() or isinstance(layer, (ModulesToSaveWrapper, TrainableTokensWrapper)):
+                continue
+            # a layer nested in another adapter layer (the out_proj of an adapted nn.MultiheadAttention, a chain of
+            # parameter LoRA layers on one module) is part of its owner's target, not one of its own
+            owner = ".".join(part for part in path.split(".") if part != "base_layer")
+            if isinstance(layer, ParamLoraLayer):
+                names, key = self.targeted_parameter_names, f"{owner}.{layer.parameter_name}"
+            elif ".base_layer." in f".{path}.":
+                continue
+            else:
+                names, key = self.targeted_module_names, path
+            if key not in names:
+                names.append(key)
 
     def adapter_layers(self) -> Iterator[tuple[str, AdapterLayer]]:
         """(qualified name inside ``.model``, layer) for every injected layer."""
@@ -195,6 +220,7 @@ class PeftModel(nn.Module):
             self._drop_adapter_layers(adapter_name)
             raise
         self.peft_config[adapter_name] = peft_config
+        self.base_model._record_targets(adapter_name)
         self._place_adapter(adapter_name, autocast=autocast_adapter_dtype, meta=low_cpu_mem_usage)
         self._refresh_trainable()
 
@@ -220,7 +246,10 @@ class PeftModel(nn.Module):
         if autocast and not meta:
             return
         for _, layer in self.base_model.adapter_layers():
-            base = getattr(getattr(layer, "base_layer", None), "weight", None)
+            # the weight the layer's update adds to (an nn.MultiheadAttention's in_proj_weight: LoRA's base_weight)
+            base = getattr(layer, "base_weight", None)
+            if base is None:
+                base = getattr(getattr(layer, "base_layer", None), "weight", None)
             for module, leaf, p in list(self._own_parameters(adapter_name)):
                 if not any(q is p for q in layer.parameters()):
                     continue
@@ -371,10 +400,36 @@ class PeftModel(nn.Module):
         return getattr(REGISTRY[self.peft_type], f"peft_{verb}", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        adapter_names = kwargs.pop("adapter_names", None)
+        if adapter_names is not None and not self.adapters_disabled:
+            # PEFT's mixed adapter batch: sample i through adapter adapter_names[i] (core/mixed_batch.py)
+            self._check_mixed_batch(list(adapter_names))
+            with mixed_batch.mixed(adapter_names):
+                return self.forward(*args, **kwargs)
         hook = self._method_hook("forward")
         if hook is not None:
             return hook(self, *args, **kwargs)
         return self.base_model(*args, **kwargs)
+
+    def _check_mixed_batch(self, adapter_names: list[str]) -> None:
+        """Refuse a mixed batch the layers cannot serve exactly (PEFT's sentences first, then why)."""
+        if self.training:
+            raise ValueError("Cannot pass `adapter_names` when the model is in training mode. (A mixed batch is for "
+                             "inference: call model.eval() first.)")
+        if any(getattr(layer, "merged_adapters", None) for _, layer in self.base_model.adapter_layers()):
+            raise ValueError("Cannot pass `adapter_names` when there are merged adapters, please call `unmerge_adapter` "
+                             "first. (A merged update would reach every sample of the batch.)")
+        unknown = sorted({n for n in adapter_names if n != mixed_batch.BASE and n not in self.peft_config})
+        if unknown:
+            raise ValueError(f"Trying to infer with non-existing adapter(s): {', '.join(unknown)}. Adapters of this "
+                             f"model: {', '.join(self.peft_config)} (and '{mixed_batch.BASE}' for the base model).")
+        named = {n for n in adapter_names if n != mixed_batch.BASE}
+        if self.peft_type != PeftType.LORA:  # other methods' layers do not split a batch, not even for "__base__"
+            raise ValueError(f"Mixed adapter batches (`adapter_names`) are supported for LoRA adapters only, not "
+                             f"{self.peft_type.value}.")
+        if any(getattr(self.peft_config[n], "use_dora", False) for n in named):
+            raise ValueError("Cannot pass `adapter_names` when DoRA is enabled. (A DoRA adapter rescales the whole "
+                             "layer output, which a per-sample split does not do exactly.)")
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """transformers' ``generate`` through the adapted model."""
@@ -432,6 +487,10 @@ class PeftModel(nn.Module):
         for name in names:
             for _, _, p in self._own_parameters(name):
                 p.requires_grad_(requires_grad)
+        for _, layer in self.base_model.adapter_layers():
+            refreeze = getattr(layer, "refreeze", None)  # weights an init keeps fixed (LoRA's MiCA B)
+            if refreeze is not None:
+                refreeze()
 
     def disable_adapter_layers(self) -> None:
         """Like entering :meth:`disable_adapter` until :meth:`enable_adapter_layers` (PEFT's tuner verbs)."""
@@ -459,7 +518,9 @@ class PeftModel(nn.Module):
             return hook(self, adapter_names=adapter_names, safe_merge=safe_merge)
         names = adapter_names if adapter_names is not None else self.active_adapters
         layers = [layer for _, layer in self.base_model.adapter_layers()]
-        holding = [layer for layer in layers if set(names) & set(layer.adapter_names())]
+        # layers whose adapters merge into weights (a modules_to_save copy replaces its module instead: it never
+        # counts as merged, so it cannot tell whether a merge already happened)
+        holding = [layer for layer in layers if set(names) & set(layer.adapter_names()) and not isinstance(layer, ModulesToSaveWrapper)]
         if holding and all(set(names) & set(l.adapter_names()) <= set(getattr(l, "merged_adapters", ())) for l in holding):
             # a second merge_adapter() is harmless but usually a mistake in the caller's bookkeeping: say so (as PEFT)
             warnings.warn(f"merge_adapter(): All adapters are already merged, nothing to do ({', '.join(names)}).",
@@ -591,10 +652,41 @@ class PeftModel(nn.Module):
             return hook(self, adapter_name or self.active_adapter)
         return {f"{PREFIX}{path}.{key}": t for path, key, t in self._adapter_entries(adapter_name or self.active_adapter)}
 
-    def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None, safe_serialization: bool = True) -> None:
+    def _embedding_layers_to_save(self, adapter_name: str, save_embedding_layers: bool | str | None) -> dict[str, torch.Tensor]:
+        """The embeddings' base weights (file key -> live tensor) that ``save_embedding_layers`` asks to save.
+
+        ``None`` (our default): none — the base model has them. PEFT's values, when passed: ``True`` saves the input
+        and output embeddings' base weights of a transformers model (a model without ``get_input_embeddings`` gets a
+        warning and nothing); ``"auto"`` does so, with PEFT's warning, when a module named ``embed_tokens`` or
+        ``lm_head`` is a target of this adapter (and no trainable tokens are used), else saves none. PEFT's "auto"
+        also compares the vocabulary size with the base model's config on the Hub; we do not go online for that.
+        """
+        if save_embedding_layers is None or save_embedding_layers is False:
+            return {}
+        if save_embedding_layers not in (True, "auto"):
+            raise ValueError(f"save_embedding_layers must be True, False or 'auto', got {save_embedding_layers!r}.")
+        adapted = [n for n, m in self.base_model.model.named_modules() if isinstance(m, AdapterLayer) and adapter_name in m.adapter_names()]
+        targeted = any(n.rpartition(".")[2] in ("embed_tokens", "lm_head") for n in adapted)
+        if save_embedding_layers == "auto":
+            if not targeted or getattr(self.peft_config[adapter_name], "trainable_token_indices", None) is not None:
+                return {}
+            warnings.warn("Setting `save_embedding_layers` to `True` as embedding layers found in `target_modules`.", stacklevel=3)
+        if not hasattr(self.base_model.model, "get_input_embeddings"):
+            warnings.warn("Could not identify embedding layer(s) because the model is not a 🤗 transformers model.", stacklevel=3)
+            return {}
+        # with an embedding among the targets only the adapted embeddings' base weights (…embed_tokens.base_layer),
+        # else both (a resized vocabulary): PEFT's choice
+        return {key: entry[2] for key, entry in self._embedding_weights().items()
+                if not targeted or entry[0].endswith(".base_layer") or entry[0] == "base_layer"}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, selected_adapters: list[str] | None = None,
+                        safe_serialization: bool = True, save_embedding_layers: bool | str | None = None) -> None:
         """Write each adapter as PEFT does: ``default`` into ``save_directory``, others into ``save_directory/<name>``,
         and the Hub model card ``save_directory/README.md`` (:meth:`create_or_update_model_card`).
 
+        ``save_embedding_layers`` (PEFT's ``True`` / ``False`` / ``"auto"``) also writes the embeddings' base
+        weights (:meth:`_embedding_layers_to_save`); left out, as by default, they are not written (PEFT's default
+        is ``"auto"``: docs/peft-compatibility.md).
         Each file is written to a temporary name and renamed into place, so an interrupted save never
         leaves a half-written adapter behind.
         """
@@ -613,7 +705,8 @@ class PeftModel(nn.Module):
         for name in selected_adapters or list(self.peft_config):
             folder = root if name == "default" else root / name
             folder.mkdir(parents=True, exist_ok=True)
-            state = {k: v.detach().to("cpu").clone().contiguous() for k, v in self.adapter_state_dict(name).items()}
+            tensors = {**self.adapter_state_dict(name), **self._embedding_layers_to_save(name, save_embedding_layers)}
+            state = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
             if safe_serialization:
                 _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
             else:

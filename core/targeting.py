@@ -77,8 +77,10 @@ def default_targets(model: nn.Module, table: dict[str, list[str]], method: str) 
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type in table:
         return list(table[model_type])
+    # PEFT's sentence first (code written for PEFT matches it), then ours
     raise TargetError(
-        f"No target_modules given and {method} has no default targets for model type {model_type!r}. "
+        f"Please specify `target_modules` in `peft_config`. No target_modules given and {method} has no default "
+        f"targets for model type {model_type!r}. "
         f"Pick modules in the tree, or pass target_modules (e.g. a list such as ['q_proj', 'v_proj'], "
         f"or 'all-linear')."
     )

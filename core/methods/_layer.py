@@ -38,3 +38,10 @@ class WrapsBaseLayer(AdapterSwitch):
     def bias(self) -> torch.Tensor | None:
         """The wrapped layer's bias (out,), or None when it has none."""
         return getattr(self.base_layer, "bias", None)
+
+    def get_base_layer(self) -> nn.Module:
+        """The wrapped layer itself (PEFT's tuner-layer method; an adapter layer nested in another is seen through)."""
+        base = self.base_layer
+        while isinstance(base, WrapsBaseLayer):
+            base = base.base_layer
+        return base

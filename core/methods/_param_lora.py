@@ -217,7 +217,8 @@ class ParamLoraLayer(nn.Module):
             with torch.no_grad():
                 new = W.float() + self.delta_weight(name).float()
                 if safe_merge and not torch.isfinite(new).all():
-                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into '{self.parameter_name}'; nothing was merged.")
+                    raise ValueError(f"NaNs detected in the merged weights. The adapter {name} seems to be broken: merging "
+                                     f"it would put NaN/inf into '{self.parameter_name}'; nothing was merged.")
                 W.data.copy_(new.to(W.dtype))
             self.merged_adapters.append(name)
 

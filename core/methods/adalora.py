@@ -349,7 +349,8 @@ class SVDLayer(WrapsBaseLayer):
             with torch.no_grad():
                 new = weight.float() + self.delta_weight(name, fp32=True)  # one rounding to the base dtype
                 if safe_merge and not torch.isfinite(new).all():
-                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                    raise ValueError(f"NaNs detected in the merged weights. The adapter {name} seems to be broken: merging "
+                                     f"it would put NaN/inf into the weights; nothing was merged.")
                 weight.data.copy_(new.to(weight.dtype))
             self.merged_adapters.append(name)
 

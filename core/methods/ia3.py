@@ -269,8 +269,13 @@ class IA3Layer(WrapsBaseLayer):
                 bias = None
                 if not self.is_feedforward and base.bias is not None:
                     bias = base.bias.data * self.ia3_l[name].detach().reshape(base.bias.shape)
-                if safe_merge and not (torch.isfinite(weight).all() and (bias is None or torch.isfinite(bias).all())):
-                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                if safe_merge and not torch.isfinite(weight).all():
+                    # PEFT's sentences first (code written for PEFT matches them), then ours
+                    raise ValueError(f"NaNs detected in the merged weights. The adapter {name} seems to be broken: "
+                                     f"merging it would put NaN/inf into the weights; nothing was merged.")
+                if safe_merge and bias is not None and not torch.isfinite(bias).all():
+                    raise ValueError(f"NaNs detected in the merged bias. The adapter {name} seems to be broken: "
+                                     f"merging it would put NaN/inf into the bias; nothing was merged.")
                 base.weight.data = weight.to(base.weight.dtype)
                 if bias is not None:
                     base.bias.data = bias.to(base.bias.dtype)

@@ -43,11 +43,12 @@ from torch import nn
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
 from core.methods import _lora_fused, _param_lora, _trainable_tokens
+from core import mixed_batch
 from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
 from core.quantize import is_quantized_layer, refuse_merge
 
-INIT_CHOICES = (True, False, "gaussian", "pissa")
+INIT_CHOICES = (True, False, "gaussian", "pissa", "mica")
 BIAS_CHOICES = ("none", "all", "lora_only")
 
 
@@ -101,7 +102,8 @@ class LoraConfig(PeftConfig):
     use_dora: bool = field(default=False, metadata={"help": "Weight-decomposed LoRA: also learn a per-output magnitude."})
     init_lora_weights: bool | str = field(
         default=True,
-        metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."},
+        metadata={"help": "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. 'mica': B from the "
+                          "weight's r smallest singular directions and kept frozen, A zero. False: both random."},
     )
     rank_pattern: dict[str, int] = field(default_factory=dict, metadata={"help": "Per-module rank overrides, name/regex -> r."})
     # Parameters, not modules: mixture-of-experts weights (core/methods/_param_lora.py).
@@ -135,7 +137,7 @@ class LoraConfig(PeftConfig):
         init = self.init_lora_weights
         if not (init in INIT_CHOICES or (isinstance(init, str) and re.fullmatch(r"pissa_niter_\d+", init))):
             raise ConfigError(
-                f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa' or 'pissa_niter_N'."
+                f"init_lora_weights {init!r} is not supported; use true, false, 'gaussian', 'pissa', 'pissa_niter_N' or 'mica'."
             )
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
@@ -195,6 +197,13 @@ CONV_CLASSES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def can_target(module: nn.Module) -> str | None:
     """None if LoRA can adapt ``module``; otherwise why not."""
     if isinstance(module, (nn.Linear, nn.Embedding, *CONV_CLASSES)) or type(module).__name__ == "Conv1D":
+        return None
+    if isinstance(module, nn.MultiheadAttention):
+        if not module._qkv_same_embed_dim:
+            return ("LoRA adapts an nn.MultiheadAttention only when query, key and value have the same size (one "
+                    "in_proj_weight), as PEFT; this one has separate q/k/v weights.")
+        if not isinstance(module.out_proj, nn.Linear) and type(module.out_proj).__name__ != "LoraLayer":
+            return "LoRA adapts an nn.MultiheadAttention only when its out_proj is an nn.Linear."
         return None
     return (f"LoRA adapts Linear, Conv1D, Embedding and Conv1d/2d/3d layers, not {type(module).__name__}."
             f"{_param_lora.parameter_hint(module)}")
@@ -302,6 +311,11 @@ class LoraLayer(WrapsBaseLayer):
         if isinstance(base_layer, nn.Embedding):
             self.kind = "embedding"
             self.in_features, self.out_features = base_layer.num_embeddings, base_layer.embedding_dim
+        elif isinstance(base_layer, nn.MultiheadAttention):
+            # PEFT's layout: A (r, E) and B (3E, r) update in_proj_weight (3E, E) (q, k, v stacked); out_proj
+            # becomes a LoRA Linear of its own inside (``….base_layer.out_proj.lora_A``), given the same adapters
+            self.kind = "mha"
+            self.in_features, self.out_features = base_layer.embed_dim, 3 * base_layer.embed_dim
         elif isinstance(base_layer, nn.Linear):
             self.kind = "linear"
             self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
@@ -321,6 +335,7 @@ class LoraLayer(WrapsBaseLayer):
         self.scaling: dict[str, float] = {}
         self.dropout_p: dict[str, float] = {}
         self.pissa: dict[str, bool] = {}  # adapters whose init moved part of the base weight into A, B
+        self.frozen_B: set[str] = set()  # MiCA adapters: B is fixed at init and never trains, only A does
         self.active_adapters: list[str] = []
         self.merged_adapters: list[str] = []
         self.disabled = False
@@ -336,7 +351,7 @@ class LoraLayer(WrapsBaseLayer):
         self.lora_alpha[name] = alpha
         self.scaling[name] = alpha / math.sqrt(r) if config.use_rslora else alpha / r
         self.dropout_p[name] = float(config.lora_dropout)
-        weight = self.base_layer.weight
+        weight = self.base_weight
         if is_quantized_layer(self.base_layer) and (config.use_dora or str(config.init_lora_weights).startswith("pissa")):
             what = "DoRA" if config.use_dora else "PiSSA init"
             raise ConfigError(
@@ -347,6 +362,9 @@ class LoraLayer(WrapsBaseLayer):
         # to B survive, and files match PEFT's. The forward casts the input to this dtype and the result back.
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
+        if self.kind == "mha" and (config.use_dora or config.lora_bias or config.init_lora_weights not in (True, False, "gaussian")):
+            raise ConfigError(f"{module_name}: on an nn.MultiheadAttention LoRA supports neither DoRA, lora_bias nor "
+                              f"init_lora_weights={config.init_lora_weights!r} (as PEFT); use plain LoRA there.")
         if config.lora_bias and self.kind == "embedding":
             raise ConfigError(f"{module_name}: lora_bias=True is not supported on an embedding (as in PEFT); do not target it.")
         if config.lora_bias and getattr(self.base_layer, "bias", None) is None:
@@ -365,6 +383,11 @@ class LoraLayer(WrapsBaseLayer):
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
         self.pissa[name] = isinstance(init, str) and init.startswith("pissa")
+        if init == "mica":
+            if self.kind == "conv":
+                raise ConfigError(f"{module_name}: MiCA init needs a Linear, Conv1D or Embedding layer, not a {type(self.base_layer).__name__}.")
+            # B is part of the file (PEFT saves it), so a loaded MiCA adapter only needs B frozen again
+            self.frozen_B.add(name)
         if initialise or self.pissa[name]:
             self._initialise(name, init, module_name)
         if config.use_dora:
@@ -373,10 +396,20 @@ class LoraLayer(WrapsBaseLayer):
             self.lora_magnitude_vector[name] = DoraMagnitude(norm.view(1, -1, *self._kernel_ones()) if self.kind == "conv" else norm)
         if name not in self.active_adapters and not self.active_adapters:
             self.active_adapters = [name]
+        if self.kind == "mha":  # out_proj gets the same adapter (PEFT: LoRA on both, no way to pick one)
+            out_proj = self.base_layer.out_proj
+            if not isinstance(out_proj, LoraLayer):
+                out_proj = self.base_layer.out_proj = LoraLayer(out_proj)
+            out_proj.add_adapter(name, config, module_name, initialise=initialise)
+
+    @property
+    def base_weight(self) -> torch.Tensor:
+        """The weight the update adds to: the base layer's ``weight``, an nn.MultiheadAttention's ``in_proj_weight``."""
+        return self.base_layer.in_proj_weight if self.kind == "mha" else self.base_layer.weight
 
     def _kernel_ones(self) -> tuple[int, ...]:
         """``(1,) * spatial dims`` of a convolution: 1 for Conv1d, 2 for Conv2d, 3 for Conv3d; () otherwise."""
-        return (1,) * (self.base_layer.weight.dim() - 2) if self.kind == "conv" else ()
+        return (1,) * (self.base_weight.dim() - 2) if self.kind == "conv" else ()
 
     def _add_conv(self, name: str, r: int, config: LoraConfig, module_name: str, factory: dict[str, Any]) -> None:
         """PEFT's convolution layout: ``A`` sees the base's receptive field, ``B`` mixes the r channels 1×…×1."""
@@ -407,6 +440,9 @@ class LoraLayer(WrapsBaseLayer):
                     # A zero, B like nn.Embedding's own init: the update starts at exactly zero
                     nn.init.zeros_(self.lora_embedding_A[name])
                     nn.init.normal_(self.lora_embedding_B[name])
+                elif init == "mica":
+                    # the lookup's projection is W^T (dim, vocab): B (dim, r) from its smallest directions
+                    self._mica_init(name, self.base_weight.detach().float().T, self.lora_embedding_A[name], self.lora_embedding_B[name], module_name)
                 else:
                     raise ConfigError(f"{module_name}: PiSSA init needs a Linear or Conv1D layer, not an embedding.")
                 return
@@ -423,12 +459,26 @@ class LoraLayer(WrapsBaseLayer):
             elif init == "gaussian":
                 nn.init.normal_(A, std=1 / self.r[name])
                 nn.init.zeros_(B)
+            elif init == "mica":
+                self._mica_init(name, self._oriented(self.base_weight.detach().float()), A, B, module_name)
             else:
                 self._pissa_init(name, init)
 
+    def _mica_init(self, name: str, weight: torch.Tensor, A: torch.Tensor, B: torch.Tensor, module_name: str) -> None:
+        """MiCA (minor component adaptation): ``B`` (out, r) = the left singular vectors of ``weight`` (out, in) with
+        the r smallest singular values, ``A`` (r, in) = 0 — the update starts at zero, the base is not touched, and
+        only A trains (``frozen_B``)."""
+        r = self.r[name]
+        if r > min(weight.shape):
+            raise ConfigError(f"{module_name}: MiCA init needs r ≤ min(in, out) = {min(weight.shape)} for this layer "
+                              f"(weight {tuple(weight.shape)}), got r={r}. Choose a smaller r or another init.")
+        U = torch.linalg.svd(weight, full_matrices=False)[0]  # (out, k), singular values descending
+        B.copy_(U[:, -r:].to(B.dtype))
+        A.zero_()
+
     def _pissa_init(self, name: str, init: str) -> None:
         """A, B from the top-r singular triplets of W; the base keeps W - s·BA so the output is unchanged."""
-        base = self.base_layer.weight
+        base = self.base_weight
         weight = self._oriented(base.detach().float())  # (out, in)
         r, s = self.r[name], self.scaling[name]
         if init == "pissa":
@@ -449,7 +499,7 @@ class LoraLayer(WrapsBaseLayer):
         overwriting them): ``W = (W - s·B0A0) + s·B0A0``, up to float rounding. No-op for other inits."""
         if self.pissa.get(name) and name not in self.merged_adapters:
             with torch.no_grad():
-                base = self.base_layer.weight
+                base = self.base_weight
                 base.data = (base.float() + self.delta_weight(name).float()).to(base.dtype)
 
     def delete_adapter(self, name: str) -> None:
@@ -461,6 +511,7 @@ class LoraLayer(WrapsBaseLayer):
                 del container[name]
         for table in (self.r, self.lora_alpha, self.scaling, self.dropout_p, self.pissa):
             table.pop(name, None)
+        self.frozen_B.discard(name)
         self.active_adapters = [a for a in self.active_adapters if a != name]
 
     def adapter_names(self) -> list[str]:
@@ -474,6 +525,14 @@ class LoraLayer(WrapsBaseLayer):
         for name in self.r:
             for p in self._params(name):
                 p.requires_grad_(trainable and name in self.active_adapters)
+        self.refreeze()
+
+    def refreeze(self) -> None:
+        """Keep what an init fixed frozen (MiCA's B), whatever turned the adapter's gradients on."""
+        for name in self.frozen_B:
+            for container in (self.lora_B, self.lora_embedding_B):
+                if name in container:
+                    container[name].requires_grad_(False)
 
     def _params(self, name: str) -> list[nn.Parameter]:
         params: list[nn.Parameter] = []
@@ -519,7 +578,7 @@ class LoraLayer(WrapsBaseLayer):
         else:
             A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
             delta = self._oriented(B @ A) * self.scaling[name]
-        return delta.to(self.base_layer.weight.dtype)
+        return delta.to(self.base_weight.dtype)
 
     def _conv_delta(self, name: str, grouped_ok: bool = False) -> torch.Tensor:
         """``B A`` of a convolution adapter as a kernel (out, in, *k), fp32, unscaled: B (out, r, 1, …) is a
@@ -536,7 +595,7 @@ class LoraLayer(WrapsBaseLayer):
             )
         A, B = self.lora_A[name].weight.float(), self.lora_B[name].weight.float()
         r = A.shape[0]
-        return (B.reshape(-1, r) @ A.reshape(r, -1)).view(self.base_layer.weight.shape)  # (out, r) @ (r, in·k…)
+        return (B.reshape(-1, r) @ A.reshape(r, -1)).view(self.base_weight.shape)  # (out, r) @ (r, in·k…)
 
     def _channels(self, v: torch.Tensor) -> torch.Tensor:
         """A per-output vector (out,) shaped to broadcast over the weight: (out, 1) or (out, 1, *k ones)."""
@@ -549,9 +608,9 @@ class LoraLayer(WrapsBaseLayer):
     def _weight_norm(self, name: str) -> torch.Tensor:
         """DoRA's ``||W + s·BA||`` per output row (a convolution: per output channel over in·k…), (out,), fp32."""
         if self.kind == "conv":
-            W = self.base_layer.weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
+            W = self.base_weight.float() + self._conv_delta(name, grouped_ok=True) * self.scaling[name]
             return torch.linalg.norm(W.flatten(1), dim=1)
-        W = self._oriented(self.base_layer.weight.float())
+        W = self._oriented(self.base_weight.float())
         if self.kind == "embedding":  # (dim, r) @ (r, vocab): the norm runs over the vocabulary, one per feature
             delta = self.lora_embedding_B[name].float() @ self.lora_embedding_A[name].float() * self.scaling[name]
         else:
@@ -559,6 +618,9 @@ class LoraLayer(WrapsBaseLayer):
         return torch.linalg.norm(W + delta, dim=1)
 
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        mixed = mixed_batch.current()
+        if mixed is not None and not self.disabled:
+            return self._mixed_forward(x, mixed, args, kwargs)
         # Training a plain adapter on a frozen Linear: one autograd node that keeps less (core/methods/_lora_fused.py)
         fused = _lora_fused.try_forward(self, x, args, kwargs, _shared_dropout.enabled)
         if fused is not None:
@@ -567,10 +629,28 @@ class LoraLayer(WrapsBaseLayer):
             if self.merged_adapters:
                 self.unmerge()
             return self.base_layer(x, *args, **kwargs)
+        if self.kind == "mha":
+            return self._mha_forward(x, *args, **kwargs)
         result = self.base_layer(x, *args, **kwargs)
-        for name in self.active_adapters:
-            if name in self.merged_adapters:
+        return self._add_updates(x, result, [n for n in self.active_adapters if n not in self.merged_adapters])
+
+    def _mixed_forward(self, x: torch.Tensor, adapter_names: list[str], args: tuple, kwargs: dict) -> torch.Tensor:
+        """A mixed batch (core/mixed_batch.py): the base output for all rows, then each adapter's update added to the
+        rows (first dimension of ``x``) that name it, whether that adapter is active or not."""
+        if self.kind == "mha":
+            raise TypeError("lora.MultiheadAttention does not support mixed adapter batches. (Its update is added to "
+                            "the attention weights, which all samples of a batch share.)")
+        result = self.base_layer(x, *args, **kwargs)
+        for name, rows in mixed_batch.groups(adapter_names, len(x), x.device).items():
+            if name not in self.r:  # "__base__", or an adapter that does not adapt this layer
                 continue
+            part = self._add_updates(x[rows], result[rows], [name])
+            result = result.index_copy(0, rows, part.to(result.dtype))
+        return result
+
+    def _add_updates(self, x: torch.Tensor, result: torch.Tensor, names: list[str]) -> torch.Tensor:
+        """``result`` (the base output for ``x``) plus the updates of adapters ``names``."""
+        for name in names:
             if self.kind == "embedding":
                 A, B = self.lora_embedding_A[name], self.lora_embedding_B[name]
                 base = self.base_layer
@@ -603,6 +683,45 @@ class LoraLayer(WrapsBaseLayer):
                 result = torch.add(result, update.to(result.dtype), alpha=self.scaling[name])
         return result
 
+    def _mha_forward(self, query: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """nn.MultiheadAttention reads ``in_proj_weight`` and ``out_proj.weight`` directly (no sub-module call), so
+        the unmerged updates are added to those two weights for this call only: ``W + s·B A`` is put in front of
+        the registered parameter (the instance ``__dict__``, which attribute lookup reads first, also where FSDP
+        keeps its unsharded views) and taken away afterwards. Gradients reach A and B; the stored weights are
+        untouched. LoRA dropout does not apply here, as in PEFT."""
+        base = self.base_layer
+        out_proj = base.out_proj
+        updated: list[tuple[nn.Module, str, torch.Tensor]] = []
+        names = [n for n in self.active_adapters if n not in self.merged_adapters and n in self.r]
+        if names:
+            W = base.in_proj_weight  # (3E, E)
+            delta = sum(self.scaling[n] * (self.lora_B[n].weight @ self.lora_A[n].weight) for n in names)  # (3E, E)
+            updated.append((base, "in_proj_weight", W + delta.to(W.dtype)))
+        if isinstance(out_proj, LoraLayer) and not out_proj.disabled:
+            out_names = [n for n in out_proj.active_adapters if n not in out_proj.merged_adapters and n in out_proj.r]
+            if out_names:
+                Wo = out_proj.base_layer.weight  # (E, E)
+                delta = sum(out_proj.scaling[n] * (out_proj.lora_B[n].weight @ out_proj.lora_A[n].weight) for n in out_names)
+                updated.append((out_proj.base_layer, "weight", Wo + delta.to(Wo.dtype)))
+        missing = object()
+        saved = []
+        try:
+            for module, name, value in updated:
+                saved.append((module, name, module.__dict__.get(name, missing)))
+                module.__dict__[name] = value
+            return base(query, *args, **kwargs)
+        finally:
+            for module, name, previous in reversed(saved):
+                if previous is missing:
+                    del module.__dict__[name]
+                else:
+                    module.__dict__[name] = previous
+
+    def _restore_weights(self) -> None:
+        """PEFT's MultiheadAttention LoRA swaps merged weights in and out of the layer and re-registers them here;
+        ours never replaces the registered parameters (``_mha_forward``), so there is nothing to restore. Kept so
+        that code written for PEFT can call it."""
+
     def _dora_extra(self, name: str, x: torch.Tensor, result: torch.Tensor, dropped: bool) -> torch.Tensor:
         """What DoRA adds to the base output: ``(m/‖W'‖ − 1)·Wx + (m/‖W'‖)·s·BAx`` (norm detached, §4.3)."""
         scale = (self._magnitude(name) / self._weight_norm(name).detach()).to(x.dtype)  # (out,)
@@ -613,9 +732,9 @@ class LoraLayer(WrapsBaseLayer):
             scale = scale.view(-1, *self._kernel_ones())
             bias = bias.view(-1, *self._kernel_ones()) if bias is not None else None
         if dropped and self.kind == "conv":  # the base output was computed on the un-dropped input: redo W x
-            base_out = self.base_layer._conv_forward(x, self.base_layer.weight.to(x.dtype), None)
+            base_out = self.base_layer._conv_forward(x, self.base_weight.to(x.dtype), None)
         elif dropped:
-            base_out = F.linear(x, self._oriented(self.base_layer.weight).to(x.dtype))
+            base_out = F.linear(x, self._oriented(self.base_weight).to(x.dtype))
         else:
             base_out = result - bias if bias is not None else result
         return (scale - 1) * base_out + scale * lora * self.scaling[name]
@@ -626,7 +745,7 @@ class LoraLayer(WrapsBaseLayer):
         """Add the adapters' updates into the base weight (``names`` default: the active ones)."""
         if is_quantized_layer(self.base_layer):
             refuse_merge("a LoRA adapter")
-        weight = self.base_layer.weight
+        weight = self.base_weight
         for name in names if names is not None else self.active_adapters:
             if name in self.merged_adapters or name not in self.r:
                 continue
@@ -639,15 +758,18 @@ class LoraLayer(WrapsBaseLayer):
                     self._merged_norms[name] = norm
                 else:
                     new = weight.float() + self.delta_weight(name).float()
-                if safe_merge and not torch.isfinite(new).all():
-                    raise ValueError(f"Merging adapter '{name}' would put NaN/inf into the weights; nothing was merged.")
+                lora_b = self.lora_B[name].bias if name in self.lora_B else None
+                if safe_merge and not (torch.isfinite(new).all() and (lora_b is None or torch.isfinite(lora_b).all())):
+                    # PEFT's sentence first (code written for PEFT matches it), then ours
+                    raise ValueError(f"NaNs detected in the merged weights. The adapter {name} seems to be broken: merging "
+                                     f"it would put NaN/inf into the weights or bias; nothing was merged.")
                 _add_bias_update(self, name, 1.0)
                 weight.data.copy_(new.to(weight.dtype))
             self.merged_adapters.append(name)
 
     def unmerge(self) -> None:
         """Subtract merged updates again, newest first."""
-        weight = self.base_layer.weight
+        weight = self.base_weight
         while self.merged_adapters:
             name = self.merged_adapters.pop()
             with torch.no_grad():
@@ -677,9 +799,14 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     Resolves the config's targets in place (defaults and ``all-linear`` become the list of names, as PEFT
     writes them). Returns the adapted module names.
     """
-    if config.target_parameters and config.target_modules == []:
-        # only parameters (PEFT's convention: target_modules=[]); None would still mean the architecture's defaults
-        selection = targeting.TargetSelection(target_modules=[])
+    # only parameters (PEFT's convention): target_modules [] or "", or None on a model without default targets
+    # (None on an architecture that has them still means those modules, as in PEFT)
+    parameters_only = bool(config.target_parameters) and config.target_modules in ([], "")
+    if config.target_parameters and config.target_modules is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        parameters_only = model_type not in targeting.LORA_DEFAULT_TARGETS
+    if parameters_only:
+        selection = targeting.TargetSelection(target_modules=config.target_modules)
     else:
         selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
     config.target_modules = selection.target_modules

@@ -592,6 +592,9 @@ def test_set_requires_grad_and_status_as_peft():
     model.base_model.model.model.layers[0].self_attn.v_proj.unmerge()
     assert model.get_model_status().merged_adapters == "irregular"
     plain = core.get_peft_model(nn.Sequential(nn.Linear(4, 4)), core.LoraConfig(target_modules=["0"]))
-    assert plain.get_model_status().base_model_type == "other"
+    # as PEFT: inside a PeftModel the base model's class, whatever module it is
+    assert plain.get_model_status().base_model_type == "Sequential"
+    injected = core.inject_adapter_in_model(core.LoraConfig(target_modules=["0"]), nn.Sequential(nn.Linear(4, 4)))
+    assert core.get_model_status(injected).base_model_type == "other"
     with pytest.raises(ValueError, match="No adapter layers found in the model"):
         core.get_layer_status(nn.Linear(2, 2))

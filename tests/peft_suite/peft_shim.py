@@ -27,6 +27,18 @@ import core
 
 ENGINE = os.environ.get("PEFT_SUITE_ENGINE", "core")
 
+# Offline, a case that asks the Hub for a model (PEFT's ``hub_online_once`` turns offline mode off for a model's
+# first use) would wait about 20 s per request for huggingface_hub's retries (5, backing off 1-8 s) before it
+# fails. run.py points ``HF_ENDPOINT`` at a closed local port (refused at once) and sets
+# ``PEFT_SUITE_HUB_RETRIES=0``; here the retry count becomes that number, on both engines alike, so such a case
+# fails in well under a second with the same error it would reach after the retries.
+if os.environ.get("PEFT_SUITE_HUB_RETRIES") is not None:
+    from huggingface_hub.utils import _http as _hub_http
+
+    for _function in (_hub_http.http_backoff, _hub_http.http_stream_backoff, _hub_http._http_backoff_base):
+        if _function.__kwdefaults__ and "max_retries" in _function.__kwdefaults__:
+            _function.__kwdefaults__["max_retries"] = int(os.environ["PEFT_SUITE_HUB_RETRIES"])
+
 # peft's public name -> ours (the methods' configs, the model classes, the free functions)
 SERVED_CONFIGS = {
     "LoraConfig": "LORA", "AdaLoraConfig": "ADALORA", "IA3Config": "IA3", "PromptTuningConfig": "PROMPT_TUNING",

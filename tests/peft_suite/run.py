@@ -67,6 +67,9 @@ def test_dependencies() -> Path:
 def run(engine: str, files: list[str], keyword: str | None, report: Path, timeout: int) -> int:
     env = dict(os.environ, PEFT_SUITE_ENGINE=engine, PEFT_SUITE_REPORT=str(report), HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", CUDA_VISIBLE_DEVICES="",
+               # a case that goes online anyway (PEFT's hub_online_once) fails at once: a closed local port, no
+               # retries (see peft_shim.py); the same on both engines
+               HF_ENDPOINT="http://127.0.0.1:9", PEFT_SUITE_HUB_RETRIES="0",
                PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "peft_suite"), str(ROOT), str(WORK), str(WORK / "deps")]))
     command = [sys.executable, "-m", "pytest", "-q", "-p", "peft_shim", "-p", "no:cacheprovider", "-o", "addopts=",
                "--rootdir", str(WORK), "-W", "ignore", "--tb=no", "-rN", f"--timeout={timeout}",
