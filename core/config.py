@@ -83,6 +83,13 @@ class PeftConfig:
                 raise ConfigError(f"Invalid task type: '{self.task_type}'. Must be one of the following task types: "
                                   f"{allowed}. (task_type {self.task_type!r} is not one of them.)") from None
 
+    def check_complete(self) -> None:
+        """Raise :class:`ConfigError` naming a setting this method cannot work without that is still empty.
+
+        PEFT accepts such a config (it can be written, read, copied and pickled with the setting left ``None``)
+        and fails only when an adapter is built from it; so do we: every place that builds an adapter (or a run)
+        from a config calls this first. The base config needs nothing."""
+
     @property
     def is_prompt_learning(self) -> bool:
         """True for methods that add virtual tokens instead of changing layers."""

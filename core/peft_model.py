@@ -170,6 +170,7 @@ class PeftModel(nn.Module):
             )
         if peft_config.peft_type not in REGISTRY:
             raise ValueError(f"{peft_config.peft_type.value} is not available in this version of Adapter Studio yet.")
+        peft_config.check_complete()  # e.g. a prompt-learning config without num_virtual_tokens (PEFT accepts it as a config)
         with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
         if with_bias and getattr(peft_config, "bias", "none") != "none":
             # The base biases are one set of tensors: two adapters training them would train and save the same

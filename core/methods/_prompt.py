@@ -52,15 +52,19 @@ class VirtualTokenConfig(PeftConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # None is accepted here, as PEFT does (the config can be saved, copied, pickled); check_complete refuses
+        # it where an adapter is built.
         n = self.num_virtual_tokens
-        if n is None:
-            raise ConfigError("num_virtual_tokens is required: how many virtual tokens to learn (e.g. 8 or 20).")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ConfigError(f"num_virtual_tokens must be a whole number ≥ 1, got {n!r}.")
         for name in ("token_dim", "num_transformer_submodules", "num_attention_heads", "num_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a whole number ≥ 1 (or left empty to take the model's), got {value!r}.")
+
+    def check_complete(self) -> None:
+        if self.num_virtual_tokens is None:
+            raise ConfigError("num_virtual_tokens is required: how many virtual tokens to learn (e.g. 8 or 20).")
 
 
 def fill_from_model(config: VirtualTokenConfig, model: nn.Module, *, kv_width: bool = False) -> None:
