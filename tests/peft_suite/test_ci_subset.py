@@ -34,7 +34,8 @@ def test_peft_own_config_and_mapping_tests_pass_on_our_engine(tmp_path):
     run.run("core", FILES, KEYWORD, report, timeout=60)
     outcomes = json.loads(report.read_text())
     # cases of methods we do not implement run on real peft (the shim hands them over): not counted
-    ours = {n: outcome for n, (outcome, methods) in outcomes.items() if "out-of-scope" not in methods}
+    # (tests of PEFT's private module state, filed "peft-internal" by the shim, are not counted either)
+    ours = {n: outcome for n, (outcome, methods) in outcomes.items() if not {"out-of-scope", "peft-internal"} & set(methods)}
     passed = sorted(n for n, outcome in ours.items() if outcome == "passed")
     failed = sorted(n for n, outcome in ours.items() if outcome == "failed")
     assert len(passed) >= FLOOR, f"{len(passed)} of PEFT's cases pass (at least {FLOOR} did); failing now: {failed[:10]}"
