@@ -153,7 +153,9 @@ class AdaLoraConfig(PeftConfig):
         if self.bias not in ("none", "all", "lora_only"):
             raise ConfigError(f"bias must be one of none, all, lora_only; got {self.bias!r}.")
         if self.r != 8:
-            warnings.warn("AdaLoRA ignores r; the starting rank is init_r.", stacklevel=3)
+            # PEFT's sentence first (code written for PEFT matches it), then ours
+            warnings.warn(f"Note that `r` is not used in AdaLora and will be ignored: r={self.r!r} was set, but "
+                          f"AdaLoRA's starting rank is init_r ({self.init_r}).", stacklevel=3)
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
         # PEFT's sentences first (code written for PEFT matches them), then ours
