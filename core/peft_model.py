@@ -838,11 +838,14 @@ def get_peft_model(
             "get_peft_model(mixed=True): models that mix adapter methods are not supported; every adapter of a "
             "model uses one method. Call get_peft_model without mixed."
         )
-    adapted = next((name for name, m in model.named_modules() if isinstance(m, AdapterLayer)), None)
+    adapted = next(((name, m) for name, m in model.named_modules() if isinstance(m, AdapterLayer)), None)
     if adapted is not None:
+        # an adapter of the same name in a layer the new config targets is re-initialised there, as PEFT does
+        same = f" Its adapter '{adapter_name}' is re-initialised where the new config targets it." \
+            if adapter_name in adapted[1].adapter_names() else ""
         warnings.warn(
-            f"You are trying to modify a model that already holds adapter layers (e.g. '{adapted}'): the new adapter "
-            f"is added on top of them. To start again from the base model, call unload() on the PeftModel first.",
+            f"You are trying to modify a model that already holds adapter layers (e.g. '{adapted[0]}'): the new adapter "
+            f"is added on top of them.{same} To start again from the base model, call unload() on the PeftModel first.",
             UserWarning, stacklevel=2,
         )
     if revision is not None:

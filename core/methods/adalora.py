@@ -411,8 +411,10 @@ def inject(model: nn.Module, config: AdaLoraConfig, adapter_name: str, *, initia
             module = SVDLayer(module, module_name)
             parent_name, _, child = module_name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        # get_peft_model twice on one model with the same adapter name: PEFT re-initialises the adapter
+        # (get_peft_model warns about it); so do we
         if adapter_name in module.lora_A:
-            raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
+            module.delete_adapter(adapter_name)
         module.add_adapter(adapter_name, config, initialise=initialise)
     return selection.selected
 

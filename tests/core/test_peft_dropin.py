@@ -473,6 +473,28 @@ def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
         core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
 
 
+@pytest.mark.parametrize("engine", ["core", "peft"])
+@pytest.mark.parametrize("config", [{"lora": {"target_modules": ["0"], "init_lora_weights": False}},
+                                    {"ia3": {"target_modules": ["0"], "feedforward_modules": [], "init_ia3_weights": False}}])
+def test_get_peft_model_twice_with_the_same_name_reinitialises_the_adapter(engine, config):
+    """PEFT re-initialises an adapter when get_peft_model is called again on the same model with the same adapter
+    name (with its "You are trying to modify a model" warning); our engine does the same instead of refusing."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    (method, kwargs), = config.items()
+    make = {"lora": lib.LoraConfig, "ia3": lib.IA3Config}[method]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
+    first = lib.get_peft_model(model, make(**kwargs))
+    before = {k: v.clone() for k, v in first.state_dict().items() if "lora_" in k or "ia3_" in k}
+    with pytest.warns(UserWarning, match="You are trying to modify a model"):
+        second = lib.get_peft_model(model, make(**kwargs))
+    after = {k: v for k, v in second.state_dict().items() if "lora_" in k or "ia3_" in k}
+    assert sorted(after) == sorted(before) and len(after) >= 1  # the same adapter, not a second copy
+    assert any(not torch.equal(before[k], after[k]) for k in after)  # re-drawn (random init)
+    x = torch.randn(3, 10)
+    torch.testing.assert_close(first(x), second(x))  # both wrappers share the model's (new) adapter
+
+
 @pytest.mark.parametrize("method", ["lora", "adalora", "ia3"])
 def test_a_model_that_reads_its_layers_weight_keeps_working(method):
     """Models that read ``self.conv.weight`` (its device, dtype) in forward, as PEFT's layers allow: the wrapper
