@@ -658,6 +658,7 @@ class PeftModel(nn.Module):
         folder = _resolve_load_options("load_adapter", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = load_config(folder)
         config.inference_mode = not is_trainable
+        key_mapping = _key_mapping(self.base_model.model, config, key_mapping)
         state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
         self.add_adapter(adapter_name, config, low_cpu_mem_usage=low_cpu_mem_usage,
                          autocast_adapter_dtype=autocast_adapter_dtype, initialise=False)
@@ -792,6 +793,7 @@ class PeftModel(nn.Module):
         klass = cls
         if cls is PeftModel and config.task_type == TaskType.CAUSAL_LM:
             klass = PeftModelForCausalLM
+        key_mapping = _key_mapping(model, config, key_mapping)
         state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
         peft = klass(model, config, adapter_name, autocast_adapter_dtype=autocast_adapter_dtype,
                      low_cpu_mem_usage=low_cpu_mem_usage, initialise=False)
@@ -914,18 +916,32 @@ def _apply_device_map(peft_model: nn.Module, device_map: Any, verb: str) -> None
     peft_model.to(device)
 
 
+def _key_mapping(model: nn.Module, config: PeftConfig, key_mapping: dict[str, str] | None) -> dict[str, str] | None:
+    """The mapping to apply to a file's keys: the caller's, else (as PEFT) the model's own
+    ``_checkpoint_conversion_mapping``, which newer transformers models carry to read checkpoints of their older
+    layout (e.g. ``^model`` -> ``model.language_model``), so an adapter saved on the old layout loads on the new one.
+    Prompt-learning files hold no module paths (``prompt_embeddings``): no mapping of the model's for them."""
+    if key_mapping is None and not (config.is_prompt_learning or config.peft_type == PeftType.ADAPTION_PROMPT):
+        key_mapping = getattr(model, "_checkpoint_conversion_mapping", None)
+    return key_mapping or None
+
+
 def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None) -> dict[str, torch.Tensor]:
-    """PEFT's ``key_mapping``: the first regex that matches a key rewrites it (``re.sub``)."""
+    """PEFT's ``key_mapping``: the first regex that matches a key rewrites it (``re.sub``). As in PEFT the
+    patterns see the module path inside the model, without the file's ``base_model.model.`` prefix (a
+    ``^model`` pattern means the model's own ``model`` submodule)."""
     if not key_mapping:
         return state
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
+        prefix = next((p for p in ("base_model.model.", "base_model.") if key.startswith(p)), "")
+        key = key[len(prefix):]
         for pattern, replacement in key_mapping.items():
             new, n = re.subn(pattern, replacement, key)
             if n:
                 key = new
                 break
-        out[key] = tensor
+        out[prefix + key] = tensor
     return out
 
 

@@ -115,6 +115,8 @@ def check_model(model: nn.Module, method: str, argument: str, why: str) -> None:
     name = type(model).__name__
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ConfigError(f"{method} cannot serve {name}: Adapter Studio's prompt learning is for decoder-only (causal) models.")
+    if type(model).forward is nn.Module.forward:
+        return  # no forward() at all (a bare module tree, e.g. to save and load an adapter): nothing to check yet
     params = inspect.signature(model.forward).parameters
     names = {argument, "past_key_values"} if argument == "cache" else {argument}
     if not names & set(params):
@@ -130,7 +132,10 @@ def encoders(peft_model: nn.Module) -> nn.ModuleDict:
 
 def same_device_dtype(model: nn.Module) -> dict[str, Any]:
     """Factory kwargs that put new adapter tensors beside the model's input embedding."""
-    weight = model.get_input_embeddings().weight
+    get = getattr(model, "get_input_embeddings", None)
+    embedding = get() if callable(get) else None
+    # a bare module tree without an input embedding (prefix tuning needs none): beside its first weight
+    weight = embedding.weight if embedding is not None else next(model.parameters(), torch.empty(0))
     return {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
 
 

@@ -11,6 +11,7 @@ Deliberate differences from PEFT tested here:
 from __future__ import annotations
 
 import json
+import warnings
 import logging
 import re
 
@@ -631,3 +632,18 @@ def test_config_file_api_as_peft(tmp_path):
         core.LoraConfig(target_modules=["q_proj"], layers_pattern="layers")
     with pytest.raises(ValueError, match="The supplied schedule values don't allow for a budgeting phase"):
         core.AdaLoraConfig(target_modules=["q_proj"], total_step=10, tinit=5, tfinal=5)
+
+
+@pytest.mark.parametrize("cls", [core.LoraConfig, core.IA3Config, core.PromptTuningConfig, core.AdaptionPromptConfig])
+def test_peft_type_keyword_is_taken_as_peft_takes_it(cls):
+    """PEFT's configs take ``peft_type=`` and keep their own method whatever it says; code written for PEFT passes it.
+    Ours: the class's own method is accepted quietly, any other value is dropped with a warning (never silently)."""
+    own = cls.peft_type
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cls(peft_type=own.value).peft_type is own and cls(peft_type=own).to_dict()["peft_type"] == own.value
+    with pytest.warns(UserWarning, match=f"peft_type='test' is ignored: a {cls.__name__} is always {own.value}"):
+        config = cls(peft_type="test")
+    assert config.peft_type is own and config.to_dict()["peft_type"] == own.value
+    peft = pytest.importorskip("peft")  # the oracle keeps its own method too
+    assert getattr(peft, cls.__name__)(peft_type="test").peft_type.value == own.value

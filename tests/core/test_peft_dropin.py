@@ -617,3 +617,59 @@ def test_set_requires_grad_and_status_as_peft():
     assert plain.get_model_status().base_model_type == "other"
     with pytest.raises(ValueError, match="No adapter layers found in the model"):
         core.get_layer_status(nn.Linear(2, 2))
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.Linear(6, 6)
+
+
+class _OldLayout(nn.Module):
+    """A model as transformers once laid it out: ``model.layers.N.attn``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = nn.ModuleDict({"layers": nn.ModuleList([_Block(), _Block()])})
+
+    def forward(self, x):
+        for block in self.model["layers"]:
+            x = block.attn(x)
+        return x
+
+
+class _NewLayout(nn.Module):
+    """The same model in a newer layout (``model.language_model.layers.N.attn``), carrying the regexes transformers
+    gives such models to read checkpoints of the old one."""
+
+    _checkpoint_conversion_mapping = {"^model(?!\\.(language_model|visual))": "model.language_model"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = nn.ModuleDict({"language_model": nn.ModuleDict({"layers": nn.ModuleList([_Block(), _Block()])})})
+
+    def forward(self, x):
+        for block in self.model["language_model"]["layers"]:
+            x = block.attn(x)
+        return x
+
+
+@pytest.mark.parametrize("saver", ["core", "peft"])
+@pytest.mark.parametrize("loader", ["core", "peft"])
+def test_an_adapter_saved_on_the_old_layout_loads_on_the_new_one(saver, loader, tmp_path):
+    """PEFT applies the model's ``_checkpoint_conversion_mapping`` to an adapter file's keys when no key_mapping is
+    given; so do we: an adapter saved on the old layout loads on the new one, either engine to either engine."""
+    save_lib = pytest.importorskip("peft") if saver == "peft" else core
+    load_lib = pytest.importorskip("peft") if loader == "peft" else core
+    torch.manual_seed(0)
+    old = _OldLayout()
+    new = _NewLayout()
+    new.model["language_model"].load_state_dict(old.model.state_dict())
+    trained = save_lib.get_peft_model(old, save_lib.LoraConfig(target_modules=["attn"], init_lora_weights=False))
+    x = torch.randn(3, 6)
+    expected = trained(x)
+    trained.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "missing adapter keys" warning: every tensor found its module
+        loaded = load_lib.PeftModel.from_pretrained(new, tmp_path)
+    torch.testing.assert_close(loaded(x), expected)

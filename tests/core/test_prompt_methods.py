@@ -374,3 +374,21 @@ def test_adaption_prompt_counts_match_peft(ref, length, layers, line, capsys):
     model = core.get_peft_model(skeleton(ref), core.AdaptionPromptConfig(adapter_len=length, adapter_layers=layers))
     model.print_trainable_parameters()
     assert capsys.readouterr().out.strip() == line
+
+
+def test_prefix_tuning_on_a_module_tree_without_forward_saves_and_loads(tmp_path):
+    """A bare module tree (no forward(), no input embedding), as PEFT's key-mapping tests build: the adapter is
+    made, saved and loaded as in PEFT; nothing can refuse the forward it does not have until it is called."""
+    class Bare(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = transformers.PretrainedConfig()
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(10, 10) for _ in range(2)])
+
+    config = dict(task_type="CAUSAL_LM", num_virtual_tokens=5, num_layers=2, token_dim=10, num_attention_heads=2)
+    model = core.get_peft_model(Bare(), core.PrefixTuningConfig(**config))
+    model.prompt_encoder["default"].embedding.weight.data.fill_(1.0)
+    model.save_pretrained(tmp_path)
+    loaded = core.PeftModel.from_pretrained(Bare(), tmp_path)
+    weight = loaded.prompt_encoder["default"].embedding.weight
+    torch.testing.assert_close(weight, torch.ones_like(weight))
