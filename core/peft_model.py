@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
-from core.errors import AdapterLoadError
+from core.errors import AdapterLoadError, ConfigError
 from core.methods.contract import HOOKS
 from core.methods.registry import REGISTRY, load_config
-from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
+from core.modules_to_save import EMBEDDING_NAMES, ModulesToSaveWrapper, cannot_wrap, tied_with_embedding
 
 PREFIX = "base_model.model."
 # Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
@@ -236,7 +236,61 @@ class PeftModel(nn.Module):
                 if p.device.type != "meta":
                     module._parameters[leaf] = nn.Parameter(p.detach().to("meta"), requires_grad=p.requires_grad)
 
+    def _weight_tying(self, config: PeftConfig) -> tuple[str, list[str]] | None:
+        """PEFT's ``ensure_weight_tying`` check for a LoRA config, before its adapter is made: warns as PEFT does
+        when tying is asked for but there is nothing to tie, or a tied module is adapted without it. Returns
+        (input embedding path, tied module paths) when the trained copies in ``modules_to_save`` are to be tied, and
+        then rewrites ``modules_to_save`` as PEFT does: the input embedding in, the modules tied to it out (they get
+        the embedding's copy)."""
+        if not hasattr(config, "ensure_weight_tying"):
+            return None
+        model = self.base_model.model
+        tied = tied_with_embedding(model)
+        to_save = list(getattr(config, "modules_to_save", None) or [])
+        embedding_saved = any(m.split(".")[-1] in EMBEDDING_NAMES for m in to_save)
+        targets = config.target_modules
+        if isinstance(targets, str):
+            embedding_targeted = any(re.fullmatch(targets, n) for n in EMBEDDING_NAMES)
+        else:
+            embedding_targeted = any(str(t).split(".")[-1] in EMBEDDING_NAMES for t in targets or [])
+        if not config.ensure_weight_tying:
+            if tied and (embedding_saved or embedding_targeted):
+                warnings.warn(
+                    f"This model ties {', '.join(tied)} to its input embedding and the adapter trains one of them, but "
+                    f"`ensure_weight_tying` is not set to True: the adapter's trained copies stay separate (merging "
+                    f"then unties them). Set ensure_weight_tying=True to keep them tied.", UserWarning, stacklevel=4)
+            return None
+        if not tied:
+            warnings.warn("ensure_weight_tying=True, but no tied modules were found in the model (it declares no "
+                          "_tied_weights_keys, or its config says tie_word_embeddings=False): nothing is tied.",
+                          UserWarning, stacklevel=4)
+            return None
+        if not embedding_saved:
+            if embedding_targeted:
+                raise ConfigError(
+                    f"ensure_weight_tying=True with a tied module in target_modules ({', '.join(tied)} share the input "
+                    f"embedding's weight): Adapter Studio ties trained copies in modules_to_save only, not LoRA updates. "
+                    f"Put the embedding in modules_to_save instead, or set ensure_weight_tying=False (the LoRA updates "
+                    f"of the tied modules then stay separate).")
+            warnings.warn(f"ensure_weight_tying=True, but no tied modules are added: neither modules_to_save nor "
+                          f"target_modules names the input embedding or {', '.join(tied)}, so there is nothing to tie.",
+                          UserWarning, stacklevel=4)
+            return None
+        embedding = model.get_input_embeddings()
+        embed_path = next(n for n, m in model.named_modules() if m is embedding)
+        if isinstance(getattr(embedding, "original_module", None), nn.Module):  # already wrapped (a second adapter)
+            embedding = embedding.original_module
+        # PEFT's rewrite: the embedding's own path in, every entry that names a tied module out (they follow it)
+        to_save = to_save + ([embed_path] if embed_path not in to_save else [])
+        for path in tied:
+            entry = next((m for m in to_save if re.match(rf"(^|.*\.){re.escape(m)}($|\..*)", path)), None)
+            if entry is not None and entry != embed_path:
+                to_save.remove(entry)
+        config.modules_to_save = to_save
+        return embed_path, tied
+
     def _add_modules_to_save(self, adapter_name: str, config: PeftConfig) -> None:
+        tying = self._weight_tying(config)
         names = list(getattr(config, "modules_to_save", None) or [])
         model = self.base_model.model
         if getattr(config, "task_type", None) == TaskType.SEQ_CLS:
@@ -266,6 +320,17 @@ class PeftModel(nn.Module):
                 parent, _, child = path.rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
             module.add_adapter(adapter_name)
+        if tying is not None:
+            # each module tied to the embedding gets a copy whose weight is the embedding copy's own Parameter
+            embed_path, tied = tying
+            source = model.get_submodule(embed_path).modules_to_save[adapter_name]
+            for path in tied:
+                module = model.get_submodule(path)
+                if not isinstance(module, ModulesToSaveWrapper):
+                    module = ModulesToSaveWrapper(module, path)
+                    parent, _, child = path.rpartition(".")
+                    setattr(model.get_submodule(parent) if parent else model, child, module)
+                module.add_adapter(adapter_name, tied_to=source)
 
     def set_adapter(self, adapter_name: str | list[str], inference_mode: bool = False) -> None:
         """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen).

@@ -76,7 +76,7 @@ class LoraConfig(PeftConfig):
         "eva_config": None, "corda_config": None, "megatron_config": None,
         "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
-        "monteclora_config": None, "ensure_weight_tying": False,
+        "monteclora_config": None,
         "megatron_core": "megatron.core", "qalora_group_size": 16,
     }
 
@@ -95,6 +95,11 @@ class LoraConfig(PeftConfig):
     bias: str = field(default="none", metadata={"help": "Also train biases: 'none', 'all', or 'lora_only'."})
     modules_to_save: list[str] | None = field(
         default=None, metadata={"help": "Modules trained in full and saved with the adapter (e.g. a new head)."}
+    )
+    ensure_weight_tying: bool = field(
+        default=False,
+        metadata={"help": "On a model whose output head shares the input embedding's weight: keep the trained copies "
+                          "in modules_to_save tied too (one matrix)."},
     )
     fan_in_fan_out: bool = field(default=False, metadata={"help": "The layer stores its weight as (in, out), like GPT-2's Conv1D."})
     use_rslora: bool = field(default=False, metadata={"help": "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."})

@@ -673,3 +673,58 @@ def test_an_adapter_saved_on_the_old_layout_loads_on_the_new_one(saver, loader, 
         warnings.simplefilter("error")  # no "missing adapter keys" warning: every tensor found its module
         loaded = load_lib.PeftModel.from_pretrained(new, tmp_path)
     torch.testing.assert_close(loaded(x), expected)
+
+
+def _tied_llama(tie: bool = True):
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=tie)
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("to_save", [["lm_head"], ["embed_tokens"], ["embed_tokens", "lm_head"]])
+def test_ensure_weight_tying_keeps_the_trained_copies_of_tied_modules_one_matrix(to_save, tmp_path):
+    """LoRA with ``ensure_weight_tying=True`` on a model whose lm_head shares the input embedding's weight: as in
+    PEFT, modules_to_save becomes the embedding's path, both modules get a trained copy, and the copies share one
+    (V, D) Parameter, so training keeps them tied; PEFT and our engine write the same config and load each other's
+    files to the same logits."""
+    peft = pytest.importorskip("peft")
+    ids = torch.tensor([[3, 9, 27, 4, 51]])
+    made = {}
+    for lib in (core, peft):
+        model = lib.get_peft_model(_tied_llama(), lib.LoraConfig(target_modules=["q_proj"], modules_to_save=list(to_save),
+                                                                 ensure_weight_tying=True))
+        inner = model.base_model.model
+        assert inner.model.embed_tokens.modules_to_save["default"].weight is inner.lm_head.modules_to_save["default"].weight
+        made[lib.__name__] = model
+    assert made["core"].peft_config["default"].modules_to_save == sorted(made["peft"].peft_config["default"].modules_to_save)
+    ours = made["core"]
+    ours.train()
+    opt = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.5)
+    ours(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+    inner = ours.base_model.model
+    assert inner.model.embed_tokens.modules_to_save["default"].weight is inner.lm_head.modules_to_save["default"].weight
+    assert not torch.equal(inner.lm_head.modules_to_save["default"].weight, inner.lm_head.original_module.weight)
+    ours.eval()
+    expected = ours(input_ids=ids).logits
+    ours.save_pretrained(tmp_path)
+    for lib in (core, peft):
+        loaded = lib.PeftModel.from_pretrained(_tied_llama(), tmp_path)
+        torch.testing.assert_close(loaded(input_ids=ids).logits, expected)
+
+
+def test_weight_tying_warnings():
+    """PEFT's three warnings, in our words with PEFT's phrases: a tied module trained without ensure_weight_tying,
+    ensure_weight_tying on an untied model, and ensure_weight_tying with nothing tied in the adapter."""
+    with pytest.warns(UserWarning, match="ties lm_head to its input embedding.*`ensure_weight_tying` is not set to True"):
+        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"]))
+    with pytest.warns(UserWarning, match="no tied modules were found in the model"):
+        core.get_peft_model(_tied_llama(tie=False), core.LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"],
+                                                                    ensure_weight_tying=True))
+    with pytest.warns(UserWarning, match="no tied modules are added"):
+        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True))
+    with pytest.raises(core.ConfigError, match="ties trained copies in modules_to_save only"):
+        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True))

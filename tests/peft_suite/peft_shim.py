@@ -66,6 +66,7 @@ if ENGINE == "core":
     from core.methods._trainable_tokens import TrainableTokensWrapper
     from core.modules_to_save import ModulesToSaveWrapper
 
+    REAL_WRAPPERS = (_peft_utils.ModulesToSaveWrapper, _peft_utils.TrainableTokensWrapper)
     _peft_utils.ModulesToSaveWrapper = ModulesToSaveWrapper
     _peft_utils.TrainableTokensWrapper = TrainableTokensWrapper
 
@@ -158,6 +159,19 @@ _methods: dict[str, set[str]] = {}
 
 
 def pytest_collection_modifyitems(session, config, items):
+    if ENGINE == "core":
+        # PEFT's test modules that import the wrapper classes from their defining module (`from peft.utils.other
+        # import ModulesToSaveWrapper`) bound real peft's class before the names above existed there: rebind those
+        # names in the test modules only (real peft's own modules keep theirs, so its own wrapping is unchanged)
+        import sys
+
+        served = {_peft_utils.ModulesToSaveWrapper.__name__: (REAL_WRAPPERS[0], ModulesToSaveWrapper),
+                  _peft_utils.TrainableTokensWrapper.__name__: (REAL_WRAPPERS[1], TrainableTokensWrapper)}
+        for name, module in list(sys.modules.items()):
+            if name.startswith("peft_tests.") and module is not None:
+                for attr, (real, ours) in served.items():
+                    if getattr(module, attr, None) is real:
+                        setattr(module, attr, ours)
     for item in items:
         methods = _methods_of(item)
         internal = getattr(item, "originalname", None) in PEFT_INTERNAL and "out-of-scope" not in methods
