@@ -109,10 +109,11 @@ def cannot_wrap(module: nn.Module, path: str = "") -> str | None:
     """None if ``module`` (at ``path``) can be trained in full beside an adapter; otherwise why not."""
     if isinstance(module, _CONTAINERS):
         member = next(iter(module._modules or module._parameters), "0")
+        # PEFT's phrase first (code written for PEFT matches it), then why and what to write instead
         return (
-            f"modules_to_save: '{path}' is a {type(module).__name__}, a container the model indexes rather than "
-            f"calls, so it cannot be swapped for a trainable copy. Name the modules inside it instead "
-            f"(e.g. '{path}.{member}')."
+            f"modules_to_save cannot be applied to modules of type {type(module).__name__} ('{path}'): the model "
+            f"indexes such a container rather than calling it, so it cannot be swapped for a trainable copy. Name "
+            f"the modules inside it instead (e.g. '{path}.{member}')."
         )
     if hasattr(module, "adapter_names") and hasattr(module, "base_layer"):
         return (

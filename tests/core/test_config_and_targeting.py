@@ -282,8 +282,12 @@ def test_selection_rules_match_peft(family, kwargs, expected):
 
 
 def test_exclude_modules_wins_over_targets():
-    with pytest.raises(TargetError, match="selected no module"):
+    # PEFT's sentence first, then which modules were kept out
+    with pytest.raises(TargetError, match=r"No modules were targeted for adaptation. This might be caused by a combination.*"
+                                          r"matched only model.layers.0.self_attn.q_proj"):
         core.get_peft_model(make_model("llama"), core.LoraConfig(r=4, target_modules=["q_proj"], exclude_modules=["q_proj"]))
+    with pytest.raises(TargetError, match=r"No modules were targeted for adaptation.*modules_to_save keep out"):
+        core.get_peft_model(make_model("llama"), core.LoraConfig(r=4, target_modules=["lm_head"], modules_to_save=["lm_head"]))
 
 
 def test_layers_to_transform_that_removes_every_match_is_an_error():
