@@ -18,9 +18,10 @@ from tests.peft_suite import run
 
 FILES = ["test_config.py", "test_mapping.py"]
 KEYWORD = "(LoraConfig or IA3Config or TestGetPeftModel) and not AdaLora"
-# measured 2026-12-07 (this slice, our engine, cases of our methods): 37 pass, 25 fail (was 25 / 37 before PEFT's
-# config-level API); what still fails and why: docs/peft-compatibility.md
-FLOOR = 37
+# measured 2026-12-07 (this slice, our engine, cases of our methods): 41 pass, 8 fail, and 12 tests of PEFT's private
+# version state are filed "peft-internal" and not counted (37 / 25 before the peft_type keyword and PeftConfig's
+# loader; 25 / 37 before PEFT's config-level API); what still fails and why: docs/peft-compatibility.md
+FLOOR = 41
 
 
 @pytest.mark.slow
