@@ -37,15 +37,20 @@ from core import targeting
 from core.errors import ConfigError, TargetError
 
 
+class _NotAList(ConfigError, TypeError):
+    """target_parameters given as a string: a TypeError too, as PEFT raises."""
+
+
 def check_config(config: Any) -> None:
     """Refuse the LoRA settings that cannot apply to a parameter; ``config.target_parameters`` is normalised."""
     names = config.target_parameters
     if names is None:
         return
     if isinstance(names, str):
-        raise ConfigError(
-            f"target_parameters must be a list of parameter names such as ['experts.gate_up_proj'], not the string "
-            f"{names!r} (a regular expression is not supported here, as in PEFT)."
+        # PEFT's sentence first (code written for PEFT matches it; a TypeError too, as PEFT raises), then ours
+        raise _NotAList(
+            f"`target_parameters` must be a list of strings or None. Write a list of parameter names such as "
+            f"['experts.gate_up_proj'], not the string {names!r} (a regular expression is not supported here)."
         )
     try:
         names = sorted({str(n) for n in names})
@@ -334,8 +339,8 @@ def inject(model: nn.Module, config: Any, adapter_name: str, *, initialise: bool
         before = sorted(f"{p}.{n}" for p, ns in existing.items() for n in ns)
         raise TargetError(
             f"Adapter '{adapter_name}' targets other parameters than the adapters already in this model "
-            f"({', '.join(before[:4])}{', …' if len(before) > 4 else ''}): every adapter of a model must use the same "
-            f"target_parameters, because their nesting decides the saved keys."
+            f"({', '.join(before[:4])}{', …' if len(before) > 4 else ''}): all adapters must target the same set of "
+            f"parameters (target_parameters), because their nesting decides the saved keys."
         )
     keys = []
     for path, pname in chosen:

@@ -42,6 +42,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
+from core.errors import TargetError
 from core.methods import _lora_fused, _param_lora, _trainable_tokens
 from core.methods._layer import WrapsBaseLayer
 from core.methods.contract import MethodFacts
@@ -682,9 +683,14 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     Resolves the config's targets in place (defaults and ``all-linear`` become the list of names, as PEFT
     writes them). Returns the adapted module names.
     """
-    if config.target_parameters and config.target_modules == []:
-        # only parameters (PEFT's convention: target_modules=[]); None would still mean the architecture's defaults
-        selection = targeting.TargetSelection(target_modules=[])
+    # only parameters (PEFT's convention): target_modules [] or "", or None on a model without default targets
+    # (None on an architecture that has them still means those modules, as in PEFT)
+    parameters_only = bool(config.target_parameters) and config.target_modules in ([], "")
+    if config.target_parameters and config.target_modules is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        parameters_only = model_type not in targeting.LORA_DEFAULT_TARGETS
+    if parameters_only:
+        selection = targeting.TargetSelection(target_modules=config.target_modules)
     else:
         selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
     config.target_modules = selection.target_modules
@@ -707,7 +713,14 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         module.add_adapter(adapter_name, config, module_name, initialise=initialise)
     selected = list(selection.selected)
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
-        selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+        try:
+            selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+        except TargetError as exc:
+            if not parameters_only or "matches no parameter" not in str(exc):
+                raise
+            # PEFT's sentence first (code written for PEFT matches it), then which entry matched nothing
+            raise TargetError(f"No `target_modules` passed but also no `target_parameters` found. Please check the "
+                              f"values for these arguments. ({exc})") from None
     _trainable_tokens.inject(model, config, adapter_name)  # last, as PEFT: an embedding that is a LoRA target is refused
     return selected
 
