@@ -176,9 +176,11 @@ class PeftModel(nn.Module):
             # The base biases are one set of tensors: two adapters training them would train and save the same
             # tensors, so saving one adapter would write what the other trained (PEFT refuses this too).
             raise ValueError(
-                f"Adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter '{with_bias[0]}' already trains "
-                f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
-                f"train biases: use bias='none' for '{adapter_name}'."
+                # PEFT's phrase first (code written for PEFT matches it), then which adapters and what to do
+                f"{peft_config.peft_type.value} supports only 1 adapter with bias. When using multiple adapters, only one "
+                f"may train the model's biases: adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter "
+                f"'{with_bias[0]}' already trains them (bias='{self.peft_config[with_bias[0]].bias}'). Use bias='none' "
+                f"for '{adapter_name}'."
             )
         model = self.base_model.model
         if peft_config.base_model_name_or_path is None:

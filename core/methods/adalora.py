@@ -145,7 +145,9 @@ class AdaLoraConfig(PeftConfig):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
                 raise ConfigError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
         if isinstance(self.orth_reg_weight, bool) or not isinstance(self.orth_reg_weight, (int, float)) or self.orth_reg_weight < 0:
-            raise ConfigError(f"orth_reg_weight must be a number ≥ 0, got {self.orth_reg_weight!r}.")
+            # PEFT's sentence (code written for PEFT matches it)
+            raise ConfigError(f"`orth_reg_weight` should be greater than or equal to 0, but the value passed is "
+                              f"{self.orth_reg_weight!r}: it weighs AdaLoRA's orthogonality penalty.")
         if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool):
             raise ConfigError(f"lora_alpha must be a number, got {self.lora_alpha!r}.")
         if not 0.0 <= float(self.lora_dropout) < 1.0:

@@ -175,9 +175,11 @@ def _check_lora_bias(config: LoraConfig) -> None:
     if not isinstance(config.lora_bias, bool):
         raise ConfigError(f"lora_bias must be true or false, got {config.lora_bias!r}.")
     if config.lora_bias and config.init_lora_weights not in (True, False):
-        raise ConfigError(f"lora_bias=True works with init_lora_weights true or false only, got {config.init_lora_weights!r}.")
+        # PEFT's opening words first (code written for PEFT matches them), then ours
+        raise ConfigError(f"The argument lora_bias=True is only supported with init_lora_weights true or false, got "
+                          f"{config.init_lora_weights!r}.")
     if config.lora_bias and config.use_dora:
-        raise ConfigError("lora_bias=True cannot be combined with DoRA (use_dora); turn one of them off.")
+        raise ConfigError("The argument lora_bias=True is not supported with DoRA (use_dora); turn one of them off.")
 
 
 def _add_bias_update(layer: "LoraLayer", name: str, sign: float) -> None:
@@ -354,7 +356,8 @@ class LoraLayer(WrapsBaseLayer):
         half = weight.dtype in (torch.float16, torch.bfloat16) or not weight.is_floating_point()
         factory = {"device": weight.device, "dtype": torch.float32 if half else weight.dtype}
         if config.lora_bias and self.kind == "embedding":
-            raise ConfigError(f"{module_name}: lora_bias=True is not supported on an embedding (as in PEFT); do not target it.")
+            raise ConfigError(f"{module_name}: lora_bias=True is not supported for Embedding layers (as in PEFT); do not "
+                              f"target it, or set lora_bias=False.")
         if config.lora_bias and getattr(self.base_layer, "bias", None) is None:
             warnings.warn(f"{module_name}: lora_bias=True on a {type(self.base_layer).__name__} without a bias: the "
                           f"adapter cannot be merged into it.", stacklevel=3)
@@ -711,6 +714,15 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         if adapter_name in module.r:
             module.delete_adapter(adapter_name)
         module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+    # A rank_pattern / alpha_pattern key that matches no adapted module is a typo PEFT warns about (same rule as
+    # _pattern_value: a regex matching the end of the module name)
+    for attr in ("rank_pattern", "alpha_pattern"):
+        patterns = getattr(config, attr) or {}
+        unmatched = sorted(k for k in patterns if not any(re.match(rf"(.*\.)?({k})$", n) for n in selection.selected))
+        if unmatched:
+            warnings.warn(f"The following {attr} keys did not match any targeted module and were ignored: {unmatched}. "
+                          f"(Adapted modules: {', '.join(selection.selected[:4])}{', …' if len(selection.selected) > 4 else ''}.)",
+                          RuntimeWarning, stacklevel=4)
     selected = list(selection.selected)
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
         try:

@@ -236,7 +236,7 @@ def test_config_errors():
         core.AdaLoraConfig(total_step=10, target_r=16)
     with pytest.raises(ConfigError, match="beta1"):
         core.AdaLoraConfig(total_step=10, beta1=1.0)
-    with pytest.raises(ConfigError, match="orth_reg_weight"):
+    with pytest.raises(ConfigError, match="`orth_reg_weight` should be greater than or equal to 0, but the value passed is"):
         core.AdaLoraConfig(total_step=10, orth_reg_weight=-1)
     with pytest.raises(ConfigError, match="deltaT"):
         core.AdaLoraConfig(total_step=10, deltaT=0)

@@ -651,3 +651,19 @@ def test_peft_type_keyword_is_taken_as_peft_takes_it(cls):
     assert config.peft_type is own and config.to_dict()["peft_type"] == own.value
     peft = pytest.importorskip("peft")  # the oracle keeps its own method too
     assert getattr(peft, cls.__name__)(peft_type="test").peft_type.value == own.value
+
+
+@pytest.mark.parametrize("engine", ["core", "peft"])
+def test_a_rank_or_alpha_pattern_key_that_matches_no_adapted_module_warns(engine):
+    """PEFT warns (RuntimeWarning) about rank_pattern / alpha_pattern keys that match no adapted module (a typo would
+    otherwise be ignored silently), naming exactly those keys; matched keys never warn. Same on our engine."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib.get_peft_model(make_model("llama"), lib.LoraConfig(r=4, target_modules=["q_proj"], rank_pattern={"q_proj": 2},
+                                                               alpha_pattern={r"layers\.0\.self_attn\.q_proj": 3}))
+    assert not [w for w in caught if "did not match any targeted module" in str(w.message)]
+    with pytest.warns(RuntimeWarning, match=r"rank_pattern keys did not match any targeted module and were ignored: "
+                                            r"\['v_proj'\]"):
+        lib.get_peft_model(make_model("llama"), lib.LoraConfig(r=4, target_modules=["q_proj"],
+                                                               rank_pattern={"q_proj": 2, "v_proj": 2}))

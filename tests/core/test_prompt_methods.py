@@ -233,7 +233,7 @@ def test_clear_errors(tmp_path):
         core.PromptTuningConfig(num_virtual_tokens=0)
     with pytest.raises(core.ConfigError, match="prompt_tuning_init_text"):
         core.PromptTuningConfig(num_virtual_tokens=2, prompt_tuning_init="TEXT", tokenizer_name_or_path="x")
-    with pytest.raises(core.ConfigError, match="tokenizer_name_or_path"):
+    with pytest.raises(core.ConfigError, match="When prompt_tuning_init='TEXT', tokenizer_name_or_path can't be None: name"):
         core.PromptTuningConfig(num_virtual_tokens=2, prompt_tuning_init="TEXT", prompt_tuning_init_text="hello")
     with pytest.raises(core.ConfigError, match="MLP or LSTM"):
         core.PromptEncoderConfig(num_virtual_tokens=2, encoder_reparameterization_type="GRU")
