@@ -917,6 +917,14 @@ def get_peft_model(
             f"is added on top of them.{same} To start again from the base model, call unload() on the PeftModel first.",
             UserWarning, stacklevel=2,
         )
+    # As PEFT: the config names the model the adapter is made on; a different name given in the config is replaced
+    # (with a warning), so the saved adapter_config.json never names another base model
+    old_name, new_name = peft_config.base_model_name_or_path, getattr(model, "name_or_path", None) or None
+    if old_name is not None and old_name != new_name:
+        warnings.warn(f"The PEFT config's `base_model_name_or_path` was renamed from '{old_name}' to '{new_name}': the "
+                      f"adapter is made on this model, so its file names it. Please ensure that the correct base model "
+                      f"is loaded when loading this checkpoint.", UserWarning, stacklevel=2)
+    peft_config.base_model_name_or_path = new_name
     if revision is not None:
         if peft_config.revision is not None and peft_config.revision != revision:
             warnings.warn(f"The config's revision {peft_config.revision!r} is replaced by revision={revision!r}.", stacklevel=2)

@@ -732,3 +732,21 @@ def test_weight_tying_warnings():
         core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True))
     with pytest.raises(core.ConfigError, match="ties trained copies in modules_to_save only"):
         core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True))
+
+
+@pytest.mark.parametrize("engine", ["core", "peft"])
+@pytest.mark.parametrize("own_name", [None, "my/base"])
+def test_get_peft_model_names_the_model_it_adapts(engine, own_name):
+    """PEFT's get_peft_model writes the adapted model's name into base_model_name_or_path, replacing (with a warning)
+    a different name the config carried; our engine does the same."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    model = nn.Sequential(nn.Linear(4, 4))
+    if own_name is not None:
+        model.name_or_path = own_name
+    config = lib.LoraConfig(target_modules=["0"], base_model_name_or_path="another/base")
+    with pytest.warns(UserWarning, match=f"`base_model_name_or_path` was renamed from 'another/base' to '{own_name}'"):
+        lib.get_peft_model(model, config)
+    assert config.base_model_name_or_path == own_name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same name: no warning
+        lib.get_peft_model(nn.Sequential(nn.Linear(4, 4)), lib.LoraConfig(target_modules=["0"]))
