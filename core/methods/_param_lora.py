@@ -286,9 +286,13 @@ def select(model: nn.Module, names: list[str]) -> list[tuple[str, str]]:
                 continue
             used.update(hits)
             if wrapper is not None:
+                # PEFT's sentence first (code written for PEFT matches it), then where the clash comes from
+                base = getattr(wrapper, "base_layer", None) or getattr(wrapper, "original_module", None) or wrapper
                 raise TargetError(
-                    f"target_parameters entry '{hits[0]}' selects '{key}', but '{path}' is already wrapped by "
-                    f"{type(wrapper).__name__} (it is in target_modules or modules_to_save). Name it in one place only."
+                    f"Trying to wrap an `nn.Parameter` of layer '{path}' of type {type(base).__name__}, which is not a "
+                    f"valid target. target_parameters entry '{hits[0]}' selects '{key}', but '{path}' is already "
+                    f"wrapped by {type(wrapper).__name__} (it is in target_modules or modules_to_save). Name it in "
+                    f"one place only."
                 )
             if not path:
                 raise TargetError(f"target_parameters entry '{hits[0]}' selects '{key}', a parameter of the model "

@@ -720,9 +720,9 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         patterns = getattr(config, attr) or {}
         unmatched = sorted(k for k in patterns if not any(re.match(rf"(.*\.)?({k})$", n) for n in selection.selected))
         if unmatched:
-            warnings.warn(f"The following {attr} keys did not match any targeted module and were ignored: {unmatched}. "
-                          f"(Adapted modules: {', '.join(selection.selected[:4])}{', …' if len(selection.selected) > 4 else ''}.)",
-                          RuntimeWarning, stacklevel=4)
+            adapted = ", ".join(selection.selected[:4]) + (", …" if len(selection.selected) > 4 else "")
+            warnings.warn(f"{attr}: the adapted modules are {adapted or 'none'}. The following {attr} keys did not "
+                          f"match any targeted module and were ignored: {unmatched}", RuntimeWarning, stacklevel=4)
     selected = list(selection.selected)
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
         try:

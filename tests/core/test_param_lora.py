@@ -202,7 +202,8 @@ def test_settings_that_cannot_apply_are_refused_by_name():
 def test_targets_that_select_nothing_or_clash_are_refused():
     with pytest.raises(TargetError, match=r"'experts.gate_proj' matches no parameter.*experts.gate_up_proj"):
         ours("qwen3_moe", target_parameters=["experts.gate_proj"])
-    with pytest.raises(TargetError, match=r"q_proj.weight.*already wrapped by LoraLayer"):
+    with pytest.raises(TargetError, match=r"Trying to wrap an `nn.Parameter` of layer '.*q_proj' of type Linear, which is "
+                                          r"not a valid target\..*q_proj.weight.*already wrapped by LoraLayer"):
         ours("qwen3_moe", target_modules=["q_proj"], target_parameters=["q_proj.weight"])
     model = ours("qwen3_moe")
     with pytest.raises(TargetError, match=r"all adapters must target the same set of parameters \(target_parameters\)"):
