@@ -168,8 +168,16 @@ def pytest_collection_modifyitems(session, config, items):
         # names in the test modules only (real peft's own modules keep theirs, so its own wrapping is unchanged)
         import sys
 
+        # and PEFT's LoRA layer base class (`from peft.tuners.lora.layer import LoraLayer`), which the tests use in
+        # isinstance checks to find the adapted layers: ours holds the same public attributes (lora_A / lora_B /
+        # lora_embedding_A / lora_embedding_B / r / scaling per adapter name)
+        from peft.tuners.lora.layer import LoraLayer as _RealLoraLayer
+
+        from core.methods.lora import LoraLayer as _OurLoraLayer
+
         served = {_peft_utils.ModulesToSaveWrapper.__name__: (REAL_WRAPPERS[0], ModulesToSaveWrapper),
-                  _peft_utils.TrainableTokensWrapper.__name__: (REAL_WRAPPERS[1], TrainableTokensWrapper)}
+                  _peft_utils.TrainableTokensWrapper.__name__: (REAL_WRAPPERS[1], TrainableTokensWrapper),
+                  "LoraLayer": (_RealLoraLayer, _OurLoraLayer)}
         for name, module in list(sys.modules.items()):
             if name.startswith("peft_tests.") and module is not None:
                 for attr, (real, ours) in served.items():
