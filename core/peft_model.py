@@ -267,19 +267,26 @@ class PeftModel(nn.Module):
                           "_tied_weights_keys, or its config says tie_word_embeddings=False): nothing is tied.",
                           UserWarning, stacklevel=4)
             return None
+        embedding = model.get_input_embeddings()
+        embed_path = next(n for n, m in model.named_modules() if m is embedding)
+        if not embedding_saved and embedding_targeted:
+            # PEFT's rewrite: the embedding is the target the tied modules follow (lora.inject adds them last, tied)
+            if isinstance(targets, str):
+                config.target_modules = rf"(?:{targets}|^{re.escape(embed_path)}$)"
+            else:
+                kept = sorted(set(targets or []) | {embed_path})
+                for path in tied:
+                    entry = next((m for m in kept if re.match(rf"(^|.*\.){re.escape(m)}($|\..*)", path)), None)
+                    if entry is not None and entry != embed_path:
+                        kept.remove(entry)
+                config.target_modules = kept
+            config.target_modules_to_tie = list(tied)  # not a field: recomputed from the model when loaded
+            return None
         if not embedding_saved:
-            if embedding_targeted:
-                raise ConfigError(
-                    f"ensure_weight_tying=True with a tied module in target_modules ({', '.join(tied)} share the input "
-                    f"embedding's weight): Adapter Studio ties trained copies in modules_to_save only, not LoRA updates. "
-                    f"Put the embedding in modules_to_save instead, or set ensure_weight_tying=False (the LoRA updates "
-                    f"of the tied modules then stay separate).")
             warnings.warn(f"ensure_weight_tying=True, but no tied modules are added: neither modules_to_save nor "
                           f"target_modules names the input embedding or {', '.join(tied)}, so there is nothing to tie.",
                           UserWarning, stacklevel=4)
             return None
-        embedding = model.get_input_embeddings()
-        embed_path = next(n for n, m in model.named_modules() if m is embedding)
         if isinstance(getattr(embedding, "original_module", None), nn.Module):  # already wrapped (a second adapter)
             embedding = embedding.original_module
         # PEFT's rewrite: the embedding's own path in, every entry that names a tied module out (they follow it)

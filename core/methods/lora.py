@@ -336,7 +336,8 @@ class LoraLayer(WrapsBaseLayer):
 
     # ---- adapters ---------------------------------------------------------------------------------
 
-    def add_adapter(self, name: str, config: LoraConfig, module_name: str, *, initialise: bool = True) -> None:
+    def add_adapter(self, name: str, config: LoraConfig, module_name: str, *, initialise: bool = True,
+                    tied_to: "LoraLayer | None" = None) -> None:
         """Create adapter ``name`` with this module's rank/alpha; ``initialise=False`` skips init (weights follow)."""
         r = _pattern_value(config.rank_pattern, module_name, config.r)
         alpha = _pattern_value(config.alpha_pattern, module_name, config.lora_alpha)
@@ -370,6 +371,21 @@ class LoraLayer(WrapsBaseLayer):
         else:
             self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
             self.lora_B[name] = nn.Linear(r, self.out_features, bias=config.lora_bias, **factory)  # lora_bias: (out,)
+        if tied_to is not None:
+            # ensure_weight_tying, as PEFT: this module's weight is the input embedding's (tied), so its update is the
+            # embedding's too. A linear head (V, D) uses the embedding's matrices transposed -- lora_A (r, D) is the
+            # embedding's lora_embedding_B (D, r)ᵀ and lora_B (V, r) its lora_embedding_A (r, V)ᵀ, as Parameters on
+            # the same storage; another embedding shares them as they are. Nothing of its own to initialise.
+            emb_A, emb_B = tied_to.lora_embedding_A[name], tied_to.lora_embedding_B[name]
+            if self.kind == "embedding":
+                self.lora_embedding_A[name], self.lora_embedding_B[name] = emb_A, emb_B
+            elif self.kind == "linear" and config.r == tied_to.r[name] and self.r[name] == tied_to.r[name]:
+                self.lora_A[name].weight = nn.Parameter(emb_B.t())
+                self.lora_B[name].weight = nn.Parameter(emb_A.t())
+            else:
+                raise ConfigError(f"{module_name}: ensure_weight_tying ties a Linear or Embedding with the input embedding's "
+                                  f"adapter of the same rank, not a {type(self.base_layer).__name__} of rank {self.r[name]}.")
+            initialise = False
         init = config.init_lora_weights
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
@@ -697,7 +713,11 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     else:
         selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
     config.target_modules = selection.target_modules
-    for module_name in selection.selected:
+    # ensure_weight_tying with tied modules among the targets (PeftModel._weight_tying): they follow the input
+    # embedding's adapter, so they are added after every other target, tied to it
+    tied = [p for p in (getattr(config, "target_modules_to_tie", None) or [])]
+    selection.selected = [n for n in selection.selected if n not in tied]
+    for module_name in selection.selected + tied:
         module = model.get_submodule(module_name)
         if not isinstance(module, LoraLayer):
             base = module
@@ -713,7 +733,8 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
         # (get_peft_model warns about it); so do we
         if adapter_name in module.r:
             module.delete_adapter(adapter_name)
-        module.add_adapter(adapter_name, config, module_name, initialise=initialise)
+        source = model.get_input_embeddings() if module_name in tied else None
+        module.add_adapter(adapter_name, config, module_name, initialise=initialise, tied_to=source)
     # A rank_pattern / alpha_pattern key that matches no adapted module is a typo PEFT warns about (same rule as
     # _pattern_value: a regex matching the end of the module name)
     for attr in ("rank_pattern", "alpha_pattern"):
@@ -723,7 +744,7 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
             adapted = ", ".join(selection.selected[:4]) + (", …" if len(selection.selected) > 4 else "")
             warnings.warn(f"{attr}: the adapted modules are {adapted or 'none'}. The following {attr} keys did not "
                           f"match any targeted module and were ignored: {unmatched}", RuntimeWarning, stacklevel=4)
-    selected = list(selection.selected)
+    selected = list(selection.selected) + tied
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
         try:
             selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)

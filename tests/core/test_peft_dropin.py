@@ -730,8 +730,6 @@ def test_weight_tying_warnings():
                                                                     ensure_weight_tying=True))
     with pytest.warns(UserWarning, match="no tied modules are added"):
         core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True))
-    with pytest.raises(core.ConfigError, match="ties trained copies in modules_to_save only"):
-        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj", "lm_head"], ensure_weight_tying=True))
 
 
 @pytest.mark.parametrize("engine", ["core", "peft"])
@@ -750,3 +748,39 @@ def test_get_peft_model_names_the_model_it_adapts(engine, own_name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same name: no warning
         lib.get_peft_model(nn.Sequential(nn.Linear(4, 4)), lib.LoraConfig(target_modules=["0"]))
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "lm_head"], ["q_proj", "embed_tokens"], r".*(q_proj|lm_head)"])
+def test_ensure_weight_tying_ties_the_lora_updates_of_tied_modules(targets, tmp_path):
+    """LoRA with ``ensure_weight_tying=True`` targeting a module tied to the input embedding: as in PEFT, the
+    embedding gets the adapter and every module tied to it uses the embedding's matrices -- lm_head's lora_A (r, D)
+    is the embedding's lora_B (D, r) transposed and its lora_B (V, r) the embedding's lora_A (r, V) transposed, on the
+    same storage. The configs match PEFT's, training keeps the tie, files load both ways to the same logits, and
+    merging writes the one update into both (now untied) matrices."""
+    peft = pytest.importorskip("peft")
+    ids = torch.tensor([[3, 9, 27, 4, 51]])
+    made = {}
+    for lib in (core, peft):
+        model = lib.get_peft_model(_tied_llama(), lib.LoraConfig(r=4, target_modules=targets, ensure_weight_tying=True,
+                                                                 init_lora_weights=False))
+        inner = model.base_model.model
+        embed, head = inner.model.embed_tokens, inner.lm_head
+        assert head.lora_A["default"].weight.data_ptr() == embed.lora_embedding_B["default"].data_ptr()
+        assert head.lora_B["default"].weight.data_ptr() == embed.lora_embedding_A["default"].data_ptr()
+        made[lib.__name__] = model
+    ours, theirs = made["core"].peft_config["default"].target_modules, made["peft"].peft_config["default"].target_modules
+    assert ours == (theirs if isinstance(theirs, str) else sorted(theirs))
+    model = made["core"]
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+    inner = model.base_model.model
+    torch.testing.assert_close(inner.lm_head.lora_A["default"].weight, inner.model.embed_tokens.lora_embedding_B["default"].t())
+    model.eval()
+    expected = model(input_ids=ids).logits
+    model.save_pretrained(tmp_path)
+    for lib in (core, peft):
+        torch.testing.assert_close(lib.PeftModel.from_pretrained(_tied_llama(), tmp_path)(input_ids=ids).logits, expected)
+    merged = model.merge_and_unload()
+    torch.testing.assert_close(merged(input_ids=ids).logits, expected, rtol=1e-4, atol=1e-5)
