@@ -154,6 +154,13 @@ PEFT_INTERNAL = {
     # test_other.py: sets PEFT's private `_active_adapter` attribute of its ModulesToSaveWrapper to a name that does
     # not exist; our wrapper keeps its active adapters elsewhere (`active_adapters`), so the private name means nothing.
     "test_transient_attribute_access_non_existing_adapter": "sets the private ModulesToSaveWrapper._active_adapter",
+    # test_lora_variants.py: build PEFT's own layer class (`peft.tuners.lora.layer.Linear`) or a subclass of its
+    # LoraLayer and patch its private variant registry (`lora_variants`) to check PEFT's variant resolution; no
+    # public behaviour of an engine is involved.
+    "test_unregistered_variant_raises_error": "patches PEFT's layer-internal variant registry (lora_variants)",
+    "test_invalid_variant_combination_raises_error": "patches PEFT's layer-internal variant registry (lora_variants)",
+    "test_unsorted_variant_keys_raises_error": "patches PEFT's layer-internal variant registry (lora_variants)",
+    "test_multiple_string_variants_in_init_lora_weights": "subclasses PEFT's LoraLayer to test its variant registry",
 }
 
 
