@@ -246,6 +246,7 @@ class PeftModel(nn.Module):
         the embedding's copy)."""
         if not hasattr(config, "ensure_weight_tying"):
             return None
+        config.target_modules_to_tie = None  # set below when this model's tied modules are among the targets
         model = self.base_model.model
         tied = tied_with_embedding(model)
         to_save = list(getattr(config, "modules_to_save", None) or [])

@@ -905,11 +905,6 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>完整训练并随适配器一起保存的模块（例如新的输出头）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="29" />
-        <source>On a model whose output head shares the input embedding's weight: keep the trained copies in modules_to_save tied too (one matrix).</source>
-        <translation>当模型的输出头与输入嵌入共享权重时：让 modules_to_save 中训练的副本也保持绑定（同一个矩阵）。</translation>
-    </message>
-    <message>
         <location filename="../../studio/field_help.py" line="30" />
         <source>The layer stores its weight as (in, out), like GPT-2's Conv1D.</source>
         <translation>该层以 (in, out) 形式存储权重，如 GPT-2 的 Conv1D。</translation>
@@ -1349,6 +1344,11 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/field_help.py" line="119" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
         <translation>每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="29" />
+        <source>On a model whose output head shares the input embedding's weight: keep what the adapter trains for them tied too (one modules_to_save copy, one LoRA update).</source>
+        <translation>当模型的输出头与输入嵌入共享权重时：让适配器为它们训练的内容也保持绑定（同一个 modules_to_save 副本、同一个 LoRA 更新）。</translation>
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="100" />

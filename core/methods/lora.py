@@ -99,8 +99,8 @@ class LoraConfig(PeftConfig):
     )
     ensure_weight_tying: bool = field(
         default=False,
-        metadata={"help": "On a model whose output head shares the input embedding's weight: keep the trained copies "
-                          "in modules_to_save tied too (one matrix)."},
+        metadata={"help": "On a model whose output head shares the input embedding's weight: keep what the adapter "
+                          "trains for them tied too (one modules_to_save copy, one LoRA update)."},
     )
     fan_in_fan_out: bool = field(default=False, metadata={"help": "The layer stores its weight as (in, out), like GPT-2's Conv1D."})
     use_rslora: bool = field(default=False, metadata={"help": "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."})
@@ -379,7 +379,7 @@ class LoraLayer(WrapsBaseLayer):
             emb_A, emb_B = tied_to.lora_embedding_A[name], tied_to.lora_embedding_B[name]
             if self.kind == "embedding":
                 self.lora_embedding_A[name], self.lora_embedding_B[name] = emb_A, emb_B
-            elif self.kind == "linear" and config.r == tied_to.r[name] and self.r[name] == tied_to.r[name]:
+            elif self.kind == "linear" and self.r[name] == tied_to.r[name]:
                 self.lora_A[name].weight = nn.Parameter(emb_B.t())
                 self.lora_B[name].weight = nn.Parameter(emb_A.t())
             else:
@@ -739,9 +739,10 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     # _pattern_value: a regex matching the end of the module name)
     for attr in ("rank_pattern", "alpha_pattern"):
         patterns = getattr(config, attr) or {}
-        unmatched = sorted(k for k in patterns if not any(re.match(rf"(.*\.)?({k})$", n) for n in selection.selected))
+        every = selection.selected + tied
+        unmatched = sorted(k for k in patterns if not any(re.match(rf"(.*\.)?({k})$", n) for n in every))
         if unmatched:
-            adapted = ", ".join(selection.selected[:4]) + (", …" if len(selection.selected) > 4 else "")
+            adapted = ", ".join(every[:4]) + (", …" if len(every) > 4 else "")
             warnings.warn(f"{attr}: the adapted modules are {adapted or 'none'}. The following {attr} keys did not "
                           f"match any targeted module and were ignored: {unmatched}", RuntimeWarning, stacklevel=4)
     selected = list(selection.selected) + tied
