@@ -51,8 +51,23 @@ class TaskType(str, enum.Enum):
     FEATURE_EXTRACTION = "FEATURE_EXTRACTION"
 
 
+class _ConfigType(type):
+    """Lets a config take PEFT's ``peft_type=`` keyword, which PEFT accepts on every config and then replaces
+    with the class's own method (code written for PEFT passes it, e.g. ``AdaLoraConfig(peft_type="ADALORA")``).
+    The class's own method is taken as given; any other value is dropped with a warning, never silently."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if "peft_type" in kwargs:
+            given = kwargs.pop("peft_type")
+            own = getattr(cls, "peft_type", None)
+            if own is not None and given not in (own, own.value):
+                warnings.warn(f"peft_type={given!r} is ignored: a {cls.__name__} is always {own.value} "
+                              f"(PEFT replaces the value the same way).", UserWarning, stacklevel=2)
+        return super().__call__(*args, **kwargs)
+
+
 @dataclass
-class PeftConfig:
+class PeftConfig(metaclass=_ConfigType):
     """Fields every adapter config has. Subclasses add their method's fields.
 
     Subclasses set ``peft_type`` as a class variable and may list PEFT fields they do not implement in
@@ -82,6 +97,13 @@ class PeftConfig:
                 # PEFT's sentence first (code written for PEFT matches it), then ours
                 raise ConfigError(f"Invalid task type: '{self.task_type}'. Must be one of the following task types: "
                                   f"{allowed}. (task_type {self.task_type!r} is not one of them.)") from None
+
+    def check_complete(self) -> None:
+        """Raise :class:`ConfigError` naming a setting this method cannot work without that is still empty.
+
+        PEFT accepts such a config (it can be written, read, copied and pickled with the setting left ``None``)
+        and fails only when an adapter is built from it; so do we: every place that builds an adapter (or a run)
+        from a config calls this first. The base config needs nothing."""
 
     @property
     def is_prompt_learning(self) -> bool:

@@ -31,9 +31,15 @@ class ModulesToSaveWrapper(nn.Module):
         self.active_adapters: list[str] = []
         self.disabled = False
 
-    def add_adapter(self, name: str) -> None:
-        """Give adapter ``name`` its own copy of the original module."""
-        self.modules_to_save[name] = copy.deepcopy(self.original_module)
+    def add_adapter(self, name: str, tied_to: nn.Module | None = None) -> None:
+        """Give adapter ``name`` its own copy of the original module. ``tied_to``: the trained copy of the input
+        embedding this module's weight is tied to (``ensure_weight_tying``): the copy then uses that copy's
+        ``weight`` Parameter itself, so the tied modules train, save and merge as one matrix (V, D)."""
+        memo = {}
+        if tied_to is not None:
+            # deepcopy would clone the tied (V, D) weight; hand it the trained copy's Parameter instead
+            memo[id(self.original_module.weight)] = tied_to.weight
+        self.modules_to_save[name] = copy.deepcopy(self.original_module, memo)
         if not self.active_adapters:
             self.active_adapters = [name]
 
@@ -122,10 +128,11 @@ def cannot_wrap(module: nn.Module, path: str = "") -> str | None:
     """None if ``module`` (at ``path``) can be trained in full beside an adapter; otherwise why not."""
     if isinstance(module, _CONTAINERS):
         member = next(iter(module._modules or module._parameters), "0")
+        # PEFT's phrase first (code written for PEFT matches it), then why and what to write instead
         return (
-            f"modules_to_save: '{path}' is a {type(module).__name__}, a container the model indexes rather than "
-            f"calls, so it cannot be swapped for a trainable copy. Name the modules inside it instead "
-            f"(e.g. '{path}.{member}')."
+            f"modules_to_save cannot be applied to modules of type {type(module).__name__} ('{path}'): the model "
+            f"indexes such a container rather than calling it, so it cannot be swapped for a trainable copy. Name "
+            f"the modules inside it instead (e.g. '{path}.{member}')."
         )
     if hasattr(module, "adapter_names") and hasattr(module, "base_layer"):
         return (
@@ -133,3 +140,35 @@ def cannot_wrap(module: nn.Module, path: str = "") -> str | None:
             f"target and trained in full. Remove it from target_modules or from modules_to_save."
         )
     return None
+
+
+# The module names PEFT treats as the tied pair of a language model (the input embedding and the output head).
+EMBEDDING_NAMES = ("embed_tokens", "lm_head")
+
+
+def tied_with_embedding(model: nn.Module) -> list[str]:
+    """Paths of the modules whose weight *is* the input embedding's weight (``lm_head`` of a model with tied word
+    embeddings), as the model declares them in ``_tied_weights_keys`` (a list of parameter names, transformers v4,
+    or a {tied: source} dict, v5, also on submodules). Empty when the model's config says
+    ``tie_word_embeddings=False`` (tying switched off for this checkpoint) or the model declares nothing."""
+    if getattr(getattr(model, "config", None), "tie_word_embeddings", None) is False:
+        return []
+    declared = getattr(model, "_tied_weights_keys", None)
+    if not declared:
+        return []
+    if not isinstance(declared, dict):
+        return sorted({name.rpartition(".")[0] for name in declared})
+    pairs: dict[str, str] = {}
+    for prefix, module in model.named_modules():
+        own = getattr(module, "_tied_weights_keys", None)
+        if isinstance(own, dict):
+            pairs.update({f"{prefix}.{k}" if prefix else k: f"{prefix}.{v}" if prefix else v for k, v in own.items()})
+    get = getattr(model, "get_input_embeddings", None)
+    embedding = get() if callable(get) else None
+    if embedding is None:
+        return []
+    mine = {id(p) for p in embedding.parameters()}
+    # every name a parameter of the input embedding goes by (tied names included), wrapper segments removed
+    names = {n.replace("original_module.", "").replace("base_layer.", "")
+             for n, p in model.named_parameters(remove_duplicate=False) if id(p) in mine}
+    return sorted({k.rpartition(".")[0] for k, v in pairs.items() if v in names})

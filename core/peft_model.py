@@ -26,11 +26,11 @@ import torch
 from torch import nn
 
 from core.config import CONFIG_NAME, PICKLED_WEIGHTS_NAME, WEIGHTS_NAME, PeftConfig, PeftType, TaskType
-from core.errors import AdapterLoadError
+from core.errors import AdapterLoadError, ConfigError
 from core.methods.contract import HOOKS
 from core.methods.registry import REGISTRY, load_config
 from core import mixed_batch
-from core.modules_to_save import ModulesToSaveWrapper, cannot_wrap
+from core.modules_to_save import EMBEDDING_NAMES, ModulesToSaveWrapper, cannot_wrap, tied_with_embedding
 
 PREFIX = "base_model.model."
 # Parameter-name prefixes the methods use; an adapter name must not start with one (PEFT issue #2699).
@@ -195,14 +195,17 @@ class PeftModel(nn.Module):
             )
         if peft_config.peft_type not in REGISTRY:
             raise ValueError(f"{peft_config.peft_type.value} is not available in this version of Adapter Studio yet.")
+        peft_config.check_complete()  # e.g. a prompt-learning config without num_virtual_tokens (PEFT accepts it as a config)
         with_bias = [n for n, c in self.peft_config.items() if getattr(c, "bias", "none") != "none"]
         if with_bias and getattr(peft_config, "bias", "none") != "none":
             # The base biases are one set of tensors: two adapters training them would train and save the same
             # tensors, so saving one adapter would write what the other trained (PEFT refuses this too).
             raise ValueError(
-                f"Adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter '{with_bias[0]}' already trains "
-                f"the model's biases (bias='{self.peft_config[with_bias[0]].bias}'). Only one adapter per model may "
-                f"train biases: use bias='none' for '{adapter_name}'."
+                # PEFT's phrase first (code written for PEFT matches it), then which adapters and what to do
+                f"{peft_config.peft_type.value} supports only 1 adapter with bias. When using multiple adapters, only one "
+                f"may train the model's biases: adapter '{adapter_name}' has bias='{peft_config.bias}', but adapter "
+                f"'{with_bias[0]}' already trains them (bias='{self.peft_config[with_bias[0]].bias}'). Use bias='none' "
+                f"for '{adapter_name}'."
             )
         model = self.base_model.model
         if peft_config.base_model_name_or_path is None:
@@ -264,7 +267,69 @@ class PeftModel(nn.Module):
                 if p.device.type != "meta":
                     module._parameters[leaf] = nn.Parameter(p.detach().to("meta"), requires_grad=p.requires_grad)
 
+    def _weight_tying(self, config: PeftConfig) -> tuple[str, list[str]] | None:
+        """PEFT's ``ensure_weight_tying`` check for a LoRA config, before its adapter is made: warns as PEFT does
+        when tying is asked for but there is nothing to tie, or a tied module is adapted without it. Returns
+        (input embedding path, tied module paths) when the trained copies in ``modules_to_save`` are to be tied, and
+        then rewrites ``modules_to_save`` as PEFT does: the input embedding in, the modules tied to it out (they get
+        the embedding's copy)."""
+        if not hasattr(config, "ensure_weight_tying"):
+            return None
+        config.target_modules_to_tie = None  # set below when this model's tied modules are among the targets
+        model = self.base_model.model
+        tied = tied_with_embedding(model)
+        to_save = list(getattr(config, "modules_to_save", None) or [])
+        embedding_saved = any(m.split(".")[-1] in EMBEDDING_NAMES for m in to_save)
+        targets = config.target_modules
+        if isinstance(targets, str):
+            embedding_targeted = any(re.fullmatch(targets, n) for n in EMBEDDING_NAMES)
+        else:
+            embedding_targeted = any(str(t).split(".")[-1] in EMBEDDING_NAMES for t in targets or [])
+        if not config.ensure_weight_tying:
+            if tied and (embedding_saved or embedding_targeted):
+                warnings.warn(
+                    f"This model ties {', '.join(tied)} to its input embedding and the adapter trains one of them, but "
+                    f"`ensure_weight_tying` is not set to True: the adapter's trained copies stay separate (merging "
+                    f"then unties them). Set ensure_weight_tying=True to keep them tied.", UserWarning, stacklevel=4)
+            return None
+        if not tied:
+            warnings.warn("ensure_weight_tying=True, but no tied modules were found in the model (it declares no "
+                          "_tied_weights_keys, or its config says tie_word_embeddings=False): nothing is tied.",
+                          UserWarning, stacklevel=4)
+            return None
+        embedding = model.get_input_embeddings()
+        embed_path = next(n for n, m in model.named_modules() if m is embedding)
+        if not embedding_saved and embedding_targeted:
+            # PEFT's rewrite: the embedding is the target the tied modules follow (lora.inject adds them last, tied)
+            if isinstance(targets, str):
+                config.target_modules = rf"(?:{targets}|^{re.escape(embed_path)}$)"
+            else:
+                kept = sorted(set(targets or []) | {embed_path})
+                for path in tied:
+                    entry = next((m for m in kept if re.match(rf"(^|.*\.){re.escape(m)}($|\..*)", path)), None)
+                    if entry is not None and entry != embed_path:
+                        kept.remove(entry)
+                config.target_modules = kept
+            config.target_modules_to_tie = list(tied)  # not a field: recomputed from the model when loaded
+            return None
+        if not embedding_saved:
+            warnings.warn(f"ensure_weight_tying=True, but no tied modules are added: neither modules_to_save nor "
+                          f"target_modules names the input embedding or {', '.join(tied)}, so there is nothing to tie.",
+                          UserWarning, stacklevel=4)
+            return None
+        if isinstance(getattr(embedding, "original_module", None), nn.Module):  # already wrapped (a second adapter)
+            embedding = embedding.original_module
+        # PEFT's rewrite: the embedding's own path in, every entry that names a tied module out (they follow it)
+        to_save = to_save + ([embed_path] if embed_path not in to_save else [])
+        for path in tied:
+            entry = next((m for m in to_save if re.match(rf"(^|.*\.){re.escape(m)}($|\..*)", path)), None)
+            if entry is not None and entry != embed_path:
+                to_save.remove(entry)
+        config.modules_to_save = to_save
+        return embed_path, tied
+
     def _add_modules_to_save(self, adapter_name: str, config: PeftConfig) -> None:
+        tying = self._weight_tying(config)
         names = list(getattr(config, "modules_to_save", None) or [])
         model = self.base_model.model
         if getattr(config, "task_type", None) == TaskType.SEQ_CLS:
@@ -294,6 +359,17 @@ class PeftModel(nn.Module):
                 parent, _, child = path.rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
             module.add_adapter(adapter_name)
+        if tying is not None:
+            # each module tied to the embedding gets a copy whose weight is the embedding copy's own Parameter
+            embed_path, tied = tying
+            source = model.get_submodule(embed_path).modules_to_save[adapter_name]
+            for path in tied:
+                module = model.get_submodule(path)
+                if not isinstance(module, ModulesToSaveWrapper):
+                    module = ModulesToSaveWrapper(module, path)
+                    parent, _, child = path.rpartition(".")
+                    setattr(model.get_submodule(parent) if parent else model, child, module)
+                module.add_adapter(adapter_name, tied_to=source)
 
     def set_adapter(self, adapter_name: str | list[str], inference_mode: bool = False) -> None:
         """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen).
@@ -750,6 +826,7 @@ class PeftModel(nn.Module):
         folder = _resolve_load_options("load_adapter", model_id, torch_device, ephemeral_gpu_offload, kwargs)
         config = load_config(folder)
         config.inference_mode = not is_trainable
+        key_mapping = _key_mapping(self.base_model.model, config, key_mapping)
         state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
         self.add_adapter(adapter_name, config, low_cpu_mem_usage=low_cpu_mem_usage,
                          autocast_adapter_dtype=autocast_adapter_dtype, initialise=False)
@@ -884,6 +961,7 @@ class PeftModel(nn.Module):
         klass = cls
         if cls is PeftModel and config.task_type == TaskType.CAUSAL_LM:
             klass = PeftModelForCausalLM
+        key_mapping = _key_mapping(model, config, key_mapping)
         state = _map_keys(read_adapter_weights(folder, allow_pickle=allow_pickle, device=torch_device), key_mapping)
         peft = klass(model, config, adapter_name, autocast_adapter_dtype=autocast_adapter_dtype,
                      low_cpu_mem_usage=low_cpu_mem_usage, initialise=False)
@@ -930,13 +1008,24 @@ def get_peft_model(
             "get_peft_model(mixed=True): models that mix adapter methods are not supported; every adapter of a "
             "model uses one method. Call get_peft_model without mixed."
         )
-    adapted = next((name for name, m in model.named_modules() if isinstance(m, AdapterLayer)), None)
+    adapted = next(((name, m) for name, m in model.named_modules() if isinstance(m, AdapterLayer)), None)
     if adapted is not None:
+        # an adapter of the same name in a layer the new config targets is re-initialised there, as PEFT does
+        same = f" Its adapter '{adapter_name}' is re-initialised where the new config targets it." \
+            if adapter_name in adapted[1].adapter_names() else ""
         warnings.warn(
-            f"You are trying to modify a model that already holds adapter layers (e.g. '{adapted}'): the new adapter "
-            f"is added on top of them. To start again from the base model, call unload() on the PeftModel first.",
+            f"You are trying to modify a model that already holds adapter layers (e.g. '{adapted[0]}'): the new adapter "
+            f"is added on top of them.{same} To start again from the base model, call unload() on the PeftModel first.",
             UserWarning, stacklevel=2,
         )
+    # As PEFT: the config names the model the adapter is made on; a different name given in the config is replaced
+    # (with a warning), so the saved adapter_config.json never names another base model
+    old_name, new_name = peft_config.base_model_name_or_path, getattr(model, "name_or_path", None) or None
+    if old_name is not None and old_name != new_name:
+        warnings.warn(f"The PEFT config's `base_model_name_or_path` was renamed from '{old_name}' to '{new_name}': the "
+                      f"adapter is made on this model, so its file names it. Please ensure that the correct base model "
+                      f"is loaded when loading this checkpoint.", UserWarning, stacklevel=2)
+    peft_config.base_model_name_or_path = new_name
     if revision is not None:
         if peft_config.revision is not None and peft_config.revision != revision:
             warnings.warn(f"The config's revision {peft_config.revision!r} is replaced by revision={revision!r}.", stacklevel=2)
@@ -1003,18 +1092,32 @@ def _apply_device_map(peft_model: nn.Module, device_map: Any, verb: str) -> None
     peft_model.to(device)
 
 
+def _key_mapping(model: nn.Module, config: PeftConfig, key_mapping: dict[str, str] | None) -> dict[str, str] | None:
+    """The mapping to apply to a file's keys: the caller's, else (as PEFT) the model's own
+    ``_checkpoint_conversion_mapping``, which newer transformers models carry to read checkpoints of their older
+    layout (e.g. ``^model`` -> ``model.language_model``), so an adapter saved on the old layout loads on the new one.
+    Prompt-learning files hold no module paths (``prompt_embeddings``): no mapping of the model's for them."""
+    if key_mapping is None and not (config.is_prompt_learning or config.peft_type == PeftType.ADAPTION_PROMPT):
+        key_mapping = getattr(model, "_checkpoint_conversion_mapping", None)
+    return key_mapping or None
+
+
 def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None) -> dict[str, torch.Tensor]:
-    """PEFT's ``key_mapping``: the first regex that matches a key rewrites it (``re.sub``)."""
+    """PEFT's ``key_mapping``: the first regex that matches a key rewrites it (``re.sub``). As in PEFT the
+    patterns see the module path inside the model, without the file's ``base_model.model.`` prefix (a
+    ``^model`` pattern means the model's own ``model`` submodule)."""
     if not key_mapping:
         return state
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
+        prefix = next((p for p in ("base_model.model.", "base_model.") if key.startswith(p)), "")
+        key = key[len(prefix):]
         for pattern, replacement in key_mapping.items():
             new, n = re.subn(pattern, replacement, key)
             if n:
                 key = new
                 break
-        out[key] = tensor
+        out[prefix + key] = tensor
     return out
 
 

@@ -194,6 +194,7 @@ def create_project(
     # Validate everything before writing anything: the configs, then the targets against the model.
     try:
         peft_config = config_from_dict(method_config, source="the method settings")
+        peft_config.check_complete()  # a run needs every setting its adapter is built from (e.g. num_virtual_tokens)
     except ConfigError as exc:
         if not experts:
             raise

@@ -226,6 +226,12 @@ def select(
             hint = f" Closest real names: {', '.join(closest_names(targets, names))}."
         elif getattr(config, "layers_to_transform", None) is not None:
             hint = f" (layers_to_transform={config.layers_to_transform} removed every match.)"
+        if selection.excluded:
+            # PEFT's sentence first (code written for PEFT matches it), then which modules and why
+            raise TargetError(
+                f"No modules were targeted for adaptation. This might be caused by a combination of target_modules with "
+                f"exclude_modules or modules_to_save: {method}'s {what} matched only {', '.join(selection.excluded[:5])}, "
+                f"which exclude_modules or modules_to_save keep out (a module trained in full is never also adapted).")
         raise TargetError(f"{method}: {what} selected no module of this model.{hint}")
     return selection
 

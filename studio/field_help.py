@@ -26,6 +26,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "Name of the block list (e.g. 'layers', 'h') that layers_to_transform indexes."),
     QT_TRANSLATE_NOOP("FieldHelp", "Also train biases: 'none', 'all', or 'lora_only'."),
     QT_TRANSLATE_NOOP("FieldHelp", "Modules trained in full and saved with the adapter (e.g. a new head)."),
+    QT_TRANSLATE_NOOP("FieldHelp", "On a model whose output head shares the input embedding's weight: keep what the adapter trains for them tied too (one modules_to_save copy, one LoRA update)."),
     QT_TRANSLATE_NOOP("FieldHelp", "The layer stores its weight as (in, out), like GPT-2's Conv1D."),
     QT_TRANSLATE_NOOP("FieldHelp", "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."),
     QT_TRANSLATE_NOOP("FieldHelp", "Weight-decomposed LoRA: also learn a per-output magnitude."),

@@ -206,6 +206,7 @@ ZH.update({
     "Name of the block list (e.g. 'layers', 'h') that layers_to_transform indexes.": "layers_to_transform 所索引的块列表名称（例如 'layers'、'h'）。",
     "Also train biases: 'none', 'all', or 'lora_only'.": "同时训练偏置：'none'、'all' 或 'lora_only'。",
     "Modules trained in full and saved with the adapter (e.g. a new head).": "完整训练并随适配器一起保存的模块（例如新的输出头）。",
+    "On a model whose output head shares the input embedding's weight: keep what the adapter trains for them tied too (one modules_to_save copy, one LoRA update).": "当模型的输出头与输入嵌入共享权重时：让适配器为它们训练的内容也保持绑定（同一个 modules_to_save 副本、同一个 LoRA 更新）。",
     "The layer stores its weight as (in, out), like GPT-2's Conv1D.": "该层以 (in, out) 形式存储权重，如 GPT-2 的 Conv1D。",
     "Scale by alpha / sqrt(r) (rank-stabilised LoRA).": "按 alpha / sqrt(r) 缩放（秩稳定的 LoRA）。",
     "Weight-decomposed LoRA: also learn a per-output magnitude.": "权重分解的 LoRA：额外学习每个输出的幅度。",

@@ -905,449 +905,454 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>完整训练并随适配器一起保存的模块（例如新的输出头）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="29" />
+        <location filename="../../studio/field_help.py" line="30" />
         <source>The layer stores its weight as (in, out), like GPT-2's Conv1D.</source>
         <translation>该层以 (in, out) 形式存储权重，如 GPT-2 的 Conv1D。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="30" />
+        <location filename="../../studio/field_help.py" line="31" />
         <source>Scale by alpha / sqrt(r) (rank-stabilised LoRA).</source>
         <translation>按 alpha / sqrt(r) 缩放（秩稳定的 LoRA）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="31" />
+        <location filename="../../studio/field_help.py" line="32" />
         <source>Weight-decomposed LoRA: also learn a per-output magnitude.</source>
         <translation>权重分解的 LoRA：额外学习每个输出的幅度。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="32" />
+        <location filename="../../studio/field_help.py" line="33" />
         <source>True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random.</source>
         <translation>True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="33" />
+        <location filename="../../studio/field_help.py" line="34" />
         <source>Per-module rank overrides, name/regex -&gt; r.</source>
         <translation>按模块覆盖秩，名称/正则表达式 -&gt; r。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="34" />
+        <location filename="../../studio/field_help.py" line="35" />
         <source>Per-module alpha overrides.</source>
         <translation>按模块覆盖 alpha。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="35" />
+        <location filename="../../studio/field_help.py" line="36" />
         <source>Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias.</source>
         <translation>给 lora_B 加一个可训练的偏置 (out,)，与更新同样缩放；合并时加到该层的偏置上。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="36" />
+        <location filename="../../studio/field_help.py" line="37" />
         <source>Token ids whose rows of the input embedding train (e.g. newly added tokens), or per embedding module: its name mapped to a list of ids.</source>
         <translation>要训练其输入嵌入行的 token id（例如新加入的 token），或按嵌入模块给出：模块名对应一个 id 列表。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="37" />
+        <location filename="../../studio/field_help.py" line="38" />
         <source>Parameters to adapt by name or name suffix, e.g. 'experts.gate_up_proj' and 'experts.down_proj' for the experts of a MoE model (one update per expert).</source>
         <translation>按名称或名称后缀指定要适配的参数，例如 MoE 模型专家的 'experts.gate_up_proj' 和 'experts.down_proj'（每个专家一个更新）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="38" />
+        <location filename="../../studio/field_help.py" line="39" />
         <source>How many virtual tokens to learn (≥ 1).</source>
         <translation>要学习的虚拟 token 数量（≥ 1）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="39" />
+        <location filename="../../studio/field_help.py" line="40" />
         <source>Width of one virtual token; filled in from the model (hidden size).</source>
         <translation>单个虚拟 token 的宽度；根据模型填入（隐藏层大小）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="40" />
+        <location filename="../../studio/field_help.py" line="41" />
         <source>1 for decoder-only models (PEFT: 2 for encoder-decoder); filled in.</source>
         <translation>仅解码器模型为 1（PEFT：编码器-解码器为 2）；自动填入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="41" />
+        <location filename="../../studio/field_help.py" line="42" />
         <source>Attention heads; filled in from the model.</source>
         <translation>注意力头数；根据模型填入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="42" />
+        <location filename="../../studio/field_help.py" line="43" />
         <source>Transformer blocks; filled in from the model.</source>
         <translation>Transformer 块数；根据模型填入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="43" />
+        <location filename="../../studio/field_help.py" line="44" />
         <source>RANDOM (normal noise), SAMPLE_VOCAB (embeddings of random tokens) or TEXT (of a given text).</source>
         <translation>RANDOM（正态噪声）、SAMPLE_VOCAB（随机 token 的嵌入）或 TEXT（给定文本的嵌入）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="44" />
+        <location filename="../../studio/field_help.py" line="45" />
         <source>The text whose token embeddings start the prompt (TEXT).</source>
         <translation>用其 token 嵌入来初始化提示的文本（TEXT）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="45" />
+        <location filename="../../studio/field_help.py" line="46" />
         <source>Tokenizer (folder or hub id) that splits prompt_tuning_init_text (TEXT).</source>
         <translation>用于切分 prompt_tuning_init_text 的分词器（文件夹或 Hub ID）（TEXT）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="46" />
+        <location filename="../../studio/field_help.py" line="47" />
         <source>Extra arguments for loading that tokenizer.</source>
         <translation>加载该分词器的额外参数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="47" />
+        <location filename="../../studio/field_help.py" line="48" />
         <source>The encoder that produces the virtual tokens: MLP (recommended) or LSTM.</source>
         <translation>生成虚拟 token 的编码器：MLP（推荐）或 LSTM。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="48" />
+        <location filename="../../studio/field_help.py" line="49" />
         <source>Hidden width h of the encoder; empty means the model's hidden size.</source>
         <translation>编码器的隐藏宽度 h；留空表示使用模型的隐藏层大小。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="49" />
+        <location filename="../../studio/field_help.py" line="50" />
         <source>LSTM layers (the MLP always has three Linear layers).</source>
         <translation>LSTM 层数（MLP 总是包含三个 Linear 层）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="50" />
+        <location filename="../../studio/field_help.py" line="51" />
         <source>Dropout between LSTM layers, in [0, 1).</source>
         <translation>LSTM 层之间的 dropout，取值范围 [0, 1)。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="51" />
+        <location filename="../../studio/field_help.py" line="52" />
         <source>Hidden width h of the projection MLP; empty means token_dim.</source>
         <translation>投影 MLP 的隐藏宽度 h；留空表示 token_dim。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="52" />
+        <location filename="../../studio/field_help.py" line="53" />
         <source>Produce the prefixes with a two-layer MLP (more parameters, steadier training).</source>
         <translation>用两层 MLP 生成前缀（参数更多，训练更稳定）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="53" />
+        <location filename="../../studio/field_help.py" line="54" />
         <source>None: random prefixes. 'zero': all-zero prefixes (or a zero last MLP layer).</source>
         <translation>None：随机前缀。'zero'：全零前缀（或最后一层 MLP 为零）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="54" />
+        <location filename="../../studio/field_help.py" line="55" />
         <source>Name of the attention modules in each block; filled in from the architecture.</source>
         <translation>每个块中注意力模块的名称；根据架构填入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="55" />
+        <location filename="../../studio/field_help.py" line="56" />
         <source>Learned prompt tokens per adapted layer (e.g. 10).</source>
         <translation>每个被适配层学习的提示 token 数（例如 10）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="56" />
+        <location filename="../../studio/field_help.py" line="57" />
         <source>How many of the top layers get a prompt (e.g. 8).</source>
         <translation>顶部有多少层获得提示（例如 8）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="57" />
+        <location filename="../../studio/field_help.py" line="58" />
         <source>Rank every adapted module starts with (r is ignored).</source>
         <translation>每个被适配模块的初始秩（忽略 r）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="58" />
+        <location filename="../../studio/field_help.py" line="59" />
         <source>Average rank per module at the end: the budget is target_r × modules.</source>
         <translation>结束时每个模块的平均秩：预算为 target_r × 模块数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="59" />
+        <location filename="../../studio/field_help.py" line="60" />
         <source>Warm-up optimizer steps before any rank is pruned.</source>
         <translation>在剪枝任何秩之前的预热优化步数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="60" />
+        <location filename="../../studio/field_help.py" line="61" />
         <source>Final optimizer steps trained with the rank pattern fixed.</source>
         <translation>在秩模式固定后训练的最后优化步数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="61" />
+        <location filename="../../studio/field_help.py" line="62" />
         <source>Re-allocate the ranks every deltaT steps during the budget phase.</source>
         <translation>在预算阶段每 deltaT 步重新分配一次秩。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="62" />
+        <location filename="../../studio/field_help.py" line="63" />
         <source>Moving-average factor of the sensitivity, in (0, 1).</source>
         <translation>敏感度的滑动平均系数，取值范围 (0, 1)。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="63" />
+        <location filename="../../studio/field_help.py" line="64" />
         <source>Moving-average factor of the uncertainty, in (0, 1).</source>
         <translation>不确定度的滑动平均系数，取值范围 (0, 1)。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="64" />
+        <location filename="../../studio/field_help.py" line="65" />
         <source>Weight of the orthogonality penalty added to the training loss (≥ 0).</source>
         <translation>加到训练损失上的正交惩罚权重（≥ 0）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="65" />
+        <location filename="../../studio/field_help.py" line="66" />
         <source>Number of optimizer steps of the whole run (required; &gt; tinit + tfinal).</source>
         <translation>整个运行的优化步数（必填；&gt; tinit + tfinal）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="66" />
+        <location filename="../../studio/field_help.py" line="67" />
         <source>Kept triplets per module ('&lt;path&gt;.lora_E' -&gt; init_r booleans); written by training.</source>
         <translation>每个模块保留的三元组（'&lt;path&gt;.lora_E' -&gt; init_r 个布尔值）；由训练写入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="67" />
+        <location filename="../../studio/field_help.py" line="68" />
         <source>Unused by AdaLoRA (init_r sets the rank); kept for PEFT's file format.</source>
         <translation>AdaLoRA 不使用（秩由 init_r 决定）；为兼容 PEFT 的文件格式而保留。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="68" />
+        <location filename="../../studio/field_help.py" line="69" />
         <source>Scale numerator: the update is multiplied by alpha / init_r.</source>
         <translation>缩放分子：更新乘以 alpha / init_r。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="69" />
+        <location filename="../../studio/field_help.py" line="70" />
         <source>True: E zero, A and B normal(0, 0.02) (starts equal to the base). False: all random.</source>
         <translation>True：E 为零，A 和 B 服从 normal(0, 0.02)（开始时与基础模型相同）。False：全部随机。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="70" />
+        <location filename="../../studio/field_help.py" line="71" />
         <source>Modules to rescale: a list of names or name suffixes, a full-match regex, or 'all-linear'. None: the architecture's usual ones (bloom: query_key_value + mlp.dense_4h_to_h).</source>
         <translation>要重新缩放的模块：名称或名称后缀的列表、完整匹配的正则表达式，或 'all-linear'。None：该架构的常用模块（bloom：query_key_value + mlp.dense_4h_to_h）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="71" />
+        <location filename="../../studio/field_help.py" line="72" />
         <source>Targets whose input (not output) is rescaled, as in the paper's MLP vector; must be among target_modules. None: the architecture's usual ones.</source>
         <translation>缩放其输入（而非输出）的目标，对应论文中的 MLP 向量；必须属于 target_modules。None：该架构的常用模块。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="72" />
+        <location filename="../../studio/field_help.py" line="73" />
         <source>Start the vectors at one (the model starts equal to the base). False: random.</source>
         <translation>向量初始化为 1（开始时模型与基础模型相同）。False：随机。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="73" />
+        <location filename="../../studio/field_help.py" line="74" />
         <source>Optimizer steps to take (ignored when num_epochs &gt; 0).</source>
         <translation>要执行的优化步数（num_epochs &gt; 0 时忽略）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="74" />
+        <location filename="../../studio/field_help.py" line="75" />
         <source>Passes over the training data; 0 = use max_steps.</source>
         <translation>遍历训练数据的轮数；0 = 使用 max_steps。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="75" />
+        <location filename="../../studio/field_help.py" line="76" />
         <source>Examples per micro-batch and process.</source>
         <translation>每个微批次、每个进程的样本数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="76" />
+        <location filename="../../studio/field_help.py" line="77" />
         <source>Micro-batches summed into one optimizer step (a bigger batch without more memory).</source>
         <translation>累加为一个优化步的微批次数（不增加内存即可得到更大的批次）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="77" />
+        <location filename="../../studio/field_help.py" line="78" />
         <source>Peak learning rate of AdamW.</source>
         <translation>AdamW 的峰值学习率。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="78" />
+        <location filename="../../studio/field_help.py" line="79" />
         <source>LoRA+: the B matrices learn this many times faster (e.g. 16); 0 = off.</source>
         <translation>LoRA+：B 矩阵的学习速度是其他参数的这么多倍（例如 16）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="79" />
+        <location filename="../../studio/field_help.py" line="80" />
         <source>AdamW weight decay.</source>
         <translation>AdamW 权重衰减。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="80" />
+        <location filename="../../studio/field_help.py" line="81" />
         <source>AdamW beta1.</source>
         <translation>AdamW beta1。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="81" />
+        <location filename="../../studio/field_help.py" line="82" />
         <source>AdamW beta2.</source>
         <translation>AdamW beta2。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="82" />
+        <location filename="../../studio/field_help.py" line="83" />
         <source>AdamW epsilon.</source>
         <translation>AdamW epsilon。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="83" />
+        <location filename="../../studio/field_help.py" line="84" />
         <source>After warm-up: 'linear' or 'cosine' decay to 0, or 'constant'.</source>
         <translation>预热之后：'linear' 或 'cosine' 衰减到 0，或 'constant'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="84" />
+        <location filename="../../studio/field_help.py" line="85" />
         <source>Steps of linear warm-up from 0 to the learning rate.</source>
         <translation>从 0 线性预热到学习率的步数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="85" />
+        <location filename="../../studio/field_help.py" line="86" />
         <source>Clip the gradient norm to this; 0 = no clipping.</source>
         <translation>将梯度范数裁剪到此值；0 = 不裁剪。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="86" />
+        <location filename="../../studio/field_help.py" line="87" />
         <source>Recompute activations in backward: less memory, ~30 % slower.</source>
         <translation>在反向传播中重新计算激活：更省内存，约慢 30 %。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="87" />
+        <location filename="../../studio/field_help.py" line="88" />
         <source>LoRA: layers reading the same input (q/k/v, gate/up) share one dropout mask per step instead of one each (PEFT's way): faster, but a different regulariser.</source>
         <translation>LoRA：读取同一输入的层（q/k/v、gate/up）每步共用一个 dropout 掩码，而不是各自生成一个（PEFT 的做法）：更快，但正则化效果不同。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="88" />
+        <location filename="../../studio/field_help.py" line="89" />
         <source>Where to train: 'auto' (a GPU when there is one, else the CPU), 'cpu', 'cuda', 'cuda:N' (the GPU numbered N) or 'mps' (Apple GPU). Under accelerate launch / torchrun each process takes its own GPU.</source>
         <translation>在哪里训练：'auto'（有 GPU 时用 GPU，否则用 CPU）、'cpu'、'cuda'、'cuda:N'（编号为 N 的 GPU）或 'mps'（Apple GPU）。在 accelerate launch / torchrun 下每个进程使用自己的 GPU。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="89" />
+        <location filename="../../studio/field_help.py" line="90" />
         <source>'auto' (bf16 on GPUs that have it, else fp16; none on CPU), 'no', 'bf16', 'fp16'.</source>
         <translation>'auto'（支持的 GPU 上用 bf16，否则 fp16；CPU 上不用）、'no'、'bf16'、'fp16'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="90" />
+        <location filename="../../studio/field_help.py" line="91" />
         <source>How the frozen base model's weights are held: 'float32', 'bfloat16', 'float16', '8bit' or '4bit' (QLoRA: bitsandbytes, exactly as transformers' BitsAndBytesConfig quantizes).</source>
         <translation>冻结的基础模型权重以何种精度保存：'float32'、'bfloat16'、'float16'、'8bit' 或 '4bit'（QLoRA：用 bitsandbytes，与 transformers 的 BitsAndBytesConfig 量化结果完全相同）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="91" />
+        <location filename="../../studio/field_help.py" line="92" />
         <source>4-bit base only: 'nf4' (NormalFloat, as in QLoRA) or 'fp4'.</source>
         <translation>仅用于 4 位基础模型：'nf4'（NormalFloat，与 QLoRA 相同）或 'fp4'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="92" />
+        <location filename="../../studio/field_help.py" line="93" />
         <source>4-bit base only: quantize the quantization scales too (about 0.4 bit a weight less).</source>
         <translation>仅用于 4 位基础模型：对量化缩放因子也进行量化（每个权重约少 0.4 位）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="93" />
+        <location filename="../../studio/field_help.py" line="94" />
         <source>8-bit / 4-bit base: the dtype its layers compute in and its unquantized modules are held in: 'float32', 'bfloat16' or 'float16'.</source>
         <translation>8 位 / 4 位基础模型：各层的计算精度，以及未量化模块的保存精度：'float32'、'bfloat16' 或 'float16'。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="94" />
+        <location filename="../../studio/field_help.py" line="95" />
         <source>Seed of data order, dropout and adapter initialisation.</source>
         <translation>数据顺序、dropout 和适配器初始化的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="95" />
+        <location filename="../../studio/field_help.py" line="96" />
         <source>Report a step event every this many steps.</source>
         <translation>每隔这么多步报告一次步骤事件。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="96" />
+        <location filename="../../studio/field_help.py" line="97" />
         <source>Evaluate on the validation split every this many steps (and at the end); 0 = only at the end.</source>
         <translation>每隔这么多步（以及结束时）在验证集上评估；0 = 仅在结束时评估。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="97" />
+        <location filename="../../studio/field_help.py" line="98" />
         <source>Examples per evaluation batch and process.</source>
         <translation>每个评估批次、每个进程的样本数。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="100" />
+        <location filename="../../studio/field_help.py" line="101" />
         <source>Write a checkpoint every this many steps (and always at the end and on stop); 0 = only then.</source>
         <translation>每隔这么多步写入一个检查点（结束时和停止时总会写入）；0 = 仅在那时写入。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="101" />
+        <location filename="../../studio/field_help.py" line="102" />
         <source>Keep at most this many checkpoints (oldest deleted first); 0 = keep all.</source>
         <translation>最多保留这么多个检查点（最旧的先删除）；0 = 全部保留。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="102" />
+        <location filename="../../studio/field_help.py" line="103" />
         <source>A .jsonl/.json/.csv/.parquet file, a save_to_disk folder, or a cached hub dataset id.</source>
         <translation>一个 .jsonl/.json/.csv/.parquet 文件、一个 save_to_disk 文件夹，或已缓存的 Hub 数据集 ID。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="103" />
+        <location filename="../../studio/field_help.py" line="104" />
         <source>'prompt_completion', 'chat', 'text', or 'auto' (detected from the columns).</source>
         <translation>'prompt_completion'、'chat'、'text' 或 'auto'（根据列检测）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="104" />
+        <location filename="../../studio/field_help.py" line="105" />
         <source>Column with the prompt (prompt_completion format).</source>
         <translation>包含提示的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="105" />
+        <location filename="../../studio/field_help.py" line="106" />
         <source>Column with the answer to learn (prompt_completion format).</source>
         <translation>包含要学习的回答的列（prompt_completion 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="106" />
+        <location filename="../../studio/field_help.py" line="107" />
         <source>Column with the list of {role, content} messages (chat format).</source>
         <translation>包含 {role, content} 消息列表的列（chat 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="107" />
+        <location filename="../../studio/field_help.py" line="108" />
         <source>Column with the raw text (text format).</source>
         <translation>包含原始文本的列（text 格式）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="108" />
+        <location filename="../../studio/field_help.py" line="109" />
         <source>prompt_completion: render prompt and completion as a user/assistant exchange with the chat template (False: plain concatenation).</source>
         <translation>prompt_completion：用聊天模板把提示和补全渲染为一轮 user/assistant 对话（False：直接拼接）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="109" />
+        <location filename="../../studio/field_help.py" line="110" />
         <source>prompt_completion without the chat template: text put between prompt and completion.</source>
         <translation>不使用聊天模板的 prompt_completion：放在提示和补全之间的文本。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="110" />
+        <location filename="../../studio/field_help.py" line="111" />
         <source>'completion': loss on answers / assistant turns only; 'all': on every token.</source>
         <translation>'completion'：只在回答 / assistant 轮次上计算损失；'all'：在每个 token 上计算。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="111" />
+        <location filename="../../studio/field_help.py" line="112" />
         <source>Longer examples are cut to this many tokens (and counted).</source>
         <translation>更长的样本会被截断到这么多 token（并计数）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="112" />
+        <location filename="../../studio/field_help.py" line="113" />
         <source>Pack several short examples into one row of max_length tokens (fewer pad tokens).</source>
         <translation>把多个短样本打包成一行 max_length 个 token（更少的填充 token）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="113" />
+        <location filename="../../studio/field_help.py" line="114" />
         <source>Fraction of the examples held out for evaluation (0: none).</source>
         <translation>留作评估的样本比例（0：不留）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="114" />
+        <location filename="../../studio/field_help.py" line="115" />
         <source>A separate validation file (overrides validation_split).</source>
         <translation>单独的验证文件（覆盖 validation_split）。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="115" />
+        <location filename="../../studio/field_help.py" line="116" />
         <source>Split to use for a hub dataset or a save_to_disk DatasetDict.</source>
         <translation>用于 Hub 数据集或 save_to_disk DatasetDict 的拆分。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="116" />
+        <location filename="../../studio/field_help.py" line="117" />
         <source>Seed of the validation split.</source>
         <translation>验证集拆分的随机种子。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="117" />
+        <location filename="../../studio/field_help.py" line="118" />
         <source>What the data teaches: 'facts' (new facts to remember) or 'style' (a style or format for answers). Training ignores it; the studio warns about a method that measured poorly on it.</source>
         <translation>数据教的内容：'facts'（要记住的新事实）或 'style'（回答的风格或格式）。训练不使用它；若所选方法在这类数据上测得效果差，工作室会提示。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="98" />
-        <location filename="../../studio/field_help.py" line="118" />
+        <location filename="../../studio/field_help.py" line="99" />
+        <location filename="../../studio/field_help.py" line="119" />
         <source>At each evaluation, answer this many validation prompts greedily and score them against their references (exact match, contains, F1, ROUGE-L); 0 = off.</source>
         <translation>每次评估时，用贪心解码回答这么多条验证集提示，并与参考答案比较打分（完全匹配、包含、F1、ROUGE-L）；0 = 关闭。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="99" />
-        <location filename="../../studio/field_help.py" line="119" />
+        <location filename="../../studio/field_help.py" line="29" />
+        <source>On a model whose output head shares the input embedding's weight: keep what the adapter trains for them tied too (one modules_to_save copy, one LoRA update).</source>
+        <translation>当模型的输出头与输入嵌入共享权重时：让适配器为它们训练的内容也保持绑定（同一个 modules_to_save 副本、同一个 LoRA 更新）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="100" />
+        <location filename="../../studio/field_help.py" line="120" />
         <source>Longest answer generated for each evaluation prompt, in tokens.</source>
         <translation>每条评估提示生成的回答的最大长度（token 数）。</translation>
     </message>

@@ -37,15 +37,20 @@ from core import targeting
 from core.errors import ConfigError, TargetError
 
 
+class _NotAList(ConfigError, TypeError):
+    """target_parameters given as a string: a TypeError too, as PEFT raises."""
+
+
 def check_config(config: Any) -> None:
     """Refuse the LoRA settings that cannot apply to a parameter; ``config.target_parameters`` is normalised."""
     names = config.target_parameters
     if names is None:
         return
     if isinstance(names, str):
-        raise ConfigError(
-            f"target_parameters must be a list of parameter names such as ['experts.gate_up_proj'], not the string "
-            f"{names!r} (a regular expression is not supported here, as in PEFT)."
+        # PEFT's sentence first (code written for PEFT matches it; a TypeError too, as PEFT raises), then ours
+        raise _NotAList(
+            f"`target_parameters` must be a list of strings or None. Write a list of parameter names such as "
+            f"['experts.gate_up_proj'], not the string {names!r} (a regular expression is not supported here)."
         )
     try:
         names = sorted({str(n) for n in names})
@@ -282,9 +287,13 @@ def select(model: nn.Module, names: list[str]) -> list[tuple[str, str]]:
                 continue
             used.update(hits)
             if wrapper is not None:
+                # PEFT's sentence first (code written for PEFT matches it), then where the clash comes from
+                base = getattr(wrapper, "base_layer", None) or getattr(wrapper, "original_module", None) or wrapper
                 raise TargetError(
-                    f"target_parameters entry '{hits[0]}' selects '{key}', but '{path}' is already wrapped by "
-                    f"{type(wrapper).__name__} (it is in target_modules or modules_to_save). Name it in one place only."
+                    f"Trying to wrap an `nn.Parameter` of layer '{path}' of type {type(base).__name__}, which is not a "
+                    f"valid target. target_parameters entry '{hits[0]}' selects '{key}', but '{path}' is already "
+                    f"wrapped by {type(wrapper).__name__} (it is in target_modules or modules_to_save). Name it in "
+                    f"one place only."
                 )
             if not path:
                 raise TargetError(f"target_parameters entry '{hits[0]}' selects '{key}', a parameter of the model "
@@ -335,8 +344,8 @@ def inject(model: nn.Module, config: Any, adapter_name: str, *, initialise: bool
         before = sorted(f"{p}.{n}" for p, ns in existing.items() for n in ns)
         raise TargetError(
             f"Adapter '{adapter_name}' targets other parameters than the adapters already in this model "
-            f"({', '.join(before[:4])}{', …' if len(before) > 4 else ''}): every adapter of a model must use the same "
-            f"target_parameters, because their nesting decides the saved keys."
+            f"({', '.join(before[:4])}{', …' if len(before) > 4 else ''}): all adapters must target the same set of "
+            f"parameters (target_parameters), because their nesting decides the saved keys."
         )
     keys = []
     for path, pname in chosen:

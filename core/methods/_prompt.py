@@ -52,15 +52,19 @@ class VirtualTokenConfig(PeftConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # None is accepted here, as PEFT does (the config can be saved, copied, pickled); check_complete refuses
+        # it where an adapter is built.
         n = self.num_virtual_tokens
-        if n is None:
-            raise ConfigError("num_virtual_tokens is required: how many virtual tokens to learn (e.g. 8 or 20).")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ConfigError(f"num_virtual_tokens must be a whole number ≥ 1, got {n!r}.")
         for name in ("token_dim", "num_transformer_submodules", "num_attention_heads", "num_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a whole number ≥ 1 (or left empty to take the model's), got {value!r}.")
+
+    def check_complete(self) -> None:
+        if self.num_virtual_tokens is None:
+            raise ConfigError("num_virtual_tokens is required: how many virtual tokens to learn (e.g. 8 or 20).")
 
 
 def fill_from_model(config: VirtualTokenConfig, model: nn.Module, *, kv_width: bool = False) -> None:
@@ -111,6 +115,8 @@ def check_model(model: nn.Module, method: str, argument: str, why: str) -> None:
     name = type(model).__name__
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ConfigError(f"{method} cannot serve {name}: Adapter Studio's prompt learning is for decoder-only (causal) models.")
+    if type(model).forward is nn.Module.forward:
+        return  # no forward() at all (a bare module tree, e.g. to save and load an adapter): nothing to check yet
     params = inspect.signature(model.forward).parameters
     names = {argument, "past_key_values"} if argument == "cache" else {argument}
     if not names & set(params):
@@ -126,7 +132,10 @@ def encoders(peft_model: nn.Module) -> nn.ModuleDict:
 
 def same_device_dtype(model: nn.Module) -> dict[str, Any]:
     """Factory kwargs that put new adapter tensors beside the model's input embedding."""
-    weight = model.get_input_embeddings().weight
+    get = getattr(model, "get_input_embeddings", None)
+    embedding = get() if callable(get) else None
+    # a bare module tree without an input embedding (prefix tuning needs none): beside its first weight
+    weight = embedding.weight if embedding is not None else next(model.parameters(), torch.empty(0))
     return {"device": weight.device, "dtype": weight.dtype if weight.is_floating_point() else torch.float32}
 
 

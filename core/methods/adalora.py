@@ -145,7 +145,9 @@ class AdaLoraConfig(PeftConfig):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
                 raise ConfigError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
         if isinstance(self.orth_reg_weight, bool) or not isinstance(self.orth_reg_weight, (int, float)) or self.orth_reg_weight < 0:
-            raise ConfigError(f"orth_reg_weight must be a number ≥ 0, got {self.orth_reg_weight!r}.")
+            # PEFT's sentence (code written for PEFT matches it)
+            raise ConfigError(f"`orth_reg_weight` should be greater than or equal to 0, but the value passed is "
+                              f"{self.orth_reg_weight!r}: it weighs AdaLoRA's orthogonality penalty.")
         if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool):
             raise ConfigError(f"lora_alpha must be a number, got {self.lora_alpha!r}.")
         if not 0.0 <= float(self.lora_dropout) < 1.0:
@@ -153,7 +155,9 @@ class AdaLoraConfig(PeftConfig):
         if self.bias not in ("none", "all", "lora_only"):
             raise ConfigError(f"bias must be one of none, all, lora_only; got {self.bias!r}.")
         if self.r != 8:
-            warnings.warn("AdaLoRA ignores r; the starting rank is init_r.", stacklevel=3)
+            # PEFT's sentence first (code written for PEFT matches it), then ours
+            warnings.warn(f"Note that `r` is not used in AdaLora and will be ignored: r={self.r!r} was set, but "
+                          f"AdaLoRA's starting rank is init_r ({self.init_r}).", stacklevel=3)
         self.target_modules = normalise_names(self.target_modules, "target_modules")
         self.exclude_modules = normalise_names(self.exclude_modules, "exclude_modules")
         # PEFT's sentences first (code written for PEFT matches them), then ours
@@ -410,8 +414,10 @@ def inject(model: nn.Module, config: AdaLoraConfig, adapter_name: str, *, initia
             module = SVDLayer(module, module_name)
             parent_name, _, child = module_name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        # get_peft_model twice on one model with the same adapter name: PEFT re-initialises the adapter
+        # (get_peft_model warns about it); so do we
         if adapter_name in module.lora_A:
-            raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
+            module.delete_adapter(adapter_name)
         module.add_adapter(adapter_name, config, initialise=initialise)
     return selection.selected
 

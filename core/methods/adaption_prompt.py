@@ -79,14 +79,19 @@ class AdaptionPromptConfig(PeftConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # None is accepted here, as PEFT does (the config can be saved, copied, pickled); check_complete refuses
+        # it where an adapter is built.
         for name in ("adapter_len", "adapter_layers"):
             value = getattr(self, name)
-            if value is None:
-                raise ConfigError(f"{name} is required for an adaption prompt (e.g. adapter_len=10, adapter_layers=8).")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}.")
         if self.target_modules is not None and not isinstance(self.target_modules, str):
             raise ConfigError(f"target_modules must be one module name (e.g. 'self_attn'), got {self.target_modules!r}.")
+
+    def check_complete(self) -> None:
+        for name in ("adapter_len", "adapter_layers"):
+            if getattr(self, name) is None:
+                raise ConfigError(f"{name} is required for an adaption prompt (e.g. adapter_len=10, adapter_layers=8).")
 
 
 Config = AdaptionPromptConfig

@@ -343,8 +343,10 @@ def inject(model: nn.Module, config: IA3Config, adapter_name: str, *, initialise
                 f"{module_name} is a {'feed-forward' if module.is_feedforward else 'plain'} (IA)³ target for the "
                 f"existing adapters; adapter '{adapter_name}' cannot treat it differently."
             )
+        # get_peft_model twice on one model with the same adapter name: PEFT re-initialises the adapter
+        # (get_peft_model warns about it); so do we
         if adapter_name in module.ia3_l:
-            raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
+            module.delete_adapter(adapter_name)
         module.add_adapter(adapter_name, config, initialise=initialise)
     return selection.selected
 

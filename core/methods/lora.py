@@ -42,6 +42,7 @@ from torch import nn
 
 from core import targeting
 from core.config import ConfigError, PeftConfig, PeftType, normalise_names
+from core.errors import TargetError
 from core.methods import _lora_fused, _param_lora, _trainable_tokens
 from core import mixed_batch
 from core.methods._layer import WrapsBaseLayer
@@ -77,7 +78,7 @@ class LoraConfig(PeftConfig):
         "eva_config": None, "corda_config": None, "megatron_config": None,
         "alora_invocation_tokens": None, "arrow_config": None,
         "use_bdlora": None, "velora_config": None, "kasa_config": None, "lora_ga_config": None,
-        "monteclora_config": None, "ensure_weight_tying": False,
+        "monteclora_config": None,
         "megatron_core": "megatron.core", "qalora_group_size": 16,
     }
 
@@ -96,6 +97,11 @@ class LoraConfig(PeftConfig):
     bias: str = field(default="none", metadata={"help": "Also train biases: 'none', 'all', or 'lora_only'."})
     modules_to_save: list[str] | None = field(
         default=None, metadata={"help": "Modules trained in full and saved with the adapter (e.g. a new head)."}
+    )
+    ensure_weight_tying: bool = field(
+        default=False,
+        metadata={"help": "On a model whose output head shares the input embedding's weight: keep what the adapter "
+                          "trains for them tied too (one modules_to_save copy, one LoRA update)."},
     )
     fan_in_fan_out: bool = field(default=False, metadata={"help": "The layer stores its weight as (in, out), like GPT-2's Conv1D."})
     use_rslora: bool = field(default=False, metadata={"help": "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."})
@@ -171,9 +177,11 @@ def _check_lora_bias(config: LoraConfig) -> None:
     if not isinstance(config.lora_bias, bool):
         raise ConfigError(f"lora_bias must be true or false, got {config.lora_bias!r}.")
     if config.lora_bias and config.init_lora_weights not in (True, False):
-        raise ConfigError(f"lora_bias=True works with init_lora_weights true or false only, got {config.init_lora_weights!r}.")
+        # PEFT's opening words first (code written for PEFT matches them), then ours
+        raise ConfigError(f"The argument lora_bias=True is only supported with init_lora_weights true or false, got "
+                          f"{config.init_lora_weights!r}.")
     if config.lora_bias and config.use_dora:
-        raise ConfigError("lora_bias=True cannot be combined with DoRA (use_dora); turn one of them off.")
+        raise ConfigError("The argument lora_bias=True is not supported with DoRA (use_dora); turn one of them off.")
 
 
 def _add_bias_update(layer: "LoraLayer", name: str, sign: float) -> None:
@@ -343,7 +351,8 @@ class LoraLayer(WrapsBaseLayer):
 
     # ---- adapters ---------------------------------------------------------------------------------
 
-    def add_adapter(self, name: str, config: LoraConfig, module_name: str, *, initialise: bool = True) -> None:
+    def add_adapter(self, name: str, config: LoraConfig, module_name: str, *, initialise: bool = True,
+                    tied_to: "LoraLayer | None" = None) -> None:
         """Create adapter ``name`` with this module's rank/alpha; ``initialise=False`` skips init (weights follow)."""
         r = _pattern_value(config.rank_pattern, module_name, config.r)
         alpha = _pattern_value(config.alpha_pattern, module_name, config.lora_alpha)
@@ -366,7 +375,8 @@ class LoraLayer(WrapsBaseLayer):
             raise ConfigError(f"{module_name}: on an nn.MultiheadAttention LoRA supports neither DoRA, lora_bias nor "
                               f"init_lora_weights={config.init_lora_weights!r} (as PEFT); use plain LoRA there.")
         if config.lora_bias and self.kind == "embedding":
-            raise ConfigError(f"{module_name}: lora_bias=True is not supported on an embedding (as in PEFT); do not target it.")
+            raise ConfigError(f"{module_name}: lora_bias=True is not supported for Embedding layers (as in PEFT); do not "
+                              f"target it, or set lora_bias=False.")
         if config.lora_bias and getattr(self.base_layer, "bias", None) is None:
             warnings.warn(f"{module_name}: lora_bias=True on a {type(self.base_layer).__name__} without a bias: the "
                           f"adapter cannot be merged into it.", stacklevel=3)
@@ -379,6 +389,21 @@ class LoraLayer(WrapsBaseLayer):
         else:
             self.lora_A[name] = nn.Linear(self.in_features, r, bias=False, **factory)
             self.lora_B[name] = nn.Linear(r, self.out_features, bias=config.lora_bias, **factory)  # lora_bias: (out,)
+        if tied_to is not None:
+            # ensure_weight_tying, as PEFT: this module's weight is the input embedding's (tied), so its update is the
+            # embedding's too. A linear head (V, D) uses the embedding's matrices transposed -- lora_A (r, D) is the
+            # embedding's lora_embedding_B (D, r)ᵀ and lora_B (V, r) its lora_embedding_A (r, V)ᵀ, as Parameters on
+            # the same storage; another embedding shares them as they are. Nothing of its own to initialise.
+            emb_A, emb_B = tied_to.lora_embedding_A[name], tied_to.lora_embedding_B[name]
+            if self.kind == "embedding":
+                self.lora_embedding_A[name], self.lora_embedding_B[name] = emb_A, emb_B
+            elif self.kind == "linear" and self.r[name] == tied_to.r[name]:
+                self.lora_A[name].weight = nn.Parameter(emb_B.t())
+                self.lora_B[name].weight = nn.Parameter(emb_A.t())
+            else:
+                raise ConfigError(f"{module_name}: ensure_weight_tying ties a Linear or Embedding with the input embedding's "
+                                  f"adapter of the same rank, not a {type(self.base_layer).__name__} of rank {self.r[name]}.")
+            initialise = False
         init = config.init_lora_weights
         # Loading a PiSSA adapter (initialise=False) still runs its init: it was trained on the residual W - s·B0A0
         # and only A, B are saved, so the residual is rebuilt from the original weight as PEFT does on load.
@@ -810,7 +835,11 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
     else:
         selection = targeting.select(model, config, can_target, "LoRA", targeting.LORA_DEFAULT_TARGETS)
     config.target_modules = selection.target_modules
-    for module_name in selection.selected:
+    # ensure_weight_tying with tied modules among the targets (PeftModel._weight_tying): they follow the input
+    # embedding's adapter, so they are added after every other target, tied to it
+    tied = [p for p in (getattr(config, "target_modules_to_tie", None) or [])]
+    selection.selected = [n for n in selection.selected if n not in tied]
+    for module_name in selection.selected + tied:
         module = model.get_submodule(module_name)
         if not isinstance(module, LoraLayer):
             base = module
@@ -822,12 +851,32 @@ def inject(model: nn.Module, config: LoraConfig, adapter_name: str, *, initialis
             module = LoraLayer(base)
             parent_name, _, child = module_name.rpartition(".")
             setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
+        # get_peft_model twice on one model with the same adapter name: PEFT re-initialises the adapter
+        # (get_peft_model warns about it); so do we
         if adapter_name in module.r:
-            raise ValueError(f"Module {module_name} already has an adapter named '{adapter_name}'.")
-        module.add_adapter(adapter_name, config, module_name, initialise=initialise)
-    selected = list(selection.selected)
+            module.delete_adapter(adapter_name)
+        source = model.get_input_embeddings() if module_name in tied else None
+        module.add_adapter(adapter_name, config, module_name, initialise=initialise, tied_to=source)
+    # A rank_pattern / alpha_pattern key that matches no adapted module is a typo PEFT warns about (same rule as
+    # _pattern_value: a regex matching the end of the module name)
+    for attr in ("rank_pattern", "alpha_pattern"):
+        patterns = getattr(config, attr) or {}
+        every = selection.selected + tied
+        unmatched = sorted(k for k in patterns if not any(re.match(rf"(.*\.)?({k})$", n) for n in every))
+        if unmatched:
+            adapted = ", ".join(every[:4]) + (", …" if len(every) > 4 else "")
+            warnings.warn(f"{attr}: the adapted modules are {adapted or 'none'}. The following {attr} keys did not "
+                          f"match any targeted module and were ignored: {unmatched}", RuntimeWarning, stacklevel=4)
+    selected = list(selection.selected) + tied
     if config.target_parameters:  # after the modules, as PEFT: a parameter of a module just wrapped is refused
-        selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+        try:
+            selected += _param_lora.inject(model, config, adapter_name, initialise=initialise)
+        except TargetError as exc:
+            if not parameters_only or "matches no parameter" not in str(exc):
+                raise
+            # PEFT's sentence first (code written for PEFT matches it), then which entry matched nothing
+            raise TargetError(f"No `target_modules` passed but also no `target_parameters` found. Please check the "
+                              f"values for these arguments. ({exc})") from None
     _trainable_tokens.inject(model, config, adapter_name)  # last, as PEFT: an embedding that is a LoRA target is refused
     return selected
 

@@ -69,9 +69,12 @@ class PromptTuningConfig(_prompt.VirtualTokenConfig):
             raise ConfigError(f"prompt_tuning_init must be one of {allowed}; got {self.prompt_tuning_init!r}.") from None
         if self.prompt_tuning_init == PromptTuningInit.TEXT:
             if not self.prompt_tuning_init_text:
-                raise ConfigError("prompt_tuning_init='TEXT' needs prompt_tuning_init_text: the text to start from.")
+                # PEFT's sentences (code written for PEFT matches them), then what the setting is for
+                raise ConfigError("When prompt_tuning_init='TEXT', prompt_tuning_init_text can't be None: give the text "
+                                  "whose token embeddings start the prompt.")
             if not self.tokenizer_name_or_path:
-                raise ConfigError("prompt_tuning_init='TEXT' needs tokenizer_name_or_path: the tokenizer that splits the text.")
+                raise ConfigError("When prompt_tuning_init='TEXT', tokenizer_name_or_path can't be None: name the tokenizer "
+                                  "(folder or hub id) that splits the text.")
         if self.tokenizer_kwargs is not None and self.prompt_tuning_init != PromptTuningInit.TEXT:
             raise ConfigError("tokenizer_kwargs only applies with prompt_tuning_init='TEXT'.")
 

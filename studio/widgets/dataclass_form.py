@@ -272,6 +272,11 @@ class DataclassForm(QWidget):
         try:
             values = self.values()
             built = self.cls(**{**values, **self.extra})
+            # an adapter config accepts an empty setting its adapter cannot be built without (as PEFT); the
+            # form refuses it at once, with the same sentence get_peft_model would give
+            check = getattr(built, "check_complete", None)
+            if callable(check):
+                check()
         except Exception as exc:  # ConfigError, DataError, TrainingConfigError, ValueError, TypeError
             error = str(exc)
             values = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 
 import pytest
 import torch
@@ -235,7 +236,7 @@ def test_config_errors():
         core.AdaLoraConfig(total_step=10, target_r=16)
     with pytest.raises(ConfigError, match="beta1"):
         core.AdaLoraConfig(total_step=10, beta1=1.0)
-    with pytest.raises(ConfigError, match="orth_reg_weight"):
+    with pytest.raises(ConfigError, match="`orth_reg_weight` should be greater than or equal to 0, but the value passed is"):
         core.AdaLoraConfig(total_step=10, orth_reg_weight=-1)
     with pytest.raises(ConfigError, match="deltaT"):
         core.AdaLoraConfig(total_step=10, deltaT=0)
@@ -397,3 +398,13 @@ def test_half_precision_base_keeps_fp32_adapter(input_ids):
     model.eval()
     out = logits(model, input_ids)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
+def test_setting_r_warns_that_it_is_ignored():
+    # PEFT's phrase (code written for PEFT matches it), then what was set and what counts instead
+    with pytest.warns(UserWarning, match=r"`r` is not used in AdaLora and will be ignored: r=10 was set, but AdaLoRA's "
+                                         r"starting rank is init_r \(12\)"):
+        core.AdaLoraConfig(r=10, init_r=12, total_step=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        core.AdaLoraConfig(init_r=12, total_step=1)  # r left alone: no warning

@@ -62,6 +62,15 @@ def test_new_errors_are_short_and_write_nothing(tmp_path, data_file, capsys, ext
     assert not (tmp_path / "p.adapterstudio").exists()
 
 
+def test_new_refuses_a_prompt_method_without_its_length(tmp_path, data_file, capsys):
+    # the config alone accepts num_virtual_tokens=None (as PEFT); a run is built from it, so `new` refuses it
+    assert main(["new", str(tmp_path / "p"), "--model", "tiny-llama", "--method", "prompt_tuning", "--dataset",
+                 str(data_file), "--set", "num_virtual_tokens=null"]) == 2
+    err = capsys.readouterr().err
+    assert "num_virtual_tokens is required" in err and "Traceback" not in err
+    assert not (tmp_path / "p.adapterstudio").exists()
+
+
 def test_new_refuses_existing_and_missing_dataset(tmp_path, data_file, capsys):
     (tmp_path / "p.adapterstudio").write_text("mine")
     assert main(new(tmp_path, data_file)) == 2

@@ -11,6 +11,7 @@ Deliberate differences from PEFT tested here:
 from __future__ import annotations
 
 import json
+import warnings
 import logging
 import re
 
@@ -281,8 +282,12 @@ def test_selection_rules_match_peft(family, kwargs, expected):
 
 
 def test_exclude_modules_wins_over_targets():
-    with pytest.raises(TargetError, match="selected no module"):
+    # PEFT's sentence first, then which modules were kept out
+    with pytest.raises(TargetError, match=r"No modules were targeted for adaptation. This might be caused by a combination.*"
+                                          r"matched only model.layers.0.self_attn.q_proj"):
         core.get_peft_model(make_model("llama"), core.LoraConfig(r=4, target_modules=["q_proj"], exclude_modules=["q_proj"]))
+    with pytest.raises(TargetError, match=r"No modules were targeted for adaptation.*modules_to_save keep out"):
+        core.get_peft_model(make_model("llama"), core.LoraConfig(r=4, target_modules=["lm_head"], modules_to_save=["lm_head"]))
 
 
 def test_layers_to_transform_that_removes_every_match_is_an_error():
@@ -631,3 +636,34 @@ def test_config_file_api_as_peft(tmp_path):
         core.LoraConfig(target_modules=["q_proj"], layers_pattern="layers")
     with pytest.raises(ValueError, match="The supplied schedule values don't allow for a budgeting phase"):
         core.AdaLoraConfig(target_modules=["q_proj"], total_step=10, tinit=5, tfinal=5)
+
+
+@pytest.mark.parametrize("cls", [core.LoraConfig, core.IA3Config, core.PromptTuningConfig, core.AdaptionPromptConfig])
+def test_peft_type_keyword_is_taken_as_peft_takes_it(cls):
+    """PEFT's configs take ``peft_type=`` and keep their own method whatever it says; code written for PEFT passes it.
+    Ours: the class's own method is accepted quietly, any other value is dropped with a warning (never silently)."""
+    own = cls.peft_type
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cls(peft_type=own.value).peft_type is own and cls(peft_type=own).to_dict()["peft_type"] == own.value
+    with pytest.warns(UserWarning, match=f"peft_type='test' is ignored: a {cls.__name__} is always {own.value}"):
+        config = cls(peft_type="test")
+    assert config.peft_type is own and config.to_dict()["peft_type"] == own.value
+    peft = pytest.importorskip("peft")  # the oracle keeps its own method too
+    assert getattr(peft, cls.__name__)(peft_type="test").peft_type.value == own.value
+
+
+@pytest.mark.parametrize("engine", ["core", "peft"])
+def test_a_rank_or_alpha_pattern_key_that_matches_no_adapted_module_warns(engine):
+    """PEFT warns (RuntimeWarning) about rank_pattern / alpha_pattern keys that match no adapted module (a typo would
+    otherwise be ignored silently), naming exactly those keys; matched keys never warn. Same on our engine."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib.get_peft_model(make_model("llama"), lib.LoraConfig(r=4, target_modules=["q_proj"], rank_pattern={"q_proj": 2},
+                                                               alpha_pattern={r"layers\.0\.self_attn\.q_proj": 3}))
+    assert not [w for w in caught if "did not match any targeted module" in str(w.message)]
+    with pytest.warns(RuntimeWarning, match=r"rank_pattern keys did not match any targeted module and were ignored: "
+                                            r"\['v_proj'\]"):
+        lib.get_peft_model(make_model("llama"), lib.LoraConfig(r=4, target_modules=["q_proj"],
+                                                               rank_pattern={"q_proj": 2, "v_proj": 2}))

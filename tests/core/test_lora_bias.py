@@ -81,7 +81,9 @@ def test_lora_bias_on_a_layer_without_bias_warns_and_refuses_to_merge():
     assert torch.equal(conv.base_layer.weight, kernel) and not conv.merged_adapters
 
 
-@pytest.mark.parametrize("kwargs,pattern", [({"use_dora": True}, "DoRA"), ({"init_lora_weights": "gaussian"}, "init_lora_weights")])
+@pytest.mark.parametrize("kwargs,pattern", [({"use_dora": True}, "The argument lora_bias=True is not supported with DoRA"),
+                                            ({"init_lora_weights": "gaussian"}, "The argument lora_bias=True is only supported "
+                                                                                "with init_lora_weights true or false, got 'gaussian'")])
 def test_lora_bias_refuses_what_peft_refuses(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         core.LoraConfig(target_modules=["lin"], lora_bias=True, **kwargs)
@@ -91,6 +93,6 @@ def test_lora_bias_refuses_what_peft_refuses(kwargs, pattern):
 
 def test_lora_bias_on_an_embedding_is_refused_by_name():
     model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
-    with warnings.catch_warnings(), pytest.raises(ConfigError, match="0: lora_bias=True is not supported on an embedding"):
+    with warnings.catch_warnings(), pytest.raises(ConfigError, match="0: lora_bias=True is not supported for Embedding layers"):
         warnings.simplefilter("ignore")
         core.get_peft_model(model, core.LoraConfig(target_modules=["0"], lora_bias=True))

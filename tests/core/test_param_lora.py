@@ -192,7 +192,8 @@ def test_settings_that_cannot_apply_are_refused_by_name():
         core.LoraConfig(target_parameters=EXPERTS, lora_dropout=0.1)
     with pytest.raises(ConfigError, match="use_dora"):
         core.LoraConfig(target_parameters=EXPERTS, use_dora=True)
-    with pytest.raises(ConfigError, match="list of parameter names"):
+    # PEFT's sentence and exception type (TypeError), then ours
+    with pytest.raises(TypeError, match=r"`target_parameters` must be a list of strings or None\. Write a list of parameter names"):
         core.LoraConfig(target_parameters="experts.gate_up_proj")
     with pytest.raises(ConfigError, match="PiSSA"):
         core.LoraConfig(target_parameters=EXPERTS, init_lora_weights="pissa")
@@ -201,14 +202,31 @@ def test_settings_that_cannot_apply_are_refused_by_name():
 def test_targets_that_select_nothing_or_clash_are_refused():
     with pytest.raises(TargetError, match=r"'experts.gate_proj' matches no parameter.*experts.gate_up_proj"):
         ours("qwen3_moe", target_parameters=["experts.gate_proj"])
-    with pytest.raises(TargetError, match=r"q_proj.weight.*already wrapped by LoraLayer"):
+    with pytest.raises(TargetError, match=r"Trying to wrap an `nn.Parameter` of layer '.*q_proj' of type Linear, which is "
+                                          r"not a valid target\..*q_proj.weight.*already wrapped by LoraLayer"):
         ours("qwen3_moe", target_modules=["q_proj"], target_parameters=["q_proj.weight"])
     model = ours("qwen3_moe")
-    with pytest.raises(TargetError, match="same\\s+target_parameters"):
+    with pytest.raises(TargetError, match=r"all adapters must target the same set of parameters \(target_parameters\)"):
         model.add_adapter("other", core.LoraConfig(target_modules=[], target_parameters=["experts.down_proj"]))
     assert "other" not in model.peft_config
     model.add_adapter("second", core.LoraConfig(target_modules=[], target_parameters=EXPERTS))  # same set: fine
     assert model.base_model.model.model.layers[0].mlp.experts.adapter_names() == ["default", "second"]
+
+
+@pytest.mark.parametrize("target_modules", [None, [], ""])
+def test_parameters_only_with_nothing_matched_says_so_as_peft(target_modules):
+    """No module targets (None on a model without default targets, [] or "") and a parameter name that matches
+    nothing: PEFT's sentence, then which entry matched nothing; with a parameter that exists, the adapter is made."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 4)
+
+    with pytest.raises(TargetError, match=r"No `target_modules` passed but also no `target_parameters` found\. Please "
+                                          r"check the values for these arguments\. \(target_parameters entry 'foobar.weight'"):
+        core.get_peft_model(Net(), core.LoraConfig(target_modules=target_modules, target_parameters=["foobar.weight"]))
+    model = core.get_peft_model(Net(), core.LoraConfig(target_modules=target_modules, target_parameters=["linear.weight"]))
+    assert any("lora_A" in n for n, _ in model.named_parameters())
 
 
 def test_parameters_only_config_round_trips_through_peft(tmp_path):

@@ -34,7 +34,9 @@ def lora(**kwargs) -> core.LoraConfig:
 def test_a_second_adapter_with_bias_is_refused(first, second):
     model = make_model("llama")
     peft_model = core.get_peft_model(model, lora(bias=first))
-    with pytest.raises(ValueError, match=r"bias='%s'.*adapter 'default' already trains" % second):
+    # PEFT's phrase, then which adapters
+    with pytest.raises(ValueError, match=r"LORA supports only 1 adapter with bias\. When using multiple adapters.*"
+                                         r"bias='%s'.*adapter 'default' already trains" % second):
         peft_model.add_adapter("other", lora(bias=second))
     assert list(peft_model.peft_config) == ["default"]
     # the refused adapter left nothing behind
@@ -126,7 +128,9 @@ class WithContainers(nn.Module):
 def test_a_container_in_modules_to_save_is_refused_at_wrap_time(entry, kind):
     model = WithContainers()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(TypeError, match=rf"'{entry}' is a {kind}.*Name the modules inside it instead \(e\.g\. '{entry}\."):
+    # PEFT's phrase, then where and what to write instead
+    with pytest.raises(TypeError, match=rf"modules_to_save cannot be applied to modules of type {kind} \('{entry}'\).*"
+                                        rf"Name the modules inside it instead \(e\.g\. '{entry}\."):
         core.get_peft_model(model, core.LoraConfig(r=2, target_modules=["lin"], modules_to_save=[entry]))
     # nothing was wrapped: the model is as it was and still runs
     assert type(model.lin) is nn.Linear and not any("modules_to_save" in k for k in model.state_dict())
@@ -473,6 +477,28 @@ def test_get_peft_model_on_an_adapted_model_warns_unless_unloaded():
         core.get_peft_model(model, core.LoraConfig(target_modules=["0"]))
 
 
+@pytest.mark.parametrize("engine", ["core", "peft"])
+@pytest.mark.parametrize("config", [{"lora": {"target_modules": ["0"], "init_lora_weights": False}},
+                                    {"ia3": {"target_modules": ["0"], "feedforward_modules": [], "init_ia3_weights": False}}])
+def test_get_peft_model_twice_with_the_same_name_reinitialises_the_adapter(engine, config):
+    """PEFT re-initialises an adapter when get_peft_model is called again on the same model with the same adapter
+    name (with its "You are trying to modify a model" warning); our engine does the same instead of refusing."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    (method, kwargs), = config.items()
+    make = {"lora": lib.LoraConfig, "ia3": lib.IA3Config}[method]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 2), torch.nn.Linear(2, 10))
+    first = lib.get_peft_model(model, make(**kwargs))
+    before = {k: v.clone() for k, v in first.state_dict().items() if "lora_" in k or "ia3_" in k}
+    with pytest.warns(UserWarning, match="You are trying to modify a model"):
+        second = lib.get_peft_model(model, make(**kwargs))
+    after = {k: v for k, v in second.state_dict().items() if "lora_" in k or "ia3_" in k}
+    assert sorted(after) == sorted(before) and len(after) >= 1  # the same adapter, not a second copy
+    assert any(not torch.equal(before[k], after[k]) for k in after)  # re-drawn (random init)
+    x = torch.randn(3, 10)
+    torch.testing.assert_close(first(x), second(x))  # both wrappers share the model's (new) adapter
+
+
 @pytest.mark.parametrize("method", ["lora", "adalora", "ia3"])
 def test_a_model_that_reads_its_layers_weight_keeps_working(method):
     """Models that read ``self.conv.weight`` (its device, dtype) in forward, as PEFT's layers allow: the wrapper
@@ -598,3 +624,166 @@ def test_set_requires_grad_and_status_as_peft():
     assert core.get_model_status(injected).base_model_type == "other"
     with pytest.raises(ValueError, match="No adapter layers found in the model"):
         core.get_layer_status(nn.Linear(2, 2))
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.Linear(6, 6)
+
+
+class _OldLayout(nn.Module):
+    """A model as transformers once laid it out: ``model.layers.N.attn``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = nn.ModuleDict({"layers": nn.ModuleList([_Block(), _Block()])})
+
+    def forward(self, x):
+        for block in self.model["layers"]:
+            x = block.attn(x)
+        return x
+
+
+class _NewLayout(nn.Module):
+    """The same model in a newer layout (``model.language_model.layers.N.attn``), carrying the regexes transformers
+    gives such models to read checkpoints of the old one."""
+
+    _checkpoint_conversion_mapping = {"^model(?!\\.(language_model|visual))": "model.language_model"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = nn.ModuleDict({"language_model": nn.ModuleDict({"layers": nn.ModuleList([_Block(), _Block()])})})
+
+    def forward(self, x):
+        for block in self.model["language_model"]["layers"]:
+            x = block.attn(x)
+        return x
+
+
+@pytest.mark.parametrize("saver", ["core", "peft"])
+@pytest.mark.parametrize("loader", ["core", "peft"])
+def test_an_adapter_saved_on_the_old_layout_loads_on_the_new_one(saver, loader, tmp_path):
+    """PEFT applies the model's ``_checkpoint_conversion_mapping`` to an adapter file's keys when no key_mapping is
+    given; so do we: an adapter saved on the old layout loads on the new one, either engine to either engine."""
+    save_lib = pytest.importorskip("peft") if saver == "peft" else core
+    load_lib = pytest.importorskip("peft") if loader == "peft" else core
+    torch.manual_seed(0)
+    old = _OldLayout()
+    new = _NewLayout()
+    new.model["language_model"].load_state_dict(old.model.state_dict())
+    trained = save_lib.get_peft_model(old, save_lib.LoraConfig(target_modules=["attn"], init_lora_weights=False))
+    x = torch.randn(3, 6)
+    expected = trained(x)
+    trained.save_pretrained(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "missing adapter keys" warning: every tensor found its module
+        loaded = load_lib.PeftModel.from_pretrained(new, tmp_path)
+    torch.testing.assert_close(loaded(x), expected)
+
+
+def _tied_llama(tie: bool = True):
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=tie)
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("to_save", [["lm_head"], ["embed_tokens"], ["embed_tokens", "lm_head"]])
+def test_ensure_weight_tying_keeps_the_trained_copies_of_tied_modules_one_matrix(to_save, tmp_path):
+    """LoRA with ``ensure_weight_tying=True`` on a model whose lm_head shares the input embedding's weight: as in
+    PEFT, modules_to_save becomes the embedding's path, both modules get a trained copy, and the copies share one
+    (V, D) Parameter, so training keeps them tied; PEFT and our engine write the same config and load each other's
+    files to the same logits."""
+    peft = pytest.importorskip("peft")
+    ids = torch.tensor([[3, 9, 27, 4, 51]])
+    made = {}
+    for lib in (core, peft):
+        model = lib.get_peft_model(_tied_llama(), lib.LoraConfig(target_modules=["q_proj"], modules_to_save=list(to_save),
+                                                                 ensure_weight_tying=True))
+        inner = model.base_model.model
+        assert inner.model.embed_tokens.modules_to_save["default"].weight is inner.lm_head.modules_to_save["default"].weight
+        made[lib.__name__] = model
+    assert made["core"].peft_config["default"].modules_to_save == sorted(made["peft"].peft_config["default"].modules_to_save)
+    ours = made["core"]
+    ours.train()
+    opt = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.5)
+    ours(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+    inner = ours.base_model.model
+    assert inner.model.embed_tokens.modules_to_save["default"].weight is inner.lm_head.modules_to_save["default"].weight
+    assert not torch.equal(inner.lm_head.modules_to_save["default"].weight, inner.lm_head.original_module.weight)
+    ours.eval()
+    expected = ours(input_ids=ids).logits
+    ours.save_pretrained(tmp_path)
+    for lib in (core, peft):
+        loaded = lib.PeftModel.from_pretrained(_tied_llama(), tmp_path)
+        torch.testing.assert_close(loaded(input_ids=ids).logits, expected)
+
+
+def test_weight_tying_warnings():
+    """PEFT's three warnings, in our words with PEFT's phrases: a tied module trained without ensure_weight_tying,
+    ensure_weight_tying on an untied model, and ensure_weight_tying with nothing tied in the adapter."""
+    with pytest.warns(UserWarning, match="ties lm_head to its input embedding.*`ensure_weight_tying` is not set to True"):
+        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"]))
+    with pytest.warns(UserWarning, match="no tied modules were found in the model"):
+        core.get_peft_model(_tied_llama(tie=False), core.LoraConfig(target_modules=["q_proj"], modules_to_save=["lm_head"],
+                                                                    ensure_weight_tying=True))
+    with pytest.warns(UserWarning, match="no tied modules are added"):
+        core.get_peft_model(_tied_llama(), core.LoraConfig(target_modules=["q_proj"], ensure_weight_tying=True))
+
+
+@pytest.mark.parametrize("engine", ["core", "peft"])
+@pytest.mark.parametrize("own_name", [None, "my/base"])
+def test_get_peft_model_names_the_model_it_adapts(engine, own_name):
+    """PEFT's get_peft_model writes the adapted model's name into base_model_name_or_path, replacing (with a warning)
+    a different name the config carried; our engine does the same."""
+    lib = pytest.importorskip("peft") if engine == "peft" else core
+    model = nn.Sequential(nn.Linear(4, 4))
+    if own_name is not None:
+        model.name_or_path = own_name
+    config = lib.LoraConfig(target_modules=["0"], base_model_name_or_path="another/base")
+    with pytest.warns(UserWarning, match=f"`base_model_name_or_path` was renamed from 'another/base' to '{own_name}'"):
+        lib.get_peft_model(model, config)
+    assert config.base_model_name_or_path == own_name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same name: no warning
+        lib.get_peft_model(nn.Sequential(nn.Linear(4, 4)), lib.LoraConfig(target_modules=["0"]))
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "lm_head"], ["q_proj", "embed_tokens"], r".*(q_proj|lm_head)"])
+def test_ensure_weight_tying_ties_the_lora_updates_of_tied_modules(targets, tmp_path):
+    """LoRA with ``ensure_weight_tying=True`` targeting a module tied to the input embedding: as in PEFT, the
+    embedding gets the adapter and every module tied to it uses the embedding's matrices -- lm_head's lora_A (r, D)
+    is the embedding's lora_B (D, r) transposed and its lora_B (V, r) the embedding's lora_A (r, V) transposed, on the
+    same storage. The configs match PEFT's, training keeps the tie, files load both ways to the same logits, and
+    merging writes the one update into both (now untied) matrices."""
+    peft = pytest.importorskip("peft")
+    ids = torch.tensor([[3, 9, 27, 4, 51]])
+    made = {}
+    for lib in (core, peft):
+        model = lib.get_peft_model(_tied_llama(), lib.LoraConfig(r=4, target_modules=targets, ensure_weight_tying=True,
+                                                                 init_lora_weights=False))
+        inner = model.base_model.model
+        embed, head = inner.model.embed_tokens, inner.lm_head
+        assert head.lora_A["default"].weight.data_ptr() == embed.lora_embedding_B["default"].data_ptr()
+        assert head.lora_B["default"].weight.data_ptr() == embed.lora_embedding_A["default"].data_ptr()
+        made[lib.__name__] = model
+    ours, theirs = made["core"].peft_config["default"].target_modules, made["peft"].peft_config["default"].target_modules
+    assert ours == (theirs if isinstance(theirs, str) else sorted(theirs))
+    model = made["core"]
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+    inner = model.base_model.model
+    torch.testing.assert_close(inner.lm_head.lora_A["default"].weight, inner.model.embed_tokens.lora_embedding_B["default"].t())
+    model.eval()
+    expected = model(input_ids=ids).logits
+    model.save_pretrained(tmp_path)
+    for lib in (core, peft):
+        torch.testing.assert_close(lib.PeftModel.from_pretrained(_tied_llama(), tmp_path)(input_ids=ids).logits, expected)
+    merged = model.merge_and_unload()
+    torch.testing.assert_close(merged(input_ids=ids).logits, expected, rtol=1e-4, atol=1e-5)

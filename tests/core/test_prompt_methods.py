@@ -231,11 +231,9 @@ def test_loss_falls_on_a_memorisation_task(method):
 def test_clear_errors(tmp_path):
     with pytest.raises(core.ConfigError, match="num_virtual_tokens"):
         core.PromptTuningConfig(num_virtual_tokens=0)
-    with pytest.raises(core.ConfigError, match="num_virtual_tokens is required"):
-        core.PrefixTuningConfig()
     with pytest.raises(core.ConfigError, match="prompt_tuning_init_text"):
         core.PromptTuningConfig(num_virtual_tokens=2, prompt_tuning_init="TEXT", tokenizer_name_or_path="x")
-    with pytest.raises(core.ConfigError, match="tokenizer_name_or_path"):
+    with pytest.raises(core.ConfigError, match="When prompt_tuning_init='TEXT', tokenizer_name_or_path can't be None: name"):
         core.PromptTuningConfig(num_virtual_tokens=2, prompt_tuning_init="TEXT", prompt_tuning_init_text="hello")
     with pytest.raises(core.ConfigError, match="MLP or LSTM"):
         core.PromptEncoderConfig(num_virtual_tokens=2, encoder_reparameterization_type="GRU")
@@ -249,6 +247,31 @@ def test_clear_errors(tmp_path):
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 4}))
     with pytest.raises(core.AdapterLoadError, match="prompt_embeddings has shape"):  # minimal config: shapes checked
         core.PeftModel.from_pretrained(bigger, tmp_path)
+
+
+@pytest.mark.parametrize("cls, name", [(core.PromptTuningConfig, "num_virtual_tokens"), (core.PromptEncoderConfig, "num_virtual_tokens"),
+                                       (core.PrefixTuningConfig, "num_virtual_tokens"), (core.AdaptionPromptConfig, "adapter_len"),
+                                       (core.AdaptionPromptConfig, "adapter_layers")])
+def test_a_config_without_its_length_is_kept_and_refused_where_an_adapter_is_built(cls, name, tmp_path):
+    """PEFT accepts these configs with the length left None (they are written, read, copied and pickled) and fails
+    only when an adapter is built from one; we do the same, with our sentence at get_peft_model / from_pretrained."""
+    import copy
+    import json
+    import pickle
+
+    given = {"adapter_len": 3, "adapter_layers": 2} if cls is core.AdaptionPromptConfig else {}
+    given.pop(name, None)
+    config = cls(**given)
+    assert getattr(config, name) is None and config.to_dict()[name] is None
+    config.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "adapter_config.json").read_text())[name] is None
+    assert cls.from_pretrained(tmp_path).to_dict() == config.to_dict()
+    for twin in (copy.copy(config), copy.deepcopy(config), pickle.loads(pickle.dumps(config))):
+        assert twin.to_dict() == config.to_dict()
+    peft = pytest.importorskip("peft")  # the oracle reads our file and keeps the None too
+    assert getattr(peft.PeftConfig.from_pretrained(str(tmp_path)), name) is None
+    with pytest.raises(core.ConfigError, match=f"{name} is required"):
+        core.get_peft_model(tiny("llama"), cls(**given))
 
 
 def test_architectures_a_method_cannot_serve():
@@ -351,3 +374,21 @@ def test_adaption_prompt_counts_match_peft(ref, length, layers, line, capsys):
     model = core.get_peft_model(skeleton(ref), core.AdaptionPromptConfig(adapter_len=length, adapter_layers=layers))
     model.print_trainable_parameters()
     assert capsys.readouterr().out.strip() == line
+
+
+def test_prefix_tuning_on_a_module_tree_without_forward_saves_and_loads(tmp_path):
+    """A bare module tree (no forward(), no input embedding), as PEFT's key-mapping tests build: the adapter is
+    made, saved and loaded as in PEFT; nothing can refuse the forward it does not have until it is called."""
+    class Bare(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = transformers.PretrainedConfig()
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(10, 10) for _ in range(2)])
+
+    config = dict(task_type="CAUSAL_LM", num_virtual_tokens=5, num_layers=2, token_dim=10, num_attention_heads=2)
+    model = core.get_peft_model(Bare(), core.PrefixTuningConfig(**config))
+    model.prompt_encoder["default"].embedding.weight.data.fill_(1.0)
+    model.save_pretrained(tmp_path)
+    loaded = core.PeftModel.from_pretrained(Bare(), tmp_path)
+    weight = loaded.prompt_encoder["default"].embedding.weight
+    torch.testing.assert_close(weight, torch.ones_like(weight))

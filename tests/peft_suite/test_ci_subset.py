@@ -18,9 +18,10 @@ from tests.peft_suite import run
 
 FILES = ["test_config.py", "test_mapping.py"]
 KEYWORD = "(LoraConfig or IA3Config or TestGetPeftModel) and not AdaLora"
-# measured 2026-12-07 (this slice, our engine, cases of our methods): 37 pass, 25 fail (was 25 / 37 before PEFT's
-# config-level API); what still fails and why: docs/peft-compatibility.md
-FLOOR = 37
+# measured 2026-12-07 (this slice, our engine, cases of our methods): 41 pass, 8 fail, and 12 tests of PEFT's private
+# version state are filed "peft-internal" and not counted (37 / 25 before the peft_type keyword and PeftConfig's
+# loader; 25 / 37 before PEFT's config-level API); what still fails and why: docs/peft-compatibility.md
+FLOOR = 41
 
 
 @pytest.mark.slow
@@ -34,7 +35,8 @@ def test_peft_own_config_and_mapping_tests_pass_on_our_engine(tmp_path):
     run.run("core", FILES, KEYWORD, report, timeout=60)
     outcomes = json.loads(report.read_text())
     # cases of methods we do not implement run on real peft (the shim hands them over): not counted
-    ours = {n: outcome for n, (outcome, methods) in outcomes.items() if "out-of-scope" not in methods}
+    # (tests of PEFT's private module state, filed "peft-internal" by the shim, are not counted either)
+    ours = {n: outcome for n, (outcome, methods) in outcomes.items() if not {"out-of-scope", "peft-internal"} & set(methods)}
     passed = sorted(n for n, outcome in ours.items() if outcome == "passed")
     failed = sorted(n for n, outcome in ours.items() if outcome == "failed")
     assert len(passed) >= FLOOR, f"{len(passed)} of PEFT's cases pass (at least {FLOOR} did); failing now: {failed[:10]}"

@@ -234,6 +234,15 @@ def test_prompt_methods_get_working_first_values_and_adaption_prompt_lights_laye
     wait_cost(qtbot, window)
     assert window.settings.method_config["peft_type"] == "PROMPT_TUNING"
     assert (window.cost.result["trainable"], window.cost.result["total"]) == engine_count("tiny-llama", window.settings.method_config)
+    # the config accepts an empty length (as PEFT); the form refuses it at once, as get_peft_model would
+    field = form.form.fields["num_virtual_tokens"]
+    field.widget.setText("")
+    field.widget.editingFinished.emit()
+    assert "num_virtual_tokens is required" in form.form.error
+    assert window.settings.method_config["num_virtual_tokens"] == 20  # the empty value was not saved
+    field.widget.setText("20")
+    field.widget.editingFinished.emit()
+    assert not form.form.error, form.form.error
     if "ADAPTION_PROMPT" in names:
         form.picker.setCurrentIndex(names.index("ADAPTION_PROMPT"))
         field = form.form.fields["adapter_layers"]
