@@ -30,7 +30,7 @@ TEXTS = (
     QT_TRANSLATE_NOOP("FieldHelp", "The layer stores its weight as (in, out), like GPT-2's Conv1D."),
     QT_TRANSLATE_NOOP("FieldHelp", "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."),
     QT_TRANSLATE_NOOP("FieldHelp", "Weight-decomposed LoRA: also learn a per-output magnitude."),
-    QT_TRANSLATE_NOOP("FieldHelp", "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random."),
+    QT_TRANSLATE_NOOP("FieldHelp", "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. 'mica': B from the weight's r smallest singular directions and kept frozen, A zero. False: both random."),
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module rank overrides, name/regex -> r."),
     QT_TRANSLATE_NOOP("FieldHelp", "Per-module alpha overrides."),
     QT_TRANSLATE_NOOP("FieldHelp", "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias."),

@@ -210,7 +210,7 @@ ZH.update({
     "The layer stores its weight as (in, out), like GPT-2's Conv1D.": "该层以 (in, out) 形式存储权重，如 GPT-2 的 Conv1D。",
     "Scale by alpha / sqrt(r) (rank-stabilised LoRA).": "按 alpha / sqrt(r) 缩放（秩稳定的 LoRA）。",
     "Weight-decomposed LoRA: also learn a per-output magnitude.": "权重分解的 LoRA：额外学习每个输出的幅度。",
-    "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random.": "True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。",
+    "True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. 'mica': B from the weight's r smallest singular directions and kept frozen, A zero. False: both random.": "True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。'mica'：B 取自权重最小的 r 个奇异方向并保持冻结，A 为零。False：两者都随机。",
     "Per-module rank overrides, name/regex -> r.": "按模块覆盖秩，名称/正则表达式 -> r。",
     "Per-module alpha overrides.": "按模块覆盖 alpha。",
     "Give lora_B a trainable bias (out,), scaled like the update; merging adds it to the layer's bias.": "给 lora_B 加一个可训练的偏置 (out,)，与更新同样缩放；合并时加到该层的偏置上。",

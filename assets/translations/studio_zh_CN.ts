@@ -920,9 +920,8 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <translation>权重分解的 LoRA：额外学习每个输出的幅度。</translation>
     </message>
     <message>
-        <location filename="../../studio/field_help.py" line="33" />
         <source>True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. False: both random.</source>
-        <translation>True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。</translation>
+        <translation type="vanished">True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。False：两者都随机。</translation>
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="34" />
@@ -1349,6 +1348,11 @@ The training process itself needs more: Python and torch, and the allocator's sl
         <location filename="../../studio/field_help.py" line="29" />
         <source>On a model whose output head shares the input embedding's weight: keep what the adapter trains for them tied too (one modules_to_save copy, one LoRA update).</source>
         <translation>当模型的输出头与输入嵌入共享权重时：让适配器为它们训练的内容也保持绑定（同一个 modules_to_save 副本、同一个 LoRA 更新）。</translation>
+    </message>
+    <message>
+        <location filename="../../studio/field_help.py" line="33" />
+        <source>True: A random, B zero. 'gaussian': A normal(1/r). 'pissa': from the weight's SVD. 'mica': B from the weight's r smallest singular directions and kept frozen, A zero. False: both random.</source>
+        <translation>True：A 随机、B 为零。'gaussian'：A 服从 normal(1/r)。'pissa'：来自权重的 SVD。'mica'：B 取自权重最小的 r 个奇异方向并保持冻结，A 为零。False：两者都随机。</translation>
     </message>
     <message>
         <location filename="../../studio/field_help.py" line="100" />
