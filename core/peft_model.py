@@ -1127,7 +1127,14 @@ def format_trainable(trainable: int, total: int) -> str:
 
 
 def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = False, device: Any = None) -> dict[str, torch.Tensor]:
-    """The tensors of ``folder/adapter_model.safetensors`` (or ``.bin`` when pickles are allowed), on ``device``."""
+    """The tensors of ``folder/adapter_model.safetensors`` (or ``adapter_model.bin``), on ``device``.
+
+    A pickled ``.bin`` (PEFT writes one with ``safe_serialization=False``) is read with torch's restricted
+    unpickler (``weights_only=True``), which builds tensors and plain containers only and refuses anything else,
+    so the file cannot run code — from torch 2.6 on (2.4/2.5's unpickler had a hole, CVE-2025-32434). On an
+    older torch the file is refused unless ``allow_pickle=True``."""
+    import pickle
+
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -1139,16 +1146,30 @@ def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = Fals
         except (SafetensorError, OSError, ValueError) as exc:
             raise AdapterLoadError(f"{safe}: the adapter weights are corrupt or truncated ({exc}).") from None
     if pickled.is_file():
-        if not allow_pickle:
+        if not allow_pickle and not restricted_unpickler_is_safe():
             raise AdapterLoadError(
-                f"{pickled}: pickled weights can run arbitrary code when loaded, so they are refused. "
-                f"If you trust the file, load it with allow_pickle=True (or convert it to safetensors)."
+                f"{pickled}: pickled weights can run arbitrary code when loaded with torch {torch.__version__} "
+                f"(torch 2.6 or newer reads them safely), so they are refused. Upgrade torch, convert the file to "
+                f"safetensors, or, if you trust it, load it with allow_pickle=True."
             )
         try:
-            return torch.load(pickled, map_location=device if device is not None else "cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+            state = torch.load(pickled, map_location=device if device is not None else "cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise AdapterLoadError(
+                f"{pickled}: refused: it holds something other than tensors, which torch's safe reader does not "
+                f"build ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}). Nothing in it was run."
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - any other failure to read means the same thing to the user
             raise AdapterLoadError(f"{pickled}: cannot read the adapter weights ({exc}).") from None
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise AdapterLoadError(f"{pickled}: not a file of adapter weights (expected names mapped to tensors).")
+        return state
     raise AdapterLoadError(f"{folder}: no {WEIGHTS_NAME} (or {PICKLED_WEIGHTS_NAME}) found.")
+
+
+def restricted_unpickler_is_safe() -> bool:
+    """Whether ``torch.load(..., weights_only=True)`` can be trusted with a file from anywhere (torch >= 2.6)."""
+    return torch.__version__ >= "2.6"
 
 
 def _check_adapter_name(name: str) -> None:

@@ -5,7 +5,7 @@ Deliberate differences from PEFT tested here:
   silently drops it as long as another entry matches);
 - missing or unexpected tensors in an adapter file are errors (PEFT only warns), keys without the
   ``base_model.model.`` prefix are accepted (PEFT silently skips them);
-- pickled ``adapter_model.bin`` is refused unless ``allow_pickle=True``.
+- pickled ``adapter_model.bin`` loads through torch's restricted unpickler (code in it never runs).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import warnings
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,6 +22,7 @@ import transformers
 from safetensors.torch import load_file, save_file
 
 import core
+import core.peft_model
 from core.config import ConfigError, PeftType, TaskType
 from core.methods.lora import LoraLayer
 from core.peft_model import AdapterLoadError, PeftModelForCausalLM, format_trainable
@@ -527,19 +529,45 @@ def test_no_weights_file_is_an_error(tmp_path):
         core.PeftModel.from_pretrained(make_model("llama"), tmp_path)
 
 
-def test_pickled_weights_are_refused_unless_allowed(tmp_path, input_ids):
+class _TouchesAFile:
+    """Pickles to "call Path.touch(marker)" when loaded: what a booby-trapped adapter_model.bin would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_pickled_adapter_weights_load_through_the_safe_reader_and_code_in_them_never_runs(tmp_path, input_ids, monkeypatch):
+    """PEFT's ``save_pretrained(safe_serialization=False)`` file loads as PEFT loads it (torch's restricted
+    unpickler); a .bin that would run code is refused naming the file, and the code did not run; on a torch whose
+    restricted unpickler is not safe (< 2.6) pickles are refused unless allowed."""
     model = core.get_peft_model(make_model("llama"), core.LoraConfig(r=4, init_lora_weights=False))
     model.eval()
-    model.save_pretrained(tmp_path, safe_serialization=False)
-    assert (tmp_path / "adapter_model.bin").is_file() and not (tmp_path / "adapter_model.safetensors").exists()
-    with pytest.raises(AdapterLoadError, match="allow_pickle=True") as info:
-        core.PeftModel.from_pretrained(make_model("llama"), tmp_path)
-    assert str(tmp_path / "adapter_model.bin") in str(info.value)
+    folder = tmp_path / "plain"
+    model.save_pretrained(folder, safe_serialization=False)
+    assert (folder / "adapter_model.bin").is_file() and not (folder / "adapter_model.safetensors").exists()
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), folder)
+    torch.testing.assert_close(logits(loaded, input_ids), logits(model, input_ids), atol=0, rtol=0)
+
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    (trap / "adapter_config.json").write_text((folder / "adapter_config.json").read_text())
+    marker = tmp_path / "the-code-ran"
+    state = torch.load(folder / "adapter_model.bin", weights_only=True)
+    torch.save({**state, "payload": _TouchesAFile(marker)}, trap / "adapter_model.bin")
     other = core.get_peft_model(make_model("llama"), core.LoraConfig(r=2))
-    with pytest.raises(AdapterLoadError, match="allow_pickle"):
-        other.load_adapter(tmp_path, "pickled")
-    assert list(other.peft_config) == ["default"]
-    loaded = core.PeftModel.from_pretrained(make_model("llama"), tmp_path, allow_pickle=True)
+    with pytest.raises(AdapterLoadError, match="Nothing in it was run") as info:
+        other.load_adapter(trap, "trapped")
+    assert str(trap / "adapter_model.bin") in str(info.value)
+    assert not marker.exists() and list(other.peft_config) == ["default"]
+
+    monkeypatch.setattr(core.peft_model, "restricted_unpickler_is_safe", lambda: False)
+    with pytest.raises(AdapterLoadError, match="allow_pickle=True") as info:
+        core.PeftModel.from_pretrained(make_model("llama"), folder)
+    assert str(folder / "adapter_model.bin") in str(info.value)
+    loaded = core.PeftModel.from_pretrained(make_model("llama"), folder, allow_pickle=True)
     torch.testing.assert_close(logits(loaded, input_ids), logits(model, input_ids), atol=0, rtol=0)
 
 
