@@ -523,6 +523,13 @@ class PeftModel(nn.Module):
         layers = [layer for _, layer in self.base_model.adapter_layers()]
         previous = [layer.disabled for layer in layers]
         previous_flag = self.adapters_disabled
+        if len(set(previous)) > 1:
+            # Some layers switched off one by one (``layer.enable_adapters(False)``): as PEFT, say so and leave
+            # them all on at the end of the block, since "the state before" is rarely what such code wants back
+            warnings.warn("The model contains some adapter layers that are enabled and others that are disabled. "
+                          f"{previous.count(True)} of {len(previous)} are off now; all of them will be on after "
+                          "this disable_adapter() block.", UserWarning, stacklevel=3)
+            previous = [False] * len(layers)
         # As in PEFT the adapter's own parameters stop requiring gradients inside the block (nothing can train
         # what the forward pass does not use); each gets its own flag back afterwards.
         frozen = [p for p in self._adapter_parameters() if p.requires_grad]

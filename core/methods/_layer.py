@@ -20,6 +20,16 @@ class AdapterSwitch(nn.Module):
     def disable_adapters(self) -> bool:
         return self.disabled
 
+    @property
+    def merged(self) -> bool:
+        """Whether any adapter is merged into the wrapped weights (PEFT's layer flag)."""
+        return bool(getattr(self, "merged_adapters", None))
+
+    def _all_available_adapter_names(self) -> list[str]:
+        """Every adapter this layer holds, active or not (PEFT's layer method of this name, which code written for
+        PEFT calls on its layers)."""
+        return list(self.adapter_names())
+
     def enable_adapters(self, enabled: bool) -> None:
         """Off: the layer computes its base module only and its adapters stop training; on: the active ones train again."""
         self.disabled = not enabled

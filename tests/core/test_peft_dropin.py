@@ -577,6 +577,34 @@ def test_merge_and_unload_merges_only_the_adapters_named(method):
     torch.testing.assert_close(logits(merged, IDS), only_other, atol=1e-5, rtol=0)
 
 
+def test_disable_adapter_with_some_layers_switched_off_warns_and_leaves_all_on():
+    """As PEFT: entering ``disable_adapter()`` while only some layers are switched off warns (PEFT's opening
+    words), and leaves every layer on at the end; every layer lists its adapters (PEFT's
+    ``_all_available_adapter_names``)."""
+    model = core.get_peft_model(make_model("llama"), lora())
+    model.add_adapter("other", lora())
+    perturb_adapter(model, seed=2)
+    layers = [layer for _, layer in model.base_model.adapter_layers()]
+    assert all(sorted(layer._all_available_adapter_names()) == ["default", "other"] for layer in layers)
+    model.merge_adapter()
+    assert all(layer.merged for layer in layers)  # PEFT's layer flag
+    model.unmerge_adapter()
+    assert not any(layer.merged for layer in layers)
+    before = logits(model, IDS)
+    layers[0].enable_adapters(False)
+    with pytest.warns(UserWarning, match="some adapter layers that are enabled and others that are disabled"):
+        with model.disable_adapter():
+            assert all(layer.disable_adapters for layer in layers)
+    assert not any(layer.disable_adapters for layer in layers)
+    torch.testing.assert_close(logits(model, IDS), before)
+    with warnings.catch_warnings(record=True) as caught:  # a regular state: no warning, the same state afterwards
+        warnings.simplefilter("always")
+        with model.disable_adapter():
+            pass
+    assert not any(layer.disable_adapters for layer in layers)
+    assert not [w for w in caught if "enabled and others" in str(w.message)]
+
+
 def test_a_layer_takes_one_adapter_name_and_can_be_switched_off_alone():
     """PEFT's layer verbs: ``layer.set_adapter("name")`` and ``layer.enable_adapters(False)`` (that layer computes
     its base module, its adapter stops training; the model's status then says enabled == "irregular")."""
