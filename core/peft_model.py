@@ -353,23 +353,13 @@ class PeftModel(nn.Module):
             if reason:
                 raise TypeError(reason)
         for path in paths:
-            module = model.get_submodule(path)
-            if not isinstance(module, ModulesToSaveWrapper):
-                module = ModulesToSaveWrapper(module, path)
-                parent, _, child = path.rpartition(".")
-                setattr(model.get_submodule(parent) if parent else model, child, module)
-            module.add_adapter(adapter_name)
+            _save_wrapper_at(model, path).add_adapter(adapter_name)
         if tying is not None:
             # each module tied to the embedding gets a copy whose weight is the embedding copy's own Parameter
             embed_path, tied = tying
             source = model.get_submodule(embed_path).modules_to_save[adapter_name]
             for path in tied:
-                module = model.get_submodule(path)
-                if not isinstance(module, ModulesToSaveWrapper):
-                    module = ModulesToSaveWrapper(module, path)
-                    parent, _, child = path.rpartition(".")
-                    setattr(model.get_submodule(parent) if parent else model, child, module)
-                module.add_adapter(adapter_name, tied_to=source)
+                _save_wrapper_at(model, path).add_adapter(adapter_name, tied_to=source)
 
     def set_adapter(self, adapter_name: str | list[str], inference_mode: bool = False) -> None:
         """Make ``adapter_name`` the active adapter (the others stay in memory, inactive and frozen).
@@ -1131,6 +1121,16 @@ def _map_keys(state: dict[str, torch.Tensor], key_mapping: dict[str, str] | None
 def format_trainable(trainable: int, total: int) -> str:
     """PEFT's exact line for ``print_trainable_parameters``."""
     return f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}"
+
+
+def _save_wrapper_at(model: nn.Module, path: str) -> ModulesToSaveWrapper:
+    """The `ModulesToSaveWrapper` at ``path`` in ``model``, wrapping the module there first if it is not one yet."""
+    module = model.get_submodule(path)
+    if not isinstance(module, ModulesToSaveWrapper):
+        module = ModulesToSaveWrapper(module, path)
+        parent, _, child = path.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, child, module)
+    return module
 
 
 def read_adapter_weights(folder: str | os.PathLike, *, allow_pickle: bool = False, device: Any = None) -> dict[str, torch.Tensor]:
