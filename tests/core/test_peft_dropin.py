@@ -719,6 +719,14 @@ def _tied_llama(tie: bool = True):
     return transformers.LlamaForCausalLM(config).eval()
 
 
+def _one_sgd_step(model, ids, lr: float) -> None:
+    """One training step of ``model`` on ``ids`` (train mode, plain SGD on its trainable tensors)."""
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model(input_ids=ids, labels=ids).loss.backward()
+    opt.step()
+
+
 @pytest.mark.parametrize("to_save", [["lm_head"], ["embed_tokens"], ["embed_tokens", "lm_head"]])
 def test_ensure_weight_tying_keeps_the_trained_copies_of_tied_modules_one_matrix(to_save, tmp_path):
     """LoRA with ``ensure_weight_tying=True`` on a model whose lm_head shares the input embedding's weight: as in
@@ -736,10 +744,7 @@ def test_ensure_weight_tying_keeps_the_trained_copies_of_tied_modules_one_matrix
         made[lib.__name__] = model
     assert made["core"].peft_config["default"].modules_to_save == sorted(made["peft"].peft_config["default"].modules_to_save)
     ours = made["core"]
-    ours.train()
-    opt = torch.optim.SGD([p for p in ours.parameters() if p.requires_grad], lr=0.5)
-    ours(input_ids=ids, labels=ids).loss.backward()
-    opt.step()
+    _one_sgd_step(ours, ids, lr=0.5)
     inner = ours.base_model.model
     assert inner.model.embed_tokens.modules_to_save["default"].weight is inner.lm_head.modules_to_save["default"].weight
     assert not torch.equal(inner.lm_head.modules_to_save["default"].weight, inner.lm_head.original_module.weight)
@@ -802,10 +807,7 @@ def test_ensure_weight_tying_ties_the_lora_updates_of_tied_modules(targets, tmp_
     ours, theirs = made["core"].peft_config["default"].target_modules, made["peft"].peft_config["default"].target_modules
     assert ours == (theirs if isinstance(theirs, str) else sorted(theirs))
     model = made["core"]
-    model.train()
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    model(input_ids=ids, labels=ids).loss.backward()
-    opt.step()
+    _one_sgd_step(model, ids, lr=0.1)
     inner = model.base_model.model
     torch.testing.assert_close(inner.lm_head.lora_A["default"].weight, inner.model.embed_tokens.lora_embedding_B["default"].t())
     model.eval()
