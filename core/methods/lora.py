@@ -261,8 +261,8 @@ def bernoulli_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     as fast on CPU: each 64-bit draw of the generator gives four independent 16-bit lanes (float Bernoulli
     draws spend a whole draw per element), and the backward is a single multiply with the saved mask.
     """
-    keep = _lora_fused.keep_mask(x.shape, p, x.device)  # (..., in) bool, the same draws as the fused path's
-    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p))
+    keep = _lora_fused.keep_mask(x.shape, p, x.device)  # (..., in) uint8 0/1, the same draws as the fused path's
+    return (x * keep).mul_(1.0 / (1.0 - p))  # autograd keeps the one-byte mask, not a float copy
 
 
 class _SharedDropout(threading.local):
