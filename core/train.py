@@ -267,7 +267,7 @@ def _set_up(run: _Run, model: Any, data: PreparedData, accelerator: Any, resume_
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, run.total_steps))
         optimizer, scheduler = accelerator.prepare(optimizer, scheduler)
     else:  # DDP, FSDP2 and DeepSpeed take model and optimizer together (FSDP2 swaps the optimizer's parameters)
-        optimizer = _adamw(peft, args)
+        optimizer = _adamw(peft, args, fused=sharding is None)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(args, run.total_steps))
         model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
         if sharding == "deepspeed" and getattr(model, "basic_optimizer", None) is not None \
@@ -489,10 +489,20 @@ def _param_groups(peft: Any, args: TrainingArguments) -> list[dict[str, Any]]:
     return groups
 
 
-def _adamw(model: Any, args: TrainingArguments) -> torch.optim.AdamW:
+def _adamw(model: Any, args: TrainingArguments, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters. ``fused``: torch's one-kernel AdamW where every trainable parameter
+    is a float tensor on the CPU or a CUDA GPU (one process or DDP; sharded modes swap the parameters and keep
+    the for-each loop). Same update to rounding; on a 2-core CPU the step of a SmolLM2 LoRA (r=16, all linear,
+    420 tensors) takes 5 ms instead of the default per-tensor loop's 30 ms (transformers' `Trainer` picks the
+    fused one by default too)."""
+    groups = _param_groups(model, args)
+    params = [p for group in groups for p in group["params"]]
+    fused = fused and bool(params) and all(
+        p.is_floating_point() and p.dtype in (torch.float32, torch.float16, torch.bfloat16)
+        and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.AdamW(
-        _param_groups(model, args), lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
-        eps=args.adam_epsilon, weight_decay=args.weight_decay,
+        groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon, weight_decay=args.weight_decay, fused=fused or None,
     )
 
 
