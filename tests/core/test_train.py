@@ -257,6 +257,26 @@ def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, t
     assert isinstance(events[-1], Finished)
 
 
+def test_one_process_run_steps_with_the_fused_adamw(dataset, tmp_path, monkeypatch):
+    """The loop's optimizer is torch's fused AdamW on the CPU in one process (one kernel for all adapter tensors),
+    and it trains: the adapter moves and the loss is finite."""
+    built = []
+    real = torch.optim.AdamW
+
+    class Recording(real):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            built.append(self)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    peft, tok, data = setup(dataset, dropout=0.0)
+    before = {n: p.detach().clone() for n, p in peft.named_parameters() if p.requires_grad}
+    events = list(train(peft, tok, data, TrainingArguments(max_steps=2, batch_size=2, eval_steps=0, save_steps=0), tmp_path))
+    assert isinstance(events[-1], Finished), events[-1]
+    assert len(built) == 1 and built[0].defaults["fused"] is True
+    assert any(not torch.equal(p, before[n]) for n, p in peft.named_parameters() if n in before)
+
+
 def test_dropout_masks_are_per_layer_unless_the_run_shares_them(dataset, tmp_path, monkeypatch):
     """One LoRA dropout mask per adapted layer and forward pass (PEFT's semantics) by default; with
     share_dropout_masks the layers reading the same input (q/k/v, gate/up of tiny-llama) draw one between them."""
