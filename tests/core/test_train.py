@@ -257,6 +257,60 @@ def test_options_gradient_accumulation_checkpointing_loraplus_packing(dataset, t
     assert isinstance(events[-1], Finished)
 
 
+@pytest.mark.parametrize("family", ["llama", "gpt2", "bloom"])
+def test_the_loss_takes_logits_only_at_trained_positions_and_sums_the_same(family, model_factory):
+    """With completion-only labels the head runs at the trained positions alone (transformers' logits_to_keep as
+    a (B, T) mask): the loss and every adapter gradient equal those of the full (B, T, V) logits."""
+    from core.data import IGNORE
+    from core.train import _logits_at_trained_positions_only, _loss_sum
+
+    torch.manual_seed(0)
+    ids = torch.randint(4, 300, (3, 12))
+    mask = torch.ones_like(ids)
+    mask[2, 9:] = 0  # right padding on the last row
+    labels = ids.clone()
+    labels[:, :7] = IGNORE  # the prompt
+    labels[0, :4] = ids[0, :4]  # a longer answer in row 0
+    labels[2, 9:] = IGNORE
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    def loss_and_grads(keep: bool):
+        peft = get_peft_model(model_factory(family), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+        peft.train()
+        head_rows = []
+        peft.get_base_model().get_output_embeddings().register_forward_hook(
+            lambda m, args, out: head_rows.append(args[0].shape[:-1]))
+        import core.train as train_mod
+        real = train_mod._logits_at_trained_positions_only
+        train_mod._logits_at_trained_positions_only = real if keep else (lambda model: False)
+        try:
+            assert real(peft)
+            loss = _loss_sum(peft, batch)
+        finally:
+            train_mod._logits_at_trained_positions_only = real
+        loss.backward()
+        return loss.detach(), {n: p.grad for n, p in peft.named_parameters() if p.requires_grad}, head_rows
+
+    loss, grads, rows = loss_and_grads(True)
+    ref_loss, ref_grads, ref_rows = loss_and_grads(False)
+    n_trained = int((labels[:, 1:] != IGNORE).sum())
+    assert rows == [torch.Size([n_trained])] and ref_rows == [torch.Size([3, 12])]  # the head's input rows
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-5)
+    assert grads.keys() == ref_grads.keys()
+    for name, g in grads.items():
+        torch.testing.assert_close(g, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_prompt_methods_keep_every_position_s_logits(model_factory):
+    """Prompt tuning puts virtual tokens before the input: the loss takes the full logits there."""
+    from core import PromptTuningConfig
+    from core.train import _logits_at_trained_positions_only
+
+    lora = get_peft_model(model_factory("llama"), LoraConfig(r=4))
+    prompt = get_peft_model(model_factory("llama"), PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    assert _logits_at_trained_positions_only(lora) and not _logits_at_trained_positions_only(prompt)
+
+
 def test_one_process_run_steps_with_the_fused_adamw(dataset, tmp_path, monkeypatch):
     """The loop's optimizer is torch's fused AdamW on the CPU in one process (one kernel for all adapter tensors),
     and it trains: the adapter moves and the loss is finite."""
