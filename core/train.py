@@ -470,9 +470,7 @@ def _logits_at_trained_positions_only(model: Any) -> bool:
 @functools.cache
 def _slices_logits(cls: type) -> bool:
     module = sys.modules.get(cls.__module__)
-    forward = getattr(cls, "forward", None)
-    return (module is not None and hasattr(module, "slice_logits_to_keep") and forward is not None
-            and "logits_to_keep" in inspect.signature(forward).parameters)
+    return hasattr(module, "slice_logits_to_keep") and "logits_to_keep" in inspect.signature(cls.forward).parameters
 
 
 def _n_targets(e: Example) -> int:
@@ -533,8 +531,7 @@ def _adamw(model: Any, args: TrainingArguments, fused: bool = False) -> torch.op
     groups = _param_groups(model, args)
     params = [p for group in groups for p in group["params"]]
     fused = fused and bool(params) and all(
-        p.is_floating_point() and p.dtype in (torch.float32, torch.float16, torch.bfloat16)
-        and p.device.type in ("cpu", "cuda") for p in params)
+        p.dtype in (torch.float32, torch.float16, torch.bfloat16) and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.AdamW(
         groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2),
         eps=args.adam_epsilon, weight_decay=args.weight_decay, fused=fused or None,

@@ -118,17 +118,14 @@ def saved_activation_bytes(model, batch, share_masks: bool = False, floor: bool 
     return sum(seen.values())
 
 
-def timed(fn, faults: list[int] | None = None) -> float:
-    """Seconds ``fn`` took; appends the page faults it caused to ``faults`` (a step that gets fresh pages from
-    the kernel for its buffers spends system time on each first touch: a property of the process's allocator
-    state, which the models running in one process share)."""
+def timed(fn) -> tuple[float, int]:
+    """Seconds ``fn`` took and the page faults it caused (a step that gets fresh pages from the kernel for its
+    buffers spends system time on each first touch: a property of the process's allocator state)."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - start
-    if faults is not None:
-        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    return elapsed
+    return elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
 def build(name: str, args: argparse.Namespace):
@@ -166,9 +163,7 @@ def side(name: str, args: argparse.Namespace, conn) -> None:
     step()  # the measuring pass above leaves the allocator unlike a step's: one more step to settle it
     conn.send(activations)
     while conn.recv() == "step":
-        faults: list[int] = []
-        seconds = timed(step, faults)
-        conn.send((seconds, faults[0]))
+        conn.send(timed(step))
 
 
 def main() -> None:
