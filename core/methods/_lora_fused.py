@@ -47,10 +47,23 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
     n = shape.numel()
     # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)
-    lanes = words.view(torch.int16)[:n].view(shape)
-    # the threshold as an int16 tensor: against a Python int the comparison takes a slower, widening path
-    threshold = torch.tensor(round(p * 65536) - 32768, dtype=torch.int16, device=device)
-    return torch.ge(lanes, threshold, out=torch.empty(shape, dtype=torch.uint8, device=device))
+    lanes = words.view(torch.int16)
+    lanes = (lanes if n % 4 == 0 else lanes[:n]).view(shape)
+    return torch.ge(lanes, _threshold(p, device), out=torch.empty(shape, dtype=torch.uint8, device=device))
+
+
+_thresholds: dict[tuple[float, torch.device], torch.Tensor] = {}
+
+
+def _threshold(p: float, device: torch.device) -> torch.Tensor:
+    """The int16 lane value at or above which an element is kept, as a one-element tensor on ``device`` (against a
+    Python int the comparison takes a slower, widening path), made once per ``(p, device)``: building a tensor
+    costs as much as the comparison itself for a small layer."""
+    key = (p, device)
+    threshold = _thresholds.get(key)
+    if threshold is None:
+        threshold = _thresholds[key] = torch.tensor(round(p * 65536) - 32768, dtype=torch.int16, device=device)
+    return threshold
 
 
 class LoraLinearFunction(torch.autograd.Function):
@@ -82,28 +95,30 @@ class LoraLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        # torch.mm rather than ``@``: Tensor.__matmul__ passes through a Python wrapper, and this runs once a layer
+        # a step
         x, weight, A, B, h, mask = ctx.saved_tensors
         need_x, _, need_bias, need_A, need_B = ctx.needs_input_grad[:5]
         g2 = grad.reshape(-1, grad.shape[-1])  # (N, out)
         ga = g2 if g2.dtype == B.dtype else g2.to(B.dtype)
-        grad_B = ga.t() @ h if need_B else None  # (out, r)
-        gh = (ga @ B).mul_(ctx.c)  # (N, r): gradient of A's output (mask ⊙ x) Aᵀ
+        grad_B = torch.mm(ga.t(), h) if need_B else None  # (out, r)
+        gh = torch.mm(ga, B).mul_(ctx.c)  # (N, r): gradient of A's output (mask ⊙ x) Aᵀ
         grad_A = None
         if need_A:
             x2 = x.reshape(-1, x.shape[-1])
             xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)
             if mask is not None:
                 xa = xa * mask  # the dropped input, rebuilt (N, in)
-            grad_A = gh.t() @ xa  # (r, in)
+            grad_A = torch.mm(gh.t(), xa)  # (r, in)
         grad_x = None
         if need_x:
-            gx = gh @ A  # (N, in): the adapter's share
+            gx = torch.mm(gh, A)  # (N, in): the adapter's share
             if mask is not None:
                 gx.mul_(mask)
             if gx.dtype == g2.dtype == weight.dtype:
                 gx.addmm_(g2, weight)  # += g W, the base's share, in the same buffer
             else:
-                gx = gx.to(x.dtype).add_(g2 @ weight.to(g2.dtype))
+                gx = gx.to(x.dtype).add_(torch.mm(g2, weight.to(g2.dtype)))
             grad_x = gx.view(x.shape)
         grad_bias = g2.sum(0) if ctx.has_bias and need_bias else None
         return grad_x, None, grad_bias, grad_A, grad_B, None, None
