@@ -8,8 +8,8 @@ in one more pass. Here the whole layer, ``y = W x + b + s · B A (mask ⊙ x) / 
 
 - ``x`` itself, the very tensor the layer was given: q/k/v (and gate/up) read one tensor, so it is kept
   once for all of them (the generic path keeps one dropped copy per layer);
-- the dropout mask as ``uint8`` 0/1 (one byte an element; the dropped input is rebuilt from ``x`` and the
-  mask in backward, one multiply);
+- the dropout mask as ``uint8`` 0/1 (one byte an element; backward converts it to the float dtype once and
+  rebuilds the dropped input from ``x`` in that buffer, one multiply);
 - the rank-r intermediate ``h = c · A (mask ⊙ x)``, ``c = s / (1 - p)`` (the scale and dropout's
   ``1/(1-p)`` are folded into this small tensor instead of the wide output);
 - the frozen weights, which are parameters anyway.
@@ -42,8 +42,8 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
     Why these calls (measured on a 2-core CPU, 512 x 576 elements): ``random_`` over the full 64-bit range takes
     the generator's words as they come (``randint`` over the same range spends a modulo on each, 1.2x the time);
     the comparison written into a ``uint8`` tensor takes a vectorised path that one into ``bool`` does not (34 vs
-    115 us), and a float tensor times a ``uint8`` one is a plain fast multiply, while times a ``bool`` one goes
-    through a slow type-promoting path (or a ``bool`` to float conversion, ~4x a ``uint8`` one)."""
+    115 us), and a ``uint8`` mask converts to a float one in 24 us, a ``bool`` one ~4x slower. (A product of a
+    float tensor and the ``uint8`` mask converts the mask into a float temporary first: `_dropped`.)"""
     n = shape.numel()
     # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)
@@ -66,6 +66,13 @@ def _threshold(p: float, device: torch.device) -> torch.Tensor:
     return threshold
 
 
+def _dropped(x: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x ⊙ mask`` in ``dtype``, a fresh tensor. Written as the mask converted, then multiplied in place: a product
+    with a ``uint8`` operand converts it into a temporary of the float dtype first anyway, so ``x * mask`` costs
+    that temporary and one more output buffer (x (N, in) of any float dtype; mask (N, in) uint8)."""
+    return mask.to(dtype).mul_(x)
+
+
 class LoraLinearFunction(torch.autograd.Function):
     """``y = x Wᵀ + b + c · (mask ⊙ x) Aᵀ Bᵀ`` with ``W`` frozen; gradients for ``x``, ``b``, ``A``, ``B``."""
 
@@ -75,13 +82,14 @@ class LoraLinearFunction(torch.autograd.Function):
         # x (..., in); weight (out, in) frozen; bias (out,) or None; A (r, in); B (out, r)
         out = F.linear(x, weight, bias)  # (..., out), a fresh buffer: the adapter's update is added into it
         x2 = x.reshape(-1, x.shape[-1])  # (N, in), a view when x is contiguous
-        xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)  # adapters may be fp32 on a half base
         mask = None
         c = scaling
         if p > 0:
-            mask = keep_mask(xa.shape, p, xa.device)  # (N, in) uint8 0/1, saved for backward (1 byte an element)
-            xa = xa * mask  # the dropped input (N, in), xa's dtype
+            mask = keep_mask(x2.shape, p, x2.device)  # (N, in) uint8 0/1, saved for backward (1 byte an element)
+            xa = _dropped(x2, mask, A.dtype)  # (N, in) in A's dtype
             c = scaling / (1.0 - p)
+        else:
+            xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)  # adapters may be fp32 on a half base
         h = F.linear(xa, A).mul_(c)  # (N, r): scale and 1/(1-p) on the narrow tensor
         out2 = out.view(-1, out.shape[-1])  # (N, out)
         if out2.dtype == B.dtype:
@@ -103,23 +111,27 @@ class LoraLinearFunction(torch.autograd.Function):
         ga = g2 if g2.dtype == B.dtype else g2.to(B.dtype)
         grad_B = torch.mm(ga.t(), h) if need_B else None  # (out, r)
         gh = torch.mm(ga, B).mul_(ctx.c)  # (N, r): gradient of A's output (mask ⊙ x) Aᵀ
-        grad_A = None
-        if need_A:
-            x2 = x.reshape(-1, x.shape[-1])
-            xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)
-            if mask is not None:
-                xa = xa * mask  # the dropped input, rebuilt (N, in)
-            grad_A = torch.mm(gh.t(), xa)  # (r, in)
+        # the mask in A's dtype, converted once for both of its uses below (a product with a uint8 operand would
+        # convert it into a temporary each time)
+        maskf = mask.to(A.dtype) if mask is not None else None  # (N, in)
         grad_x = None
         if need_x:
             gx = torch.mm(gh, A)  # (N, in): the adapter's share
-            if mask is not None:
-                gx.mul_(mask)
+            if maskf is not None:
+                gx.mul_(maskf)
             if gx.dtype == g2.dtype == weight.dtype:
                 gx.addmm_(g2, weight)  # += g W, the base's share, in the same buffer
             else:
                 gx = gx.to(x.dtype).add_(torch.mm(g2, weight.to(g2.dtype)))
             grad_x = gx.view(x.shape)
+        grad_A = None
+        if need_A:
+            x2 = x.reshape(-1, x.shape[-1])
+            if maskf is not None:
+                xa = maskf.mul_(x2)  # the dropped input, rebuilt in the converted mask's buffer (its last use)
+            else:
+                xa = x2 if x2.dtype == A.dtype else x2.to(A.dtype)
+            grad_A = torch.mm(gh.t(), xa)  # (r, in)
         grad_bias = g2.sum(0) if ctx.has_bias and need_bias else None
         return grad_x, None, grad_bias, grad_A, grad_B, None, None
 
