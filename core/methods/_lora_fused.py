@@ -57,8 +57,8 @@ _thresholds: dict[tuple[float, torch.device], torch.Tensor] = {}
 
 def _threshold(p: float, device: torch.device) -> torch.Tensor:
     """The int16 lane value at or above which an element is kept, as a one-element tensor on ``device`` (against a
-    Python int the comparison takes a slower, widening path), made once per ``(p, device)``: building a tensor
-    costs as much as the comparison itself for a small layer."""
+    Python int the comparison takes a slower, widening path), made once per ``(p, device)``: ``torch.tensor`` costs
+    ~5 us a call on the CPU, the lookup ~0.3 us."""
     key = (p, device)
     threshold = _thresholds.get(key)
     if threshold is None:
