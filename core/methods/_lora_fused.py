@@ -47,8 +47,7 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor
     n = shape.numel()
     # (ceil(n/4),) int64 covering the full 64-bit range, seen as (n,) uniform int16 lanes
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)
-    lanes = words.view(torch.int16)
-    lanes = (lanes if n % 4 == 0 else lanes[:n]).view(shape)
+    lanes = words.view(torch.int16)[:n].view(shape)
     return torch.ge(lanes, _threshold(p, device), out=torch.empty(shape, dtype=torch.uint8, device=device))
 
 

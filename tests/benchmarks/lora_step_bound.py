@@ -54,6 +54,7 @@ def per_call(fn, repeats: int) -> float:
 def products(n: int, rank: int, repeats: int) -> tuple[float, float]:
     """Seconds a step spends in the adapter's six products and in the base layers' two, over all layers."""
     adapter = base = 0.0
+    layers = SMOLLM2["num_hidden_layers"]
     for fan_in, fan_out in LAYER_SHAPES:
         x, g = torch.randn(n, fan_in), torch.randn(n, fan_out)  # (N, in), (N, out)
         W = torch.randn(fan_out, fan_in)
@@ -73,7 +74,6 @@ def products(n: int, rank: int, repeats: int) -> tuple[float, float]:
             torch.mm(x, W.t())  # (N, out)
             torch.mm(g, W)  # (N, in)
 
-        layers = SMOLLM2["num_hidden_layers"]
         adapter += per_call(lora, repeats) * layers
         base += per_call(frozen, repeats) * layers
     return adapter, base
