@@ -2,7 +2,7 @@
 # Adapter Studio: set up (once) and run.
 #
 #   ./run.sh              set up .venv from the app lock, then start the studio
-#   ./run.sh test [ARGS]  set up .venv from the test lock, then run pytest ARGS
+#   ./run.sh test [ARGS]  set up .venv from the test lock, then run pytest ARGS (on every core: -n auto)
 #
 # Set-up installs exactly the versions in the lock (requirements/, refreshed by `make lock`; see
 # docs/packaging.md): torch first (the light CPU build where one exists), then the locked
@@ -210,7 +210,9 @@ PY
 setup
 export PATH="$PWD/$VENV/bin:$PATH"
 if [ "$mode" = test ]; then
-    exec "$VPY" -m pytest "$@"
+    # One pytest-xdist worker a core, tests handed out one at a time, `xdist_group`-marked ones kept on one
+    # worker (tests/conftest.py). A later -n in ARGS wins: ./run.sh test -n 0 runs in one process.
+    exec "$VPY" -m pytest -n auto --dist loadgroup "$@"
 fi
 # No arguments: the window on the default project. A project file opens it; a headless command
 # (./run.sh inspect bloomz-560m) goes to the command line. Run through the module, so an older

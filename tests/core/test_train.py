@@ -365,6 +365,7 @@ def test_adalora_update_and_allocate_is_called_every_step(dataset, tmp_path, mon
     assert calls == [(0, True), (1, True), (2, True)]  # 0-based step, gradients still there
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 def test_two_processes_under_torchrun_match_one(tmp_path):
     script = ROOT / "tests/core/ddp_train_script.py"
@@ -535,6 +536,7 @@ def _check_sharded_run(r0, r1, mode, optimizer_file):
         assert torch.allclose(b["state"][k], a["state"][k], atol=1e-5), k
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 def test_fsdp2_two_processes_checkpoint_gathers_the_adapter_and_resumes(tmp_path):
     """FSDP2 on 2 CPU processes (accelerate's state forced by the test script; see sharded_train_script.py):
@@ -544,6 +546,7 @@ def test_fsdp2_two_processes_checkpoint_gathers_the_adapter_and_resumes(tmp_path
     _check_sharded_run(r0, r1, "fsdp2", "optimizer_0")
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [2, 3])
 def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
@@ -563,6 +566,7 @@ def test_deepspeed_zero_two_processes_checkpoint_and_resume(tmp_path, stage):
             assert opt["lr"] == opt["schedule_lr"], opt  # the schedule steers the optimizer DeepSpeed steps
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 def test_deepspeed_zero3_cpu_offload_of_optimizer_state_checkpoint_and_resume(tmp_path):
     """ZeRO-3 with the optimizer state offloaded to CPU memory (offload_optimizer device "cpu"), on 2 CPU

@@ -373,6 +373,7 @@ def _rank_pid(launcher: subprocess.Popen, rank: int) -> int:
     raise AssertionError(f"no process of rank {rank} under {launcher.pid}")
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 def test_two_processes_are_one_run_pause_stop_resume_and_a_failing_process(tmp_path):
     """`torchrun --nproc_per_node 2 -m core.worker`: process 0 alone claims, records and prints; pause and

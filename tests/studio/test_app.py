@@ -76,6 +76,7 @@ def _not_blank(png: Path) -> None:
     assert len(colors) > 20, f"only {len(colors)} colours: blank window?"
 
 
+@pytest.mark.one_at_a_time("xserver")  # `xvfb-run -a` races for a free display: one at a time
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
 def test_screenshot_in_a_real_x_server(tmp_path):
     out = tmp_path / "shot.png"

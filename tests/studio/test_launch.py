@@ -244,6 +244,7 @@ def test_two_gpus_open_the_dialog_and_start_records_the_launch(launch_window, qt
     assert not tc.client.running and tc.client.run_id == run_id
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 def test_accelerate_launch_on_the_cpu_pauses_and_finishes_in_the_window(launch_window, qtbot):
     """Start with one process on the CPU really runs ``python -m accelerate.commands.launch --config_file
@@ -403,6 +404,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.one_at_a_time("processes")  # several training processes: one such test at a time (tests/conftest.py)
 @pytest.mark.slow
 @pytest.mark.parametrize("choice", ["zero2", "zero3", "zero3+offload"])
 def test_deepspeed_launch_on_two_cpu_processes_pauses_and_finishes_in_the_window(deepspeed_window, qtbot, free_port, choice):

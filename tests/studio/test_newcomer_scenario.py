@@ -31,6 +31,7 @@ STEPS = ["first launch", "switch model", "tick modules", "change method and trai
          "settings after the run", "playground", "export", "reopen"]
 
 
+@pytest.mark.one_at_a_time("xserver")  # `xvfb-run -a` races for a free display: one at a time
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # a real run, a playground generation and an export on a busy CPU
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")

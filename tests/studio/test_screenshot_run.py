@@ -121,6 +121,7 @@ def shoot_real_run(folder: Path, *, model: str, steps: int, batch_size: int, tim
     return json.loads(lines[-1][len("REPORT "):]), path
 
 
+@pytest.mark.one_at_a_time("xserver")  # `xvfb-run -a` races for a free display: one at a time
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # the docs' SmolLM2 run on a busy CPU; tiny-llama takes about a minute
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
