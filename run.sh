@@ -210,9 +210,9 @@ PY
 setup
 export PATH="$PWD/$VENV/bin:$PATH"
 if [ "$mode" = test ]; then
-    # One pytest-xdist worker a core, tests handed out one at a time, `xdist_group`-marked ones kept on one
-    # worker (tests/conftest.py). A later -n in ARGS wins: ./run.sh test -n 0 runs in one process.
-    exec "$VPY" -m pytest -n auto --dist loadgroup "$@"
+    # One pytest-xdist worker a core, at most 4 (a worker training SmolLM2 holds ~3 GB), tests handed out one
+    # or two at a time (tests/conftest.py). A later -n in ARGS wins: ./run.sh test -n 0 runs in one process.
+    exec "$VPY" -m pytest -n auto --maxprocesses 4 --dist loadgroup "$@"
 fi
 # No arguments: the window on the default project. A project file opens it; a headless command
 # (./run.sh inspect bloomz-560m) goes to the command line. Run through the module, so an older
