@@ -31,8 +31,13 @@ SHARED_ENV = "ADAPTER_STUDIO_TEST_SHARED"
 """A folder the xdist controller makes for its workers (they inherit the variable): lock files and the bundle."""
 
 
+def _starts_workers(config) -> bool:
+    """True in the process that starts xdist workers (not in a worker, not in a run without them)."""
+    return not hasattr(config, "workerinput") and bool(config.getoption("numprocesses", None))
+
+
 def pytest_configure(config):
-    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+    if _starts_workers(config):
         os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="adapter-studio-tests-")  # the controller, before workers start
 
 
@@ -40,7 +45,7 @@ def pytest_unconfigure(config):
     build = config.stash.get(BUILD, None)
     if build is not None:
         build.close()
-    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None) and SHARED_ENV in os.environ:
+    if _starts_workers(config) and SHARED_ENV in os.environ:
         shutil.rmtree(os.environ.pop(SHARED_ENV), ignore_errors=True)  # the controller, after its workers
 
 
@@ -59,11 +64,8 @@ def one_at_a_time(name: str):
         yield
         return
     with open(shared / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.hookimpl(wrapper=True)
@@ -94,7 +96,7 @@ def _order_for_workers(items) -> None:
     measured, 5 minutes of one core)."""
     if WORKERS <= 1:
         return
-    bundle = [item for item in items if "bundle" in getattr(item, "fixturenames", ())]
+    bundle = _bundle_users(items)
     rest = sorted((item for item in items if item not in bundle), key=lambda item: item.get_closest_marker("slow") is None)
     items[:] = bundle[:1] + rest + bundle[1:]
 
@@ -159,15 +161,20 @@ class BundleBuild:
 BUILD = pytest.StashKey[BundleBuild]()
 
 
+def _bundle_users(items) -> list:
+    return [item for item in items if "bundle" in getattr(item, "fixturenames", ())]
+
+
 def _plan_bundle_build(config, items) -> None:
-    users = [item for item in items if "bundle" in getattr(item, "fixturenames", ())]
+    users = _bundle_users(items)
     if not users or os.environ.get("ADAPTER_STUDIO_BUNDLE"):
         return
     try:
         import PyInstaller  # noqa: F401
     except ImportError:
         return  # the bundle fixture skips with the reason
-    items[:] = [item for item in items if item not in users] + users
+    if WORKERS == 1:  # with workers, `_order_for_workers` places them
+        items[:] = [item for item in items if item not in users] + users
     config.stash[BUILD] = BundleBuild(_shared())
 
 
